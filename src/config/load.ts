@@ -1,0 +1,71 @@
+/**
+ * Reads router.yaml and reports every problem at once, each with its YAML path and line, so an
+ * operator fixes a broken file in one pass instead of one error per restart.
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import { compileConfig, type RouterConfig } from './compile.js';
+import { routerConfigSchema } from './schema.js';
+
+export interface ConfigProblem {
+  /** `deployments[1].price.input_per_million`, or `(root)`. */
+  readonly path: string;
+  readonly line: number | null;
+  readonly column: number | null;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(`${file}: ${problems.length} problem(s)\n${problems.map((p) => formatProblem(file, p)).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatProblem(file: string, p: ConfigProblem): string {
+  const where = p.line === null ? file : `${file}:${p.line}:${p.column}`;
+  return `${where} ${p.path}: ${p.message}`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  let out = '';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out === '' ? String(key) : `.${String(key)}`;
+  return out;
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): RouterConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { path: '(yaml)', line: pos?.line ?? null, column: pos?.col ?? null, message: e.message.split('\n')[0] ?? e.message };
+      }),
+    );
+  }
+  const result = routerConfigSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      // Point at the deepest node that exists: a missing key is reported on its parent object.
+      let node: unknown = undefined;
+      for (let depth = issue.path.length; depth >= 0 && node === undefined; depth--) {
+        node = depth === 0 ? doc.contents : doc.getIn(issue.path.slice(0, depth) as unknown[], true);
+      }
+      const offset = (node as { range?: [number, number, number] } | null | undefined)?.range?.[0];
+      const pos = offset === undefined ? null : lineCounter.linePos(offset);
+      return { path: formatPath(issue.path), line: pos?.line ?? null, column: pos?.col ?? null, message: issue.message };
+    });
+    throw new ConfigError(file, problems);
+  }
+  return compileConfig(result.data, env);
+}
+
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<RouterConfig> {
+  return parseConfig(await readFile(file, 'utf8'), file, env);
+}

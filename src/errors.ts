@@ -1,0 +1,56 @@
+/**
+ * The catalogue of errors a client can receive from the router. Each has a stable `code`, the HTTP
+ * status and the OpenAI error `type`, so SDKs map them to the same exception classes they raise for
+ * the provider itself (400 → BadRequestError, 404 → NotFoundError, …).
+ */
+export type ErrorCode =
+  | 'invalid_json'
+  | 'invalid_request'
+  | 'missing_body'
+  | 'model_not_found'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'body_too_large'
+  | 'unsupported_media_type'
+  | 'no_deployment'
+  | 'internal_error';
+
+interface ErrorSpec {
+  readonly status: number;
+  readonly type: 'invalid_request_error' | 'not_found_error' | 'server_error' | 'service_unavailable_error';
+}
+
+const SPECS: Record<ErrorCode, ErrorSpec> = {
+  invalid_json: { status: 400, type: 'invalid_request_error' },
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  missing_body: { status: 400, type: 'invalid_request_error' },
+  model_not_found: { status: 404, type: 'invalid_request_error' },
+  not_found: { status: 404, type: 'not_found_error' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error' },
+  body_too_large: { status: 413, type: 'invalid_request_error' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  no_deployment: { status: 503, type: 'service_unavailable_error' },
+  internal_error: { status: 500, type: 'server_error' },
+};
+
+export class RouterError extends Error {
+  readonly status: number;
+  readonly type: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+    this.name = 'RouterError';
+    const spec = SPECS[code];
+    this.status = spec.status;
+    this.type = spec.type;
+  }
+
+  /** The body OpenAI's API returns for an error, byte-compatible with what SDKs parse. */
+  toJSON(): { error: { message: string; type: string; param: string | null; code: string } } {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}

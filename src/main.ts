@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+/**
+ * llm-router — the CLI.
+ *   serve -c router.yaml            run the ext_proc router
+ *   validate FILE...                check router.yaml files; every problem with its YAML path
+ *   mock-provider -c mock.yaml      run mock OpenAI-compatible providers
+ *   demo                            Envoy + router + mock providers with the bundled example config
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, formatProblem, loadConfig } from './config/load.js';
+import { mockConfigSchema } from './mock/behaviour.js';
+import { startMockInstance } from './mock/server.js';
+import { serve } from './serve.js';
+
+const USAGE = `usage: llm-router <command> [options]
+
+  serve -c FILE           run the ext_proc router with FILE (router.yaml)
+  validate FILE...        validate router.yaml files; exit 1 if any has a problem
+  mock-provider -c FILE   run the mock providers listed in FILE
+  demo                    run Envoy, the router and mock providers with the bundled example`;
+
+async function validate(files: string[]): Promise<number> {
+  if (files.length === 0) {
+    console.error(USAGE);
+    return 2;
+  }
+  let failed = 0;
+  for (const file of files) {
+    try {
+      const config = await loadConfig(file);
+      console.log(`${file}: OK (${config.groups.size} model groups, ${config.deployments.size} deployments)`);
+    } catch (err) {
+      failed++;
+      if (err instanceof ConfigError) for (const p of err.problems) console.error(formatProblem(file, p));
+      else console.error(`${file}: ${(err as Error).message}`);
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+async function mockProvider(file: string): Promise<void> {
+  const config = mockConfigSchema.parse(parseYaml(await readFile(file, 'utf8')));
+  const instances = await Promise.all(config.instances.map((i) => startMockInstance(i)));
+  for (const i of instances) console.log(JSON.stringify({ msg: 'mock provider listening', name: i.name, port: i.port }));
+  const stop = (): void => void Promise.all(instances.map((i) => i.close())).then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+async function main(argv: string[]): Promise<number | null> {
+  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
+  switch (command) {
+    case 'serve':
+      if (values.config === undefined) break;
+      await serve(values.config);
+      return null;
+    case 'validate':
+      return validate([...(values.config === undefined ? [] : [values.config]), ...positionals]);
+    case 'mock-provider':
+      if (values.config === undefined) break;
+      await mockProvider(values.config);
+      return null;
+    case 'demo': {
+      const { runDemo } = await import('./devstack/demo.js');
+      await runDemo();
+      return null;
+    }
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== null) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,66 @@
+/**
+ * How a mock provider instance answers. Set per instance in the mock config, changed at runtime
+ * with `PUT /_mock/behaviour`, or per request with `x-mock-*` headers (header wins).
+ */
+import { z } from 'zod';
+
+export const behaviourSchema = z.strictObject({
+  /** HTTP status for chat requests; non-2xx answers carry an OpenAI error body. */
+  status: z.number().int().min(100).max(599).default(200),
+  /** Seconds sent in `Retry-After` with an error status. */
+  retry_after: z.string().optional(),
+  /** Delay before a JSON response is sent (non-streaming). */
+  latency_ms: z.number().int().min(0).default(0),
+  /** Delay before the first SSE chunk. */
+  ttft_ms: z.number().int().min(0).default(0),
+  /** Delay between SSE chunks. */
+  chunk_interval_ms: z.number().int().min(0).default(0),
+  /** Content chunks in a completion; each is one completion token. */
+  chunks: z.number().int().min(1).default(8),
+  /** Destroy the connection after this many content chunks (a mid-stream cut). */
+  cut_after_chunks: z.number().int().min(0).optional(),
+  /** Stop sending, but keep the connection open, after this many content chunks. */
+  stall_after_chunks: z.number().int().min(0).optional(),
+  /** Status of `GET /health`, for Envoy's active health checks. */
+  health_status: z.number().int().min(100).max(599).default(200),
+});
+
+export type Behaviour = z.infer<typeof behaviourSchema>;
+
+export const instanceSchema = z.strictObject({
+  name: z.string().min(1),
+  address: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535),
+  behaviour: behaviourSchema.prefault({}),
+});
+
+export const mockConfigSchema = z.strictObject({ instances: z.array(instanceSchema).min(1) });
+
+export type MockInstanceConfig = z.input<typeof instanceSchema>;
+
+const HEADER_FIELDS: ReadonlyArray<[header: string, field: keyof Behaviour]> = [
+  ['x-mock-status', 'status'],
+  ['x-mock-latency-ms', 'latency_ms'],
+  ['x-mock-ttft-ms', 'ttft_ms'],
+  ['x-mock-chunk-interval-ms', 'chunk_interval_ms'],
+  ['x-mock-chunks', 'chunks'],
+  ['x-mock-cut-after-chunks', 'cut_after_chunks'],
+  ['x-mock-stall-after-chunks', 'stall_after_chunks'],
+];
+
+/** The instance behaviour with any `x-mock-*` request headers applied. */
+export function behaviourFor(base: Behaviour, headers: Readonly<Record<string, string | string[] | undefined>>): Behaviour {
+  let out: Behaviour | null = null;
+  for (const [header, field] of HEADER_FIELDS) {
+    const v = headers[header];
+    if (typeof v !== 'string') continue;
+    out ??= { ...base };
+    (out as Record<string, unknown>)[field] = Number(v);
+  }
+  const retryAfter = headers['x-mock-retry-after'];
+  if (typeof retryAfter === 'string') {
+    out ??= { ...base };
+    out.retry_after = retryAfter;
+  }
+  return out ?? base;
+}

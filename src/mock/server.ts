@@ -1,0 +1,217 @@
+/**
+ * Mock LLM provider speaking OpenAI's chat-completions wire format (JSON and SSE with usage).
+ * Deterministic: prompt tokens = ⌈characters / 4⌉ of all message text, one completion token per
+ * content chunk, so tests can compare what the router billed with what the mock reported.
+ *
+ *   POST /v1/chat/completions   the API (also /chat/completions)
+ *   GET  /health                for Envoy's active health checks
+ *   GET  /_mock/stats           requests received, usage reported, the last requests seen
+ *   POST /_mock/reset           zero the stats
+ *   PUT  /_mock/behaviour       merge JSON into this instance's behaviour
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { behaviourFor, behaviourSchema, type Behaviour, type MockInstanceConfig, instanceSchema } from './behaviour.js';
+
+export interface SeenRequest {
+  readonly path: string;
+  readonly model: unknown;
+  readonly stream: boolean;
+  readonly streamOptions: unknown;
+  readonly authorization: string | null;
+  readonly headers: Record<string, string>;
+}
+
+export interface MockStats {
+  name: string;
+  requests: number;
+  /** Usage the mock put in its responses (streams: only when the usage chunk was sent). */
+  usage: { promptTokens: number; completionTokens: number; totalTokens: number };
+  statuses: Record<string, number>;
+  last: SeenRequest[];
+}
+
+export interface MockInstance {
+  readonly name: string;
+  readonly port: number;
+  stats(): MockStats;
+  reset(): void;
+  setBehaviour(patch: Partial<Behaviour>): void;
+  close(): Promise<void>;
+}
+
+const KEEP_LAST = 50;
+/** Mixed scripts, so a stream exercises multi-byte UTF-8 characters split across chunks. */
+const WORDS = ['Hello', ' wörld', ',', ' this', ' is', ' a', ' mock', ' réponse', ' 日本語', ' ✓', ' from', ' the', ' provider', '.'];
+
+const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+
+function promptTokensOf(body: { messages?: unknown }): number {
+  let chars = 0;
+  if (Array.isArray(body.messages)) {
+    for (const m of body.messages as Array<{ content?: unknown }>) {
+      if (typeof m?.content === 'string') chars += m.content.length;
+      else if (Array.isArray(m?.content)) for (const part of m.content as Array<{ text?: unknown }>) if (typeof part?.text === 'string') chars += part.text.length;
+    }
+  }
+  return Math.max(1, Math.ceil(chars / 4));
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': bytes.length, ...extra });
+  res.end(bytes);
+}
+
+export async function startMockInstance(config: MockInstanceConfig): Promise<MockInstance> {
+  const parsed = instanceSchema.parse(config);
+  let behaviour: Behaviour = parsed.behaviour;
+  const stats: MockStats = { name: parsed.name, requests: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, statuses: {}, last: [] };
+  let sequence = 0;
+
+  const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const raw = await readBody(req);
+    stats.requests++;
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      body = {};
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+    stats.last.push({
+      path: req.url ?? '',
+      model: body.model,
+      stream: body.stream === true,
+      streamOptions: body.stream_options,
+      authorization: headers.authorization ?? null,
+      headers,
+    });
+    if (stats.last.length > KEEP_LAST) stats.last.shift();
+
+    const b = behaviourFor(behaviour, req.headers);
+    stats.statuses[b.status] = (stats.statuses[b.status] ?? 0) + 1;
+    if (b.status < 200 || b.status >= 300) {
+      await sleep(b.latency_ms);
+      const extra: Record<string, string> = b.retry_after === undefined ? {} : { 'retry-after': b.retry_after };
+      return sendJson(res, b.status, { error: { message: `mock ${parsed.name} answered ${b.status}`, type: 'server_error', param: null, code: null } }, extra);
+    }
+    const model = typeof body.model === 'string' ? body.model : 'mock-model';
+    const id = `chatcmpl-mock-${parsed.name}-${++sequence}`;
+    const created = Math.floor(Date.now() / 1000);
+    const promptTokens = promptTokensOf(body);
+    const usageFor = (completionTokens: number) => ({
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    });
+    const countUsage = (completionTokens: number): void => {
+      stats.usage.promptTokens += promptTokens;
+      stats.usage.completionTokens += completionTokens;
+      stats.usage.totalTokens += promptTokens + completionTokens;
+    };
+
+    if (body.stream !== true) {
+      await sleep(b.latency_ms);
+      const content = Array.from({ length: b.chunks }, (_, i) => WORDS[i % WORDS.length]).join('');
+      countUsage(b.chunks);
+      return sendJson(res, 200, {
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+        usage: usageFor(b.chunks),
+        system_fingerprint: null,
+      });
+    }
+
+    const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const event = (choices: unknown[], usage?: unknown): string => {
+      const chunk: Record<string, unknown> = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices };
+      if (includeUsage) chunk.usage = usage ?? null;
+      return `data: ${JSON.stringify(chunk)}\n\n`;
+    };
+    await sleep(b.ttft_ms);
+    res.write(event([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+    for (let i = 0; i < b.chunks; i++) {
+      if (b.cut_after_chunks !== undefined && i >= b.cut_after_chunks) {
+        res.destroy();
+        return;
+      }
+      if (b.stall_after_chunks !== undefined && i >= b.stall_after_chunks) return; // leave it open, silent
+      if (i > 0) await sleep(b.chunk_interval_ms);
+      if (res.destroyed) return;
+      res.write(event([{ index: 0, delta: { content: WORDS[i % WORDS.length] }, logprobs: null, finish_reason: null }]));
+    }
+    res.write(event([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
+    if (includeUsage) {
+      res.write(event([], usageFor(b.chunks)));
+      countUsage(b.chunks);
+    }
+    res.end('data: [DONE]\n\n');
+  };
+
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const route = async (): Promise<void> => {
+      if (path === '/v1/chat/completions' || path === '/chat/completions') {
+        if (req.method !== 'POST') return sendJson(res, 405, { error: { message: 'use POST', type: 'invalid_request_error', param: null, code: null } });
+        return handleChat(req, res);
+      }
+      if (path === '/health') return sendJson(res, behaviour.health_status, { status: behaviour.health_status === 200 ? 'ok' : 'unhealthy' });
+      if (path === '/_mock/stats') return sendJson(res, 200, stats);
+      if (path === '/_mock/reset' && req.method === 'POST') {
+        reset();
+        return sendJson(res, 200, { ok: true });
+      }
+      if (path === '/_mock/behaviour' && req.method === 'PUT') {
+        setBehaviour(JSON.parse((await readBody(req)).toString('utf8')) as Partial<Behaviour>);
+        return sendJson(res, 200, behaviour);
+      }
+      return sendJson(res, 404, { error: { message: `unknown path ${path}`, type: 'invalid_request_error', param: null, code: 'unknown_url' } });
+    };
+    route().catch((err: unknown) => {
+      if (!res.headersSent) sendJson(res, 400, { error: { message: (err as Error).message, type: 'invalid_request_error', param: null, code: null } });
+      else res.destroy();
+    });
+  });
+  const reset = (): void => {
+    stats.requests = 0;
+    stats.usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+    stats.statuses = {};
+    stats.last = [];
+  };
+  const setBehaviour = (patch: Partial<Behaviour>): void => {
+    behaviour = behaviourSchema.parse({ ...behaviour, ...patch });
+  };
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(parsed.port, parsed.address, resolve);
+  });
+  return {
+    name: parsed.name,
+    port: (server.address() as AddressInfo).port,
+    stats: () => structuredClone(stats),
+    reset,
+    setBehaviour,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

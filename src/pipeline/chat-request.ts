@@ -1,0 +1,62 @@
+/**
+ * Validates a chat-completions body, already parsed, for the fields the router acts on. It checks
+ * what would otherwise fail at the provider after a paid-for round trip, with OpenAI's wording
+ * (`param` names the field) so SDK users see familiar errors.
+ */
+import { RouterError } from '../errors.js';
+
+export interface ChatRequest {
+  readonly model: string;
+  readonly stream: boolean;
+  /** The client's own `stream_options.include_usage`, so we know whether it wants the usage chunk. */
+  readonly clientWantsUsage: boolean;
+  readonly body: Record<string, unknown>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function positiveInteger(body: Record<string, unknown>, field: string): void {
+  const v = body[field];
+  if (v !== undefined && v !== null && !(Number.isInteger(v) && (v as number) > 0)) {
+    throw new RouterError('invalid_request', `Invalid '${field}': expected a positive integer.`, field);
+  }
+}
+
+export function parseChatRequest(bytes: Buffer): ChatRequest {
+  let body: unknown;
+  try {
+    body = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new RouterError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(body)) throw new RouterError('invalid_request', 'The request body must be a JSON object.');
+  const { model, messages, stream, stream_options: streamOptions } = body;
+  if (model === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'model'.", 'model');
+  if (typeof model !== 'string' || model.length === 0) {
+    throw new RouterError('invalid_request', "Invalid type for 'model': expected a non-empty string.", 'model');
+  }
+  if (messages === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'messages'.", 'messages');
+  if (!Array.isArray(messages)) throw new RouterError('invalid_request', "Invalid type for 'messages': expected an array.", 'messages');
+  if (messages.length === 0) throw new RouterError('invalid_request', "Invalid 'messages': empty array. Expected at least one message.", 'messages');
+  for (let i = 0; i < messages.length; i++) {
+    const m: unknown = messages[i];
+    if (!isObject(m) || typeof m.role !== 'string') {
+      throw new RouterError('invalid_request', `Invalid 'messages[${i}]': expected an object with a string 'role'.`, `messages[${i}]`);
+    }
+  }
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') {
+    throw new RouterError('invalid_request', "Invalid type for 'stream': expected a boolean.", 'stream');
+  }
+  if (streamOptions !== undefined && streamOptions !== null && !isObject(streamOptions)) {
+    throw new RouterError('invalid_request', "Invalid type for 'stream_options': expected an object.", 'stream_options');
+  }
+  positiveInteger(body, 'max_tokens');
+  positiveInteger(body, 'max_completion_tokens');
+  positiveInteger(body, 'n');
+  return {
+    model,
+    stream: stream === true,
+    clientWantsUsage: isObject(streamOptions) && streamOptions.include_usage === true,
+    body,
+  };
+}

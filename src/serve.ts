@@ -1,0 +1,39 @@
+/** `llm-router serve`: loads the config, starts the ext_proc and admin servers, stops gracefully. */
+import { loadConfig } from './config/load.js';
+import { startAdminServer } from './admin/server.js';
+import { startExtProcServer } from './extproc/server.js';
+import { Pipeline } from './pipeline/pipeline.js';
+import type { PolicyEnv } from './routing/types.js';
+import { createStateStore } from './state/index.js';
+import { createLogger } from './telemetry/logger.js';
+
+export async function serve(configPath: string): Promise<void> {
+  const config = await loadConfig(configPath);
+  const log = createLogger(config.logLevel);
+  for (const d of config.deployments.values()) {
+    if (d.missingCredentialEnv !== null) log.warn({ deployment: d.name, env: d.missingCredentialEnv }, 'credential variable not set: requests go upstream without one');
+  }
+  const env: PolicyEnv = { now: Date.now, random: Math.random };
+  const store = createStateStore(config);
+  const pipeline = new Pipeline(config, store, env, log);
+  const extproc = await startExtProcServer(pipeline, config.grpc, log);
+  const admin = await startAdminServer(store, config.admin, log, env.now);
+  admin.setReady(true);
+  log.info({ grpcPort: extproc.port, adminPort: admin.port, store: store.kind, groups: [...config.groups.keys()] }, 'router ready');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining open streams');
+    admin.setReady(false);
+    await extproc.shutdown(config.shutdownGraceMs);
+    await admin.close();
+    await store.close();
+    log.info('stopped');
+    log.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
