@@ -6,12 +6,9 @@
  *   mock-provider -c mock.yaml      run mock OpenAI-compatible providers
  *   demo                            Envoy + router + mock providers with the bundled example config
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError, formatProblem, loadConfig } from './config/load.js';
-import { mockConfigSchema } from './mock/behaviour.js';
-import { startMockInstance } from './mock/server.js';
+import { startMockProviders } from './mock/server.js';
 import { serve } from './serve.js';
 
 const USAGE = `usage: llm-router <command> [options]
@@ -41,8 +38,7 @@ async function validate(files: string[]): Promise<number> {
 }
 
 async function mockProvider(file: string): Promise<void> {
-  const config = mockConfigSchema.parse(parseYaml(await readFile(file, 'utf8')));
-  const instances = await Promise.all(config.instances.map((i) => startMockInstance(i)));
+  const instances = await startMockProviders(file);
   for (const i of instances) console.log(JSON.stringify({ msg: 'mock provider listening', name: i.name, port: i.port }));
   const stop = (): void => void Promise.all(instances.map((i) => i.close())).then(() => process.exit(0));
   process.on('SIGTERM', stop);

@@ -1,1 +1,56 @@
-export async function runDemo(): Promise<void> {}
+/**
+ * `llm-router demo` (what `npm start` runs): the mock providers, the router and Envoy, with the
+ * bundled example files as they are — examples/router.yaml, examples/mock-providers.yaml and
+ * envoy/envoy.yaml — all on loopback. Works offline.
+ */
+import { join } from 'node:path';
+import { startMockProviders } from '../mock/server.js';
+import { PROJECT_ROOT, resolveEnvoy } from './binaries.js';
+import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from './processes.js';
+
+const ROUTER_CONFIG = join(PROJECT_ROOT, 'examples', 'router.yaml');
+const MOCK_CONFIG = join(PROJECT_ROOT, 'examples', 'mock-providers.yaml');
+const ENVOY_CONFIG = join(PROJECT_ROOT, 'envoy', 'envoy.yaml');
+const DEPLOYMENTS = ['openai-gpt-4o-mini', 'azure-gpt-4o-mini', 'openai-gpt-4o'];
+
+const BANNER = `
+envoy-llm-router demo is up.
+  Envoy        http://127.0.0.1:10000   (admin http://127.0.0.1:9901)
+  router       gRPC 127.0.0.1:50051, admin http://127.0.0.1:9090 (/readyz, /usage/log, /usage/totals)
+  providers    mock OpenAI on 127.0.0.1:18081-18083 (/_mock/stats)
+
+Try it:
+  curl -s http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
+  curl -sN http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
+  curl -s 'http://127.0.0.1:9090/usage/log?limit=5'
+
+Ctrl-C stops everything.
+`;
+
+export async function runDemo(): Promise<void> {
+  const envoyBin = resolveEnvoy();
+  const mocks = await startMockProviders(MOCK_CONFIG);
+  const children: Child[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const c of children.reverse()) await c.stop();
+    await Promise.all(mocks.map((m) => m.close()));
+  };
+  try {
+    const router = spawnChild('router', process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', ROUTER_CONFIG], { echo: true });
+    children.push(router);
+    await waitUntil(() => httpOk('http://127.0.0.1:9090/readyz'), 15_000, () => `router not ready:\n${router.output()}`);
+    const envoy = spawnChild('envoy', envoyBin, ['-c', ENVOY_CONFIG, '--log-level', 'warn', '--disable-hot-restart'], { echo: true });
+    children.push(envoy);
+    await waitUntil(() => httpOk('http://127.0.0.1:9901/ready'), 30_000, () => `Envoy not ready:\n${envoy.output()}`);
+    await waitUntil(() => clustersHealthy('http://127.0.0.1:9901', DEPLOYMENTS), 30_000, () => 'deployment clusters not healthy');
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  process.stdout.write(BANNER);
+  const stop = (): void => void stopAll().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}

@@ -16,7 +16,7 @@ export const behaviourSchema = z.strictObject({
   /** Delay between SSE chunks. */
   chunk_interval_ms: z.number().int().min(0).default(0),
   /** Content chunks in a completion; each is one completion token. */
-  chunks: z.number().int().min(1).default(8),
+  chunks: z.number().int().min(1).default(10),
   /** Destroy the connection after this many content chunks (a mid-stream cut). */
   cut_after_chunks: z.number().int().min(0).optional(),
   /** Stop sending, but keep the connection open, after this many content chunks. */

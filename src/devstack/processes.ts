@@ -1,0 +1,82 @@
+/** Child processes for the demo and the tests: started, awaited until ready, stopped for sure. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+
+export interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  /** Output so far, for error messages when a start fails. */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface SpawnOptions {
+  /** Also write the output to this file. */
+  readonly logFile?: string;
+  /** Echo the output to this process's stdout with a `[name]` prefix (the demo). */
+  readonly echo?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+const KEEP_OUTPUT = 64 * 1024;
+
+export function spawnChild(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): Child {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+  let output = '';
+  const file = options.logFile === undefined ? null : createWriteStream(options.logFile);
+  const onData = (data: Buffer): void => {
+    output = (output + data.toString('utf8')).slice(-KEEP_OUTPUT);
+    file?.write(data);
+    if (options.echo === true) {
+      for (const line of data.toString('utf8').split('\n')) if (line !== '') process.stdout.write(`[${name}] ${line}\n`);
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    name,
+    process: child,
+    output: () => output,
+    stop: async (graceMs = 5000) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      file?.end();
+    },
+  };
+}
+
+/** Polls `check` until it returns true; fails with `describe()` after `timeoutMs`. */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url);
+  await res.arrayBuffer();
+  return res.ok;
+}
+
+/** True when every host of every named cluster passed its health checks (Envoy admin /clusters). */
+export async function clustersHealthy(adminUrl: string, clusters: readonly string[]): Promise<boolean> {
+  const text = await (await fetch(`${adminUrl}/clusters`)).text();
+  for (const cluster of clusters) {
+    const flags = text.split('\n').filter((l) => l.startsWith(`${cluster}::`) && l.includes('::health_flags::'));
+    if (flags.length === 0 || flags.some((l) => !l.endsWith('::healthy'))) return false;
+  }
+  return true;
+}

@@ -1,0 +1,65 @@
+/**
+ * Envoy does the transport work with the shipped settings: a 503 from one host is retried on
+ * another host of the same deployment, and a host that keeps failing is ejected — also when it is
+ * the only host (max_ejection_percent: 100).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startStack, type Stack } from '../support/stack.js';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({
+    deployments: [
+      { name: 'two-hosts', group: 'retry-group', hosts: 2 },
+      { name: 'one-host', group: 'eject-group' },
+    ],
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const chat = (model: string) =>
+  fetch(`${stack.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+  });
+
+it('retries a 503 from one host on the other host of the same cluster', async () => {
+  const [broken, healthy] = stack.mocks['two-hosts']!;
+  broken!.setBehaviour({ status: 503 });
+  const before = (await stack.stats('^cluster\\.two-hosts\\.upstream_rq_retry$'))['cluster.two-hosts.upstream_rq_retry'] ?? 0;
+  for (let i = 0; i < 6; i++) {
+    const res = await chat('retry-group');
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+  }
+  const after = await stack.stats('^cluster\\.two-hosts\\.(upstream_rq_retry|upstream_rq_retry_success)$');
+  expect(broken!.stats().statuses['503']).toBeGreaterThan(0);
+  expect(healthy!.stats().statuses['200']).toBe(6);
+  // Each 503 the broken host gave was retried, and each retry succeeded on the healthy host.
+  expect(after['cluster.two-hosts.upstream_rq_retry']! - before).toBe(broken!.stats().statuses['503']);
+  expect(after['cluster.two-hosts.upstream_rq_retry_success']).toBeGreaterThan(0);
+  broken!.setBehaviour({ status: 200 });
+});
+
+it('ejects the only host of a deployment after consecutive 5xx', async () => {
+  const [host] = stack.mocks['one-host']!;
+  host!.setBehaviour({ status: 500 });
+  // consecutive_5xx: 3. Each request is tried 3 times (num_retries: 2) until the host is ejected.
+  for (let i = 0; i < 3; i++) await (await chat('eject-group')).arrayBuffer();
+  const stats = await stack.stats('^cluster\\.one-host\\.outlier_detection\\.');
+  expect(stats['cluster.one-host.outlier_detection.ejections_enforced_consecutive_5xx']).toBeGreaterThanOrEqual(1);
+  const clusters = await (await fetch(`${stack.envoyAdmin}/clusters`)).text();
+  expect(clusters).toMatch(/one-host::127\.0\.0\.1:\d+::health_flags::\/failed_outlier_check/);
+  // While ejected, Envoy answers without reaching the host.
+  const seen = host!.stats().requests;
+  const res = await chat('eject-group');
+  expect(res.status).toBe(503);
+  await res.arrayBuffer();
+  expect(host!.stats().requests).toBe(seen);
+  host!.setBehaviour({ status: 200 });
+});

@@ -1,0 +1,160 @@
+/**
+ * Through real Envoy with the shipped envoy.yaml: the official openai SDK gets completions and
+ * streams, traffic splits by weight, and bad input gets OpenAI-format errors without reaching a
+ * provider.
+ */
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type Stack } from '../support/stack.js';
+
+let stack: Stack;
+let client: OpenAI;
+
+beforeAll(async () => {
+  stack = await startStack({
+    deployments: [
+      { name: 'mini-heavy', group: 'gpt-4o-mini', weight: 3, providerModel: 'gpt-4o-mini-2024-07-18', apiKeyEnv: 'TEST_PROVIDER_KEY' },
+      { name: 'mini-light', group: 'gpt-4o-mini', weight: 1, providerModel: 'gpt-4o-mini' },
+      { name: 'big', group: 'gpt-4o', providerModel: 'gpt-4o-2024-08-06' },
+    ],
+    routerEnv: { TEST_PROVIDER_KEY: 'sk-provider-heavy' },
+  });
+  client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'sk-client-key', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('OpenAI SDK through Envoy', () => {
+  it('gets a chat completion from the deployment of the requested group, with the provider model id', async () => {
+    stack.resetMocks();
+    const completion = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello' }] });
+    expect(completion.choices[0]?.message.content).toContain('Hello');
+    expect(completion.usage?.total_tokens).toBeGreaterThan(0);
+    const seen = stack.mocks.big![0]!.stats().last;
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.model).toBe('gpt-4o-2024-08-06');
+  });
+
+  it('streams chunks and then usage when include_usage is asked', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'Say hello' }],
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(text).toBe('Hello wörld, this is a mock réponse 日本語 ✓');
+    expect(usage).toMatchObject({ completion_tokens: 10, prompt_tokens: 3, total_tokens: 13 });
+  });
+
+  it('does not show the usage chunk to a streaming client that did not ask for it, but still asks the provider', async () => {
+    stack.resetMocks();
+    const stream = await client.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Say hello' }] });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.length).toBe(12); // role chunk + 10 content chunks + finish chunk
+    expect(chunks.every((c) => c.choices.length === 1 && !c.usage)).toBe(true);
+    expect(stack.mocks.big![0]!.stats().last[0]!.streamOptions).toEqual({ include_usage: true });
+  });
+
+  it('lists the model groups at /v1/models', async () => {
+    const models = [];
+    for await (const m of client.models.list()) models.push(m.id);
+    expect(models.sort()).toEqual(['gpt-4o', 'gpt-4o-mini']);
+  });
+
+  it('replaces the client credential with the deployment credential, and never forwards the routing header', async () => {
+    stack.resetMocks();
+    for (let i = 0; i < 40; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const heavy = stack.mocks['mini-heavy']![0]!.stats().last;
+    const light = stack.mocks['mini-light']![0]!.stats().last;
+    expect(heavy.length).toBeGreaterThan(0);
+    expect(light.length).toBeGreaterThan(0);
+    for (const r of heavy) expect(r.authorization).toBe('Bearer sk-provider-heavy');
+    for (const r of light) expect(r.authorization).toBeNull();
+    for (const r of [...heavy, ...light]) {
+      expect(r.headers['x-llm-cluster']).toBeUndefined();
+      expect(Object.keys(r.headers).filter((h) => h.startsWith('x-envoy-'))).toEqual([]);
+    }
+  });
+});
+
+describe('weighted routing', () => {
+  it('splits traffic 3:1 by weight within statistical bounds', async () => {
+    stack.resetMocks();
+    const total = 400;
+    const queue = Array.from({ length: total }, (_, i) => i);
+    const worker = async (): Promise<void> => {
+      while (queue.pop() !== undefined) {
+        const res = await fetch(`${stack.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    const heavy = stack.mocks['mini-heavy']![0]!.stats().requests;
+    const light = stack.mocks['mini-light']![0]!.stats().requests;
+    expect(heavy + light).toBe(total);
+    // Binomial(400, 0.75): sd ≈ 8.7 requests; ±5 sd keeps a false failure below one in a million.
+    expect(Math.abs(heavy - 300)).toBeLessThan(44);
+  });
+});
+
+describe('bad input never reaches a provider', () => {
+  const post = (body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers, body });
+
+  const cases: Array<[string, () => Promise<Response>, number, string, string | null]> = [
+    ['malformed JSON', () => post('{"model": "gpt-4o", '), 400, 'invalid_json', null],
+    ['a JSON array', () => post('[1,2]'), 400, 'invalid_request', null],
+    ['missing model', () => post(JSON.stringify({ messages: [{ role: 'user', content: 'x' }] })), 400, 'invalid_request', 'model'],
+    ['model of the wrong type', () => post(JSON.stringify({ model: 4, messages: [{ role: 'user', content: 'x' }] })), 400, 'invalid_request', 'model'],
+    ['missing messages', () => post(JSON.stringify({ model: 'gpt-4o' })), 400, 'invalid_request', 'messages'],
+    ['empty messages', () => post(JSON.stringify({ model: 'gpt-4o', messages: [] })), 400, 'invalid_request', 'messages'],
+    ['a message without role', () => post(JSON.stringify({ model: 'gpt-4o', messages: [{ content: 'x' }] })), 400, 'invalid_request', 'messages[0]'],
+    ['stream not a boolean', () => post(JSON.stringify({ model: 'gpt-4o', stream: 'yes', messages: [{ role: 'user', content: 'x' }] })), 400, 'invalid_request', 'stream'],
+    ['negative max_tokens', () => post(JSON.stringify({ model: 'gpt-4o', max_tokens: -1, messages: [{ role: 'user', content: 'x' }] })), 400, 'invalid_request', 'max_tokens'],
+    ['no body', () => fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } }), 400, 'missing_body', null],
+    ['unknown model', () => post(JSON.stringify({ model: 'gpt-9', messages: [{ role: 'user', content: 'x' }] })), 404, 'model_not_found', 'model'],
+    ['a body over the limit', () => post(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(4_300_000) }] })), 413, 'body_too_large', null],
+    ['a non-JSON content type', () => post('hello', { 'content-type': 'text/plain' }), 415, 'unsupported_media_type', null],
+    ['an unknown path', () => fetch(`${stack.url}/v1/nothing`), 404, 'not_found', null],
+    ['GET on chat completions', () => fetch(`${stack.url}/v1/chat/completions`), 405, 'method_not_allowed', null],
+  ];
+
+  it.each(cases)('%s → %i %s', async (_name, send, status, code, param) => {
+    stack.resetMocks();
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const body = (await res.json()) as { error: { message: string; type: string; param: string | null; code: string } };
+    expect(body.error.code).toBe(code);
+    expect(body.error.param).toBe(param);
+    expect(body.error.type).toMatch(/_error$/);
+    expect(body.error.message.length).toBeGreaterThan(10);
+    expect(stack.mockRequests()).toBe(0);
+  });
+
+  it('rejects a client-supplied routing header: the router decides the cluster', async () => {
+    stack.resetMocks();
+    const res = await fetch(`${stack.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-llm-cluster': 'big' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    expect(stack.mocks.big![0]!.stats().requests).toBe(0);
+  });
+});

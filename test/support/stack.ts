@@ -1,0 +1,134 @@
+/**
+ * startStack(): real Envoy (the shipped envoy/envoy.yaml, ports and clusters rewritten), the built
+ * router as a child process and in-process mock providers, all on free loopback ports.
+ */
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { PROJECT_ROOT, resolveEnvoy } from '../../src/devstack/binaries.js';
+import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
+import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
+import type { Behaviour } from '../../src/mock/behaviour.js';
+import { startMockInstance, type MockInstance } from '../../src/mock/server.js';
+import type { UsageRecord } from '../../src/state/store.js';
+import { freePort } from './ports.js';
+
+export interface StackDeployment {
+  readonly name: string;
+  readonly group: string;
+  readonly weight?: number;
+  readonly providerModel?: string;
+  /** Mock hosts behind this deployment's cluster (default 1). */
+  readonly hosts?: number;
+  readonly behaviour?: Partial<Behaviour>;
+  readonly apiKeyEnv?: string;
+}
+
+export interface StackOptions {
+  readonly deployments: readonly StackDeployment[];
+  /** Redis URL for the router's state store; memory when absent. */
+  readonly redisUrl?: string;
+  readonly maxRequestBodyBytes?: number;
+  readonly routerEnv?: NodeJS.ProcessEnv;
+}
+
+export interface Stack {
+  /** Envoy's listener, e.g. http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly envoyAdmin: string;
+  readonly routerAdmin: string;
+  readonly mocks: Readonly<Record<string, readonly MockInstance[]>>;
+  readonly router: Child;
+  readonly envoy: Child;
+  /** Envoy counters and gauges matching `filter` (a regex), by full name. */
+  stats(filter: string): Promise<Record<string, number>>;
+  usageLog(limit?: number): Promise<UsageRecord[]>;
+  /** Requests received by every mock host of every deployment. */
+  mockRequests(): number;
+  resetMocks(): void;
+  stop(): Promise<void>;
+}
+
+export const PRICE = { input_per_million: 2, output_per_million: 8 };
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const envoyBin = resolveEnvoy();
+  const dir = await mkdtemp(join(tmpdir(), 'llm-router-test-'));
+  const mocks: Record<string, MockInstance[]> = {};
+  const children: Child[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of [...children].reverse()) await c.stop();
+    await Promise.all(Object.values(mocks).flat().map((m) => m.close()));
+  };
+  try {
+    for (const d of options.deployments) {
+      mocks[d.name] = await Promise.all(
+        Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {} })),
+      );
+    }
+    const [listener, admin, routerGrpc, routerAdmin] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const groups = [...new Set(options.deployments.map((d) => d.group))];
+    const routerConfig = {
+      server: { grpc: { address: '127.0.0.1', port: routerGrpc }, admin: { address: '127.0.0.1', port: routerAdmin }, shutdown_grace_ms: 5000 },
+      limits: options.maxRequestBodyBytes === undefined ? {} : { max_request_body_bytes: options.maxRequestBodyBytes },
+      state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: `test:${routerGrpc}:` } },
+      log_level: 'info',
+      model_groups: groups.map((name) => ({ name, strategy: 'weighted-random' })),
+      deployments: options.deployments.map((d) => ({
+        name: d.name,
+        provider: 'openai',
+        model_group: d.group,
+        provider_model: d.providerModel ?? `${d.group}-provider`,
+        weight: d.weight ?? 1,
+        price: PRICE,
+        context_window: 128000,
+        ...(d.apiKeyEnv === undefined ? {} : { api_key_env: d.apiKeyEnv }),
+      })),
+    };
+    const routerFile = join(dir, 'router.yaml');
+    await writeFile(routerFile, stringify(routerConfig));
+    const router = spawnChild('router', process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', routerFile], {
+      logFile: join(dir, 'router.log'),
+      env: { ...process.env, ...options.routerEnv },
+    });
+    children.push(router);
+    const routerAdminUrl = `http://127.0.0.1:${routerAdmin}`;
+    await waitUntil(() => httpOk(`${routerAdminUrl}/readyz`), 15_000, () => `router not ready (is dist/ built? npm test builds it):\n${router.output()}`);
+
+    const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
+    const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
+    const envoyFile = join(dir, 'envoy.yaml');
+    await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerGrpc }, hostPorts));
+    const envoy = spawnChild('envoy', envoyBin, ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], {
+      logFile: join(dir, 'envoy.log'),
+    });
+    children.push(envoy);
+    const envoyAdmin = `http://127.0.0.1:${admin}`;
+    await waitUntil(() => httpOk(`${envoyAdmin}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`);
+    await waitUntil(() => clustersHealthy(envoyAdmin, Object.keys(mocks)), 30_000, () => `clusters not healthy:\n${envoy.output()}`);
+
+    return {
+      url: `http://127.0.0.1:${listener}`,
+      envoyAdmin,
+      routerAdmin: routerAdminUrl,
+      mocks,
+      router,
+      envoy,
+      stats: async (filter) => {
+        const res = await fetch(`${envoyAdmin}/stats?format=json&filter=${encodeURIComponent(filter)}`);
+        const body = (await res.json()) as { stats: Array<{ name?: string; value?: number }> };
+        const out: Record<string, number> = {};
+        for (const s of body.stats) if (s.name !== undefined && typeof s.value === 'number') out[s.name] = s.value;
+        return out;
+      },
+      usageLog: async (limit = 10_000) => ((await (await fetch(`${routerAdminUrl}/usage/log?limit=${limit}`)).json()) as { data: UsageRecord[] }).data,
+      mockRequests: () => Object.values(mocks).flat().reduce((n, m) => n + m.stats().requests, 0),
+      resetMocks: () => Object.values(mocks).flat().forEach((m) => m.reset()),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
