@@ -1,0 +1,38 @@
+import { parseConfig } from '../../src/config/load.js';
+import type { PolicyEnv } from '../../src/routing/types.js';
+
+export const ROUTER_YAML = `
+model_groups:
+  - name: gpt-4o-mini
+  - name: gpt-4o
+deployments:
+  - name: mini-a
+    provider: openai
+    model_group: gpt-4o-mini
+    provider_model: gpt-4o-mini-2024-07-18
+    weight: 3
+    price: {input_per_million: 0.15, cached_input_per_million: 0.075, output_per_million: 0.6}
+    context_window: 128000
+    api_key_env: MINI_A_KEY
+  - name: mini-b
+    provider: azure-openai
+    model_group: gpt-4o-mini
+    provider_model: gpt-4o-mini
+    weight: 1
+    price: {input_per_million: 0.15, output_per_million: 0.6}
+    context_window: 128000
+  - name: big
+    provider: openai
+    model_group: gpt-4o
+    provider_model: gpt-4o
+    price: {input_per_million: 2.5, output_per_million: 10}
+    context_window: 128000
+`;
+
+export const config = (env: NodeJS.ProcessEnv = { MINI_A_KEY: 'sk-mini-a' }) => parseConfig(ROUTER_YAML, 'router.yaml', env);
+
+/** A fixed clock and a scripted sequence of random numbers (cycled). */
+export function fixedEnv(randoms: number[] = [0.5], nowMs = Date.UTC(2026, 10, 22, 12)): PolicyEnv {
+  let i = 0;
+  return { now: () => nowMs, random: () => randoms[i++ % randoms.length]! };
+}

@@ -1,0 +1,72 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../../src/config/load.js';
+import { ROUTER_YAML, config } from '../../support/fixtures.js';
+
+function problems(yaml: string) {
+  try {
+    parseConfig(yaml, 'router.yaml', {});
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.line}:${p.path}: ${p.message}`);
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('router.yaml', () => {
+  it('compiles groups, prices per token and credentials from the environment', () => {
+    const c = config();
+    expect([...c.groups.keys()]).toEqual(['gpt-4o-mini', 'gpt-4o']);
+    expect(c.groups.get('gpt-4o-mini')!.deployments.map((d) => d.name)).toEqual(['mini-a', 'mini-b']);
+    const a = c.deployments.get('mini-a')!;
+    expect(a.price).toEqual({ inputNanosPerToken: 150, cachedInputNanosPerToken: 75, outputNanosPerToken: 600 });
+    expect(a.credential).toBe('sk-mini-a');
+    expect(c.deployments.get('mini-b')!.price.cachedInputNanosPerToken).toBe(150);
+    expect(c.clusterHeader).toBe('x-llm-cluster');
+    expect(c.maxRequestBodyBytes).toBe(4 * 1024 * 1024);
+    expect(c.state.kind).toBe('memory');
+  });
+
+  it('remembers a credential variable that is not set, so serve can warn', () => {
+    expect(config({}).deployments.get('mini-a')!.missingCredentialEnv).toBe('MINI_A_KEY');
+  });
+
+  it('reports every problem at once, each with its YAML path and line', () => {
+    const broken = ROUTER_YAML.replace('weight: 3', 'weight: -3')
+      .replace('provider: azure-openai', 'provider: azure')
+      .replace('context_window: 128000\n  - name: big', 'context_windw: 128000\n  - name: big');
+    expect(problems(broken)).toEqual([
+      '10:deployments[0].weight: Too small: expected number to be >0',
+      '15:deployments[1].provider: Invalid option: expected one of "openai"|"azure-openai"|"vllm"|"openai-compatible"',
+      '14:deployments[1].context_window: Invalid input: expected number, received undefined',
+      '14:deployments[1]: Unrecognized key: "context_windw"',
+    ]);
+    expect(problems(ROUTER_YAML.replace('model_group: gpt-4o\n', 'model_group: gpt-5\n'))).toEqual([
+      '23:deployments[2].model_group: unknown model group "gpt-5"',
+      '4:model_groups[1]: model group "gpt-4o" has no deployments',
+    ]);
+  });
+
+  it('reports duplicate names and YAML syntax errors', () => {
+    expect(problems(ROUTER_YAML.replace('name: mini-b', 'name: mini-a'))).toEqual(['14:deployments[1].name: duplicate deployment "mini-a"']);
+    expect(problems('model_groups:\n  - name: a\n   bad: [\n')[0]).toMatch(/^3:\(yaml\): /);
+  });
+
+  it('the bundled example is valid', () => {
+    const out = execFileSync(process.execPath, ['dist/main.js', 'validate', 'examples/router.yaml'], { encoding: 'utf8' });
+    expect(out).toContain('examples/router.yaml: OK (2 model groups, 3 deployments)');
+  });
+
+  it('`llm-router validate` prints every problem with file, line and path, and exits 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'router.yaml');
+    writeFileSync(file, ROUTER_YAML.replace('weight: 3', 'weight: 0').replace(/^ *provider_model: gpt-4o\n/m, ''));
+    const r = spawnSync(process.execPath, ['dist/main.js', 'validate', file], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${file}:10:13 deployments[0].weight: Too small`);
+    expect(r.stderr).toMatch(/deployments\[2\]\.provider_model: /);
+  });
+});

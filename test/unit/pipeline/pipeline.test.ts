@@ -1,0 +1,121 @@
+/** The request pipeline without gRPC: what each phase decides for a request. */
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Pipeline } from '../../../src/pipeline/pipeline.js';
+import { PASS, type Outcome } from '../../../src/pipeline/types.js';
+import { MemoryStore } from '../../../src/state/memory.js';
+import { config, fixedEnv } from '../../support/fixtures.js';
+
+const HEADERS = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-request-id': 'req-1', authorization: 'Bearer sk-client' };
+
+function pipeline(randoms = [0.1]) {
+  const store = new MemoryStore(100);
+  return { store, p: new Pipeline(config(), store, fixedEnv(randoms), pino({ level: 'silent' })) };
+}
+
+const body = (o: unknown) => Buffer.from(JSON.stringify(o));
+const asContinue = (o: Outcome) => {
+  if (o.kind !== 'continue') throw new Error(`expected continue, got ${JSON.stringify(o)}`);
+  return o;
+};
+
+describe('request phases', () => {
+  it('strips a client-supplied routing header at request headers', () => {
+    const { p } = pipeline();
+    expect(asContinue(p.exchange().onRequestHeaders(HEADERS, false)).removeHeaders).toEqual(['x-llm-cluster']);
+  });
+
+  it('routes, sets the credential, rewrites the model, and clears the route cache', () => {
+    const { p } = pipeline([0.1]);
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    const out = asContinue(x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
+    expect(out.clearRouteCache).toBe(true);
+    expect(out.setHeaders).toEqual([
+      ['x-llm-cluster', 'mini-a'],
+      ['authorization', 'Bearer sk-mini-a'],
+      ['content-length', String(out.body!.length)],
+    ]);
+    expect(out.removeHeaders).toEqual(['x-api-key', 'api-key', 'accept-encoding']);
+    expect(JSON.parse(out.body!.toString())).toEqual({ model: 'gpt-4o-mini-2024-07-18', messages: [{ role: 'user', content: 'hi' }] });
+  });
+
+  it('forwards the original bytes when nothing needs to change, and drops the client credential', () => {
+    const { p } = pipeline([0.9]); // mini-b: provider model equals the group name, no credential
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    const out = asContinue(x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
+    expect(out.body).toBeUndefined();
+    expect(out.setHeaders).toEqual([['x-llm-cluster', 'mini-b']]);
+    expect(out.removeHeaders).toContain('authorization');
+  });
+
+  it.each([
+    [{ stream: true }, { include_usage: true }],
+    [{ stream: true, stream_options: { include_usage: false } }, { include_usage: true }],
+    [{ stream: true, stream_options: { include_usage: true } }, undefined],
+    [{ stream: false }, undefined],
+  ])('%j → asks the provider for usage: %j', (extra, expected) => {
+    const { p } = pipeline([0.9]);
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    const out = asContinue(x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...extra })));
+    if (expected === undefined) expect(out.body).toBeUndefined();
+    else expect(JSON.parse(out.body!.toString()).stream_options).toEqual(expected);
+  });
+});
+
+describe('response phases and the usage record', () => {
+  it('reads SSE, hides the usage event it asked for, and records usage and cost', async () => {
+    const { p, store } = pipeline([0.1]);
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    x.onRequestBody(body({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+    expect(asContinue(x.onResponseHeaders({ ':status': '200', 'content-type': 'text/event-stream' }, false)).readBody).toBe(true);
+    expect(x.onResponseBody(Buffer.from('data: {"choices":[{"delta":{"content":"x"}}],"usage":null}\n\n'), false)).toBe(PASS);
+    const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100, prompt_tokens_details: { cached_tokens: 400 } };
+    const hidden = asContinue(x.onResponseBody(Buffer.from(`data: ${JSON.stringify({ model: 'm', choices: [], usage })}\n\ndata: [DONE]\n\n`), true));
+    expect(hidden.body!.toString()).toBe('data: [DONE]\n\n');
+    x.onEnd();
+    const [record] = await store.usageLog(10);
+    expect(record).toMatchObject({
+      requestId: 'req-1',
+      deployment: 'mini-a',
+      requestedModel: 'gpt-4o-mini',
+      providerModel: 'gpt-4o-mini-2024-07-18',
+      responseModel: 'm',
+      stream: true,
+      status: 200,
+      complete: true,
+      promptTokens: 1000,
+      cachedPromptTokens: 400,
+      completionTokens: 100,
+      // 600 × 150 + 400 × 75 + 100 × 600 nano-USD
+      costNanos: 180_000,
+    });
+    expect(record!.keyId).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('records an abandoned stream once, as incomplete', async () => {
+    const { p, store } = pipeline();
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    x.onRequestBody(body({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+    x.onResponseHeaders({ ':status': '200', 'content-type': 'text/event-stream' }, false);
+    x.onResponseBody(Buffer.from('data: {"choices":[{"delta":{"content":"x"}}]}\n\n'), false);
+    x.onEnd();
+    x.onEnd();
+    const log = await store.usageLog(10);
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatchObject({ complete: false, totalTokens: 0 });
+  });
+
+  it('records nothing for a rejected request', async () => {
+    const { p, store } = pipeline();
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    expect(x.onRequestBody(body({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] })).kind).toBe('reply');
+    x.onEnd();
+    expect(await store.usageLog(10)).toEqual([]);
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * The SSE reader must give the same usage and the same client bytes however Envoy slices the
+ * stream: whole, byte by byte, and split at every offset (inside events, CRLFs and UTF-8 characters).
+ */
+import { describe, expect, it } from 'vitest';
+import { observeResponse, type ResponseObserver } from '../../../src/providers/openai/response.js';
+
+const chunk = (choices: unknown[], usage: unknown = null) =>
+  `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o-2024-08-06', choices, usage })}\n\n`;
+
+const CONTENT = ['Hé', 'llo ', '日本語', ' ✓', ' 🙂'];
+const USAGE = { prompt_tokens: 11, completion_tokens: 5, total_tokens: 16, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 2 } };
+const EVENTS = [
+  chunk([{ index: 0, delta: { role: 'assistant', content: '' } }]),
+  ...CONTENT.map((c) => chunk([{ index: 0, delta: { content: c } }])),
+  chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+];
+const USAGE_EVENT = chunk([], USAGE);
+const TRANSCRIPT = Buffer.from([...EVENTS, USAGE_EVENT, 'data: [DONE]\n\n'].join(''));
+const WITHOUT_USAGE = Buffer.from([...EVENTS, 'data: [DONE]\n\n'].join(''));
+const EXPECTED_USAGE = { promptTokens: 11, cachedPromptTokens: 4, completionTokens: 5, reasoningTokens: 2, totalTokens: 16 };
+
+/** Feeds `parts` and returns what the client would receive. */
+function feed(observer: ResponseObserver, parts: Buffer[]): Buffer {
+  const out: Buffer[] = [];
+  parts.forEach((p, i) => out.push(observer.push(p, i === parts.length - 1) ?? p));
+  return Buffer.concat(out);
+}
+
+function splits(bytes: Buffer): Array<[string, Buffer[]]> {
+  const cases: Array<[string, Buffer[]]> = [['whole', [bytes]]];
+  cases.push(['byte by byte', [...bytes].map((b) => Buffer.from([b]))]);
+  for (let at = 1; at < bytes.length; at++) cases.push([`split at ${at}`, [bytes.subarray(0, at), bytes.subarray(at)]]);
+  cases.push(['with empty chunks', [Buffer.alloc(0), bytes.subarray(0, 100), Buffer.alloc(0), bytes.subarray(100), Buffer.alloc(0)]]);
+  return cases;
+}
+
+describe('SSE usage, client asked for usage (nothing hidden)', () => {
+  it.each(splits(TRANSCRIPT))('%s', (_name, parts) => {
+    const observer = observeResponse('text/event-stream', false)!;
+    expect(feed(observer, parts).equals(TRANSCRIPT)).toBe(true);
+    const report = observer.report();
+    expect(report.usage).toEqual(EXPECTED_USAGE);
+    expect(report.responseModel).toBe('gpt-4o-2024-08-06');
+  });
+
+  it('passes chunks unchanged without allocating replacements', () => {
+    const observer = observeResponse('text/event-stream', false)!;
+    for (const e of EVENTS) expect(observer.push(Buffer.from(e), false)).toBeNull();
+  });
+});
+
+describe('SSE usage, router asked for usage (usage event hidden from the client)', () => {
+  it.each(splits(TRANSCRIPT))('%s', (_name, parts) => {
+    const observer = observeResponse('text/event-stream', true)!;
+    expect(feed(observer, parts).toString('utf8')).toBe(WITHOUT_USAGE.toString('utf8'));
+    expect(observer.report().usage).toEqual(EXPECTED_USAGE);
+  });
+
+  it('rewrites only the chunk that holds the usage event when events arrive whole', () => {
+    const observer = observeResponse('text/event-stream', true)!;
+    for (const e of EVENTS) expect(observer.push(Buffer.from(e), false)).toBeNull();
+    expect(observer.push(Buffer.from(USAGE_EVENT), false)!.length).toBe(0);
+    expect(observer.push(Buffer.from('data: [DONE]\n\n'), true)).toBeNull();
+  });
+});
+
+describe('SSE framing', () => {
+  it('accepts CRLF line endings, split anywhere', () => {
+    const crlf = Buffer.from(TRANSCRIPT.toString('utf8').replaceAll('\n', '\r\n'));
+    for (const [, parts] of splits(crlf)) {
+      const observer = observeResponse('text/event-stream', false)!;
+      expect(feed(observer, parts).equals(crlf)).toBe(true);
+      expect(observer.report().usage).toEqual(EXPECTED_USAGE);
+    }
+  });
+
+  it('reads a final usage event that lacks its blank line', () => {
+    const observer = observeResponse('text/event-stream', false)!;
+    observer.push(Buffer.from(EVENTS.join('')), false);
+    observer.push(Buffer.from(USAGE_EVENT.trimEnd()), true);
+    expect(observer.report().usage).toEqual(EXPECTED_USAGE);
+  });
+
+  it('survives malformed events and reports no usage when none came (a cut stream)', () => {
+    const observer = observeResponse('text/event-stream', true)!;
+    const cut = Buffer.from(`${EVENTS[0]}data: {"usage": {not json}\n\n${EVENTS[1]}data: {"choices": [`);
+    expect(feed(observer, [cut]).equals(cut)).toBe(true);
+    expect(observer.report().usage).toBeNull();
+  });
+
+  it('fuzz: random splits of random transcripts give the same usage and bytes', () => {
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 300; round++) {
+      const parts: Buffer[] = [];
+      let at = 0;
+      while (at < TRANSCRIPT.length) {
+        const len = 1 + Math.floor(rand() * 120);
+        parts.push(TRANSCRIPT.subarray(at, at + len));
+        at += len;
+      }
+      const hide = rand() < 0.5;
+      const observer = observeResponse('text/event-stream', hide)!;
+      expect(feed(observer, parts).equals(hide ? WITHOUT_USAGE : TRANSCRIPT)).toBe(true);
+      expect(observer.report().usage).toEqual(EXPECTED_USAGE);
+    }
+  });
+});
+
+describe('JSON usage', () => {
+  const body = Buffer.from(JSON.stringify({ id: 'x', object: 'chat.completion', model: 'gpt-4o-mini-2024-07-18', choices: [], usage: USAGE }));
+
+  it.each(splits(body).filter((_, i) => i % 7 === 0))('%s', (_name, parts) => {
+    const observer = observeResponse('application/json; charset=utf-8', false)!;
+    expect(feed(observer, parts).equals(body)).toBe(true);
+    expect(observer.report()).toEqual({ usage: EXPECTED_USAGE, responseModel: 'gpt-4o-mini-2024-07-18', events: 0 });
+  });
+
+  it('reports no usage for a body that is not JSON', () => {
+    const observer = observeResponse('application/json', false)!;
+    observer.push(Buffer.from('<html>bad gateway</html>'), true);
+    expect(observer.report().usage).toBeNull();
+  });
+
+  it('ignores content types it cannot read', () => {
+    expect(observeResponse('text/html', false)).toBeNull();
+  });
+});

@@ -1,0 +1,11 @@
+import { expect, it } from 'vitest';
+import { MemoryStore } from '../../../src/state/memory.js';
+import { record, stateStoreContract } from '../../support/contracts/state-store.js';
+
+stateStoreContract('memory', async (maxLog) => new MemoryStore(maxLog));
+
+it('memory: the log is a ring that keeps the newest entries', async () => {
+  const store = new MemoryStore(3);
+  for (let i = 0; i < 7; i++) await store.recordUsage(record({ requestId: `r${i}` }));
+  expect((await store.usageLog(10)).map((r) => r.requestId)).toEqual(['r4', 'r5', 'r6']);
+});
