@@ -1,0 +1,45 @@
+/**
+ * What `npm start` runs (`llm-router demo`): the bundled example files as they are, on their
+ * documented ports, used the way the README shows — the official openai SDK with a base URL.
+ */
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/devstack/binaries.js';
+import { spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
+
+let demo: Child;
+
+beforeAll(async () => {
+  demo = spawnChild('demo', process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'demo']);
+  await waitUntil(async () => demo.output().includes('demo is up'), 45_000, () => `demo did not start:\n${demo.output()}`);
+});
+
+afterAll(async () => {
+  await demo?.stop(10_000);
+});
+
+it('serves a chat completion and a streamed completion with usage to the openai SDK', async () => {
+  const client = new OpenAI({ baseURL: 'http://127.0.0.1:10000/v1', apiKey: 'sk-demo', maxRetries: 0 });
+  const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
+  expect(completion.choices[0]?.message.content).toMatch(/^Hello/);
+  expect(completion.model).toMatch(/^gpt-4o-mini/);
+
+  const stream = await client.chat.completions.create({
+    model: 'gpt-4o',
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'Say hello' }],
+  });
+  let text = '';
+  let usage: OpenAI.CompletionUsage | null | undefined;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta.content ?? '';
+    usage = chunk.usage ?? usage;
+  }
+  expect(text).toMatch(/^Hello wörld/);
+  expect(usage?.completion_tokens).toBe(14);
+
+  const log = (await (await fetch('http://127.0.0.1:9090/usage/log?limit=10')).json()) as { data: Array<{ deployment: string; completionTokens: number }> };
+  expect(log.data.map((r) => r.deployment)).toContain('openai-gpt-4o');
+});

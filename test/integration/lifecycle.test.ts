@@ -1,0 +1,64 @@
+/**
+ * How requests end: a client that goes away still leaves a usage record; SIGTERM lets open streams
+ * finish; with the router gone, Envoy fails closed (503) and nothing reaches a provider.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startStack, type Stack } from '../support/stack.js';
+
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({ deployments: [{ name: 'slow', group: 'gpt-4o-mini', behaviour: { chunks: 10, chunk_interval_ms: 100 } }] });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const streamRequest = (signal?: AbortSignal) =>
+  fetch(`${stack.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'tell me a story' }] }),
+    signal,
+  });
+
+it('records a usage entry, marked incomplete, when the client cancels mid-stream', async () => {
+  const abort = new AbortController();
+  const res = await streamRequest(abort.signal);
+  const reader = res.body!.getReader();
+  await reader.read();
+  abort.abort();
+  await reader.closed.catch(() => {});
+  let log = await stack.usageLog();
+  for (let i = 0; i < 100 && log.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    log = await stack.usageLog();
+  }
+  expect(log).toHaveLength(1);
+  expect(log[0]).toMatchObject({ deployment: 'slow', stream: true, complete: false });
+});
+
+it('SIGTERM: the router stops taking streams but lets the open one finish', async () => {
+  const res = await streamRequest();
+  const text = res.text();
+  await new Promise((r) => setTimeout(r, 250));
+  const exited = new Promise<number | null>((resolve) => stack.router.process.once('exit', (code) => resolve(code)));
+  stack.router.process.kill('SIGTERM');
+  const body = await text;
+  expect(body.trimEnd().endsWith('data: [DONE]')).toBe(true);
+  expect(body.match(/"content":"[^"]+"/g)).toHaveLength(10);
+  expect(await exited).toBe(0);
+});
+
+it('with the router down, Envoy answers 503 and no request reaches a provider', async () => {
+  stack.resetMocks();
+  const res = await fetch(`${stack.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-llm-cluster': 'slow' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  expect(res.status).toBe(503);
+  await res.arrayBuffer();
+  expect(stack.mockRequests()).toBe(0);
+});
