@@ -32,7 +32,9 @@ function onPath(name) {
 function ensureNodeModules() {
   const lock = join(ROOT, 'node_modules', '.package-lock.json');
   if (existsSync(lock)) return;
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // `npm install`, not `npm ci`: npm 11 leaves other platforms' optional packages (buf's binaries)
+  // out of the lock file and then `npm ci` refuses it as out of sync. `install` still follows the lock.
+  run('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 function ensureEnvoy() {
