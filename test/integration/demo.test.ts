@@ -7,6 +7,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/devstack/binaries.js';
 import { spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
+import { streamWithUsage } from '../support/clients.js';
 
 let demo: Child;
 
@@ -25,18 +26,7 @@ it('serves a chat completion and a streamed completion with usage to the openai 
   expect(completion.choices[0]?.message.content).toMatch(/^Hello/);
   expect(completion.model).toMatch(/^gpt-4o-mini/);
 
-  const stream = await client.chat.completions.create({
-    model: 'gpt-4o',
-    stream: true,
-    stream_options: { include_usage: true },
-    messages: [{ role: 'user', content: 'Say hello' }],
-  });
-  let text = '';
-  let usage: OpenAI.CompletionUsage | null | undefined;
-  for await (const chunk of stream) {
-    text += chunk.choices[0]?.delta.content ?? '';
-    usage = chunk.usage ?? usage;
-  }
+  const { text, usage } = await streamWithUsage(client, 'gpt-4o');
   expect(text).toMatch(/^Hello wörld/);
   expect(usage?.completion_tokens).toBe(14);
 

@@ -4,6 +4,7 @@
  * the only host (max_ejection_percent: 100).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { postChat } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -21,12 +22,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const chat = (model: string) =>
-  fetch(`${stack.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
-  });
+const chat = (model: string) => postChat(stack.url, { model, messages: [{ role: 'user', content: 'hi' }] });
 
 it('retries a 503 from one host on the other host of the same cluster', async () => {
   const [broken, healthy] = stack.mocks['two-hosts']!;

@@ -3,6 +3,7 @@
  * finish; with the router gone, Envoy fails closed (503) and nothing reaches a provider.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { postChat } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -16,12 +17,7 @@ afterAll(async () => {
 });
 
 const streamRequest = (signal?: AbortSignal) =>
-  fetch(`${stack.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'tell me a story' }] }),
-    signal,
-  });
+  postChat(stack.url, { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'tell me a story' }] }, {}, signal);
 
 it('records a usage entry, marked incomplete, when the client cancels mid-stream', async () => {
   const abort = new AbortController();
@@ -53,11 +49,7 @@ it('SIGTERM: the router stops taking streams but lets the open one finish', asyn
 
 it('with the router down, Envoy answers 503 and no request reaches a provider', async () => {
   stack.resetMocks();
-  const res = await fetch(`${stack.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-llm-cluster': 'slow' },
-    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-  });
+  const res = await postChat(stack.url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { 'x-llm-cluster': 'slow' });
   expect(res.status).toBe(503);
   await res.arrayBuffer();
   expect(stack.mockRequests()).toBe(0);

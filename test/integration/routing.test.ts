@@ -5,6 +5,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postChat, streamWithUsage } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -38,18 +39,7 @@ describe('OpenAI SDK through Envoy', () => {
   });
 
   it('streams chunks and then usage when include_usage is asked', async () => {
-    const stream = await client.chat.completions.create({
-      model: 'gpt-4o',
-      stream: true,
-      stream_options: { include_usage: true },
-      messages: [{ role: 'user', content: 'Say hello' }],
-    });
-    let text = '';
-    let usage: OpenAI.CompletionUsage | null | undefined;
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta.content ?? '';
-      if (chunk.usage) usage = chunk.usage;
-    }
+    const { text, usage } = await streamWithUsage(client, 'gpt-4o');
     expect(text).toBe('Hello wörld, this is a mock réponse 日本語 ✓');
     expect(usage).toMatchObject({ completion_tokens: 10, prompt_tokens: 3, total_tokens: 13 });
   });
@@ -93,11 +83,7 @@ describe('weighted routing', () => {
     const queue = Array.from({ length: total }, (_, i) => i);
     const worker = async (): Promise<void> => {
       while (queue.pop() !== undefined) {
-        const res = await fetch(`${stack.url}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-        });
+        const res = await postChat(stack.url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
         expect(res.status).toBe(200);
         await res.arrayBuffer();
       }
@@ -112,8 +98,7 @@ describe('weighted routing', () => {
 });
 
 describe('bad input never reaches a provider', () => {
-  const post = (body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
-    fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers, body });
+  const post = (body: string, headers: Record<string, string> = {}) => postChat(stack.url, body, headers);
 
   const cases: Array<[string, () => Promise<Response>, number, string, string | null]> = [
     ['malformed JSON', () => post('{"model": "gpt-4o", '), 400, 'invalid_json', null],
@@ -148,11 +133,7 @@ describe('bad input never reaches a provider', () => {
 
   it('rejects a client-supplied routing header: the router decides the cluster', async () => {
     stack.resetMocks();
-    const res = await fetch(`${stack.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-llm-cluster': 'big' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
-    });
+    const res = await postChat(stack.url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { 'x-llm-cluster': 'big' });
     expect(res.status).toBe(200);
     await res.arrayBuffer();
     expect(stack.mocks.big![0]!.stats().requests).toBe(0);

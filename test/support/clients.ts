@@ -1,0 +1,29 @@
+/** Client-side helpers shared by the integration tests: real HTTP and the official openai SDK. */
+import type OpenAI from 'openai';
+
+/** Streams a completion with `include_usage` and returns the text and the usage chunk's usage. */
+export async function streamWithUsage(client: OpenAI, model: string): Promise<{ text: string; usage: OpenAI.CompletionUsage | null }> {
+  const stream = await client.chat.completions.create({
+    model,
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'Say hello' }],
+  });
+  let text = '';
+  let usage: OpenAI.CompletionUsage | null = null;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta.content ?? '';
+    usage = chunk.usage ?? usage;
+  }
+  return { text, usage };
+}
+
+/** A raw POST of a chat-completions body (an object is JSON-encoded), with extra headers. */
+export function postChat(baseUrl: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${baseUrl}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    signal,
+  });
+}
