@@ -147,21 +147,27 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
       if (includeUsage) chunk.usage = usage ?? null;
       return `data: ${JSON.stringify(chunk)}\n\n`;
     };
+    // Resolves once the bytes reached the socket, so a cut happens after the client got them.
+    let flushed: Promise<void> = Promise.resolve();
+    const send = (data: string): void => {
+      flushed = new Promise((resolve) => res.write(data, () => resolve()));
+    };
     await sleep(b.ttft_ms);
-    res.write(event([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+    send(event([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
     for (let i = 0; i < b.chunks; i++) {
       if (b.cut_after_chunks !== undefined && i >= b.cut_after_chunks) {
-        res.destroy();
+        await flushed;
+        res.socket?.resetAndDestroy();
         return;
       }
       if (b.stall_after_chunks !== undefined && i >= b.stall_after_chunks) return; // leave it open, silent
       if (i > 0) await sleep(b.chunk_interval_ms);
       if (res.destroyed) return;
-      res.write(event([{ index: 0, delta: { content: WORDS[i % WORDS.length] }, logprobs: null, finish_reason: null }]));
+      send(event([{ index: 0, delta: { content: WORDS[i % WORDS.length] }, logprobs: null, finish_reason: null }]));
     }
-    res.write(event([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
+    send(event([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
     if (includeUsage) {
-      res.write(event([], usageFor(b.chunks)));
+      send(event([], usageFor(b.chunks)));
       countUsage(b.chunks);
     }
     res.end('data: [DONE]\n\n');

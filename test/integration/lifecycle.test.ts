@@ -35,6 +35,19 @@ it('records a usage entry, marked incomplete, when the client cancels mid-stream
   expect(log[0]).toMatchObject({ deployment: 'slow', stream: true, complete: false });
 });
 
+it('an upstream cut mid-stream reaches the client as an error, and is recorded as incomplete', async () => {
+  const before = (await stack.usageLog()).length;
+  const res = await postChat(stack.url, { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }, { 'x-mock-cut-after-chunks': '3' });
+  expect(res.status).toBe(200);
+  await expect(res.text()).rejects.toThrow();
+  let log = await stack.usageLog();
+  for (let i = 0; i < 100 && log.length === before; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    log = await stack.usageLog();
+  }
+  expect(log.slice(before)).toEqual([expect.objectContaining({ deployment: 'slow', stream: true, complete: false })]);
+});
+
 it('SIGTERM: the router stops taking streams but lets the open one finish', async () => {
   const res = await streamRequest();
   const text = res.text();

@@ -1,0 +1,61 @@
+/** The mock provider is part of the product: its faults must be real on the wire. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMockInstance, type MockInstance } from '../../../src/mock/server.js';
+
+let mock: MockInstance;
+const url = () => `http://127.0.0.1:${mock.port}/v1/chat/completions`;
+const chat = (body: object, headers: Record<string, string> = {}) =>
+  fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'abcdefgh' }], ...body }) });
+
+beforeAll(async () => {
+  mock = await startMockInstance({ name: 'm', port: 0, behaviour: { chunks: 4 } });
+});
+afterAll(async () => {
+  await mock.close();
+});
+
+describe('mock provider', () => {
+  it('answers JSON with deterministic usage and counts what it reported', async () => {
+    mock.reset();
+    const body = (await (await chat({})).json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    expect(body.usage).toMatchObject({ prompt_tokens: 2, completion_tokens: 4 });
+    expect(mock.stats()).toMatchObject({ requests: 1, usage: { promptTokens: 2, completionTokens: 4 }, statuses: { 200: 1 } });
+  });
+
+  it('sends error statuses with Retry-After and an OpenAI error body, per request header', async () => {
+    const res = await chat({}, { 'x-mock-status': '429', 'x-mock-retry-after': '2' });
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('2');
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('server_error');
+  });
+
+  it('cuts a stream mid-way: the client sees an error, not a clean end', async () => {
+    const res = await chat({ stream: true }, { 'x-mock-cut-after-chunks': '2' });
+    await expect(res.text()).rejects.toThrow();
+  });
+
+  it('stalls a stream: data stops but the connection stays open', async () => {
+    const abort = new AbortController();
+    const res = await chat({ stream: true }, { 'x-mock-stall-after-chunks': '1' }).then((r) => r);
+    const reader = res.body!.getReader();
+    let received = '';
+    const timeout = new Promise<'stalled'>((r) => setTimeout(() => r('stalled'), 300));
+    for (;;) {
+      const next = await Promise.race([reader.read(), timeout]);
+      if (next === 'stalled') break;
+      if (next.done) throw new Error('stream ended instead of stalling');
+      received += Buffer.from(next.value).toString();
+    }
+    expect(received.match(/"content":"[^"]+"/g)).toHaveLength(1);
+    abort.abort();
+    await reader.cancel();
+  });
+
+  it('changes behaviour at runtime and reports health for Envoy', async () => {
+    mock.setBehaviour({ health_status: 503, status: 500 });
+    expect((await fetch(`http://127.0.0.1:${mock.port}/health`)).status).toBe(503);
+    expect((await chat({})).status).toBe(500);
+    mock.setBehaviour({ health_status: 200, status: 200 });
+    expect((await fetch(`http://127.0.0.1:${mock.port}/health`)).status).toBe(200);
+  });
+});
