@@ -40,10 +40,10 @@ export async function runDemo(): Promise<void> {
   try {
     const router = spawnChild('router', process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', ROUTER_CONFIG], { echo: true });
     children.push(router);
-    await waitUntil(() => httpOk('http://127.0.0.1:9090/readyz'), 15_000, () => `router not ready:\n${router.output()}`);
+    await waitUntil(() => httpOk('http://127.0.0.1:9090/readyz'), 15_000, () => `router not ready:\n${router.output()}`, router);
     const envoy = spawnChild('envoy', envoyBin, ['-c', ENVOY_CONFIG, '--log-level', 'warn', '--disable-hot-restart'], { echo: true });
     children.push(envoy);
-    await waitUntil(() => httpOk('http://127.0.0.1:9901/ready'), 30_000, () => `Envoy not ready:\n${envoy.output()}`);
+    await waitUntil(() => httpOk('http://127.0.0.1:9901/ready'), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
     await waitUntil(() => clustersHealthy('http://127.0.0.1:9901', DEPLOYMENTS), 30_000, () => 'deployment clusters not healthy');
   } catch (err) {
     await stopAll();

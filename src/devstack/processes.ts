@@ -51,10 +51,16 @@ export function spawnChild(name: string, command: string, args: readonly string[
   };
 }
 
-/** Polls `check` until it returns true; fails with `describe()` after `timeoutMs`. */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {
+/**
+ * Polls `check` until it returns true; fails with `describe()` after `timeoutMs`, or at once when
+ * `child` (the process being waited for) has exited.
+ */
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, describe: () => string, child?: Child): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (child !== undefined && (child.process.exitCode !== null || child.process.signalCode !== null)) {
+      throw new Error(`${child.name} exited (${child.process.exitCode ?? child.process.signalCode}): ${describe()}`);
+    }
     try {
       if (await check()) return;
     } catch {

@@ -22,8 +22,12 @@ import { PASS, type HeaderPair, type Headers, type Outcome } from './types.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 
-/** Client headers that must never reach a provider: its credential and compression we cannot read. */
+/**
+ * Client headers that must never reach a provider: the client's credentials and a compression we
+ * could not read usage from. `authorization` is overwritten instead when the deployment has a key.
+ */
 const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding'];
+const CLIENT_ONLY_HEADERS_BUT_AUTHORIZATION = ['x-api-key', 'api-key', 'accept-encoding'];
 
 export class Pipeline {
   readonly router: Router;
@@ -71,6 +75,7 @@ export class Exchange {
   /** We turned on `include_usage` for a client that did not ask, so its usage chunk is ours to drop. */
   private hideUsageEvent = false;
   private status = 0;
+  private ttfbMs: number | null = null;
   private ttftMs: number | null = null;
   private observer: ResponseObserver | null = null;
   private rejection: RouterError | null = null;
@@ -145,7 +150,7 @@ export class Exchange {
         newBody = Buffer.from(JSON.stringify(rewritten));
         setHeaders.push(['content-length', String(newBody.length)]);
       }
-      const removeHeaders = d.credential === null ? CLIENT_ONLY_HEADERS : CLIENT_ONLY_HEADERS.slice(1);
+      const removeHeaders = d.credential === null ? CLIENT_ONLY_HEADERS : CLIENT_ONLY_HEADERS_BUT_AUTHORIZATION;
       return { kind: 'continue', setHeaders, removeHeaders, body: newBody, clearRouteCache: true };
     } catch (err) {
       return this.reject(err);
@@ -154,7 +159,7 @@ export class Exchange {
 
   onResponseHeaders(headers: Headers, endOfStream: boolean): Outcome {
     this.status = Number(headers[':status'] ?? 0);
-    this.ttftMs = this.p.env.now() - this.startMs;
+    this.ttfbMs = this.p.env.now() - this.startMs;
     if (this.deployment === null) return PASS;
     if (endOfStream) {
       this.finish(true);
@@ -165,6 +170,7 @@ export class Exchange {
   }
 
   onResponseBody(chunk: Buffer, endOfStream: boolean): Outcome {
+    if (this.ttftMs === null && chunk.length > 0) this.ttftMs = this.p.env.now() - this.startMs;
     const replacement = this.observer?.push(chunk, endOfStream) ?? null;
     if (endOfStream) this.finish(true);
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
@@ -222,6 +228,7 @@ export class Exchange {
       totalTokens: usage.totalTokens,
       costNanos: costNanos(usage, d.price),
       latencyMs,
+      ttfbMs: this.ttfbMs,
       ttftMs: this.ttftMs,
     };
     this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');

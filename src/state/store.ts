@@ -25,7 +25,11 @@ export interface UsageRecord {
   readonly totalTokens: number;
   /** Cost in nano-USD (1e-9 $), an integer so aggregates add up exactly. */
   readonly costNanos: number;
+  /** From request headers to the end of the response, as the router saw it. */
   readonly latencyMs: number;
+  /** To the response headers (time to first byte); null when none came. */
+  readonly ttfbMs: number | null;
+  /** To the first response body bytes: the first token of a stream; null when none came. */
   readonly ttftMs: number | null;
 }
 

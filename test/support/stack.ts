@@ -52,7 +52,18 @@ export interface Stack {
 
 export const PRICE = { input_per_million: 2, output_per_million: 8 };
 
+/** Starts the stack, again with new ports when a port drawn as free was taken before its bind. */
 export async function startStack(options: StackOptions): Promise<Stack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use|EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startStackOnce(options: StackOptions): Promise<Stack> {
   const envoyBin = resolveEnvoy();
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-test-'));
   const mocks: Record<string, MockInstance[]> = {};
@@ -94,7 +105,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     children.push(router);
     const routerAdminUrl = `http://127.0.0.1:${routerAdmin}`;
-    await waitUntil(() => httpOk(`${routerAdminUrl}/readyz`), 15_000, () => `router not ready (is dist/ built? npm test builds it):\n${router.output()}`);
+    await waitUntil(() => httpOk(`${routerAdminUrl}/readyz`), 15_000, () => `router not ready (is dist/ built? npm test builds it):\n${router.output()}`, router);
 
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
     const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
@@ -105,8 +116,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     });
     children.push(envoy);
     const envoyAdmin = `http://127.0.0.1:${admin}`;
-    await waitUntil(() => httpOk(`${envoyAdmin}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`);
-    await waitUntil(() => clustersHealthy(envoyAdmin, Object.keys(mocks)), 30_000, () => `clusters not healthy:\n${envoy.output()}`);
+    await waitUntil(() => httpOk(`${envoyAdmin}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
+    await waitUntil(() => clustersHealthy(envoyAdmin, Object.keys(mocks)), 30_000, () => `clusters not healthy:\n${envoy.output()}`, envoy);
 
     return {
       url: `http://127.0.0.1:${listener}`,

@@ -25,6 +25,7 @@ export function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
     totalTokens: 15,
     costNanos: 4500,
     latencyMs: 12,
+    ttfbMs: 2,
     ttftMs: 3,
     ...overrides,
   };
