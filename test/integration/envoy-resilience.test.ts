@@ -55,7 +55,7 @@ it('ejects the only host of a deployment after consecutive 5xx', async () => {
   const seen = host!.stats().requests;
   const res = await chat('eject-group');
   expect(res.status).toBe(503);
-  await res.arrayBuffer();
+  expect(await res.json()).toEqual({ error: { message: 'no healthy upstream', type: 'server_error', param: null, code: 'no_healthy_upstream' } });
   expect(host!.stats().requests).toBe(seen);
   host!.setBehaviour({ status: 200 });
 });

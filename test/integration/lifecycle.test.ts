@@ -64,6 +64,8 @@ it('with the router down, Envoy answers 503 and no request reaches a provider', 
   stack.resetMocks();
   const res = await postChat(stack.url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { 'x-llm-cluster': 'slow' });
   expect(res.status).toBe(503);
-  await res.arrayBuffer();
+  const body = (await res.json()) as { error: { type: string; code: string } };
+  expect(body.error.type).toBe('server_error');
+  expect(body.error.code).toMatch(/ext_proc/);
   expect(stack.mockRequests()).toBe(0);
 });

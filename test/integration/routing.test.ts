@@ -131,6 +131,22 @@ describe('bad input never reaches a provider', () => {
     expect(stack.mockRequests()).toBe(0);
   });
 
+  it('a chunked body over Envoy\'s buffer limit gets Envoy\'s 413, in OpenAI format too', async () => {
+    stack.resetMocks();
+    const huge = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(9_000_000) }] });
+    // A stream body has no content-length, so the router cannot refuse it at request headers.
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(huge));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({ error: { message: 'Payload Too Large', type: 'invalid_request_error', param: null, code: 'request_payload_too_large' } });
+    expect(stack.mockRequests()).toBe(0);
+  });
+
   it('rejects a client-supplied routing header: the router decides the cluster', async () => {
     stack.resetMocks();
     const res = await postChat(stack.url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, { 'x-llm-cluster': 'big' });
