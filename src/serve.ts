@@ -13,6 +13,12 @@ export async function serve(configPath: string): Promise<void> {
   for (const d of config.deployments.values()) {
     if (d.missingCredentialEnv !== null) log.warn({ deployment: d.name, env: d.missingCredentialEnv }, 'credential variable not set: requests go upstream without one');
   }
+  if (Number(process.versions.node.split('.')[0]) < 22) {
+    log.warn(
+      { node: process.version },
+      'Node < 22 cannot raise the HTTP/2 stream reset limit: under sustained load Envoy sees refused ext_proc streams (503). Run the router on Node 22 or 24.',
+    );
+  }
   const env: PolicyEnv = { now: Date.now, random: Math.random };
   const store = createStateStore(config);
   const pipeline = new Pipeline(config, store, env, log);

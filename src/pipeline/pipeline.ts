@@ -79,6 +79,9 @@ export class Exchange {
   private ttftMs: number | null = null;
   private observer: ResponseObserver | null = null;
   private rejection: RouterError | null = null;
+  /** The router answered the client itself (an error or the models list). */
+  private answered = false;
+  private responseStarted = false;
   private finished = false;
 
   constructor(private readonly p: Pipeline) {
@@ -96,6 +99,7 @@ export class Exchange {
       if (this.path === '/v1/models' || this.path === '/models') {
         if (this.method !== 'GET') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}.`);
         this.status = 200;
+        this.answered = true;
         return { kind: 'reply', status: 200, body: this.p.modelsList, headers: JSON_HEADERS };
       }
       if (this.path !== '/v1/chat/completions' && this.path !== '/chat/completions') {
@@ -158,6 +162,7 @@ export class Exchange {
   }
 
   onResponseHeaders(headers: Headers, endOfStream: boolean): Outcome {
+    this.responseStarted = true;
     this.status = Number(headers[':status'] ?? 0);
     this.ttfbMs = this.p.env.now() - this.startMs;
     if (this.deployment === null) return PASS;
@@ -176,6 +181,14 @@ export class Exchange {
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
   }
 
+  /**
+   * True once nothing more of this request needs the router: it was answered by the router, its
+   * response body is not read, or the body has ended. The adapter then closes the stream itself.
+   */
+  get done(): boolean {
+    return this.answered || this.finished || (this.responseStarted && this.observer === null);
+  }
+
   /** The gRPC stream closed: Envoy finished, the client went away or the upstream broke. */
   onEnd(): void {
     if (!this.finished) this.finish(false);
@@ -186,6 +199,7 @@ export class Exchange {
       err instanceof RouterError ? err : new RouterError('internal_error', `Internal error while routing request ${this.requestId}.`);
     if (!(err instanceof RouterError)) this.p.log.error({ err, requestId: this.requestId }, 'unexpected error in the request pipeline');
     this.rejection = routerError;
+    this.answered = true;
     this.status = routerError.status;
     return errorReply(routerError);
   }

@@ -97,6 +97,42 @@ describe('weighted routing', () => {
   });
 });
 
+describe('under concurrency', () => {
+  it('serves 64 concurrent 100 KB prompts without a refused ext_proc stream', async () => {
+    // Envoy multiplexes them all over its HTTP/2 connection to the router, 100 KB gRPC messages each.
+    const content = 'x'.repeat(100_000);
+    for (let round = 0; round < 3; round++) {
+      const statuses = await Promise.all(
+        Array.from({ length: 64 }, async () => {
+          const res = await postChat(stack.url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      );
+      expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    }
+  });
+});
+
+describe('sustained load', () => {
+  it('loses no request past Node\'s HTTP/2 rapid-reset guard (over 1,000 ext_proc streams on one connection)', async () => {
+    stack.resetMocks();
+    let next = 0;
+    const failures: number[] = [];
+    const worker = async (): Promise<void> => {
+      while (next++ < 2500) {
+        const res = await postChat(stack.url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+        await res.arrayBuffer();
+        if (res.status !== 200) failures.push(res.status);
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    expect(failures).toEqual([]);
+    const connections = await stack.stats('^cluster\\.llm_router\\.upstream_cx_total$');
+    expect(connections['cluster.llm_router.upstream_cx_total']).toBe(1);
+  });
+});
+
 describe('bad input never reaches a provider', () => {
   const post = (body: string, headers: Record<string, string> = {}) => postChat(stack.url, body, headers);
 

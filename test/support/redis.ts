@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { findOnPath } from '../../src/devstack/binaries.js';
 import { spawnChild, waitUntil } from '../../src/devstack/processes.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/devstack/ports.js';
 
 export interface TestRedis {
   readonly url: string;

@@ -12,7 +12,7 @@ import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../.
 import type { Behaviour } from '../../src/mock/behaviour.js';
 import { startMockInstance, type MockInstance } from '../../src/mock/server.js';
 import type { UsageRecord } from '../../src/state/store.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/devstack/ports.js';
 
 export interface StackDeployment {
   readonly name: string;

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
  * A loopback port that was free a moment ago, drawn at random from 20000–29999: below Linux's
  * ephemeral range (32768+), so outbound connections of Envoy, the router and the clients cannot
  * take it between this check and the bind. Concurrent test files rarely draw the same port, and
- * startStack retries when one does.
+ * callers retry a start that hits one (test/support/stack.ts).
  */
 export async function freePort(): Promise<number> {
   for (;;) {

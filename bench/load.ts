@@ -1,0 +1,124 @@
+/**
+ * Load generators over plain keep-alive HTTP/1.1 (node:http, the lightest client Node has).
+ * Closed loop: N workers, each sends its next request when the last one ended. Open loop: requests
+ * start on a fixed schedule whatever happens, and latency is measured from the scheduled start, so a
+ * stalled server cannot hide its queueing (no coordinated omission).
+ */
+import { Agent, request } from 'node:http';
+
+export interface Workload {
+  readonly name: string;
+  readonly body: Buffer;
+  readonly stream: boolean;
+  /** Sent with every request; `x-mock-*` headers shape the mock provider's answer. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface LoadResult {
+  /** Per successful request, ms from (scheduled) start to the last byte. */
+  readonly latencyMs: number[];
+  /** Per successful request, ms to the response headers. */
+  readonly ttfbMs: number[];
+  /** Streams only: ms between consecutive body chunks. */
+  readonly gapMs: number[];
+  readonly ok: number;
+  readonly errors: number;
+  /** Open loop: requests never sent because too many were already in flight. */
+  readonly dropped: number;
+  readonly elapsedMs: number;
+}
+
+const MAX_IN_FLIGHT = 4000;
+
+function oneRequest(agent: Agent, port: number, w: Workload, startedAt: number, out: Mutable): Promise<void> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', agent, headers: { ...w.headers, 'content-type': 'application/json', 'content-length': w.body.length } },
+      (res) => {
+        const ttfb = performance.now() - startedAt;
+        let last = -1;
+        res.on('data', () => {
+          if (!w.stream) return;
+          const now = performance.now();
+          if (last >= 0) out.gapMs.push(now - last);
+          last = now;
+        });
+        res.on('end', () => {
+          if (res.statusCode === 200) {
+            out.ok++;
+            out.latencyMs.push(performance.now() - startedAt);
+            out.ttfbMs.push(ttfb);
+          } else out.errors++;
+          resolve();
+        });
+        res.on('error', () => {
+          out.errors++;
+          resolve();
+        });
+      },
+    );
+    req.on('error', () => {
+      out.errors++;
+      resolve();
+    });
+    req.end(w.body);
+  });
+}
+
+type Mutable = { -readonly [K in keyof LoadResult]: LoadResult[K] };
+
+const empty = (): Mutable => ({ latencyMs: [], ttfbMs: [], gapMs: [], ok: 0, errors: 0, dropped: 0, elapsedMs: 0 });
+
+export async function closedLoop(port: number, w: Workload, concurrency: number, durationMs: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const out = empty();
+  const t0 = performance.now();
+  const deadline = t0 + durationMs;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline) await oneRequest(agent, port, w, performance.now(), out);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  out.elapsedMs = performance.now() - t0;
+  agent.destroy();
+  return out;
+}
+
+export async function openLoop(port: number, w: Workload, ratePerSec: number, durationMs: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
+  const out = empty();
+  const total = Math.round((ratePerSec * durationMs) / 1000);
+  const intervalMs = 1000 / ratePerSec;
+  const pending: Promise<void>[] = [];
+  let inFlight = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < total; ) {
+    const now = performance.now();
+    // Send everything that is due; the timer below wakes at most every millisecond.
+    while (i < total && t0 + i * intervalMs <= now) {
+      const scheduled = t0 + i * intervalMs;
+      i++;
+      if (inFlight >= MAX_IN_FLIGHT) {
+        out.dropped++;
+        continue;
+      }
+      inFlight++;
+      pending.push(oneRequest(agent, port, w, scheduled, out).then(() => void inFlight--));
+    }
+    if (i < total) await new Promise((r) => setTimeout(r, Math.max(0, Math.min(1, t0 + i * intervalMs - performance.now()))));
+  }
+  await Promise.all(pending);
+  out.elapsedMs = performance.now() - t0;
+  agent.destroy();
+  return out;
+}
+
+/** Holds `count` streams open at once (each reads to the end) and resolves when all finished. */
+export async function concurrentStreams(port: number, w: Workload, count: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: count });
+  const out = empty();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: count }, () => oneRequest(agent, port, w, performance.now(), out)));
+  out.elapsedMs = performance.now() - t0;
+  agent.destroy();
+  return out;
+}

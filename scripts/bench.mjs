@@ -1,0 +1,11 @@
+// `npm run bench [-- --quick]`: installs what is missing, builds the router and the harness, runs
+// bench/run.ts (plain Envoy vs the router, same run), writes bench/results/.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, setup } from './setup.mjs';
+
+const env = setup({ redis: false });
+const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: ROOT, stdio: 'inherit' });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+const r = spawnSync(process.execPath, [join(ROOT, 'bench', '.build', 'bench', 'run.js'), ...process.argv.slice(2)], { cwd: ROOT, env, stdio: 'inherit' });
+process.exit(r.status ?? 1);
