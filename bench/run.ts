@@ -17,7 +17,7 @@ import { OPEN_STREAMS, scenarioName, scenarios, type Scenario } from './scenario
 import { distribution } from './stats.js';
 import { cpuSeconds, rssMb, startTargets, type Targets } from './targets.js';
 
-async function measure(targets: Targets, s: Scenario, target: 'plain' | 'router', round: number): Promise<Measurement> {
+export async function measure(targets: Targets, s: Scenario, target: 'plain' | 'router', round: number): Promise<Measurement> {
   const port = target === 'plain' ? targets.plainPort : targets.routerPort;
   const pid = targets.router.process.pid!;
   const cpuBefore = await cpuSeconds(pid);
@@ -42,14 +42,14 @@ async function measure(targets: Targets, s: Scenario, target: 'plain' | 'router'
   };
 }
 
-async function openStreamsMemory(targets: Targets): Promise<{ streams: number; ok: number; peakRssMb: number; idleRssMb: number }> {
+export async function openStreamsMemory(targets: Targets, count: number): Promise<RunResults['memory']> {
   const pid = targets.router.process.pid!;
   const idleRssMb = await rssMb(pid);
   let peakRssMb = idleRssMb;
   const sampler = setInterval(() => void rssMb(pid).then((mb) => (peakRssMb = Math.max(peakRssMb, mb))), 100);
-  const r = await concurrentStreams(targets.routerPort, OPEN_STREAMS.workload, OPEN_STREAMS.count);
+  const r = await concurrentStreams(targets.routerPort, OPEN_STREAMS.workload, count);
   clearInterval(sampler);
-  return { streams: OPEN_STREAMS.count, ok: r.ok, peakRssMb, idleRssMb };
+  return { streams: count, ok: r.ok, peakRssMb, idleRssMb };
 }
 
 async function main(): Promise<void> {
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    const memory = await openStreamsMemory(targets);
+    const memory = await openStreamsMemory(targets, OPEN_STREAMS.count);
     const results: RunResults = { quick, rounds, startedAt: new Date(started).toISOString(), durationSec: (Date.now() - started) / 1000, measurements, memory };
     const table = await writeReport(results, out);
     process.stdout.write(`\n${table}\nResults in ${out}\n`);
@@ -83,7 +83,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+// Run only as the entry point, so tests can import the pieces.
+if (process.argv[1]?.endsWith('run.js')) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * The benchmark harness itself works: it starts plain Envoy and the routed Envoy side by side,
+ * drives both, and turns the samples into the report (added latency, ratios, target checks).
+ * Timings are not asserted here; `npm run bench` measures them.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { writeReport, type Measurement } from '../../bench/report.js';
+import { measure, openStreamsMemory } from '../../bench/run.js';
+import { WORKLOADS, type Scenario } from '../../bench/scenarios.js';
+import { startTargets, type Targets } from '../../bench/targets.js';
+
+let targets: Targets;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
+  targets = await startTargets(dir);
+});
+
+afterAll(async () => {
+  await targets?.stop();
+});
+
+it('measures plain Envoy and the router in the same run and writes the report', async () => {
+  const scenarios: Scenario[] = [
+    { kind: 'closed', workload: WORKLOADS['chat-1k'], concurrency: 4, durationMs: 300 },
+    { kind: 'open', workload: WORKLOADS['chat-1k'], ratePerSec: 200, durationMs: 300 },
+    { kind: 'open', workload: WORKLOADS['stream-50'], ratePerSec: 200, durationMs: 300 },
+  ];
+  const measurements: Measurement[] = [];
+  for (const s of scenarios) for (const target of ['plain', 'router'] as const) measurements.push(await measure(targets, s, target, 0));
+  for (const m of measurements) {
+    expect(m.ok).toBeGreaterThan(0);
+    expect(m.errors + m.dropped).toBe(0);
+    expect(m.latencyMs.p99).toBeGreaterThanOrEqual(m.latencyMs.p50);
+  }
+  expect(measurements.find((m) => m.workload === 'stream-50' && m.target === 'router')!.gapMs.count).toBeGreaterThan(40);
+  expect(measurements.find((m) => m.target === 'router')!.routerCpuPercent).toBeGreaterThan(0);
+
+  const memory = await openStreamsMemory(targets, 20);
+  expect(memory).toMatchObject({ streams: 20, ok: 20 });
+
+  const out = join(dir, 'report');
+  const markdown = await writeReport({ quick: true, rounds: 1, startedAt: new Date().toISOString(), durationSec: 1, measurements, memory }, out);
+  expect(markdown).toContain('| added p50, chat 1 KB, open 200/s | ≤ 0.5 ms |');
+  expect(markdown).toContain('| chat-1k closed c=4 |');
+  const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as { summaries: Array<{ scenario: string; throughputRatio: number }>; machine: { envoy: string } };
+  expect(json.summaries.map((s) => s.scenario)).toEqual(['chat-1k closed c=4', 'chat-1k open 200/s', 'stream-50 open 200/s']);
+  expect(json.machine.envoy).toMatch(/^\d+\.\d+\.\d+$/);
+});
