@@ -28,12 +28,25 @@ export interface LoadResult {
   readonly elapsedMs: number;
 }
 
+/** Where to send: a loopback port and the headers that target needs (a peer's routing headers). */
+export interface Endpoint {
+  readonly port: number;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
 const MAX_IN_FLIGHT = 4000;
 
-function oneRequest(agent: Agent, port: number, w: Workload, startedAt: number, out: Mutable): Promise<void> {
+function oneRequest(agent: Agent, to: Endpoint, w: Workload, startedAt: number, out: Mutable): Promise<void> {
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', agent, headers: { ...w.headers, 'content-type': 'application/json', 'content-length': w.body.length } },
+      {
+        host: '127.0.0.1',
+        port: to.port,
+        method: 'POST',
+        path: '/v1/chat/completions',
+        agent,
+        headers: { ...to.headers, ...w.headers, 'content-type': 'application/json', 'content-length': w.body.length },
+      },
       (res) => {
         const ttfb = performance.now() - startedAt;
         let last = -1;
@@ -69,13 +82,13 @@ type Mutable = { -readonly [K in keyof LoadResult]: LoadResult[K] };
 
 const empty = (): Mutable => ({ latencyMs: [], ttfbMs: [], gapMs: [], ok: 0, errors: 0, dropped: 0, elapsedMs: 0 });
 
-export async function closedLoop(port: number, w: Workload, concurrency: number, durationMs: number): Promise<LoadResult> {
+export async function closedLoop(to: Endpoint, w: Workload, concurrency: number, durationMs: number): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const out = empty();
   const t0 = performance.now();
   const deadline = t0 + durationMs;
   const worker = async (): Promise<void> => {
-    while (performance.now() < deadline) await oneRequest(agent, port, w, performance.now(), out);
+    while (performance.now() < deadline) await oneRequest(agent, to, w, performance.now(), out);
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   out.elapsedMs = performance.now() - t0;
@@ -83,7 +96,7 @@ export async function closedLoop(port: number, w: Workload, concurrency: number,
   return out;
 }
 
-export async function openLoop(port: number, w: Workload, ratePerSec: number, durationMs: number): Promise<LoadResult> {
+export async function openLoop(to: Endpoint, w: Workload, ratePerSec: number, durationMs: number): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   const out = empty();
   const total = Math.round((ratePerSec * durationMs) / 1000);
@@ -102,7 +115,7 @@ export async function openLoop(port: number, w: Workload, ratePerSec: number, du
         continue;
       }
       inFlight++;
-      pending.push(oneRequest(agent, port, w, scheduled, out).then(() => void inFlight--));
+      pending.push(oneRequest(agent, to, w, scheduled, out).then(() => void inFlight--));
     }
     if (i < total) await new Promise((r) => setTimeout(r, Math.max(0, Math.min(1, t0 + i * intervalMs - performance.now()))));
   }
@@ -113,11 +126,11 @@ export async function openLoop(port: number, w: Workload, ratePerSec: number, du
 }
 
 /** Holds `count` streams open at once (each reads to the end) and resolves when all finished. */
-export async function concurrentStreams(port: number, w: Workload, count: number): Promise<LoadResult> {
+export async function concurrentStreams(to: Endpoint, w: Workload, count: number): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: count });
   const out = empty();
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: count }, () => oneRequest(agent, port, w, performance.now(), out)));
+  await Promise.all(Array.from({ length: count }, () => oneRequest(agent, to, w, performance.now(), out)));
   out.elapsedMs = performance.now() - t0;
   agent.destroy();
   return out;

@@ -1,9 +1,9 @@
 /** Turns measurements into added-latency and ratio figures against plain Envoy, and writes them out. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { resolveEnvoy } from '../src/devstack/binaries.js';
+import { PROJECT_ROOT, resolveEnvoy } from '../src/devstack/binaries.js';
 import { median, min, type Distribution } from './stats.js';
 
 export interface Measurement {
@@ -12,7 +12,8 @@ export interface Measurement {
   readonly workload: string;
   readonly concurrency: number | null;
   readonly ratePerSec: number | null;
-  readonly target: 'plain' | 'router';
+  /** plain, router, or a peer's name. */
+  readonly target: string;
   readonly round: number;
   readonly latencyMs: Distribution;
   readonly ttfbMs: Distribution;
@@ -21,8 +22,8 @@ export interface Measurement {
   readonly ok: number;
   readonly errors: number;
   readonly dropped: number;
-  /** CPU the router process used during the measurement, % of one core. */
-  readonly routerCpuPercent: number;
+  /** CPU of the gateway process (router, Portkey, LiteLLM; not Envoy), % of one core. */
+  readonly gatewayCpuPercent: number;
 }
 
 export interface RunResults {
@@ -32,6 +33,27 @@ export interface RunResults {
   readonly durationSec: number;
   readonly measurements: readonly Measurement[];
   readonly memory: { streams: number; ok: number; peakRssMb: number; idleRssMb: number };
+  readonly unavailable: ReadonlyArray<{ name: string; error: string }>;
+}
+
+interface Spread {
+  readonly min: number;
+  readonly median: number;
+}
+
+/** One target in one scenario, against plain Envoy in the same rounds. */
+export interface TargetSummary {
+  readonly p50: number;
+  readonly p99: number;
+  readonly throughput: number;
+  readonly cpuPercent: number;
+  readonly failures: number;
+  /** Target minus plain Envoy, per round; min and median over rounds (ms). */
+  readonly addedP50: Spread;
+  readonly addedP99: Spread;
+  readonly addedTtfbP50: Spread;
+  readonly addedGapP99: Spread;
+  readonly throughputRatio: number;
 }
 
 export interface ScenarioSummary {
@@ -40,50 +62,38 @@ export interface ScenarioSummary {
   readonly kind: 'closed' | 'open';
   readonly concurrency: number | null;
   readonly ratePerSec: number | null;
-  readonly plain: { p50: number; p99: number; throughput: number };
-  readonly router: { p50: number; p99: number; throughput: number; cpuPercent: number };
-  /** Router minus plain, per round; min and median over rounds (ms). */
-  readonly addedP50: { min: number; median: number };
-  readonly addedP99: { min: number; median: number };
-  readonly addedTtfbP50: { min: number; median: number };
-  readonly addedGapP99: { min: number; median: number };
-  readonly throughputRatio: number;
-  readonly failures: number;
+  readonly targets: Readonly<Record<string, TargetSummary>>;
 }
 
-function added(pairs: Array<[Measurement, Measurement]>, pick: (m: Measurement) => number): { min: number; median: number } {
-  const deltas = pairs.map(([plain, router]) => pick(router) - pick(plain));
-  return { min: min(deltas), median: median(deltas) };
+function spread(values: number[]): Spread {
+  return { min: min(values), median: median(values) };
 }
 
 export function summarise(measurements: readonly Measurement[]): ScenarioSummary[] {
   const names = [...new Set(measurements.map((m) => m.scenario))];
   return names.map((scenario) => {
     const ms = measurements.filter((m) => m.scenario === scenario);
-    const rounds = [...new Set(ms.map((m) => m.round))];
-    const pairs = rounds.map((r) => [ms.find((m) => m.round === r && m.target === 'plain')!, ms.find((m) => m.round === r && m.target === 'router')!] as [Measurement, Measurement]);
-    const of = (target: 'plain' | 'router', pick: (m: Measurement) => number) => median(ms.filter((m) => m.target === target).map(pick));
+    const plainBy = new Map(ms.filter((m) => m.target === 'plain').map((m) => [m.round, m]));
+    const targets: Record<string, TargetSummary> = {};
+    for (const target of [...new Set(ms.map((m) => m.target))]) {
+      const own = ms.filter((m) => m.target === target);
+      const pairs = own.filter((m) => plainBy.has(m.round)).map((m) => [plainBy.get(m.round)!, m] as const);
+      const delta = (pick: (m: Measurement) => number) => spread(pairs.map(([plain, m]) => pick(m) - pick(plain)));
+      targets[target] = {
+        p50: median(own.map((m) => m.latencyMs.p50)),
+        p99: median(own.map((m) => m.latencyMs.p99)),
+        throughput: median(own.map((m) => m.throughputPerSec)),
+        cpuPercent: median(own.map((m) => m.gatewayCpuPercent)),
+        failures: own.reduce((n, m) => n + m.errors + m.dropped, 0),
+        addedP50: delta((m) => m.latencyMs.p50),
+        addedP99: delta((m) => m.latencyMs.p99),
+        addedTtfbP50: delta((m) => m.ttfbMs.p50),
+        addedGapP99: delta((m) => m.gapMs.p99),
+        throughputRatio: median(pairs.map(([plain, m]) => m.throughputPerSec / plain.throughputPerSec)),
+      };
+    }
     const first = ms[0]!;
-    return {
-      scenario,
-      workload: first.workload,
-      kind: first.kind,
-      concurrency: first.concurrency,
-      ratePerSec: first.ratePerSec,
-      plain: { p50: of('plain', (m) => m.latencyMs.p50), p99: of('plain', (m) => m.latencyMs.p99), throughput: of('plain', (m) => m.throughputPerSec) },
-      router: {
-        p50: of('router', (m) => m.latencyMs.p50),
-        p99: of('router', (m) => m.latencyMs.p99),
-        throughput: of('router', (m) => m.throughputPerSec),
-        cpuPercent: of('router', (m) => m.routerCpuPercent),
-      },
-      addedP50: added(pairs, (m) => m.latencyMs.p50),
-      addedP99: added(pairs, (m) => m.latencyMs.p99),
-      addedTtfbP50: added(pairs, (m) => m.ttfbMs.p50),
-      addedGapP99: added(pairs, (m) => m.gapMs.p99),
-      throughputRatio: median(pairs.map(([plain, router]) => router.throughputPerSec / plain.throughputPerSec)),
-      failures: ms.reduce((n, m) => n + m.errors + m.dropped, 0),
-    };
+    return { scenario, workload: first.workload, kind: first.kind, concurrency: first.concurrency, ratePerSec: first.ratePerSec, targets };
   });
 }
 
@@ -96,31 +106,64 @@ export interface TargetCheck {
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 
-export function checkTargets(summaries: readonly ScenarioSummary[], memory: RunResults['memory']): TargetCheck[] {
-  const find = (name: string) => summaries.find((s) => s.scenario === name);
+/** The peers compared with the router: every point where the peer served without failures. */
+function peerChecks(summaries: readonly ScenarioSummary[], results: RunResults): TargetCheck[] {
+  const peers = [...new Set(results.measurements.map((m) => m.target))].filter((t) => t !== 'plain' && t !== 'router');
+  const checks: TargetCheck[] = results.unavailable.map((u) => ({ target: `router vs ${u.name}`, limit: 'lower added latency, higher throughput', measured: `${u.name} not measured: ${u.error}`, met: null }));
+  for (const peer of peers) {
+    const losses: string[] = [];
+    let points = 0;
+    for (const s of summaries) {
+      const r = s.targets.router;
+      const p = s.targets[peer];
+      if (r === undefined || p === undefined || p.failures > 0) continue;
+      points++;
+      if (r.addedP50.median >= p.addedP50.median || r.addedP99.median >= p.addedP99.median) losses.push(s.scenario);
+    }
+    const sat = summaries.find((s) => s.scenario === 'chat-1k closed c=64');
+    const satRouter = sat?.targets.router?.throughput ?? 0;
+    const satPeer = sat?.targets[peer]?.throughput ?? 0;
+    checks.push({
+      target: `router vs ${peer}: added p50 and p99 lower at every point ${peer} sustains`,
+      limit: 'every point',
+      measured: losses.length === 0 ? `lower at all ${points} points` : `not lower at ${losses.length} of ${points}: ${losses.join(', ')}`,
+      met: points > 0 && losses.length === 0,
+    });
+    checks.push({
+      target: `router vs ${peer}: saturation throughput (chat 1 KB, closed c=64)`,
+      limit: 'higher',
+      measured: `${satRouter.toFixed(0)}/s vs ${satPeer.toFixed(0)}/s`,
+      met: satRouter > satPeer,
+    });
+  }
+  return checks;
+}
+
+export function checkTargets(summaries: readonly ScenarioSummary[], results: RunResults): TargetCheck[] {
+  const router = (name: string) => summaries.find((s) => s.scenario === name)?.targets.router;
+  const memory = results.memory;
   const checks: TargetCheck[] = [];
   for (const rate of [200, 1000]) {
-    const s = find(`chat-1k open ${rate}/s`);
+    const s = router(`chat-1k open ${rate}/s`);
     if (s === undefined) continue;
     checks.push({ target: `added p50, chat 1 KB, open ${rate}/s`, limit: '≤ 0.5 ms', measured: ms(s.addedP50.median), met: s.addedP50.median <= 0.5 });
     checks.push({ target: `added p99, chat 1 KB, open ${rate}/s`, limit: '≤ 2 ms', measured: ms(s.addedP99.median), met: s.addedP99.median <= 2 });
   }
-  const stream = find('stream-50 open 200/s');
+  const stream = router('stream-50 open 200/s');
   if (stream !== undefined) {
     checks.push({ target: 'added TTFB p50, stream, open 200/s', limit: '≤ 1 ms', measured: ms(stream.addedTtfbP50.median), met: stream.addedTtfbP50.median <= 1 });
     checks.push({ target: 'added inter-chunk gap p99, stream, open 200/s', limit: '≤ 0.2 ms', measured: ms(stream.addedGapP99.median), met: stream.addedGapP99.median <= 0.2 });
   }
-  const saturation = find('chat-1k closed c=64');
+  const saturation = router('chat-1k closed c=64');
   if (saturation !== undefined) {
     checks.push({ target: 'saturation throughput (chat 1 KB, closed c=64) vs plain Envoy', limit: '≥ 50%', measured: `${(saturation.throughputRatio * 100).toFixed(0)}%`, met: saturation.throughputRatio >= 0.5 });
   }
-  checks.push({ target: `router RSS with ${memory.streams} open streams`, limit: '≤ 150 MB', measured: `${memory.peakRssMb.toFixed(0)} MB (idle ${memory.idleRssMb.toFixed(0)} MB)`, met: memory.peakRssMb <= 150 && memory.ok === memory.streams });
-  checks.push({ target: 'lower added latency and higher throughput than Portkey and LiteLLM', limit: 'at every point', measured: 'peers not yet in the harness', met: null });
-  return checks;
+  checks.push({ target: `router RSS with ${memory.streams} open streams`, limit: '≤ 150 MB', measured: `${memory.peakRssMb.toFixed(0)} MB (before: ${memory.idleRssMb.toFixed(0)} MB)`, met: memory.peakRssMb <= 150 && memory.ok === memory.streams });
+  return [...checks, ...peerChecks(summaries, results)];
 }
 
 /** Highest open-loop rate at which p99 stayed under 50 ms with no failure, per target. */
-export function maxRateUnder50ms(measurements: readonly Measurement[], target: 'plain' | 'router'): number | null {
+export function maxRateUnder50ms(measurements: readonly Measurement[], target: string): number | null {
   const rates = measurements.filter((m) => m.kind === 'open' && m.workload === 'chat-1k' && m.target === target);
   const good = [...new Set(rates.map((m) => m.ratePerSec!))].filter((rate) => {
     const at = rates.filter((m) => m.ratePerSec === rate);
@@ -140,7 +183,9 @@ function machine(): Record<string, string> {
 }
 
 export function renderMarkdown(results: RunResults, summaries: readonly ScenarioSummary[], checks: readonly TargetCheck[], host: Record<string, string>): string {
-  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+  const f = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : '–');
+  const gateways = [...new Set(results.measurements.map((m) => m.target))].filter((t) => t !== 'plain');
+  const cell = (t: TargetSummary | undefined, value: (t: TargetSummary) => string) => (t === undefined ? '–' : `${value(t)}${t.failures > 0 ? ` (${t.failures} failed)` : ''}`);
   const lines = [
     `Run ${results.startedAt}, ${results.quick ? 'quick' : 'full'}, ${results.rounds} round(s), ${results.durationSec.toFixed(0)} s. Machine: ${Object.entries(host).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     '',
@@ -148,14 +193,17 @@ export function renderMarkdown(results: RunResults, summaries: readonly Scenario
     '|---|---|---|---|',
     ...checks.map((c) => `| ${c.target} | ${c.limit} | ${c.measured} | ${c.met === null ? 'not measured' : c.met ? 'yes' : '**no**'} |`),
     '',
-    `Max open-loop rate with p99 < 50 ms (chat 1 KB): plain Envoy ${maxRateUnder50ms(results.measurements, 'plain') ?? '–'}/s, router ${maxRateUnder50ms(results.measurements, 'router') ?? '–'}/s (highest rate tried: ${Math.max(...results.measurements.filter((m) => m.kind === 'open').map((m) => m.ratePerSec ?? 0))}/s).`,
+    `Max open-loop rate with p99 < 50 ms and no failure (chat 1 KB): ${['plain', ...gateways].map((t) => `${t} ${maxRateUnder50ms(results.measurements, t) ?? '–'}/s`).join(', ')} (highest rate tried: ${Math.max(...results.measurements.filter((m) => m.kind === 'open').map((m) => m.ratePerSec ?? 0))}/s).`,
     '',
-    '| scenario | plain p50 / p99 ms | router p50 / p99 ms | added p50 ms (min / med) | added p99 ms (min / med) | added TTFB p50 ms | added gap p99 ms | throughput vs plain | router CPU | failures |',
-    '|---|---|---|---|---|---|---|---|---|---|',
-    ...summaries.map(
-      (s) =>
-        `| ${s.scenario} | ${f(s.plain.p50)} / ${f(s.plain.p99)} | ${f(s.router.p50)} / ${f(s.router.p99)} | ${f(s.addedP50.min)} / ${f(s.addedP50.median)} | ${f(s.addedP99.min)} / ${f(s.addedP99.median)} | ${f(s.addedTtfbP50.median)} | ${s.workload.startsWith('stream') ? f(s.addedGapP99.median) : '–'} | ${(s.throughputRatio * 100).toFixed(0)}% (${s.router.throughput.toFixed(0)}/s) | ${s.router.cpuPercent.toFixed(0)}% | ${s.failures} |`,
-    ),
+    'Added latency = the gateway\'s percentile minus plain Envoy\'s in the same round (median over rounds), in ms.',
+    '',
+    `| scenario | plain p50 / p99 | ${gateways.map((g) => `${g} added p50 / p99`).join(' | ')} | router TTFB / gap p99 added | ${gateways.map((g) => `${g} throughput vs plain`).join(' | ')} | router CPU |`,
+    `|---|---|${gateways.map(() => '---|').join('')}---|${gateways.map(() => '---|').join('')}---|`,
+    ...summaries.map((s) => {
+      const plain = s.targets.plain;
+      const r = s.targets.router;
+      return `| ${s.scenario} | ${f(plain?.p50)} / ${f(plain?.p99)} | ${gateways.map((g) => cell(s.targets[g], (t) => `${f(t.addedP50.median)} / ${f(t.addedP99.median)}`)).join(' | ')} | ${f(r?.addedTtfbP50.median)} / ${s.workload.startsWith('stream') ? f(r?.addedGapP99.median) : '–'} | ${gateways.map((g) => cell(s.targets[g], (t) => `${(t.throughputRatio * 100).toFixed(0)}% (${t.throughput.toFixed(0)}/s)`)).join(' | ')} | ${r === undefined ? '–' : `${r.cpuPercent.toFixed(0)}%`} |`;
+    }),
   ];
   return lines.join('\n') + '\n';
 }
@@ -164,10 +212,27 @@ export function renderMarkdown(results: RunResults, summaries: readonly Scenario
 export async function writeReport(results: RunResults, out: string): Promise<string> {
   await mkdir(out, { recursive: true });
   const summaries = summarise(results.measurements);
-  const checks = checkTargets(summaries, results.memory);
+  const checks = checkTargets(summaries, results);
   const host = machine();
   const markdown = renderMarkdown(results, summaries, checks, host);
   await writeFile(join(out, 'results.json'), JSON.stringify({ machine: host, ...results, summaries, targets: checks }, null, 2));
   await writeFile(join(out, 'results.md'), markdown);
   return markdown;
+}
+
+/**
+ * PNG charts through bench/charts.py. matplotlib is installed into bench/.tools/python on first
+ * use; without Python or the package, the run still has its JSON and markdown.
+ */
+export function renderCharts(out: string): string {
+  const python = process.env.PYTHON ?? 'python3';
+  const site = join(PROJECT_ROOT, 'bench', '.tools', 'python');
+  const env = { ...process.env, PYTHONPATH: site };
+  const has = spawnSync(python, ['-c', 'import matplotlib'], { env });
+  if (has.status !== 0) {
+    const pip = spawnSync(python, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--target', site, 'matplotlib'], { stdio: 'inherit' });
+    if (pip.status !== 0) return 'charts skipped: matplotlib could not be installed';
+  }
+  const r = spawnSync(python, [join(PROJECT_ROOT, 'bench', 'charts.py'), out], { env, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : `charts failed: ${r.stderr.trim().split('\n').pop() ?? ''}`;
 }

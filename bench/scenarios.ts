@@ -1,18 +1,22 @@
 /** The workloads and load shapes of a run; `--quick` keeps every kind, shorter and with fewer points. */
-import { GROUP } from './targets.js';
 import type { Workload } from './load.js';
 
 const messages = (chars: number) => [{ role: 'user', content: 'Summarise: ' + 'lorem ipsum dolor sit amet '.repeat(Math.ceil(chars / 27)).slice(0, chars) }];
 
+/** One model per answer shape; the mock answers each as configured here, whatever gateway is in front. */
+export const MODELS = {
+  'bench-chat': {},
+  'bench-stream-50': { chunks: 50, chunk_interval_ms: 2 },
+  'bench-open-stream': { ttft_ms: 3000, chunks: 5, chunk_interval_ms: 10 },
+} as const;
+
+const body = (model: keyof typeof MODELS, chars: number, stream: boolean) =>
+  Buffer.from(JSON.stringify({ model, ...(stream ? { stream: true } : {}), messages: messages(chars) }));
+
 export const WORKLOADS = {
-  'chat-1k': { name: 'chat-1k', stream: false, body: Buffer.from(JSON.stringify({ model: GROUP, messages: messages(1000) })), headers: {} },
-  'chat-100k': { name: 'chat-100k', stream: false, body: Buffer.from(JSON.stringify({ model: GROUP, messages: messages(100_000) })), headers: {} },
-  'stream-50': {
-    name: 'stream-50',
-    stream: true,
-    body: Buffer.from(JSON.stringify({ model: GROUP, stream: true, messages: messages(1000) })),
-    headers: { 'x-mock-chunks': '50', 'x-mock-chunk-interval-ms': '2' },
-  },
+  'chat-1k': { name: 'chat-1k', stream: false, body: body('bench-chat', 1000, false), headers: {} },
+  'chat-100k': { name: 'chat-100k', stream: false, body: body('bench-chat', 100_000, false), headers: {} },
+  'stream-50': { name: 'stream-50', stream: true, body: body('bench-stream-50', 1000, true), headers: {} },
 } satisfies Record<string, Workload>;
 
 export type Scenario =
@@ -39,5 +43,5 @@ export function scenarios(quick: boolean): Scenario[] {
 /** Streams held open at once for the memory figure: long time-to-first-token keeps them all open. */
 export const OPEN_STREAMS = {
   count: 1000,
-  workload: { ...WORKLOADS['stream-50'], name: 'open-streams', headers: { 'x-mock-ttft-ms': '3000', 'x-mock-chunks': '5', 'x-mock-chunk-interval-ms': '10' } },
+  workload: { name: 'open-streams', stream: true, body: body('bench-open-stream', 1000, true), headers: {} },
 } as const;

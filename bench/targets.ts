@@ -10,29 +10,43 @@ import { PROJECT_ROOT, resolveEnvoy } from '../src/devstack/binaries.js';
 import { renderEnvoyConfig } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
+import type { Endpoint } from './load.js';
+import { startPeers, type Peer } from './peers/index.js';
 
-export const GROUP = 'bench-model';
-const DEPLOYMENT = 'bench-deployment';
+import { MODELS } from './scenarios.js';
+
+/** One deployment (= Envoy cluster) per model, named after it, all served by the one mock. */
+const CLUSTERS = Object.keys(MODELS);
+
+/** What is measured: plain Envoy (the baseline), Envoy with the router, and the peers that started. */
+export interface Target {
+  readonly name: string;
+  readonly endpoint: Endpoint;
+  /** The gateway process whose CPU and memory are reported (none for plain Envoy). */
+  readonly pid: number | null;
+}
 
 export interface Targets {
-  readonly plainPort: number;
-  readonly routerPort: number;
-  readonly router: Child;
+  readonly list: readonly Target[];
+  readonly router: Target;
+  /** Peers that could not be installed or started, with the reason. */
+  readonly unavailable: ReadonlyArray<{ name: string; error: string }>;
   stop(): Promise<void>;
 }
 
 async function startEnvoy(name: string, dir: string, shipped: string, mockPort: number, routerPort: number, plain: boolean): Promise<{ child: Child; port: number }> {
   const [listener, admin] = [await freePort(), await freePort()];
   const file = join(dir, `${name}.yaml`);
-  await writeFile(file, renderEnvoyConfig(shipped, { listener, admin, router: routerPort }, { [DEPLOYMENT]: [mockPort] }, plain ? { withoutRouterTo: DEPLOYMENT } : {}));
+  const clusters = Object.fromEntries(CLUSTERS.map((name) => [name, [mockPort]]));
+  await writeFile(file, renderEnvoyConfig(shipped, { listener, admin, router: routerPort }, clusters, plain ? { withoutRouterTo: 'bench-chat' } : {}));
   const child = spawnChild(name, resolveEnvoy(), ['-c', file, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile: join(dir, `${name}.log`) });
   const adminUrl = `http://127.0.0.1:${admin}`;
   await waitUntil(() => httpOk(`${adminUrl}/ready`), 30_000, () => child.output(), child);
-  await waitUntil(() => clustersHealthy(adminUrl, [DEPLOYMENT]), 30_000, () => child.output(), child);
+  await waitUntil(() => clustersHealthy(adminUrl, CLUSTERS), 30_000, () => child.output(), child);
   return { child, port: listener };
 }
 
-export async function startTargets(dir: string): Promise<Targets> {
+export async function startTargets(dir: string, options: { peers: boolean }): Promise<Targets> {
   const children: Child[] = [];
   const stop = async (): Promise<void> => {
     for (const c of children.reverse()) await c.stop();
@@ -41,7 +55,7 @@ export async function startTargets(dir: string): Promise<Targets> {
     const main = join(PROJECT_ROOT, 'dist', 'main.js');
     const mockPort = await freePort();
     const mockFile = join(dir, 'mock.yaml');
-    await writeFile(mockFile, stringify({ instances: [{ name: 'bench', port: mockPort }] }));
+    await writeFile(mockFile, stringify({ instances: [{ name: 'bench', port: mockPort, models: MODELS }] }));
     const mock = spawnChild('mock', process.execPath, [main, 'mock-provider', '-c', mockFile], { logFile: join(dir, 'mock.log') });
     children.push(mock);
     await waitUntil(() => httpOk(`http://127.0.0.1:${mockPort}/health`), 10_000, () => mock.output(), mock);
@@ -52,9 +66,17 @@ export async function startTargets(dir: string): Promise<Targets> {
       routerFile,
       stringify({
         server: { grpc: { port: grpc }, admin: { port: admin } },
-        model_groups: [{ name: GROUP }],
-        // provider_model = group name: requests that need no rewrite pass their bytes unchanged.
-        deployments: [{ name: DEPLOYMENT, provider: 'openai', model_group: GROUP, provider_model: GROUP, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 }],
+        model_groups: Object.keys(MODELS).map((name) => ({ name })),
+        // One cluster serves every model; provider_model = group name, so requests that need no
+        // rewrite pass their bytes unchanged.
+        deployments: CLUSTERS.map((model) => ({
+          name: model,
+          provider: 'openai',
+          model_group: model,
+          provider_model: model,
+          price: { input_per_million: 1, output_per_million: 2 },
+          context_window: 128000,
+        })),
       }),
     );
     const router = spawnChild('router', process.execPath, [main, 'serve', '-c', routerFile], { logFile: join(dir, 'router.log') });
@@ -66,7 +88,18 @@ export async function startTargets(dir: string): Promise<Targets> {
     children.push(plain.child);
     const routed = await startEnvoy('envoy-router', dir, shipped, mockPort, grpc, false);
     children.push(routed.child);
-    return { plainPort: plain.port, routerPort: routed.port, router, stop };
+    const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.process.pid ?? null };
+    const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null }, routerTarget];
+    const unavailable: Array<{ name: string; error: string }> = [];
+    const peers: Peer[] = options.peers ? await startPeers(dir, Object.keys(MODELS), mockPort) : [];
+    for (const peer of peers) {
+      if ('error' in peer) unavailable.push({ name: peer.name, error: peer.error });
+      else {
+        children.push(peer.child);
+        list.push({ name: peer.name, endpoint: peer.endpoint, pid: peer.child.process.pid ?? null });
+      }
+    }
+    return { list, router: routerTarget, unavailable, stop };
   } catch (err) {
     await stop();
     throw err;

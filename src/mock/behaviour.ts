@@ -32,6 +32,11 @@ export const instanceSchema = z.strictObject({
   address: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535),
   behaviour: behaviourSchema.prefault({}),
+  /**
+   * Behaviour changes for requests naming a model: what every gateway passes through, where
+   * `x-mock-*` headers may be dropped (the benchmark's peers do).
+   */
+  models: z.record(z.string(), behaviourSchema.partial()).default({}),
 });
 
 export const mockConfigSchema = z.strictObject({ instances: z.array(instanceSchema).min(1) });

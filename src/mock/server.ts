@@ -101,7 +101,8 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
     });
     if (stats.last.length > KEEP_LAST) stats.last.shift();
 
-    const b = behaviourFor(behaviour, req.headers);
+    const forModel = typeof body.model === 'string' ? parsed.models[body.model] : undefined;
+    const b = behaviourFor(forModel === undefined ? behaviour : { ...behaviour, ...forModel }, req.headers);
     stats.statuses[b.status] = (stats.statuses[b.status] ?? 0) + 1;
     if (b.status < 200 || b.status >= 300) {
       await sleep(b.latency_ms);

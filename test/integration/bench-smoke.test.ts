@@ -17,7 +17,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
-  targets = await startTargets(dir);
+  targets = await startTargets(dir, { peers: false });
 });
 
 afterAll(async () => {
@@ -31,23 +31,25 @@ it('measures plain Envoy and the router in the same run and writes the report', 
     { kind: 'open', workload: WORKLOADS['stream-50'], ratePerSec: 200, durationMs: 300 },
   ];
   const measurements: Measurement[] = [];
-  for (const s of scenarios) for (const target of ['plain', 'router'] as const) measurements.push(await measure(targets, s, target, 0));
+  for (const s of scenarios) for (const target of targets.list) measurements.push(await measure(target, s, 0));
   for (const m of measurements) {
     expect(m.ok).toBeGreaterThan(0);
     expect(m.errors + m.dropped).toBe(0);
     expect(m.latencyMs.p99).toBeGreaterThanOrEqual(m.latencyMs.p50);
   }
   expect(measurements.find((m) => m.workload === 'stream-50' && m.target === 'router')!.gapMs.count).toBeGreaterThan(40);
-  expect(measurements.find((m) => m.target === 'router')!.routerCpuPercent).toBeGreaterThan(0);
+  expect(measurements.find((m) => m.target === 'router')!.gatewayCpuPercent).toBeGreaterThan(0);
+  expect(targets.list.map((t) => t.name)).toEqual(['plain', 'router']);
 
   const memory = await openStreamsMemory(targets, 20);
   expect(memory).toMatchObject({ streams: 20, ok: 20 });
 
   const out = join(dir, 'report');
-  const markdown = await writeReport({ quick: true, rounds: 1, startedAt: new Date().toISOString(), durationSec: 1, measurements, memory }, out);
+  const markdown = await writeReport({ quick: true, rounds: 1, startedAt: new Date().toISOString(), durationSec: 1, measurements, memory, unavailable: [] }, out);
   expect(markdown).toContain('| added p50, chat 1 KB, open 200/s | ≤ 0.5 ms |');
   expect(markdown).toContain('| chat-1k closed c=4 |');
-  const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as { summaries: Array<{ scenario: string; throughputRatio: number }>; machine: { envoy: string } };
+  const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as { summaries: Array<{ scenario: string; targets: Record<string, { throughputRatio: number }> }>; machine: { envoy: string } };
   expect(json.summaries.map((s) => s.scenario)).toEqual(['chat-1k closed c=4', 'chat-1k open 200/s', 'stream-50 open 200/s']);
+  for (const s of json.summaries) expect(s.targets.router!.throughputRatio).toBeGreaterThan(0);
   expect(json.machine.envoy).toMatch(/^\d+\.\d+\.\d+$/);
 });
