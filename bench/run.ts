@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [-- --out DIR]
+ * npm run bench [-- --quick] [--out DIR] [--rounds N] [--no-peers] [--variants uds,x2]
  *
  * Every figure for the router is compared with plain Envoy measured in the same run, alternating
  * which goes first each round; a round's added latency is router minus plain, and the report shows
@@ -15,7 +15,7 @@ import { closedLoop, concurrentStreams, openLoop, type LoadResult } from './load
 import { renderCharts, writeReport, type Measurement, type RunResults } from './report.js';
 import { OPEN_STREAMS, scenarioName, scenarios, type Scenario } from './scenarios.js';
 import { distribution } from './stats.js';
-import { cpuSeconds, rssMb, startTargets, type Target, type Targets } from './targets.js';
+import { cpuSeconds, rssMb, startTargets, VARIANTS, type Target, type Targets, type VariantName } from './targets.js';
 
 export async function measure(target: Target, s: Scenario, round: number): Promise<Measurement> {
   const cpuBefore = target.pid === null ? 0 : await cpuSeconds(target.pid);
@@ -53,13 +53,21 @@ export async function openStreamsMemory(targets: Targets, count: number): Promis
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, out: { type: 'string' }, rounds: { type: 'string' }, 'no-peers': { type: 'boolean', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      rounds: { type: 'string' },
+      'no-peers': { type: 'boolean', default: false },
+      variants: { type: 'string', default: '' },
+    },
   });
+  const variants = values.variants.split(',').filter((v) => v !== '') as VariantName[];
+  for (const v of variants) if (!(v in VARIANTS)) throw new Error(`unknown variant ${v}; known: ${Object.keys(VARIANTS).join(', ')}`);
   const quick = values.quick === true;
   const rounds = Number(values.rounds ?? (quick ? 1 : 3));
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : 'latest');
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-bench-'));
-  const targets = await startTargets(dir, { peers: values['no-peers'] !== true });
+  const targets = await startTargets(dir, { peers: values['no-peers'] !== true, variants });
   for (const u of targets.unavailable) process.stdout.write(`${u.name}: not measured (${u.error})\n`);
   const started = Date.now();
   const measurements: Measurement[] = [];

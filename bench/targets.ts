@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT, resolveEnvoy } from '../src/devstack/binaries.js';
-import { renderEnvoyConfig } from '../src/devstack/envoy-config.js';
+import { renderEnvoyConfig, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
 import type { Endpoint } from './load.js';
@@ -34,11 +34,21 @@ export interface Targets {
   stop(): Promise<void>;
 }
 
-async function startEnvoy(name: string, dir: string, shipped: string, mockPort: number, routerPort: number, plain: boolean): Promise<{ child: Child; port: number }> {
+/**
+ * Router set-ups compared in one run (`--variants`): each is its own router process(es) behind its
+ * own Envoy, measured like any other target. `router` itself is one process over loopback TCP.
+ */
+export const VARIANTS = {
+  uds: { processes: 1, socket: true },
+  x2: { processes: 2, socket: false },
+} as const;
+export type VariantName = keyof typeof VARIANTS;
+
+async function startEnvoy(name: string, dir: string, shipped: string, mockPort: number, routers: readonly RouterAddress[], plain: boolean): Promise<{ child: Child; port: number }> {
   const [listener, admin] = [await freePort(), await freePort()];
   const file = join(dir, `${name}.yaml`);
   const clusters = Object.fromEntries(CLUSTERS.map((name) => [name, [mockPort]]));
-  await writeFile(file, renderEnvoyConfig(shipped, { listener, admin, router: routerPort }, clusters, plain ? { withoutRouterTo: 'bench-chat' } : {}));
+  await writeFile(file, renderEnvoyConfig(shipped, { listener, admin, router: routers }, clusters, plain ? { withoutRouterTo: 'bench-chat' } : {}));
   const child = spawnChild(name, resolveEnvoy(), ['-c', file, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile: join(dir, `${name}.log`) });
   const adminUrl = `http://127.0.0.1:${admin}`;
   await waitUntil(() => httpOk(`${adminUrl}/ready`), 30_000, () => child.output(), child);
@@ -46,7 +56,7 @@ async function startEnvoy(name: string, dir: string, shipped: string, mockPort: 
   return { child, port: listener };
 }
 
-export async function startTargets(dir: string, options: { peers: boolean }): Promise<Targets> {
+export async function startTargets(dir: string, options: { peers: boolean; variants: readonly VariantName[] }): Promise<Targets> {
   const children: Child[] = [];
   const stop = async (): Promise<void> => {
     for (const c of children.reverse()) await c.stop();
@@ -60,36 +70,44 @@ export async function startTargets(dir: string, options: { peers: boolean }): Pr
     children.push(mock);
     await waitUntil(() => httpOk(`http://127.0.0.1:${mockPort}/health`), 10_000, () => mock.output(), mock);
 
-    const [grpc, admin] = [await freePort(), await freePort()];
-    const routerFile = join(dir, 'router.yaml');
-    await writeFile(
-      routerFile,
-      stringify({
-        server: { grpc: { port: grpc }, admin: { port: admin } },
-        model_groups: Object.keys(MODELS).map((name) => ({ name })),
-        // One cluster serves every model; provider_model = group name, so requests that need no
-        // rewrite pass their bytes unchanged.
-        deployments: CLUSTERS.map((model) => ({
-          name: model,
-          provider: 'openai',
-          model_group: model,
-          provider_model: model,
-          price: { input_per_million: 1, output_per_million: 2 },
-          context_window: 128000,
-        })),
-      }),
-    );
-    const router = spawnChild('router', process.execPath, [main, 'serve', '-c', routerFile], { logFile: join(dir, 'router.log') });
-    children.push(router);
-    await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), 15_000, () => router.output(), router);
-
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
-    const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, grpc, true);
+    const startRouter = async (name: string, socket: boolean): Promise<{ child: Child; address: RouterAddress }> => {
+      const [port, admin] = [await freePort(), await freePort()];
+      const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
+      const file = join(dir, `${name}.yaml`);
+      await writeFile(
+        file,
+        stringify({
+          server: { grpc: typeof address === 'number' ? { port } : { socket: address.socket }, admin: { port: admin } },
+          model_groups: CLUSTERS.map((name) => ({ name })),
+          // One deployment per model, named after it; provider_model = group name, so requests that
+          // need no rewrite pass their bytes unchanged.
+          deployments: CLUSTERS.map((model) => ({ name: model, provider: 'openai', model_group: model, provider_model: model, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 })),
+        }),
+      );
+      const child = spawnChild(name, process.execPath, [main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`) });
+      children.push(child);
+      await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), 15_000, () => child.output(), child);
+      return { child, address };
+    };
+
+    const router = await startRouter('router', false);
+    // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
+    const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, [router.address], true);
     children.push(plain.child);
-    const routed = await startEnvoy('envoy-router', dir, shipped, mockPort, grpc, false);
+    const routed = await startEnvoy('envoy-router', dir, shipped, mockPort, [router.address], false);
     children.push(routed.child);
-    const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.process.pid ?? null };
+    const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null };
     const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null }, routerTarget];
+    for (const variant of options.variants) {
+      const spec = VARIANTS[variant];
+      const routers = [];
+      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket));
+      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, mockPort, routers.map((r) => r.address), false);
+      children.push(envoy.child);
+      // CPU and memory are reported for the first process of a variant.
+      list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null });
+    }
     const unavailable: Array<{ name: string; error: string }> = [];
     const peers: Peer[] = options.peers ? await startPeers(dir, Object.keys(MODELS), mockPort) : [];
     for (const peer of peers) {

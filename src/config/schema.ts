@@ -62,7 +62,14 @@ export const routerConfigSchema = z
   .strictObject({
     server: z
       .strictObject({
-        grpc: listenAddress(50051),
+        grpc: z
+          .strictObject({
+            address: z.string().min(1).default('127.0.0.1'),
+            port: z.number().int().min(0).max(65535).default(50051),
+            /** Listen on this Unix domain socket instead of address:port (Envoy: a `pipe` address). */
+            socket: z.string().min(1).optional(),
+          })
+          .prefault({}),
         admin: listenAddress(9090),
         /** After SIGTERM, open streams get this long to finish before they are cut. */
         shutdown_grace_ms: z.number().int().min(0).default(15_000),

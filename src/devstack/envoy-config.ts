@@ -5,10 +5,14 @@
  */
 import { parse, stringify } from 'yaml';
 
+/** Where Envoy reaches a router process: a loopback port or a Unix domain socket. */
+export type RouterAddress = number | { readonly socket: string };
+
 export interface EnvoyPorts {
   readonly listener: number;
   readonly admin: number;
-  readonly router: number;
+  /** One or more router processes; Envoy spreads the ext_proc streams over them. */
+  readonly router: RouterAddress | readonly RouterAddress[];
 }
 
 interface Cluster {
@@ -19,9 +23,9 @@ interface Cluster {
 
 const ROUTER_CLUSTER = 'llm_router';
 
-const endpointsFor = (ports: readonly number[]) => [
-  { lb_endpoints: ports.map((port) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } })) },
-];
+const addressOf = (a: RouterAddress) => (typeof a === 'number' ? { socket_address: { address: '127.0.0.1', port_value: a } } : { pipe: { path: a.socket } });
+
+const endpointsFor = (addresses: readonly RouterAddress[]) => [{ lb_endpoints: addresses.map((a) => ({ endpoint: { address: addressOf(a) } })) }];
 
 interface HttpConnectionManager {
   http_filters: Array<{ name: string }>;
@@ -66,7 +70,7 @@ export function renderEnvoyConfig(
   const router = clusters.find((c) => c.name === ROUTER_CLUSTER);
   const template = clusters.find((c) => c.name !== ROUTER_CLUSTER);
   if (router === undefined || template === undefined) throw new Error(`envoy.yaml must define the ${ROUTER_CLUSTER} cluster and at least one deployment cluster`);
-  router.load_assignment.endpoints = endpointsFor([ports.router]);
+  router.load_assignment.endpoints = endpointsFor(Array.isArray(ports.router) ? ports.router : [ports.router as RouterAddress]);
   config.static_resources.clusters = [
     router,
     ...Object.entries(deployments).map(([name, hostPorts]) => ({

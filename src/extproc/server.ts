@@ -52,7 +52,7 @@ function raiseStreamResetLimit(server: grpc.Server, log: Logger): void {
 
 export async function startExtProcServer(
   pipeline: Pipeline,
-  listen: { address: string; port: number },
+  listen: { address: string; port: number; socket?: string | undefined },
   log: Logger,
 ): Promise<ExtProcServer> {
   // A BUFFERED body arrives in one message: allow the body limit plus headroom for headers.
@@ -70,8 +70,9 @@ export async function startExtProcServer(
   raiseStreamResetLimit(server, log);
 
   const host = listen.address.includes(':') ? `[${listen.address}]` : listen.address;
+  const target = listen.socket === undefined ? `${host}:${listen.port}` : `unix:${listen.socket}`;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${listen.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
 
   return {

@@ -17,7 +17,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
-  targets = await startTargets(dir, { peers: false });
+  targets = await startTargets(dir, { peers: false, variants: ['uds'] });
 });
 
 afterAll(async () => {
@@ -39,7 +39,7 @@ it('measures plain Envoy and the router in the same run and writes the report', 
   }
   expect(measurements.find((m) => m.workload === 'stream-50' && m.target === 'router')!.gapMs.count).toBeGreaterThan(40);
   expect(measurements.find((m) => m.target === 'router')!.gatewayCpuPercent).toBeGreaterThan(0);
-  expect(targets.list.map((t) => t.name)).toEqual(['plain', 'router']);
+  expect(targets.list.map((t) => t.name)).toEqual(['plain', 'router', 'router-uds']);
 
   const memory = await openStreamsMemory(targets, 20);
   expect(memory).toMatchObject({ streams: 20, ok: 20 });
@@ -50,6 +50,10 @@ it('measures plain Envoy and the router in the same run and writes the report', 
   expect(markdown).toContain('| chat-1k closed c=4 |');
   const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as { summaries: Array<{ scenario: string; targets: Record<string, { throughputRatio: number }> }>; machine: { envoy: string } };
   expect(json.summaries.map((s) => s.scenario)).toEqual(['chat-1k closed c=4', 'chat-1k open 200/s', 'stream-50 open 200/s']);
-  for (const s of json.summaries) expect(s.targets.router!.throughputRatio).toBeGreaterThan(0);
+  for (const s of json.summaries) {
+    expect(s.targets.router!.throughputRatio).toBeGreaterThan(0);
+    // The router over a Unix domain socket serves too.
+    expect(s.targets['router-uds']!.throughputRatio).toBeGreaterThan(0);
+  }
   expect(json.machine.envoy).toMatch(/^\d+\.\d+\.\d+$/);
 });
