@@ -108,7 +108,8 @@ const ms = (v: number) => `${v.toFixed(2)} ms`;
 
 /** The peers compared with the router: every point where the peer served without failures. */
 function peerChecks(summaries: readonly ScenarioSummary[], results: RunResults): TargetCheck[] {
-  const peers = [...new Set(results.measurements.map((m) => m.target))].filter((t) => t !== 'plain' && t !== 'router');
+  // Peers only: plain Envoy is the baseline and router-* are set-ups of the router itself.
+  const peers = [...new Set(results.measurements.map((m) => m.target))].filter((t) => t !== 'plain' && t !== 'router' && !t.startsWith('router-'));
   const checks: TargetCheck[] = results.unavailable.map((u) => ({ target: `router vs ${u.name}`, limit: 'lower added latency, higher throughput', measured: `${u.name} not measured: ${u.error}`, met: null }));
   for (const peer of peers) {
     const losses: string[] = [];

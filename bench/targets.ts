@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT, resolveEnvoy } from '../src/devstack/binaries.js';
-import { renderEnvoyConfig, type RouterAddress } from '../src/devstack/envoy-config.js';
+import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
 import type { Endpoint } from './load.js';
@@ -39,16 +39,24 @@ export interface Targets {
  * own Envoy, measured like any other target. `router` itself is one process over loopback TCP.
  */
 export const VARIANTS = {
-  uds: { processes: 1, socket: true },
-  x2: { processes: 2, socket: false },
+  uds: { processes: 1, socket: true, withResponseHeaders: false },
+  x2: { processes: 2, socket: false, withResponseHeaders: false },
+  rh: { processes: 1, socket: false, withResponseHeaders: true },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
 
-async function startEnvoy(name: string, dir: string, shipped: string, mockPort: number, routers: readonly RouterAddress[], plain: boolean): Promise<{ child: Child; port: number }> {
+async function startEnvoy(
+  name: string,
+  dir: string,
+  shipped: string,
+  mockPort: number,
+  routers: readonly RouterAddress[],
+  options: RenderOptions,
+): Promise<{ child: Child; port: number }> {
   const [listener, admin] = [await freePort(), await freePort()];
   const file = join(dir, `${name}.yaml`);
   const clusters = Object.fromEntries(CLUSTERS.map((name) => [name, [mockPort]]));
-  await writeFile(file, renderEnvoyConfig(shipped, { listener, admin, router: routers }, clusters, plain ? { withoutRouterTo: 'bench-chat' } : {}));
+  await writeFile(file, renderEnvoyConfig(shipped, { listener, admin, router: routers }, clusters, options));
   const child = spawnChild(name, resolveEnvoy(), ['-c', file, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile: join(dir, `${name}.log`) });
   const adminUrl = `http://127.0.0.1:${admin}`;
   await waitUntil(() => httpOk(`${adminUrl}/ready`), 30_000, () => child.output(), child);
@@ -93,9 +101,9 @@ export async function startTargets(dir: string, options: { peers: boolean; varia
 
     const router = await startRouter('router', false);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
-    const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, [router.address], true);
+    const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, [router.address], { withoutRouterTo: 'bench-chat' });
     children.push(plain.child);
-    const routed = await startEnvoy('envoy-router', dir, shipped, mockPort, [router.address], false);
+    const routed = await startEnvoy('envoy-router', dir, shipped, mockPort, [router.address], {});
     children.push(routed.child);
     const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null };
     const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null }, routerTarget];
@@ -103,7 +111,7 @@ export async function startTargets(dir: string, options: { peers: boolean; varia
       const spec = VARIANTS[variant];
       const routers = [];
       for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket));
-      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, mockPort, routers.map((r) => r.address), false);
+      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, mockPort, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.
       list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null });

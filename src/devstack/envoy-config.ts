@@ -28,11 +28,16 @@ const addressOf = (a: RouterAddress) => (typeof a === 'number' ? { socket_addres
 const endpointsFor = (addresses: readonly RouterAddress[]) => [{ lb_endpoints: addresses.map((a) => ({ endpoint: { address: addressOf(a) } })) }];
 
 interface HttpConnectionManager {
-  http_filters: Array<{ name: string }>;
+  http_filters: Array<{ name: string; typed_config: { processing_mode?: Record<string, string>; response_attributes?: string[]; allow_mode_override?: boolean } }>;
   route_config: { virtual_hosts: Array<{ routes: Array<{ route: Record<string, unknown> }> }> };
 }
 
 export interface RenderOptions {
+  /**
+   * The earlier layout, kept for the benchmark (variant `rh`): a response-headers phase in which the
+   * router turns body reading on per response with `mode_override`.
+   */
+  readonly withResponseHeaders?: boolean;
   /**
    * "Plain Envoy", the benchmark baseline: the same listener, route and clusters without the
    * ext_proc filter, routing every request to this cluster.
@@ -56,8 +61,14 @@ export function renderEnvoyConfig(
   config.admin.address.socket_address.port_value = ports.admin;
   const listener = config.static_resources.listeners[0]!;
   listener.address.socket_address.port_value = ports.listener;
+  const hcm = listener.filter_chains[0]!.filters[0]!.typed_config;
+  if (options.withResponseHeaders === true) {
+    const extProc = hcm.http_filters.find((f) => f.name === 'envoy.filters.http.ext_proc')!.typed_config;
+    extProc.processing_mode = { ...extProc.processing_mode, response_header_mode: 'SEND', response_body_mode: 'NONE' };
+    extProc.allow_mode_override = true;
+    delete extProc.response_attributes;
+  }
   if (options.withoutRouterTo !== undefined) {
-    const hcm = listener.filter_chains[0]!.filters[0]!.typed_config;
     hcm.http_filters = hcm.http_filters.filter((f) => f.name !== 'envoy.filters.http.ext_proc');
     for (const vh of hcm.route_config.virtual_hosts) {
       for (const r of vh.routes) {

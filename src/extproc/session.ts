@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ProcessingRequest } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import type { Exchange } from '../pipeline/pipeline.js';
 import { PASS, type Outcome } from '../pipeline/types.js';
-import { asBuffer, encodeOutcome, readHeaders, type Phase } from './translate.js';
+import { asBuffer, encodeOutcome, readHeaders, responseStatus, type Phase } from './translate.js';
 
 const INTERNAL_ERROR: Outcome = {
   kind: 'reply',
@@ -44,7 +44,7 @@ export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, 
           break;
         case 'responseBody':
           phase = r.case;
-          outcome = exchange.onResponseBody(asBuffer(r.value.body), r.value.endOfStream);
+          outcome = exchange.onResponseBody(asBuffer(r.value.body), r.value.endOfStream, responseStatus(req));
           break;
         case 'requestTrailers':
         case 'responseTrailers':

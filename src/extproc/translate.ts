@@ -8,6 +8,7 @@ import { ProcessingMode_BodySendMode, ProcessingModeSchema } from '../gen/envoy/
 import {
   CommonResponse_ResponseStatus,
   type CommonResponseSchema,
+  type ProcessingRequest,
   type ProcessingResponse,
   ProcessingResponseSchema,
 } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
@@ -32,6 +33,15 @@ export function readHeaders(map: HeaderMap | undefined): Headers {
     out[h.key] = h.rawValue.length > 0 ? asBuffer(h.rawValue).toString('utf8') : h.value;
   }
   return out;
+}
+
+/**
+ * `response.code` from the filter's `response_attributes`, which Envoy sends with the first message
+ * of the response direction; null when not configured or not on this message.
+ */
+export function responseStatus(req: ProcessingRequest): number | null {
+  const code = req.attributes['envoy.filters.http.ext_proc']?.['response.code'];
+  return typeof code === 'number' ? code : null;
 }
 
 /** Only `raw_value` is set: Envoy reads nothing else, and setting both fails the request. */

@@ -55,6 +55,16 @@ function errorReply(err: RouterError): Outcome {
   return { kind: 'reply', status: err.status, body: Buffer.from(JSON.stringify(err.toJSON())), headers: JSON_HEADERS };
 }
 
+/** The content type a body's first bytes show: JSON starts with `{`/`[`, SSE with a field name or `:`. */
+function sniffContentType(chunk: Buffer): string {
+  let i = 0;
+  while (i < chunk.length && (chunk[i] === 0x20 || chunk[i] === 0x0a || chunk[i] === 0x0d || chunk[i] === 0x09)) i++;
+  const c = chunk[i];
+  if (c === 0x7b || c === 0x5b) return 'application/json';
+  if (c === 0x64 || c === 0x65 || c === 0x69 || c === 0x72 || c === 0x3a) return 'text/event-stream';
+  return '';
+}
+
 function keyIdOf(headers: Headers): string {
   const auth = headers.authorization ?? headers['x-api-key'];
   if (auth === undefined || auth.length === 0) return 'anonymous';
@@ -162,23 +172,36 @@ export class Exchange {
   }
 
   onResponseHeaders(headers: Headers, endOfStream: boolean): Outcome {
-    this.responseStarted = true;
-    this.status = Number(headers[':status'] ?? 0);
-    this.ttfbMs = this.p.env.now() - this.startMs;
+    this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '');
     if (this.deployment === null) return PASS;
     if (endOfStream) {
       this.finish(true);
       return PASS;
     }
-    this.observer = observeResponse(headers['content-type'] ?? '', this.hideUsageEvent);
     return this.observer === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], readBody: true };
   }
 
-  onResponseBody(chunk: Buffer, endOfStream: boolean): Outcome {
+  /**
+   * A response body chunk. When Envoy skips the response-headers phase (a configuration with one
+   * message less per request), the first chunk starts the response: its status comes from the
+   * `response.code` attribute and its format from the first bytes.
+   */
+  onResponseBody(chunk: Buffer, endOfStream: boolean, status: number | null = null): Outcome {
+    if (!this.responseStarted) {
+      if (chunk.length === 0 && !endOfStream) return PASS;
+      this.startResponse(status ?? 0, sniffContentType(chunk));
+    }
     if (this.ttftMs === null && chunk.length > 0) this.ttftMs = this.p.env.now() - this.startMs;
     const replacement = this.observer?.push(chunk, endOfStream) ?? null;
     if (endOfStream) this.finish(true);
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
+  }
+
+  private startResponse(status: number, contentType: string): void {
+    this.responseStarted = true;
+    this.status = status;
+    this.ttfbMs = this.p.env.now() - this.startMs;
+    if (this.deployment !== null) this.observer = observeResponse(contentType, this.hideUsageEvent);
   }
 
   /**

@@ -96,6 +96,32 @@ describe('response phases and the usage record', () => {
     expect(record!.keyId).toMatch(/^[0-9a-f]{16}$/);
   });
 
+  it.each([
+    ['SSE', 'data: {"choices":[{"delta":{"content":"x"}}]}\n\n', `data: {"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\ndata: [DONE]\n\n`, true],
+    ['JSON', '{"model":"m","choices":[],', '"usage":{"prompt_tokens":3,"completion_tokens":2}}', false],
+  ])('without a response-headers phase, reads %s usage from the body and the status from the attribute', async (_kind, first, last, stream) => {
+    const { p, store } = pipeline([0.9]);
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    x.onRequestBody(body({ model: 'gpt-4o-mini', stream, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] }));
+    expect(x.onResponseBody(Buffer.alloc(0), false, null)).toBe(PASS);
+    expect(x.onResponseBody(Buffer.from(first), false, 200)).toBe(PASS);
+    expect(x.done).toBe(false);
+    x.onResponseBody(Buffer.from(last), true, null);
+    expect(x.done).toBe(true);
+    const [record] = await store.usageLog(10);
+    expect(record).toMatchObject({ status: 200, stream, complete: true, promptTokens: 3, completionTokens: 2, responseModel: 'm' });
+  });
+
+  it('without a response-headers phase, lets a body it cannot read pass and is done at once', () => {
+    const { p } = pipeline([0.9]);
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }));
+    expect(x.onResponseBody(Buffer.from('<html>bad gateway</html>'), false, 502)).toBe(PASS);
+    expect(x.done).toBe(true);
+  });
+
   it('records an abandoned stream once, as incomplete', async () => {
     const { p, store } = pipeline();
     const x = p.exchange();
