@@ -28,13 +28,13 @@ export function scenarioName(s: Scenario): string {
 }
 
 export function scenarios(quick: boolean): Scenario[] {
-  const closedMs = quick ? 1500 : 8000;
-  const openMs = quick ? 2000 : 8000;
+  const closedMs = quick ? 1500 : 5000;
+  const openMs = quick ? 2000 : 5000;
   const out: Scenario[] = [];
   for (const workload of Object.values(WORKLOADS)) {
     for (const concurrency of [1, 16, 64]) out.push({ kind: 'closed', workload, concurrency, durationMs: closedMs });
   }
-  const rates = quick ? [200, 1000] : [200, 500, 1000, 1500, 2000, 3000];
+  const rates = quick ? [200, 1000] : [200, 500, 1000, 1500, 2000];
   for (const ratePerSec of rates) out.push({ kind: 'open', workload: WORKLOADS['chat-1k'], ratePerSec, durationMs: openMs });
   out.push({ kind: 'open', workload: WORKLOADS['stream-50'], ratePerSec: 200, durationMs: openMs });
   return out;
