@@ -3,8 +3,10 @@
  *
  *   request headers  → endpoint, method, content type, declared size         (exchange.onRequestHeaders)
  *   request body     → parse once, validate, choose a deployment, rewrite     (exchange.onRequestBody)
- *   response headers → status, time to first byte, whether to read the body  (exchange.onResponseHeaders)
- *   response body    → usage from JSON or SSE, hide the usage chunk we added  (exchange.onResponseBody)
+ *   response headers → only when an operator turns them on (envoy.yaml skips  (exchange.onResponseHeaders)
+ *                      them): status, time to first byte, read the body or not
+ *   response body    → status and format from the first chunk when there were (exchange.onResponseBody)
+ *                      no headers; usage from JSON or SSE; hide our usage chunk
  *   end              → one usage record and one log line, however it ended    (exchange.onEnd)
  */
 import { createHash } from 'node:crypto';
