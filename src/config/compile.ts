@@ -46,7 +46,7 @@ export interface RouterConfig {
   readonly shutdownGraceMs: number;
   readonly clusterHeader: string;
   readonly maxRequestBodyBytes: number;
-  readonly state: RouterConfigFile['state'];
+  readonly state: RouterConfigFile['state'] & { readonly usage_log_max_entries: number };
   readonly logLevel: RouterConfigFile['log_level'];
   readonly groups: ReadonlyMap<string, ModelGroup>;
   readonly deployments: ReadonlyMap<string, Deployment>;
@@ -93,7 +93,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     shutdownGraceMs: file.server.shutdown_grace_ms,
     clusterHeader: file.routing.cluster_header,
     maxRequestBodyBytes: file.limits.max_request_body_bytes,
-    state: file.state,
+    state: { ...file.state, usage_log_max_entries: file.state.usage_log_max_entries ?? (file.state.kind === 'memory' ? 10_000 : 1_000_000) },
     logLevel: file.log_level,
     groups,
     deployments,

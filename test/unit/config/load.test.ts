@@ -28,6 +28,9 @@ describe('router.yaml', () => {
     expect(c.clusterHeader).toBe('x-llm-cluster');
     expect(c.maxRequestBodyBytes).toBe(4 * 1024 * 1024);
     expect(c.state.kind).toBe('memory');
+    // The in-memory record log is bounded small: it lives in the router's heap.
+    expect(c.state.usage_log_max_entries).toBe(10_000);
+    expect(parseConfig(`${ROUTER_YAML}\nstate: {kind: redis}\n`, 'router.yaml', {}).state.usage_log_max_entries).toBe(1_000_000);
   });
 
   it('remembers a credential variable that is not set, so serve can warn', () => {
