@@ -39,9 +39,10 @@ export interface Targets {
  * own Envoy, measured like any other target. `router` itself is one process over loopback TCP.
  */
 export const VARIANTS = {
-  uds: { processes: 1, socket: true, withResponseHeaders: false },
-  x2: { processes: 2, socket: false, withResponseHeaders: false },
-  rh: { processes: 1, socket: false, withResponseHeaders: true },
+  uds: { processes: 1, socket: true, withResponseHeaders: false, grpcOptions: {} },
+  x2: { processes: 2, socket: false, withResponseHeaders: false, grpcOptions: {} },
+  rh: { processes: 1, socket: false, withResponseHeaders: true, grpcOptions: {} },
+  channelz: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: { 'grpc.enable_channelz': 1 } },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
 
@@ -79,14 +80,14 @@ export async function startTargets(dir: string, options: { peers: boolean; varia
     await waitUntil(() => httpOk(`http://127.0.0.1:${mockPort}/health`), 10_000, () => mock.output(), mock);
 
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
-    const startRouter = async (name: string, socket: boolean): Promise<{ child: Child; address: RouterAddress }> => {
+    const startRouter = async (name: string, socket: boolean, grpcOptions: Readonly<Record<string, number>> = {}): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
       const file = join(dir, `${name}.yaml`);
       await writeFile(
         file,
         stringify({
-          server: { grpc: typeof address === 'number' ? { port } : { socket: address.socket }, admin: { port: admin } },
+          server: { grpc: { ...(typeof address === 'number' ? { port } : { socket: address.socket }), options: grpcOptions }, admin: { port: admin } },
           model_groups: CLUSTERS.map((name) => ({ name })),
           // One deployment per model, named after it; provider_model = group name, so requests that
           // need no rewrite pass their bytes unchanged.
@@ -110,7 +111,7 @@ export async function startTargets(dir: string, options: { peers: boolean; varia
     for (const variant of options.variants) {
       const spec = VARIANTS[variant];
       const routers = [];
-      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket));
+      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions));
       const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, mockPort, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.

@@ -41,7 +41,7 @@ export interface ListenAddress {
 }
 
 export interface RouterConfig {
-  readonly grpc: ListenAddress & { readonly socket?: string | undefined };
+  readonly grpc: ListenAddress & { readonly socket?: string | undefined; readonly options: Readonly<Record<string, number | string>> };
   readonly admin: ListenAddress;
   readonly shutdownGraceMs: number;
   readonly clusterHeader: string;

@@ -72,6 +72,8 @@ export const routerConfigSchema = z
             port: z.number().int().min(0).max(65535).default(50051),
             /** Listen on this Unix domain socket instead of address:port (Envoy: a `pipe` address). */
             socket: z.string().min(1).optional(),
+            /** Extra @grpc/grpc-js server options, e.g. `grpc.enable_channelz: 1` to turn channelz back on; they override the router's. */
+            options: z.record(z.string(), z.union([z.number(), z.string()])).default({}),
           })
           .prefault({}),
         admin: listenAddress(9090),
