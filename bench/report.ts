@@ -180,7 +180,13 @@ function machine(): Record<string, string> {
   } catch {
     // reported as unknown
   }
-  return { cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`, memory: `${(totalmem() / 2 ** 30).toFixed(0)} GiB`, kernel: release(), node: process.version, envoy };
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['-C', PROJECT_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return { cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`, memory: `${(totalmem() / 2 ** 30).toFixed(0)} GiB`, kernel: release(), node: process.version, envoy, commit };
 }
 
 export function renderMarkdown(results: RunResults, summaries: readonly ScenarioSummary[], checks: readonly TargetCheck[], host: Record<string, string>): string {
