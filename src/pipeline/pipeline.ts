@@ -246,7 +246,7 @@ export class Exchange {
       );
       return;
     }
-    const report = this.observer?.report() ?? { usage: null, responseModel: null, events: 0 };
+    const report = this.observer?.report() ?? { usage: null, responseModel: null };
     const usage = report.usage ?? NO_USAGE;
     const record: UsageRecord = {
       requestId: this.requestId,

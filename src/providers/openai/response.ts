@@ -9,8 +9,6 @@ export interface ResponseReport {
   /** null when the response ended without a usage report. */
   readonly usage: Usage | null;
   readonly responseModel: string | null;
-  /** Data events seen in a stream (chunks the client received); 0 for JSON. */
-  readonly events: number;
 }
 
 export interface ResponseObserver {
@@ -76,7 +74,7 @@ class JsonResponseObserver implements ResponseObserver {
   }
 
   report(): ResponseReport {
-    return { usage: this.usage, responseModel: this.responseModel, events: 0 };
+    return { usage: this.usage, responseModel: this.responseModel };
   }
 }
 
@@ -84,7 +82,6 @@ class SseResponseObserver implements ResponseObserver {
   private readonly splitter: SseSplitter;
   private usage: Usage | null = null;
   private responseModel: string | null = null;
-  private events = 0;
 
   /** `hideUsageEvent`: the router asked for usage on the client's behalf, so the client must not see it. */
   constructor(private readonly hideUsageEvent: boolean) {
@@ -92,10 +89,7 @@ class SseResponseObserver implements ResponseObserver {
   }
 
   private onEvent(bytes: Buffer, start: number, end: number): 'keep' | 'drop' {
-    if (!mayHoldUsage(bytes, start, end)) {
-      this.events++;
-      return 'keep';
-    }
+    if (!mayHoldUsage(bytes, start, end)) return 'keep';
     const data = eventData(bytes, start, end);
     if (data === null) return 'keep';
     try {
@@ -108,7 +102,6 @@ class SseResponseObserver implements ResponseObserver {
     } catch {
       // A malformed event is passed to the client as it is; only the usage is lost.
     }
-    this.events++;
     return 'keep';
   }
 
@@ -117,7 +110,7 @@ class SseResponseObserver implements ResponseObserver {
   }
 
   report(): ResponseReport {
-    return { usage: this.usage, responseModel: this.responseModel, events: this.events };
+    return { usage: this.usage, responseModel: this.responseModel };
   }
 }
 

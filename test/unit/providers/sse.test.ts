@@ -114,7 +114,7 @@ describe('JSON usage', () => {
   it.each(splits(body).filter((_, i) => i % 7 === 0))('%s', (_name, parts) => {
     const observer = observeResponse('application/json; charset=utf-8', false)!;
     expect(feed(observer, parts).equals(body)).toBe(true);
-    expect(observer.report()).toEqual({ usage: EXPECTED_USAGE, responseModel: 'gpt-4o-mini-2024-07-18', events: 0 });
+    expect(observer.report()).toEqual({ usage: EXPECTED_USAGE, responseModel: 'gpt-4o-mini-2024-07-18' });
   });
 
   it('reports no usage for a body that is not JSON', () => {
