@@ -231,15 +231,25 @@ export async function writeReport(results: RunResults, out: string): Promise<str
  * PNG charts through bench/charts.py. matplotlib is installed into bench/.tools/python on first
  * use; without Python or the package, the run still has its JSON and markdown.
  */
-export function renderCharts(out: string): string {
+/** Runs a Python script of bench/ with matplotlib (installed into bench/.tools/python on first use). */
+function runPython(script: string, args: readonly string[]): string {
   const python = process.env.PYTHON ?? 'python3';
   const site = join(PROJECT_ROOT, 'bench', '.tools', 'python');
   const env = { ...process.env, PYTHONPATH: site };
   const has = spawnSync(python, ['-c', 'import matplotlib'], { env });
   if (has.status !== 0) {
     const pip = spawnSync(python, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--target', site, 'matplotlib'], { stdio: 'inherit' });
-    if (pip.status !== 0) return 'charts skipped: matplotlib could not be installed';
+    if (pip.status !== 0) return `${script} skipped: matplotlib could not be installed`;
   }
-  const r = spawnSync(python, [join(PROJECT_ROOT, 'bench', 'charts.py'), out], { env, encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : `charts failed: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+  const r = spawnSync(python, [join(PROJECT_ROOT, 'bench', script), ...args], { env, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : `${script} failed: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+}
+
+export function renderCharts(out: string): string {
+  return runPython('charts.py', [out]);
+}
+
+/** A flame graph (PNG) and the top functions by own time (markdown) from a `--cpu-prof` profile. */
+export function renderFlameGraph(profile: string, out: string): string {
+  return runPython('flame.py', [profile, out]);
 }

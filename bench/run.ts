@@ -1,18 +1,19 @@
 /**
- * npm run bench [-- --quick] [--out DIR] [--rounds N] [--no-peers] [--variants uds,x2]
+ * npm run bench [-- --quick] [--out DIR] [--rounds N] [--no-peers] [--variants uds,x2] [--profile]
  *
  * Every figure for the router is compared with plain Envoy measured in the same run, alternating
  * which goes first each round; a round's added latency is router minus plain, and the report shows
  * the min and median over rounds. Results: DIR/results.json, DIR/results.md (and PNG charts when
- * matplotlib is available).
+ * matplotlib is available). `--profile` runs the router under `node --cpu-prof` and adds
+ * DIR/flame.png and DIR/profile.md (where its CPU time goes).
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { closedLoop, concurrentStreams, openLoop, type LoadResult } from './load.js';
-import { renderCharts, writeReport, type Measurement, type RunResults } from './report.js';
+import { renderCharts, renderFlameGraph, writeReport, type Measurement, type RunResults } from './report.js';
 import { OPEN_STREAMS, scenarioName, scenarios, type Scenario } from './scenarios.js';
 import { distribution } from './stats.js';
 import { cpuSeconds, rssMb, startTargets, VARIANTS, type Target, type Targets, type VariantName } from './targets.js';
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       'no-peers': { type: 'boolean', default: false },
       variants: { type: 'string', default: '' },
+      profile: { type: 'boolean', default: false },
     },
   });
   const variants = values.variants.split(',').filter((v) => v !== '') as VariantName[];
@@ -72,7 +74,8 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds ?? (quick ? 1 : 3));
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : 'latest');
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-bench-'));
-  const targets = await startTargets(dir, { peers: values['no-peers'] !== true, variants });
+  const profileDir = values.profile === true ? join(dir, 'profile') : undefined;
+  const targets = await startTargets(dir, { peers: values['no-peers'] !== true, variants, profileDir });
   for (const u of targets.unavailable) process.stdout.write(`${u.name}: not measured (${u.error})\n`);
   const started = Date.now();
   const measurements: Measurement[] = [];
@@ -108,10 +111,16 @@ async function main(): Promise<void> {
       unavailable: targets.unavailable,
     };
     const table = await writeReport(results, out);
-    process.stdout.write(`\n${table}\n${renderCharts(out)}\nResults in ${out}\n`);
+    process.stdout.write(`\n${table}\n${renderCharts(out)}\n`);
   } finally {
     await targets.stop();
   }
+  // The profile is written when the router exits, so only after the targets have stopped.
+  if (profileDir !== undefined) {
+    const profile = (await readdir(profileDir)).find((f) => f.endsWith('.cpuprofile'));
+    process.stdout.write(`${profile === undefined ? `no CPU profile in ${profileDir}` : renderFlameGraph(join(profileDir, profile), out)}\n`);
+  }
+  process.stdout.write(`Results in ${out}\n`);
 }
 
 // Run only as the entry point, so tests can import the pieces.

@@ -65,7 +65,14 @@ async function startEnvoy(
   return { child, port: listener };
 }
 
-export async function startTargets(dir: string, options: { peers: boolean; variants: readonly VariantName[] }): Promise<Targets> {
+export interface TargetOptions {
+  readonly peers: boolean;
+  readonly variants: readonly VariantName[];
+  /** The main router process writes a V8 CPU profile here when it stops (`--profile`). */
+  readonly profileDir?: string;
+}
+
+export async function startTargets(dir: string, options: TargetOptions): Promise<Targets> {
   const children: Child[] = [];
   const stop = async (): Promise<void> => {
     for (const c of children.reverse()) await c.stop();
@@ -80,7 +87,12 @@ export async function startTargets(dir: string, options: { peers: boolean; varia
     await waitUntil(() => httpOk(`http://127.0.0.1:${mockPort}/health`), 10_000, () => mock.output(), mock);
 
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
-    const startRouter = async (name: string, socket: boolean, grpcOptions: Readonly<Record<string, number>> = {}): Promise<{ child: Child; address: RouterAddress }> => {
+    const startRouter = async (
+      name: string,
+      socket: boolean,
+      grpcOptions: Readonly<Record<string, number>> = {},
+      profileDir?: string,
+    ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
       const file = join(dir, `${name}.yaml`);
@@ -94,13 +106,14 @@ export async function startTargets(dir: string, options: { peers: boolean; varia
           deployments: CLUSTERS.map((model) => ({ name: model, provider: 'openai', model_group: model, provider_model: model, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 })),
         }),
       );
-      const child = spawnChild(name, process.execPath, [main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`) });
+      const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+      const child = spawnChild(name, process.execPath, [...profile, main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`) });
       children.push(child);
       await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), 15_000, () => child.output(), child);
       return { child, address };
     };
 
-    const router = await startRouter('router', false);
+    const router = await startRouter('router', false, {}, options.profileDir);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, [router.address], { withoutRouterTo: 'bench-chat' });
     children.push(plain.child);
