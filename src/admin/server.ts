@@ -6,6 +6,7 @@
  *   GET /readyz                          200 when serving and the state store answers, else 503
  *   GET /usage/log?limit=N               the newest N usage records, oldest first
  *   GET /usage/totals?dimension=&id=&day=  per-day aggregates (dimension: key | model | deployment)
+ *   GET /metrics                         Prometheus counters: routing decisions and exclusions by reason
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,7 +25,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(bytes);
 }
 
-export async function startAdminServer(store: StateStore, listen: { address: string; port: number }, log: Logger, now: () => number): Promise<AdminServer> {
+export async function startAdminServer(
+  store: StateStore,
+  metrics: { render(): string },
+  listen: { address: string; port: number },
+  log: Logger,
+  now: () => number,
+): Promise<AdminServer> {
   let ready = false;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
@@ -53,6 +60,11 @@ export async function startAdminServer(store: StateStore, listen: { address: str
           }
           const day = url.searchParams.get('day') ?? usageDay(now());
           return send(res, 200, { dimension, id, day, ...(await store.usageTotals(dimension, id, day)) });
+        }
+        case '/metrics': {
+          const text = Buffer.from(metrics.render());
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': text.length });
+          return void res.end(text);
         }
         default:
           return send(res, 404, { error: 'not found' });

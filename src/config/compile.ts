@@ -2,9 +2,9 @@
  * Turns a validated router.yaml into the runtime form: lookups by name, prices per token, and
  * credentials read from the environment — all computed once at load so the hot path only indexes.
  */
-import type { Capability, RouterConfigFile } from './schema.js';
+import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
 
-export type StrategyKind = RouterConfigFile['model_groups'][number]['strategy'];
+export type { BalancePreset, Capability, StrategyKind };
 
 export interface Price {
   /** nano-USD (1e-9 $) per token; a $/1M-tokens price × 1000. Fractions are kept until the record is rounded. */
@@ -18,8 +18,15 @@ export interface Deployment {
   readonly provider: string;
   readonly modelGroup: string;
   readonly providerModel: string;
+  /** Traffic share for weighted-random: `weight`, else the RPM (or TPM) limit when no weight is set in the group. */
   readonly weight: number;
   readonly price: Price;
+  readonly tags: ReadonlySet<string>;
+  /** The pool named in `routing.tiers`, or null. */
+  readonly tier: string | null;
+  readonly quality: number;
+  readonly rpmLimit: number | null;
+  readonly tpmLimit: number | null;
   readonly contextWindow: number;
   readonly capabilities: ReadonlySet<Capability>;
   /** Provider credential sent upstream, or null when the deployment needs none (vLLM, the mock). */
@@ -28,12 +35,55 @@ export interface Deployment {
   readonly missingCredentialEnv: string | null;
 }
 
+export interface BalanceWeights {
+  readonly quality: number;
+  readonly cost: number;
+  readonly latency: number;
+}
+
+/** The presets of the balanced strategy (seed 001): weights of quality, cost and latency. */
+export const BALANCE_WEIGHTS: Readonly<Record<BalancePreset, BalanceWeights>> = {
+  balanced: { quality: 0.4, cost: 0.3, latency: 0.3 },
+  'cost-first': { quality: 0.2, cost: 0.6, latency: 0.2 },
+  'quality-first': { quality: 0.6, cost: 0.2, latency: 0.2 },
+};
+
 export interface ModelGroup {
   readonly name: string;
   readonly description: string | null;
   readonly strategy: StrategyKind;
   readonly deployments: readonly Deployment[];
+  readonly latencyTolerance: number;
+  readonly balance: { readonly weights: BalanceWeights; readonly allowOverride: boolean };
+  /** Some deployment has tags: requests are matched to them (untagged ones to `default`). */
+  readonly tagged: boolean;
+  /** Some deployment has a `default` tag. */
+  readonly hasDefaultTag: boolean;
+  /** The strategy or a limit reads live load, so routing this group reads the state store first. */
+  readonly readsLoad: boolean;
 }
+
+export interface VirtualModel {
+  readonly name: string;
+  readonly defaultGroup: string;
+  readonly rules: ReadonlyArray<{ readonly name: string; readonly group: string; readonly when: MatcherFile & { readonly pattern: RegExp | null } }>;
+  readonly semantic: { readonly threshold: number; readonly routes: ReadonlyArray<{ readonly group: string; readonly examples: readonly string[] }> } | null;
+}
+
+export interface RoutingSettings {
+  readonly clusterHeader: string;
+  readonly tagsHeader: string;
+  readonly tierHeader: string;
+  readonly defaultTier: string | null;
+  /** Request tier → deployment pools in order of preference. */
+  readonly tiers: ReadonlyMap<string, readonly string[]>;
+  readonly preferenceHeader: string;
+  readonly decisionHeader: boolean;
+  readonly cooldownMs: number;
+}
+
+/** Strategies whose ranking reads live load (in-flight, latency, usage). */
+const LOAD_STRATEGIES: ReadonlySet<StrategyKind> = new Set(['least-busy', 'latency-based', 'usage-based', 'balanced']);
 
 export interface ListenAddress {
   readonly address: string;
@@ -45,16 +95,28 @@ export interface RouterConfig {
   readonly admin: ListenAddress;
   readonly shutdownGraceMs: number;
   readonly clusterHeader: string;
+  readonly routing: RoutingSettings;
   readonly maxRequestBodyBytes: number;
   readonly state: RouterConfigFile['state'] & { readonly usage_log_max_entries: number };
   readonly logLevel: RouterConfigFile['log_level'];
   readonly groups: ReadonlyMap<string, ModelGroup>;
+  readonly virtualModels: ReadonlyMap<string, VirtualModel>;
   readonly deployments: ReadonlyMap<string, Deployment>;
+}
+
+/** weighted-random's weights: explicit ones, else all by RPM limit, else all by TPM limit, else equal. */
+function groupWeights(file: RouterConfigFile, group: string): (d: RouterConfigFile['deployments'][number]) => number {
+  const members = file.deployments.filter((d) => d.model_group === group);
+  if (members.some((d) => d.weight !== undefined)) return (d) => d.weight ?? 1;
+  if (members.every((d) => d.rpm_limit !== undefined)) return (d) => d.rpm_limit!;
+  if (members.every((d) => d.tpm_limit !== undefined)) return (d) => d.tpm_limit!;
+  return () => 1;
 }
 
 export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): RouterConfig {
   const deployments = new Map<string, Deployment>();
   const byGroup = new Map<string, Deployment[]>();
+  const weightOf = new Map(file.model_groups.map((g) => [g.name, groupWeights(file, g.name)]));
   for (const d of file.deployments) {
     const credential = d.api_key_env === undefined ? null : (env[d.api_key_env] ?? null);
     const deployment: Deployment = {
@@ -62,7 +124,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       provider: d.provider,
       modelGroup: d.model_group,
       providerModel: d.provider_model,
-      weight: d.weight,
+      weight: weightOf.get(d.model_group)!(d),
       price: {
         inputNanosPerToken: d.price.input_per_million * 1000,
         cachedInputNanosPerToken: (d.price.cached_input_per_million ?? d.price.input_per_million) * 1000,
@@ -70,6 +132,11 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       },
       contextWindow: d.context_window,
       capabilities: new Set(d.capabilities),
+      tags: new Set(d.tags),
+      tier: d.tier ?? null,
+      quality: d.quality,
+      rpmLimit: d.rpm_limit ?? null,
+      tpmLimit: d.tpm_limit ?? null,
       credential,
       missingCredentialEnv: d.api_key_env !== undefined && credential === null ? d.api_key_env : null,
     };
@@ -80,11 +147,26 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
   }
   const groups = new Map<string, ModelGroup>();
   for (const g of file.model_groups) {
+    const members = byGroup.get(g.name) ?? [];
     groups.set(g.name, {
       name: g.name,
       description: g.description ?? null,
       strategy: g.strategy,
-      deployments: byGroup.get(g.name) ?? [],
+      deployments: members,
+      latencyTolerance: g.latency_tolerance,
+      balance: { weights: g.balance.weights ?? BALANCE_WEIGHTS[g.balance.preset], allowOverride: g.balance.allow_override },
+      tagged: members.some((d) => d.tags.size > 0),
+      hasDefaultTag: members.some((d) => d.tags.has('default')),
+      readsLoad: LOAD_STRATEGIES.has(g.strategy) || members.some((d) => d.rpmLimit !== null || d.tpmLimit !== null),
+    });
+  }
+  const virtualModels = new Map<string, VirtualModel>();
+  for (const v of file.virtual_models) {
+    virtualModels.set(v.name, {
+      name: v.name,
+      defaultGroup: v.default_group,
+      rules: v.rules.map((r, i) => ({ name: r.name ?? `rule-${i + 1}`, group: r.group, when: { ...r.when, pattern: r.when.regex === undefined ? null : new RegExp(r.when.regex, 'i') } })),
+      semantic: v.semantic ?? null,
     });
   }
   return {
@@ -92,10 +174,21 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     admin: file.server.admin,
     shutdownGraceMs: file.server.shutdown_grace_ms,
     clusterHeader: file.routing.cluster_header,
+    routing: {
+      clusterHeader: file.routing.cluster_header,
+      tagsHeader: file.routing.tags_header,
+      tierHeader: file.routing.tier_header,
+      defaultTier: file.routing.default_tier ?? null,
+      tiers: new Map(file.routing.tiers.map((t) => [t.name, t.pools])),
+      preferenceHeader: file.routing.preference_header,
+      decisionHeader: file.routing.decision_header,
+      cooldownMs: file.routing.cooldown_ms,
+    },
     maxRequestBodyBytes: file.limits.max_request_body_bytes,
     state: { ...file.state, usage_log_max_entries: file.state.usage_log_max_entries ?? (file.state.kind === 'memory' ? 10_000 : 1_000_000) },
     logLevel: file.log_level,
     groups,
+    virtualModels,
     deployments,
   };
 }

@@ -29,18 +29,71 @@ const deployment = z.strictObject({
   model_group: z.string().min(1),
   /** The model id the provider expects; the request's `model` is rewritten to it when they differ. */
   provider_model: z.string().min(1),
-  weight: z.number().positive().default(1),
+  /** Share of traffic for weighted-random. Unset in every deployment of a group: weights follow the RPM (else TPM) limits. */
+  weight: z.number().positive().optional(),
   price: price,
   context_window: z.number().int().positive(),
   capabilities: z.array(z.enum(CAPABILITIES)).default(['chat', 'streaming']),
   /** Name of the environment variable that holds the provider credential sent upstream. */
   api_key_env: z.string().min(1).optional(),
+  /** Matched against the request's tags; `default` takes untagged traffic. */
+  tags: z.array(z.string().min(1)).default([]),
+  /** The pool this deployment belongs to, named in `routing.tiers` (e.g. `high`, `normal`). */
+  tier: z.string().min(1).optional(),
+  /** Relative answer quality in [0, 1] for the balanced strategy. */
+  quality: z.number().min(0).max(1).default(0.5),
+  /** The provider's limits for this deployment: requests and tokens per minute. */
+  rpm_limit: z.number().int().positive().optional(),
+  tpm_limit: z.number().int().positive().optional(),
 });
+
+export const STRATEGY_KINDS = ['weighted-random', 'least-busy', 'latency-based', 'cost-based', 'usage-based', 'balanced'] as const;
+export const BALANCE_PRESETS = ['balanced', 'cost-first', 'quality-first'] as const;
 
 const modelGroup = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
-  strategy: z.enum(['weighted-random']).default('weighted-random'),
+  strategy: z.enum(STRATEGY_KINDS).default('weighted-random'),
+  /** latency-based: deployments within this fraction of the fastest share the traffic. */
+  latency_tolerance: z.number().min(0).default(0.15),
+  /** balanced: the weights of quality, cost and latency, as a preset or explicitly. */
+  balance: z
+    .strictObject({
+      preset: z.enum(BALANCE_PRESETS).default('balanced'),
+      weights: z.strictObject({ quality: z.number().min(0), cost: z.number().min(0), latency: z.number().min(0) }).optional(),
+      /** A request may pick another preset (header or `metadata.route_preference`). */
+      allow_override: z.boolean().default(true),
+    })
+    .prefault({}),
+});
+
+const matcher = z.strictObject({
+  /** The request has an image part (multimodal). */
+  has_image: z.boolean().optional(),
+  has_tools: z.boolean().optional(),
+  min_prompt_tokens: z.number().int().positive().optional(),
+  max_prompt_tokens: z.number().int().positive().optional(),
+  /** Case-insensitive regular expression on the last user message. */
+  regex: z.string().min(1).optional(),
+  /** Any of these words or phrases in the last user message (case-insensitive). */
+  keywords: z.array(z.string().min(1)).min(1).optional(),
+  /** Exact values of the request's `metadata` fields. */
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+
+const virtualModel = z.strictObject({
+  name: z.string().min(1),
+  /** Where a request goes when no rule matches and no example is similar enough. */
+  default_group: z.string().min(1),
+  /** Checked in order; the first rule whose every condition holds decides. */
+  rules: z.array(z.strictObject({ name: z.string().min(1).optional(), group: z.string().min(1), when: matcher })).default([]),
+  /** Local similarity of the last user message to example utterances, after the rules. */
+  semantic: z
+    .strictObject({
+      threshold: z.number().min(0).max(1).default(0.3),
+      routes: z.array(z.strictObject({ group: z.string().min(1), examples: z.array(z.string().min(1)).min(1) })).min(1),
+    })
+    .optional(),
 });
 
 const state = z
@@ -59,6 +112,9 @@ const state = z
      * 0.6 KB; 1,000,000 in Redis. Per-day aggregates are kept whole either way.
      */
     usage_log_max_entries: z.number().int().positive().optional(),
+    /** Latency per deployment: the mean of its newest samples, each counted for at most max_age_ms. */
+    latency_samples: z.number().int().positive().default(20),
+    latency_max_age_ms: z.number().int().positive().default(60_000),
   })
   .prefault({});
 
@@ -85,6 +141,19 @@ export const routerConfigSchema = z
       .strictObject({
         /** Must match `cluster_header` of the route in envoy.yaml. */
         cluster_header: z.string().regex(/^[a-z0-9-]+$/, 'must be a lower-case header name').default('x-llm-cluster'),
+        /** Comma-separated request tags, added to the body's `tags` / `metadata.tags`. */
+        tags_header: z.string().regex(/^[a-z0-9-]+$/).default('x-llm-tags'),
+        /** The request's tier (until virtual keys carry it: trusted networks only). */
+        tier_header: z.string().regex(/^[a-z0-9-]+$/).default('x-llm-tier'),
+        default_tier: z.string().min(1).optional(),
+        /** Priority tiers: the deployment pools each may use, in order of preference. */
+        tiers: z.array(z.strictObject({ name: z.string().min(1), pools: z.array(z.string().min(1)).min(1) })).default([]),
+        /** A balanced-strategy preset chosen per request. */
+        preference_header: z.string().regex(/^[a-z0-9-]+$/).default('x-llm-route-preference'),
+        /** A deployment that answered 429 or 503 is skipped for this long. */
+        cooldown_ms: z.number().int().min(0).default(5_000),
+        /** Answer `x-llm-router-debug: 1` requests with the decision summarised in `x-llm-router-decision`. */
+        decision_header: z.boolean().default(false),
       })
       .prefault({}),
     limits: z
@@ -96,6 +165,7 @@ export const routerConfigSchema = z
     state: state,
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
     model_groups: z.array(modelGroup).min(1),
+    virtual_models: z.array(virtualModel).default([]),
     deployments: z.array(deployment).min(1),
   })
   .superRefine((cfg, ctx) => {
@@ -114,6 +184,30 @@ export const routerConfigSchema = z
       }
       used.add(d.model_group);
     });
+    cfg.virtual_models.forEach((v, i) => {
+      if (groups.has(v.name)) ctx.addIssue({ code: 'custom', path: ['virtual_models', i, 'name'], message: `"${v.name}" is already a model group` });
+      const check = (group: string, path: (string | number)[]) => {
+        if (!groups.has(group)) ctx.addIssue({ code: 'custom', path: ['virtual_models', i, ...path], message: `unknown model group "${group}"` });
+      };
+      check(v.default_group, ['default_group']);
+      v.rules.forEach((r, j) => {
+        check(r.group, ['rules', j, 'group']);
+        if (r.when.regex !== undefined) {
+          try {
+            new RegExp(r.when.regex, 'i');
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', path: ['virtual_models', i, 'rules', j, 'when', 'regex'], message: (err as Error).message });
+          }
+        }
+      });
+      v.semantic?.routes.forEach((r, j) => check(r.group, ['semantic', 'routes', j, 'group']));
+    });
+    const pools = new Set(cfg.deployments.flatMap((d) => (d.tier === undefined ? [] : [d.tier])));
+    cfg.routing.tiers.forEach((t, i) =>
+      t.pools.forEach((pool, j) => {
+        if (!pools.has(pool)) ctx.addIssue({ code: 'custom', path: ['routing', 'tiers', i, 'pools', j], message: `no deployment has tier "${pool}"` });
+      }),
+    );
     cfg.model_groups.forEach((g, i) => {
       if (!used.has(g.name)) ctx.addIssue({ code: 'custom', path: ['model_groups', i], message: `model group "${g.name}" has no deployments` });
     });
@@ -122,3 +216,7 @@ export const routerConfigSchema = z
 export type RouterConfigFile = z.infer<typeof routerConfigSchema>;
 export type DeploymentFile = z.infer<typeof deployment>;
 export type Capability = (typeof CAPABILITIES)[number];
+export type StrategyKind = (typeof STRATEGY_KINDS)[number];
+export type BalancePreset = (typeof BALANCE_PRESETS)[number];
+export type VirtualModelFile = z.infer<typeof virtualModel>;
+export type MatcherFile = z.infer<typeof matcher>;

@@ -24,47 +24,62 @@ export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, 
     exchange.onEnd();
   };
 
-  call.on('data', (req: ProcessingRequest) => {
+  /** Turns one Envoy message into the exchange's outcome for it; a promise when routing reads the store. */
+  const handle = (req: ProcessingRequest): { phase: Phase; outcome: Outcome | Promise<Outcome> } | null => {
     const r = req.request;
-    let phase: Phase;
-    let outcome: Outcome;
     try {
       switch (r.case) {
         case 'requestHeaders':
-          phase = r.case;
-          outcome = exchange.onRequestHeaders(readHeaders(r.value.headers), r.value.endOfStream);
-          break;
+          return { phase: r.case, outcome: exchange.onRequestHeaders(readHeaders(r.value.headers), r.value.endOfStream) };
         case 'requestBody':
-          phase = r.case;
-          outcome = exchange.onRequestBody(asBuffer(r.value.body));
-          break;
+          return { phase: r.case, outcome: exchange.onRequestBody(asBuffer(r.value.body)) };
         case 'responseHeaders':
-          phase = r.case;
-          outcome = exchange.onResponseHeaders(readHeaders(r.value.headers), r.value.endOfStream);
-          break;
+          return { phase: r.case, outcome: exchange.onResponseHeaders(readHeaders(r.value.headers), r.value.endOfStream) };
         case 'responseBody':
-          phase = r.case;
-          outcome = exchange.onResponseBody(asBuffer(r.value.body), r.value.endOfStream, responseStatus(req));
-          break;
+          return { phase: r.case, outcome: exchange.onResponseBody(asBuffer(r.value.body), r.value.endOfStream, responseStatus(req)) };
         case 'requestTrailers':
         case 'responseTrailers':
           // Our processing mode never asks for trailers; if an operator's config does, pass them.
-          phase = r.case;
-          outcome = PASS;
-          break;
+          return { phase: r.case, outcome: PASS };
         default:
           log.warn('ext_proc message without a request case');
-          return;
+          return null;
       }
     } catch (err) {
-      log.error({ err, case: r.case }, 'ext_proc session failed');
-      phase = r.case as Phase;
-      outcome = phase.startsWith('request') ? INTERNAL_ERROR : PASS;
+      return { phase: r.case as Phase, outcome: failed(r.case as Phase, err) };
     }
+  };
+  const failed = (phase: Phase, err: unknown): Outcome => {
+    log.error({ err, case: phase }, 'ext_proc session failed');
+    return phase.startsWith('request') ? INTERNAL_ERROR : PASS;
+  };
+  const reply = (phase: Phase, outcome: Outcome): void => {
+    if (ended) return;
     call.write(encodeOutcome(phase, outcome));
     // Close with OK as soon as the request needs the router no more, so the session is released
     // now rather than when Envoy tears the filter down (see raiseStreamResetLimit in server.ts).
     if (exchange.done) call.end();
+  };
+  const dispatch = (req: ProcessingRequest): void | Promise<void> => {
+    const h = handle(req);
+    if (h === null) return;
+    const { phase, outcome } = h;
+    if (!(outcome instanceof Promise)) return reply(phase, outcome);
+    return outcome.then(
+      (o) => reply(phase, o),
+      (err: unknown) => reply(phase, failed(phase, err)),
+    );
+  };
+  /** Set while an asynchronous outcome is pending: later messages wait behind it, so replies stay in order. */
+  let queue: Promise<void> | null = null;
+  call.on('data', (req: ProcessingRequest) => {
+    const run = queue === null ? dispatch(req) : queue.then(() => dispatch(req));
+    if (run instanceof Promise) {
+      const mine: Promise<void> = run.then(() => {
+        if (queue === mine) queue = null;
+      });
+      queue = mine;
+    }
   });
   call.on('end', () => {
     end();

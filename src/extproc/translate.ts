@@ -4,7 +4,7 @@
  */
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import type { HeaderMap, HeaderValueOptionSchema } from '../gen/envoy/config/core/v3/base_pb.js';
-import { ProcessingMode_BodySendMode, ProcessingModeSchema } from '../gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.js';
+import { ProcessingMode_BodySendMode, ProcessingMode_HeaderSendMode, ProcessingModeSchema } from '../gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.js';
 import {
   CommonResponse_ResponseStatus,
   type CommonResponseSchema,
@@ -71,6 +71,16 @@ const PASS_BYTES = new Map<Phase, Buffer>(
 
 const STREAMED_RESPONSE_BODY = create(ProcessingModeSchema, { responseBodyMode: ProcessingMode_BodySendMode.STREAMED });
 
+/** The shipped processing mode with the response-headers phase on (an override replaces every field). */
+const WITH_RESPONSE_HEADERS = create(ProcessingModeSchema, {
+  requestHeaderMode: ProcessingMode_HeaderSendMode.SEND,
+  requestBodyMode: ProcessingMode_BodySendMode.BUFFERED,
+  requestTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
+  responseHeaderMode: ProcessingMode_HeaderSendMode.SEND,
+  responseBodyMode: ProcessingMode_BodySendMode.STREAMED,
+  responseTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
+});
+
 export function encodeOutcome(phase: Phase, outcome: Outcome): Buffer {
   if (outcome === PASS) return PASS_BYTES.get(phase)!;
   let message: ProcessingResponse;
@@ -92,6 +102,7 @@ export function encodeOutcome(phase: Phase, outcome: Outcome): Buffer {
     message = create(ProcessingResponseSchema, { response: { case: phase, value: { response: common(outcome) } } });
     // Envoy honours a mode override only in a reply to a headers message.
     if (outcome.readBody === true && phase === 'responseHeaders') message.modeOverride = STREAMED_RESPONSE_BODY;
+    if (outcome.sendResponseHeaders === true && phase === 'requestHeaders') message.modeOverride = WITH_RESPONSE_HEADERS;
   }
   return Buffer.from(toBinary(ProcessingResponseSchema, message));
 }

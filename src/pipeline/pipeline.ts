@@ -2,12 +2,14 @@
  * The request pipeline: one `Exchange` per HTTP request, driven phase by phase by the Envoy adapter.
  *
  *   request headers  → endpoint, method, content type, declared size         (exchange.onRequestHeaders)
- *   request body     → parse once, validate, choose a deployment, rewrite     (exchange.onRequestBody)
+ *   request body     → parse once, validate, read the load when the group's  (exchange.onRequestBody)
+ *                      strategy needs it, choose a deployment, rewrite
  *   response headers → only when an operator turns them on (envoy.yaml skips  (exchange.onResponseHeaders)
  *                      them): status, time to first byte, read the body or not
  *   response body    → status and format from the first chunk when there were (exchange.onResponseBody)
  *                      no headers; usage from JSON or SSE; hide our usage chunk
- *   end              → one usage record and one log line, however it ended    (exchange.onEnd)
+ *   end              → one usage record and one log line (with the decision  (exchange.onEnd)
+ *                      record), the deployment's load released, however it ended
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -15,10 +17,15 @@ import type { Deployment, RouterConfig } from '../config/compile.js';
 import { RouterError } from '../errors.js';
 import { observeResponse, type ResponseObserver } from '../providers/openai/response.js';
 import { costNanos, NO_USAGE } from '../providers/usage.js';
-import { Router } from '../routing/choose.js';
-import type { Decision, PolicyEnv } from '../routing/types.js';
+import { Router, type Target } from '../routing/choose.js';
+import { coolingUntil } from '../routing/cooldown.js';
+import { decisionRecord, describeDecision } from '../routing/decision.js';
+import { routeRequestOf } from '../routing/features.js';
+import { estimatedTokens } from '../routing/filters.js';
+import type { Decision, LoadView, PolicyEnv, RouteRequest } from '../routing/types.js';
 import type { StateStore, UsageRecord } from '../state/store.js';
-import { parseChatRequest } from './chat-request.js';
+import { RoutingMetrics } from '../telemetry/metrics.js';
+import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { renderModelsList } from './models-list.js';
 import { PASS, type HeaderPair, type Headers, type Outcome } from './types.js';
 
@@ -36,6 +43,9 @@ export class Pipeline {
   readonly modelsList: Buffer;
   /** Removed from every request so a client can never pick the cluster itself. */
   readonly requestHeadersOutcome: Outcome;
+  /** The same, and a response-headers phase for the decision header (x-llm-router-debug: 1). */
+  readonly debugRequestHeadersOutcome: Outcome;
+  readonly metrics = new RoutingMetrics();
 
   constructor(
     readonly config: RouterConfig,
@@ -46,6 +56,18 @@ export class Pipeline {
     this.router = new Router(config);
     this.modelsList = renderModelsList(config, Math.floor(env.now() / 1000));
     this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader] };
+    this.debugRequestHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
+  }
+
+  /** Counts the decision by outcome, strategy and exclusion reason. */
+  count(decision: Decision): void {
+    if (decision.outcome === 'unknown_model') return;
+    const group = decision.group.name;
+    const c = decision.classification;
+    if (c !== null) this.metrics.classified.inc({ virtual_model: c.virtualModel, group: c.group, by: c.by });
+    for (const e of decision.excluded) this.metrics.excluded.inc({ group, deployment: e.deployment, reason: e.reason });
+    if (decision.outcome === 'routed') this.metrics.routed.inc({ group, strategy: decision.strategy, deployment: decision.primary.name });
+    else this.metrics.unroutable.inc({ group });
   }
 
   exchange(): Exchange {
@@ -76,6 +98,8 @@ function keyIdOf(headers: Headers): string {
 
 export class Exchange {
   private readonly startMs: number;
+  private headers: Headers = {};
+  private debug = false;
   private requestId = '';
   private method = '';
   private path = '';
@@ -84,6 +108,8 @@ export class Exchange {
   private deployment: Deployment | null = null;
   private requestedModel: string | null = null;
   private stream = false;
+  /** Tokens counted against the deployment's window when the request was sent; null: not sent. */
+  private reservedTokens: number | null = null;
   /** We turned on `include_usage` for a client that did not ask, so its usage chunk is ours to drop. */
   private hideUsageEvent = false;
   private status = 0;
@@ -101,6 +127,7 @@ export class Exchange {
   }
 
   onRequestHeaders(headers: Headers, endOfStream: boolean): Outcome {
+    this.headers = headers;
     this.requestId = headers['x-request-id'] ?? '';
     this.method = headers[':method'] ?? '';
     const rawPath = headers[':path'] ?? '';
@@ -127,13 +154,15 @@ export class Exchange {
         throw new RouterError('body_too_large', `The request body is ${declared} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
       }
       if (endOfStream) throw new RouterError('missing_body', 'The request has no body; expected a JSON object.');
-      return this.p.requestHeadersOutcome;
+      this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
+      return this.debug ? this.p.debugRequestHeadersOutcome : this.p.requestHeadersOutcome;
     } catch (err) {
       return this.reject(err);
     }
   }
 
-  onRequestBody(body: Buffer): Outcome {
+  /** Synchronous unless the group's routing reads the shared load first. */
+  onRequestBody(body: Buffer): Outcome | Promise<Outcome> {
     try {
       if (body.length > this.p.config.maxRequestBodyBytes) {
         throw new RouterError('body_too_large', `The request body is ${body.length} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
@@ -141,16 +170,39 @@ export class Exchange {
       const req = parseChatRequest(body);
       this.requestedModel = req.model;
       this.stream = req.stream;
-      const decision = this.p.router.choose({ requestedModel: req.model, stream: req.stream }, this.p.env);
+      const features = routeRequestOf(req.body, this.headers, this.p.config.routing);
+      const target = this.p.router.resolve(features);
+      if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
+      if (!target.group.readsLoad) return this.route(req, features, target, null);
+      const names = target.group.deployments.map((d) => d.name);
+      return this.p.store.loadOf(names, this.p.env.now()).then(
+        (loads) => this.route(req, features, target, loads),
+        (err: unknown) => {
+          // Without the shared load, route on configuration alone rather than fail the request.
+          this.p.log.warn({ err, requestId: this.requestId }, 'load unavailable from the state store: routing without it');
+          return this.route(req, features, target, null);
+        },
+      );
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  private route(req: ChatRequest, features: RouteRequest, target: NonNullable<Target>, loads: readonly LoadView[] | null): Outcome {
+    try {
+      const decision = this.p.router.choose(features, target, loads, this.p.env);
       this.decision = decision;
-      if (decision.outcome === 'unknown_model') {
-        throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
-      }
-      if (decision.outcome === 'no_candidates') {
-        throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now.`, 'model');
+      this.p.count(decision);
+      if (decision.outcome !== 'routed') {
+        const why = decision.outcome === 'no_candidates' ? decision.excluded.map((e) => `${e.deployment}: ${e.reason} (${e.detail})`).join('; ') : '';
+        throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
       }
       const d = decision.primary;
       this.deployment = d;
+      this.reservedTokens = estimatedTokens(features);
+      this.p.store.requestStarted(d.name, this.startMs, this.reservedTokens).catch((err: unknown) => {
+        this.p.log.warn({ err, requestId: this.requestId, deployment: d.name }, 'load not recorded in the state store');
+      });
 
       // Rewrite the body only when something changes; otherwise Envoy forwards the original bytes.
       const needsModel = d.providerModel !== req.model;
@@ -175,12 +227,14 @@ export class Exchange {
 
   onResponseHeaders(headers: Headers, endOfStream: boolean): Outcome {
     this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '');
-    if (this.deployment === null) return PASS;
+    const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', describeDecision(this.decision)]] : [];
+    if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     if (endOfStream) {
       this.finish(true);
-      return PASS;
+      return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     }
-    return this.observer === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], readBody: true };
+    if (this.observer === null && setHeaders.length === 0) return PASS;
+    return { kind: 'continue', setHeaders, removeHeaders: [], readBody: this.observer !== null };
   }
 
   /**
@@ -229,16 +283,31 @@ export class Exchange {
     return errorReply(routerError);
   }
 
+  /** The deployment's in-flight count goes down, its window gets the real tokens, and it learns its latency. */
+  private releaseLoad(d: Deployment, now: number, complete: boolean, tokens: number | null): void {
+    if (this.reservedTokens === null) return;
+    const ok = complete && this.status >= 200 && this.status < 300;
+    this.p.store
+      .requestEnded({
+        deployment: d.name,
+        startedMs: this.startMs,
+        endedMs: now,
+        estimatedTokens: this.reservedTokens,
+        actualTokens: tokens ?? this.reservedTokens,
+        sample: ok ? { latencyMs: now - this.startMs, ttftMs: this.ttftMs } : null,
+        coolUntilMs: coolingUntil(this.status, now, this.p.config.routing.cooldownMs),
+      })
+      .catch((err: unknown) => this.p.log.warn({ err, requestId: this.requestId, deployment: d.name }, 'load release not recorded in the state store'));
+    this.reservedTokens = null;
+  }
+
   private finish(complete: boolean): void {
     this.finished = true;
     const now = this.p.env.now();
     const latencyMs = now - this.startMs;
     const d = this.deployment;
     const decision = this.decision;
-    const routing =
-      decision?.outcome === 'routed'
-        ? { group: decision.group.name, strategy: decision.strategy, candidates: decision.candidates, scores: decision.scores, fallbacks: decision.fallbacks.map((f) => f.name) }
-        : undefined;
+    const routing = decision === null ? undefined : decisionRecord(decision);
     if (d === null) {
       this.p.log.info(
         { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, latencyMs },
@@ -248,6 +317,7 @@ export class Exchange {
     }
     const report = this.observer?.report() ?? { usage: null, responseModel: null };
     const usage = report.usage ?? NO_USAGE;
+    this.releaseLoad(d, now, complete && report.usage !== null, report.usage?.totalTokens ?? null);
     const record: UsageRecord = {
       requestId: this.requestId,
       timestampMs: now,

@@ -20,6 +20,8 @@ export type Outcome =
       readonly clearRouteCache?: boolean;
       /** Response headers only: whether the router needs to read the response body. */
       readonly readBody?: boolean;
+      /** Request headers only: send this request's response headers to the router too. */
+      readonly sendResponseHeaders?: boolean;
     }
   /** Answer the client now; nothing reaches a provider. */
   | { readonly kind: 'reply'; readonly status: number; readonly body: Buffer; readonly headers: readonly HeaderPair[] };

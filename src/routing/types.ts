@@ -1,5 +1,5 @@
 /** Plain types shared by the routing code; nothing here knows Envoy, Redis or the clock. */
-import type { Deployment, ModelGroup } from '../config/compile.js';
+import type { BalancePreset, BalanceWeights, Capability, Deployment, ModelGroup } from '../config/compile.js';
 
 /** Injected sources of time and randomness, so every decision can be replayed in a test. */
 export interface PolicyEnv {
@@ -9,10 +9,49 @@ export interface PolicyEnv {
   random(): number;
 }
 
-/** What routing needs to know about a request. */
+/** What routing needs to know about a request, derived once from its body and headers (features.ts). */
 export interface RouteRequest {
-  readonly requestedModel: string;
+  /** The `model` the client asked for: a model group or a virtual model such as `auto`. */
+  readonly model: string;
   readonly stream: boolean;
+  /** Capabilities the request needs: `vision` for image parts, `tools`, `json` for response_format. */
+  readonly needs: ReadonlySet<Capability>;
+  /** An upper bound on the prompt's tokens that costs nothing to compute (its UTF-8 text length). */
+  readonly promptTokensBound: number;
+  /** The prompt's tokens, counted by the tokenizer on first call and remembered. */
+  promptTokens(): number;
+  /** `max_completion_tokens` or `max_tokens`, when set. */
+  readonly maxTokens: number | null;
+  readonly tags: readonly string[];
+  readonly tier: string | null;
+  /** A balanced-strategy preset the request asked for. */
+  readonly preference: BalancePreset | null;
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** The text of the last user message: what the classifier reads. */
+  readonly lastUserText: string;
+  readonly hasImage: boolean;
+  readonly hasTools: boolean;
+}
+
+/** Live load of one deployment, shared by all router replicas through the state store. */
+export interface LoadView {
+  /** Requests sent to it and not yet finished, across replicas. */
+  readonly inFlight: number;
+  /** Requests and tokens in the sliding minute. */
+  readonly requestsInWindow: number;
+  readonly tokensInWindow: number;
+  /** Mean of recent samples, or null with none recent. */
+  readonly latencyMs: number | null;
+  readonly ttftMs: number | null;
+  /** Not to be chosen before this time (0: not cooling). */
+  readonly coolingUntilMs: number;
+}
+
+export const IDLE: LoadView = { inFlight: 0, requestsInWindow: 0, tokensInWindow: 0, latencyMs: null, ttftMs: null, coolingUntilMs: 0 };
+
+export interface Candidate {
+  readonly deployment: Deployment;
+  readonly load: LoadView;
 }
 
 export interface Ranking {
@@ -22,9 +61,38 @@ export interface Ranking {
   readonly scores: readonly number[];
 }
 
+/** What a strategy may read besides the candidates. */
+export interface StrategyContext {
+  readonly group: ModelGroup;
+  readonly env: PolicyEnv;
+  /** The balanced strategy's weights for this request (the group's, or the request's preset). */
+  readonly weights: BalanceWeights;
+}
+
 export interface Strategy {
   readonly kind: string;
-  rank(req: RouteRequest, candidates: readonly Deployment[], env: PolicyEnv): Ranking;
+  rank(req: RouteRequest, candidates: readonly Candidate[], ctx: StrategyContext): Ranking;
+}
+
+export const EXCLUSION_REASONS = ['capability', 'context_window', 'tags', 'cooldown', 'budget', 'rate_limit', 'tier'] as const;
+export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+
+export interface Exclusion {
+  readonly deployment: string;
+  readonly reason: ExclusionReason;
+  /** Human-readable specifics, e.g. `needs 150012 tokens, window 128000`. */
+  readonly detail: string;
+}
+
+/** How a virtual model was resolved to a group. */
+export interface Classification {
+  readonly virtualModel: string;
+  readonly group: string;
+  readonly by: 'rule' | 'semantic' | 'default';
+  /** The rule's name or the matched route's group. */
+  readonly match: string | null;
+  /** The semantic similarity of the best route (also when below the threshold). */
+  readonly score: number | null;
 }
 
 export type Decision =
@@ -37,6 +105,8 @@ export type Decision =
       readonly fallbacks: readonly Deployment[];
       readonly candidates: readonly string[];
       readonly scores: readonly number[];
+      readonly excluded: readonly Exclusion[];
+      readonly classification: Classification | null;
     }
   | { readonly outcome: 'unknown_model'; readonly requestedModel: string }
-  | { readonly outcome: 'no_candidates'; readonly group: ModelGroup };
+  | { readonly outcome: 'no_candidates'; readonly group: ModelGroup; readonly excluded: readonly Exclusion[]; readonly classification: Classification | null };

@@ -2,13 +2,31 @@
 import {
   dimensionId,
   emptyTotals,
+  latencyMeans,
+  slidingCount,
   USAGE_DIMENSIONS,
   usageDay,
+  windowIndex,
+  type LatencySample,
+  type LoadOptions,
+  type LoadView,
+  type RequestEnd,
   type StateStore,
   type UsageDimension,
   type UsageRecord,
   type UsageTotals,
 } from './store.js';
+
+interface DeploymentLoad {
+  inFlight: number;
+  /** The fixed minute `requests[0]` and `tokens[0]` count; index 1 is the minute before. */
+  window: number;
+  requests: [number, number];
+  tokens: [number, number];
+  /** Newest first. */
+  samples: LatencySample[];
+  coolingUntilMs: number;
+}
 
 export class MemoryStore implements StateStore {
   readonly kind = 'memory' as const;
@@ -16,8 +34,64 @@ export class MemoryStore implements StateStore {
   /** A ring buffer: `log[next % max]` is overwritten once full, so memory stays bounded. */
   private readonly log: UsageRecord[] = [];
   private next = 0;
+  private readonly load = new Map<string, DeploymentLoad>();
 
-  constructor(private readonly maxLogEntries: number) {}
+  constructor(
+    private readonly maxLogEntries: number,
+    private readonly loadOptions: LoadOptions,
+  ) {}
+
+  private loadFor(deployment: string): DeploymentLoad {
+    let l = this.load.get(deployment);
+    if (l === undefined) this.load.set(deployment, (l = { inFlight: 0, window: -1, requests: [0, 0], tokens: [0, 0], samples: [], coolingUntilMs: 0 }));
+    return l;
+  }
+
+  /** Moves the two-minute window forward to `index`: [current, previous]. */
+  private roll(l: DeploymentLoad, index: number): void {
+    if (l.window === index) return;
+    const keep = l.window === index - 1;
+    l.requests = [0, keep ? l.requests[0] : 0];
+    l.tokens = [0, keep ? l.tokens[0] : 0];
+    l.window = index;
+  }
+
+  async loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]> {
+    const index = windowIndex(nowMs);
+    return deployments.map((name) => {
+      const l = this.loadFor(name);
+      this.roll(l, index);
+      return {
+        inFlight: l.inFlight,
+        requestsInWindow: slidingCount(l.requests[0], l.requests[1], nowMs),
+        tokensInWindow: slidingCount(l.tokens[0], l.tokens[1], nowMs),
+        ...latencyMeans(l.samples, nowMs, this.loadOptions),
+        coolingUntilMs: l.coolingUntilMs,
+      };
+    });
+  }
+
+  async requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void> {
+    const l = this.loadFor(deployment);
+    this.roll(l, windowIndex(nowMs));
+    l.inFlight += 1;
+    l.requests[0] += 1;
+    l.tokens[0] += estimatedTokens;
+  }
+
+  async requestEnded(end: RequestEnd): Promise<void> {
+    const l = this.loadFor(end.deployment);
+    l.inFlight = Math.max(0, l.inFlight - 1);
+    this.roll(l, windowIndex(end.endedMs));
+    // The correction goes to the minute the estimate went to, if that minute is still counted.
+    const slot = windowIndex(end.endedMs) - windowIndex(end.startedMs);
+    if (slot === 0 || slot === 1) l.tokens[slot] += end.actualTokens - end.estimatedTokens;
+    if (end.coolUntilMs !== null) l.coolingUntilMs = Math.max(l.coolingUntilMs, end.coolUntilMs);
+    if (end.sample !== null) {
+      l.samples.unshift({ atMs: end.endedMs, ...end.sample });
+      if (l.samples.length > this.loadOptions.latencySamples) l.samples.length = this.loadOptions.latencySamples;
+    }
+  }
 
   async recordUsage(record: UsageRecord): Promise<void> {
     const day = usageDay(record.timestampMs);

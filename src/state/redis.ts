@@ -3,12 +3,20 @@
  * HINCRBY (integers only, so totals are exact); the record log is a stream trimmed to about
  * `maxLogEntries`. One MULTI per record keeps aggregates and log consistent in one round trip.
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
   dimensionId,
   emptyTotals,
+  latencyMeans,
+  slidingCount,
   USAGE_DIMENSIONS,
   usageDay,
+  windowIndex,
+  type LatencySample,
+  type LoadOptions,
+  type LoadView,
+  type RequestEnd,
   type StateStore,
   type UsageDimension,
   type UsageRecord,
@@ -20,12 +28,25 @@ export interface RedisStoreOptions {
   readonly keyPrefix: string;
   readonly commandTimeoutMs: number;
   readonly maxLogEntries: number;
+  readonly load: LoadOptions;
 }
+
+/** Each replica says it is alive this often; one silent for REPLICA_TTL_MS no longer counts. */
+const HEARTBEAT_MS = 2_000;
+const REPLICA_TTL_MS = 10_000;
+/** Window hashes outlive the two minutes they are read for. */
+const WINDOW_TTL_S = 180;
 
 export class RedisStore implements StateStore {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
   private readonly logKey: string;
+  /**
+   * In-flight counts are kept per replica (one hash field each) and summed over the replicas that
+   * are alive, so a replica that dies with requests open stops counting once its heartbeat lapses.
+   */
+  private readonly replicaId = randomUUID();
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.redis = new Redis(options.url, {
@@ -38,6 +59,84 @@ export class RedisStore implements StateStore {
     // refused connection does not crash the process.
     this.redis.on('error', () => {});
     this.logKey = `${options.keyPrefix}usage:log`;
+    const beat = () => void this.redis.zadd(this.replicasKey, Date.now(), this.replicaId).catch(() => {});
+    beat();
+    this.heartbeat = setInterval(beat, HEARTBEAT_MS).unref();
+  }
+
+  private get replicasKey(): string {
+    return `${this.options.keyPrefix}replicas`;
+  }
+
+  private get cooldownsKey(): string {
+    return `${this.options.keyPrefix}cooldowns`;
+  }
+
+  private loadKey(deployment: string, what: string): string {
+    return `${this.options.keyPrefix}load:${deployment}:${what}`;
+  }
+
+  async loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]> {
+    const index = windowIndex(nowMs);
+    const p = this.redis.pipeline();
+    p.zrangebyscore(this.replicasKey, Date.now() - REPLICA_TTL_MS, '+inf');
+    for (const d of deployments) {
+      p.hgetall(this.loadKey(d, 'inflight'));
+      p.hmget(this.loadKey(d, `w:${index}`), 'req', 'tok');
+      p.hmget(this.loadKey(d, `w:${index - 1}`), 'req', 'tok');
+      p.lrange(this.loadKey(d, 'lat'), 0, this.options.load.latencySamples - 1);
+    }
+    p.zmscore(this.cooldownsKey, ...deployments);
+    const results = (await p.exec()) ?? [];
+    const value = (i: number): unknown => {
+      const [err, v] = results[i] ?? [new Error('redis pipeline aborted'), null];
+      if (err !== null) throw err;
+      return v;
+    };
+    const live = new Set(value(0) as string[]);
+    const cooling = value(1 + deployments.length * 4) as Array<string | null>;
+    return deployments.map((_, i) => {
+      const base = 1 + i * 4;
+      const inflight = value(base) as Record<string, string>;
+      let inFlight = 0;
+      for (const [replica, n] of Object.entries(inflight)) if (live.has(replica)) inFlight += Number(n);
+      const [req, tok] = value(base + 1) as Array<string | null>;
+      const [prevReq, prevTok] = value(base + 2) as Array<string | null>;
+      const samples: LatencySample[] = (value(base + 3) as string[]).map((s) => {
+        const [at, latency, ttft] = s.split(',');
+        return { atMs: Number(at), latencyMs: Number(latency), ttftMs: ttft === '' ? null : Number(ttft) };
+      });
+      return {
+        inFlight: Math.max(0, inFlight),
+        requestsInWindow: slidingCount(Number(req ?? 0), Number(prevReq ?? 0), nowMs),
+        tokensInWindow: slidingCount(Number(tok ?? 0), Number(prevTok ?? 0), nowMs),
+        ...latencyMeans(samples, nowMs, this.options.load),
+        coolingUntilMs: Number(cooling[i] ?? 0),
+      };
+    });
+  }
+
+  async requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void> {
+    const window = this.loadKey(deployment, `w:${windowIndex(nowMs)}`);
+    await this.redis
+      .pipeline()
+      .hincrby(this.loadKey(deployment, 'inflight'), this.replicaId, 1)
+      .hincrby(window, 'req', 1)
+      .hincrby(window, 'tok', Math.ceil(estimatedTokens))
+      .expire(window, WINDOW_TTL_S)
+      .exec();
+  }
+
+  async requestEnded(end: RequestEnd): Promise<void> {
+    const p = this.redis.pipeline().hincrby(this.loadKey(end.deployment, 'inflight'), this.replicaId, -1);
+    const delta = Math.round(end.actualTokens - Math.ceil(end.estimatedTokens));
+    if (delta !== 0) p.hincrby(this.loadKey(end.deployment, `w:${windowIndex(end.startedMs)}`), 'tok', delta);
+    if (end.sample !== null) {
+      const lat = this.loadKey(end.deployment, 'lat');
+      p.lpush(lat, `${end.endedMs},${end.sample.latencyMs},${end.sample.ttftMs ?? ''}`).ltrim(lat, 0, this.options.load.latencySamples - 1);
+    }
+    if (end.coolUntilMs !== null) p.zadd(this.cooldownsKey, 'GT', end.coolUntilMs, end.deployment);
+    await p.exec();
   }
 
   private totalsKey(dimension: UsageDimension, id: string, day: string): string {
@@ -87,6 +186,7 @@ export class RedisStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.heartbeat);
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

@@ -2,6 +2,9 @@
  * Shared state behind one interface: the in-memory store serves a single router, the Redis store
  * many replicas. Both pass the same contract suite (test/support/contracts/state-store.ts).
  */
+import type { LoadView } from '../routing/types.js';
+
+export type { LoadView };
 
 /** One finished (or abandoned) request, as billed. Tokens are what the provider reported. */
 export interface UsageRecord {
@@ -44,8 +47,35 @@ export interface UsageTotals {
 export const USAGE_DIMENSIONS = ['key', 'model', 'deployment'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
 
+/** A request that was sent to a deployment has ended, however it ended. */
+export interface RequestEnd {
+  readonly deployment: string;
+  readonly startedMs: number;
+  readonly endedMs: number;
+  /** What `requestStarted` put in the window, now replaced by `actualTokens`. */
+  readonly estimatedTokens: number;
+  readonly actualTokens: number;
+  /** A latency sample, only for a complete successful response (errors say nothing of speed). */
+  readonly sample: { readonly latencyMs: number; readonly ttftMs: number | null } | null;
+  /** Skip the deployment until then (a later, shorter cooldown never shortens it); null: no cooldown. */
+  readonly coolUntilMs: number | null;
+}
+
+export interface LoadOptions {
+  /** Latency is the mean of at most this many newest samples… */
+  readonly latencySamples: number;
+  /** …each counted for this long. */
+  readonly latencyMaxAgeMs: number;
+}
+
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
+  /** Live load of each deployment, aligned with `deployments`, across every replica sharing the store. */
+  loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]>;
+  /** A request goes to `deployment`: one more in flight, one request and its estimated tokens in the window. */
+  requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void>;
+  /** The request ended: one less in flight, the window's tokens corrected, a latency sample kept. */
+  requestEnded(end: RequestEnd): Promise<void>;
   /** Adds the record to the per-day aggregates of every dimension and appends it to the log, atomically. */
   recordUsage(record: UsageRecord): Promise<void>;
   usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals>;
@@ -70,6 +100,46 @@ export function dimensionId(record: UsageRecord, dimension: UsageDimension): str
     case 'deployment':
       return record.deployment;
   }
+}
+
+export const WINDOW_MS = 60_000;
+
+/** The fixed minute a time falls in; a sliding minute is read from it and the one before. */
+export function windowIndex(nowMs: number): number {
+  return Math.floor(nowMs / WINDOW_MS);
+}
+
+/**
+ * The count over the sliding minute ending now, from two fixed minutes: all of the current one and
+ * the share of the previous one that still overlaps the sliding minute.
+ */
+export function slidingCount(current: number, previous: number, nowMs: number): number {
+  return current + previous * (1 - (nowMs % WINDOW_MS) / WINDOW_MS);
+}
+
+export interface LatencySample {
+  readonly atMs: number;
+  readonly latencyMs: number;
+  readonly ttftMs: number | null;
+}
+
+/** Means of the samples (newest first) younger than the maximum age; null where there are none. */
+export function latencyMeans(samples: readonly LatencySample[], nowMs: number, o: LoadOptions): { latencyMs: number | null; ttftMs: number | null } {
+  let n = 0;
+  let total = 0;
+  let nTtft = 0;
+  let ttft = 0;
+  for (let i = 0; i < samples.length && i < o.latencySamples; i++) {
+    const s = samples[i]!;
+    if (nowMs - s.atMs > o.latencyMaxAgeMs) break;
+    n += 1;
+    total += s.latencyMs;
+    if (s.ttftMs !== null) {
+      nTtft += 1;
+      ttft += s.ttftMs;
+    }
+  }
+  return { latencyMs: n === 0 ? null : total / n, ttftMs: nTtft === 0 ? null : ttft / nTtft };
 }
 
 export function emptyTotals(): UsageTotals {

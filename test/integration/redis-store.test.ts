@@ -13,4 +13,4 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-stateStoreContract('redis', async (maxLog) => new RedisStore({ url: redis.url, keyPrefix: `contract:${process.pid}:${n++}:`, commandTimeoutMs: 1000, maxLogEntries: maxLog }));
+stateStoreContract('redis', async (maxLog) => new RedisStore({ url: redis.url, keyPrefix: `contract:${process.pid}:${n++}:`, commandTimeoutMs: 1000, maxLogEntries: maxLog, load: { latencySamples: 20, latencyMaxAgeMs: 60_000 } }));

@@ -3,17 +3,17 @@
  *
  * The primary is drawn with probability weight / Σweights (one random number, a cumulative walk);
  * the fallbacks follow in descending weight. Scores are weight / max weight.
- * Params: none. Inputs: `Deployment.weight` (> 0, default 1).
+ * Params: none. Inputs: `Deployment.weight` (its `weight`, else its RPM or TPM limit, else 1).
  */
-import type { Deployment } from '../../config/compile.js';
-import type { PolicyEnv, Ranking, RouteRequest, Strategy } from '../types.js';
+import type { Strategy } from '../types.js';
 
 export const kind = 'weighted-random';
 
 export function create(): Strategy {
   return {
     kind,
-    rank(_req: RouteRequest, candidates: readonly Deployment[], env: PolicyEnv): Ranking {
+    rank(_req, candidateLoads, { env }) {
+      const candidates = candidateLoads.map((c) => c.deployment);
       const n = candidates.length;
       if (n === 0) return { order: [], scores: [] };
       let total = 0;

@@ -9,12 +9,18 @@ import { config, fixedEnv } from '../../support/fixtures.js';
 const HEADERS = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-request-id': 'req-1', authorization: 'Bearer sk-client' };
 
 function pipeline(randoms = [0.1]) {
-  const store = new MemoryStore(100);
+  const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
   return { store, p: new Pipeline(config(), store, fixedEnv(randoms), pino({ level: 'silent' })) };
 }
 
 const body = (o: unknown) => Buffer.from(JSON.stringify(o));
-const asContinue = (o: Outcome) => {
+/** Groups whose strategy reads no load are routed synchronously. */
+const sync = (o: Outcome | Promise<Outcome>): Outcome => {
+  if (o instanceof Promise) throw new Error('expected a synchronous outcome');
+  return o;
+};
+const asContinue = (out: Outcome | Promise<Outcome>) => {
+  const o = sync(out);
   if (o.kind !== 'continue') throw new Error(`expected continue, got ${JSON.stringify(o)}`);
   return o;
 };
@@ -140,7 +146,7 @@ describe('response phases and the usage record', () => {
     const { p, store } = pipeline();
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
-    expect(x.onRequestBody(body({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] })).kind).toBe('reply');
+    expect(sync(x.onRequestBody(body({ model: 'nope', messages: [{ role: 'user', content: 'hi' }] }))).kind).toBe('reply');
     x.onEnd();
     expect(await store.usageLog(10)).toEqual([]);
   });

@@ -1,0 +1,82 @@
+/**
+ * What a chat request means for routing, read once from its parsed body and headers: capabilities
+ * it needs, its size in tokens (exact only when asked), tags, tier, preference and the text the
+ * classifier reads. Pure: the same body and headers give the same features.
+ */
+import type { BalancePreset, Capability, RoutingSettings } from '../config/compile.js';
+import { BALANCE_PRESETS } from '../config/schema.js';
+import { promptTokens, promptTokensBound, type PromptText } from './tokens.js';
+import type { RouteRequest } from './types.js';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+interface Scan extends PromptText {
+  readonly lastUserText: string;
+}
+
+/** One pass over the messages: their text, image parts and the last user message. */
+function scanMessages(messages: readonly unknown[], tools: unknown): Scan {
+  const parts: string[] = [];
+  let images = 0;
+  let lastUserText = '';
+  for (const m of messages) {
+    if (!isObject(m)) continue;
+    const content = m.content;
+    let text = '';
+    if (typeof content === 'string') text = content;
+    else if (Array.isArray(content)) {
+      for (const part of content) {
+        if (!isObject(part)) continue;
+        if (part.type === 'text' && typeof part.text === 'string') text += (text === '' ? '' : '\n') + part.text;
+        else if (part.type === 'image_url' || part.type === 'input_image' || part.type === 'image') images += 1;
+      }
+    }
+    if (text !== '') parts.push(text);
+    if (m.role === 'user') lastUserText = text;
+  }
+  if (Array.isArray(tools) && tools.length > 0) parts.push(JSON.stringify(tools));
+  return { text: parts.join('\n'), messages: messages.length, images, lastUserText };
+}
+
+function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>, header: string | undefined): string[] {
+  const out: string[] = [];
+  const add = (v: unknown) => {
+    if (typeof v === 'string' && v.length > 0 && !out.includes(v)) out.push(v);
+  };
+  if (Array.isArray(body.tags)) body.tags.forEach(add);
+  if (Array.isArray(metadata.tags)) metadata.tags.forEach(add);
+  if (header !== undefined) header.split(',').forEach((t) => add(t.trim()));
+  return out;
+}
+
+function presetOf(v: unknown): BalancePreset | null {
+  return typeof v === 'string' && (BALANCE_PRESETS as readonly string[]).includes(v) ? (v as BalancePreset) : null;
+}
+
+/** `body` has passed parseChatRequest: `model` is a string and `messages` a non-empty array. */
+export function routeRequestOf(body: Record<string, unknown>, headers: Readonly<Record<string, string>>, settings: RoutingSettings): RouteRequest {
+  const scan = scanMessages(body.messages as unknown[], body.tools);
+  const metadata = isObject(body.metadata) ? body.metadata : {};
+  const needs = new Set<Capability>();
+  if (scan.images > 0) needs.add('vision');
+  const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
+  if (hasTools) needs.add('tools');
+  if (isObject(body.response_format) && body.response_format.type !== 'text') needs.add('json');
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  let counted: number | null = null;
+  return {
+    model: body.model as string,
+    stream: body.stream === true,
+    needs,
+    promptTokensBound: promptTokensBound(scan),
+    promptTokens: () => (counted ??= promptTokens(scan)),
+    maxTokens: typeof maxTokens === 'number' ? maxTokens : null,
+    tags: tagsOf(body, metadata, headers[settings.tagsHeader]),
+    tier: headers[settings.tierHeader] ?? settings.defaultTier,
+    preference: presetOf(headers[settings.preferenceHeader] ?? metadata.route_preference),
+    metadata,
+    lastUserText: scan.lastUserText,
+    hasImage: scan.images > 0,
+    hasTools,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Candidate filters, applied before any strategy. Each removes a deployment for one named reason,
+ * with the specifics, so the decision record can say why a deployment was not considered.
+ */
+import type { Deployment, ModelGroup, RoutingSettings } from '../config/compile.js';
+import type { Candidate, Exclusion, ExclusionReason, PolicyEnv, RouteRequest } from './types.js';
+
+export interface FilterContext {
+  readonly group: ModelGroup;
+  readonly env: PolicyEnv;
+  /** Deployments whose provider or model budget is spent (admission fills it; empty until then). */
+  readonly budgetExhausted: ReadonlySet<string>;
+}
+
+/** Returns why `c` cannot take `req`, or null when it can. */
+type Filter = (req: RouteRequest, c: Candidate, ctx: FilterContext) => { reason: ExclusionReason; detail: string } | null;
+
+const capability: Filter = (req, { deployment: d }) => {
+  for (const need of req.needs) if (!d.capabilities.has(need)) return { reason: 'capability', detail: `lacks ${need}` };
+  return null;
+};
+
+/** Counts tokens only when the free upper bound does not already fit the window. */
+const contextWindow: Filter = (req, { deployment: d }) => {
+  const reply = req.maxTokens ?? 0;
+  if (req.promptTokensBound + reply <= d.contextWindow) return null;
+  const needed = req.promptTokens() + reply;
+  return needed <= d.contextWindow ? null : { reason: 'context_window', detail: `needs ${needed} tokens, window ${d.contextWindow}` };
+};
+
+/**
+ * In a group with tagged deployments, a tagged request goes only to deployments carrying all its
+ * tags; an untagged one to the `default`-tagged deployments (to any when none is tagged `default`).
+ */
+const tags: Filter = (req, { deployment: d }, ctx) => {
+  if (!ctx.group.tagged) return null;
+  if (req.tags.length === 0) return !ctx.group.hasDefaultTag || d.tags.has('default') ? null : { reason: 'tags', detail: 'untagged request, deployment not tagged default' };
+  for (const t of req.tags) if (!d.tags.has(t)) return { reason: 'tags', detail: `lacks tag ${t}` };
+  return null;
+};
+
+const cooldown: Filter = (_req, { load }, ctx) => {
+  const left = load.coolingUntilMs - ctx.env.now();
+  return left > 0 ? { reason: 'cooldown', detail: `cooling for ${Math.ceil(left)} ms` } : null;
+};
+
+const budget: Filter = (_req, { deployment: d }, ctx) => (ctx.budgetExhausted.has(d.name) ? { reason: 'budget', detail: 'budget spent' } : null);
+
+/** The request would take the deployment past its RPM or TPM limit in the sliding minute. */
+const rateLimit: Filter = (req, { deployment: d, load }) => {
+  if (d.rpmLimit !== null && load.requestsInWindow + 1 > d.rpmLimit) return { reason: 'rate_limit', detail: `rpm ${load.requestsInWindow}/${d.rpmLimit}` };
+  if (d.tpmLimit !== null && load.tokensInWindow + estimatedTokens(req) > d.tpmLimit) {
+    return { reason: 'rate_limit', detail: `tpm ${Math.round(load.tokensInWindow)}/${d.tpmLimit}` };
+  }
+  return null;
+};
+
+const FILTERS: readonly Filter[] = [capability, contextWindow, tags, cooldown, budget, rateLimit];
+
+/** Tokens a request is expected to use: about a quarter of its byte bound (≈ 4 bytes a token in English) plus max_tokens. */
+export function estimatedTokens(req: RouteRequest): number {
+  return Math.ceil(req.promptTokensBound / 4) + (req.maxTokens ?? 0);
+}
+
+/**
+ * Tier pools: the request's tier lists pools in order of preference; the first pool with any
+ * deployment left takes the request, and the others are excluded for `tier`.
+ */
+function byTier(req: RouteRequest, survivors: Candidate[], excluded: Exclusion[], settings: RoutingSettings): Candidate[] {
+  const pools = req.tier === null ? undefined : settings.tiers.get(req.tier);
+  if (pools === undefined) return survivors;
+  const inPool = (d: Deployment, pool: string) => d.tier === pool;
+  for (const pool of pools) {
+    if (!survivors.some((c) => inPool(c.deployment, pool))) continue;
+    const kept: Candidate[] = [];
+    for (const c of survivors) {
+      if (inPool(c.deployment, pool)) kept.push(c);
+      else excluded.push({ deployment: c.deployment.name, reason: 'tier', detail: `tier ${req.tier} uses pool ${pool}` });
+    }
+    return kept;
+  }
+  for (const c of survivors) excluded.push({ deployment: c.deployment.name, reason: 'tier', detail: `tier ${req.tier} may use ${pools.join(', ')}` });
+  return [];
+}
+
+export function filterCandidates(
+  req: RouteRequest,
+  candidates: readonly Candidate[],
+  ctx: FilterContext,
+  settings: RoutingSettings,
+): { survivors: Candidate[]; excluded: Exclusion[] } {
+  const survivors: Candidate[] = [];
+  const excluded: Exclusion[] = [];
+  for (const c of candidates) {
+    let why: ReturnType<Filter> = null;
+    for (const f of FILTERS) if ((why = f(req, c, ctx)) !== null) break;
+    if (why === null) survivors.push(c);
+    else excluded.push({ deployment: c.deployment.name, ...why });
+  }
+  return { survivors: byTier(req, survivors, excluded, settings), excluded };
+}

@@ -1,0 +1,47 @@
+/**
+ * Prometheus counters, rendered in the text exposition format at the admin server's /metrics.
+ * A counter keeps one number per label combination; the label key is built once per increment.
+ */
+
+const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+export class Counter<L extends string> {
+  private readonly values = new Map<string, number>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labels: readonly L[],
+  ) {}
+
+  inc(labels: Readonly<Record<L, string>>, by = 1): void {
+    let key = '';
+    for (const l of this.labels) key += `${key === '' ? '' : ','}${l}="${escape(labels[l])}"`;
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+
+  /** The value for exactly these labels (tests and the admin API). */
+  get(labels: Readonly<Record<L, string>>): number {
+    let key = '';
+    for (const l of this.labels) key += `${key === '' ? '' : ','}${l}="${escape(labels[l])}"`;
+    return this.values.get(key) ?? 0;
+  }
+
+  render(): string {
+    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
+    for (const [key, v] of this.values) out += `${this.name}{${key}} ${v}\n`;
+    return out;
+  }
+}
+
+/** The router's routing metrics: what was decided, and why deployments were left out. */
+export class RoutingMetrics {
+  readonly routed = new Counter('llm_router_routed_total', 'Requests routed, by model group, strategy and chosen deployment.', ['group', 'strategy', 'deployment']);
+  readonly excluded = new Counter('llm_router_excluded_total', 'Deployments excluded from a routing decision, by reason.', ['group', 'deployment', 'reason']);
+  readonly unroutable = new Counter('llm_router_unroutable_total', 'Requests no deployment of their group could take.', ['group']);
+  readonly classified = new Counter('llm_router_classified_total', 'Virtual-model requests, by the group chosen and how.', ['virtual_model', 'group', 'by']);
+
+  render(): string {
+    return [this.routed, this.excluded, this.unroutable, this.classified].map((c) => c.render()).join('');
+  }
+}
