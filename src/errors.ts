@@ -13,11 +13,12 @@ export type ErrorCode =
   | 'body_too_large'
   | 'unsupported_media_type'
   | 'no_deployment'
+  | 'rate_limited'
   | 'internal_error';
 
 interface ErrorSpec {
   readonly status: number;
-  readonly type: 'invalid_request_error' | 'not_found_error' | 'server_error' | 'service_unavailable_error';
+  readonly type: 'invalid_request_error' | 'not_found_error' | 'server_error' | 'service_unavailable_error' | 'rate_limit_error';
 }
 
 const SPECS: Record<ErrorCode, ErrorSpec> = {
@@ -30,6 +31,7 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
   body_too_large: { status: 413, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   no_deployment: { status: 503, type: 'service_unavailable_error' },
+  rate_limited: { status: 429, type: 'rate_limit_error' },
   internal_error: { status: 500, type: 'server_error' },
 };
 
@@ -41,6 +43,8 @@ export class RouterError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly param: string | null = null,
+    /** Sent as `Retry-After` (seconds) with the error. */
+    readonly retryAfterSec: number | null = null,
   ) {
     super(message);
     this.name = 'RouterError';

@@ -23,7 +23,7 @@ export async function serve(configPath: string): Promise<void> {
   const store = createStateStore(config);
   const pipeline = new Pipeline(config, store, env, log);
   const extproc = await startExtProcServer(pipeline, config.grpc, log);
-  const admin = await startAdminServer(store, pipeline.metrics, config.admin, log, env.now);
+  const admin = await startAdminServer(store, pipeline.metrics, [...config.deployments.keys()], config.admin, log, env.now);
   admin.setReady(true);
   log.info({ grpcPort: extproc.port, adminPort: admin.port, store: store.kind, groups: [...config.groups.keys()] }, 'router ready');
 

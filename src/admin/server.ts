@@ -7,6 +7,7 @@
  *   GET /usage/log?limit=N               the newest N usage records, oldest first
  *   GET /usage/totals?dimension=&id=&day=  per-day aggregates (dimension: key | model | deployment)
  *   GET /metrics                         Prometheus counters: routing decisions and exclusions by reason
+ *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown)
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +29,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export async function startAdminServer(
   store: StateStore,
   metrics: { render(): string },
+  deployments: readonly string[],
   listen: { address: string; port: number },
   log: Logger,
   now: () => number,
@@ -60,6 +62,10 @@ export async function startAdminServer(
           }
           const day = url.searchParams.get('day') ?? usageDay(now());
           return send(res, 200, { dimension, id, day, ...(await store.usageTotals(dimension, id, day)) });
+        }
+        case '/load': {
+          const loads = await store.loadOf(deployments, now());
+          return send(res, 200, { data: Object.fromEntries(deployments.map((d, i) => [d, loads[i]])) });
         }
         case '/metrics': {
           const text = Buffer.from(metrics.render());

@@ -5,6 +5,8 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 export interface Child {
   readonly name: string;
   readonly process: ChildProcess;
+  /** Where its output goes, when started with one. */
+  readonly logFile?: string;
   /** Output so far, for error messages when a start fails. */
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
@@ -48,6 +50,7 @@ export function spawnChild(name: string, command: string, args: readonly string[
   return {
     name,
     process: child,
+    ...(options.logFile === undefined ? {} : { logFile: options.logFile }),
     output,
     stop: async (graceMs = 5000) => {
       if (child.exitCode === null && child.signalCode === null) {

@@ -27,6 +27,8 @@ export interface SeenRequest {
 export interface MockStats {
   name: string;
   requests: number;
+  /** Chat requests being answered now (live; not zeroed by reset). */
+  inFlight: number;
   /** Usage the mock put in its responses (streams: only when the usage chunk was sent). */
   usage: { promptTokens: number; completionTokens: number; totalTokens: number };
   statuses: Record<string, number>;
@@ -77,10 +79,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown, extra: Rec
 export async function startMockInstance(config: MockInstanceConfig): Promise<MockInstance> {
   const parsed = instanceSchema.parse(config);
   let behaviour: Behaviour = parsed.behaviour;
-  const stats: MockStats = { name: parsed.name, requests: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, statuses: {}, last: [] };
+  const stats: MockStats = { name: parsed.name, requests: 0, inFlight: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, statuses: {}, last: [] };
   let sequence = 0;
 
   const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    stats.inFlight++;
+    res.once('close', () => stats.inFlight--);
     const raw = await readBody(req);
     stats.requests++;
     let body: Record<string, unknown>;

@@ -21,7 +21,7 @@ import { Router, type Target } from '../routing/choose.js';
 import { coolingUntil } from '../routing/cooldown.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
 import { routeRequestOf } from '../routing/features.js';
-import { estimatedTokens } from '../routing/filters.js';
+import { earliestRecovery, estimatedTokens } from '../routing/filters.js';
 import type { Decision, LoadView, PolicyEnv, RouteRequest } from '../routing/types.js';
 import type { StateStore, UsageRecord } from '../state/store.js';
 import { RoutingMetrics } from '../telemetry/metrics.js';
@@ -75,8 +75,12 @@ export class Pipeline {
   }
 }
 
-function errorReply(err: RouterError): Outcome {
-  return { kind: 'reply', status: err.status, body: Buffer.from(JSON.stringify(err.toJSON())), headers: JSON_HEADERS };
+/** The error in OpenAI's format, with `Retry-After` when it has one and the decision when debugging. */
+function errorReply(err: RouterError, decision: string | null): Outcome {
+  const headers: HeaderPair[] = [...JSON_HEADERS];
+  if (err.retryAfterSec !== null) headers.push(['retry-after', String(err.retryAfterSec)]);
+  if (decision !== null) headers.push(['x-llm-router-decision', decision]);
+  return { kind: 'reply', status: err.status, body: Buffer.from(JSON.stringify(err.toJSON())), headers };
 }
 
 /** The content type a body's first bytes show: JSON starts with `{`/`[`, SSE with a field name or `:`. */
@@ -194,7 +198,13 @@ export class Exchange {
       this.decision = decision;
       this.p.count(decision);
       if (decision.outcome !== 'routed') {
-        const why = decision.outcome === 'no_candidates' ? decision.excluded.map((e) => `${e.deployment}: ${e.reason} (${e.detail})`).join('; ') : '';
+        const excluded = decision.outcome === 'no_candidates' ? decision.excluded : [];
+        const why = excluded.map((e) => `${e.deployment}: ${e.reason} (${e.detail})`).join('; ');
+        const recovery = earliestRecovery(excluded);
+        if (recovery !== null) {
+          const retryAfterSec = Math.max(1, Math.ceil((recovery - this.p.env.now()) / 1000));
+          throw new RouterError('rate_limited', `Every deployment of '${req.model}' is rate limited or cooling down: ${why}. Retry after ${retryAfterSec} s.`, null, retryAfterSec);
+        }
         throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
       }
       const d = decision.primary;
@@ -280,7 +290,7 @@ export class Exchange {
     this.rejection = routerError;
     this.answered = true;
     this.status = routerError.status;
-    return errorReply(routerError);
+    return errorReply(routerError, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
   }
 
   /** The deployment's in-flight count goes down, its window gets the real tokens, and it learns its latency. */

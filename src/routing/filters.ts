@@ -4,6 +4,7 @@
  */
 import type { Deployment, ModelGroup, RoutingSettings } from '../config/compile.js';
 import type { Candidate, Exclusion, ExclusionReason, PolicyEnv, RouteRequest } from './types.js';
+import { windowEnd } from './window.js';
 
 export interface FilterContext {
   readonly group: ModelGroup;
@@ -13,7 +14,7 @@ export interface FilterContext {
 }
 
 /** Returns why `c` cannot take `req`, or null when it can. */
-type Filter = (req: RouteRequest, c: Candidate, ctx: FilterContext) => { reason: ExclusionReason; detail: string } | null;
+type Filter = (req: RouteRequest, c: Candidate, ctx: FilterContext) => { reason: ExclusionReason; detail: string; untilMs?: number } | null;
 
 const capability: Filter = (req, { deployment: d }) => {
   for (const need of req.needs) if (!d.capabilities.has(need)) return { reason: 'capability', detail: `lacks ${need}` };
@@ -41,19 +42,34 @@ const tags: Filter = (req, { deployment: d }, ctx) => {
 
 const cooldown: Filter = (_req, { load }, ctx) => {
   const left = load.coolingUntilMs - ctx.env.now();
-  return left > 0 ? { reason: 'cooldown', detail: `cooling for ${Math.ceil(left)} ms` } : null;
+  return left > 0 ? { reason: 'cooldown', detail: `cooling for ${Math.ceil(left)} ms`, untilMs: load.coolingUntilMs } : null;
 };
 
 const budget: Filter = (_req, { deployment: d }, ctx) => (ctx.budgetExhausted.has(d.name) ? { reason: 'budget', detail: 'budget spent' } : null);
 
 /** The request would take the deployment past its RPM or TPM limit in the sliding minute. */
-const rateLimit: Filter = (req, { deployment: d, load }) => {
-  if (d.rpmLimit !== null && load.requestsInWindow + 1 > d.rpmLimit) return { reason: 'rate_limit', detail: `rpm ${load.requestsInWindow}/${d.rpmLimit}` };
+const rateLimit: Filter = (req, { deployment: d, load }, ctx) => {
+  if (d.rpmLimit !== null && load.requestsInWindow + 1 > d.rpmLimit) {
+    return { reason: 'rate_limit', detail: `rpm ${Math.round(load.requestsInWindow)}/${d.rpmLimit}`, untilMs: windowEnd(ctx.env.now()) };
+  }
   if (d.tpmLimit !== null && load.tokensInWindow + estimatedTokens(req) > d.tpmLimit) {
-    return { reason: 'rate_limit', detail: `tpm ${Math.round(load.tokensInWindow)}/${d.tpmLimit}` };
+    return { reason: 'rate_limit', detail: `tpm ${Math.round(load.tokensInWindow)}/${d.tpmLimit}`, untilMs: windowEnd(ctx.env.now()) };
   }
   return null;
 };
+
+/**
+ * When every deployment is only waiting (cooling down or at a rate limit), the earliest time one is
+ * free again; null when some exclusion will not pass with time (context window, tags, …).
+ */
+export function earliestRecovery(excluded: readonly Exclusion[]): number | null {
+  let earliest = Infinity;
+  for (const e of excluded) {
+    if (e.untilMs === undefined) return null;
+    earliest = Math.min(earliest, e.untilMs);
+  }
+  return excluded.length === 0 ? null : earliest;
+}
 
 const FILTERS: readonly Filter[] = [capability, contextWindow, tags, cooldown, budget, rateLimit];
 

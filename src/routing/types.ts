@@ -82,6 +82,8 @@ export interface Exclusion {
   readonly reason: ExclusionReason;
   /** Human-readable specifics, e.g. `needs 150012 tokens, window 128000`. */
   readonly detail: string;
+  /** For a passing reason (cooldown, rate limit): when the deployment may take requests again. */
+  readonly untilMs?: number;
 }
 
 /** How a virtual model was resolved to a group. */

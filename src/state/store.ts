@@ -5,6 +5,7 @@
 import type { LoadView } from '../routing/types.js';
 
 export type { LoadView };
+export { slidingCount, windowIndex } from '../routing/window.js';
 
 /** One finished (or abandoned) request, as billed. Tokens are what the provider reported. */
 export interface UsageRecord {
@@ -100,21 +101,6 @@ export function dimensionId(record: UsageRecord, dimension: UsageDimension): str
     case 'deployment':
       return record.deployment;
   }
-}
-
-export const WINDOW_MS = 60_000;
-
-/** The fixed minute a time falls in; a sliding minute is read from it and the one before. */
-export function windowIndex(nowMs: number): number {
-  return Math.floor(nowMs / WINDOW_MS);
-}
-
-/**
- * The count over the sliding minute ending now, from two fixed minutes: all of the current one and
- * the share of the previous one that still overlaps the sliding minute.
- */
-export function slidingCount(current: number, previous: number, nowMs: number): number {
-  return current + previous * (1 - (nowMs % WINDOW_MS) / WINDOW_MS);
 }
 
 export interface LatencySample {

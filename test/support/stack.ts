@@ -23,6 +23,8 @@ export interface StackDeployment {
   readonly hosts?: number;
   readonly behaviour?: Partial<Behaviour>;
   readonly apiKeyEnv?: string;
+  /** More router.yaml fields for this deployment (tags, tier, context_window, price, limits, …). */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
 
 export interface StackOptions {
@@ -31,6 +33,12 @@ export interface StackOptions {
   readonly redisUrl?: string;
   readonly maxRequestBodyBytes?: number;
   readonly routerEnv?: NodeJS.ProcessEnv;
+  /** model_groups entries by name (strategy, …); groups not listed use weighted-random. */
+  readonly groups?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly routing?: Readonly<Record<string, unknown>>;
+  readonly virtualModels?: readonly unknown[];
+  /** Router replicas behind the one Envoy (default 1); more than one needs `redisUrl`. */
+  readonly routers?: number;
 }
 
 export interface Stack {
@@ -38,6 +46,8 @@ export interface Stack {
   readonly url: string;
   readonly envoyAdmin: string;
   readonly routerAdmin: string;
+  /** Every replica's admin URL; the first is `routerAdmin`. */
+  readonly routerAdmins: readonly string[];
   readonly mocks: Readonly<Record<string, readonly MockInstance[]>>;
   readonly router: Child;
   readonly envoy: Child;
@@ -78,39 +88,52 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
         Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {} })),
       );
     }
-    const [listener, admin, routerGrpc, routerAdmin] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [listener, admin] = [await freePort(), await freePort()];
     const groups = [...new Set(options.deployments.map((d) => d.group))];
-    const routerConfig = {
-      server: { grpc: { address: '127.0.0.1', port: routerGrpc }, admin: { address: '127.0.0.1', port: routerAdmin }, shutdown_grace_ms: 5000 },
-      limits: options.maxRequestBodyBytes === undefined ? {} : { max_request_body_bytes: options.maxRequestBodyBytes },
-      state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: `test:${routerGrpc}:` } },
-      log_level: 'info',
-      model_groups: groups.map((name) => ({ name, strategy: 'weighted-random' })),
-      deployments: options.deployments.map((d) => ({
-        name: d.name,
-        provider: 'openai',
-        model_group: d.group,
-        provider_model: d.providerModel ?? `${d.group}-provider`,
-        weight: d.weight ?? 1,
-        price: PRICE,
-        context_window: 128000,
-        ...(d.apiKeyEnv === undefined ? {} : { api_key_env: d.apiKeyEnv }),
-      })),
-    };
-    const routerFile = join(dir, 'router.yaml');
-    await writeFile(routerFile, stringify(routerConfig));
-    const router = spawnChild('router', process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', routerFile], {
-      logFile: join(dir, 'router.log'),
-      env: { ...process.env, ...options.routerEnv },
-    });
-    children.push(router);
-    const routerAdminUrl = `http://127.0.0.1:${routerAdmin}`;
-    await waitUntil(() => httpOk(`${routerAdminUrl}/readyz`), 15_000, () => `router not ready (is dist/ built? npm test builds it):\n${router.output()}`, router);
+    const replicas = options.routers ?? 1;
+    const routerPorts: Array<{ grpc: number; admin: number }> = [];
+    for (let i = 0; i < replicas; i++) routerPorts.push({ grpc: await freePort(), admin: await freePort() });
+    const routerAdmins: string[] = [];
+    for (const [i, ports] of routerPorts.entries()) {
+      const routerConfig = {
+        server: { grpc: { address: '127.0.0.1', port: ports.grpc }, admin: { address: '127.0.0.1', port: ports.admin }, shutdown_grace_ms: 5000 },
+        limits: options.maxRequestBodyBytes === undefined ? {} : { max_request_body_bytes: options.maxRequestBodyBytes },
+        // Replicas share one key prefix: they are one gateway.
+        state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: `test:${listener}:` } },
+        log_level: 'info',
+        routing: options.routing ?? {},
+        model_groups: groups.map((name) => ({ name, strategy: 'weighted-random', ...options.groups?.[name] })),
+        virtual_models: options.virtualModels ?? [],
+        deployments: options.deployments.map((d) => ({
+          name: d.name,
+          provider: 'openai',
+          model_group: d.group,
+          provider_model: d.providerModel ?? `${d.group}-provider`,
+          ...(d.weight === undefined ? {} : { weight: d.weight }),
+          price: PRICE,
+          context_window: 128000,
+          ...(d.apiKeyEnv === undefined ? {} : { api_key_env: d.apiKeyEnv }),
+          ...d.extra,
+        })),
+      };
+      const routerFile = join(dir, `router-${i}.yaml`);
+      await writeFile(routerFile, stringify(routerConfig));
+      const router = spawnChild(`router-${i}`, process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', routerFile], {
+        logFile: join(dir, `router-${i}.log`),
+        env: { ...process.env, ...options.routerEnv },
+      });
+      children.push(router);
+      const url = `http://127.0.0.1:${ports.admin}`;
+      await waitUntil(() => httpOk(`${url}/readyz`), 15_000, () => `router not ready (is dist/ built? npm test builds it):\n${router.output()}`, router);
+      routerAdmins.push(url);
+    }
+    const router = children[0]!;
+    const routerAdminUrl = routerAdmins[0]!;
 
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
     const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
     const envoyFile = join(dir, 'envoy.yaml');
-    await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerGrpc }, hostPorts));
+    await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts));
     const envoy = spawnChild('envoy', envoyBin, ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], {
       logFile: join(dir, 'envoy.log'),
     });
@@ -123,6 +146,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       url: `http://127.0.0.1:${listener}`,
       envoyAdmin,
       routerAdmin: routerAdminUrl,
+      routerAdmins,
       mocks,
       router,
       envoy,

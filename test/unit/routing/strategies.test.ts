@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { Router } from '../../../src/routing/choose.js';
 import { routeRequestOf } from '../../../src/routing/features.js';
+import { earliestRecovery } from '../../../src/routing/filters.js';
 import { IDLE, type Decision, type LoadView } from '../../../src/routing/types.js';
 import { fixedEnv } from '../../support/fixtures.js';
 
@@ -134,7 +135,9 @@ describe('usage-based', () => {
     expect(pick(decide('headroom', { loads: [{ tokensInWindow: 1000 }, { tokensInWindow: 5000 }] }))).toBe('head-a');
     const full = decide('headroom', { loads: [{ tokensInWindow: 10_000 }, { tokensInWindow: 9000 }] });
     expect(pick(full)).toBe('head-b');
-    expect(excluded(full)).toEqual([{ deployment: 'head-a', reason: 'rate_limit', detail: 'tpm 10000/10000' }]);
+    // Free again, at the earliest, when the current fixed minute ends.
+    const minuteEnd = Math.ceil((fixedEnv().now() + 1) / 60_000) * 60_000;
+    expect(excluded(full)).toEqual([{ deployment: 'head-a', reason: 'rate_limit', detail: 'tpm 10000/10000', untilMs: minuteEnd }]);
     expect(pick(decide('headroom', { loads: [{ requestsInWindow: 100 }, { tokensInWindow: 9999 }] }))).toBe('no_candidates');
   });
 });
@@ -169,9 +172,19 @@ describe('filters', () => {
     const d = decide('busy', { loads: [{ coolingUntilMs: now + 1500 }, {}, {}], budget: ['busy-b'] });
     expect(pick(d)).toBe('busy-c');
     expect(excluded(d)).toEqual([
-      { deployment: 'busy-a', reason: 'cooldown', detail: 'cooling for 1500 ms' },
+      { deployment: 'busy-a', reason: 'cooldown', detail: 'cooling for 1500 ms', untilMs: now + 1500 },
       { deployment: 'busy-b', reason: 'budget', detail: 'budget spent' },
     ]);
+  });
+});
+
+describe('earliestRecovery', () => {
+  it('is the soonest deadline when every exclusion passes with time, else null', () => {
+    const now = fixedEnv().now();
+    const waiting = decide('busy', { loads: [{ coolingUntilMs: now + 3000 }, { coolingUntilMs: now + 1000 }, { coolingUntilMs: now + 2000 }] });
+    expect(earliestRecovery(excluded(waiting))).toBe(now + 1000);
+    const mixed = decide('busy', { loads: [{ coolingUntilMs: now + 3000 }, {}, {}], budget: ['busy-b', 'busy-c'] });
+    expect(earliestRecovery(excluded(mixed))).toBeNull();
   });
 });
 
