@@ -29,11 +29,10 @@ export interface RedisStoreOptions {
   readonly commandTimeoutMs: number;
   readonly maxLogEntries: number;
   readonly load: LoadOptions;
+  /** A replica silent this long no longer counts (default 10 s); it says it is alive 5 times as often. */
+  readonly replicaTtlMs?: number | undefined;
 }
 
-/** Each replica says it is alive this often; one silent for REPLICA_TTL_MS no longer counts. */
-const HEARTBEAT_MS = 2_000;
-const REPLICA_TTL_MS = 10_000;
 /** Window hashes outlive the two minutes they are read for. */
 const WINDOW_TTL_S = 180;
 
@@ -47,6 +46,13 @@ export class RedisStore implements StateStore {
    */
   private readonly replicaId = randomUUID();
   private readonly heartbeat: NodeJS.Timeout;
+  private readonly replicaTtlMs: number;
+  /**
+   * This replica's own in-flight counts, kept here synchronously. A decision adds them to the other
+   * replicas' counts from Redis at the moment it is made, so requests decided in the same instant
+   * see each other even before their increments reach Redis (no herding on one deployment).
+   */
+  private readonly local = new Map<string, number>();
 
   constructor(private readonly options: RedisStoreOptions) {
     this.redis = new Redis(options.url, {
@@ -61,7 +67,8 @@ export class RedisStore implements StateStore {
     this.logKey = `${options.keyPrefix}usage:log`;
     const beat = () => void this.redis.zadd(this.replicasKey, Date.now(), this.replicaId).catch(() => {});
     beat();
-    this.heartbeat = setInterval(beat, HEARTBEAT_MS).unref();
+    this.replicaTtlMs = options.replicaTtlMs ?? 10_000;
+    this.heartbeat = setInterval(beat, this.replicaTtlMs / 5).unref();
   }
 
   private get replicasKey(): string {
@@ -79,7 +86,7 @@ export class RedisStore implements StateStore {
   async loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]> {
     const index = windowIndex(nowMs);
     const p = this.redis.pipeline();
-    p.zrangebyscore(this.replicasKey, Date.now() - REPLICA_TTL_MS, '+inf');
+    p.zrangebyscore(this.replicasKey, Date.now() - this.replicaTtlMs, '+inf');
     for (const d of deployments) {
       p.hgetall(this.loadKey(d, 'inflight'));
       p.hmget(this.loadKey(d, `w:${index}`), 'req', 'tok');
@@ -98,8 +105,10 @@ export class RedisStore implements StateStore {
     return deployments.map((_, i) => {
       const base = 1 + i * 4;
       const inflight = value(base) as Record<string, string>;
-      let inFlight = 0;
-      for (const [replica, n] of Object.entries(inflight)) if (live.has(replica)) inFlight += Number(n);
+      let others = 0;
+      for (const [replica, n] of Object.entries(inflight)) if (replica !== this.replicaId && live.has(replica)) others += Number(n);
+      const local = this.local;
+      const deployment = deployments[i]!;
       const [req, tok] = value(base + 1) as Array<string | null>;
       const [prevReq, prevTok] = value(base + 2) as Array<string | null>;
       const samples: LatencySample[] = (value(base + 3) as string[]).map((s) => {
@@ -107,7 +116,9 @@ export class RedisStore implements StateStore {
         return { atMs: Number(at), latencyMs: Number(latency), ttftMs: ttft === '' ? null : Number(ttft) };
       });
       return {
-        inFlight: Math.max(0, inFlight),
+        get inFlight() {
+          return Math.max(0, others + (local.get(deployment) ?? 0));
+        },
         requestsInWindow: slidingCount(Number(req ?? 0), Number(prevReq ?? 0), nowMs),
         tokensInWindow: slidingCount(Number(tok ?? 0), Number(prevTok ?? 0), nowMs),
         ...latencyMeans(samples, nowMs, this.options.load),
@@ -117,6 +128,7 @@ export class RedisStore implements StateStore {
   }
 
   async requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void> {
+    this.local.set(deployment, (this.local.get(deployment) ?? 0) + 1);
     const window = this.loadKey(deployment, `w:${windowIndex(nowMs)}`);
     await this.redis
       .pipeline()
@@ -128,6 +140,7 @@ export class RedisStore implements StateStore {
   }
 
   async requestEnded(end: RequestEnd): Promise<void> {
+    this.local.set(end.deployment, Math.max(0, (this.local.get(end.deployment) ?? 0) - 1));
     const p = this.redis.pipeline().hincrby(this.loadKey(end.deployment, 'inflight'), this.replicaId, -1);
     const delta = Math.round(end.actualTokens - Math.ceil(end.estimatedTokens));
     if (delta !== 0) p.hincrby(this.loadKey(end.deployment, `w:${windowIndex(end.startedMs)}`), 'tok', delta);

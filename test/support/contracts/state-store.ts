@@ -1,6 +1,6 @@
 /** One contract for every StateStore: run on the in-memory store and on a real Redis. */
 import { describe, expect, it } from 'vitest';
-import type { StateStore, UsageRecord } from '../../../src/state/store.js';
+import type { RequestEnd, StateStore, UsageRecord } from '../../../src/state/store.js';
 
 const DAY1 = Date.UTC(2026, 10, 21, 23, 59, 59);
 const DAY2 = Date.UTC(2026, 10, 22, 0, 0, 1);
@@ -68,6 +68,83 @@ export function stateStoreContract(name: string, makeStore: (maxLog: number) => 
         const t = await store.usageTotals('deployment', 'mini-a', '2026-11-21');
         expect(t.requests).toBe(200);
         expect(t.costNanos).toBe((199 * 200) / 2);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
+
+const MINUTE = Date.UTC(2026, 10, 22, 12, 0, 0);
+const end = (over: Partial<RequestEnd> = {}): RequestEnd => ({
+  deployment: 'd1',
+  startedMs: MINUTE,
+  endedMs: MINUTE + 100,
+  estimatedTokens: 50,
+  actualTokens: 80,
+  sample: { latencyMs: 100, ttftMs: 40 },
+  coolUntilMs: null,
+  ...over,
+});
+
+/** The live load every strategy reads: one contract for memory and Redis (latency_samples 20, max age 60 s). */
+export function loadContract(name: string, makeStore: () => Promise<StateStore>): void {
+  describe(`StateStore load contract: ${name}`, () => {
+    it('counts in flight, requests and tokens; the estimate is replaced by the real count at the end', async () => {
+      const store = await makeStore();
+      try {
+        await store.requestStarted('d1', MINUTE, 50);
+        await store.requestStarted('d1', MINUTE, 50);
+        let [d1, d2] = await store.loadOf(['d1', 'd2'], MINUTE + 10);
+        expect(d1).toMatchObject({ inFlight: 2, requestsInWindow: 2, tokensInWindow: 100 });
+        expect(d2).toMatchObject({ inFlight: 0, requestsInWindow: 0, tokensInWindow: 0, latencyMs: null, ttftMs: null, coolingUntilMs: 0 });
+        await store.requestEnded(end());
+        await store.requestEnded(end({ actualTokens: 10, sample: null }));
+        [d1] = await store.loadOf(['d1'], MINUTE + 200);
+        expect(d1).toMatchObject({ inFlight: 0, requestsInWindow: 2, tokensInWindow: 90, latencyMs: 100, ttftMs: 40 });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('slides the minute: the previous minute counts in proportion to its overlap', async () => {
+      const store = await makeStore();
+      try {
+        for (let i = 0; i < 10; i++) await store.requestStarted('d1', MINUTE + 1000, 30);
+        await store.requestStarted('d1', MINUTE + 60_000 + 5000, 30);
+        const [half] = await store.loadOf(['d1'], MINUTE + 90_000);
+        expect(half!.requestsInWindow).toBeCloseTo(1 + 10 * 0.5, 6);
+        expect(half!.tokensInWindow).toBeCloseTo(30 + 300 * 0.5, 6);
+        const [later] = await store.loadOf(['d1'], MINUTE + 125_000);
+        expect(later!.requestsInWindow).toBeCloseTo(1 * (1 - 5 / 60), 6);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('averages the newest latency samples and forgets old ones', async () => {
+      const store = await makeStore();
+      try {
+        await store.requestEnded(end({ endedMs: MINUTE, sample: { latencyMs: 1000, ttftMs: null } }));
+        for (let i = 0; i < 20; i++) await store.requestEnded(end({ endedMs: MINUTE + 50_000 + i, sample: { latencyMs: 100 + i, ttftMs: i % 2 === 0 ? 10 : null } }));
+        const [fresh] = await store.loadOf(['d1'], MINUTE + 60_000);
+        expect(fresh!.latencyMs).toBeCloseTo(109.5, 6); // the 1000 ms sample fell out of the newest 20
+        expect(fresh!.ttftMs).toBe(10);
+        const [stale] = await store.loadOf(['d1'], MINUTE + 50_000 + 60_020);
+        expect(stale).toMatchObject({ latencyMs: null, ttftMs: null });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('keeps the latest cooldown deadline: a shorter one never shortens it', async () => {
+      const store = await makeStore();
+      try {
+        await store.requestEnded(end({ coolUntilMs: MINUTE + 5000 }));
+        await store.requestEnded(end({ coolUntilMs: MINUTE + 2000 }));
+        expect((await store.loadOf(['d1'], MINUTE))[0]!.coolingUntilMs).toBe(MINUTE + 5000);
+        await store.requestEnded(end({ coolUntilMs: MINUTE + 9000 }));
+        expect((await store.loadOf(['d1'], MINUTE))[0]!.coolingUntilMs).toBe(MINUTE + 9000);
       } finally {
         await store.close();
       }
