@@ -39,10 +39,12 @@ export interface Targets {
  * own Envoy, measured like any other target. `router` itself is one process over loopback TCP.
  */
 export const VARIANTS = {
-  uds: { processes: 1, socket: true, withResponseHeaders: false, grpcOptions: {} },
-  x2: { processes: 2, socket: false, withResponseHeaders: false, grpcOptions: {} },
-  rh: { processes: 1, socket: false, withResponseHeaders: true, grpcOptions: {} },
-  channelz: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: { 'grpc.enable_channelz': 1 } },
+  uds: { processes: 1, socket: true, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random' },
+  x2: { processes: 2, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random' },
+  rh: { processes: 1, socket: false, withResponseHeaders: true, grpcOptions: {}, strategy: 'weighted-random' },
+  channelz: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: { 'grpc.enable_channelz': 1 }, strategy: 'weighted-random' },
+  /** A strategy that reads the live load before every decision (the asynchronous path). */
+  lb: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'least-busy' },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
 
@@ -92,6 +94,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       socket: boolean,
       grpcOptions: Readonly<Record<string, number>> = {},
       profileDir?: string,
+      strategy = 'weighted-random',
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -100,7 +103,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         file,
         stringify({
           server: { grpc: { ...(typeof address === 'number' ? { port } : { socket: address.socket }), options: grpcOptions }, admin: { port: admin } },
-          model_groups: CLUSTERS.map((name) => ({ name })),
+          model_groups: CLUSTERS.map((name) => ({ name, strategy })),
           // One deployment per model, named after it; provider_model = group name, so requests that
           // need no rewrite pass their bytes unchanged.
           deployments: CLUSTERS.map((model) => ({ name: model, provider: 'openai', model_group: model, provider_model: model, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 })),
@@ -124,7 +127,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
     for (const variant of options.variants) {
       const spec = VARIANTS[variant];
       const routers = [];
-      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions));
+      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy));
       const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, mockPort, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.

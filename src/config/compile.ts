@@ -97,6 +97,11 @@ export interface RouterConfig {
   readonly clusterHeader: string;
   readonly routing: RoutingSettings;
   readonly maxRequestBodyBytes: number;
+  /**
+   * Prompts whose free token bound (plus max_tokens) is above this may need an exact count: the
+   * smallest context window or token threshold of a rule. Below it the tokenizer is never needed.
+   */
+  readonly countTokensAbove: number;
   readonly state: RouterConfigFile['state'] & { readonly usage_log_max_entries: number };
   readonly logLevel: RouterConfigFile['log_level'];
   readonly groups: ReadonlyMap<string, ModelGroup>;
@@ -185,6 +190,10 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       cooldownMs: file.routing.cooldown_ms,
     },
     maxRequestBodyBytes: file.limits.max_request_body_bytes,
+    countTokensAbove: Math.min(
+      ...file.deployments.map((d) => d.context_window),
+      ...file.virtual_models.flatMap((v) => v.rules.flatMap((r) => [r.when.min_prompt_tokens ?? Infinity, r.when.max_prompt_tokens ?? Infinity])),
+    ),
     state: { ...file.state, usage_log_max_entries: file.state.usage_log_max_entries ?? (file.state.kind === 'memory' ? 10_000 : 1_000_000) },
     logLevel: file.log_level,
     groups,

@@ -21,6 +21,7 @@ import { Router, type Target } from '../routing/choose.js';
 import { coolingUntil } from '../routing/cooldown.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
 import { routeRequestOf } from '../routing/features.js';
+import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
 import { earliestRecovery, estimatedTokens } from '../routing/filters.js';
 import type { Decision, LoadView, PolicyEnv, RouteRequest } from '../routing/types.js';
 import type { StateStore, UsageRecord } from '../state/store.js';
@@ -175,6 +176,21 @@ export class Exchange {
       this.requestedModel = req.model;
       this.stream = req.stream;
       const features = routeRequestOf(req.body, this.headers, this.p.config.routing);
+      // A prompt that might not fit a context window (or meets a token rule) is counted exactly.
+      if (features.promptTokensBound + (features.maxTokens ?? 0) > this.p.config.countTokensAbove && !tokenizerLoaded()) {
+        return loadTokenizer().then(
+          () => this.resolveAndRoute(req, features),
+          (err: unknown) => this.reject(err),
+        );
+      }
+      return this.resolveAndRoute(req, features);
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  private resolveAndRoute(req: ChatRequest, features: RouteRequest): Outcome | Promise<Outcome> {
+    try {
       const target = this.p.router.resolve(features);
       if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
       if (!target.group.readsLoad) return this.route(req, features, target, null);

@@ -17,6 +17,7 @@ interface Scan extends PromptText {
 /** One pass over the messages: their text, image parts and the last user message. */
 function scanMessages(messages: readonly unknown[], tools: unknown): Scan {
   const parts: string[] = [];
+  let bytes = 0;
   let images = 0;
   let lastUserText = '';
   for (const m of messages) {
@@ -31,11 +32,18 @@ function scanMessages(messages: readonly unknown[], tools: unknown): Scan {
         else if (part.type === 'image_url' || part.type === 'input_image' || part.type === 'image') images += 1;
       }
     }
-    if (text !== '') parts.push(text);
+    if (text !== '') {
+      parts.push(text);
+      bytes += Buffer.byteLength(text, 'utf8');
+    }
     if (m.role === 'user') lastUserText = text;
   }
-  if (Array.isArray(tools) && tools.length > 0) parts.push(JSON.stringify(tools));
-  return { text: parts.join('\n'), messages: messages.length, images, lastUserText };
+  if (Array.isArray(tools) && tools.length > 0) {
+    const json = JSON.stringify(tools);
+    parts.push(json);
+    bytes += Buffer.byteLength(json, 'utf8');
+  }
+  return { parts, bytes, messages: messages.length, images, lastUserText };
 }
 
 function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>, header: string | undefined): string[] {

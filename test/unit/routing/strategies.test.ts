@@ -1,12 +1,16 @@
 /** Every strategy and filter with a pinned clock and scripted randomness. */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { Router } from '../../../src/routing/choose.js';
 import { routeRequestOf } from '../../../src/routing/features.js';
+import { loadTokenizer } from '../../../src/routing/tokens.js';
 import { earliestRecovery } from '../../../src/routing/filters.js';
 import { IDLE, type Decision, type LoadView } from '../../../src/routing/types.js';
 import { fixedEnv } from '../../support/fixtures.js';
 
+
+// The router loads it before the first request that needs a count; these tests count directly.
+beforeAll(loadTokenizer);
 const dep = (name: string, group: string, extra = '') => `
   - {name: ${name}, provider: openai, model_group: ${group}, provider_model: m, price: {input_per_million: 1, output_per_million: 2}, context_window: 128000${extra}}`;
 
