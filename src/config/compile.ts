@@ -79,6 +79,7 @@ export interface RoutingSettings {
   readonly tiers: ReadonlyMap<string, readonly string[]>;
   readonly preferenceHeader: string;
   readonly decisionHeader: boolean;
+  readonly providerLimitHeaders: boolean;
   readonly cooldownMs: number;
 }
 
@@ -187,6 +188,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       tiers: new Map(file.routing.tiers.map((t) => [t.name, t.pools])),
       preferenceHeader: file.routing.preference_header,
       decisionHeader: file.routing.decision_header,
+      providerLimitHeaders: file.routing.provider_limit_headers,
       cooldownMs: file.routing.cooldown_ms,
     },
     maxRequestBodyBytes: file.limits.max_request_body_bytes,

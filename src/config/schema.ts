@@ -152,6 +152,12 @@ export const routerConfigSchema = z
         preference_header: z.string().regex(/^[a-z0-9-]+$/).default('x-llm-route-preference'),
         /** A deployment that answered 429 or 503 is skipped for this long. */
         cooldown_ms: z.number().int().min(0).default(5_000),
+        /**
+         * Read providers' `x-ratelimit-*` response headers, so usage-based routing and the rate-limit
+         * filter see the provider's own remaining requests and tokens. Costs one ext_proc message per
+         * request (the response-headers phase, turned on per request).
+         */
+        provider_limit_headers: z.boolean().default(false),
         /** Answer `x-llm-router-debug: 1` requests with the decision summarised in `x-llm-router-decision`. */
         decision_header: z.boolean().default(false),
       })

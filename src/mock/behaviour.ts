@@ -21,6 +21,9 @@ export const behaviourSchema = z.strictObject({
   cut_after_chunks: z.number().int().min(0).optional(),
   /** Stop sending, but keep the connection open, after this many content chunks. */
   stall_after_chunks: z.number().int().min(0).optional(),
+  /** Provider limits per minute: reported in `x-ratelimit-*` headers, 429 once spent. */
+  limit_requests_per_minute: z.number().int().positive().optional(),
+  limit_tokens_per_minute: z.number().int().positive().optional(),
   /** Status of `GET /health`, for Envoy's active health checks. */
   health_status: z.number().int().min(100).max(599).default(200),
 });

@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { MinuteLimiter } from './rate-limit.js';
 import { behaviourFor, behaviourSchema, type Behaviour, type MockInstanceConfig, instanceSchema, mockConfigSchema } from './behaviour.js';
 
 export interface SeenRequest {
@@ -81,6 +82,7 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
   let behaviour: Behaviour = parsed.behaviour;
   const stats: MockStats = { name: parsed.name, requests: 0, inFlight: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, statuses: {}, last: [] };
   let sequence = 0;
+  const limiter = new MinuteLimiter();
 
   const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     stats.inFlight++;
@@ -107,8 +109,8 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
 
     const forModel = typeof body.model === 'string' ? parsed.models[body.model] : undefined;
     const b = behaviourFor(forModel === undefined ? behaviour : { ...behaviour, ...forModel }, req.headers);
-    stats.statuses[b.status] = (stats.statuses[b.status] ?? 0) + 1;
     if (b.status < 200 || b.status >= 300) {
+      stats.statuses[b.status] = (stats.statuses[b.status] ?? 0) + 1;
       await sleep(b.latency_ms);
       const extra: Record<string, string> = b.retry_after === undefined ? {} : { 'retry-after': b.retry_after };
       return sendJson(res, b.status, { error: { message: `mock ${parsed.name} answered ${b.status}`, type: 'server_error', param: null, code: null } }, extra);
@@ -124,6 +126,12 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
       prompt_tokens_details: { cached_tokens: 0 },
       completion_tokens_details: { reasoning_tokens: 0 },
     });
+    const limit = limiter.take({ requestsPerMinute: b.limit_requests_per_minute, tokensPerMinute: b.limit_tokens_per_minute }, promptTokens + b.chunks, Date.now());
+    if (!limit.allowed) {
+      stats.statuses[429] = (stats.statuses[429] ?? 0) + 1;
+      return sendJson(res, 429, { error: { message: `mock ${parsed.name}: rate limit reached`, type: 'tokens', param: null, code: 'rate_limit_exceeded' } }, limit.headers);
+    }
+    stats.statuses[b.status] = (stats.statuses[b.status] ?? 0) + 1;
     const countUsage = (completionTokens: number): void => {
       stats.usage.promptTokens += promptTokens;
       stats.usage.completionTokens += completionTokens;
@@ -134,19 +142,24 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
       await sleep(b.latency_ms);
       const content = Array.from({ length: b.chunks }, (_, i) => WORDS[i % WORDS.length]).join('');
       countUsage(b.chunks);
-      return sendJson(res, 200, {
+      return sendJson(
+        res,
+        200,
+        {
         id,
         object: 'chat.completion',
         created,
         model,
         choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-        usage: usageFor(b.chunks),
-        system_fingerprint: null,
-      });
+          usage: usageFor(b.chunks),
+          system_fingerprint: null,
+        },
+        limit.headers,
+      );
     }
 
     const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...limit.headers });
     const event = (choices: unknown[], usage?: unknown): string => {
       const chunk: Record<string, unknown> = { id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices };
       if (includeUsage) chunk.usage = usage ?? null;

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Deployment, RouterConfig } from '../config/compile.js';
 import { RouterError } from '../errors.js';
+import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
 import { observeResponse, type ResponseObserver } from '../providers/openai/response.js';
 import { costNanos, NO_USAGE } from '../providers/usage.js';
 import { Router, type Target } from '../routing/choose.js';
@@ -44,8 +45,8 @@ export class Pipeline {
   readonly modelsList: Buffer;
   /** Removed from every request so a client can never pick the cluster itself. */
   readonly requestHeadersOutcome: Outcome;
-  /** The same, and a response-headers phase for the decision header (x-llm-router-debug: 1). */
-  readonly debugRequestHeadersOutcome: Outcome;
+  /** The same, and a response-headers phase: for the decision header or the provider's limit headers. */
+  readonly withResponseHeadersOutcome: Outcome;
   readonly metrics = new RoutingMetrics();
 
   constructor(
@@ -57,7 +58,7 @@ export class Pipeline {
     this.router = new Router(config);
     this.modelsList = renderModelsList(config, Math.floor(env.now() / 1000));
     this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader] };
-    this.debugRequestHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
+    this.withResponseHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
   }
 
   /** Counts the decision by outcome, strategy and exclusion reason. */
@@ -160,7 +161,8 @@ export class Exchange {
       }
       if (endOfStream) throw new RouterError('missing_body', 'The request has no body; expected a JSON object.');
       this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
-      return this.debug ? this.p.debugRequestHeadersOutcome : this.p.requestHeadersOutcome;
+      const responseHeaders = this.debug || this.p.config.routing.providerLimitHeaders;
+      return responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
     } catch (err) {
       return this.reject(err);
     }
@@ -253,6 +255,7 @@ export class Exchange {
 
   onResponseHeaders(headers: Headers, endOfStream: boolean): Outcome {
     this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '');
+    if (this.deployment !== null && this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(this.deployment, headers);
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', describeDecision(this.decision)]] : [];
     if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     if (endOfStream) {
@@ -277,6 +280,14 @@ export class Exchange {
     const replacement = this.observer?.push(chunk, endOfStream) ?? null;
     if (endOfStream) this.finish(true);
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
+  }
+
+  private recordProviderLimits(d: Deployment, headers: Headers): void {
+    const limits = rateLimitsOf(headers, this.p.env.now());
+    if (limits === null) return;
+    this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
+      this.p.log.warn({ err, requestId: this.requestId, deployment: d.name }, 'provider limits not recorded in the state store');
+    });
   }
 
   private startResponse(status: number, contentType: string): void {

@@ -55,6 +55,13 @@ const rateLimit: Filter = (req, { deployment: d, load }, ctx) => {
   if (d.tpmLimit !== null && load.tokensInWindow + estimatedTokens(req) > d.tpmLimit) {
     return { reason: 'rate_limit', detail: `tpm ${Math.round(load.tokensInWindow)}/${d.tpmLimit}`, untilMs: windowEnd(ctx.env.now()) };
   }
+  const reported = load.provider;
+  if (reported?.requests != null && reported.requests.remaining < 1) {
+    return { reason: 'rate_limit', detail: `provider reports 0/${reported.requests.limit} requests left`, untilMs: reported.requests.resetAtMs };
+  }
+  if (reported?.tokens != null && reported.tokens.remaining < estimatedTokens(req)) {
+    return { reason: 'rate_limit', detail: `provider reports ${reported.tokens.remaining}/${reported.tokens.limit} tokens left`, untilMs: reported.tokens.resetAtMs };
+  }
   return null;
 };
 

@@ -33,6 +33,20 @@ export interface RouteRequest {
   readonly hasTools: boolean;
 }
 
+/** One of a provider's own limits, as its last response reported it. */
+export interface LimitWindow {
+  readonly limit: number;
+  readonly remaining: number;
+  /** When the provider's window frees up again. */
+  readonly resetAtMs: number;
+}
+
+/** What a provider said of its limits for this deployment (x-ratelimit-* headers), while still current. */
+export interface ProviderLimits {
+  readonly requests: LimitWindow | null;
+  readonly tokens: LimitWindow | null;
+}
+
 /** Live load of one deployment, shared by all router replicas through the state store. */
 export interface LoadView {
   /** Requests sent to it and not yet finished, across replicas. */
@@ -45,9 +59,11 @@ export interface LoadView {
   readonly ttftMs: number | null;
   /** Not to be chosen before this time (0: not cooling). */
   readonly coolingUntilMs: number;
+  /** The provider's own view of its limits, when reported and not yet reset. */
+  readonly provider: ProviderLimits | null;
 }
 
-export const IDLE: LoadView = { inFlight: 0, requestsInWindow: 0, tokensInWindow: 0, latencyMs: null, ttftMs: null, coolingUntilMs: 0 };
+export const IDLE: LoadView = { inFlight: 0, requestsInWindow: 0, tokensInWindow: 0, latencyMs: null, ttftMs: null, coolingUntilMs: 0, provider: null };
 
 export interface Candidate {
   readonly deployment: Deployment;

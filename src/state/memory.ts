@@ -1,5 +1,6 @@
 /** The embedded store for a single router: no dependencies, state lost on restart. */
 import {
+  currentLimits,
   dimensionId,
   emptyTotals,
   latencyMeans,
@@ -10,6 +11,7 @@ import {
   type LatencySample,
   type LoadOptions,
   type LoadView,
+  type ProviderLimits,
   type RequestEnd,
   type StateStore,
   type UsageDimension,
@@ -26,6 +28,7 @@ interface DeploymentLoad {
   /** Newest first. */
   samples: LatencySample[];
   coolingUntilMs: number;
+  provider: ProviderLimits | null;
 }
 
 export class MemoryStore implements StateStore {
@@ -43,7 +46,7 @@ export class MemoryStore implements StateStore {
 
   private loadFor(deployment: string): DeploymentLoad {
     let l = this.load.get(deployment);
-    if (l === undefined) this.load.set(deployment, (l = { inFlight: 0, window: -1, requests: [0, 0], tokens: [0, 0], samples: [], coolingUntilMs: 0 }));
+    if (l === undefined) this.load.set(deployment, (l = { inFlight: 0, window: -1, requests: [0, 0], tokens: [0, 0], samples: [], coolingUntilMs: 0, provider: null }));
     return l;
   }
 
@@ -67,6 +70,7 @@ export class MemoryStore implements StateStore {
         tokensInWindow: slidingCount(l.tokens[0], l.tokens[1], nowMs),
         ...latencyMeans(l.samples, nowMs, this.loadOptions),
         coolingUntilMs: l.coolingUntilMs,
+        provider: currentLimits(l.provider, nowMs),
       };
     });
   }
@@ -107,6 +111,10 @@ export class MemoryStore implements StateStore {
     }
     this.log[this.next % this.maxLogEntries] = record;
     this.next += 1;
+  }
+
+  async recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void> {
+    this.loadFor(deployment).provider = limits;
   }
 
   async usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals> {

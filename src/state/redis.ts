@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
+  currentLimits,
   dimensionId,
+  limitsExpireAt,
   emptyTotals,
   latencyMeans,
   slidingCount,
@@ -16,6 +18,7 @@ import {
   type LatencySample,
   type LoadOptions,
   type LoadView,
+  type ProviderLimits,
   type RequestEnd,
   type StateStore,
   type UsageDimension,
@@ -33,6 +36,8 @@ export interface RedisStoreOptions {
   readonly replicaTtlMs?: number | undefined;
 }
 
+/** Commands per deployment in a load read: in flight, two windows, latency samples, provider limits. */
+const PER_DEPLOYMENT = 5;
 /** Window hashes outlive the two minutes they are read for. */
 const WINDOW_TTL_S = 180;
 
@@ -92,6 +97,7 @@ export class RedisStore implements StateStore {
       p.hmget(this.loadKey(d, `w:${index}`), 'req', 'tok');
       p.hmget(this.loadKey(d, `w:${index - 1}`), 'req', 'tok');
       p.lrange(this.loadKey(d, 'lat'), 0, this.options.load.latencySamples - 1);
+      p.get(this.loadKey(d, 'provider'));
     }
     p.zmscore(this.cooldownsKey, ...deployments);
     const results = (await p.exec()) ?? [];
@@ -101,9 +107,9 @@ export class RedisStore implements StateStore {
       return v;
     };
     const live = new Set(value(0) as string[]);
-    const cooling = value(1 + deployments.length * 4) as Array<string | null>;
+    const cooling = value(1 + deployments.length * PER_DEPLOYMENT) as Array<string | null>;
     return deployments.map((_, i) => {
-      const base = 1 + i * 4;
+      const base = 1 + i * PER_DEPLOYMENT;
       const inflight = value(base) as Record<string, string>;
       let others = 0;
       for (const [replica, n] of Object.entries(inflight)) if (replica !== this.replicaId && live.has(replica)) others += Number(n);
@@ -123,8 +129,13 @@ export class RedisStore implements StateStore {
         tokensInWindow: slidingCount(Number(tok ?? 0), Number(prevTok ?? 0), nowMs),
         ...latencyMeans(samples, nowMs, this.options.load),
         coolingUntilMs: Number(cooling[i] ?? 0),
+        provider: currentLimits(JSON.parse((value(base + 4) as string | null) ?? 'null') as ProviderLimits | null, nowMs),
       };
     });
+  }
+
+  async recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void> {
+    await this.redis.set(this.loadKey(deployment, 'provider'), JSON.stringify(limits), 'PXAT', limitsExpireAt(limits));
   }
 
   async requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void> {

@@ -2,9 +2,9 @@
  * Shared state behind one interface: the in-memory store serves a single router, the Redis store
  * many replicas. Both pass the same contract suite (test/support/contracts/state-store.ts).
  */
-import type { LoadView } from '../routing/types.js';
+import type { LoadView, ProviderLimits } from '../routing/types.js';
 
-export type { LoadView };
+export type { LoadView, ProviderLimits };
 export { slidingCount, windowIndex } from '../routing/window.js';
 
 /** One finished (or abandoned) request, as billed. Tokens are what the provider reported. */
@@ -77,6 +77,8 @@ export interface StateStore {
   requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void>;
   /** The request ended: one less in flight, the window's tokens corrected, a latency sample kept. */
   requestEnded(end: RequestEnd): Promise<void>;
+  /** What the provider's last response said of its limits for `deployment`; replaces the previous report. */
+  recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void>;
   /** Adds the record to the per-day aggregates of every dimension and appends it to the log, atomically. */
   recordUsage(record: UsageRecord): Promise<void>;
   usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals>;
@@ -101,6 +103,19 @@ export function dimensionId(record: UsageRecord, dimension: UsageDimension): str
     case 'deployment':
       return record.deployment;
   }
+}
+
+/** The provider's report with the windows that have reset since left out; null when none is left. */
+export function currentLimits(limits: ProviderLimits | null, nowMs: number): ProviderLimits | null {
+  if (limits === null) return null;
+  const requests = limits.requests !== null && limits.requests.resetAtMs > nowMs ? limits.requests : null;
+  const tokens = limits.tokens !== null && limits.tokens.resetAtMs > nowMs ? limits.tokens : null;
+  return requests === null && tokens === null ? null : { requests, tokens };
+}
+
+/** When the whole report is out of date. */
+export function limitsExpireAt(limits: ProviderLimits): number {
+  return Math.max(limits.requests?.resetAtMs ?? 0, limits.tokens?.resetAtMs ?? 0);
 }
 
 export interface LatencySample {

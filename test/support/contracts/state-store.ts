@@ -137,6 +137,21 @@ export function loadContract(name: string, makeStore: () => Promise<StateStore>)
       }
     });
 
+    it('keeps the provider\'s last report of its limits until its windows reset', async () => {
+      const store = await makeStore();
+      try {
+        // Real time here: Redis expires the report at its last reset (PXAT).
+        const t = Date.now() + 60_000;
+        const limits = { requests: { limit: 60, remaining: 10, resetAtMs: t + 1000 }, tokens: { limit: 1000, remaining: 400, resetAtMs: t + 5000 } };
+        await store.recordProviderLimits('d1', limits);
+        expect((await store.loadOf(['d1'], t))[0]!.provider).toEqual(limits);
+        expect((await store.loadOf(['d1'], t + 2000))[0]!.provider).toEqual({ requests: null, tokens: limits.tokens });
+        expect((await store.loadOf(['d1'], t + 6000))[0]!.provider).toBeNull();
+      } finally {
+        await store.close();
+      }
+    });
+
     it('keeps the latest cooldown deadline: a shorter one never shortens it', async () => {
       const store = await makeStore();
       try {

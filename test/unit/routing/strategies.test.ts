@@ -146,6 +146,23 @@ describe('usage-based', () => {
   });
 });
 
+describe('provider limits (x-ratelimit-* headers)', () => {
+  const now = fixedEnv().now();
+  const report = (remaining: number, limit = 10_000) => ({ requests: null, tokens: { limit, remaining, resetAtMs: now + 20_000 } });
+
+  it('usage-based prefers the deployment the provider reports more headroom for', () => {
+    expect(pick(decide('headroom', { loads: [{ provider: report(1000) }, { provider: report(8000) }] }))).toBe('head-b');
+  });
+
+  it('skips a deployment whose provider reports too few tokens or no requests left, until its reset', () => {
+    const d = decide('headroom', { loads: [{ provider: report(3) }, {}] });
+    expect(pick(d)).toBe('head-b');
+    expect(excluded(d)).toEqual([{ deployment: 'head-a', reason: 'rate_limit', detail: 'provider reports 3/10000 tokens left', untilMs: now + 20_000 }]);
+    const noRequests = { requests: { limit: 60, remaining: 0, resetAtMs: now + 900 }, tokens: null };
+    expect(excluded(decide('busy', { loads: [{ provider: noRequests }, {}, {}] }))[0]).toMatchObject({ reason: 'rate_limit', untilMs: now + 900 });
+  });
+});
+
 describe('balanced', () => {
   it('weighs quality, cost and latency by preset, and a request may pick its own', () => {
     expect(pick(decide('best', { loads: [{ latencyMs: 100 }, { latencyMs: 100 }] }))).toBe('best-cheap');

@@ -1,0 +1,35 @@
+/**
+ * OpenAI's rate-limit headers (also sent by Azure OpenAI and many compatible servers):
+ * `x-ratelimit-{limit,remaining}-{requests,tokens}` and `x-ratelimit-reset-{requests,tokens}` as a
+ * duration such as `1s`, `6m0s` or `250ms`.
+ */
+import type { LimitWindow, ProviderLimits } from '../../routing/types.js';
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+
+/** Milliseconds in an OpenAI duration; null when it is not one. */
+export function parseDuration(text: string): number | null {
+  let ms = 0;
+  let matched = '';
+  for (const m of text.matchAll(PART)) {
+    ms += Number(m[1]) * UNIT_MS[m[2]!]!;
+    matched += m[0];
+  }
+  return matched.length > 0 && matched === text.trim() ? ms : null;
+}
+
+function window(headers: Readonly<Record<string, string>>, kind: 'requests' | 'tokens', nowMs: number): LimitWindow | null {
+  const limit = Number(headers[`x-ratelimit-limit-${kind}`]);
+  const remaining = Number(headers[`x-ratelimit-remaining-${kind}`]);
+  const reset = parseDuration(headers[`x-ratelimit-reset-${kind}`] ?? '');
+  if (!(limit > 0) || !Number.isFinite(remaining) || reset === null) return null;
+  return { limit, remaining, resetAtMs: nowMs + reset };
+}
+
+/** The limits a response reports; null when it reports none. */
+export function rateLimitsOf(headers: Readonly<Record<string, string>>, nowMs: number): ProviderLimits | null {
+  const requests = window(headers, 'requests', nowMs);
+  const tokens = window(headers, 'tokens', nowMs);
+  return requests === null && tokens === null ? null : { requests, tokens };
+}
