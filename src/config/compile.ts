@@ -59,8 +59,8 @@ export interface ModelGroup {
   readonly tagged: boolean;
   /** Some deployment has a `default` tag. */
   readonly hasDefaultTag: boolean;
-  /** The strategy or a limit reads live load, so routing this group reads the state store first. */
-  readonly readsLoad: boolean;
+  /** Some deployment belongs to a tier pool: requests are matched to their tier's pools. */
+  readonly tiered: boolean;
 }
 
 export interface VirtualModel {
@@ -83,8 +83,6 @@ export interface RoutingSettings {
   readonly cooldownMs: number;
 }
 
-/** Strategies whose ranking reads live load (in-flight, latency, usage). */
-const LOAD_STRATEGIES: ReadonlySet<StrategyKind> = new Set(['least-busy', 'latency-based', 'usage-based', 'balanced']);
 
 export interface ListenAddress {
   readonly address: string;
@@ -163,7 +161,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       balance: { weights: g.balance.weights ?? BALANCE_WEIGHTS[g.balance.preset], allowOverride: g.balance.allow_override },
       tagged: members.some((d) => d.tags.size > 0),
       hasDefaultTag: members.some((d) => d.tags.has('default')),
-      readsLoad: LOAD_STRATEGIES.has(g.strategy) || members.some((d) => d.rpmLimit !== null || d.tpmLimit !== null),
+      tiered: members.some((d) => d.tier !== null),
     });
   }
   const virtualModels = new Map<string, VirtualModel>();

@@ -2,8 +2,8 @@
  * The request pipeline: one `Exchange` per HTTP request, driven phase by phase by the Envoy adapter.
  *
  *   request headers  → endpoint, method, content type, declared size         (exchange.onRequestHeaders)
- *   request body     → parse once, validate, read the load when the group's  (exchange.onRequestBody)
- *                      strategy needs it, choose a deployment, rewrite
+ *   request body     → parse once, validate, read the candidates' live load, (exchange.onRequestBody)
+ *                      choose a deployment, rewrite
  *   response headers → only when an operator turns them on (envoy.yaml skips  (exchange.onResponseHeaders)
  *                      them): status, time to first byte, read the body or not
  *   response body    → status and format from the first chunk when there were (exchange.onResponseBody)
@@ -168,7 +168,7 @@ export class Exchange {
     }
   }
 
-  /** Synchronous unless the group's routing reads the shared load first. */
+  /** Synchronous for a request the router answers itself; otherwise after reading the live load. */
   onRequestBody(body: Buffer): Outcome | Promise<Outcome> {
     try {
       if (body.length > this.p.config.maxRequestBodyBytes) {
@@ -195,7 +195,6 @@ export class Exchange {
     try {
       const target = this.p.router.resolve(features);
       if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
-      if (!target.group.readsLoad) return this.route(req, features, target, null);
       const names = target.group.deployments.map((d) => d.name);
       return this.p.store.loadOf(names, this.p.env.now()).then(
         (loads) => this.route(req, features, target, loads),

@@ -2,8 +2,8 @@
  * The one place a routing decision is made:
  *   requested model → (virtual model → classifier →) model group → candidate filters → the group's
  *   strategy → primary and fallback order, with every exclusion and score kept for the record.
- * Pure: config, request, load and env in, a Decision out. The caller reads the load first, and only
- * for groups whose strategy or limits need it (`ModelGroup.readsLoad`).
+ * Pure: config, request, load and env in, a Decision out. The caller reads the load first: every
+ * group needs at least the cooldowns, whatever its strategy.
  */
 import { BALANCE_WEIGHTS, type ModelGroup, type RouterConfig } from '../config/compile.js';
 import { Classifier } from './classifier/index.js';
@@ -35,7 +35,7 @@ export class Router {
   }
 
   /**
-   * `loads` is aligned with `target.group.deployments` (null: the group reads no load).
+   * `loads` is aligned with `target.group.deployments` (null: unknown, every deployment idle).
    * `budgetExhausted` names deployments whose provider or model budget is spent.
    */
   choose(

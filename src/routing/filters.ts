@@ -86,11 +86,12 @@ export function estimatedTokens(req: RouteRequest): number {
 }
 
 /**
- * Tier pools: the request's tier lists pools in order of preference; the first pool with any
- * deployment left takes the request, and the others are excluded for `tier`.
+ * Tier pools, in groups whose deployments have them: the request's tier lists pools in order of
+ * preference; the first pool with any deployment left takes the request, and the others are
+ * excluded for `tier`.
  */
-function byTier(req: RouteRequest, survivors: Candidate[], excluded: Exclusion[], settings: RoutingSettings): Candidate[] {
-  const pools = req.tier === null ? undefined : settings.tiers.get(req.tier);
+function byTier(req: RouteRequest, survivors: Candidate[], excluded: Exclusion[], group: ModelGroup, settings: RoutingSettings): Candidate[] {
+  const pools = req.tier === null || !group.tiered ? undefined : settings.tiers.get(req.tier);
   if (pools === undefined) return survivors;
   const inPool = (d: Deployment, pool: string) => d.tier === pool;
   for (const pool of pools) {
@@ -120,5 +121,5 @@ export function filterCandidates(
     if (why === null) survivors.push(c);
     else excluded.push({ deployment: c.deployment.name, ...why });
   }
-  return { survivors: byTier(req, survivors, excluded, settings), excluded };
+  return { survivors: byTier(req, survivors, excluded, ctx.group, settings), excluded };
 }

@@ -32,7 +32,7 @@ const GROUPS = ['vision', 'long-context', 'coding', 'creative', 'analysis', 'sim
 
 beforeAll(async () => {
   stack = await startStack({
-    routing: { decision_header: true },
+    routing: { decision_header: true, tiers: [{ name: 'premium', pools: ['high', 'normal'] }, { name: 'free', pools: ['normal'] }], default_tier: 'free' },
     groups: {
       fast: { strategy: 'latency-based' },
       cheap: { strategy: 'cost-based' },
@@ -50,6 +50,8 @@ beforeAll(async () => {
       { name: 'tag-free', group: 'tagged', extra: { tags: ['free'] } },
       { name: 'tag-paid', group: 'tagged', extra: { tags: ['paid'] } },
       { name: 'tag-default', group: 'tagged', extra: { tags: ['default'] } },
+      { name: 'pool-high', group: 'tiered', extra: { tier: 'high' } },
+      { name: 'pool-normal', group: 'tiered', extra: { tier: 'normal' } },
       ...GROUPS.map((g) => ({ name: `auto-${g}`, group: g, extra: g === 'vision' ? { capabilities: ['chat', 'vision'] } : {} })),
     ],
   });
@@ -187,6 +189,21 @@ describe('tags', () => {
     expect(stack.mocks['tag-default']![0]!.stats().requests).toBe(10);
     const none = await send('tagged', { ...ask('hi'), tags: ['gold'] });
     expect(none.status).toBe(503);
+  });
+});
+
+describe('tiers', () => {
+  it('premium traffic uses the high pool and falls back to normal; free traffic never reaches high', async () => {
+    for (let i = 0; i < 10; i++) {
+      expect((await send('tiered', ask('hi'), { 'x-llm-tier': 'premium' })).decision.pick).toBe('pool-high');
+      expect((await send('tiered', ask('hi'), { 'x-llm-tier': 'free' })).decision).toMatchObject({ pick: 'pool-normal', excluded: 'pool-high:tier' });
+      expect((await send('tiered')).decision.pick).toBe('pool-normal'); // default_tier: free
+    }
+    // The high pool cools down after a 503: premium falls back to normal rather than fail.
+    const failed = await send('tiered', ask('hi'), { 'x-llm-tier': 'premium', 'x-mock-status': '503' });
+    expect(failed.status).toBe(503);
+    const fallback = await send('tiered', ask('hi'), { 'x-llm-tier': 'premium' });
+    expect(fallback.decision).toMatchObject({ pick: 'pool-normal', excluded: 'pool-high:cooldown' });
   });
 });
 

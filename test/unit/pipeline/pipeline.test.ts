@@ -14,7 +14,7 @@ function pipeline(randoms = [0.1]) {
 }
 
 const body = (o: unknown) => Buffer.from(JSON.stringify(o));
-/** Groups whose strategy reads no load are routed synchronously. */
+/** The router's own answers (errors, the models list) come without waiting on the store. */
 const sync = (o: Outcome | Promise<Outcome>): Outcome => {
   if (o instanceof Promise) throw new Error('expected a synchronous outcome');
   return o;
@@ -31,11 +31,11 @@ describe('request phases', () => {
     expect(asContinue(p.exchange().onRequestHeaders(HEADERS, false)).removeHeaders).toEqual(['x-llm-cluster']);
   });
 
-  it('routes, sets the credential, rewrites the model, and clears the route cache', () => {
+  it('routes, sets the credential, rewrites the model, and clears the route cache', async () => {
     const { p } = pipeline([0.1]);
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
-    const out = asContinue(x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
+    const out = asContinue(await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
     expect(out.clearRouteCache).toBe(true);
     expect(out.setHeaders).toEqual([
       ['x-llm-cluster', 'mini-a'],
@@ -46,11 +46,11 @@ describe('request phases', () => {
     expect(JSON.parse(out.body!.toString())).toEqual({ model: 'gpt-4o-mini-2024-07-18', messages: [{ role: 'user', content: 'hi' }] });
   });
 
-  it('forwards the original bytes when nothing needs to change, and drops the client credential', () => {
+  it('forwards the original bytes when nothing needs to change, and drops the client credential', async () => {
     const { p } = pipeline([0.9]); // mini-b: provider model equals the group name, no credential
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
-    const out = asContinue(x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
+    const out = asContinue(await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
     expect(out.body).toBeUndefined();
     expect(out.setHeaders).toEqual([['x-llm-cluster', 'mini-b']]);
     expect(out.removeHeaders).toContain('authorization');
@@ -61,11 +61,11 @@ describe('request phases', () => {
     [{ stream: true, stream_options: { include_usage: false } }, { include_usage: true }],
     [{ stream: true, stream_options: { include_usage: true } }, undefined],
     [{ stream: false }, undefined],
-  ])('%j → asks the provider for usage: %j', (extra, expected) => {
+  ])('%j → asks the provider for usage: %j', async (extra, expected) => {
     const { p } = pipeline([0.9]);
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
-    const out = asContinue(x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...extra })));
+    const out = asContinue(await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...extra })));
     if (expected === undefined) expect(out.body).toBeUndefined();
     else expect(JSON.parse(out.body!.toString()).stream_options).toEqual(expected);
   });
@@ -76,7 +76,7 @@ describe('response phases and the usage record', () => {
     const { p, store } = pipeline([0.1]);
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
-    x.onRequestBody(body({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+    await x.onRequestBody(body({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
     expect(asContinue(x.onResponseHeaders({ ':status': '200', 'content-type': 'text/event-stream' }, false)).readBody).toBe(true);
     expect(x.onResponseBody(Buffer.from('data: {"choices":[{"delta":{"content":"x"}}],"usage":null}\n\n'), false)).toBe(PASS);
     const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100, prompt_tokens_details: { cached_tokens: 400 } };
@@ -109,7 +109,7 @@ describe('response phases and the usage record', () => {
     const { p, store } = pipeline([0.9]);
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
-    x.onRequestBody(body({ model: 'gpt-4o-mini', stream, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] }));
+    await x.onRequestBody(body({ model: 'gpt-4o-mini', stream, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] }));
     expect(x.onResponseBody(Buffer.alloc(0), false, null)).toBe(PASS);
     expect(x.onResponseBody(Buffer.from(first), false, 200)).toBe(PASS);
     expect(x.done).toBe(false);
@@ -119,11 +119,11 @@ describe('response phases and the usage record', () => {
     expect(record).toMatchObject({ status: 200, stream, complete: true, promptTokens: 3, completionTokens: 2, responseModel: 'm' });
   });
 
-  it('without a response-headers phase, lets a body it cannot read pass and is done at once', () => {
+  it('without a response-headers phase, lets a body it cannot read pass and is done at once', async () => {
     const { p } = pipeline([0.9]);
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
-    x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }));
+    await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }));
     expect(x.onResponseBody(Buffer.from('<html>bad gateway</html>'), false, 502)).toBe(PASS);
     expect(x.done).toBe(true);
   });
@@ -132,7 +132,7 @@ describe('response phases and the usage record', () => {
     const { p, store } = pipeline();
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
-    x.onRequestBody(body({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
+    await x.onRequestBody(body({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
     x.onResponseHeaders({ ':status': '200', 'content-type': 'text/event-stream' }, false);
     x.onResponseBody(Buffer.from('data: {"choices":[{"delta":{"content":"x"}}]}\n\n'), false);
     x.onEnd();
