@@ -3,6 +3,7 @@ import { loadConfig } from './config/load.js';
 import { startAdminServer } from './admin/server.js';
 import { startExtProcServer } from './extproc/server.js';
 import { Pipeline } from './pipeline/pipeline.js';
+import { embedExamples } from './providers/openai/embeddings.js';
 import type { PolicyEnv } from './routing/types.js';
 import { createStateStore } from './state/index.js';
 import { createLogger } from './telemetry/logger.js';
@@ -21,7 +22,7 @@ export async function serve(configPath: string): Promise<void> {
   }
   const env: PolicyEnv = { now: Date.now, random: Math.random };
   const store = createStateStore(config);
-  const pipeline = new Pipeline(config, store, env, log);
+  const pipeline = new Pipeline(config, store, env, log, await embedExamples(config, log));
   const extproc = await startExtProcServer(pipeline, config.grpc, log);
   const admin = await startAdminServer(store, pipeline.metrics, [...config.deployments.keys()], config.admin, log, env.now);
   admin.setReady(true);

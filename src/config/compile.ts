@@ -67,7 +67,18 @@ export interface VirtualModel {
   readonly name: string;
   readonly defaultGroup: string;
   readonly rules: ReadonlyArray<{ readonly name: string; readonly group: string; readonly when: MatcherFile & { readonly pattern: RegExp | null } }>;
-  readonly semantic: { readonly threshold: number; readonly routes: ReadonlyArray<{ readonly group: string; readonly examples: readonly string[] }> } | null;
+  readonly semantic: {
+    readonly threshold: number;
+    readonly routes: ReadonlyArray<{ readonly group: string; readonly examples: readonly string[] }>;
+    readonly embeddings: EmbeddingsEndpoint | null;
+  } | null;
+}
+
+export interface EmbeddingsEndpoint {
+  readonly url: string;
+  readonly model: string;
+  readonly apiKey: string | null;
+  readonly timeoutMs: number;
 }
 
 export interface RoutingSettings {
@@ -170,7 +181,22 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       name: v.name,
       defaultGroup: v.default_group,
       rules: v.rules.map((r, i) => ({ name: r.name ?? `rule-${i + 1}`, group: r.group, when: { ...r.when, pattern: r.when.regex === undefined ? null : new RegExp(r.when.regex, 'i') } })),
-      semantic: v.semantic ?? null,
+      semantic:
+        v.semantic === undefined
+          ? null
+          : {
+              threshold: v.semantic.threshold,
+              routes: v.semantic.routes,
+              embeddings:
+                v.semantic.embeddings === undefined
+                  ? null
+                  : {
+                      url: v.semantic.embeddings.url,
+                      model: v.semantic.embeddings.model,
+                      apiKey: v.semantic.embeddings.api_key_env === undefined ? null : (env[v.semantic.embeddings.api_key_env] ?? null),
+                      timeoutMs: v.semantic.embeddings.timeout_ms,
+                    },
+            },
     });
   }
   return {

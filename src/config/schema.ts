@@ -92,6 +92,18 @@ const virtualModel = z.strictObject({
     .strictObject({
       threshold: z.number().min(0).max(1).default(0.3),
       routes: z.array(z.strictObject({ group: z.string().min(1), examples: z.array(z.string().min(1)).min(1) })).min(1),
+      /**
+       * Compare embeddings from an OpenAI-compatible `/v1/embeddings` endpoint instead of the local
+       * matcher (which stays the fallback when the endpoint fails or is slower than timeout_ms).
+       */
+      embeddings: z
+        .strictObject({
+          url: z.url(),
+          model: z.string().min(1),
+          api_key_env: z.string().min(1).optional(),
+          timeout_ms: z.number().int().positive().default(300),
+        })
+        .optional(),
     })
     .optional(),
 });

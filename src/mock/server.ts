@@ -4,6 +4,7 @@
  * content chunk, so tests can compare what the router billed with what the mock reported.
  *
  *   POST /v1/chat/completions   the API (also /chat/completions)
+ *   POST /v1/embeddings         deterministic vectors (feature hashing), for embeddings-based routing
  *   GET  /health                for Envoy's active health checks
  *   GET  /_mock/stats           requests received, usage reported, the last requests seen
  *   POST /_mock/reset           zero the stats
@@ -13,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { embeddingsResponse } from './embeddings.js';
 import { MinuteLimiter } from './rate-limit.js';
 import { behaviourFor, behaviourSchema, type Behaviour, type MockInstanceConfig, instanceSchema, mockConfigSchema } from './behaviour.js';
 
@@ -28,6 +30,8 @@ export interface SeenRequest {
 export interface MockStats {
   name: string;
   requests: number;
+  /** Requests to /v1/embeddings. */
+  embeddingRequests: number;
   /** Chat requests being answered now (live; not zeroed by reset). */
   inFlight: number;
   /** Usage the mock put in its responses (streams: only when the usage chunk was sent). */
@@ -80,7 +84,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, extra: Rec
 export async function startMockInstance(config: MockInstanceConfig): Promise<MockInstance> {
   const parsed = instanceSchema.parse(config);
   let behaviour: Behaviour = parsed.behaviour;
-  const stats: MockStats = { name: parsed.name, requests: 0, inFlight: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, statuses: {}, last: [] };
+  const stats: MockStats = { name: parsed.name, requests: 0, embeddingRequests: 0, inFlight: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, statuses: {}, last: [] };
   let sequence = 0;
   const limiter = new MinuteLimiter();
 
@@ -198,6 +202,13 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
         if (req.method !== 'POST') return sendJson(res, 405, { error: { message: 'use POST', type: 'invalid_request_error', param: null, code: null } });
         return handleChat(req, res);
       }
+      if (path === '/v1/embeddings' || path === '/embeddings') {
+        stats.embeddingRequests++;
+        const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as { input?: unknown; model?: unknown };
+        const answer = embeddingsResponse(body);
+        if (answer === null) return sendJson(res, 400, { error: { message: "'input' must be a string or an array of strings", type: 'invalid_request_error', param: 'input', code: null } });
+        return sendJson(res, 200, answer);
+      }
       if (path === '/health') return sendJson(res, behaviour.health_status, { status: behaviour.health_status === 200 ? 'ok' : 'unhealthy' });
       if (path === '/_mock/stats') return sendJson(res, 200, stats);
       if (path === '/_mock/reset' && req.method === 'POST') {
@@ -217,6 +228,7 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
   });
   const reset = (): void => {
     stats.requests = 0;
+    stats.embeddingRequests = 0;
     stats.usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
     stats.statuses = {};
     stats.last = [];

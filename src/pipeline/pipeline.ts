@@ -18,7 +18,10 @@ import { RouterError } from '../errors.js';
 import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
 import { observeResponse, type ResponseObserver } from '../providers/openai/response.js';
 import { costNanos, NO_USAGE } from '../providers/usage.js';
+import { embed } from '../providers/openai/embeddings.js';
 import { Router, type Target } from '../routing/choose.js';
+import type { ExampleVectors } from '../routing/classifier/index.js';
+import { headAndTail } from '../routing/classifier/semantic.js';
 import { coolingUntil } from '../routing/cooldown.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
 import { routeRequestOf } from '../routing/features.js';
@@ -54,8 +57,10 @@ export class Pipeline {
     readonly store: StateStore,
     readonly env: PolicyEnv,
     readonly log: Logger,
+    /** Example embeddings of the virtual models that use an embeddings endpoint (see embedExamples). */
+    examples: ReadonlyMap<string, ExampleVectors> = new Map(),
   ) {
-    this.router = new Router(config);
+    this.router = new Router(config, examples);
     this.modelsList = renderModelsList(config, Math.floor(env.now() / 1000));
     this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader] };
     this.withResponseHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
@@ -192,8 +197,21 @@ export class Exchange {
   }
 
   private resolveAndRoute(req: ChatRequest, features: RouteRequest): Outcome | Promise<Outcome> {
+    if (!this.p.router.wantsEmbedding(features)) return this.routeWith(req, features, null);
+    const endpoint = this.p.config.virtualModels.get(features.model)!.semantic!.embeddings!;
+    return embed(endpoint, [headAndTail(features.lastUserText)]).then(
+      ([vector]) => this.routeWith(req, features, vector!),
+      (err: unknown) => {
+        // The local matcher decides instead: a slow or failing endpoint never fails the request.
+        this.p.log.warn({ err, requestId: this.requestId, url: endpoint.url }, 'embeddings endpoint failed: classifying locally');
+        return this.routeWith(req, features, null);
+      },
+    );
+  }
+
+  private routeWith(req: ChatRequest, features: RouteRequest, promptVector: Float32Array | null): Outcome | Promise<Outcome> {
     try {
-      const target = this.p.router.resolve(features);
+      const target = this.p.router.resolve(features, promptVector);
       if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
       const names = target.group.deployments.map((d) => d.name);
       return this.p.store.loadOf(names, this.p.env.now()).then(

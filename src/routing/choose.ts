@@ -6,7 +6,7 @@
  * group needs at least the cooldowns, whatever its strategy.
  */
 import { BALANCE_WEIGHTS, type ModelGroup, type RouterConfig } from '../config/compile.js';
-import { Classifier } from './classifier/index.js';
+import { Classifier, type ExampleVectors } from './classifier/index.js';
 import { filterCandidates } from './filters.js';
 import { strategies } from './strategies/index.js';
 import { IDLE, type Candidate, type Classification, type Decision, type LoadView, type PolicyEnv, type RouteRequest, type Strategy } from './types.js';
@@ -19,18 +19,27 @@ export class Router {
   private readonly strategyByGroup = new Map<string, Strategy>();
   private readonly classifiers = new Map<string, Classifier>();
 
-  constructor(private readonly config: RouterConfig) {
+  /** `examples`: per virtual model, its examples' embeddings, when it has an embeddings endpoint and they were fetched. */
+  constructor(
+    private readonly config: RouterConfig,
+    examples: ReadonlyMap<string, ExampleVectors> = new Map(),
+  ) {
     for (const group of config.groups.values()) this.strategyByGroup.set(group.name, strategies[group.strategy]());
-    for (const v of config.virtualModels.values()) this.classifiers.set(v.name, new Classifier(v));
+    for (const v of config.virtualModels.values()) this.classifiers.set(v.name, new Classifier(v, examples.get(v.name) ?? null));
+  }
+
+  /** Whether classifying this request would use an embedding of its prompt (fetched by the caller). */
+  wantsEmbedding(req: RouteRequest): boolean {
+    return this.classifiers.get(req.model)?.wantsEmbedding(req) ?? false;
   }
 
   /** The model group a request goes to; null when its model is neither a group nor a virtual model. */
-  resolve(req: RouteRequest): Target {
+  resolve(req: RouteRequest, promptVector: Float32Array | null = null): Target {
     const group = this.config.groups.get(req.model);
     if (group !== undefined) return { group, classification: null };
     const classifier = this.classifiers.get(req.model);
     if (classifier === undefined) return null;
-    const classification = classifier.classify(req);
+    const classification = classifier.classify(req, promptVector);
     return { group: this.config.groups.get(classification.group)!, classification };
   }
 

@@ -106,7 +106,8 @@ export interface Exclusion {
 export interface Classification {
   readonly virtualModel: string;
   readonly group: string;
-  readonly by: 'rule' | 'semantic' | 'default';
+  /** `semantic`: the local matcher; `embedding`: vectors from the configured embeddings endpoint. */
+  readonly by: 'rule' | 'semantic' | 'embedding' | 'default';
   /** The rule's name or the matched route's group. */
   readonly match: string | null;
   /** The semantic similarity of the best route (also when below the threshold). */

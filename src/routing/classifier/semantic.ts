@@ -23,8 +23,13 @@ const HEAD_CHARS = 2048;
 const TAIL_CHARS = 2048;
 const WORD = /[\p{L}\p{N}]+/gu;
 
+/** What is read of a prompt: all of a short one, the head and tail of a long one. */
+export function headAndTail(text: string): string {
+  return text.length > HEAD_CHARS + TAIL_CHARS ? `${text.slice(0, HEAD_CHARS)} ${text.slice(-TAIL_CHARS)}` : text;
+}
+
 function features(text: string): Map<string, number> {
-  const t = text.length > HEAD_CHARS + TAIL_CHARS ? `${text.slice(0, HEAD_CHARS)} ${text.slice(-TAIL_CHARS)}` : text;
+  const t = headAndTail(text);
   const counts = new Map<string, number>();
   const add = (f: string) => counts.set(f, (counts.get(f) ?? 0) + 1);
   for (const match of t.toLowerCase().matchAll(WORD)) {
