@@ -6,6 +6,9 @@
 export type ErrorCode =
   | 'invalid_json'
   | 'invalid_request'
+  | 'invalid_api_key'
+  | 'model_not_allowed'
+  | 'auth_unavailable'
   | 'missing_body'
   | 'model_not_found'
   | 'not_found'
@@ -24,6 +27,9 @@ interface ErrorSpec {
 const SPECS: Record<ErrorCode, ErrorSpec> = {
   invalid_json: { status: 400, type: 'invalid_request_error' },
   invalid_request: { status: 400, type: 'invalid_request_error' },
+  invalid_api_key: { status: 401, type: 'invalid_request_error' },
+  model_not_allowed: { status: 403, type: 'invalid_request_error' },
+  auth_unavailable: { status: 503, type: 'service_unavailable_error' },
   missing_body: { status: 400, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'not_found_error' },

@@ -11,6 +11,7 @@ import { createLogger } from './telemetry/logger.js';
 export async function serve(configPath: string): Promise<void> {
   const config = await loadConfig(configPath);
   const log = createLogger(config.logLevel);
+  for (const name of config.keysMissingEnv) log.warn({ key: name }, 'virtual key left out: its key_env variable is not set');
   for (const d of config.deployments.values()) {
     if (d.missingCredentialEnv !== null) log.warn({ deployment: d.name, env: d.missingCredentialEnv }, 'credential variable not set: requests go upstream without one');
   }
@@ -24,7 +25,15 @@ export async function serve(configPath: string): Promise<void> {
   const store = createStateStore(config);
   const pipeline = new Pipeline(config, store, env, log, await embedExamples(config, log));
   const extproc = await startExtProcServer(pipeline, config.grpc, log);
-  const admin = await startAdminServer(store, pipeline.metrics, [...config.deployments.keys()], config.admin, log, env.now);
+  const admin = await startAdminServer({
+    store,
+    metrics: pipeline.metrics,
+    deployments: [...config.deployments.keys()],
+    keys: pipeline.keys,
+    listen: config.admin,
+    log,
+    now: env.now,
+  });
   admin.setReady(true);
   log.info({ grpcPort: extproc.port, adminPort: admin.port, store: store.kind, groups: [...config.groups.keys()] }, 'router ready');
 

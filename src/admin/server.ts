@@ -7,11 +7,15 @@
  *   GET /usage/log?limit=N               the newest N usage records, oldest first
  *   GET /usage/totals?dimension=&id=&day=  per-day aggregates (dimension: key | model | deployment)
  *   GET /metrics                         Prometheus counters: routing decisions and exclusions by reason
+ *   PUT /keys                            add or replace a virtual key at runtime (JSON: name, key or key_sha256, team, tags, tier, models, disabled)
+ *   DELETE /keys/<sha256>                remove a runtime key
  *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown)
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { hashKey } from '../auth/keys.js';
 import { USAGE_DIMENSIONS, usageDay, type StateStore, type UsageDimension } from '../state/store.js';
 
 export interface AdminServer {
@@ -26,14 +30,47 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(bytes);
 }
 
-export async function startAdminServer(
-  store: StateStore,
-  metrics: { render(): string },
-  deployments: readonly string[],
-  listen: { address: string; port: number },
-  log: Logger,
-  now: () => number,
-): Promise<AdminServer> {
+export interface AdminOptions {
+  readonly store: StateStore;
+  readonly metrics: { render(): string };
+  readonly deployments: readonly string[];
+  /** This router's memory of looked-up keys, forgotten when a key changes through this API. */
+  readonly keys: { forget(hash: string): void };
+  readonly listen: { address: string; port: number };
+  readonly log: Logger;
+  readonly now: () => number;
+}
+
+/** A runtime key as the admin API takes it: the key itself is hashed at once and never stored. */
+const keyBody = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    key: z.string().min(8).optional(),
+    key_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    team: z.string().min(1).optional(),
+    tags: z.array(z.string().min(1)).optional(),
+    tier: z.string().min(1).optional(),
+    models: z.array(z.string().min(1)).min(1).optional(),
+    disabled: z.boolean().optional(),
+  })
+  .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: 'set exactly one of key and key_sha256' });
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+export async function startAdminServer({ store, metrics, deployments, keys, listen, log, now }: AdminOptions): Promise<AdminServer> {
   let ready = false;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
@@ -67,12 +104,29 @@ export async function startAdminServer(
           const loads = await store.loadOf(deployments, now());
           return send(res, 200, { data: Object.fromEntries(deployments.map((d, i) => [d, loads[i]])) });
         }
+        case '/keys': {
+          if (req.method !== 'PUT') return send(res, 405, { error: 'use PUT' });
+          const parsed = keyBody.safeParse(await readJson(req).catch(() => undefined));
+          if (!parsed.success) return send(res, 400, { error: z.prettifyError(parsed.error) });
+          const { key, key_sha256: sha, ...rest } = parsed.data;
+          const hash = sha ?? hashKey(key!);
+          await store.putKey({ hash, ...rest });
+          keys.forget(hash);
+          log.info({ key: rest.name }, 'virtual key stored');
+          return send(res, 200, { name: rest.name, key_sha256: hash });
+        }
         case '/metrics': {
           const text = Buffer.from(metrics.render());
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': text.length });
           return void res.end(text);
         }
         default:
+          if (url.pathname.startsWith('/keys/') && req.method === 'DELETE') {
+            const hash = url.pathname.slice('/keys/'.length);
+            const removed = await store.deleteKey(hash);
+            keys.forget(hash);
+            return send(res, removed ? 200 : 404, { removed });
+          }
           return send(res, 404, { error: 'not found' });
       }
     };

@@ -2,6 +2,7 @@
  * Turns a validated router.yaml into the runtime form: lookups by name, prices per token, and
  * credentials read from the environment — all computed once at load so the hot path only indexes.
  */
+import { hashKey, keyFromRecord, type VirtualKey } from '../auth/keys.js';
 import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
 
 export type { BalancePreset, Capability, StrategyKind };
@@ -114,6 +115,10 @@ export interface RouterConfig {
   readonly countTokensAbove: number;
   readonly state: RouterConfigFile['state'] & { readonly usage_log_max_entries: number };
   readonly logLevel: RouterConfigFile['log_level'];
+  readonly auth: { readonly mode: 'off' | 'keys'; readonly cacheMs: number };
+  /** Keys from router.yaml by hash (keys whose `key_env` is unset are left out, and listed below). */
+  readonly keys: ReadonlyMap<string, VirtualKey>;
+  readonly keysMissingEnv: readonly string[];
   readonly groups: ReadonlyMap<string, ModelGroup>;
   readonly virtualModels: ReadonlyMap<string, VirtualModel>;
   readonly deployments: ReadonlyMap<string, Deployment>;
@@ -199,6 +204,17 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
             },
     });
   }
+  const keys = new Map<string, VirtualKey>();
+  const keysMissingEnv: string[] = [];
+  for (const k of file.keys) {
+    const plain = k.key_env === undefined ? undefined : env[k.key_env];
+    if (k.key_env !== undefined && (plain === undefined || plain === '')) {
+      keysMissingEnv.push(k.name);
+      continue;
+    }
+    const hash = k.key_sha256 ?? hashKey(plain!);
+    keys.set(hash, keyFromRecord({ name: k.name, hash, team: k.team, tags: k.tags, tier: k.tier, models: k.models, disabled: k.disabled }));
+  }
   return {
     grpc: file.server.grpc,
     admin: file.server.admin,
@@ -222,6 +238,9 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     ),
     state: { ...file.state, usage_log_max_entries: file.state.usage_log_max_entries ?? (file.state.kind === 'memory' ? 10_000 : 1_000_000) },
     logLevel: file.log_level,
+    auth: { mode: file.auth.mode, cacheMs: file.auth.cache_ms },
+    keys,
+    keysMissingEnv,
     groups,
     virtualModels,
     deployments,

@@ -108,6 +108,25 @@ const virtualModel = z.strictObject({
     .optional(),
 });
 
+const virtualKey = z
+  .strictObject({
+    /** Names the key in usage records, logs and metrics; the key itself never appears. */
+    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -'),
+    /** SHA-256 (hex) of the key clients send. */
+    key_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits').optional(),
+    /** Or: an environment variable holding the key (hashed at load, then forgotten). */
+    key_env: z.string().min(1).optional(),
+    team: z.string().min(1).optional(),
+    /** Added to every request's tags. */
+    tags: z.array(z.string().min(1)).default([]),
+    /** The request's tier (routing.tiers); a tier header is ignored when keys are on. */
+    tier: z.string().min(1).optional(),
+    /** Models (groups or virtual models) the key may request; `*` for all. */
+    models: z.array(z.string().min(1)).min(1).default(['*']),
+    disabled: z.boolean().default(false),
+  })
+  .refine((k) => (k.key_sha256 === undefined) !== (k.key_env === undefined), { message: 'set exactly one of key_sha256 and key_env' });
+
 const state = z
   .strictObject({
     kind: z.enum(['memory', 'redis']).default('memory'),
@@ -181,6 +200,15 @@ export const routerConfigSchema = z
       })
       .prefault({}),
     state: state,
+    auth: z
+      .strictObject({
+        /** `keys`: every request needs a virtual key (Authorization: Bearer, or x-api-key). */
+        mode: z.enum(['off', 'keys']).default('off'),
+        /** How long a key looked up in the state store (or found missing there) is remembered. */
+        cache_ms: z.number().int().min(0).default(5_000),
+      })
+      .prefault({}),
+    keys: z.array(virtualKey).default([]),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
     model_groups: z.array(modelGroup).min(1),
     virtual_models: z.array(virtualModel).default([]),
@@ -220,6 +248,11 @@ export const routerConfigSchema = z
       });
       v.semantic?.routes.forEach((r, j) => check(r.group, ['semantic', 'routes', j, 'group']));
     });
+    const keyNames = new Set<string>();
+    cfg.keys.forEach((k, i) => {
+      if (keyNames.has(k.name)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'name'], message: `duplicate key "${k.name}"` });
+      keyNames.add(k.name);
+    });
     const pools = new Set(cfg.deployments.flatMap((d) => (d.tier === undefined ? [] : [d.tier])));
     cfg.routing.tiers.forEach((t, i) =>
       t.pools.forEach((pool, j) => {
@@ -238,3 +271,4 @@ export type StrategyKind = (typeof STRATEGY_KINDS)[number];
 export type BalancePreset = (typeof BALANCE_PRESETS)[number];
 export type VirtualModelFile = z.infer<typeof virtualModel>;
 export type MatcherFile = z.infer<typeof matcher>;
+export type VirtualKeyFile = z.input<typeof virtualKey>;

@@ -11,8 +11,9 @@
  *   end              → one usage record and one log line (with the decision  (exchange.onEnd)
  *                      record), the deployment's load released, however it ended
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
+import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
+import { KeyResolver } from '../auth/resolver.js';
 import type { Deployment, RouterConfig } from '../config/compile.js';
 import { RouterError } from '../errors.js';
 import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
@@ -51,6 +52,7 @@ export class Pipeline {
   /** The same, and a response-headers phase: for the decision header or the provider's limit headers. */
   readonly withResponseHeadersOutcome: Outcome;
   readonly metrics = new RoutingMetrics();
+  readonly keys: KeyResolver;
 
   constructor(
     readonly config: RouterConfig,
@@ -61,6 +63,7 @@ export class Pipeline {
     examples: ReadonlyMap<string, ExampleVectors> = new Map(),
   ) {
     this.router = new Router(config, examples);
+    this.keys = new KeyResolver(config.keys, store, config.auth.cacheMs, env.now);
     this.modelsList = renderModelsList(config, Math.floor(env.now() / 1000));
     this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader] };
     this.withResponseHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
@@ -100,11 +103,10 @@ function sniffContentType(chunk: Buffer): string {
   return '';
 }
 
-function keyIdOf(headers: Headers): string {
-  const auth = headers.authorization ?? headers['x-api-key'];
-  if (auth === undefined || auth.length === 0) return 'anonymous';
-  const token = auth.startsWith('Bearer ') ? auth.slice(7) : auth;
-  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+/** Without virtual keys: who pays is the presented key's hash prefix (never the key itself). */
+function anonymousKeyId(headers: Headers): string {
+  const presented = presentedKey(headers);
+  return presented === null ? 'anonymous' : hashKey(presented).slice(0, 16);
 }
 
 export class Exchange {
@@ -115,6 +117,8 @@ export class Exchange {
   private method = '';
   private path = '';
   private keyId = 'anonymous';
+  /** The request's virtual key, when `auth.mode` is `keys`. */
+  private key: VirtualKey | null = null;
   private decision: Decision | null = null;
   private deployment: Deployment | null = null;
   private requestedModel: string | null = null;
@@ -137,23 +141,59 @@ export class Exchange {
     this.startMs = p.env.now();
   }
 
-  onRequestHeaders(headers: Headers, endOfStream: boolean): Outcome {
+  /** Synchronous unless the presented key must be looked up in the state store. */
+  onRequestHeaders(headers: Headers, endOfStream: boolean): Outcome | Promise<Outcome> {
     this.headers = headers;
     this.requestId = headers['x-request-id'] ?? '';
     this.method = headers[':method'] ?? '';
     const rawPath = headers[':path'] ?? '';
     const q = rawPath.indexOf('?');
     this.path = q === -1 ? rawPath : rawPath.slice(0, q);
-    this.keyId = keyIdOf(headers);
     try {
-      if (this.path === '/v1/models' || this.path === '/models') {
+      const isModels = this.path === '/v1/models' || this.path === '/models';
+      if (!isModels && this.path !== '/v1/chat/completions' && this.path !== '/chat/completions') {
+        throw new RouterError('not_found', `Unknown request URL: ${this.method} ${this.path}.`);
+      }
+      if (this.p.config.auth.mode === 'off') {
+        this.keyId = anonymousKeyId(headers);
+        return this.checkRequest(headers, endOfStream, isModels);
+      }
+      const presented = presentedKey(headers);
+      if (presented === null) throw new RouterError('invalid_api_key', 'Missing API key: send it as Authorization: Bearer <key>.');
+      const found = this.p.keys.resolve(hashKey(presented));
+      if (!(found instanceof Promise)) return this.authenticated(found, headers, endOfStream, isModels);
+      return found.then(
+        (key) => this.authenticated(key, headers, endOfStream, isModels),
+        (err: unknown) => {
+          this.p.log.error({ err, requestId: this.requestId }, 'virtual key lookup failed');
+          return this.reject(new RouterError('auth_unavailable', 'API keys cannot be checked right now; retry shortly.'));
+        },
+      );
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  private authenticated(key: VirtualKey | null, headers: Headers, endOfStream: boolean, isModels: boolean): Outcome {
+    try {
+      if (key === null) throw new RouterError('invalid_api_key', 'Incorrect API key provided.');
+      if (key.disabled) throw new RouterError('invalid_api_key', `The API key '${key.name}' is disabled.`);
+      this.key = key;
+      this.keyId = key.name;
+      return this.checkRequest(headers, endOfStream, isModels);
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  /** Method, content type and size, once the caller is known. */
+  private checkRequest(headers: Headers, endOfStream: boolean, isModels: boolean): Outcome {
+    try {
+      if (isModels) {
         if (this.method !== 'GET') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}.`);
         this.status = 200;
         this.answered = true;
         return { kind: 'reply', status: 200, body: this.p.modelsList, headers: JSON_HEADERS };
-      }
-      if (this.path !== '/v1/chat/completions' && this.path !== '/chat/completions') {
-        throw new RouterError('not_found', `Unknown request URL: ${this.method} ${this.path}.`);
       }
       if (this.method !== 'POST') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}; use POST.`);
       const contentType = headers['content-type'] ?? '';
@@ -182,7 +222,10 @@ export class Exchange {
       const req = parseChatRequest(body);
       this.requestedModel = req.model;
       this.stream = req.stream;
-      const features = routeRequestOf(req.body, this.headers, this.p.config.routing);
+      if (this.key !== null && !mayRequest(this.key, req.model)) {
+        throw new RouterError('model_not_allowed', `The API key '${this.key.name}' may not use the model '${req.model}'.`, 'model');
+      }
+      const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key);
       // A prompt that might not fit a context window (or meets a token rule) is counted exactly.
       if (features.promptTokensBound + (features.maxTokens ?? 0) > this.p.config.countTokensAbove && !tokenizerLoaded()) {
         return loadTokenizer().then(

@@ -61,8 +61,22 @@ function presetOf(v: unknown): BalancePreset | null {
   return typeof v === 'string' && (BALANCE_PRESETS as readonly string[]).includes(v) ? (v as BalancePreset) : null;
 }
 
-/** `body` has passed parseChatRequest: `model` is a string and `messages` a non-empty array. */
-export function routeRequestOf(body: Record<string, unknown>, headers: Readonly<Record<string, string>>, settings: RoutingSettings): RouteRequest {
+/** What the caller's virtual key adds: its tags, and its tier (which then replaces any tier header). */
+export interface Caller {
+  readonly tags: readonly string[];
+  readonly tier: string | null;
+}
+
+/**
+ * `body` has passed parseChatRequest: `model` is a string and `messages` a non-empty array.
+ * `caller` is the virtual key, when keys are on.
+ */
+export function routeRequestOf(
+  body: Record<string, unknown>,
+  headers: Readonly<Record<string, string>>,
+  settings: RoutingSettings,
+  caller: Caller | null = null,
+): RouteRequest {
   const scan = scanMessages(body.messages as unknown[], body.tools);
   const metadata = isObject(body.metadata) ? body.metadata : {};
   const needs = new Set<Capability>();
@@ -72,6 +86,7 @@ export function routeRequestOf(body: Record<string, unknown>, headers: Readonly<
   if (isObject(body.response_format) && body.response_format.type !== 'text') needs.add('json');
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   let counted: number | null = null;
+  const requestTags = tagsOf(body, metadata, headers[settings.tagsHeader]);
   return {
     model: body.model as string,
     stream: body.stream === true,
@@ -79,8 +94,8 @@ export function routeRequestOf(body: Record<string, unknown>, headers: Readonly<
     promptTokensBound: promptTokensBound(scan),
     promptTokens: () => (counted ??= promptTokens(scan)),
     maxTokens: typeof maxTokens === 'number' ? maxTokens : null,
-    tags: tagsOf(body, metadata, headers[settings.tagsHeader]),
-    tier: headers[settings.tierHeader] ?? settings.defaultTier,
+    tags: caller === null || caller.tags.length === 0 ? requestTags : [...new Set([...requestTags, ...caller.tags])],
+    tier: caller === null ? (headers[settings.tierHeader] ?? settings.defaultTier) : (caller.tier ?? settings.defaultTier),
     preference: presetOf(headers[settings.preferenceHeader] ?? metadata.route_preference),
     metadata,
     lastUserText: scan.lastUserText,

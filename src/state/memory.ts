@@ -1,4 +1,5 @@
 /** The embedded store for a single router: no dependencies, state lost on restart. */
+import type { VirtualKeyRecord } from '../auth/keys.js';
 import {
   currentLimits,
   dimensionId,
@@ -111,6 +112,20 @@ export class MemoryStore implements StateStore {
     }
     this.log[this.next % this.maxLogEntries] = record;
     this.next += 1;
+  }
+
+  private readonly keys = new Map<string, VirtualKeyRecord>();
+
+  async getKey(hash: string): Promise<VirtualKeyRecord | null> {
+    return this.keys.get(hash) ?? null;
+  }
+
+  async putKey(record: VirtualKeyRecord): Promise<void> {
+    this.keys.set(record.hash, record);
+  }
+
+  async deleteKey(hash: string): Promise<boolean> {
+    return this.keys.delete(hash);
   }
 
   async recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void> {

@@ -4,6 +4,7 @@
  * `maxLogEntries`. One MULTI per record keeps aggregates and log consistent in one round trip.
  */
 import { randomUUID } from 'node:crypto';
+import type { VirtualKeyRecord } from '../auth/keys.js';
 import { Redis } from 'ioredis';
 import {
   currentLimits,
@@ -132,6 +133,23 @@ export class RedisStore implements StateStore {
         provider: currentLimits(JSON.parse((value(base + 4) as string | null) ?? 'null') as ProviderLimits | null, nowMs),
       };
     });
+  }
+
+  private get keysKey(): string {
+    return `${this.options.keyPrefix}keys`;
+  }
+
+  async getKey(hash: string): Promise<VirtualKeyRecord | null> {
+    const json = await this.redis.hget(this.keysKey, hash);
+    return json === null ? null : (JSON.parse(json) as VirtualKeyRecord);
+  }
+
+  async putKey(record: VirtualKeyRecord): Promise<void> {
+    await this.redis.hset(this.keysKey, record.hash, JSON.stringify(record));
+  }
+
+  async deleteKey(hash: string): Promise<boolean> {
+    return (await this.redis.hdel(this.keysKey, hash)) > 0;
   }
 
   async recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void> {

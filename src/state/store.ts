@@ -2,6 +2,7 @@
  * Shared state behind one interface: the in-memory store serves a single router, the Redis store
  * many replicas. Both pass the same contract suite (test/support/contracts/state-store.ts).
  */
+import type { VirtualKeyRecord } from '../auth/keys.js';
 import type { LoadView, ProviderLimits } from '../routing/types.js';
 
 export type { LoadView, ProviderLimits };
@@ -84,6 +85,12 @@ export interface StateStore {
   usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals>;
   /** The newest `limit` records, oldest first. */
   usageLog(limit: number): Promise<UsageRecord[]>;
+  /** A virtual key added at runtime, by the SHA-256 of the key; null when there is none. */
+  getKey(hash: string): Promise<VirtualKeyRecord | null>;
+  /** Adds or replaces a runtime key (by hash). */
+  putKey(record: VirtualKeyRecord): Promise<void>;
+  /** Removes a runtime key; false when there was none. */
+  deleteKey(hash: string): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 it('serves a chat completion and a streamed completion with usage to the openai SDK', async () => {
-  const client = new OpenAI({ baseURL: 'http://127.0.0.1:10000/v1', apiKey: 'sk-demo', maxRetries: 0 });
+  const client = new OpenAI({ baseURL: 'http://127.0.0.1:10000/v1', apiKey: 'sk-llmr-demo', maxRetries: 0 });
   const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
   expect(completion.choices[0]?.message.content).toMatch(/^Hello/);
   expect(completion.model).toMatch(/^gpt-4o-mini/);
@@ -30,6 +30,16 @@ it('serves a chat completion and a streamed completion with usage to the openai 
   expect(text).toMatch(/^Hello wörld/);
   expect(usage?.completion_tokens).toBe(14);
 
-  const log = (await (await fetch('http://127.0.0.1:9090/usage/log?limit=10')).json()) as { data: Array<{ deployment: string; completionTokens: number }> };
+  const log = (await (await fetch('http://127.0.0.1:9090/usage/log?limit=10')).json()) as { data: Array<{ deployment: string; keyId: string }> };
   expect(log.data.map((r) => r.deployment)).toContain('openai-gpt-4o');
+  expect(log.data.every((r) => r.keyId === 'demo')).toBe(true);
+});
+
+it('accepts the documented demo keys within what each allows, and refuses others', async () => {
+  const as = (apiKey: string) => new OpenAI({ baseURL: 'http://127.0.0.1:10000/v1', apiKey, maxRetries: 0 });
+  const ask = (client: OpenAI, model: string) => client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Say hello' }] });
+  await expect(ask(as('sk-llmr-free'), 'gpt-4o-mini')).resolves.toMatchObject({ object: 'chat.completion' });
+  await expect(ask(as('sk-llmr-free'), 'gpt-4o')).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
+  await expect(ask(as('sk-llmr-premium'), 'gpt-4o')).resolves.toMatchObject({ object: 'chat.completion' });
+  await expect(ask(as('sk-wrong'), 'gpt-4o-mini')).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
 });

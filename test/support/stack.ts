@@ -39,6 +39,8 @@ export interface StackOptions {
   readonly virtualModels?: readonly unknown[];
   /** Router replicas behind the one Envoy (default 1); more than one needs `redisUrl`. */
   readonly routers?: number;
+  /** More top-level router.yaml sections (auth, keys, …). */
+  readonly config?: Readonly<Record<string, unknown>>;
 }
 
 export interface Stack {
@@ -50,6 +52,8 @@ export interface Stack {
   readonly routerAdmins: readonly string[];
   readonly mocks: Readonly<Record<string, readonly MockInstance[]>>;
   readonly router: Child;
+  /** Every replica; the first is `router`. */
+  readonly routers: readonly Child[];
   readonly envoy: Child;
   /** Envoy counters and gauges matching `filter` (a regex), by full name. */
   stats(filter: string): Promise<Record<string, number>>;
@@ -115,6 +119,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
           ...(d.apiKeyEnv === undefined ? {} : { api_key_env: d.apiKeyEnv }),
           ...d.extra,
         })),
+        ...options.config,
       };
       const routerFile = join(dir, `router-${i}.yaml`);
       await writeFile(routerFile, stringify(routerConfig));
@@ -127,7 +132,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       await waitUntil(() => httpOk(`${url}/readyz`), 15_000, () => `router not ready (is dist/ built? npm test builds it):\n${router.output()}`, router);
       routerAdmins.push(url);
     }
-    const router = children[0]!;
+    const routers = [...children];
+    const router = routers[0]!;
     const routerAdminUrl = routerAdmins[0]!;
 
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
@@ -149,6 +155,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       routerAdmins,
       mocks,
       router,
+      routers,
       envoy,
       stats: async (filter) => {
         const res = await fetch(`${envoyAdmin}/stats?format=json&filter=${encodeURIComponent(filter)}`);

@@ -61,6 +61,23 @@ export function stateStoreContract(name: string, makeStore: (maxLog: number) => 
       }
     });
 
+    it('stores runtime keys by hash, replaces and removes them', async () => {
+      const store = await makeStore(10);
+      try {
+        const hash = 'a'.repeat(64);
+        expect(await store.getKey(hash)).toBeNull();
+        await store.putKey({ name: 'k1', hash, tags: ['x'], models: ['m'] });
+        expect(await store.getKey(hash)).toEqual({ name: 'k1', hash, tags: ['x'], models: ['m'] });
+        await store.putKey({ name: 'k1', hash, disabled: true });
+        expect(await store.getKey(hash)).toEqual({ name: 'k1', hash, disabled: true });
+        expect(await store.deleteKey(hash)).toBe(true);
+        expect(await store.deleteKey(hash)).toBe(false);
+        expect(await store.getKey(hash)).toBeNull();
+      } finally {
+        await store.close();
+      }
+    });
+
     it('loses no increment under concurrent writers', async () => {
       const store = await makeStore(10_000);
       try {

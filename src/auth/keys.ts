@@ -1,0 +1,62 @@
+/**
+ * Virtual keys: what a client's key stands for (team, tags, tier, allowed models). Keys are known by
+ * their SHA-256 only — from router.yaml or added at runtime through the state store — so neither the
+ * config, the store nor the logs ever hold a usable key.
+ */
+import { createHash } from 'node:crypto';
+
+export interface VirtualKey {
+  readonly name: string;
+  /** SHA-256 (hex) of the key. */
+  readonly hash: string;
+  readonly team: string | null;
+  readonly tags: readonly string[];
+  readonly tier: string | null;
+  /** Models the key may request; null: all. */
+  readonly models: ReadonlySet<string> | null;
+  readonly disabled: boolean;
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** The key a request carries: `Authorization: Bearer <key>`, else `x-api-key` (Anthropic-style clients). */
+export function presentedKey(headers: Readonly<Record<string, string>>): string | null {
+  const auth = headers.authorization;
+  if (auth !== undefined && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
+  const apiKey = headers['x-api-key'];
+  return apiKey !== undefined && apiKey.length > 0 ? apiKey : null;
+}
+
+export function mayRequest(key: VirtualKey, model: string): boolean {
+  return key.models === null || key.models.has(model);
+}
+
+/** The stored form (JSON in Redis, the admin API). */
+export interface VirtualKeyRecord {
+  readonly name: string;
+  readonly hash: string;
+  readonly team?: string | null | undefined;
+  readonly tags?: readonly string[] | undefined;
+  readonly tier?: string | null | undefined;
+  readonly models?: readonly string[] | undefined;
+  readonly disabled?: boolean | undefined;
+}
+
+export function keyFromRecord(r: VirtualKeyRecord): VirtualKey {
+  const models = r.models ?? ['*'];
+  return {
+    name: r.name,
+    hash: r.hash,
+    team: r.team ?? null,
+    tags: r.tags ?? [],
+    tier: r.tier ?? null,
+    models: models.includes('*') ? null : new Set(models),
+    disabled: r.disabled ?? false,
+  };
+}
+
+export function recordOfKey(k: VirtualKey): VirtualKeyRecord {
+  return { name: k.name, hash: k.hash, team: k.team, tags: k.tags, tier: k.tier, models: k.models === null ? ['*'] : [...k.models], disabled: k.disabled };
+}

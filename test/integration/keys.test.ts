@@ -1,0 +1,106 @@
+/**
+ * Virtual keys through real Envoy, two router replicas and real Redis: who may call, which models,
+ * keys added and removed at runtime, and the key's tags and tier steering the route.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashKey } from '../../src/auth/keys.js';
+import { postChat } from '../support/clients.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+import { startStack, type Stack } from '../support/stack.js';
+
+let redis: TestRedis;
+let stack: Stack;
+
+const KEYS = {
+  team: 'sk-test-team-0001',
+  limited: 'sk-test-limited-0002',
+  disabled: 'sk-test-disabled-0003',
+  paid: 'sk-test-paid-0004',
+};
+
+beforeAll(async () => {
+  redis = await startRedis();
+  stack = await startStack({
+    redisUrl: redis.url,
+    routers: 2,
+    routing: { tiers: [{ name: 'premium', pools: ['high', 'normal'] }, { name: 'free', pools: ['normal'] }] },
+    config: {
+      auth: { mode: 'keys', cache_ms: 300 },
+      keys: [
+        { name: 'team-a', key_sha256: hashKey(KEYS.team), team: 'a', tier: 'premium' },
+        { name: 'limited', key_sha256: hashKey(KEYS.limited), models: ['cheap'], tier: 'free' },
+        { name: 'off', key_sha256: hashKey(KEYS.disabled), disabled: true },
+        { name: 'paid-key', key_sha256: hashKey(KEYS.paid), tags: ['paid'] },
+      ],
+    },
+    deployments: [
+      { name: 'cheap-1', group: 'cheap' },
+      { name: 'pool-high', group: 'tiered', extra: { tier: 'high' } },
+      { name: 'pool-normal', group: 'tiered', extra: { tier: 'normal' } },
+      { name: 'tag-paid', group: 'tagged', extra: { tags: ['paid'] } },
+      { name: 'tag-default', group: 'tagged', extra: { tags: ['default'] } },
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await redis?.stop();
+});
+
+const body = (model: string) => ({ model, messages: [{ role: 'user', content: 'hi' }] });
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+async function call(model: string, headers: Record<string, string>): Promise<{ status: number; body: { error?: { code: string; type: string; message: string } } }> {
+  const res = await postChat(stack.url, body(model), headers);
+  return { status: res.status, body: (await res.json()) as { error?: { code: string; type: string; message: string } } };
+}
+
+describe('virtual keys', () => {
+  it('refuses a missing, unknown or disabled key with 401, and a model the key may not use with 403; no provider sees them', async () => {
+    stack.resetMocks();
+    const missing = await call('cheap', {});
+    expect(missing).toMatchObject({ status: 401, body: { error: { code: 'invalid_api_key', type: 'invalid_request_error' } } });
+    expect((await call('cheap', bearer('sk-nobody-knows'))).status).toBe(401);
+    expect((await call('cheap', bearer(KEYS.disabled))).body.error?.message).toBe("The API key 'off' is disabled.");
+    const notAllowed = await call('tiered', bearer(KEYS.limited));
+    expect(notAllowed).toMatchObject({ status: 403, body: { error: { code: 'model_not_allowed' } } });
+    expect(stack.mockRequests()).toBe(0);
+    expect((await call('cheap', bearer(KEYS.limited))).status).toBe(200);
+    expect((await call('cheap', { 'x-api-key': KEYS.team })).status).toBe(200);
+  });
+
+  it("routes by the key's tier and tags, whatever headers the client sends", async () => {
+    for (let i = 0; i < 6; i++) {
+      const premium = await postChat(stack.url, body('tiered'), { ...bearer(KEYS.team), 'x-llm-tier': 'free' });
+      expect(premium.status).toBe(200);
+      await premium.arrayBuffer();
+      await (await postChat(stack.url, body('tagged'), bearer(KEYS.paid))).arrayBuffer();
+    }
+    expect(stack.mocks['pool-high']![0]!.stats().requests).toBe(6);
+    expect(stack.mocks['pool-normal']![0]!.stats().requests).toBe(0);
+    expect(stack.mocks['tag-paid']![0]!.stats().requests).toBe(6);
+  });
+
+  it('takes keys added at runtime on any replica, and drops removed ones', async () => {
+    const key = 'sk-test-runtime-0005';
+    expect((await call('cheap', bearer(key))).status).toBe(401);
+    const put = await fetch(`${stack.routerAdmins[0]}/keys`, { method: 'PUT', body: JSON.stringify({ name: 'runtime', key, models: ['cheap'] }) });
+    expect(await put.json()).toEqual({ name: 'runtime', key_sha256: hashKey(key) });
+    await new Promise((r) => setTimeout(r, 400)); // the other replica's memory of "unknown" lapses
+    for (let i = 0; i < 6; i++) expect((await call('cheap', bearer(key))).status).toBe(200); // both replicas
+    expect((await call('tiered', bearer(key))).status).toBe(403);
+    const del = await fetch(`${stack.routerAdmins[1]}/keys/${hashKey(key)}`, { method: 'DELETE' });
+    expect(await del.json()).toEqual({ removed: true });
+    await new Promise((r) => setTimeout(r, 400));
+    for (let i = 0; i < 4; i++) expect((await call('cheap', bearer(key))).status).toBe(401);
+  });
+
+  it('bills usage to the key name and never writes a key to the logs', async () => {
+    const log = (await (await fetch(`${stack.routerAdmin}/usage/log?limit=1000`)).json()) as { data: Array<{ keyId: string }> };
+    expect(new Set(log.data.map((r) => r.keyId))).toEqual(new Set(['limited', 'team-a', 'paid-key', 'runtime']));
+    const text = (await Promise.all(stack.routers.map((r) => readFile(r.logFile!, 'utf8')))).join('');
+    for (const key of [...Object.values(KEYS), 'sk-test-runtime-0005']) expect(text).not.toContain(key);
+  });
+});
