@@ -10,7 +10,10 @@ import {
   usageDay,
   windowIndex,
   type LatencySample,
+  type AdmitResult,
+  type Charge,
   type LoadOptions,
+  type Settlement,
   type LoadView,
   type ProviderLimits,
   type RequestEnd,
@@ -115,6 +118,47 @@ export class MemoryStore implements StateStore {
   }
 
   private readonly keys = new Map<string, VirtualKeyRecord>();
+  /** Meter → bucket → amount; and open reservations per meter. */
+  private readonly meters = new Map<string, Map<number, number>>();
+  private readonly open = new Map<string, number>();
+
+  /** The meter's buckets inside its window, older ones dropped. */
+  private window(c: Charge): Map<number, number> {
+    let m = this.meters.get(c.meter);
+    if (m === undefined) this.meters.set(c.meter, (m = new Map()));
+    const oldest = c.bucket - c.windowBuckets + 1;
+    for (const b of m.keys()) if (b < oldest) m.delete(b);
+    return m;
+  }
+
+  async admit(charges: readonly Charge[]): Promise<AdmitResult> {
+    const used: number[] = [];
+    for (const [i, c] of charges.entries()) {
+      const m = this.window(c);
+      let sum = 0;
+      for (const v of m.values()) sum += v;
+      if (sum + c.amount > c.limit) return { ok: false, refused: i, used: sum, buckets: [...m.entries()].sort((a, b) => a[0] - b[0]) };
+      used.push(sum + c.amount);
+    }
+    for (const c of charges) {
+      const m = this.meters.get(c.meter)!;
+      m.set(c.bucket, (m.get(c.bucket) ?? 0) + c.amount);
+      this.open.set(c.meter, (this.open.get(c.meter) ?? 0) + 1);
+    }
+    return { ok: true, used };
+  }
+
+  async settle(settlements: readonly Settlement[]): Promise<void> {
+    for (const s of settlements) {
+      const m = this.meters.get(s.meter);
+      if (m !== undefined && s.delta !== 0 && m.has(s.bucket)) m.set(s.bucket, m.get(s.bucket)! + s.delta);
+      this.open.set(s.meter, (this.open.get(s.meter) ?? 0) - 1);
+    }
+  }
+
+  async openReservations(meter: string): Promise<number> {
+    return this.open.get(meter) ?? 0;
+  }
 
   async getKey(hash: string): Promise<VirtualKeyRecord | null> {
     return this.keys.get(hash) ?? null;

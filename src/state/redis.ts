@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { VirtualKeyRecord } from '../auth/keys.js';
+import { ADMIT_LUA } from './lua/admit.js';
 import { Redis } from 'ioredis';
 import {
   currentLimits,
@@ -17,8 +18,11 @@ import {
   usageDay,
   windowIndex,
   type LatencySample,
+  type AdmitResult,
+  type Charge,
   type LoadOptions,
   type LoadView,
+  type Settlement,
   type ProviderLimits,
   type RequestEnd,
   type StateStore,
@@ -35,6 +39,11 @@ export interface RedisStoreOptions {
   readonly load: LoadOptions;
   /** A replica silent this long no longer counts (default 10 s); it says it is alive 5 times as often. */
   readonly replicaTtlMs?: number | undefined;
+}
+
+/** The admission script, sent once and then called by its SHA (ioredis defineCommand). */
+interface AdmitCommand {
+  llmrAdmit(...args: Array<string | number>): Promise<unknown>;
 }
 
 /** Commands per deployment in a load read: in flight, two windows, latency samples, provider limits. */
@@ -70,6 +79,7 @@ export class RedisStore implements StateStore {
     // Connection errors surface on the commands that fail; the event only needs a listener so a
     // refused connection does not crash the process.
     this.redis.on('error', () => {});
+    this.redis.defineCommand('llmrAdmit', { lua: ADMIT_LUA });
     this.logKey = `${options.keyPrefix}usage:log`;
     const beat = () => void this.redis.zadd(this.replicasKey, Date.now(), this.replicaId).catch(() => {});
     beat();
@@ -137,6 +147,37 @@ export class RedisStore implements StateStore {
 
   private get keysKey(): string {
     return `${this.options.keyPrefix}keys`;
+  }
+
+  private meterKey(meter: string): string {
+    return `${this.options.keyPrefix}meter:${meter}`;
+  }
+
+  async admit(charges: readonly Charge[]): Promise<AdmitResult> {
+    if (charges.length === 0) return { ok: true, used: [] };
+    const args: Array<string | number> = [charges.length, ...charges.map((c) => this.meterKey(c.meter))];
+    for (const c of charges) args.push(c.limit, c.amount, c.bucket, c.windowBuckets, Math.ceil(c.ttlMs));
+    const [refused, used, kept] = (await (this.redis as unknown as AdmitCommand).llmrAdmit(...args)) as [number, string | string[], string[] | undefined];
+    if (refused === 0) return { ok: true, used: (used as string[]).map(Number) };
+    const buckets: Array<[number, number]> = [];
+    for (let i = 0; i < (kept ?? []).length; i += 2) buckets.push([Number(kept![i]), Number(kept![i + 1])]);
+    return { ok: false, refused: refused - 1, used: Number(used), buckets: buckets.sort((a, b) => a[0] - b[0]) };
+  }
+
+  async settle(settlements: readonly Settlement[]): Promise<void> {
+    if (settlements.length === 0) return;
+    const tx = this.redis.multi();
+    for (const s of settlements) {
+      const key = this.meterKey(s.meter);
+      if (s.delta !== 0) tx.hincrby(key, String(s.bucket), s.delta);
+      tx.hincrby(key, 'open', -1);
+      tx.pexpire(key, Math.ceil(s.ttlMs));
+    }
+    await tx.exec();
+  }
+
+  async openReservations(meter: string): Promise<number> {
+    return Number((await this.redis.hget(this.meterKey(meter), 'open')) ?? 0);
   }
 
   async getKey(hash: string): Promise<VirtualKeyRecord | null> {

@@ -70,6 +70,33 @@ export interface LoadOptions {
   readonly latencyMaxAgeMs: number;
 }
 
+/** One limit a request is charged against: `amount` into the current bucket of one meter. */
+export interface Charge {
+  /** The meter's name, e.g. `key:demo:tpm:1m`. */
+  readonly meter: string;
+  readonly limit: number;
+  /** An integer (requests, tokens or nano-USD). */
+  readonly amount: number;
+  readonly bucket: number;
+  /** Buckets `bucket - windowBuckets + 1` … `bucket` count; older ones are dropped. */
+  readonly windowBuckets: number;
+  readonly ttlMs: number;
+}
+
+export type AdmitResult =
+  /** Every charge fitted and is now reserved; `used` per charge, this request included. */
+  | { readonly ok: true; readonly used: readonly number[] }
+  /** Nothing was reserved: charge `refused` would pass its limit; what it holds, bucket by bucket. */
+  | { readonly ok: false; readonly refused: number; readonly used: number; readonly buckets: ReadonlyArray<readonly [bucket: number, amount: number]> };
+
+/** The end of a reservation: `delta` (actual − reserved) into the bucket it was made in. */
+export interface Settlement {
+  readonly meter: string;
+  readonly bucket: number;
+  readonly delta: number;
+  readonly ttlMs: number;
+}
+
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
   /** Live load of each deployment, aligned with `deployments`, across every replica sharing the store. */
@@ -85,6 +112,12 @@ export interface StateStore {
   usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals>;
   /** The newest `limit` records, oldest first. */
   usageLog(limit: number): Promise<UsageRecord[]>;
+  /** Reserves every charge or none, atomically across replicas: the admission check. */
+  admit(charges: readonly Charge[]): Promise<AdmitResult>;
+  /** Settles reservations made by `admit`: their real amounts replace the reserved ones. */
+  settle(settlements: readonly Settlement[]): Promise<void>;
+  /** Reservations on a meter not settled yet (0 when every request has ended). */
+  openReservations(meter: string): Promise<number>;
   /** A virtual key added at runtime, by the SHA-256 of the key; null when there is none. */
   getKey(hash: string): Promise<VirtualKeyRecord | null>;
   /** Adds or replaces a runtime key (by hash). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/state/redis.js';
-import { loadContract, stateStoreContract } from '../support/contracts/state-store.js';
+import { ledgerContract, loadContract, stateStoreContract } from '../support/contracts/state-store.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 
 let redis: TestRedis;
@@ -18,6 +18,7 @@ const store = (keyPrefix: string, maxLog = 100, replicaTtlMs?: number) =>
 
 stateStoreContract('redis', async (maxLog) => store(`contract:${process.pid}:${n++}:`, maxLog));
 loadContract('redis', async () => store(`load:${process.pid}:${n++}:`));
+ledgerContract('redis', async () => store(`ledger:${process.pid}:${n++}:`));
 
 describe('Redis load across replicas', () => {
   it('sums in flight over live replicas and drops a replica that stopped answering', async () => {

@@ -1,6 +1,7 @@
 /** One contract for every StateStore: run on the in-memory store and on a real Redis. */
 import { describe, expect, it } from 'vitest';
-import type { RequestEnd, StateStore, UsageRecord } from '../../../src/state/store.js';
+import { position, type WindowName } from '../../../src/admission/windows.js';
+import type { Charge, RequestEnd, StateStore, UsageRecord } from '../../../src/state/store.js';
 
 const DAY1 = Date.UTC(2026, 10, 21, 23, 59, 59);
 const DAY2 = Date.UTC(2026, 10, 22, 0, 0, 1);
@@ -177,6 +178,72 @@ export function loadContract(name: string, makeStore: () => Promise<StateStore>)
         expect((await store.loadOf(['d1'], MINUTE))[0]!.coolingUntilMs).toBe(MINUTE + 5000);
         await store.requestEnded(end({ coolUntilMs: MINUTE + 9000 }));
         expect((await store.loadOf(['d1'], MINUTE))[0]!.coolingUntilMs).toBe(MINUTE + 9000);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
+
+const charge = (meter: string, limit: number, amount: number, window: WindowName, nowMs: number): Charge => {
+  const p = position(window, nowMs);
+  return { meter, limit, amount, bucket: p.bucket, windowBuckets: p.windowBuckets, ttlMs: p.ttlMs };
+};
+
+/** Admission: reservations all-or-nothing, exact at window boundaries, settled to real amounts. */
+export function ledgerContract(name: string, makeStore: () => Promise<StateStore>): void {
+  describe(`StateStore ledger contract: ${name}`, () => {
+    it('RPM is exact at the window boundary (pinned clock)', async () => {
+      const store = await makeStore();
+      try {
+        const t0 = MINUTE + 0;
+        for (let i = 0; i < 3; i++) expect((await store.admit([charge('k:rpm', 3, 1, '1m', t0 + i * 1000)])).ok).toBe(true);
+        expect(await store.admit([charge('k:rpm', 3, 1, '1m', t0 + 59_999)])).toMatchObject({ ok: false, refused: 0, used: 3 });
+        // At t0 + 60 s the first request's second has left the window: exactly one more fits.
+        expect((await store.admit([charge('k:rpm', 3, 1, '1m', t0 + 60_000)])).ok).toBe(true);
+        expect((await store.admit([charge('k:rpm', 3, 1, '1m', t0 + 60_500)])).ok).toBe(false);
+        expect((await store.admit([charge('k:rpm', 3, 1, '1m', t0 + 61_000)])).ok).toBe(true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('reserves every charge or none, and says which did not fit and what it holds', async () => {
+      const store = await makeStore();
+      try {
+        const t = MINUTE + 5000;
+        expect(await store.admit([charge('a', 10, 4, '1m', t), charge('b', 100, 50, '1h', t)])).toEqual({ ok: true, used: [4, 50] });
+        const refused = await store.admit([charge('a', 10, 4, '1m', t + 1000), charge('b', 100, 60, '1h', t + 1000)]);
+        expect(refused).toEqual({ ok: false, refused: 1, used: 50, buckets: [[position('1h', t).bucket, 50]] });
+        // Nothing of the refused request was kept in `a`.
+        expect(await store.admit([charge('a', 10, 6, '1m', t + 2000)])).toEqual({ ok: true, used: [10] });
+        expect(await store.openReservations('a')).toBe(2);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('settles a reservation to the real amount and closes it', async () => {
+      const store = await makeStore();
+      try {
+        const t = MINUTE;
+        const c = charge('tpm', 1000, 600, '1m', t);
+        expect((await store.admit([c])).ok).toBe(true);
+        expect((await store.admit([charge('tpm', 1000, 600, '1m', t)])).ok).toBe(false);
+        await store.settle([{ meter: 'tpm', bucket: c.bucket, delta: 100 - 600, ttlMs: c.ttlMs }]);
+        expect(await store.openReservations('tpm')).toBe(0);
+        expect(await store.admit([charge('tpm', 1000, 600, '1m', t)])).toEqual({ ok: true, used: [700] });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('lets exactly the limit through under concurrent admissions', async () => {
+      const store = await makeStore();
+      try {
+        const results = await Promise.all(Array.from({ length: 50 }, () => store.admit([charge('race', 10, 1, 'day', MINUTE)])));
+        expect(results.filter((r) => r.ok)).toHaveLength(10);
+        expect(await store.openReservations('race')).toBe(10);
       } finally {
         await store.close();
       }
