@@ -17,11 +17,12 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'no_deployment'
   | 'rate_limited'
+  | 'budget_exceeded'
   | 'internal_error';
 
 interface ErrorSpec {
   readonly status: number;
-  readonly type: 'invalid_request_error' | 'not_found_error' | 'server_error' | 'service_unavailable_error' | 'rate_limit_error';
+  readonly type: 'invalid_request_error' | 'not_found_error' | 'server_error' | 'service_unavailable_error' | 'rate_limit_error' | 'insufficient_quota';
 }
 
 const SPECS: Record<ErrorCode, ErrorSpec> = {
@@ -38,6 +39,7 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   no_deployment: { status: 503, type: 'service_unavailable_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
+  budget_exceeded: { status: 429, type: 'insufficient_quota' },
   internal_error: { status: 500, type: 'server_error' },
 };
 
@@ -51,6 +53,8 @@ export class RouterError extends Error {
     readonly param: string | null = null,
     /** Sent as `Retry-After` (seconds) with the error. */
     readonly retryAfterSec: number | null = null,
+    /** More response headers, e.g. `x-ratelimit-*` with a rate-limit refusal. */
+    readonly headers: ReadonlyArray<readonly [string, string]> = [],
   ) {
     super(message);
     this.name = 'RouterError';

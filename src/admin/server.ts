@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { WINDOWS } from '../admission/windows.js';
 import { hashKey } from '../auth/keys.js';
 import { USAGE_DIMENSIONS, usageDay, type StateStore, type UsageDimension } from '../state/store.js';
 
@@ -52,6 +53,9 @@ const keyBody = z
     tier: z.string().min(1).optional(),
     models: z.array(z.string().min(1)).min(1).optional(),
     disabled: z.boolean().optional(),
+    rpm_limit: z.number().int().positive().optional(),
+    tpm_limit: z.number().int().positive().optional(),
+    budgets: z.array(z.strictObject({ usd: z.number().positive(), window: z.enum(WINDOWS) })).optional(),
   })
   .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: 'set exactly one of key and key_sha256' });
 

@@ -4,8 +4,16 @@
  * config, the store nor the logs ever hold a usable key.
  */
 import { createHash } from 'node:crypto';
+import type { WindowName } from '../admission/windows.js';
 
-export interface VirtualKey {
+/** Rate limits and budgets a key, a team or a tag can carry. */
+export interface Limits {
+  readonly rpmLimit: number | null;
+  readonly tpmLimit: number | null;
+  readonly budgets: ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>;
+}
+
+export interface VirtualKey extends Limits {
   readonly name: string;
   /** SHA-256 (hex) of the key. */
   readonly hash: string;
@@ -42,6 +50,9 @@ export interface VirtualKeyRecord {
   readonly tier?: string | null | undefined;
   readonly models?: readonly string[] | undefined;
   readonly disabled?: boolean | undefined;
+  readonly rpm_limit?: number | undefined;
+  readonly tpm_limit?: number | undefined;
+  readonly budgets?: ReadonlyArray<{ readonly usd: number; readonly window: WindowName }> | undefined;
 }
 
 export function keyFromRecord(r: VirtualKeyRecord): VirtualKey {
@@ -54,9 +65,8 @@ export function keyFromRecord(r: VirtualKeyRecord): VirtualKey {
     tier: r.tier ?? null,
     models: models.includes('*') ? null : new Set(models),
     disabled: r.disabled ?? false,
+    rpmLimit: r.rpm_limit ?? null,
+    tpmLimit: r.tpm_limit ?? null,
+    budgets: r.budgets ?? [],
   };
-}
-
-export function recordOfKey(k: VirtualKey): VirtualKeyRecord {
-  return { name: k.name, hash: k.hash, team: k.team, tags: k.tags, tier: k.tier, models: k.models === null ? ['*'] : [...k.models], disabled: k.disabled };
 }

@@ -2,7 +2,8 @@
  * Turns a validated router.yaml into the runtime form: lookups by name, prices per token, and
  * credentials read from the environment — all computed once at load so the hot path only indexes.
  */
-import { hashKey, keyFromRecord, type VirtualKey } from '../auth/keys.js';
+import { hashKey, keyFromRecord, type Limits, type VirtualKey } from '../auth/keys.js';
+import type { WindowName } from '../admission/windows.js';
 import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
 
 export type { BalancePreset, Capability, StrategyKind };
@@ -119,6 +120,10 @@ export interface RouterConfig {
   /** Keys from router.yaml by hash (keys whose `key_env` is unset are left out, and listed below). */
   readonly keys: ReadonlyMap<string, VirtualKey>;
   readonly keysMissingEnv: readonly string[];
+  readonly teams: ReadonlyMap<string, Limits>;
+  readonly tagBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
+  /** Completion tokens reserved when a request sets no max_tokens. */
+  readonly defaultMaxTokens: number;
   readonly groups: ReadonlyMap<string, ModelGroup>;
   readonly virtualModels: ReadonlyMap<string, VirtualModel>;
   readonly deployments: ReadonlyMap<string, Deployment>;
@@ -213,8 +218,11 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       continue;
     }
     const hash = k.key_sha256 ?? hashKey(plain!);
-    keys.set(hash, keyFromRecord({ name: k.name, hash, team: k.team, tags: k.tags, tier: k.tier, models: k.models, disabled: k.disabled }));
+    const { key_sha256: _sha, key_env: _env, ...fields } = k;
+    keys.set(hash, keyFromRecord({ ...fields, hash }));
   }
+  const tagBudgets = new Map<string, Array<{ usd: number; window: WindowName }>>();
+  for (const b of file.tag_budgets) tagBudgets.set(b.tag, [...(tagBudgets.get(b.tag) ?? []), { usd: b.usd, window: b.window }]);
   return {
     grpc: file.server.grpc,
     admin: file.server.admin,
@@ -241,6 +249,9 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     auth: { mode: file.auth.mode, cacheMs: file.auth.cache_ms },
     keys,
     keysMissingEnv,
+    teams: new Map(file.teams.map((t) => [t.name, { rpmLimit: t.rpm_limit ?? null, tpmLimit: t.tpm_limit ?? null, budgets: t.budgets }])),
+    tagBudgets,
+    defaultMaxTokens: file.admission.default_max_tokens,
     groups,
     virtualModels,
     deployments,

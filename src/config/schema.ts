@@ -4,6 +4,7 @@
  * precomputed runtime form the hot path reads.
  */
 import { z } from 'zod';
+import { WINDOWS } from '../admission/windows.js';
 
 const listenAddress = (defaultPort: number) =>
   z
@@ -108,6 +109,19 @@ const virtualModel = z.strictObject({
     .optional(),
 });
 
+const budget = z.strictObject({
+  /** US dollars per window. */
+  usd: z.number().positive(),
+  window: z.enum(WINDOWS),
+});
+
+/** Limits a key, a team or a tag can carry. */
+const limitFields = {
+  rpm_limit: z.number().int().positive().optional(),
+  tpm_limit: z.number().int().positive().optional(),
+  budgets: z.array(budget).default([]),
+};
+
 const virtualKey = z
   .strictObject({
     /** Names the key in usage records, logs and metrics; the key itself never appears. */
@@ -124,6 +138,7 @@ const virtualKey = z
     /** Models (groups or virtual models) the key may request; `*` for all. */
     models: z.array(z.string().min(1)).min(1).default(['*']),
     disabled: z.boolean().default(false),
+    ...limitFields,
   })
   .refine((k) => (k.key_sha256 === undefined) !== (k.key_env === undefined), { message: 'set exactly one of key_sha256 and key_env' });
 
@@ -209,6 +224,15 @@ export const routerConfigSchema = z
       })
       .prefault({}),
     keys: z.array(virtualKey).default([]),
+    teams: z.array(z.strictObject({ name: z.string().min(1), ...limitFields })).default([]),
+    /** Budgets shared by every request carrying the tag. */
+    tag_budgets: z.array(z.strictObject({ tag: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
+    admission: z
+      .strictObject({
+        /** Tokens reserved for the completion when a request sets no max_tokens (TPM and budgets). */
+        default_max_tokens: z.number().int().positive().default(1024),
+      })
+      .prefault({}),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
     model_groups: z.array(modelGroup).min(1),
     virtual_models: z.array(virtualModel).default([]),
@@ -272,3 +296,4 @@ export type BalancePreset = (typeof BALANCE_PRESETS)[number];
 export type VirtualModelFile = z.infer<typeof virtualModel>;
 export type MatcherFile = z.infer<typeof matcher>;
 export type VirtualKeyFile = z.input<typeof virtualKey>;
+export type BudgetFile = z.infer<typeof budget>;

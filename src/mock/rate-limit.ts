@@ -3,6 +3,8 @@
  * {requests,tokens}` on every answer, and 429 with `Retry-After` once a limit is spent. Fixed
  * one-minute windows; a request's tokens (prompt + completion) count when it is accepted.
  */
+import { formatDuration } from '../providers/openai/rate-limit-headers.js';
+
 const MINUTE_MS = 60_000;
 
 export interface Limits {
@@ -10,12 +12,6 @@ export interface Limits {
   readonly tokensPerMinute?: number | undefined;
 }
 
-/** `1s`, `6m0s`, `250ms`: OpenAI's duration format. */
-export function formatReset(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  const s = ms / 1000;
-  return s < 60 ? `${Number(s.toFixed(3))}s` : `${Math.floor(s / 60)}m${Number((s % 60).toFixed(3))}s`;
-}
 
 export class MinuteLimiter {
   private window = -1;
@@ -36,7 +32,7 @@ export class MinuteLimiter {
       this.requests += 1;
       this.tokens += tokens;
     }
-    const reset = formatReset((index + 1) * MINUTE_MS - nowMs);
+    const reset = formatDuration((index + 1) * MINUTE_MS - nowMs);
     const headers: Record<string, string> = {};
     if (rpm !== undefined) {
       headers['x-ratelimit-limit-requests'] = String(rpm);

@@ -14,6 +14,8 @@
 import type { Logger } from 'pino';
 import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
 import { KeyResolver } from '../auth/resolver.js';
+import { plannedCharges, settlements, type PlannedCharge } from '../admission/charges.js';
+import { limitHeaders, refusal } from '../admission/refusal.js';
 import type { Deployment, RouterConfig } from '../config/compile.js';
 import { RouterError } from '../errors.js';
 import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
@@ -27,7 +29,7 @@ import { coolingUntil } from '../routing/cooldown.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
 import { routeRequestOf } from '../routing/features.js';
 import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
-import { earliestRecovery, estimatedTokens } from '../routing/filters.js';
+import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import type { Decision, LoadView, PolicyEnv, RouteRequest } from '../routing/types.js';
 import type { StateStore, UsageRecord } from '../state/store.js';
 import { RoutingMetrics } from '../telemetry/metrics.js';
@@ -89,6 +91,7 @@ export class Pipeline {
 function errorReply(err: RouterError, decision: string | null): Outcome {
   const headers: HeaderPair[] = [...JSON_HEADERS];
   if (err.retryAfterSec !== null) headers.push(['retry-after', String(err.retryAfterSec)]);
+  headers.push(...err.headers);
   if (decision !== null) headers.push(['x-llm-router-decision', decision]);
   return { kind: 'reply', status: err.status, body: Buffer.from(JSON.stringify(err.toJSON())), headers };
 }
@@ -123,6 +126,8 @@ export class Exchange {
   private deployment: Deployment | null = null;
   private requestedModel: string | null = null;
   private stream = false;
+  /** What admission reserved for this request, settled when it ends; null when nothing was. */
+  private admission: { readonly charges: readonly PlannedCharge[]; readonly used: readonly number[] } | null = null;
   /** Tokens counted against the deployment's window when the request was sent; null: not sent. */
   private reservedTokens: number | null = null;
   /** We turned on `include_usage` for a client that did not ask, so its usage chunk is ours to drop. */
@@ -206,7 +211,9 @@ export class Exchange {
       }
       if (endOfStream) throw new RouterError('missing_body', 'The request has no body; expected a JSON object.');
       this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
-      const responseHeaders = this.debug || this.p.config.routing.providerLimitHeaders;
+      // The response-headers phase, for this request only, when something must be added to or read from them.
+      const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
+      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders;
       return responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
     } catch (err) {
       return this.reject(err);
@@ -270,7 +277,7 @@ export class Exchange {
     }
   }
 
-  private route(req: ChatRequest, features: RouteRequest, target: NonNullable<Target>, loads: readonly LoadView[] | null): Outcome {
+  private route(req: ChatRequest, features: RouteRequest, target: NonNullable<Target>, loads: readonly LoadView[] | null): Outcome | Promise<Outcome> {
     try {
       const decision = this.p.router.choose(features, target, loads, this.p.env);
       this.decision = decision;
@@ -286,6 +293,32 @@ export class Exchange {
         throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
       }
       const d = decision.primary;
+      if (this.key === null) return this.forward(req, features, d);
+      const charges = plannedCharges(
+        { key: this.key, tags: features.tags, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
+        this.p.config,
+      );
+      if (charges.length === 0) return this.forward(req, features, d);
+      return this.p.store.admit(charges).then(
+        (result) => {
+          if (!result.ok) return this.reject(refusal(charges[result.refused]!, result.used, result.buckets, this.p.env.now()));
+          this.admission = { charges, used: result.used };
+          return this.forward(req, features, d);
+        },
+        (err: unknown) => {
+          // Until the state-store breaker exists, admission fails open: the request goes on, unmetered.
+          this.p.log.error({ err, requestId: this.requestId }, 'admission check failed in the state store: admitting without limits');
+          return this.forward(req, features, d);
+        },
+      );
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  /** The request goes upstream to `d`: counted in its load, routed, its body rewritten if needed. */
+  private forward(req: ChatRequest, features: RouteRequest, d: Deployment): Outcome {
+    try {
       this.deployment = d;
       this.reservedTokens = estimatedTokens(features);
       this.p.store.requestStarted(d.name, this.startMs, this.reservedTokens).catch((err: unknown) => {
@@ -317,6 +350,7 @@ export class Exchange {
     this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '');
     if (this.deployment !== null && this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(this.deployment, headers);
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', describeDecision(this.decision)]] : [];
+    if (this.admission !== null) setHeaders.push(...limitHeaders(this.admission.charges, this.admission.used, this.p.env.now()));
     if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     if (endOfStream) {
       this.finish(true);
@@ -380,6 +414,20 @@ export class Exchange {
     return errorReply(routerError, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
   }
 
+  /**
+   * Reservations end with the real usage; without a usage report, a request that failed or never got
+   * an answer releases them, and one cut mid-stream keeps what was reserved (the provider bills it).
+   */
+  private settleAdmission(actual: { tokens: number; costNanos: number } | null): void {
+    if (this.admission === null) return;
+    const failed = !this.responseStarted || this.status >= 400;
+    const charges = this.admission.charges;
+    const real = actual ?? (failed ? { tokens: 0, costNanos: 0 } : null);
+    const done = real === null ? charges.map((c) => ({ meter: c.meter, bucket: c.bucket, ttlMs: c.ttlMs, delta: 0 })) : settlements(charges, real);
+    this.admission = null;
+    this.p.store.settle(done).catch((err: unknown) => this.p.log.error({ err, requestId: this.requestId, settlements: done }, 'reservations not settled in the state store'));
+  }
+
   /** The deployment's in-flight count goes down, its window gets the real tokens, and it learns its latency. */
   private releaseLoad(d: Deployment, now: number, complete: boolean, tokens: number | null): void {
     if (this.reservedTokens === null) return;
@@ -414,6 +462,8 @@ export class Exchange {
     }
     const report = this.observer?.report() ?? { usage: null, responseModel: null };
     const usage = report.usage ?? NO_USAGE;
+    const cost = costNanos(usage, d.price);
+    this.settleAdmission(report.usage === null ? null : { tokens: usage.totalTokens, costNanos: cost });
     this.releaseLoad(d, now, complete && report.usage !== null, report.usage?.totalTokens ?? null);
     const record: UsageRecord = {
       requestId: this.requestId,
@@ -432,7 +482,7 @@ export class Exchange {
       completionTokens: usage.completionTokens,
       reasoningTokens: usage.reasoningTokens,
       totalTokens: usage.totalTokens,
-      costNanos: costNanos(usage, d.price),
+      costNanos: cost,
       latencyMs,
       ttfbMs: this.ttfbMs,
       ttftMs: this.ttftMs,

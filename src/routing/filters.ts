@@ -80,9 +80,14 @@ export function earliestRecovery(excluded: readonly Exclusion[]): number | null 
 
 const FILTERS: readonly Filter[] = [capability, contextWindow, tags, cooldown, budget, rateLimit];
 
-/** Tokens a request is expected to use: about a quarter of its byte bound (≈ 4 bytes a token in English) plus max_tokens. */
+/** Prompt tokens expected: about a quarter of the byte bound (≈ 4 bytes a token in English). */
+export function estimatedPromptTokens(req: RouteRequest): number {
+  return Math.ceil(req.promptTokensBound / 4);
+}
+
+/** Tokens a request is expected to use: its prompt estimate plus max_tokens. */
 export function estimatedTokens(req: RouteRequest): number {
-  return Math.ceil(req.promptTokensBound / 4) + (req.maxTokens ?? 0);
+  return estimatedPromptTokens(req) + (req.maxTokens ?? 0);
 }
 
 /**

@@ -19,6 +19,13 @@ export function parseDuration(text: string): number | null {
   return matched.length > 0 && matched === text.trim() ? ms : null;
 }
 
+/** `1s`, `6m0s`, `250ms`: the same format, for the router's own limit headers and the mock. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const s = ms / 1000;
+  return s < 60 ? `${Number(s.toFixed(3))}s` : `${Math.floor(s / 60)}m${Number((s % 60).toFixed(3))}s`;
+}
+
 function window(headers: Readonly<Record<string, string>>, kind: 'requests' | 'tokens', nowMs: number): LimitWindow | null {
   const limit = Number(headers[`x-ratelimit-limit-${kind}`]);
   const remaining = Number(headers[`x-ratelimit-remaining-${kind}`]);

@@ -1,0 +1,90 @@
+/**
+ * What a request is charged against before it goes upstream: the RPM, TPM and budgets of its key,
+ * its key's team and its tags. Tokens are reserved as estimated (prompt + max_tokens, or the
+ * configured default), cost at its worst case on the chosen deployment; both are settled to the
+ * real usage when the request ends. Pure: the clock comes in as `nowMs`.
+ */
+import type { Limits, VirtualKey } from '../auth/keys.js';
+import type { Deployment, RouterConfig } from '../config/compile.js';
+import type { Charge, Settlement } from '../state/store.js';
+import { position, type WindowName } from './windows.js';
+
+export type ChargeKind = 'requests' | 'tokens' | 'cost';
+
+/** A charge with what is needed to explain a refusal and to settle it. */
+export interface PlannedCharge extends Charge {
+  readonly kind: ChargeKind;
+  /** Whose limit: `key demo`, `team a`, `tag free`. */
+  readonly owner: string;
+  readonly window: WindowName;
+  /** When a bucket of this window stops counting. */
+  readonly expiresAt: (bucket: number) => number;
+}
+
+export interface AdmissionInput {
+  readonly key: VirtualKey;
+  readonly tags: readonly string[];
+  /** Prompt tokens (estimated) and completion tokens that may be produced. */
+  readonly promptTokens: number;
+  readonly maxTokens: number | null;
+  readonly deployment: Deployment;
+  readonly nowMs: number;
+}
+
+const NANOS_PER_USD = 1e9;
+
+export function worstCaseNanos(promptTokens: number, completionTokens: number, d: Deployment): number {
+  return Math.ceil(promptTokens * d.price.inputNanosPerToken + completionTokens * d.price.outputNanosPerToken);
+}
+
+export function plannedCharges(input: AdmissionInput, config: RouterConfig): PlannedCharge[] {
+  const completion = input.maxTokens ?? config.defaultMaxTokens;
+  const tokens = input.promptTokens + completion;
+  const cost = worstCaseNanos(input.promptTokens, completion, input.deployment);
+  const out: PlannedCharge[] = [];
+  const add = (owner: string, meter: string, kind: ChargeKind, window: WindowName, limit: number, amount: number) => {
+    const p = position(window, input.nowMs);
+    out.push({ meter, limit, amount, bucket: p.bucket, windowBuckets: p.windowBuckets, ttlMs: p.ttlMs, kind, owner, window, expiresAt: p.expiresAt });
+  };
+  const addLimits = (owner: string, id: string, limits: Limits) => {
+    if (limits.rpmLimit !== null) add(owner, `${id}:rpm`, 'requests', '1m', limits.rpmLimit, 1);
+    if (limits.tpmLimit !== null) add(owner, `${id}:tpm`, 'tokens', '1m', limits.tpmLimit, tokens);
+    for (const b of limits.budgets) add(owner, `${id}:usd:${b.window}`, 'cost', b.window, Math.round(b.usd * NANOS_PER_USD), cost);
+  };
+  addLimits(`key ${input.key.name}`, `key:${input.key.name}`, input.key);
+  const team = input.key.team === null ? undefined : config.teams.get(input.key.team);
+  if (team !== undefined) addLimits(`team ${input.key.team}`, `team:${input.key.team}`, team);
+  for (const tag of input.tags) {
+    const budgets = config.tagBudgets.get(tag);
+    if (budgets !== undefined) addLimits(`tag ${tag}`, `tag:${tag}`, { rpmLimit: null, tpmLimit: null, budgets });
+  }
+  return out;
+}
+
+/**
+ * When the refused charge would fit: walk its buckets oldest first until enough has left the window.
+ * `buckets` is what the meter held, oldest first.
+ */
+export function retryAtMs(c: PlannedCharge, used: number, buckets: ReadonlyArray<readonly [number, number]>): number {
+  let left = used;
+  for (const [bucket, amount] of buckets) {
+    left -= amount;
+    if (left + c.amount <= c.limit) return c.expiresAt(bucket);
+  }
+  return c.expiresAt(c.bucket);
+}
+
+/** The reservations' end: real tokens and cost replace the reserved ones (requests stay counted). */
+export function settlements(charges: readonly PlannedCharge[], actual: { tokens: number; costNanos: number }): Settlement[] {
+  return charges.map((c) => ({
+    meter: c.meter,
+    bucket: c.bucket,
+    ttlMs: c.ttlMs,
+    delta: c.kind === 'tokens' ? actual.tokens - c.amount : c.kind === 'cost' ? actual.costNanos - c.amount : 0,
+  }));
+}
+
+/** `$0.008198`, `$0.01`, `$5`: up to micro-dollars, no trailing zeros. */
+export function formatUsd(nanos: number): string {
+  return `$${(nanos / NANOS_PER_USD).toFixed(6).replace(/\.?0+$/, '')}`;
+}
