@@ -6,6 +6,8 @@ import { Pipeline } from './pipeline/pipeline.js';
 import { embedExamples } from './providers/openai/embeddings.js';
 import type { PolicyEnv } from './routing/types.js';
 import { createStateStore } from './state/index.js';
+import { ResilientStore } from './state/resilient.js';
+import { renderStoreHealth } from './telemetry/metrics.js';
 import { createLogger } from './telemetry/logger.js';
 
 export async function serve(configPath: string): Promise<void> {
@@ -22,12 +24,12 @@ export async function serve(configPath: string): Promise<void> {
     );
   }
   const env: PolicyEnv = { now: Date.now, random: Math.random };
-  const store = createStateStore(config);
+  const store = createStateStore(config, log);
   const pipeline = new Pipeline(config, store, env, log, await embedExamples(config, log));
   const extproc = await startExtProcServer(pipeline, config.grpc, log);
   const admin = await startAdminServer({
     store,
-    metrics: pipeline.metrics,
+    metrics: { render: () => pipeline.metrics.render() + (store instanceof ResilientStore ? renderStoreHealth(store) : '') },
     deployments: [...config.deployments.keys()],
     keys: pipeline.keys,
     listen: config.admin,

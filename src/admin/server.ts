@@ -3,7 +3,8 @@
  * private interface; it carries no authentication.
  *
  *   GET /healthz                         200 while the process runs
- *   GET /readyz                          200 when serving and the state store answers, else 503
+ *   GET /readyz                          200 while serving (with `store: degraded` when Redis does not answer:
+ *                                        the router then works on local state); 503 while draining
  *   GET /usage/log?limit=N               the newest N usage records, oldest first
  *   GET /usage/totals?dimension=&id=&day=  per-day aggregates (dimension: key | model | deployment)
  *   GET /metrics                         Prometheus counters: routing decisions and exclusions by reason
@@ -88,7 +89,7 @@ export async function startAdminServer({ store, metrics, deployments, keys, list
             await store.ping();
             return send(res, 200, { status: 'ready', store: store.kind });
           } catch (err) {
-            return send(res, 503, { status: 'state store unreachable', error: (err as Error).message });
+            return send(res, 200, { status: 'ready', store: 'degraded', error: (err as Error).message });
           }
         }
         case '/usage/log': {

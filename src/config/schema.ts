@@ -150,6 +150,13 @@ const state = z
         url: z.string().min(1).default('redis://127.0.0.1:6379'),
         key_prefix: z.string().default('llmr:'),
         command_timeout_ms: z.number().int().positive().default(500),
+        /** Reads a request waits on (live load, admission, runtime keys); kept short so a stalled Redis costs little. */
+        hot_path_timeout_ms: z.number().int().positive().default(25),
+        /** Failures in a row that open the circuit breaker, and how long it stays open before a probe. */
+        breaker_threshold: z.number().int().positive().default(3),
+        breaker_open_ms: z.number().int().positive().default(1000),
+        /** Usage records and settlements kept while Redis is away, replayed when it is back. */
+        max_queued_writes: z.number().int().positive().default(100_000),
       })
       .prefault({}),
     /**

@@ -11,6 +11,7 @@
  *   end              → one usage record and one log line (with the decision  (exchange.onEnd)
  *                      record), the deployment's load released, however it ended
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
 import { KeyResolver } from '../auth/resolver.js';
@@ -31,6 +32,7 @@ import { routeRequestOf } from '../routing/features.js';
 import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
 import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import type { Decision, LoadView, PolicyEnv, RouteRequest } from '../routing/types.js';
+import { StoreUnavailableError } from '../state/resilient.js';
 import type { StateStore, UsageRecord } from '../state/store.js';
 import { RoutingMetrics } from '../telemetry/metrics.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
@@ -170,7 +172,7 @@ export class Exchange {
       return found.then(
         (key) => this.authenticated(key, headers, endOfStream, isModels),
         (err: unknown) => {
-          this.p.log.error({ err, requestId: this.requestId }, 'virtual key lookup failed');
+          this.storeError(err, 'virtual key lookup failed');
           return this.reject(new RouterError('auth_unavailable', 'API keys cannot be checked right now; retry shortly.'));
         },
       );
@@ -268,7 +270,7 @@ export class Exchange {
         (loads) => this.route(req, features, target, loads),
         (err: unknown) => {
           // Without the shared load, route on configuration alone rather than fail the request.
-          this.p.log.warn({ err, requestId: this.requestId }, 'load unavailable from the state store: routing without it');
+          this.storeError(err, 'load unavailable from the state store: routing without it');
           return this.route(req, features, target, null);
         },
       );
@@ -307,7 +309,7 @@ export class Exchange {
         },
         (err: unknown) => {
           // Until the state-store breaker exists, admission fails open: the request goes on, unmetered.
-          this.p.log.error({ err, requestId: this.requestId }, 'admission check failed in the state store: admitting without limits');
+          this.storeError(err, 'admission check failed in the state store: admitting without limits');
           return this.forward(req, features, d);
         },
       );
@@ -322,7 +324,7 @@ export class Exchange {
       this.deployment = d;
       this.reservedTokens = estimatedTokens(features);
       this.p.store.requestStarted(d.name, this.startMs, this.reservedTokens).catch((err: unknown) => {
-        this.p.log.warn({ err, requestId: this.requestId, deployment: d.name }, 'load not recorded in the state store');
+        this.storeError(err, 'load not recorded in the state store', { deployment: d.name });
       });
 
       // Rewrite the body only when something changes; otherwise Envoy forwards the original bytes.
@@ -380,7 +382,7 @@ export class Exchange {
     const limits = rateLimitsOf(headers, this.p.env.now());
     if (limits === null) return;
     this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
-      this.p.log.warn({ err, requestId: this.requestId, deployment: d.name }, 'provider limits not recorded in the state store');
+      this.storeError(err, 'provider limits not recorded in the state store', { deployment: d.name });
     });
   }
 
@@ -402,6 +404,15 @@ export class Exchange {
   /** The gRPC stream closed: Envoy finished, the client went away or the upstream broke. */
   onEnd(): void {
     if (!this.finished) this.finish(false);
+  }
+
+  /**
+   * A state-store call failed. While the breaker is open that is expected and already logged once
+   * (state/resilient.ts), so each request says so at debug level only; other failures are warnings.
+   */
+  private storeError(err: unknown, message: string, extra: Record<string, unknown> = {}): void {
+    if (err instanceof StoreUnavailableError) this.p.log.debug({ requestId: this.requestId, ...extra }, message);
+    else this.p.log.warn({ err, requestId: this.requestId, ...extra }, message);
   }
 
   private reject(err: unknown): Outcome {
@@ -442,7 +453,7 @@ export class Exchange {
         sample: ok ? { latencyMs: now - this.startMs, ttftMs: this.ttftMs } : null,
         coolUntilMs: coolingUntil(this.status, now, this.p.config.routing.cooldownMs),
       })
-      .catch((err: unknown) => this.p.log.warn({ err, requestId: this.requestId, deployment: d.name }, 'load release not recorded in the state store'));
+      .catch((err: unknown) => this.storeError(err, 'load release not recorded in the state store', { deployment: d.name }));
     this.reservedTokens = null;
   }
 
@@ -466,6 +477,7 @@ export class Exchange {
     this.settleAdmission(report.usage === null ? null : { tokens: usage.totalTokens, costNanos: cost });
     this.releaseLoad(d, now, complete && report.usage !== null, report.usage?.totalTokens ?? null);
     const record: UsageRecord = {
+      recordId: randomUUID(),
       requestId: this.requestId,
       timestampMs: now,
       keyId: this.keyId,

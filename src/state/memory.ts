@@ -101,7 +101,13 @@ export class MemoryStore implements StateStore {
     }
   }
 
+  /** Record ids seen, to count a replayed record once; bounded like the log. */
+  private readonly seen = new Set<string>();
+
   async recordUsage(record: UsageRecord): Promise<void> {
+    if (this.seen.has(record.recordId)) return;
+    this.seen.add(record.recordId);
+    if (this.seen.size > this.maxLogEntries * 2) this.seen.delete(this.seen.values().next().value!);
     const day = usageDay(record.timestampMs);
     for (const dimension of USAGE_DIMENSIONS) {
       const key = `${dimension}\u0000${dimensionId(record, dimension)}\u0000${day}`;

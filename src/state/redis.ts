@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { VirtualKeyRecord } from '../auth/keys.js';
 import { ADMIT_LUA } from './lua/admit.js';
+import { RECORD_USAGE_LUA } from './lua/record-usage.js';
 import { Redis } from 'ioredis';
 import {
   currentLimits,
@@ -46,6 +47,13 @@ interface AdmitCommand {
   llmrAdmit(...args: Array<string | number>): Promise<unknown>;
 }
 
+interface RecordCommand {
+  llmrRecordUsage(...args: Array<string | number>): Promise<unknown>;
+}
+
+/** A record id is remembered this long, so a record replayed within it is not counted twice. */
+const SEEN_TTL_S = 7 * 86_400;
+
 /** Commands per deployment in a load read: in flight, two windows, latency samples, provider limits. */
 const PER_DEPLOYMENT = 5;
 /** Window hashes outlive the two minutes they are read for. */
@@ -80,6 +88,7 @@ export class RedisStore implements StateStore {
     // refused connection does not crash the process.
     this.redis.on('error', () => {});
     this.redis.defineCommand('llmrAdmit', { lua: ADMIT_LUA });
+    this.redis.defineCommand('llmrRecordUsage', { lua: RECORD_USAGE_LUA });
     this.logKey = `${options.keyPrefix}usage:log`;
     const beat = () => void this.redis.zadd(this.replicasKey, Date.now(), this.replicaId).catch(() => {});
     beat();
@@ -228,19 +237,18 @@ export class RedisStore implements StateStore {
 
   async recordUsage(record: UsageRecord): Promise<void> {
     const day = usageDay(record.timestampMs);
-    const tx = this.redis.multi();
-    for (const dimension of USAGE_DIMENSIONS) {
-      const key = this.totalsKey(dimension, dimensionId(record, dimension), day);
-      tx.hincrby(key, 'requests', 1);
-      tx.hincrby(key, 'prompt_tokens', record.promptTokens);
-      tx.hincrby(key, 'completion_tokens', record.completionTokens);
-      tx.hincrby(key, 'total_tokens', record.totalTokens);
-      tx.hincrby(key, 'cost_nanos', record.costNanos);
-    }
-    tx.xadd(this.logKey, 'MAXLEN', '~', String(this.options.maxLogEntries), '*', 'r', JSON.stringify(record));
-    const results = await tx.exec();
-    const failed = results?.find(([err]) => err !== null);
-    if (results === null || failed !== undefined) throw failed?.[0] ?? new Error('redis transaction aborted');
+    const keys = [`${this.options.keyPrefix}usage:seen:${record.recordId}`, ...USAGE_DIMENSIONS.map((d) => this.totalsKey(d, dimensionId(record, d), day)), this.logKey];
+    await (this.redis as unknown as RecordCommand).llmrRecordUsage(
+      keys.length,
+      ...keys,
+      SEEN_TTL_S,
+      record.promptTokens,
+      record.completionTokens,
+      record.totalTokens,
+      record.costNanos,
+      this.options.maxLogEntries,
+      JSON.stringify(record),
+    );
   }
 
   async usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals> {

@@ -10,6 +10,9 @@ export { slidingCount, windowIndex } from '../routing/window.js';
 
 /** One finished (or abandoned) request, as billed. Tokens are what the provider reported. */
 export interface UsageRecord {
+  /** Unique per record (made by the router): a replayed record is counted once. */
+  readonly recordId: string;
+  /** Envoy's x-request-id, for finding the request in Envoy's access log. */
   readonly requestId: string;
   readonly timestampMs: number;
   /** Who pays: a virtual key id once keys exist; today a hash of the bearer token, or `anonymous`. */

@@ -45,3 +45,15 @@ export class RoutingMetrics {
     return [this.routed, this.excluded, this.unroutable, this.classified].map((c) => c.render()).join('');
   }
 }
+
+/** The state store's health, as gauges: whether it is degraded and how many writes wait for it. */
+export function renderStoreHealth(health: { readonly degraded: boolean; readonly queuedWrites: number }): string {
+  return (
+    '# HELP llm_router_state_store_degraded 1 while the state store does not answer and the router works on local state.\n' +
+    '# TYPE llm_router_state_store_degraded gauge\n' +
+    `llm_router_state_store_degraded ${health.degraded ? 1 : 0}\n` +
+    '# HELP llm_router_state_store_queued_writes Usage records and settlements waiting for the state store.\n' +
+    '# TYPE llm_router_state_store_queued_writes gauge\n' +
+    `llm_router_state_store_queued_writes ${health.queuedWrites}\n`
+  );
+}

@@ -9,12 +9,15 @@ import { freePort } from '../../src/devstack/ports.js';
 
 export interface TestRedis {
   readonly url: string;
+  /** The redis-server process, when this test started it (not with $REDIS_URL). */
+  readonly pid: number | null;
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** `own`: always start a redis-server, even with $REDIS_URL (a test that stops and resumes it). */
+export async function startRedis(options: { own?: boolean } = {}): Promise<TestRedis> {
   const fromEnv = process.env.REDIS_URL;
-  if (fromEnv !== undefined && fromEnv !== '') return { url: fromEnv, stop: async () => {} };
+  if (options.own !== true && fromEnv !== undefined && fromEnv !== '') return { url: fromEnv, pid: null, stop: async () => {} };
   const bin = findOnPath('redis-server');
   if (bin === null) {
     throw new Error('No Redis: set REDIS_URL or install redis-server (npm test does this on Debian as root: apt-get install redis-server).');
@@ -36,5 +39,5 @@ export async function startRedis(): Promise<TestRedis> {
     10_000,
     () => `redis-server did not start:\n${child.output()}`,
   );
-  return { url, stop: () => child.stop() };
+  return { url, pid: child.process.pid ?? null, stop: () => child.stop() };
 }

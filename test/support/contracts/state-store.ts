@@ -8,6 +8,7 @@ const DAY2 = Date.UTC(2026, 10, 22, 0, 0, 1);
 
 export function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
   return {
+    recordId: `rec-${overrides.requestId ?? 'r'}`,
     requestId: 'r',
     timestampMs: DAY1,
     keyId: 'key-1',
@@ -74,6 +75,19 @@ export function stateStoreContract(name: string, makeStore: (maxLog: number) => 
         expect(await store.deleteKey(hash)).toBe(true);
         expect(await store.deleteKey(hash)).toBe(false);
         expect(await store.getKey(hash)).toBeNull();
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('counts a record once, however often it is written (replays after a Redis outage)', async () => {
+      const store = await makeStore(100);
+      try {
+        await store.recordUsage(record({ requestId: 'once' }));
+        await store.recordUsage(record({ requestId: 'once' }));
+        await store.recordUsage(record({ requestId: 'other' }));
+        expect((await store.usageTotals('model', 'gpt-4o-mini', '2026-11-21')).requests).toBe(2);
+        expect((await store.usageLog(10)).map((r) => r.requestId)).toEqual(['once', 'other']);
       } finally {
         await store.close();
       }

@@ -1,0 +1,210 @@
+/**
+ * The Redis store as the router uses it: every call bounded in time, a circuit breaker that makes
+ * calls fail at once while Redis does not answer, and the writes that must not be lost — usage
+ * records and reservation settlements — queued and replayed in order when Redis answers again.
+ * The pipeline already copes with failing reads (routing without load, admission failing open), so
+ * requests keep flowing; the log and `/metrics` say the gateway is degraded.
+ */
+import type { Logger } from 'pino';
+import { Breaker } from './breaker.js';
+import type { AdmitResult, Charge, LoadView, ProviderLimits, RequestEnd, Settlement, StateStore, UsageDimension, UsageRecord, UsageTotals } from './store.js';
+import type { VirtualKeyRecord } from '../auth/keys.js';
+
+export interface ResilienceOptions {
+  /** Reads a request waits on (load, admission, keys): kept short so a stalled Redis costs little. */
+  readonly hotPathTimeoutMs: number;
+  /** Everything else. */
+  readonly timeoutMs: number;
+  /** Failures in a row that open the breaker, and how long it stays open before a probe. */
+  readonly breakerThreshold: number;
+  readonly breakerOpenMs: number;
+  /** Writes kept while Redis is away; beyond it the oldest are dropped, each with an error log line. */
+  readonly maxQueuedWrites: number;
+  readonly now: () => number;
+  readonly log: Logger;
+}
+
+export class StoreUnavailableError extends Error {
+  constructor() {
+    super('state store unavailable (circuit breaker open)');
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`state store call timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err as Error);
+      },
+    );
+  });
+}
+
+const DRAIN_INTERVAL_MS = 250;
+
+export class ResilientStore implements StateStore {
+  readonly kind;
+  private readonly breaker: Breaker;
+  private readonly queue: Array<{ readonly what: string; readonly run: () => Promise<void> }> = [];
+  private draining = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly inner: StateStore,
+    private readonly o: ResilienceOptions,
+  ) {
+    this.kind = inner.kind;
+    this.breaker = new Breaker(o.breakerThreshold, o.breakerOpenMs, o.now, (open) => {
+      if (open) o.log.error({ queued: this.queue.length }, 'state store unreachable: degraded (routing on local state, admission open, writes queued)');
+      else o.log.info({ queued: this.queue.length }, 'state store reachable again: replaying queued writes');
+    });
+  }
+
+  /** True while the breaker is open or half-open. */
+  get degraded(): boolean {
+    return this.breaker.isOpen;
+  }
+
+  get queuedWrites(): number {
+    return this.queue.length;
+  }
+
+  private call<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+    if (!this.breaker.allow()) return Promise.reject(new StoreUnavailableError());
+    return withTimeout(fn(), timeoutMs).then(
+      (v) => {
+        this.breaker.success();
+        if (this.queue.length > 0) this.drain();
+        return v;
+      },
+      (err: unknown) => {
+        this.breaker.failure();
+        throw err;
+      },
+    );
+  }
+
+  private hot<T>(fn: () => Promise<T>): Promise<T> {
+    return this.call(this.o.hotPathTimeoutMs, fn);
+  }
+
+  private bounded<T>(fn: () => Promise<T>): Promise<T> {
+    return this.call(this.o.timeoutMs, fn);
+  }
+
+  /** A write that must land: now if Redis answers and nothing is queued before it, else queued. */
+  private durable(what: string, run: () => Promise<void>): Promise<void> {
+    if (this.queue.length === 0 && !this.breaker.isOpen) return this.bounded(run).catch(() => this.enqueue(what, run));
+    this.enqueue(what, run);
+    return Promise.resolve();
+  }
+
+  private enqueue(what: string, run: () => Promise<void>): void {
+    this.queue.push({ what, run });
+    if (this.queue.length > this.o.maxQueuedWrites) {
+      const dropped = this.queue.shift()!;
+      this.o.log.error({ what: dropped.what, maxQueuedWrites: this.o.maxQueuedWrites }, 'queued state-store write dropped: the queue is full');
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.drain();
+    }, DRAIN_INTERVAL_MS).unref();
+  }
+
+  /** Replays queued writes in order, one at a time, until one fails or the queue is empty. */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    const next = (): void => {
+      const head = this.queue[0];
+      if (head === undefined || !this.breaker.allow()) {
+        this.draining = false;
+        if (this.queue.length > 0) this.enqueueRetry();
+        return;
+      }
+      withTimeout(head.run(), this.o.timeoutMs).then(
+        () => {
+          this.breaker.success();
+          this.queue.shift();
+          next();
+        },
+        () => {
+          this.breaker.failure();
+          this.draining = false;
+          this.enqueueRetry();
+        },
+      );
+    };
+    next();
+  }
+
+  private enqueueRetry(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      this.drain();
+    }, DRAIN_INTERVAL_MS).unref();
+  }
+
+  loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]> {
+    return this.hot(() => this.inner.loadOf(deployments, nowMs));
+  }
+  admit(charges: readonly Charge[]): Promise<AdmitResult> {
+    return this.hot(() => this.inner.admit(charges));
+  }
+  getKey(hash: string): Promise<VirtualKeyRecord | null> {
+    return this.hot(() => this.inner.getKey(hash));
+  }
+  requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void> {
+    return this.bounded(() => this.inner.requestStarted(deployment, nowMs, estimatedTokens));
+  }
+  requestEnded(end: RequestEnd): Promise<void> {
+    return this.bounded(() => this.inner.requestEnded(end));
+  }
+  recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void> {
+    return this.bounded(() => this.inner.recordProviderLimits(deployment, limits));
+  }
+  recordUsage(record: UsageRecord): Promise<void> {
+    return this.durable('usage record', () => this.inner.recordUsage(record));
+  }
+  settle(settlements: readonly Settlement[]): Promise<void> {
+    return this.durable('settlement', () => this.inner.settle(settlements));
+  }
+  openReservations(meter: string): Promise<number> {
+    return this.bounded(() => this.inner.openReservations(meter));
+  }
+  usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals> {
+    return this.bounded(() => this.inner.usageTotals(dimension, id, day));
+  }
+  usageLog(limit: number): Promise<UsageRecord[]> {
+    return this.bounded(() => this.inner.usageLog(limit));
+  }
+  putKey(record: VirtualKeyRecord): Promise<void> {
+    return this.bounded(() => this.inner.putKey(record));
+  }
+  deleteKey(hash: string): Promise<boolean> {
+    return this.bounded(() => this.inner.deleteKey(hash));
+  }
+  ping(): Promise<void> {
+    return this.bounded(() => this.inner.ping());
+  }
+
+  async close(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    // One last attempt to land what is queued, then the connection goes.
+    for (const w of this.queue.splice(0)) {
+      try {
+        await withTimeout(w.run(), this.o.timeoutMs);
+      } catch (err) {
+        this.o.log.error({ err, what: w.what }, 'queued state-store write lost at shutdown');
+      }
+    }
+    await this.inner.close();
+  }
+}
