@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Integration files each start Envoy, a router and Redis: two at a time fit a 2-core machine.
-    maxWorkers: 2,
+    // Integration files start Envoy, routers and Redis and several measure latency or balance under
+    // load: one file at a time, so no file's timing depends on what another is doing on 2 cores.
+    fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_api_key'
   | 'model_not_allowed'
   | 'auth_unavailable'
+  | 'admission_unavailable'
   | 'missing_body'
   | 'model_not_found'
   | 'not_found'
@@ -31,6 +32,7 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
   model_not_allowed: { status: 403, type: 'invalid_request_error' },
   auth_unavailable: { status: 503, type: 'service_unavailable_error' },
+  admission_unavailable: { status: 503, type: 'service_unavailable_error' },
   missing_body: { status: 400, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'not_found_error' },

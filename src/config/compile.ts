@@ -124,6 +124,8 @@ export interface RouterConfig {
   readonly tagBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
   /** Completion tokens reserved when a request sets no max_tokens. */
   readonly defaultMaxTokens: number;
+  /** Whether a request whose limits cannot be checked goes on (`open`) or gets 503 (`closed`). */
+  readonly onStoreFailure: { readonly rateLimits: 'open' | 'closed'; readonly budgets: 'open' | 'closed' };
   readonly groups: ReadonlyMap<string, ModelGroup>;
   readonly virtualModels: ReadonlyMap<string, VirtualModel>;
   readonly deployments: ReadonlyMap<string, Deployment>;
@@ -252,6 +254,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     teams: new Map(file.teams.map((t) => [t.name, { rpmLimit: t.rpm_limit ?? null, tpmLimit: t.tpm_limit ?? null, budgets: t.budgets }])),
     tagBudgets,
     defaultMaxTokens: file.admission.default_max_tokens,
+    onStoreFailure: { rateLimits: file.admission.on_store_failure.rate_limits, budgets: file.admission.on_store_failure.budgets },
     groups,
     virtualModels,
     deployments,

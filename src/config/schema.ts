@@ -151,8 +151,8 @@ const state = z
         key_prefix: z.string().default('llmr:'),
         command_timeout_ms: z.number().int().positive().default(500),
         /** Reads a request waits on (live load, admission, runtime keys); kept short so a stalled Redis costs little. */
-        hot_path_timeout_ms: z.number().int().positive().default(25),
-        /** Failures in a row that open the circuit breaker, and how long it stays open before a probe. */
+        hot_path_timeout_ms: z.number().int().positive().default(50),
+        /** Failures in a row that open the circuit breaker; while open, Redis is pinged this often. */
         breaker_threshold: z.number().int().positive().default(3),
         breaker_open_ms: z.number().int().positive().default(1000),
         /** Usage records and settlements kept while Redis is away, replayed when it is back. */
@@ -238,6 +238,13 @@ export const routerConfigSchema = z
       .strictObject({
         /** Tokens reserved for the completion when a request sets no max_tokens (TPM and budgets). */
         default_max_tokens: z.number().int().positive().default(1024),
+        /**
+         * When the state store cannot be asked (Redis down or slow): `open` lets requests through
+         * unmetered, `closed` refuses them with 503. Rate limits and budgets may differ.
+         */
+        on_store_failure: z
+          .strictObject({ rate_limits: z.enum(['open', 'closed']).default('open'), budgets: z.enum(['open', 'closed']).default('open') })
+          .prefault({}),
       })
       .prefault({}),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),

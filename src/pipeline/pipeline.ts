@@ -308,8 +308,11 @@ export class Exchange {
           return this.forward(req, features, d);
         },
         (err: unknown) => {
-          // Until the state-store breaker exists, admission fails open: the request goes on, unmetered.
-          this.storeError(err, 'admission check failed in the state store: admitting without limits');
+          // The configured policy per kind of check: fail open (unmetered) or closed (503).
+          const policy = this.p.config.onStoreFailure;
+          const closed = charges.some((c) => (c.kind === 'cost' ? policy.budgets : policy.rateLimits) === 'closed');
+          this.storeError(err, closed ? 'admission check failed in the state store: refusing' : 'admission check failed in the state store: admitting without limits');
+          if (closed) return this.reject(new RouterError('admission_unavailable', 'Limits cannot be checked right now; retry shortly.', null, 1));
           return this.forward(req, features, d);
         },
       );

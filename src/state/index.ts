@@ -6,7 +6,7 @@ import { ResilientStore } from './resilient.js';
 import type { StateStore } from './store.js';
 
 /** Memory for one router; Redis, behind timeouts, a circuit breaker and a write queue, for replicas. */
-export function createStateStore(config: RouterConfig, log: Logger, now: () => number = Date.now): StateStore {
+export function createStateStore(config: RouterConfig, log: Logger): StateStore {
   const s = config.state;
   const load = { latencySamples: s.latency_samples, latencyMaxAgeMs: s.latency_max_age_ms };
   if (s.kind === 'memory') return new MemoryStore(s.usage_log_max_entries, load);
@@ -23,7 +23,6 @@ export function createStateStore(config: RouterConfig, log: Logger, now: () => n
     breakerThreshold: s.redis.breaker_threshold,
     breakerOpenMs: s.redis.breaker_open_ms,
     maxQueuedWrites: s.redis.max_queued_writes,
-    now,
     log,
   });
 }

@@ -54,6 +54,22 @@ interface RecordCommand {
 /** A record id is remembered this long, so a record replayed within it is not counted twice. */
 const SEEN_TTL_S = 7 * 86_400;
 
+type ExecResults = Array<[Error | null, unknown]> | null;
+
+/**
+ * ioredis resolves a pipeline whose commands failed (a command timeout included) with the errors
+ * inside the results; the callers here need the failure, so the circuit breaker sees it.
+ */
+function throwOnError(results: ExecResults): void {
+  if (results === null) throw new Error('redis transaction aborted');
+  const failed = results.find(([err]) => err !== null);
+  if (failed !== undefined) throw failed[0]!;
+}
+
+async function execOrThrow(p: { exec(): Promise<ExecResults> }): Promise<void> {
+  throwOnError(await p.exec());
+}
+
 /** Commands per deployment in a load read: in flight, two windows, latency samples, provider limits. */
 const PER_DEPLOYMENT = 5;
 /** Window hashes outlive the two minutes they are read for. */
@@ -182,7 +198,7 @@ export class RedisStore implements StateStore {
       tx.hincrby(key, 'open', -1);
       tx.pexpire(key, Math.ceil(s.ttlMs));
     }
-    await tx.exec();
+    await execOrThrow(tx);
   }
 
   async openReservations(meter: string): Promise<number> {
@@ -215,7 +231,8 @@ export class RedisStore implements StateStore {
       .hincrby(window, 'req', 1)
       .hincrby(window, 'tok', Math.ceil(estimatedTokens))
       .expire(window, WINDOW_TTL_S)
-      .exec();
+      .exec()
+      .then(throwOnError);
   }
 
   async requestEnded(end: RequestEnd): Promise<void> {
@@ -228,7 +245,7 @@ export class RedisStore implements StateStore {
       p.lpush(lat, `${end.endedMs},${end.sample.latencyMs},${end.sample.ttftMs ?? ''}`).ltrim(lat, 0, this.options.load.latencySamples - 1);
     }
     if (end.coolUntilMs !== null) p.zadd(this.cooldownsKey, 'GT', end.coolUntilMs, end.deployment);
-    await p.exec();
+    await execOrThrow(p);
   }
 
   private totalsKey(dimension: UsageDimension, id: string, day: string): string {

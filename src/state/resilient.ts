@@ -15,12 +15,11 @@ export interface ResilienceOptions {
   readonly hotPathTimeoutMs: number;
   /** Everything else. */
   readonly timeoutMs: number;
-  /** Failures in a row that open the breaker, and how long it stays open before a probe. */
+  /** Failures in a row that open the breaker; while open, the store is pinged this often. */
   readonly breakerThreshold: number;
   readonly breakerOpenMs: number;
   /** Writes kept while Redis is away; beyond it the oldest are dropped, each with an error log line. */
   readonly maxQueuedWrites: number;
-  readonly now: () => number;
   readonly log: Logger;
 }
 
@@ -31,18 +30,23 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** `p`, or a rejection after `ms`; `waiting` holds the rejecter meanwhile, so it can be cut short. */
+function withTimeout<T>(p: Promise<T>, ms: number, waiting?: Set<(err: Error) => void>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`state store call timed out after ${ms} ms`)), ms);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      waiting?.delete(fail);
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new Error(`state store call timed out after ${ms} ms`)), ms);
+    waiting?.add(fail);
     p.then(
       (v) => {
         clearTimeout(timer);
+        waiting?.delete(fail);
         resolve(v);
       },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err as Error);
-      },
+      (err: unknown) => fail(err as Error),
     );
   });
 }
@@ -55,15 +59,26 @@ export class ResilientStore implements StateStore {
   private readonly queue: Array<{ readonly what: string; readonly run: () => Promise<void> }> = [];
   private draining = false;
   private timer: NodeJS.Timeout | null = null;
+  private probe: NodeJS.Timeout | null = null;
+  /** Calls requests are waiting on: failed at once when the breaker opens, as they would time out. */
+  private readonly waiting = new Set<(err: Error) => void>();
 
   constructor(
     private readonly inner: StateStore,
     private readonly o: ResilienceOptions,
   ) {
     this.kind = inner.kind;
-    this.breaker = new Breaker(o.breakerThreshold, o.breakerOpenMs, o.now, (open) => {
-      if (open) o.log.error({ queued: this.queue.length }, 'state store unreachable: degraded (routing on local state, admission open, writes queued)');
-      else o.log.info({ queued: this.queue.length }, 'state store reachable again: replaying queued writes');
+    this.breaker = new Breaker(o.breakerThreshold, (open) => {
+      if (open) {
+        for (const fail of [...this.waiting]) fail(new StoreUnavailableError());
+        o.log.error({ queued: this.queue.length }, 'state store unreachable: degraded (routing on local state, admission by its failure policy, writes queued)');
+        this.probe = setInterval(() => this.ping().catch(() => {}), o.breakerOpenMs).unref();
+      } else {
+        o.log.info({ queued: this.queue.length }, 'state store reachable again: replaying queued writes');
+        if (this.probe !== null) clearInterval(this.probe);
+        this.probe = null;
+        this.drain();
+      }
     });
   }
 
@@ -76,9 +91,9 @@ export class ResilientStore implements StateStore {
     return this.queue.length;
   }
 
-  private call<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
-    if (!this.breaker.allow()) return Promise.reject(new StoreUnavailableError());
-    return withTimeout(fn(), timeoutMs).then(
+  private call<T>(timeoutMs: number, fn: () => Promise<T>, waiting?: Set<(err: Error) => void>): Promise<T> {
+    if (this.breaker.isOpen) return Promise.reject(new StoreUnavailableError());
+    return withTimeout(fn(), timeoutMs, waiting).then(
       (v) => {
         this.breaker.success();
         if (this.queue.length > 0) this.drain();
@@ -92,7 +107,7 @@ export class ResilientStore implements StateStore {
   }
 
   private hot<T>(fn: () => Promise<T>): Promise<T> {
-    return this.call(this.o.hotPathTimeoutMs, fn);
+    return this.call(this.o.hotPathTimeoutMs, fn, this.waiting);
   }
 
   private bounded<T>(fn: () => Promise<T>): Promise<T> {
@@ -124,7 +139,7 @@ export class ResilientStore implements StateStore {
     this.draining = true;
     const next = (): void => {
       const head = this.queue[0];
-      if (head === undefined || !this.breaker.allow()) {
+      if (head === undefined || this.breaker.isOpen) {
         this.draining = false;
         if (this.queue.length > 0) this.enqueueRetry();
         return;
@@ -191,12 +206,20 @@ export class ResilientStore implements StateStore {
   deleteKey(hash: string): Promise<boolean> {
     return this.bounded(() => this.inner.deleteKey(hash));
   }
+  /** Also the background probe while the breaker is open: the one call that goes through then. */
   ping(): Promise<void> {
-    return this.bounded(() => this.inner.ping());
+    return withTimeout(this.inner.ping(), this.o.timeoutMs).then(
+      () => this.breaker.success(),
+      (err: unknown) => {
+        this.breaker.failure();
+        throw err;
+      },
+    );
   }
 
   async close(): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.probe !== null) clearInterval(this.probe);
     // One last attempt to land what is queued, then the connection goes.
     for (const w of this.queue.splice(0)) {
       try {

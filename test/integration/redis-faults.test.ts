@@ -27,23 +27,36 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const metric = async (admin: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${admin}/metrics`)).text())?.[1]);
 
 it('keeps serving through a 10 s Redis stall and loses no usage record', async () => {
+  // Warm up first (JIT, connections, Envoy's pools), unmeasured, so "before" is the steady state.
+  const warm = Date.now() + 2000;
+  while (Date.now() < warm) await Promise.all(Array.from({ length: 4 }, () => postChat(stack.url, { model: 'chat', messages: [{ role: 'user', content: 'warm' }] }).then((r) => r.arrayBuffer())));
   const start = Date.now();
   const stopAt = start + 3000;
   const resumeAt = stopAt + 10_000;
   const end = resumeAt + 3000;
+  const before: number[] = [];
   const during: number[] = [];
   const statuses = new Map<number, number>();
-  const clients = Array.from({ length: 8 }, async () => {
-    while (Date.now() < end) {
-      const t = performance.now();
-      const res = await postChat(stack.url, { model: 'chat', messages: [{ role: 'user', content: 'count me' }] });
-      await res.arrayBuffer();
-      const ms = performance.now() - t;
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      const now = Date.now();
-      if (now > stopAt && now < resumeAt) during.push(ms);
+  // Open loop at a steady 150 requests/s — below what 2 shared cores saturate at — so latency shows
+  // what the stall adds, not queueing behind a closed loop's own requests.
+  const inFlight: Array<Promise<void>> = [];
+  const one = async (): Promise<void> => {
+    const t = performance.now();
+    const res = await postChat(stack.url, { model: 'chat', messages: [{ role: 'user', content: 'count me' }] });
+    await res.arrayBuffer();
+    const ms = performance.now() - t;
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    const now = Date.now();
+    if (now < stopAt) before.push(ms);
+    else if (now < resumeAt) during.push(ms);
+  };
+  const load = (async () => {
+    for (let next = Date.now(); next < end; next += 1000 / 150) {
+      await sleep(next - Date.now());
+      inFlight.push(one());
     }
-  });
+    await Promise.all(inFlight);
+  })();
   await sleep(stopAt - Date.now());
   process.kill(redis.pid!, 'SIGSTOP');
   await sleep(5000);
@@ -51,14 +64,17 @@ it('keeps serving through a 10 s Redis stall and loses no usage record', async (
   const queued = await Promise.all(stack.routerAdmins.map((a) => metric(a, 'llm_router_state_store_queued_writes')));
   await sleep(resumeAt - Date.now());
   process.kill(redis.pid!, 'SIGCONT');
-  await Promise.all(clients);
+  await load;
 
   expect([...statuses.keys()]).toEqual([200]);
   expect(degraded).toEqual([1, 1, 1]);
   expect(queued.every((n) => n > 0)).toBe(true);
-  during.sort((a, b) => a - b);
-  expect(during.length).toBeGreaterThan(200);
-  expect(during[Math.ceil(during.length * 0.99) - 1]).toBeLessThan(50);
+  const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.99) - 1]!;
+  process.stdout.write(`redis stall: p99 before ${p99(before).toFixed(1)} ms, during ${p99(during).toFixed(1)} ms (${during.length} requests)\n`);
+  expect(during.length).toBeGreaterThan(1000);
+  // End to end through Envoy and the router (the mock answers at once): the stall adds little.
+  expect(p99(during)).toBeLessThan(50);
+  expect(p99(during)).toBeLessThan(p99(before) + 25);
 
   // Replayed: Redis's totals catch up with the providers' own counts, exactly.
   const day = new Date().toISOString().slice(0, 10);
