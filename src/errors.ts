@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'model_not_allowed'
   | 'auth_unavailable'
   | 'admission_unavailable'
+  | 'overloaded'
   | 'missing_body'
   | 'model_not_found'
   | 'not_found'
@@ -33,6 +34,7 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
   model_not_allowed: { status: 403, type: 'invalid_request_error' },
   auth_unavailable: { status: 503, type: 'service_unavailable_error' },
   admission_unavailable: { status: 503, type: 'service_unavailable_error' },
+  overloaded: { status: 503, type: 'service_unavailable_error' },
   missing_body: { status: 400, type: 'invalid_request_error' },
   model_not_found: { status: 404, type: 'invalid_request_error' },
   not_found: { status: 404, type: 'not_found_error' },

@@ -122,6 +122,8 @@ export interface RouterConfig {
   readonly keysMissingEnv: readonly string[];
   readonly teams: ReadonlyMap<string, Limits>;
   readonly tagBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
+  /** Load shedding per tier: in-flight requests of a group at which the tier is shed, and where it goes instead. */
+  readonly shedding: ReadonlyMap<string, { readonly maxInFlight: number; readonly degradeTo: string | null }>;
   /** Completion tokens reserved when a request sets no max_tokens. */
   readonly defaultMaxTokens: number;
   /** Whether a request whose limits cannot be checked goes on (`open`) or gets 503 (`closed`). */
@@ -253,6 +255,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     keysMissingEnv,
     teams: new Map(file.teams.map((t) => [t.name, { rpmLimit: t.rpm_limit ?? null, tpmLimit: t.tpm_limit ?? null, budgets: t.budgets }])),
     tagBudgets,
+    shedding: new Map(file.shedding.map((r) => [r.tier, { maxInFlight: r.max_in_flight, degradeTo: r.degrade_to ?? null }])),
     defaultMaxTokens: file.admission.default_max_tokens,
     onStoreFailure: { rateLimits: file.admission.on_store_failure.rate_limits, budgets: file.admission.on_store_failure.budgets },
     groups,

@@ -234,6 +234,12 @@ export const routerConfigSchema = z
     teams: z.array(z.strictObject({ name: z.string().min(1), ...limitFields })).default([]),
     /** Budgets shared by every request carrying the tag. */
     tag_budgets: z.array(z.strictObject({ tag: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
+    /**
+     * Load shedding (seed 003): when a model group holds this many requests in flight (all replicas),
+     * new requests of the tier are refused with 503 — or sent to a cheaper group when `degrade_to` is set.
+     * Tiers not listed are never shed.
+     */
+    shedding: z.array(z.strictObject({ tier: z.string().min(1), max_in_flight: z.number().int().positive(), degrade_to: z.string().min(1).optional() })).default([]),
     admission: z
       .strictObject({
         /** Tokens reserved for the completion when a request sets no max_tokens (TPM and budgets). */
@@ -285,6 +291,9 @@ export const routerConfigSchema = z
         }
       });
       v.semantic?.routes.forEach((r, j) => check(r.group, ['semantic', 'routes', j, 'group']));
+    });
+    cfg.shedding.forEach((r, i) => {
+      if (r.degrade_to !== undefined && !groups.has(r.degrade_to)) ctx.addIssue({ code: 'custom', path: ['shedding', i, 'degrade_to'], message: `unknown model group "${r.degrade_to}"` });
     });
     const keyNames = new Set<string>();
     cfg.keys.forEach((k, i) => {

@@ -17,6 +17,7 @@ import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys
 import { KeyResolver } from '../auth/resolver.js';
 import { plannedCharges, settlements, type PlannedCharge } from '../admission/charges.js';
 import { limitHeaders, refusal } from '../admission/refusal.js';
+import { shedding } from '../admission/shedding.js';
 import type { Deployment, RouterConfig } from '../config/compile.js';
 import { RouterError } from '../errors.js';
 import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
@@ -265,18 +266,43 @@ export class Exchange {
     try {
       const target = this.p.router.resolve(features, promptVector);
       if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
-      const names = target.group.deployments.map((d) => d.name);
-      return this.p.store.loadOf(names, this.p.env.now()).then(
-        (loads) => this.route(req, features, target, loads),
-        (err: unknown) => {
-          // Without the shared load, route on configuration alone rather than fail the request.
-          this.storeError(err, 'load unavailable from the state store: routing without it');
-          return this.route(req, features, target, null);
-        },
-      );
+      return this.withLoad(target, (loads) => {
+        const shed = shedding(this.p.config, features.tier, target.group.name, loads);
+        if (shed === null) return this.route(req, features, target, loads);
+        this.p.metrics.shed.inc({ tier: features.tier ?? '', group: target.group.name, action: shed.degradeTo === null ? 'refused' : 'degraded' });
+        if (shed.degradeTo === null) {
+          throw new RouterError(
+            'overloaded',
+            `'${req.model}' is at capacity for tier '${features.tier}' (${shed.inFlight} requests in flight, limit ${shed.limit}); retry shortly.`,
+            null,
+            1,
+          );
+        }
+        const degraded = { group: this.p.config.groups.get(shed.degradeTo)!, classification: target.classification };
+        return this.withLoad(degraded, (degradedLoads) => this.route(req, features, degraded, degradedLoads));
+      });
     } catch (err) {
       return this.reject(err);
     }
+  }
+
+  /** Reads the live load of the target's deployments, then decides; without it, decides on configuration. */
+  private withLoad(target: NonNullable<Target>, next: (loads: readonly LoadView[] | null) => Outcome | Promise<Outcome>): Promise<Outcome> {
+    const run = (loads: readonly LoadView[] | null): Outcome | Promise<Outcome> => {
+      try {
+        return next(loads);
+      } catch (err) {
+        return this.reject(err);
+      }
+    };
+    return this.p.store.loadOf(
+      target.group.deployments.map((d) => d.name),
+      this.p.env.now(),
+    ).then(run, (err: unknown) => {
+      // Without the shared load, route on configuration alone rather than fail the request.
+      this.storeError(err, 'load unavailable from the state store: routing without it');
+      return run(null);
+    });
   }
 
   private route(req: ChatRequest, features: RouteRequest, target: NonNullable<Target>, loads: readonly LoadView[] | null): Outcome | Promise<Outcome> {

@@ -40,9 +40,10 @@ export class RoutingMetrics {
   readonly excluded = new Counter('llm_router_excluded_total', 'Deployments excluded from a routing decision, by reason.', ['group', 'deployment', 'reason']);
   readonly unroutable = new Counter('llm_router_unroutable_total', 'Requests no deployment of their group could take.', ['group']);
   readonly classified = new Counter('llm_router_classified_total', 'Virtual-model requests, by the group chosen and how.', ['virtual_model', 'group', 'by']);
+  readonly shed = new Counter('llm_router_shed_total', 'Requests shed for load, by tier and group: refused (503) or degraded to another group.', ['tier', 'group', 'action']);
 
   render(): string {
-    return [this.routed, this.excluded, this.unroutable, this.classified].map((c) => c.render()).join('');
+    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed].map((c) => c.render()).join('');
   }
 }
 

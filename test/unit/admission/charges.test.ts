@@ -1,9 +1,11 @@
 /** What a request is charged against, when a refused one may come back, and how reservations settle. */
 import { describe, expect, it } from 'vitest';
 import { formatUsd, plannedCharges, retryAtMs, settlements } from '../../../src/admission/charges.js';
+import { shedding } from '../../../src/admission/shedding.js';
 import { position } from '../../../src/admission/windows.js';
 import { hashKey } from '../../../src/auth/keys.js';
 import { parseConfig } from '../../../src/config/load.js';
+import { IDLE } from '../../../src/routing/types.js';
 
 const config = parseConfig(
   `
@@ -72,4 +74,32 @@ describe('settlements', () => {
 
 it('formatUsd', () => {
   expect([formatUsd(8_198_000), formatUsd(1e7), formatUsd(5e9), formatUsd(0)]).toEqual(['$0.008198', '$0.01', '$5', '$0']);
+});
+
+describe('shedding', () => {
+  const shedConfig = parseConfig(
+    `
+shedding: [{tier: free, max_in_flight: 10}, {tier: trial, max_in_flight: 4, degrade_to: small}]
+model_groups: [{name: big}, {name: small}]
+deployments:
+  - {name: b1, provider: openai, model_group: big, provider_model: m, price: {input_per_million: 1, output_per_million: 1}, context_window: 1000}
+  - {name: s1, provider: openai, model_group: small, provider_model: m, price: {input_per_million: 1, output_per_million: 1}, context_window: 1000}
+`,
+    'router.yaml',
+    {},
+  );
+  const loads = (...inFlight: number[]) => inFlight.map((n) => ({ ...IDLE, inFlight: n }));
+
+  it('sheds a tier once the group holds its threshold in flight; other tiers never', () => {
+    expect(shedding(shedConfig, 'free', 'big', loads(4, 5))).toBeNull();
+    expect(shedding(shedConfig, 'free', 'big', loads(4, 6))).toEqual({ inFlight: 10, limit: 10, degradeTo: null });
+    expect(shedding(shedConfig, 'premium', 'big', loads(400))).toBeNull();
+    expect(shedding(shedConfig, null, 'big', loads(400))).toBeNull();
+    expect(shedding(shedConfig, 'free', 'big', null)).toBeNull(); // no load known: nothing to shed on
+  });
+
+  it('degrades to the configured group, but not to the group it is already in', () => {
+    expect(shedding(shedConfig, 'trial', 'big', loads(4))).toEqual({ inFlight: 4, limit: 4, degradeTo: 'small' });
+    expect(shedding(shedConfig, 'trial', 'small', loads(4))).toEqual({ inFlight: 4, limit: 4, degradeTo: null });
+  });
 });
