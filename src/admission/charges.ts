@@ -22,7 +22,8 @@ export interface PlannedCharge extends Charge {
 }
 
 export interface AdmissionInput {
-  readonly key: VirtualKey;
+  /** The caller's key; null when keys are off (only provider and model-group budgets apply). */
+  readonly key: VirtualKey | null;
   readonly tags: readonly string[];
   /** Prompt tokens (estimated) and completion tokens that may be produced. */
   readonly promptTokens: number;
@@ -51,13 +52,31 @@ export function plannedCharges(input: AdmissionInput, config: RouterConfig): Pla
     if (limits.tpmLimit !== null) add(owner, `${id}:tpm`, 'tokens', '1m', limits.tpmLimit, tokens);
     for (const b of limits.budgets) add(owner, `${id}:usd:${b.window}`, 'cost', b.window, Math.round(b.usd * NANOS_PER_USD), cost);
   };
-  addLimits(`key ${input.key.name}`, `key:${input.key.name}`, input.key);
-  const team = input.key.team === null ? undefined : config.teams.get(input.key.team);
-  if (team !== undefined) addLimits(`team ${input.key.team}`, `team:${input.key.team}`, team);
-  for (const tag of input.tags) {
-    const budgets = config.tagBudgets.get(tag);
-    if (budgets !== undefined) addLimits(`tag ${tag}`, `tag:${tag}`, { rpmLimit: null, tpmLimit: null, budgets });
+  const key = input.key;
+  if (key !== null) {
+    addLimits(`key ${key.name}`, `key:${key.name}`, key);
+    const team = key.team === null ? undefined : config.teams.get(key.team);
+    if (team !== undefined) addLimits(`team ${key.team}`, `team:${key.team}`, team);
+    for (const tag of input.tags) {
+      const budgets = config.tagBudgets.get(tag);
+      if (budgets !== undefined) addLimits(`tag ${tag}`, `tag:${tag}`, { rpmLimit: null, tpmLimit: null, budgets });
+    }
   }
+  out.push(...deploymentBudgetCharges(input.deployment, cost, input.nowMs, config));
+  return out;
+}
+
+/** The budgets of a deployment's provider and model group, charged `costNanos`. */
+export function deploymentBudgetCharges(d: Deployment, costNanos: number, nowMs: number, config: RouterConfig): PlannedCharge[] {
+  const out: PlannedCharge[] = [];
+  const add = (owner: string, id: string, budgets: ReadonlyArray<{ readonly usd: number; readonly window: WindowName }> | undefined) => {
+    for (const b of budgets ?? []) {
+      const p = position(b.window, nowMs);
+      out.push({ meter: `${id}:usd:${b.window}`, limit: Math.round(b.usd * NANOS_PER_USD), amount: costNanos, bucket: p.bucket, windowBuckets: p.windowBuckets, ttlMs: p.ttlMs, kind: 'cost', owner, window: b.window, expiresAt: p.expiresAt });
+    }
+  };
+  add(`provider ${d.provider}`, `provider:${d.provider}`, config.providerBudgets.get(d.provider));
+  add(`model group ${d.modelGroup}`, `group:${d.modelGroup}`, config.groupBudgets.get(d.modelGroup));
   return out;
 }
 

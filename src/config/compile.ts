@@ -122,6 +122,8 @@ export interface RouterConfig {
   readonly keysMissingEnv: readonly string[];
   readonly teams: ReadonlyMap<string, Limits>;
   readonly tagBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
+  readonly providerBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
+  readonly groupBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
   /** Load shedding per tier: in-flight requests of a group at which the tier is shed, and where it goes instead. */
   readonly shedding: ReadonlyMap<string, { readonly maxInFlight: number; readonly degradeTo: string | null }>;
   /** Completion tokens reserved when a request sets no max_tokens. */
@@ -225,8 +227,13 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     const { key_sha256: _sha, key_env: _env, ...fields } = k;
     keys.set(hash, keyFromRecord({ ...fields, hash }));
   }
-  const tagBudgets = new Map<string, Array<{ usd: number; window: WindowName }>>();
-  for (const b of file.tag_budgets) tagBudgets.set(b.tag, [...(tagBudgets.get(b.tag) ?? []), { usd: b.usd, window: b.window }]);
+  const byName = <T>(items: readonly T[], name: (t: T) => string, budget: (t: T) => { usd: number; window: WindowName }) => {
+    const out = new Map<string, Array<{ usd: number; window: WindowName }>>();
+    for (const t of items) out.set(name(t), [...(out.get(name(t)) ?? []), budget(t)]);
+    return out;
+  };
+  const usdWindow = (b: { usd: number; window: WindowName }) => ({ usd: b.usd, window: b.window });
+  const tagBudgets = byName(file.tag_budgets, (b) => b.tag, usdWindow);
   return {
     grpc: file.server.grpc,
     admin: file.server.admin,
@@ -255,6 +262,8 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     keysMissingEnv,
     teams: new Map(file.teams.map((t) => [t.name, { rpmLimit: t.rpm_limit ?? null, tpmLimit: t.tpm_limit ?? null, budgets: t.budgets }])),
     tagBudgets,
+    providerBudgets: byName(file.provider_budgets, (b) => b.provider, usdWindow),
+    groupBudgets: byName(file.model_group_budgets, (b) => b.group, usdWindow),
     shedding: new Map(file.shedding.map((r) => [r.tier, { maxInFlight: r.max_in_flight, degradeTo: r.degrade_to ?? null }])),
     defaultMaxTokens: file.admission.default_max_tokens,
     onStoreFailure: { rateLimits: file.admission.on_store_failure.rate_limits, budgets: file.admission.on_store_failure.budgets },

@@ -232,6 +232,9 @@ export const routerConfigSchema = z
       .prefault({}),
     keys: z.array(virtualKey).default([]),
     teams: z.array(z.strictObject({ name: z.string().min(1), ...limitFields })).default([]),
+    /** Spend limits per provider and per model group: routing avoids deployments whose budget is spent. */
+    provider_budgets: z.array(z.strictObject({ provider: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
+    model_group_budgets: z.array(z.strictObject({ group: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
     /** Budgets shared by every request carrying the tag. */
     tag_budgets: z.array(z.strictObject({ tag: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
     /**

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
 import { KeyResolver } from '../auth/resolver.js';
-import { plannedCharges, settlements, type PlannedCharge } from '../admission/charges.js';
+import { deploymentBudgetCharges, plannedCharges, settlements, worstCaseNanos, type PlannedCharge } from '../admission/charges.js';
 import { limitHeaders, refusal } from '../admission/refusal.js';
 import { shedding } from '../admission/shedding.js';
 import type { Deployment, RouterConfig } from '../config/compile.js';
@@ -41,6 +41,7 @@ import { renderModelsList } from './models-list.js';
 import { PASS, type HeaderPair, type Headers, type Outcome } from './types.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
+const NOTHING_SPENT: ReadonlySet<string> = new Set();
 
 /**
  * Client headers that must never reach a provider: the client's credentials and a compression we
@@ -266,9 +267,9 @@ export class Exchange {
     try {
       const target = this.p.router.resolve(features, promptVector);
       if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
-      return this.withLoad(target, (loads) => {
+      return this.withLoad(target, features, (loads, spent) => {
         const shed = shedding(this.p.config, features.tier, target.group.name, loads);
-        if (shed === null) return this.route(req, features, target, loads);
+        if (shed === null) return this.route(req, features, target, loads, spent);
         this.p.metrics.shed.inc({ tier: features.tier ?? '', group: target.group.name, action: shed.degradeTo === null ? 'refused' : 'degraded' });
         if (shed.degradeTo === null) {
           throw new RouterError(
@@ -279,35 +280,69 @@ export class Exchange {
           );
         }
         const degraded = { group: this.p.config.groups.get(shed.degradeTo)!, classification: target.classification };
-        return this.withLoad(degraded, (degradedLoads) => this.route(req, features, degraded, degradedLoads));
+        return this.withLoad(degraded, features, (degradedLoads, degradedSpent) => this.route(req, features, degraded, degradedLoads, degradedSpent));
       });
     } catch (err) {
       return this.reject(err);
     }
   }
 
-  /** Reads the live load of the target's deployments, then decides; without it, decides on configuration. */
-  private withLoad(target: NonNullable<Target>, next: (loads: readonly LoadView[] | null) => Outcome | Promise<Outcome>): Promise<Outcome> {
-    const run = (loads: readonly LoadView[] | null): Outcome | Promise<Outcome> => {
+  /**
+   * Reads the live load of the target's deployments — and, when provider or model-group budgets
+   * exist, which deployments this request's worst-case cost would take past one — then decides.
+   * Without the store it decides on configuration.
+   */
+  private withLoad(
+    target: NonNullable<Target>,
+    features: RouteRequest,
+    next: (loads: readonly LoadView[] | null, spent: ReadonlySet<string>) => Outcome | Promise<Outcome>,
+  ): Promise<Outcome> {
+    const run = (loads: readonly LoadView[] | null, spent: ReadonlySet<string>): Outcome | Promise<Outcome> => {
       try {
-        return next(loads);
+        return next(loads, spent);
       } catch (err) {
         return this.reject(err);
       }
     };
-    return this.p.store.loadOf(
-      target.group.deployments.map((d) => d.name),
-      this.p.env.now(),
-    ).then(run, (err: unknown) => {
-      // Without the shared load, route on configuration alone rather than fail the request.
-      this.storeError(err, 'load unavailable from the state store: routing without it');
-      return run(null);
+    const deployments = target.group.deployments;
+    const now = this.p.env.now();
+    const budgets = deployments.map((d) => {
+      const prompt = estimatedPromptTokens(features);
+      return deploymentBudgetCharges(d, worstCaseNanos(prompt, features.maxTokens ?? this.p.config.defaultMaxTokens, d), now, this.p.config);
     });
+    const charges = budgets.flat();
+    return Promise.all([
+      this.p.store.loadOf(
+        deployments.map((d) => d.name),
+        now,
+      ),
+      charges.length === 0 ? [] : this.p.store.used(charges),
+    ]).then(
+      ([loads, used]) => {
+        const spent = new Set<string>();
+        let i = 0;
+        for (const [j, own] of budgets.entries()) {
+          for (const c of own) if (used[i++]! + c.amount > c.limit) spent.add(deployments[j]!.name);
+        }
+        return run(loads, spent);
+      },
+      (err: unknown) => {
+        // Without the shared state, route on configuration alone rather than fail the request.
+        this.storeError(err, 'load unavailable from the state store: routing without it');
+        return run(null, NOTHING_SPENT);
+      },
+    );
   }
 
-  private route(req: ChatRequest, features: RouteRequest, target: NonNullable<Target>, loads: readonly LoadView[] | null): Outcome | Promise<Outcome> {
+  private route(
+    req: ChatRequest,
+    features: RouteRequest,
+    target: NonNullable<Target>,
+    loads: readonly LoadView[] | null,
+    spent: ReadonlySet<string>,
+  ): Outcome | Promise<Outcome> {
     try {
-      const decision = this.p.router.choose(features, target, loads, this.p.env);
+      const decision = this.p.router.choose(features, target, loads, this.p.env, spent);
       this.decision = decision;
       this.p.count(decision);
       if (decision.outcome !== 'routed') {
@@ -321,7 +356,6 @@ export class Exchange {
         throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
       }
       const d = decision.primary;
-      if (this.key === null) return this.forward(req, features, d);
       const charges = plannedCharges(
         { key: this.key, tags: features.tags, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
         this.p.config,

@@ -154,6 +154,14 @@ export class MemoryStore implements StateStore {
     return { ok: true, used };
   }
 
+  async used(charges: readonly Charge[]): Promise<number[]> {
+    return charges.map((c) => {
+      let sum = 0;
+      for (const v of this.window(c).values()) sum += v;
+      return sum;
+    });
+  }
+
   async settle(settlements: readonly Settlement[]): Promise<void> {
     for (const s of settlements) {
       const m = this.meters.get(s.meter);

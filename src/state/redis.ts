@@ -189,6 +189,21 @@ export class RedisStore implements StateStore {
     return { ok: false, refused: refused - 1, used: Number(used), buckets: buckets.sort((a, b) => a[0] - b[0]) };
   }
 
+  async used(charges: readonly Charge[]): Promise<number[]> {
+    if (charges.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const c of charges) p.hgetall(this.meterKey(c.meter));
+    const results = (await p.exec()) ?? [];
+    return charges.map((c, i) => {
+      const [err, fields] = results[i] ?? [new Error('redis pipeline aborted'), null];
+      if (err !== null) throw err;
+      const oldest = c.bucket - c.windowBuckets + 1;
+      let sum = 0;
+      for (const [f, v] of Object.entries(fields as Record<string, string>)) if (f !== 'open' && Number(f) >= oldest) sum += Number(v);
+      return sum;
+    });
+  }
+
   async settle(settlements: readonly Settlement[]): Promise<void> {
     if (settlements.length === 0) return;
     const tx = this.redis.multi();

@@ -173,6 +173,9 @@ export class ResilientStore implements StateStore {
   admit(charges: readonly Charge[]): Promise<AdmitResult> {
     return this.hot(() => this.inner.admit(charges));
   }
+  used(charges: readonly Charge[]): Promise<number[]> {
+    return this.hot(() => this.inner.used(charges));
+  }
   getKey(hash: string): Promise<VirtualKeyRecord | null> {
     return this.hot(() => this.inner.getKey(hash));
   }

@@ -119,6 +119,8 @@ export interface StateStore {
   admit(charges: readonly Charge[]): Promise<AdmitResult>;
   /** Settles reservations made by `admit`: their real amounts replace the reserved ones. */
   settle(settlements: readonly Settlement[]): Promise<void>;
+  /** What each charge's meter holds in its window now (the amounts are not reserved). */
+  used(charges: readonly Charge[]): Promise<number[]>;
   /** Reservations on a meter not settled yet (0 when every request has ended). */
   openReservations(meter: string): Promise<number>;
   /** A virtual key added at runtime, by the SHA-256 of the key; null when there is none. */
