@@ -1,6 +1,7 @@
 /**
  * What a request is charged against before it goes upstream: the RPM, TPM and budgets of its key,
- * its key's team and its tags. Tokens are reserved as estimated (prompt + max_tokens, or the
+ * its key's team and its tags; the RPM and TPM of its model group and tier; the budgets of the chosen
+ * deployment's provider and model group. Tokens are reserved as estimated (prompt + max_tokens, or the
  * configured default), cost at its worst case on the chosen deployment; both are settled to the
  * real usage when the request ends. Pure: the clock comes in as `nowMs`.
  */
@@ -22,9 +23,10 @@ export interface PlannedCharge extends Charge {
 }
 
 export interface AdmissionInput {
-  /** The caller's key; null when keys are off (only provider and model-group budgets apply). */
+  /** The caller's key; null when keys are off (then only group, tier, provider limits apply). */
   readonly key: VirtualKey | null;
   readonly tags: readonly string[];
+  readonly tier: string | null;
   /** Prompt tokens (estimated) and completion tokens that may be produced. */
   readonly promptTokens: number;
   readonly maxTokens: number | null;
@@ -62,6 +64,10 @@ export function plannedCharges(input: AdmissionInput, config: RouterConfig): Pla
       if (budgets !== undefined) addLimits(`tag ${tag}`, `tag:${tag}`, { rpmLimit: null, tpmLimit: null, budgets });
     }
   }
+  const group = config.groups.get(input.deployment.modelGroup);
+  if (group !== undefined) addLimits(`model group ${group.name}`, `group:${group.name}`, { rpmLimit: group.rpmLimit, tpmLimit: group.tpmLimit, budgets: [] });
+  const tier = input.tier === null ? undefined : config.tierLimits.get(input.tier);
+  if (tier !== undefined) addLimits(`tier ${input.tier}`, `tier:${input.tier}`, tier);
   out.push(...deploymentBudgetCharges(input.deployment, cost, input.nowMs, config));
   return out;
 }

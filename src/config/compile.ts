@@ -56,6 +56,9 @@ export interface ModelGroup {
   readonly strategy: StrategyKind;
   readonly deployments: readonly Deployment[];
   readonly latencyTolerance: number;
+  /** The group's own RPM/TPM over every key (admission); null when unlimited. */
+  readonly rpmLimit: number | null;
+  readonly tpmLimit: number | null;
   readonly balance: { readonly weights: BalanceWeights; readonly allowOverride: boolean };
   /** Some deployment has tags: requests are matched to them (untagged ones to `default`). */
   readonly tagged: boolean;
@@ -121,6 +124,7 @@ export interface RouterConfig {
   readonly keys: ReadonlyMap<string, VirtualKey>;
   readonly keysMissingEnv: readonly string[];
   readonly teams: ReadonlyMap<string, Limits>;
+  readonly tierLimits: ReadonlyMap<string, Limits>;
   readonly tagBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
   readonly providerBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
   readonly groupBudgets: ReadonlyMap<string, ReadonlyArray<{ readonly usd: number; readonly window: WindowName }>>;
@@ -185,6 +189,8 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       strategy: g.strategy,
       deployments: members,
       latencyTolerance: g.latency_tolerance,
+      rpmLimit: g.rpm_limit ?? null,
+      tpmLimit: g.tpm_limit ?? null,
       balance: { weights: g.balance.weights ?? BALANCE_WEIGHTS[g.balance.preset], allowOverride: g.balance.allow_override },
       tagged: members.some((d) => d.tags.size > 0),
       hasDefaultTag: members.some((d) => d.tags.has('default')),
@@ -261,6 +267,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     keys,
     keysMissingEnv,
     teams: new Map(file.teams.map((t) => [t.name, { rpmLimit: t.rpm_limit ?? null, tpmLimit: t.tpm_limit ?? null, budgets: t.budgets }])),
+    tierLimits: new Map(file.tier_limits.map((t) => [t.tier, { rpmLimit: t.rpm_limit ?? null, tpmLimit: t.tpm_limit ?? null, budgets: [] }])),
     tagBudgets,
     providerBudgets: byName(file.provider_budgets, (b) => b.provider, usdWindow),
     groupBudgets: byName(file.model_group_budgets, (b) => b.group, usdWindow),

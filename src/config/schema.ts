@@ -55,6 +55,9 @@ const modelGroup = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
   strategy: z.enum(STRATEGY_KINDS).default('weighted-random'),
+  /** Requests and tokens per sliding minute for the whole group, over every key (admission). */
+  rpm_limit: z.number().int().positive().optional(),
+  tpm_limit: z.number().int().positive().optional(),
   /** latency-based: deployments within this fraction of the fastest share the traffic. */
   latency_tolerance: z.number().min(0).default(0.15),
   /** balanced: the weights of quality, cost and latency, as a preset or explicitly. */
@@ -232,6 +235,8 @@ export const routerConfigSchema = z
       .prefault({}),
     keys: z.array(virtualKey).default([]),
     teams: z.array(z.strictObject({ name: z.string().min(1), ...limitFields })).default([]),
+    /** Requests and tokens per sliding minute shared by every request of a tier. */
+    tier_limits: z.array(z.strictObject({ tier: z.string().min(1), rpm_limit: z.number().int().positive().optional(), tpm_limit: z.number().int().positive().optional() })).default([]),
     /** Spend limits per provider and per model group: routing avoids deployments whose budget is spent. */
     provider_budgets: z.array(z.strictObject({ provider: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
     model_group_budgets: z.array(z.strictObject({ group: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),

@@ -357,7 +357,7 @@ export class Exchange {
       }
       const d = decision.primary;
       const charges = plannedCharges(
-        { key: this.key, tags: features.tags, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
+        { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
         this.p.config,
       );
       if (charges.length === 0) return this.forward(req, features, d);

@@ -13,10 +13,12 @@ keys:
   - {name: k, key_sha256: ${hashKey('sk-k')}, team: t, rpm_limit: 60, tpm_limit: 1000, budgets: [{usd: 5, window: 1d}, {usd: 100, window: month}]}
   - {name: bare, key_sha256: ${hashKey('sk-bare')}}
 teams: [{name: t, tpm_limit: 5000}]
+tier_limits: [{tier: free, tpm_limit: 9000}]
 tag_budgets: [{tag: research, usd: 2, window: 7d}]
 admission: {default_max_tokens: 500}
-model_groups: [{name: g}]
+model_groups: [{name: g, rpm_limit: 1000}]
 deployments: [{name: d, provider: openai, model_group: g, provider_model: m, price: {input_per_million: 2, output_per_million: 8}, context_window: 128000}]
+provider_budgets: [{provider: openai, usd: 50, window: 30d}]
 `,
   'router.yaml',
   {},
@@ -26,8 +28,8 @@ const deployment = config.deployments.get('d')!;
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 30);
 
 describe('plannedCharges', () => {
-  it("charges the key's, its team's and its tags' limits: requests, tokens (prompt + max_tokens or the default) and worst-case cost", () => {
-    const charges = plannedCharges({ key, tags: ['research', 'other'], promptTokens: 100, maxTokens: null, deployment, nowMs: NOW }, config);
+  it("charges the key's, team's, tags', group's, tier's and provider's limits: requests, tokens (prompt + max_tokens or the default) and worst-case cost", () => {
+    const charges = plannedCharges({ key, tags: ['research', 'other'], promptTokens: 100, maxTokens: null, deployment, tier: 'free', nowMs: NOW }, config);
     const cost = 100 * 2000 + 500 * 8000;
     expect(charges.map((c) => [c.meter, c.kind, c.limit, c.amount])).toEqual([
       ['key:k:rpm', 'requests', 60, 1],
@@ -36,38 +38,48 @@ describe('plannedCharges', () => {
       ['key:k:usd:month', 'cost', 100e9, cost],
       ['team:t:tpm', 'tokens', 5000, 600],
       ['tag:research:usd:7d', 'cost', 2e9, cost],
+      ['group:g:rpm', 'requests', 1000, 1],
+      ['tier:free:tpm', 'tokens', 9000, 600],
+      ['provider:openai:usd:30d', 'cost', 50e9, cost],
     ]);
     expect(charges[3]!.bucket).toBe(2026 * 12 + 10);
   });
 
-  it('charges nothing for a key without limits', () => {
-    expect(plannedCharges({ key: config.keys.get(hashKey('sk-bare'))!, tags: [], promptTokens: 1, maxTokens: 1, deployment, nowMs: NOW }, config)).toEqual([]);
+  it('charges a key without limits only what the group and provider carry; without a key too', () => {
+    const bare = plannedCharges({ key: config.keys.get(hashKey('sk-bare'))!, tags: [], promptTokens: 1, maxTokens: 1, deployment, tier: null, nowMs: NOW }, config);
+    expect(bare.map((c) => c.meter)).toEqual(['group:g:rpm', 'provider:openai:usd:30d']);
+    expect(plannedCharges({ key: null, tags: ['research'], promptTokens: 1, maxTokens: 1, deployment, tier: null, nowMs: NOW }, config).map((c) => c.meter)).toEqual([
+      'group:g:rpm',
+      'provider:openai:usd:30d',
+    ]);
   });
 });
 
 describe('retryAtMs', () => {
   it('is when enough of the window has moved out for the request to fit', () => {
-    const [rpm] = plannedCharges({ key, tags: [], promptTokens: 1, maxTokens: 1, deployment, nowMs: NOW }, config);
+    const [rpm] = plannedCharges({ key, tags: [], promptTokens: 1, maxTokens: 1, deployment, tier: null, nowMs: NOW }, config);
     const b = position('1m', NOW).bucket;
     // 60 used: 30 in the bucket 20 s ago, 30 now; one more fits once the older bucket has left.
     expect(retryAtMs(rpm!, 60, [[b - 20, 30], [b, 30]])).toBe((b - 20 + 60) * 1000);
   });
 
   it('is the start of the next period for a calendar window', () => {
-    const month = plannedCharges({ key, tags: [], promptTokens: 1, maxTokens: 1, deployment, nowMs: NOW }, config)[3]!;
+    const month = plannedCharges({ key, tags: [], promptTokens: 1, maxTokens: 1, deployment, tier: null, nowMs: NOW }, config)[3]!;
     expect(retryAtMs(month, 100e9, [[month.bucket, 100e9]])).toBe(Date.UTC(2026, 11, 1));
   });
 });
 
 describe('settlements', () => {
   it('replace reserved tokens and cost with the real ones; requests stay counted', () => {
-    const charges = plannedCharges({ key, tags: [], promptTokens: 100, maxTokens: 50, deployment, nowMs: NOW }, config);
+    const charges = plannedCharges({ key, tags: [], promptTokens: 100, maxTokens: 50, deployment, tier: null, nowMs: NOW }, config);
     expect(settlements(charges, { tokens: 120, costNanos: 7 }).map((s) => [s.meter, s.delta])).toEqual([
       ['key:k:rpm', 0],
       ['key:k:tpm', 120 - 150],
       ['key:k:usd:1d', 7 - (100 * 2000 + 50 * 8000)],
       ['key:k:usd:month', 7 - (100 * 2000 + 50 * 8000)],
       ['team:t:tpm', 120 - 150],
+      ['group:g:rpm', 0],
+      ['provider:openai:usd:30d', 7 - (100 * 2000 + 50 * 8000)],
     ]);
   });
 });
