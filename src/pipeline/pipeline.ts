@@ -131,7 +131,7 @@ export class Exchange {
   private requestedModel: string | null = null;
   private stream = false;
   /** What admission reserved for this request, settled when it ends; null when nothing was. */
-  private admission: { readonly charges: readonly PlannedCharge[]; readonly used: readonly number[] } | null = null;
+  private admission: { readonly id: string; readonly charges: readonly PlannedCharge[]; readonly used: readonly number[] | null } | null = null;
   /** Tokens counted against the deployment's window when the request was sent; null: not sent. */
   private reservedTokens: number | null = null;
   /** We turned on `include_usage` for a client that did not ask, so its usage chunk is ours to drop. */
@@ -361,10 +361,11 @@ export class Exchange {
         this.p.config,
       );
       if (charges.length === 0) return this.forward(req, features, d);
-      return this.p.store.admit(charges).then(
+      const id = randomUUID();
+      return this.p.store.admit(id, charges).then(
         (result) => {
           if (!result.ok) return this.reject(refusal(charges[result.refused]!, result.used, result.buckets, this.p.env.now()));
-          this.admission = { charges, used: result.used };
+          this.admission = { id, charges, used: result.used };
           return this.forward(req, features, d);
         },
         (err: unknown) => {
@@ -373,6 +374,9 @@ export class Exchange {
           const closed = charges.some((c) => (c.kind === 'cost' ? policy.budgets : policy.rateLimits) === 'closed');
           this.storeError(err, closed ? 'admission check failed in the state store: refusing' : 'admission check failed in the state store: admitting without limits');
           if (closed) return this.reject(new RouterError('admission_unavailable', 'Limits cannot be checked right now; retry shortly.', null, 1));
+          // The reservation may have landed after all (a timeout is not a refusal): it is settled like
+          // any other, and a settlement of a reservation that never landed changes nothing.
+          this.admission = { id, charges, used: null };
           return this.forward(req, features, d);
         },
       );
@@ -415,7 +419,7 @@ export class Exchange {
     this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '');
     if (this.deployment !== null && this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(this.deployment, headers);
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', describeDecision(this.decision)]] : [];
-    if (this.admission !== null) setHeaders.push(...limitHeaders(this.admission.charges, this.admission.used, this.p.env.now()));
+    if (this.admission?.used != null) setHeaders.push(...limitHeaders(this.admission.charges, this.admission.used, this.p.env.now()));
     if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     if (endOfStream) {
       this.finish(true);
@@ -495,11 +499,11 @@ export class Exchange {
   private settleAdmission(actual: { tokens: number; costNanos: number } | null): void {
     if (this.admission === null) return;
     const failed = !this.responseStarted || this.status >= 400;
-    const charges = this.admission.charges;
+    const { id, charges } = this.admission;
     const real = actual ?? (failed ? { tokens: 0, costNanos: 0 } : null);
     const done = real === null ? charges.map((c) => ({ meter: c.meter, bucket: c.bucket, ttlMs: c.ttlMs, delta: 0 })) : settlements(charges, real);
     this.admission = null;
-    this.p.store.settle(done).catch((err: unknown) => this.p.log.error({ err, requestId: this.requestId, settlements: done }, 'reservations not settled in the state store'));
+    this.p.store.settle(id, done).catch((err: unknown) => this.p.log.error({ err, requestId: this.requestId, settlements: done }, 'reservations not settled in the state store'));
   }
 
   /** The deployment's in-flight count goes down, its window gets the real tokens, and it learns its latency. */

@@ -127,6 +127,8 @@ export class MemoryStore implements StateStore {
   /** Meter → bucket → amount; and open reservations per meter. */
   private readonly meters = new Map<string, Map<number, number>>();
   private readonly open = new Map<string, number>();
+  /** Reservations made and not settled yet. */
+  private readonly reservations = new Set<string>();
 
   /** The meter's buckets inside its window, older ones dropped. */
   private window(c: Charge): Map<number, number> {
@@ -137,7 +139,7 @@ export class MemoryStore implements StateStore {
     return m;
   }
 
-  async admit(charges: readonly Charge[]): Promise<AdmitResult> {
+  async admit(id: string, charges: readonly Charge[]): Promise<AdmitResult> {
     const used: number[] = [];
     for (const [i, c] of charges.entries()) {
       const m = this.window(c);
@@ -151,6 +153,7 @@ export class MemoryStore implements StateStore {
       m.set(c.bucket, (m.get(c.bucket) ?? 0) + c.amount);
       this.open.set(c.meter, (this.open.get(c.meter) ?? 0) + 1);
     }
+    this.reservations.add(id);
     return { ok: true, used };
   }
 
@@ -162,7 +165,8 @@ export class MemoryStore implements StateStore {
     });
   }
 
-  async settle(settlements: readonly Settlement[]): Promise<void> {
+  async settle(id: string, settlements: readonly Settlement[]): Promise<void> {
+    if (!this.reservations.delete(id)) return;
     for (const s of settlements) {
       const m = this.meters.get(s.meter);
       if (m !== undefined && s.delta !== 0 && m.has(s.bucket)) m.set(s.bucket, m.get(s.bucket)! + s.delta);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { VirtualKeyRecord } from '../auth/keys.js';
-import { ADMIT_LUA } from './lua/admit.js';
+import { ADMIT_LUA, SETTLE_LUA } from './lua/admit.js';
 import { RECORD_USAGE_LUA } from './lua/record-usage.js';
 import { Redis } from 'ioredis';
 import {
@@ -45,6 +45,10 @@ export interface RedisStoreOptions {
 /** The admission script, sent once and then called by its SHA (ioredis defineCommand). */
 interface AdmitCommand {
   llmrAdmit(...args: Array<string | number>): Promise<unknown>;
+}
+
+interface SettleCommand {
+  llmrSettle(...args: Array<string | number>): Promise<unknown>;
 }
 
 interface RecordCommand {
@@ -104,6 +108,7 @@ export class RedisStore implements StateStore {
     // refused connection does not crash the process.
     this.redis.on('error', () => {});
     this.redis.defineCommand('llmrAdmit', { lua: ADMIT_LUA });
+    this.redis.defineCommand('llmrSettle', { lua: SETTLE_LUA });
     this.redis.defineCommand('llmrRecordUsage', { lua: RECORD_USAGE_LUA });
     this.logKey = `${options.keyPrefix}usage:log`;
     const beat = () => void this.redis.zadd(this.replicasKey, Date.now(), this.replicaId).catch(() => {});
@@ -178,9 +183,14 @@ export class RedisStore implements StateStore {
     return `${this.options.keyPrefix}meter:${meter}`;
   }
 
-  async admit(charges: readonly Charge[]): Promise<AdmitResult> {
+  private reservationKey(id: string): string {
+    return `${this.options.keyPrefix}reservation:${id}`;
+  }
+
+  async admit(id: string, charges: readonly Charge[]): Promise<AdmitResult> {
     if (charges.length === 0) return { ok: true, used: [] };
-    const args: Array<string | number> = [charges.length, ...charges.map((c) => this.meterKey(c.meter))];
+    const keys = [this.reservationKey(id), ...charges.map((c) => this.meterKey(c.meter))];
+    const args: Array<string | number> = [keys.length, ...keys, Math.ceil(Math.max(...charges.map((c) => c.ttlMs)))];
     for (const c of charges) args.push(c.limit, c.amount, c.bucket, c.windowBuckets, Math.ceil(c.ttlMs));
     const [refused, used, kept] = (await (this.redis as unknown as AdmitCommand).llmrAdmit(...args)) as [number, string | string[], string[] | undefined];
     if (refused === 0) return { ok: true, used: (used as string[]).map(Number) };
@@ -204,16 +214,12 @@ export class RedisStore implements StateStore {
     });
   }
 
-  async settle(settlements: readonly Settlement[]): Promise<void> {
+  async settle(id: string, settlements: readonly Settlement[]): Promise<void> {
     if (settlements.length === 0) return;
-    const tx = this.redis.multi();
-    for (const s of settlements) {
-      const key = this.meterKey(s.meter);
-      if (s.delta !== 0) tx.hincrby(key, String(s.bucket), s.delta);
-      tx.hincrby(key, 'open', -1);
-      tx.pexpire(key, Math.ceil(s.ttlMs));
-    }
-    await execOrThrow(tx);
+    const keys = [this.reservationKey(id), ...settlements.map((s) => this.meterKey(s.meter))];
+    const args: Array<string | number> = [keys.length, ...keys];
+    for (const s of settlements) args.push(s.bucket, s.delta, Math.ceil(s.ttlMs));
+    await (this.redis as unknown as SettleCommand).llmrSettle(...args);
   }
 
   async openReservations(meter: string): Promise<number> {

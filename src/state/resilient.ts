@@ -170,8 +170,8 @@ export class ResilientStore implements StateStore {
   loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]> {
     return this.hot(() => this.inner.loadOf(deployments, nowMs));
   }
-  admit(charges: readonly Charge[]): Promise<AdmitResult> {
-    return this.hot(() => this.inner.admit(charges));
+  admit(id: string, charges: readonly Charge[]): Promise<AdmitResult> {
+    return this.hot(() => this.inner.admit(id, charges));
   }
   used(charges: readonly Charge[]): Promise<number[]> {
     return this.hot(() => this.inner.used(charges));
@@ -191,8 +191,8 @@ export class ResilientStore implements StateStore {
   recordUsage(record: UsageRecord): Promise<void> {
     return this.durable('usage record', () => this.inner.recordUsage(record));
   }
-  settle(settlements: readonly Settlement[]): Promise<void> {
-    return this.durable('settlement', () => this.inner.settle(settlements));
+  settle(id: string, settlements: readonly Settlement[]): Promise<void> {
+    return this.durable('settlement', () => this.inner.settle(id, settlements));
   }
   openReservations(meter: string): Promise<number> {
     return this.bounded(() => this.inner.openReservations(meter));

@@ -115,10 +115,10 @@ export interface StateStore {
   usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals>;
   /** The newest `limit` records, oldest first. */
   usageLog(limit: number): Promise<UsageRecord[]>;
-  /** Reserves every charge or none, atomically across replicas: the admission check. */
-  admit(charges: readonly Charge[]): Promise<AdmitResult>;
-  /** Settles reservations made by `admit`: their real amounts replace the reserved ones. */
-  settle(settlements: readonly Settlement[]): Promise<void>;
+  /** Reserves every charge or none, atomically across replicas, as reservation `id`: the admission check. */
+  admit(id: string, charges: readonly Charge[]): Promise<AdmitResult>;
+  /** Settles reservation `id` once: real amounts replace the reserved ones; again, or unknown, it is a no-op. */
+  settle(id: string, settlements: readonly Settlement[]): Promise<void>;
   /** What each charge's meter holds in its window now (the amounts are not reserved). */
   used(charges: readonly Charge[]): Promise<number[]>;
   /** Reservations on a meter not settled yet (0 when every request has ended). */

@@ -204,19 +204,22 @@ const charge = (meter: string, limit: number, amount: number, window: WindowName
   return { meter, limit, amount, bucket: p.bucket, windowBuckets: p.windowBuckets, ttlMs: p.ttlMs };
 };
 
-/** Admission: reservations all-or-nothing, exact at window boundaries, settled to real amounts. */
+let reservations = 0;
+const rid = () => `r${reservations++}`;
+
+/** Admission: reservations all-or-nothing, exact at window boundaries, settled to real amounts once. */
 export function ledgerContract(name: string, makeStore: () => Promise<StateStore>): void {
   describe(`StateStore ledger contract: ${name}`, () => {
     it('RPM is exact at the window boundary (pinned clock)', async () => {
       const store = await makeStore();
       try {
         const t0 = MINUTE + 0;
-        for (let i = 0; i < 3; i++) expect((await store.admit([charge('k:rpm', 3, 1, '1m', t0 + i * 1000)])).ok).toBe(true);
-        expect(await store.admit([charge('k:rpm', 3, 1, '1m', t0 + 59_999)])).toMatchObject({ ok: false, refused: 0, used: 3 });
+        for (let i = 0; i < 3; i++) expect((await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + i * 1000)])).ok).toBe(true);
+        expect(await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + 59_999)])).toMatchObject({ ok: false, refused: 0, used: 3 });
         // At t0 + 60 s the first request's second has left the window: exactly one more fits.
-        expect((await store.admit([charge('k:rpm', 3, 1, '1m', t0 + 60_000)])).ok).toBe(true);
-        expect((await store.admit([charge('k:rpm', 3, 1, '1m', t0 + 60_500)])).ok).toBe(false);
-        expect((await store.admit([charge('k:rpm', 3, 1, '1m', t0 + 61_000)])).ok).toBe(true);
+        expect((await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + 60_000)])).ok).toBe(true);
+        expect((await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + 60_500)])).ok).toBe(false);
+        expect((await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + 61_000)])).ok).toBe(true);
       } finally {
         await store.close();
       }
@@ -226,27 +229,29 @@ export function ledgerContract(name: string, makeStore: () => Promise<StateStore
       const store = await makeStore();
       try {
         const t = MINUTE + 5000;
-        expect(await store.admit([charge('a', 10, 4, '1m', t), charge('b', 100, 50, '1h', t)])).toEqual({ ok: true, used: [4, 50] });
-        const refused = await store.admit([charge('a', 10, 4, '1m', t + 1000), charge('b', 100, 60, '1h', t + 1000)]);
+        expect(await store.admit(rid(), [charge('a', 10, 4, '1m', t), charge('b', 100, 50, '1h', t)])).toEqual({ ok: true, used: [4, 50] });
+        const refused = await store.admit(rid(), [charge('a', 10, 4, '1m', t + 1000), charge('b', 100, 60, '1h', t + 1000)]);
         expect(refused).toEqual({ ok: false, refused: 1, used: 50, buckets: [[position('1h', t).bucket, 50]] });
         // Nothing of the refused request was kept in `a`.
-        expect(await store.admit([charge('a', 10, 6, '1m', t + 2000)])).toEqual({ ok: true, used: [10] });
+        expect(await store.admit(rid(), [charge('a', 10, 6, '1m', t + 2000)])).toEqual({ ok: true, used: [10] });
         expect(await store.openReservations('a')).toBe(2);
       } finally {
         await store.close();
       }
     });
 
-    it('settles a reservation to the real amount and closes it', async () => {
+    it('settles a reservation to the real amount and closes it, once', async () => {
       const store = await makeStore();
       try {
         const t = MINUTE;
         const c = charge('tpm', 1000, 600, '1m', t);
-        expect((await store.admit([c])).ok).toBe(true);
-        expect((await store.admit([charge('tpm', 1000, 600, '1m', t)])).ok).toBe(false);
-        await store.settle([{ meter: 'tpm', bucket: c.bucket, delta: 100 - 600, ttlMs: c.ttlMs }]);
+        expect((await store.admit('tpm-1', [c])).ok).toBe(true);
+        expect((await store.admit(rid(), [charge('tpm', 1000, 600, '1m', t)])).ok).toBe(false);
+        const settlement = [{ meter: 'tpm', bucket: c.bucket, delta: 100 - 600, ttlMs: c.ttlMs }];
+        await store.settle('tpm-1', settlement);
+        await store.settle('tpm-1', settlement); // replayed after an outage: no effect
         expect(await store.openReservations('tpm')).toBe(0);
-        expect(await store.admit([charge('tpm', 1000, 600, '1m', t)])).toEqual({ ok: true, used: [700] });
+        expect(await store.admit(rid(), [charge('tpm', 1000, 600, '1m', t)])).toEqual({ ok: true, used: [700] });
       } finally {
         await store.close();
       }
@@ -255,7 +260,9 @@ export function ledgerContract(name: string, makeStore: () => Promise<StateStore
     it('lets exactly the limit through under concurrent admissions', async () => {
       const store = await makeStore();
       try {
-        const results = await Promise.all(Array.from({ length: 50 }, () => store.admit([charge('race', 10, 1, 'day', MINUTE)])));
+        const results = await Promise.all(Array.from({ length: 50 }, () => store.admit(rid(), [charge('race', 10, 1, 'day', MINUTE)])));
+        // A settlement for a reservation that was never made (an admission that timed out and did not land) does nothing.
+        await store.settle('never-made', [{ meter: 'race', bucket: position('day', MINUTE).bucket, delta: -5, ttlMs: 60_000 }]);
         expect(results.filter((r) => r.ok)).toHaveLength(10);
         expect(await store.openReservations('race')).toBe(10);
       } finally {
