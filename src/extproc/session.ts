@@ -5,7 +5,7 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ProcessingRequest } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
-import type { Exchange } from '../pipeline/pipeline.js';
+import type { Exchange } from '../pipeline/exchange.js';
 import { PASS, type Outcome } from '../pipeline/types.js';
 import { asBuffer, encodeOutcome, readHeaders, responseStatus, type Phase } from './translate.js';
 

@@ -1,0 +1,512 @@
+/**
+ * One `Exchange` per HTTP request, driven phase by phase by the Envoy adapter.
+ *
+ *   request headers  → endpoint, virtual key, method, content type, size     (exchange.onRequestHeaders)
+ *   request body     → parse once, validate, read the candidates' live load, (exchange.onRequestBody)
+ *                      shed, choose a deployment, admit, rewrite (upstream.ts)
+ *   response headers → only when an operator turns them on (envoy.yaml skips  (exchange.onResponseHeaders)
+ *                      them): status, time to first byte, read the body or not
+ *   response body    → status and format from the first chunk when there were (exchange.onResponseBody)
+ *                      no headers; usage from JSON or SSE; hide our usage chunk
+ *   end              → one usage record and one log line (with the decision  (exchange.onEnd)
+ *                      record), the deployment's load released, however it ended
+ */
+import { randomUUID } from 'node:crypto';
+import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
+import { deploymentBudgetCharges, plannedCharges, settlements, worstCaseNanos, type PlannedCharge } from '../admission/charges.js';
+import { limitHeaders, refusal } from '../admission/refusal.js';
+import { shedding } from '../admission/shedding.js';
+import type { Deployment } from '../config/compile.js';
+import { RouterError } from '../errors.js';
+import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
+import { observeResponse, type ResponseObserver } from '../providers/openai/response.js';
+import { costNanos, NO_USAGE } from '../providers/usage.js';
+import { embed } from '../providers/openai/embeddings.js';
+import { headAndTail } from '../routing/classifier/semantic.js';
+import { coolingUntil } from '../routing/cooldown.js';
+import { decisionRecord, describeDecision } from '../routing/decision.js';
+import { routeRequestOf } from '../routing/features.js';
+import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
+import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
+import type { Target } from '../routing/choose.js';
+import type { Decision, LoadView, RouteRequest } from '../routing/types.js';
+import { StoreUnavailableError } from '../state/resilient.js';
+import type { UsageRecord } from '../state/store.js';
+import { parseChatRequest, type ChatRequest } from './chat-request.js';
+import { PASS, type HeaderPair, type Headers, type Outcome } from './types.js';
+
+import type { Pipeline } from './pipeline.js';
+import { upstreamRequest } from './upstream.js';
+
+const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
+const NOTHING_SPENT: ReadonlySet<string> = new Set();
+
+/** The error in OpenAI's format, with `Retry-After` when it has one and the decision when debugging. */
+function errorReply(err: RouterError, decision: string | null): Outcome {
+  const headers: HeaderPair[] = [...JSON_HEADERS];
+  if (err.retryAfterSec !== null) headers.push(['retry-after', String(err.retryAfterSec)]);
+  headers.push(...err.headers);
+  if (decision !== null) headers.push(['x-llm-router-decision', decision]);
+  return { kind: 'reply', status: err.status, body: Buffer.from(JSON.stringify(err.toJSON())), headers };
+}
+
+/** The content type a body's first bytes show: JSON starts with `{`/`[`, SSE with a field name or `:`. */
+function sniffContentType(chunk: Buffer): string {
+  let i = 0;
+  while (i < chunk.length && (chunk[i] === 0x20 || chunk[i] === 0x0a || chunk[i] === 0x0d || chunk[i] === 0x09)) i++;
+  const c = chunk[i];
+  if (c === 0x7b || c === 0x5b) return 'application/json';
+  if (c === 0x64 || c === 0x65 || c === 0x69 || c === 0x72 || c === 0x3a) return 'text/event-stream';
+  return '';
+}
+
+/** Without virtual keys: who pays is the presented key's hash prefix (never the key itself). */
+function anonymousKeyId(headers: Headers): string {
+  const presented = presentedKey(headers);
+  return presented === null ? 'anonymous' : hashKey(presented).slice(0, 16);
+}
+
+export class Exchange {
+  private readonly startMs: number;
+  private headers: Headers = {};
+  private debug = false;
+  private requestId = '';
+  private method = '';
+  private path = '';
+  private keyId = 'anonymous';
+  /** The request's virtual key, when `auth.mode` is `keys`. */
+  private key: VirtualKey | null = null;
+  private decision: Decision | null = null;
+  private deployment: Deployment | null = null;
+  private requestedModel: string | null = null;
+  private stream = false;
+  /** What admission reserved for this request, settled when it ends; null when nothing was. */
+  private admission: { readonly id: string; readonly charges: readonly PlannedCharge[]; readonly used: readonly number[] | null } | null = null;
+  /** Tokens counted against the deployment's window when the request was sent; null: not sent. */
+  private reservedTokens: number | null = null;
+  /** We turned on `include_usage` for a client that did not ask, so its usage chunk is ours to drop. */
+  private hideUsageEvent = false;
+  private status = 0;
+  private ttfbMs: number | null = null;
+  private ttftMs: number | null = null;
+  private observer: ResponseObserver | null = null;
+  private rejection: RouterError | null = null;
+  /** The router answered the client itself (an error or the models list). */
+  private answered = false;
+  private responseStarted = false;
+  private finished = false;
+
+  constructor(private readonly p: Pipeline) {
+    this.startMs = p.env.now();
+  }
+
+  /** Synchronous unless the presented key must be looked up in the state store. */
+  onRequestHeaders(headers: Headers, endOfStream: boolean): Outcome | Promise<Outcome> {
+    this.headers = headers;
+    this.requestId = headers['x-request-id'] ?? '';
+    this.method = headers[':method'] ?? '';
+    const rawPath = headers[':path'] ?? '';
+    const q = rawPath.indexOf('?');
+    this.path = q === -1 ? rawPath : rawPath.slice(0, q);
+    try {
+      const isModels = this.path === '/v1/models' || this.path === '/models';
+      if (!isModels && this.path !== '/v1/chat/completions' && this.path !== '/chat/completions') {
+        throw new RouterError('not_found', `Unknown request URL: ${this.method} ${this.path}.`);
+      }
+      if (this.p.config.auth.mode === 'off') {
+        this.keyId = anonymousKeyId(headers);
+        return this.checkRequest(headers, endOfStream, isModels);
+      }
+      const presented = presentedKey(headers);
+      if (presented === null) throw new RouterError('invalid_api_key', 'Missing API key: send it as Authorization: Bearer <key>.');
+      const found = this.p.keys.resolve(hashKey(presented));
+      if (!(found instanceof Promise)) return this.authenticated(found, headers, endOfStream, isModels);
+      return found.then(
+        (key) => this.authenticated(key, headers, endOfStream, isModels),
+        (err: unknown) => {
+          this.storeError(err, 'virtual key lookup failed');
+          return this.reject(new RouterError('auth_unavailable', 'API keys cannot be checked right now; retry shortly.'));
+        },
+      );
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  private authenticated(key: VirtualKey | null, headers: Headers, endOfStream: boolean, isModels: boolean): Outcome {
+    try {
+      if (key === null) throw new RouterError('invalid_api_key', 'Incorrect API key provided.');
+      if (key.disabled) throw new RouterError('invalid_api_key', `The API key '${key.name}' is disabled.`);
+      this.key = key;
+      this.keyId = key.name;
+      return this.checkRequest(headers, endOfStream, isModels);
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  /** Method, content type and size, once the caller is known. */
+  private checkRequest(headers: Headers, endOfStream: boolean, isModels: boolean): Outcome {
+    try {
+      if (isModels) {
+        if (this.method !== 'GET') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}.`);
+        this.status = 200;
+        this.answered = true;
+        return { kind: 'reply', status: 200, body: this.p.modelsList, headers: JSON_HEADERS };
+      }
+      if (this.method !== 'POST') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}; use POST.`);
+      const contentType = headers['content-type'] ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+        throw new RouterError('unsupported_media_type', `Content-Type must be application/json, got '${contentType}'.`);
+      }
+      const declared = headers['content-length'];
+      if (declared !== undefined && Number(declared) > this.p.config.maxRequestBodyBytes) {
+        throw new RouterError('body_too_large', `The request body is ${declared} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
+      }
+      if (endOfStream) throw new RouterError('missing_body', 'The request has no body; expected a JSON object.');
+      this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
+      // The response-headers phase, for this request only, when something must be added to or read from them.
+      const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
+      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders;
+      return responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  /** Synchronous for a request the router answers itself; otherwise after reading the live load. */
+  onRequestBody(body: Buffer): Outcome | Promise<Outcome> {
+    try {
+      if (body.length > this.p.config.maxRequestBodyBytes) {
+        throw new RouterError('body_too_large', `The request body is ${body.length} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
+      }
+      const req = parseChatRequest(body);
+      this.requestedModel = req.model;
+      this.stream = req.stream;
+      if (this.key !== null && !mayRequest(this.key, req.model)) {
+        throw new RouterError('model_not_allowed', `The API key '${this.key.name}' may not use the model '${req.model}'.`, 'model');
+      }
+      const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key);
+      // A prompt that might not fit a context window (or meets a token rule) is counted exactly.
+      if (features.promptTokensBound + (features.maxTokens ?? 0) > this.p.config.countTokensAbove && !tokenizerLoaded()) {
+        return loadTokenizer().then(
+          () => this.resolveAndRoute(req, features),
+          (err: unknown) => this.reject(err),
+        );
+      }
+      return this.resolveAndRoute(req, features);
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  private resolveAndRoute(req: ChatRequest, features: RouteRequest): Outcome | Promise<Outcome> {
+    if (!this.p.router.wantsEmbedding(features)) return this.routeWith(req, features, null);
+    const endpoint = this.p.config.virtualModels.get(features.model)!.semantic!.embeddings!;
+    return embed(endpoint, [headAndTail(features.lastUserText)]).then(
+      ([vector]) => this.routeWith(req, features, vector!),
+      (err: unknown) => {
+        // The local matcher decides instead: a slow or failing endpoint never fails the request.
+        this.p.log.warn({ err, requestId: this.requestId, url: endpoint.url }, 'embeddings endpoint failed: classifying locally');
+        return this.routeWith(req, features, null);
+      },
+    );
+  }
+
+  private routeWith(req: ChatRequest, features: RouteRequest, promptVector: Float32Array | null): Outcome | Promise<Outcome> {
+    try {
+      const target = this.p.router.resolve(features, promptVector);
+      if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
+      return this.withLoad(target, features, (loads, spent) => {
+        const shed = shedding(this.p.config, features.tier, target.group.name, loads);
+        if (shed === null) return this.route(req, features, target, loads, spent);
+        this.p.metrics.shed.inc({ tier: features.tier ?? '', group: target.group.name, action: shed.degradeTo === null ? 'refused' : 'degraded' });
+        if (shed.degradeTo === null) {
+          throw new RouterError(
+            'overloaded',
+            `'${req.model}' is at capacity for tier '${features.tier}' (${shed.inFlight} requests in flight, limit ${shed.limit}); retry shortly.`,
+            null,
+            1,
+          );
+        }
+        const degraded = { group: this.p.config.groups.get(shed.degradeTo)!, classification: target.classification };
+        return this.withLoad(degraded, features, (degradedLoads, degradedSpent) => this.route(req, features, degraded, degradedLoads, degradedSpent));
+      });
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  /**
+   * Reads the live load of the target's deployments — and, when provider or model-group budgets
+   * exist, which deployments this request's worst-case cost would take past one — then decides.
+   * Without the store it decides on configuration.
+   */
+  private withLoad(
+    target: NonNullable<Target>,
+    features: RouteRequest,
+    next: (loads: readonly LoadView[] | null, spent: ReadonlySet<string>) => Outcome | Promise<Outcome>,
+  ): Promise<Outcome> {
+    const run = (loads: readonly LoadView[] | null, spent: ReadonlySet<string>): Outcome | Promise<Outcome> => {
+      try {
+        return next(loads, spent);
+      } catch (err) {
+        return this.reject(err);
+      }
+    };
+    const deployments = target.group.deployments;
+    const now = this.p.env.now();
+    const budgets = deployments.map((d) => {
+      const prompt = estimatedPromptTokens(features);
+      return deploymentBudgetCharges(d, worstCaseNanos(prompt, features.maxTokens ?? this.p.config.defaultMaxTokens, d), now, this.p.config);
+    });
+    const charges = budgets.flat();
+    return Promise.all([
+      this.p.store.loadOf(
+        deployments.map((d) => d.name),
+        now,
+      ),
+      charges.length === 0 ? [] : this.p.store.used(charges),
+    ]).then(
+      ([loads, used]) => {
+        const spent = new Set<string>();
+        let i = 0;
+        for (const [j, own] of budgets.entries()) {
+          for (const c of own) if (used[i++]! + c.amount > c.limit) spent.add(deployments[j]!.name);
+        }
+        return run(loads, spent);
+      },
+      (err: unknown) => {
+        // Without the shared state, route on configuration alone rather than fail the request.
+        this.storeError(err, 'load unavailable from the state store: routing without it');
+        return run(null, NOTHING_SPENT);
+      },
+    );
+  }
+
+  private route(
+    req: ChatRequest,
+    features: RouteRequest,
+    target: NonNullable<Target>,
+    loads: readonly LoadView[] | null,
+    spent: ReadonlySet<string>,
+  ): Outcome | Promise<Outcome> {
+    try {
+      const decision = this.p.router.choose(features, target, loads, this.p.env, spent);
+      this.decision = decision;
+      this.p.count(decision);
+      if (decision.outcome !== 'routed') {
+        const excluded = decision.outcome === 'no_candidates' ? decision.excluded : [];
+        const why = excluded.map((e) => `${e.deployment}: ${e.reason} (${e.detail})`).join('; ');
+        const recovery = earliestRecovery(excluded);
+        if (recovery !== null) {
+          const retryAfterSec = Math.max(1, Math.ceil((recovery - this.p.env.now()) / 1000));
+          throw new RouterError('rate_limited', `Every deployment of '${req.model}' is rate limited or cooling down: ${why}. Retry after ${retryAfterSec} s.`, null, retryAfterSec);
+        }
+        throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
+      }
+      const d = decision.primary;
+      const charges = plannedCharges(
+        { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
+        this.p.config,
+      );
+      if (charges.length === 0) return this.forward(req, features, d);
+      const id = randomUUID();
+      return this.p.store.admit(id, charges).then(
+        (result) => {
+          if (!result.ok) return this.reject(refusal(charges[result.refused]!, result.used, result.buckets, this.p.env.now()));
+          this.admission = { id, charges, used: result.used };
+          return this.forward(req, features, d);
+        },
+        (err: unknown) => {
+          // The configured policy per kind of check: fail open (unmetered) or closed (503).
+          const policy = this.p.config.onStoreFailure;
+          const closed = charges.some((c) => (c.kind === 'cost' ? policy.budgets : policy.rateLimits) === 'closed');
+          this.storeError(err, closed ? 'admission check failed in the state store: refusing' : 'admission check failed in the state store: admitting without limits');
+          if (closed) return this.reject(new RouterError('admission_unavailable', 'Limits cannot be checked right now; retry shortly.', null, 1));
+          // The reservation may have landed after all (a timeout is not a refusal): it is settled like
+          // any other, and a settlement of a reservation that never landed changes nothing.
+          this.admission = { id, charges, used: null };
+          return this.forward(req, features, d);
+        },
+      );
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  /** The request goes upstream to `d`: counted in its load, routed, its body rewritten if needed. */
+  private forward(req: ChatRequest, features: RouteRequest, d: Deployment): Outcome {
+    try {
+      this.deployment = d;
+      this.reservedTokens = estimatedTokens(features);
+      this.p.store.requestStarted(d.name, this.startMs, this.reservedTokens).catch((err: unknown) => {
+        this.storeError(err, 'load not recorded in the state store', { deployment: d.name });
+      });
+
+      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader);
+      this.hideUsageEvent = upstream.hideUsageEvent;
+      return upstream.outcome;
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  onResponseHeaders(headers: Headers, endOfStream: boolean): Outcome {
+    this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '');
+    if (this.deployment !== null && this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(this.deployment, headers);
+    const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', describeDecision(this.decision)]] : [];
+    if (this.admission?.used != null) setHeaders.push(...limitHeaders(this.admission.charges, this.admission.used, this.p.env.now()));
+    if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
+    if (endOfStream) {
+      this.finish(true);
+      return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
+    }
+    if (this.observer === null && setHeaders.length === 0) return PASS;
+    return { kind: 'continue', setHeaders, removeHeaders: [], readBody: this.observer !== null };
+  }
+
+  /**
+   * A response body chunk. When Envoy skips the response-headers phase (a configuration with one
+   * message less per request), the first chunk starts the response: its status comes from the
+   * `response.code` attribute and its format from the first bytes.
+   */
+  onResponseBody(chunk: Buffer, endOfStream: boolean, status: number | null = null): Outcome {
+    if (!this.responseStarted) {
+      if (chunk.length === 0 && !endOfStream) return PASS;
+      this.startResponse(status ?? 0, sniffContentType(chunk));
+    }
+    if (this.ttftMs === null && chunk.length > 0) this.ttftMs = this.p.env.now() - this.startMs;
+    const replacement = this.observer?.push(chunk, endOfStream) ?? null;
+    if (endOfStream) this.finish(true);
+    return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
+  }
+
+  private recordProviderLimits(d: Deployment, headers: Headers): void {
+    const limits = rateLimitsOf(headers, this.p.env.now());
+    if (limits === null) return;
+    this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
+      this.storeError(err, 'provider limits not recorded in the state store', { deployment: d.name });
+    });
+  }
+
+  private startResponse(status: number, contentType: string): void {
+    this.responseStarted = true;
+    this.status = status;
+    this.ttfbMs = this.p.env.now() - this.startMs;
+    if (this.deployment !== null) this.observer = observeResponse(contentType, this.hideUsageEvent);
+  }
+
+  /**
+   * True once nothing more of this request needs the router: it was answered by the router, its
+   * response body is not read, or the body has ended. The adapter then closes the stream itself.
+   */
+  get done(): boolean {
+    return this.answered || this.finished || (this.responseStarted && this.observer === null);
+  }
+
+  /** The gRPC stream closed: Envoy finished, the client went away or the upstream broke. */
+  onEnd(): void {
+    if (!this.finished) this.finish(false);
+  }
+
+  /**
+   * A state-store call failed. While the breaker is open that is expected and already logged once
+   * (state/resilient.ts), so each request says so at debug level only; other failures are warnings.
+   */
+  private storeError(err: unknown, message: string, extra: Record<string, unknown> = {}): void {
+    if (err instanceof StoreUnavailableError) this.p.log.debug({ requestId: this.requestId, ...extra }, message);
+    else this.p.log.warn({ err, requestId: this.requestId, ...extra }, message);
+  }
+
+  private reject(err: unknown): Outcome {
+    const routerError =
+      err instanceof RouterError ? err : new RouterError('internal_error', `Internal error while routing request ${this.requestId}.`);
+    if (!(err instanceof RouterError)) this.p.log.error({ err, requestId: this.requestId }, 'unexpected error in the request pipeline');
+    this.rejection = routerError;
+    this.answered = true;
+    this.status = routerError.status;
+    return errorReply(routerError, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
+  }
+
+  /**
+   * Reservations end with the real usage; without a usage report, a request that failed or never got
+   * an answer releases them, and one cut mid-stream keeps what was reserved (the provider bills it).
+   */
+  private settleAdmission(actual: { tokens: number; costNanos: number } | null): void {
+    if (this.admission === null) return;
+    const failed = !this.responseStarted || this.status >= 400;
+    const { id, charges } = this.admission;
+    const real = actual ?? (failed ? { tokens: 0, costNanos: 0 } : null);
+    const done = real === null ? charges.map((c) => ({ meter: c.meter, bucket: c.bucket, ttlMs: c.ttlMs, delta: 0 })) : settlements(charges, real);
+    this.admission = null;
+    this.p.store.settle(id, done).catch((err: unknown) => this.p.log.error({ err, requestId: this.requestId, settlements: done }, 'reservations not settled in the state store'));
+  }
+
+  /** The deployment's in-flight count goes down, its window gets the real tokens, and it learns its latency. */
+  private releaseLoad(d: Deployment, now: number, complete: boolean, tokens: number | null): void {
+    if (this.reservedTokens === null) return;
+    const ok = complete && this.status >= 200 && this.status < 300;
+    this.p.store
+      .requestEnded({
+        deployment: d.name,
+        startedMs: this.startMs,
+        endedMs: now,
+        estimatedTokens: this.reservedTokens,
+        actualTokens: tokens ?? this.reservedTokens,
+        sample: ok ? { latencyMs: now - this.startMs, ttftMs: this.ttftMs } : null,
+        coolUntilMs: coolingUntil(this.status, now, this.p.config.routing.cooldownMs),
+      })
+      .catch((err: unknown) => this.storeError(err, 'load release not recorded in the state store', { deployment: d.name }));
+    this.reservedTokens = null;
+  }
+
+  private finish(complete: boolean): void {
+    this.finished = true;
+    const now = this.p.env.now();
+    const latencyMs = now - this.startMs;
+    const d = this.deployment;
+    const decision = this.decision;
+    const routing = decision === null ? undefined : decisionRecord(decision);
+    if (d === null) {
+      this.p.log.info(
+        { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, latencyMs },
+        'request',
+      );
+      return;
+    }
+    const report = this.observer?.report() ?? { usage: null, responseModel: null };
+    const usage = report.usage ?? NO_USAGE;
+    const cost = costNanos(usage, d.price);
+    this.settleAdmission(report.usage === null ? null : { tokens: usage.totalTokens, costNanos: cost });
+    this.releaseLoad(d, now, complete && report.usage !== null, report.usage?.totalTokens ?? null);
+    const record: UsageRecord = {
+      recordId: randomUUID(),
+      requestId: this.requestId,
+      timestampMs: now,
+      keyId: this.keyId,
+      requestedModel: this.requestedModel ?? '',
+      deployment: d.name,
+      provider: d.provider,
+      providerModel: d.providerModel,
+      responseModel: report.responseModel,
+      stream: this.stream,
+      status: this.status,
+      complete: complete && report.usage !== null,
+      promptTokens: usage.promptTokens,
+      cachedPromptTokens: usage.cachedPromptTokens,
+      completionTokens: usage.completionTokens,
+      reasoningTokens: usage.reasoningTokens,
+      totalTokens: usage.totalTokens,
+      costNanos: cost,
+      latencyMs,
+      ttfbMs: this.ttfbMs,
+      ttftMs: this.ttftMs,
+    };
+    this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
+    this.p.store.recordUsage(record).catch((err: unknown) => {
+      // The record is in the log line above; this says it is missing from the store.
+      this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
+    });
+  }
+}
