@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { WINDOWS } from '../admission/windows.js';
 import { hashKey } from '../auth/keys.js';
+import { BALANCE_PRESETS } from '../config/schema.js';
 import { USAGE_DIMENSIONS, usageDay, type StateStore, type UsageDimension } from '../state/store.js';
 
 export interface AdminServer {
@@ -57,6 +58,7 @@ const keyBody = z
     rpm_limit: z.number().int().positive().optional(),
     tpm_limit: z.number().int().positive().optional(),
     budgets: z.array(z.strictObject({ usd: z.number().positive(), window: z.enum(WINDOWS) })).optional(),
+    route_preferences: z.array(z.enum(BALANCE_PRESETS)).optional(),
   })
   .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: 'set exactly one of key and key_sha256' });
 

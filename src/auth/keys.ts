@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { WindowName } from '../admission/windows.js';
+import type { BalancePreset } from '../config/schema.js';
 
 /** Rate limits and budgets a key, a team or a tag can carry. */
 export interface Limits {
@@ -23,6 +24,8 @@ export interface VirtualKey extends Limits {
   /** Models the key may request; null: all. */
   readonly models: ReadonlySet<string> | null;
   readonly disabled: boolean;
+  /** Balanced presets its requests may pick; null: any. */
+  readonly preferences: ReadonlySet<BalancePreset> | null;
 }
 
 export function hashKey(key: string): string {
@@ -53,6 +56,7 @@ export interface VirtualKeyRecord {
   readonly rpm_limit?: number | undefined;
   readonly tpm_limit?: number | undefined;
   readonly budgets?: ReadonlyArray<{ readonly usd: number; readonly window: WindowName }> | undefined;
+  readonly route_preferences?: readonly BalancePreset[] | undefined;
 }
 
 export function keyFromRecord(r: VirtualKeyRecord): VirtualKey {
@@ -68,5 +72,6 @@ export function keyFromRecord(r: VirtualKeyRecord): VirtualKey {
     rpmLimit: r.rpm_limit ?? null,
     tpmLimit: r.tpm_limit ?? null,
     budgets: r.budgets ?? [],
+    preferences: r.route_preferences === undefined ? null : new Set(r.route_preferences),
   };
 }

@@ -141,6 +141,8 @@ const virtualKey = z
     /** Models (groups or virtual models) the key may request; `*` for all. */
     models: z.array(z.string().min(1)).min(1).default(['*']),
     disabled: z.boolean().default(false),
+    /** Balanced-strategy presets the key's requests may ask for (header or metadata); all by default. */
+    route_preferences: z.array(z.enum(BALANCE_PRESETS)).optional(),
     ...limitFields,
   })
   .refine((k) => (k.key_sha256 === undefined) !== (k.key_env === undefined), { message: 'set exactly one of key_sha256 and key_env' });

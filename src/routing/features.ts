@@ -57,14 +57,21 @@ function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>
   return out;
 }
 
+/** A requested preset the caller's key does not allow is ignored: the group's weights apply. */
+function allowed(preset: BalancePreset | null, caller: Caller | null): BalancePreset | null {
+  return preset === null || caller?.preferences == null || caller.preferences.has(preset) ? preset : null;
+}
+
 function presetOf(v: unknown): BalancePreset | null {
   return typeof v === 'string' && (BALANCE_PRESETS as readonly string[]).includes(v) ? (v as BalancePreset) : null;
 }
 
-/** What the caller's virtual key adds: its tags, and its tier (which then replaces any tier header). */
+/** What the caller's virtual key adds: its tags, its tier (which then replaces any tier header), and the presets it may pick. */
 export interface Caller {
   readonly tags: readonly string[];
   readonly tier: string | null;
+  /** null: any preset. */
+  readonly preferences: ReadonlySet<BalancePreset> | null;
 }
 
 /**
@@ -96,7 +103,7 @@ export function routeRequestOf(
     maxTokens: typeof maxTokens === 'number' ? maxTokens : null,
     tags: caller === null || caller.tags.length === 0 ? requestTags : [...new Set([...requestTags, ...caller.tags])],
     tier: caller === null ? (headers[settings.tierHeader] ?? settings.defaultTier) : (caller.tier ?? settings.defaultTier),
-    preference: presetOf(headers[settings.preferenceHeader] ?? metadata.route_preference),
+    preference: allowed(presetOf(headers[settings.preferenceHeader] ?? metadata.route_preference), caller),
     metadata,
     lastUserText: scan.lastUserText,
     hasImage: scan.images > 0,

@@ -214,3 +214,20 @@ describe('resolve', () => {
     expect(router.resolve(request('gpt-9'))).toBeNull();
   });
 });
+
+describe('per-request preference within what the key allows', () => {
+  const caller = (preferences: ReadonlySet<'balanced' | 'cost-first' | 'quality-first'> | null) => ({ tags: [], tier: null, preferences });
+  const asked = { 'x-llm-route-preference': 'quality-first' };
+
+  it('applies a preset the key allows, and ignores one it does not', () => {
+    const body = { model: 'best', messages: [{ role: 'user', content: 'hi' }] };
+    const allowedPick = routeRequestOf(body, asked, config.routing, caller(new Set(['quality-first'])));
+    const refusedPick = routeRequestOf(body, asked, config.routing, caller(new Set(['cost-first'])));
+    expect(allowedPick.preference).toBe('quality-first');
+    expect(refusedPick.preference).toBeNull();
+    expect(routeRequestOf(body, asked, config.routing, caller(null)).preference).toBe('quality-first');
+    const pickOf = (req: ReturnType<typeof routeRequestOf>) => pick(router.choose(req, router.resolve(req)!, [IDLE, IDLE], fixedEnv()));
+    expect(pickOf(allowedPick)).toBe('best-good');
+    expect(pickOf(refusedPick)).toBe('best-cheap');
+  });
+});
