@@ -152,7 +152,7 @@ export class Exchange {
         if (this.method !== 'GET') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}.`);
         this.status = 200;
         this.answered = true;
-        return { kind: 'reply', status: 200, body: this.p.modelsList, headers: JSON_HEADERS };
+        return { kind: 'reply', status: 200, body: this.p.modelsListFor(this.key), headers: JSON_HEADERS };
       }
       if (this.method !== 'POST') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}; use POST.`);
       const contentType = headers['content-type'] ?? '';

@@ -4,6 +4,7 @@
  * Envoy adapter drives phase by phase.
  */
 import type { Logger } from 'pino';
+import { mayRequest, type VirtualKey } from '../auth/keys.js';
 import { KeyResolver } from '../auth/resolver.js';
 import type { RouterConfig } from '../config/compile.js';
 import { Router } from '../routing/choose.js';
@@ -17,7 +18,12 @@ import type { Outcome } from './types.js';
 
 export class Pipeline {
   readonly router: Router;
-  readonly modelsList: Buffer;
+  /** Every model group and virtual model, rendered once. */
+  private readonly modelsList: Buffer;
+  private readonly modelNames: readonly string[];
+  private readonly createdSec: number;
+  /** The list as each key with a `models` restriction sees it, rendered once per key object. */
+  private readonly keyModelsLists = new WeakMap<VirtualKey, Buffer>();
   /** Removed from every request so a client can never pick the cluster itself. */
   readonly requestHeadersOutcome: Outcome;
   /** The same, and a response-headers phase: for the decision header or the provider's limit headers. */
@@ -35,7 +41,9 @@ export class Pipeline {
   ) {
     this.router = new Router(config, examples);
     this.keys = new KeyResolver(config.keys, store, config.auth.cacheMs, env.now);
-    this.modelsList = renderModelsList(config, Math.floor(env.now() / 1000));
+    this.createdSec = Math.floor(env.now() / 1000);
+    this.modelNames = [...config.groups.keys(), ...config.virtualModels.keys()];
+    this.modelsList = renderModelsList(this.modelNames, this.createdSec);
     this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader] };
     this.withResponseHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
   }
@@ -49,6 +57,20 @@ export class Pipeline {
     for (const e of decision.excluded) this.metrics.excluded.inc({ group, deployment: e.deployment, reason: e.reason });
     if (decision.outcome === 'routed') this.metrics.routed.inc({ group, strategy: decision.strategy, deployment: decision.primary.name });
     else this.metrics.unroutable.inc({ group });
+  }
+
+  /** `GET /v1/models` for a caller: only the models its key may request. */
+  modelsListFor(key: VirtualKey | null): Buffer {
+    if (key === null || key.models === null) return this.modelsList;
+    let list = this.keyModelsLists.get(key);
+    if (list === undefined) {
+      list = renderModelsList(
+        this.modelNames.filter((m) => mayRequest(key, m)),
+        this.createdSec,
+      );
+      this.keyModelsLists.set(key, list);
+    }
+    return list;
   }
 
   exchange(): Exchange {

@@ -71,6 +71,14 @@ describe('virtual keys', () => {
     expect((await call('cheap', { 'x-api-key': KEYS.team })).status).toBe(200);
   });
 
+  it('lists only the models a key may use at /v1/models', async () => {
+    const list = async (key: string) =>
+      ((await (await fetch(`${stack.url}/v1/models`, { headers: bearer(key) })).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id).sort();
+    expect(await list(KEYS.limited)).toEqual(['cheap']);
+    expect(await list(KEYS.team)).toEqual(['cheap', 'tagged', 'tiered']);
+    expect((await fetch(`${stack.url}/v1/models`)).status).toBe(401);
+  });
+
   it("routes by the key's tier and tags, whatever headers the client sends", async () => {
     for (let i = 0; i < 6; i++) {
       const premium = await postChat(stack.url, body('tiered'), { ...bearer(KEYS.team), 'x-llm-tier': 'free' });
