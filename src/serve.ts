@@ -26,6 +26,9 @@ export async function serve(configPath: string): Promise<void> {
   const env: PolicyEnv = { now: Date.now, random: Math.random };
   const store = createStateStore(config, log);
   const pipeline = new Pipeline(config, store, env, log, await embedExamples(config, log));
+  if (config.routing.envoyAdminUrl !== null) {
+    pipeline.availability.pollEnvoy(config.routing.envoyAdminUrl, config.routing.healthPollMs, new Set(config.deployments.keys()), log);
+  }
   const extproc = await startExtProcServer(pipeline, config.grpc, log);
   const admin = await startAdminServer({
     store,
@@ -46,6 +49,7 @@ export async function serve(configPath: string): Promise<void> {
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining open streams');
     admin.setReady(false);
     await extproc.shutdown(config.shutdownGraceMs);
+    pipeline.availability.stop();
     await admin.close();
     await store.close();
     log.info('stopped');

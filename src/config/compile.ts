@@ -66,6 +66,10 @@ export interface ModelGroup {
   readonly hasDefaultTag: boolean;
   /** Some deployment belongs to a tier pool: requests are matched to their tier's pools. */
   readonly tiered: boolean;
+  /** Model group names, in order (routing/plan.ts). */
+  readonly fallbacks: readonly string[];
+  readonly contextWindowFallbacks: readonly string[];
+  readonly contentPolicyFallbacks: readonly string[];
 }
 
 export interface VirtualModel {
@@ -97,6 +101,10 @@ export interface RoutingSettings {
   readonly decisionHeader: boolean;
   readonly providerLimitHeaders: boolean;
   readonly cooldownMs: number;
+  readonly allowedFails: number;
+  readonly allowedFailsWindowMs: number;
+  readonly envoyAdminUrl: string | null;
+  readonly healthPollMs: number;
 }
 
 
@@ -195,6 +203,9 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       tagged: members.some((d) => d.tags.size > 0),
       hasDefaultTag: members.some((d) => d.tags.has('default')),
       tiered: members.some((d) => d.tier !== null),
+      fallbacks: g.fallbacks,
+      contextWindowFallbacks: g.context_window_fallbacks,
+      contentPolicyFallbacks: g.content_policy_fallbacks,
     });
   }
   const virtualModels = new Map<string, VirtualModel>();
@@ -255,6 +266,10 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       decisionHeader: file.routing.decision_header,
       providerLimitHeaders: file.routing.provider_limit_headers,
       cooldownMs: file.routing.cooldown_ms,
+      allowedFails: file.routing.allowed_fails,
+      allowedFailsWindowMs: file.routing.allowed_fails_window_ms,
+      envoyAdminUrl: file.routing.envoy_admin_url ?? null,
+      healthPollMs: file.routing.health_poll_ms,
     },
     maxRequestBodyBytes: file.limits.max_request_body_bytes,
     countTokensAbove: Math.min(

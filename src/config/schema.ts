@@ -58,6 +58,15 @@ const modelGroup = z.strictObject({
   /** Requests and tokens per sliding minute for the whole group, over every key (admission). */
   rpm_limit: z.number().int().positive().optional(),
   tpm_limit: z.number().int().positive().optional(),
+  /**
+   * Where a request goes when this group's deployments fail (5xx, 429, connection errors), in order,
+   * after the group's other deployments. Envoy carries each attempt out; the router picks the hop.
+   */
+  fallbacks: z.array(z.string().min(1)).default([]),
+  /** For prompts too long for every deployment here (counted up front), and after a provider's context-length error. */
+  context_window_fallbacks: z.array(z.string().min(1)).default([]),
+  /** After a provider's content-filter refusal. Empty: the cross-group `fallbacks` serve it. */
+  content_policy_fallbacks: z.array(z.string().min(1)).default([]),
   /** latency-based: deployments within this fraction of the fastest share the traffic. */
   latency_tolerance: z.number().min(0).default(0.15),
   /** balanced: the weights of quality, cost and latency, as a preset or explicitly. */
@@ -208,8 +217,19 @@ export const routerConfigSchema = z
         tiers: z.array(z.strictObject({ name: z.string().min(1), pools: z.array(z.string().min(1)).min(1) })).default([]),
         /** A balanced-strategy preset chosen per request. */
         preference_header: z.string().regex(/^[a-z0-9-]+$/).default('x-llm-route-preference'),
-        /** A deployment that answered 429 or 503 is skipped for this long. */
+        /**
+         * A deployment is skipped for this long after a 429 without `Retry-After` (with one, until the
+         * time it names) and after `allowed_fails` failures in a row (5xx, connection errors) within `allowed_fails_window_ms`.
+         */
         cooldown_ms: z.number().int().min(0).default(5_000),
+        allowed_fails: z.number().int().positive().default(3),
+        allowed_fails_window_ms: z.number().int().positive().default(60_000),
+        /**
+         * Envoy's admin address (http://127.0.0.1:9901): the router reads which deployments Envoy has
+         * ejected or found unhealthy every `health_poll_ms`, and routes around them until they recover.
+         */
+        envoy_admin_url: z.url().optional(),
+        health_poll_ms: z.number().int().positive().default(1_000),
         /**
          * Read providers' `x-ratelimit-*` response headers, so usage-based routing and the rate-limit
          * filter see the provider's own remaining requests and tokens. Costs one ext_proc message per
@@ -301,6 +321,14 @@ export const routerConfigSchema = z
         }
       });
       v.semantic?.routes.forEach((r, j) => check(r.group, ['semantic', 'routes', j, 'group']));
+    });
+    cfg.model_groups.forEach((g, i) => {
+      for (const field of ['fallbacks', 'context_window_fallbacks', 'content_policy_fallbacks'] as const) {
+        g[field].forEach((f, j) => {
+          if (!groups.has(f)) ctx.addIssue({ code: 'custom', path: ['model_groups', i, field, j], message: `unknown model group "${f}"` });
+          if (f === g.name) ctx.addIssue({ code: 'custom', path: ['model_groups', i, field, j], message: 'a group cannot fall back to itself' });
+        });
+      }
     });
     cfg.shedding.forEach((r, i) => {
       if (r.degrade_to !== undefined && !groups.has(r.degrade_to)) ctx.addIssue({ code: 'custom', path: ['shedding', i, 'degrade_to'], message: `unknown model group "${r.degrade_to}"` });

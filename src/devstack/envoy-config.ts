@@ -28,8 +28,15 @@ const addressOf = (a: RouterAddress) => (typeof a === 'number' ? { socket_addres
 const endpointsFor = (addresses: readonly RouterAddress[]) => [{ lb_endpoints: addresses.map((a) => ({ endpoint: { address: addressOf(a) } })) }];
 
 interface HttpConnectionManager {
-  http_filters: Array<{ name: string; typed_config: { processing_mode?: Record<string, string>; response_attributes?: string[]; allow_mode_override?: boolean } }>;
-  route_config: { virtual_hosts: Array<{ routes: Array<{ route: Record<string, unknown> }> }> };
+  http_filters: Array<{ name: string; typed_config: { processing_mode?: Record<string, string>; response_attributes?: string[]; allow_mode_override?: boolean; upstream_http_filters?: unknown } }>;
+  route_config: { virtual_hosts: Array<{ routes: Array<{ match: Record<string, unknown>; route: Route }> }> };
+}
+
+interface Route {
+  inline_cluster_specifier_plugin?: { extension: { typed_config: { cluster_matcher: { matcher_tree: { exact_match_map: { map: Record<string, unknown> } } } } } };
+  cluster?: string;
+  retry_policy?: Record<string, unknown>;
+  [key: string]: unknown;
 }
 
 export interface RenderOptions {
@@ -43,6 +50,8 @@ export interface RenderOptions {
    * ext_proc filter, routing every request to this cluster.
    */
   readonly withoutRouterTo?: string;
+  /** The stream route's per-attempt idle timeout (a stall test need not wait two minutes). */
+  readonly streamIdleTimeout?: string;
 }
 
 export function renderEnvoyConfig(
@@ -68,13 +77,25 @@ export function renderEnvoyConfig(
     extProc.allow_mode_override = true;
     delete extProc.response_attributes;
   }
+  const routes = hcm.route_config.virtual_hosts.flatMap((vh) => vh.routes);
+  // The routes share one matcher (a YAML alias): every deployment cluster, by name.
+  for (const r of routes) {
+    const matcher = r.route.inline_cluster_specifier_plugin?.extension.typed_config.cluster_matcher.matcher_tree.exact_match_map;
+    if (matcher === undefined) continue;
+    const action = Object.values(matcher.map)[0] as { action: { typed_config: { cluster: string } } };
+    matcher.map = Object.fromEntries(Object.keys(deployments).map((name) => [name, { action: { ...action.action, typed_config: { ...action.action.typed_config, cluster: name } } }]));
+  }
+  if (options.streamIdleTimeout !== undefined) {
+    const stream = routes.find((r) => r.match.headers !== undefined)!;
+    stream.route.retry_policy = { ...stream.route.retry_policy, per_try_idle_timeout: options.streamIdleTimeout };
+  }
   if (options.withoutRouterTo !== undefined) {
     hcm.http_filters = hcm.http_filters.filter((f) => f.name !== 'envoy.filters.http.ext_proc');
-    for (const vh of hcm.route_config.virtual_hosts) {
-      for (const r of vh.routes) {
-        delete r.route.cluster_header;
-        r.route.cluster = options.withoutRouterTo;
-      }
+    for (const f of hcm.http_filters) delete f.typed_config.upstream_http_filters;
+    for (const r of routes) {
+      delete r.route.inline_cluster_specifier_plugin;
+      r.route.cluster = options.withoutRouterTo;
+      r.route.retry_policy = { ...r.route.retry_policy, refresh_cluster_on_retry: false };
     }
   }
   const clusters = config.static_resources.clusters;

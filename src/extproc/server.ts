@@ -12,6 +12,12 @@ import { runSession } from './session.js';
 
 const SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';
 
+/**
+ * gRPC metadata the upstream (per-attempt) filter sends (its `grpc_service.initial_metadata` in
+ * envoy.yaml): the one service serves both filters, and this tells their streams apart.
+ */
+const FILTER_METADATA = 'x-llm-filter';
+
 /** Replies are encoded by translate.ts (some ahead of time), so the server writes bytes as they are. */
 const processorService: grpc.ServiceDefinition = {
   Process: {
@@ -67,7 +73,8 @@ export async function startExtProcServer(
     ...listen.options,
   });
   server.addService(processorService, {
-    Process: (call: grpc.ServerDuplexStream<ProcessingRequest, Buffer>) => runSession(call, pipeline.exchange(), log),
+    Process: (call: grpc.ServerDuplexStream<ProcessingRequest, Buffer>) =>
+      runSession(call, call.metadata.get(FILTER_METADATA)[0] === 'attempt' ? pipeline.attempt() : pipeline.exchange(), log),
   });
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);

@@ -1,13 +1,13 @@
 /**
- * One gRPC stream = one HTTP request. The session dispatches each Envoy message to the matching
- * phase of its pipeline exchange and writes exactly one reply per message, in order.
+ * One gRPC stream = one HTTP request (the downstream filter) or one attempt of it (the upstream
+ * filter). The session dispatches each Envoy message to the matching phase of its handler and
+ * writes exactly one reply per message, in order.
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ProcessingRequest } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
-import type { Exchange } from '../pipeline/exchange.js';
-import { PASS, type Outcome } from '../pipeline/types.js';
-import { asBuffer, encodeOutcome, readHeaders, responseStatus, type Phase } from './translate.js';
+import { PASS, type Outcome, type StreamHandler } from '../pipeline/types.js';
+import { asBuffer, encodeOutcome, readAttributes, readHeaders, type Phase } from './translate.js';
 
 const INTERNAL_ERROR: Outcome = {
   kind: 'reply',
@@ -16,7 +16,7 @@ const INTERNAL_ERROR: Outcome = {
   headers: [['content-type', 'application/json']],
 };
 
-export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, exchange: Exchange, log: Logger): void {
+export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, exchange: StreamHandler, log: Logger): void {
   let ended = false;
   const end = (): void => {
     if (ended) return;
@@ -30,13 +30,13 @@ export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, 
     try {
       switch (r.case) {
         case 'requestHeaders':
-          return { phase: r.case, outcome: exchange.onRequestHeaders(readHeaders(r.value.headers), r.value.endOfStream) };
+          return { phase: r.case, outcome: exchange.onRequestHeaders(readHeaders(r.value.headers), r.value.endOfStream, readAttributes(req)) };
         case 'requestBody':
           return { phase: r.case, outcome: exchange.onRequestBody(asBuffer(r.value.body)) };
         case 'responseHeaders':
-          return { phase: r.case, outcome: exchange.onResponseHeaders(readHeaders(r.value.headers), r.value.endOfStream) };
+          return { phase: r.case, outcome: exchange.onResponseHeaders(readHeaders(r.value.headers), r.value.endOfStream, readAttributes(req)) };
         case 'responseBody':
-          return { phase: r.case, outcome: exchange.onResponseBody(asBuffer(r.value.body), r.value.endOfStream, responseStatus(req)) };
+          return { phase: r.case, outcome: exchange.onResponseBody(asBuffer(r.value.body), r.value.endOfStream, readAttributes(req)) };
         case 'requestTrailers':
         case 'responseTrailers':
           // Our processing mode never asks for trailers; if an operator's config does, pass them.

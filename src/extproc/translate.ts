@@ -13,7 +13,7 @@ import {
   ProcessingResponseSchema,
 } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import type { StatusCode } from '../gen/envoy/type/v3/http_status_pb.js';
-import { PASS, type HeaderPair, type Headers, type Outcome } from '../pipeline/types.js';
+import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome } from '../pipeline/types.js';
 
 /** The phases Envoy can send; the names are the `ProcessingResponse.response` oneof cases. */
 export type Phase = 'requestHeaders' | 'requestBody' | 'requestTrailers' | 'responseHeaders' | 'responseBody' | 'responseTrailers';
@@ -36,12 +36,20 @@ export function readHeaders(map: HeaderMap | undefined): Headers {
 }
 
 /**
- * `response.code` from the filter's `response_attributes`, which Envoy sends with the first message
- * of the response direction; null when not configured or not on this message.
+ * The filter's `request_attributes` / `response_attributes`, which Envoy sends with the first
+ * message of each direction; a field is null when not configured or not on this message.
  */
-export function responseStatus(req: ProcessingRequest): number | null {
-  const code = req.attributes['envoy.filters.http.ext_proc']?.['response.code'];
-  return typeof code === 'number' ? code : null;
+export function readAttributes(req: ProcessingRequest): Attributes {
+  const a = req.attributes['envoy.filters.http.ext_proc'];
+  if (a === undefined) return NO_ATTRIBUTES;
+  const status = a['response.code'];
+  const cluster = a['xds.cluster_name'];
+  const attempt = a['upstream.request_attempt_count'];
+  return {
+    status: typeof status === 'number' ? status : null,
+    cluster: typeof cluster === 'string' && cluster !== '' ? cluster : null,
+    attempt: typeof attempt === 'number' ? attempt : null,
+  };
 }
 
 /** Only `raw_value` is set: Envoy reads nothing else, and setting both fails the request. */
@@ -70,6 +78,17 @@ const PASS_BYTES = new Map<Phase, Buffer>(
 );
 
 const STREAMED_RESPONSE_BODY = create(ProcessingModeSchema, { responseBodyMode: ProcessingMode_BodySendMode.STREAMED });
+const BUFFERED_RESPONSE_BODY = create(ProcessingModeSchema, { responseBodyMode: ProcessingMode_BodySendMode.BUFFERED });
+
+/** The upstream (per-attempt) filter's mode with the request body on, whole, for a rewrite. */
+const WITH_REQUEST_BODY = create(ProcessingModeSchema, {
+  requestHeaderMode: ProcessingMode_HeaderSendMode.SEND,
+  requestBodyMode: ProcessingMode_BodySendMode.BUFFERED,
+  requestTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
+  responseHeaderMode: ProcessingMode_HeaderSendMode.SEND,
+  responseBodyMode: ProcessingMode_BodySendMode.NONE,
+  responseTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
+});
 
 /** The shipped processing mode with the response-headers phase on (an override replaces every field). */
 const WITH_RESPONSE_HEADERS = create(ProcessingModeSchema, {
@@ -101,8 +120,9 @@ export function encodeOutcome(phase: Phase, outcome: Outcome): Buffer {
   } else {
     message = create(ProcessingResponseSchema, { response: { case: phase, value: { response: common(outcome) } } });
     // Envoy honours a mode override only in a reply to a headers message.
-    if (outcome.readBody === true && phase === 'responseHeaders') message.modeOverride = STREAMED_RESPONSE_BODY;
+    if (outcome.readBody !== undefined && phase === 'responseHeaders') message.modeOverride = outcome.readBody === 'streamed' ? STREAMED_RESPONSE_BODY : BUFFERED_RESPONSE_BODY;
     if (outcome.sendResponseHeaders === true && phase === 'requestHeaders') message.modeOverride = WITH_RESPONSE_HEADERS;
+    if (outcome.readRequestBody === true && phase === 'requestHeaders') message.modeOverride = WITH_REQUEST_BODY;
   }
   return Buffer.from(toBinary(ProcessingResponseSchema, message));
 }

@@ -7,8 +7,10 @@ import { z } from 'zod';
 export const behaviourSchema = z.strictObject({
   /** HTTP status for chat requests; non-2xx answers carry an OpenAI error body. */
   status: z.number().int().min(100).max(599).default(200),
-  /** Seconds sent in `Retry-After` with an error status. */
+  /** Seconds (or an HTTP-date) sent in `Retry-After` with an error status. */
   retry_after: z.string().optional(),
+  /** `error.code` of an error answer, e.g. `content_filter` or `context_length_exceeded`. */
+  error_code: z.string().optional(),
   /** Delay before a JSON response is sent (non-streaming). */
   latency_ms: z.number().int().min(0).default(0),
   /** Delay before the first SSE chunk. */
@@ -17,8 +19,10 @@ export const behaviourSchema = z.strictObject({
   chunk_interval_ms: z.number().int().min(0).default(0),
   /** Content chunks in a completion; each is one completion token. */
   chunks: z.number().int().min(1).default(10),
-  /** Destroy the connection after this many content chunks (a mid-stream cut). */
+  /** Cut the stream after this many content chunks. */
   cut_after_chunks: z.number().int().min(0).optional(),
+  /** How: `reset` the connection, or `close` the response cleanly with no `[DONE]` (a cut that looks like an end). */
+  cut_mode: z.enum(['reset', 'close']).default('reset'),
   /** Stop sending, but keep the connection open, after this many content chunks. */
   stall_after_chunks: z.number().int().min(0).optional(),
   /** Provider limits per minute: reported in `x-ratelimit-*` headers, 429 once spent. */

@@ -25,6 +25,8 @@ export interface SeenRequest {
   readonly streamOptions: unknown;
   readonly authorization: string | null;
   readonly headers: Record<string, string>;
+  /** When it arrived (ms since the epoch). */
+  readonly atMs: number;
 }
 
 export interface MockStats {
@@ -46,6 +48,8 @@ export interface MockInstance {
   stats(): MockStats;
   reset(): void;
   setBehaviour(patch: Partial<Behaviour>): void;
+  /** Behaviour changes for the next chat requests, one each, in arrival order (fault scripts). */
+  enqueue(patches: readonly Partial<Behaviour>[]): void;
   close(): Promise<void>;
 }
 
@@ -88,7 +92,10 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
   let sequence = 0;
   const limiter = new MinuteLimiter();
 
+  const script: Partial<Behaviour>[] = [];
+
   const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const scripted = script.shift();
     stats.inFlight++;
     res.once('close', () => stats.inFlight--);
     const raw = await readBody(req);
@@ -108,16 +115,18 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
       streamOptions: body.stream_options,
       authorization: headers.authorization ?? null,
       headers,
+      atMs: Date.now(),
     });
     if (stats.last.length > KEEP_LAST) stats.last.shift();
 
     const forModel = typeof body.model === 'string' ? parsed.models[body.model] : undefined;
-    const b = behaviourFor(forModel === undefined ? behaviour : { ...behaviour, ...forModel }, req.headers);
+    const b = behaviourFor(forModel === undefined && scripted === undefined ? behaviour : { ...behaviour, ...forModel, ...scripted }, req.headers);
     if (b.status < 200 || b.status >= 300) {
       stats.statuses[b.status] = (stats.statuses[b.status] ?? 0) + 1;
       await sleep(b.latency_ms);
       const extra: Record<string, string> = b.retry_after === undefined ? {} : { 'retry-after': b.retry_after };
-      return sendJson(res, b.status, { error: { message: `mock ${parsed.name} answered ${b.status}`, type: 'server_error', param: null, code: null } }, extra);
+      const type = b.status < 500 ? 'invalid_request_error' : 'server_error';
+      return sendJson(res, b.status, { error: { message: `mock ${parsed.name} answered ${b.status}`, type, param: null, code: b.error_code ?? null } }, extra);
     }
     const model = typeof body.model === 'string' ? body.model : 'mock-model';
     const id = `chatcmpl-mock-${parsed.name}-${++sequence}`;
@@ -179,7 +188,8 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
     for (let i = 0; i < b.chunks; i++) {
       if (b.cut_after_chunks !== undefined && i >= b.cut_after_chunks) {
         await flushed;
-        res.socket?.resetAndDestroy();
+        if (b.cut_mode === 'close') res.end();
+        else res.socket?.resetAndDestroy();
         return;
       }
       if (b.stall_after_chunks !== undefined && i >= b.stall_after_chunks) return; // leave it open, silent
@@ -246,6 +256,7 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
     stats: () => structuredClone(stats),
     reset,
     setBehaviour,
+    enqueue: (patches) => void script.push(...patches),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

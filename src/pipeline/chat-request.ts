@@ -10,6 +10,8 @@ export interface ChatRequest {
   readonly stream: boolean;
   /** The client's own `stream_options.include_usage`, so we know whether it wants the usage chunk. */
   readonly clientWantsUsage: boolean;
+  /** `disable_fallbacks: true`: no other deployment may answer; removed before the body goes upstream. */
+  readonly disableFallbacks: boolean;
   readonly body: Record<string, unknown>;
 }
 
@@ -53,10 +55,15 @@ export function parseChatRequest(bytes: Buffer): ChatRequest {
   positiveInteger(body, 'max_tokens');
   positiveInteger(body, 'max_completion_tokens');
   positiveInteger(body, 'n');
+  const disableFallbacks = body.disable_fallbacks;
+  if (disableFallbacks !== undefined && disableFallbacks !== null && typeof disableFallbacks !== 'boolean') {
+    throw new RouterError('invalid_request', "Invalid type for 'disable_fallbacks': expected a boolean.", 'disable_fallbacks');
+  }
   return {
     model,
     stream: stream === true,
     clientWantsUsage: isObject(streamOptions) && streamOptions.include_usage === true,
+    disableFallbacks: disableFallbacks === true,
     body,
   };
 }

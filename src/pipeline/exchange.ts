@@ -1,39 +1,40 @@
 /**
- * One `Exchange` per HTTP request, driven phase by phase by the Envoy adapter.
+ * One `Exchange` per HTTP request, driven phase by phase by the Envoy adapter. Each attempt Envoy
+ * makes of it (fallback hops included) has an `Attempt` of its own (attempt.ts).
  *
  *   request headers  → endpoint, virtual key, method, content type, size     (exchange.onRequestHeaders)
  *   request body     → parse once, validate, read the candidates' live load, (exchange.onRequestBody)
- *                      shed, choose a deployment, admit, rewrite (upstream.ts)
+ *                      shed, choose a deployment and the fallback plan, admit,
+ *                      rewrite (upstream.ts)
  *   response headers → only when an operator turns them on (envoy.yaml skips  (exchange.onResponseHeaders)
  *                      them): status, time to first byte, read the body or not
- *   response body    → status and format from the first chunk when there were (exchange.onResponseBody)
- *                      no headers; usage from JSON or SSE; hide our usage chunk
+ *   response body    → status, the deployment that answered and the format    (exchange.onResponseBody)
+ *                      from the first chunk; usage from JSON or SSE; hide our
+ *                      usage chunk; an error event after a stream cut short
  *   end              → one usage record and one log line (with the decision  (exchange.onEnd)
- *                      record), the deployment's load released, however it ended
+ *                      record and the attempts), the load released, however it ended
  */
 import { randomUUID } from 'node:crypto';
 import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
 import { deploymentBudgetCharges, plannedCharges, settlements, worstCaseNanos, type PlannedCharge } from '../admission/charges.js';
 import { limitHeaders, refusal } from '../admission/refusal.js';
 import { shedding } from '../admission/shedding.js';
-import type { Deployment } from '../config/compile.js';
+import type { Deployment, ModelGroup } from '../config/compile.js';
 import { RouterError } from '../errors.js';
-import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
-import { observeResponse, type ResponseObserver } from '../providers/openai/response.js';
-import { costNanos, NO_USAGE } from '../providers/usage.js';
+import { observeResponse, type ResponseObserver, type ResponseReport } from '../providers/openai/response.js';
+import { costNanos, NO_USAGE, type Usage } from '../providers/usage.js';
 import { embed } from '../providers/openai/embeddings.js';
 import { headAndTail } from '../routing/classifier/semantic.js';
-import { coolingUntil } from '../routing/cooldown.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
 import { routeRequestOf } from '../routing/features.js';
 import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
 import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
-import type { Target } from '../routing/choose.js';
+import type { LoadsOf, Target } from '../routing/choose.js';
+import { formatPlan, type Plan } from '../routing/plan.js';
 import type { Decision, LoadView, RouteRequest } from '../routing/types.js';
-import { StoreUnavailableError } from '../state/resilient.js';
 import type { UsageRecord } from '../state/store.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
-import { PASS, type HeaderPair, type Headers, type Outcome } from './types.js';
+import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
 import { upstreamRequest } from './upstream.js';
@@ -66,7 +67,9 @@ function anonymousKeyId(headers: Headers): string {
   return presented === null ? 'anonymous' : hashKey(presented).slice(0, 16);
 }
 
-export class Exchange {
+const UNKNOWN_LOAD: LoadsOf = () => null;
+
+export class Exchange implements StreamHandler {
   private readonly startMs: number;
   private headers: Headers = {};
   private debug = false;
@@ -77,13 +80,19 @@ export class Exchange {
   /** The request's virtual key, when `auth.mode` is `keys`. */
   private key: VirtualKey | null = null;
   private decision: Decision | null = null;
+  /** Where the request was sent (attempt 1), and the hops later attempts may take. */
   private deployment: Deployment | null = null;
+  private plan: Plan | null = null;
+  /** The deployment whose answer the client got: the primary, or a fallback hop. */
+  private served: Deployment | null = null;
+  private features: RouteRequest | null = null;
   private requestedModel: string | null = null;
   private stream = false;
   /** What admission reserved for this request, settled when it ends; null when nothing was. */
   private admission: { readonly id: string; readonly charges: readonly PlannedCharge[]; readonly used: readonly number[] | null } | null = null;
-  /** Tokens counted against the deployment's window when the request was sent; null: not sent. */
+  /** Tokens counted against the serving deployment's window, since `loadStartMs`; null: not sent. */
   private reservedTokens: number | null = null;
+  private loadStartMs = 0;
   /** We turned on `include_usage` for a client that did not ask, so its usage chunk is ours to drop. */
   private hideUsageEvent = false;
   private status = 0;
@@ -167,7 +176,7 @@ export class Exchange {
       this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
-      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders;
+      const responseHeaders = this.debug || limited;
       return responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
     } catch (err) {
       return this.reject(err);
@@ -187,6 +196,7 @@ export class Exchange {
         throw new RouterError('model_not_allowed', `The API key '${this.key.name}' may not use the model '${req.model}'.`, 'model');
       }
       const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key);
+      this.features = features;
       // A prompt that might not fit a context window (or meets a token rule) is counted exactly.
       if (features.promptTokensBound + (features.maxTokens ?? 0) > this.p.config.countTokensAbove && !tokenizerLoaded()) {
         return loadTokenizer().then(
@@ -217,9 +227,9 @@ export class Exchange {
     try {
       const target = this.p.router.resolve(features, promptVector);
       if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
-      return this.withLoad(target, features, (loads, spent) => {
-        const shed = shedding(this.p.config, features.tier, target.group.name, loads);
-        if (shed === null) return this.route(req, features, target, loads, spent);
+      return this.withLoad(target, features, (loadsOf, spent) => {
+        const shed = shedding(this.p.config, features.tier, target.group.name, loadsOf(target.group));
+        if (shed === null) return this.route(req, features, target, loadsOf, spent);
         this.p.metrics.shed.inc({ tier: features.tier ?? '', group: target.group.name, action: shed.degradeTo === null ? 'refused' : 'degraded' });
         if (shed.degradeTo === null) {
           throw new RouterError(
@@ -238,61 +248,53 @@ export class Exchange {
   }
 
   /**
-   * Reads the live load of the target's deployments — and, when provider or model-group budgets
-   * exist, which deployments this request's worst-case cost would take past one — then decides.
-   * Without the store it decides on configuration.
+   * Reads the live load of every deployment the request may be routed or fall back to — and, when
+   * provider or model-group budgets exist, which of them this request's worst-case cost would take
+   * past one — then decides. Without the store it decides on configuration.
    */
   private withLoad(
     target: NonNullable<Target>,
     features: RouteRequest,
-    next: (loads: readonly LoadView[] | null, spent: ReadonlySet<string>) => Outcome | Promise<Outcome>,
+    next: (loadsOf: LoadsOf, spent: ReadonlySet<string>) => Outcome | Promise<Outcome>,
   ): Promise<Outcome> {
-    const run = (loads: readonly LoadView[] | null, spent: ReadonlySet<string>): Outcome | Promise<Outcome> => {
+    const run = (loadsOf: LoadsOf, spent: ReadonlySet<string>): Outcome | Promise<Outcome> => {
       try {
-        return next(loads, spent);
+        return next(loadsOf, spent);
       } catch (err) {
         return this.reject(err);
       }
     };
-    const deployments = target.group.deployments;
+    const groups = this.p.router.reachable(target.group);
+    const deployments = groups.length === 1 ? target.group.deployments : groups.flatMap((g) => g.deployments);
+    const names = deployments.map((d) => d.name);
     const now = this.p.env.now();
     const budgets = deployments.map((d) => {
       const prompt = estimatedPromptTokens(features);
       return deploymentBudgetCharges(d, worstCaseNanos(prompt, features.maxTokens ?? this.p.config.defaultMaxTokens, d), now, this.p.config);
     });
     const charges = budgets.flat();
-    return Promise.all([
-      this.p.store.loadOf(
-        deployments.map((d) => d.name),
-        now,
-      ),
-      charges.length === 0 ? [] : this.p.store.used(charges),
-    ]).then(
+    return Promise.all([this.p.store.loadOf(names, now), charges.length === 0 ? [] : this.p.store.used(charges)]).then(
       ([loads, used]) => {
         const spent = new Set<string>();
         let i = 0;
         for (const [j, own] of budgets.entries()) {
           for (const c of own) if (used[i++]! + c.amount > c.limit) spent.add(deployments[j]!.name);
         }
-        return run(loads, spent);
+        this.p.availability.learn(names, loads);
+        return run(loadsByGroup(groups, loads), spent);
       },
       (err: unknown) => {
         // Without the shared state, route on configuration alone rather than fail the request.
         this.storeError(err, 'load unavailable from the state store: routing without it');
-        return run(null, NOTHING_SPENT);
+        return run(UNKNOWN_LOAD, NOTHING_SPENT);
       },
     );
   }
 
-  private route(
-    req: ChatRequest,
-    features: RouteRequest,
-    target: NonNullable<Target>,
-    loads: readonly LoadView[] | null,
-    spent: ReadonlySet<string>,
-  ): Outcome | Promise<Outcome> {
+  private route(req: ChatRequest, features: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, spent: ReadonlySet<string>): Outcome | Promise<Outcome> {
     try {
-      const decision = this.p.router.choose(features, target, loads, this.p.env, spent);
+      const avoid = { budgetSpent: spent, unhealthy: this.p.availability.unhealthy };
+      const decision = this.p.router.choose(features, target, loadsOf, this.p.env, avoid);
       this.decision = decision;
       this.p.count(decision);
       if (decision.outcome !== 'routed') {
@@ -306,6 +308,7 @@ export class Exchange {
         throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
       }
       const d = decision.primary;
+      this.plan = { primary: d.name, hops: req.disableFallbacks ? [] : this.p.router.hops(features, decision, loadsOf, this.p.env, avoid) };
       const charges = plannedCharges(
         { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
         this.p.config,
@@ -339,12 +342,9 @@ export class Exchange {
   private forward(req: ChatRequest, features: RouteRequest, d: Deployment): Outcome {
     try {
       this.deployment = d;
-      this.reservedTokens = estimatedTokens(features);
-      this.p.store.requestStarted(d.name, this.startMs, this.reservedTokens).catch((err: unknown) => {
-        this.storeError(err, 'load not recorded in the state store', { deployment: d.name });
-      });
-
-      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader);
+      this.served = d;
+      this.startLoad(d, this.startMs, estimatedTokens(features));
+      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!));
       this.hideUsageEvent = upstream.hideUsageEvent;
       return upstream.outcome;
     } catch (err) {
@@ -352,9 +352,8 @@ export class Exchange {
     }
   }
 
-  onResponseHeaders(headers: Headers, endOfStream: boolean): Outcome {
-    this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '');
-    if (this.deployment !== null && this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(this.deployment, headers);
+  onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes = NO_ATTRIBUTES): Outcome {
+    this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '', attributes.cluster);
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', describeDecision(this.decision)]] : [];
     if (this.admission?.used != null) setHeaders.push(...limitHeaders(this.admission.charges, this.admission.used, this.p.env.now()));
     if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
@@ -363,7 +362,7 @@ export class Exchange {
       return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     }
     if (this.observer === null && setHeaders.length === 0) return PASS;
-    return { kind: 'continue', setHeaders, removeHeaders: [], readBody: this.observer !== null };
+    return { kind: 'continue', setHeaders, removeHeaders: [], readBody: this.observer === null ? undefined : 'streamed' };
   }
 
   /**
@@ -371,10 +370,10 @@ export class Exchange {
    * message less per request), the first chunk starts the response: its status comes from the
    * `response.code` attribute and its format from the first bytes.
    */
-  onResponseBody(chunk: Buffer, endOfStream: boolean, status: number | null = null): Outcome {
+  onResponseBody(chunk: Buffer, endOfStream: boolean, attributes: Attributes = NO_ATTRIBUTES): Outcome {
     if (!this.responseStarted) {
       if (chunk.length === 0 && !endOfStream) return PASS;
-      this.startResponse(status ?? 0, sniffContentType(chunk));
+      this.startResponse(attributes.status ?? 0, sniffContentType(chunk), attributes.cluster);
     }
     if (this.ttftMs === null && chunk.length > 0) this.ttftMs = this.p.env.now() - this.startMs;
     const replacement = this.observer?.push(chunk, endOfStream) ?? null;
@@ -382,19 +381,31 @@ export class Exchange {
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
   }
 
-  private recordProviderLimits(d: Deployment, headers: Headers): void {
-    const limits = rateLimitsOf(headers, this.p.env.now());
-    if (limits === null) return;
-    this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
-      this.storeError(err, 'provider limits not recorded in the state store', { deployment: d.name });
-    });
-  }
-
-  private startResponse(status: number, contentType: string): void {
+  /**
+   * `cluster`: the deployment whose response this is (Envoy's `xds.cluster_name`). When a fallback
+   * hop answered, the load moves to it, and its prices bill the request.
+   */
+  private startResponse(status: number, contentType: string, cluster: string | null): void {
     this.responseStarted = true;
     this.status = status;
-    this.ttfbMs = this.p.env.now() - this.startMs;
-    if (this.deployment !== null) this.observer = observeResponse(contentType, this.hideUsageEvent);
+    const now = this.p.env.now();
+    this.ttfbMs = now - this.startMs;
+    if (this.deployment === null) return;
+    this.observer = observeResponse(contentType, this.hideUsageEvent);
+    const served = cluster === null ? undefined : this.p.config.deployments.get(cluster);
+    if (served === undefined || served === this.served || this.reservedTokens === null) return;
+    const tokens = this.reservedTokens;
+    this.releaseLoad(this.served!, now, false, 0);
+    this.served = served;
+    this.startLoad(served, now, tokens);
+  }
+
+  private startLoad(d: Deployment, nowMs: number, tokens: number): void {
+    this.reservedTokens = tokens;
+    this.loadStartMs = nowMs;
+    this.p.store.requestStarted(d.name, nowMs, tokens).catch((err: unknown) => {
+      this.storeError(err, 'load not recorded in the state store', { deployment: d.name });
+    });
   }
 
   /**
@@ -410,13 +421,8 @@ export class Exchange {
     if (!this.finished) this.finish(false);
   }
 
-  /**
-   * A state-store call failed. While the breaker is open that is expected and already logged once
-   * (state/resilient.ts), so each request says so at debug level only; other failures are warnings.
-   */
   private storeError(err: unknown, message: string, extra: Record<string, unknown> = {}): void {
-    if (err instanceof StoreUnavailableError) this.p.log.debug({ requestId: this.requestId, ...extra }, message);
-    else this.p.log.warn({ err, requestId: this.requestId, ...extra }, message);
+    this.p.storeError(err, message, { requestId: this.requestId, ...extra });
   }
 
   private reject(err: unknown): Outcome {
@@ -430,44 +436,60 @@ export class Exchange {
   }
 
   /**
-   * Reservations end with the real usage; without a usage report, a request that failed or never got
-   * an answer releases them, and one cut mid-stream keeps what was reserved (the provider bills it).
+   * Reservations end with the usage billed: the provider's report, or the estimate of a stream cut
+   * short; a request that failed or never got an answer releases them, and one cut without any
+   * estimate keeps what was reserved (the provider may bill it).
    */
-  private settleAdmission(actual: { tokens: number; costNanos: number } | null): void {
+  private settleAdmission(billed: { tokens: number; costNanos: number } | null): void {
     if (this.admission === null) return;
     const failed = !this.responseStarted || this.status >= 400;
     const { id, charges } = this.admission;
-    const real = actual ?? (failed ? { tokens: 0, costNanos: 0 } : null);
+    const real = billed ?? (failed ? { tokens: 0, costNanos: 0 } : null);
     const done = real === null ? charges.map((c) => ({ meter: c.meter, bucket: c.bucket, ttlMs: c.ttlMs, delta: 0 })) : settlements(charges, real);
     this.admission = null;
     this.p.store.settle(id, done).catch((err: unknown) => this.p.log.error({ err, requestId: this.requestId, settlements: done }, 'reservations not settled in the state store'));
   }
 
-  /** The deployment's in-flight count goes down, its window gets the real tokens, and it learns its latency. */
+  /**
+   * The deployment's in-flight count goes down and its window gets the real tokens; the one that
+   * answered first time, in full, learns its latency.
+   */
   private releaseLoad(d: Deployment, now: number, complete: boolean, tokens: number | null): void {
     if (this.reservedTokens === null) return;
-    const ok = complete && this.status >= 200 && this.status < 300;
+    const ok = complete && this.status >= 200 && this.status < 300 && d === this.deployment;
     this.p.store
       .requestEnded({
         deployment: d.name,
-        startedMs: this.startMs,
+        startedMs: this.loadStartMs,
         endedMs: now,
         estimatedTokens: this.reservedTokens,
         actualTokens: tokens ?? this.reservedTokens,
         sample: ok ? { latencyMs: now - this.startMs, ttftMs: this.ttftMs } : null,
-        coolUntilMs: coolingUntil(this.status, now, this.p.config.routing.cooldownMs),
       })
       .catch((err: unknown) => this.storeError(err, 'load release not recorded in the state store', { deployment: d.name }));
     this.reservedTokens = null;
+  }
+
+  /**
+   * A stream that ended without the provider's usage report is billed for what the client got: the
+   * prompt (counted exactly when the tokenizer is loaded) and one completion token per content
+   * event delivered, which is how providers stream.
+   */
+  private billedUsage(report: ResponseReport): { usage: Usage; estimated: boolean } {
+    if (report.usage !== null) return { usage: report.usage, estimated: false };
+    if (!this.stream || report.contentEvents === 0 || this.features === null) return { usage: NO_USAGE, estimated: false };
+    const promptTokens = tokenizerLoaded() ? this.features.promptTokens() : estimatedPromptTokens(this.features);
+    const completionTokens = report.contentEvents;
+    return { usage: { promptTokens, cachedPromptTokens: 0, completionTokens, reasoningTokens: 0, totalTokens: promptTokens + completionTokens }, estimated: true };
   }
 
   private finish(complete: boolean): void {
     this.finished = true;
     const now = this.p.env.now();
     const latencyMs = now - this.startMs;
-    const d = this.deployment;
+    const d = this.served;
     const decision = this.decision;
-    const routing = decision === null ? undefined : decisionRecord(decision);
+    const routing: Record<string, unknown> | undefined = decision === null ? undefined : decisionRecord(decision);
     if (d === null) {
       this.p.log.info(
         { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, latencyMs },
@@ -475,11 +497,17 @@ export class Exchange {
       );
       return;
     }
-    const report = this.observer?.report() ?? { usage: null, responseModel: null };
-    const usage = report.usage ?? NO_USAGE;
+    if (routing !== undefined) {
+      routing.plan = this.plan === null ? undefined : formatPlan(this.plan);
+      routing.attempts = this.p.attempts.take(this.requestId);
+      routing.served = d.name;
+    }
+    const report = this.observer?.report() ?? { usage: null, responseModel: null, contentEvents: 0 };
+    const { usage, estimated } = this.billedUsage(report);
+    const reported = report.usage !== null;
     const cost = costNanos(usage, d.price);
-    this.settleAdmission(report.usage === null ? null : { tokens: usage.totalTokens, costNanos: cost });
-    this.releaseLoad(d, now, complete && report.usage !== null, report.usage?.totalTokens ?? null);
+    this.settleAdmission(reported || estimated ? { tokens: usage.totalTokens, costNanos: cost } : null);
+    this.releaseLoad(d, now, complete && reported, reported || estimated ? usage.totalTokens : null);
     const record: UsageRecord = {
       recordId: randomUUID(),
       requestId: this.requestId,
@@ -492,7 +520,8 @@ export class Exchange {
       responseModel: report.responseModel,
       stream: this.stream,
       status: this.status,
-      complete: complete && report.usage !== null,
+      complete: complete && reported,
+      usageEstimated: estimated,
       promptTokens: usage.promptTokens,
       cachedPromptTokens: usage.cachedPromptTokens,
       completionTokens: usage.completionTokens,
@@ -509,4 +538,16 @@ export class Exchange {
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
   }
+}
+
+/** The loads read for `groups`' deployments (in order), per group. */
+function loadsByGroup(groups: readonly ModelGroup[], loads: readonly LoadView[]): LoadsOf {
+  if (groups.length === 1) return () => loads;
+  const byGroup = new Map<string, readonly LoadView[]>();
+  let at = 0;
+  for (const g of groups) {
+    byGroup.set(g.name, loads.slice(at, at + g.deployments.length));
+    at += g.deployments.length;
+  }
+  return (g) => byGroup.get(g.name) ?? null;
 }

@@ -1,6 +1,7 @@
 /**
- * The request pipeline, process-wide: the router, the key resolver, the routing metrics and the
- * replies prepared once; `exchange()` starts the per-request state machine (exchange.ts) that the
+ * The request pipeline, process-wide: the router, the key resolver, the routing metrics, what this
+ * process knows of deployment availability and the replies prepared once. `exchange()` starts the
+ * per-request state machine (exchange.ts) and `attempt()` the per-attempt one (attempt.ts) that the
  * Envoy adapter drives phase by phase.
  */
 import type { Logger } from 'pino';
@@ -10,10 +11,15 @@ import type { RouterConfig } from '../config/compile.js';
 import { Router } from '../routing/choose.js';
 import type { ExampleVectors } from '../routing/classifier/index.js';
 import type { Decision, PolicyEnv } from '../routing/types.js';
+import { StoreUnavailableError } from '../state/resilient.js';
 import type { StateStore } from '../state/store.js';
 import { RoutingMetrics } from '../telemetry/metrics.js';
+import { Attempt } from './attempt.js';
+import { AttemptLog } from './attempts.js';
+import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
 import { renderModelsList } from './models-list.js';
+import { PLAN_HEADER, STREAM_HEADER } from './upstream.js';
 import type { Outcome } from './types.js';
 
 export class Pipeline {
@@ -24,12 +30,14 @@ export class Pipeline {
   private readonly createdSec: number;
   /** The list as each key with a `models` restriction sees it, rendered once per key object. */
   private readonly keyModelsLists = new WeakMap<VirtualKey, Buffer>();
-  /** Removed from every request so a client can never pick the cluster itself. */
+  /** Removed from every request so a client can never pick the cluster, plan or route itself. */
   readonly requestHeadersOutcome: Outcome;
   /** The same, and a response-headers phase: for the decision header or the provider's limit headers. */
   readonly withResponseHeadersOutcome: Outcome;
   readonly metrics = new RoutingMetrics();
   readonly keys: KeyResolver;
+  readonly availability: Availability;
+  readonly attempts = new AttemptLog();
 
   constructor(
     readonly config: RouterConfig,
@@ -41,10 +49,11 @@ export class Pipeline {
   ) {
     this.router = new Router(config, examples);
     this.keys = new KeyResolver(config.keys, store, config.auth.cacheMs, env.now);
+    this.availability = new Availability(config.routing);
     this.createdSec = Math.floor(env.now() / 1000);
     this.modelNames = [...config.groups.keys(), ...config.virtualModels.keys()];
     this.modelsList = renderModelsList(this.modelNames, this.createdSec);
-    this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader] };
+    this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader, PLAN_HEADER, STREAM_HEADER] };
     this.withResponseHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
   }
 
@@ -75,5 +84,18 @@ export class Pipeline {
 
   exchange(): Exchange {
     return new Exchange(this);
+  }
+
+  attempt(): Attempt {
+    return new Attempt(this);
+  }
+
+  /**
+   * A state-store call failed. While the breaker is open that is expected and already logged once
+   * (state/resilient.ts), so each request says so at debug level only; other failures are warnings.
+   */
+  storeError(err: unknown, message: string, extra: Record<string, unknown>): void {
+    if (err instanceof StoreUnavailableError) this.log.debug(extra, message);
+    else this.log.warn({ err, ...extra }, message);
   }
 }

@@ -18,12 +18,38 @@ export type Outcome =
       readonly body?: Buffer;
       /** Re-run route matching: set with the routing header. */
       readonly clearRouteCache?: boolean;
-      /** Response headers only: whether the router needs to read the response body. */
-      readonly readBody?: boolean;
+      /** Response headers only: read the response body, chunk by chunk or whole. */
+      readonly readBody?: 'streamed' | 'buffered';
       /** Request headers only: send this request's response headers to the router too. */
       readonly sendResponseHeaders?: boolean;
+      /** Request headers only: send the request body, whole (an attempt whose model id must change). */
+      readonly readRequestBody?: boolean;
     }
   /** Answer the client now; nothing reaches a provider. */
   | { readonly kind: 'reply'; readonly status: number; readonly body: Buffer; readonly headers: readonly HeaderPair[] };
 
 export const PASS: Outcome = Object.freeze({ kind: 'continue', setHeaders: [], removeHeaders: [] });
+
+/** Envoy attributes the filters ask for (envoy.yaml `request_attributes` / `response_attributes`). */
+export interface Attributes {
+  /** `response.code`, with the first response message. */
+  readonly status: number | null;
+  /** `xds.cluster_name`: the deployment this attempt went to (upstream filter), or the last one (response). */
+  readonly cluster: string | null;
+  /** `upstream.request_attempt_count`: 1 for the first attempt. */
+  readonly attempt: number | null;
+}
+
+export const NO_ATTRIBUTES: Attributes = Object.freeze({ status: null, cluster: null, attempt: null });
+
+/** What drives one ext_proc stream: a request (Exchange) or one attempt of it (Attempt). */
+export interface StreamHandler {
+  onRequestHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes): Outcome | Promise<Outcome>;
+  onRequestBody(body: Buffer): Outcome | Promise<Outcome>;
+  onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes): Outcome;
+  onResponseBody(chunk: Buffer, endOfStream: boolean, attributes: Attributes): Outcome;
+  /** The stream closed, however it ended. */
+  onEnd(): void;
+  /** Nothing more of the stream needs the router: the adapter closes it. */
+  readonly done: boolean;
+}

@@ -1,11 +1,17 @@
 /**
- * The request as it goes to the chosen deployment: the routing header, the deployment's credential
- * in place of the client's, and the body rewritten only when something must change (the provider's
- * model id, `stream_options.include_usage`) — otherwise Envoy forwards the original bytes.
+ * The request as it goes to the chosen deployment: the routing header, the fallback plan, the
+ * deployment's credential in place of the client's, and the body rewritten only when something
+ * must change (the provider's model id, `stream_options.include_usage`, our own `disable_fallbacks`)
+ * — otherwise Envoy forwards the original bytes.
  */
 import type { Deployment } from '../config/compile.js';
 import type { ChatRequest } from './chat-request.js';
 import type { HeaderPair, Outcome } from './types.js';
+
+/** The request header that carries the fallback plan from the request phase to every attempt (routing/plan.ts). */
+export const PLAN_HEADER = 'x-llm-plan';
+/** Marks a streaming request for envoy.yaml's stream route (an idle timeout per attempt). */
+export const STREAM_HEADER = 'x-llm-stream';
 
 /**
  * Client headers that must never reach a provider: the client's credentials and a compression we
@@ -14,25 +20,34 @@ import type { HeaderPair, Outcome } from './types.js';
 const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding'];
 const CLIENT_ONLY_HEADERS_BUT_AUTHORIZATION = ['x-api-key', 'api-key', 'accept-encoding'];
 
+/** The deployment's credential, and no other: on a fallback hop it replaces the previous deployment's. */
+export function credentialHeaders(d: Deployment): { readonly set: readonly HeaderPair[]; readonly remove: readonly string[] } {
+  return d.credential === null
+    ? { set: [], remove: CLIENT_ONLY_HEADERS }
+    : { set: [['authorization', `Bearer ${d.credential}`]], remove: CLIENT_ONLY_HEADERS_BUT_AUTHORIZATION };
+}
+
 export interface Upstream {
   readonly outcome: Outcome;
   /** The router asked for `include_usage` the client did not: its usage chunk is the router's to drop. */
   readonly hideUsageEvent: boolean;
 }
 
-export function upstreamRequest(req: ChatRequest, d: Deployment, clusterHeader: string): Upstream {
+export function upstreamRequest(req: ChatRequest, d: Deployment, clusterHeader: string, plan: string): Upstream {
   const needsModel = d.providerModel !== req.model;
   const needsUsage = req.stream && !req.clientWantsUsage;
-  const setHeaders: HeaderPair[] = [[clusterHeader, d.name]];
-  if (d.credential !== null) setHeaders.push(['authorization', `Bearer ${d.credential}`]);
+  const ownField = req.body.disable_fallbacks !== undefined;
+  const credential = credentialHeaders(d);
+  const setHeaders: HeaderPair[] = [[clusterHeader, d.name], [PLAN_HEADER, plan], ...credential.set];
+  if (req.stream) setHeaders.push([STREAM_HEADER, '1']);
   let body: Buffer | undefined;
-  if (needsModel || needsUsage) {
+  if (needsModel || needsUsage || ownField) {
     const rewritten: Record<string, unknown> = { ...req.body };
     if (needsModel) rewritten.model = d.providerModel;
     if (needsUsage) rewritten.stream_options = { ...(req.body.stream_options as object | null | undefined), include_usage: true };
+    delete rewritten.disable_fallbacks;
     body = Buffer.from(JSON.stringify(rewritten));
     setHeaders.push(['content-length', String(body.length)]);
   }
-  const removeHeaders = d.credential === null ? CLIENT_ONLY_HEADERS : CLIENT_ONLY_HEADERS_BUT_AUTHORIZATION;
-  return { outcome: { kind: 'continue', setHeaders, removeHeaders, body, clearRouteCache: true }, hideUsageEvent: needsUsage };
+  return { outcome: { kind: 'continue', setHeaders, removeHeaders: credential.remove, body, clearRouteCache: true }, hideUsageEvent: needsUsage };
 }

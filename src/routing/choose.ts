@@ -1,19 +1,24 @@
 /**
  * The one place a routing decision is made:
  *   requested model → (virtual model → classifier →) model group → candidate filters → the group's
- *   strategy → primary and fallback order, with every exclusion and score kept for the record.
- * Pure: config, request, load and env in, a Decision out. The caller reads the load first: every
- * group needs at least the cooldowns, whatever its strategy.
+ *   strategy → primary and fallback order, with every exclusion and score kept for the record;
+ *   a prompt too long for the whole group goes to its context-window fallbacks; then the hops of
+ *   the request's fallback plan (plan.ts).
+ * Pure: config, request, load and env in, a Decision out. The caller reads the load first (of every
+ * group `reachable` names): every group needs at least the cooldowns, whatever its strategy.
  */
 import { BALANCE_WEIGHTS, type ModelGroup, type RouterConfig } from '../config/compile.js';
 import { Classifier, type ExampleVectors } from './classifier/index.js';
-import { filterCandidates } from './filters.js';
+import { filterCandidates, NOTHING_TO_AVOID, type Avoid } from './filters.js';
+import { planHops, type Hop } from './plan.js';
 import { strategies } from './strategies/index.js';
 import { IDLE, type Candidate, type Classification, type Decision, type LoadView, type PolicyEnv, type RouteRequest, type Strategy } from './types.js';
 
 export type Target = { readonly group: ModelGroup; readonly classification: Classification | null } | null;
 
-const NO_BUDGET_LIMITS: ReadonlySet<string> = new Set();
+/** The live load of a group's deployments, aligned with `group.deployments`; null when unknown. */
+export type LoadsOf = (group: ModelGroup) => readonly LoadView[] | null;
+
 
 export class Router {
   private readonly strategyByGroup = new Map<string, Strategy>();
@@ -43,20 +48,48 @@ export class Router {
     return { group: this.config.groups.get(classification.group)!, classification };
   }
 
-  /**
-   * `loads` is aligned with `target.group.deployments` (null: unknown, every deployment idle).
-   * `budgetExhausted` names deployments whose provider or model budget is spent.
-   */
-  choose(
+  /** The target group and every group a request to it may be routed or fall back to. */
+  reachable(group: ModelGroup): ModelGroup[] {
+    const names = new Set([group.name, ...group.fallbacks, ...group.contentPolicyFallbacks, ...group.contextWindowFallbacks]);
+    for (const cw of group.contextWindowFallbacks) {
+      const g = this.config.groups.get(cw)!;
+      for (const n of [...g.fallbacks, ...g.contentPolicyFallbacks, ...g.contextWindowFallbacks]) names.add(n);
+    }
+    return [...names].map((n) => this.config.groups.get(n)!);
+  }
+
+  /** A prompt that no deployment of the group can hold goes to the first of its context-window fallbacks that can. */
+  choose(req: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, env: PolicyEnv, avoid: Avoid = NOTHING_TO_AVOID): Decision {
+    const { group, classification } = target;
+    const decision = this.chooseIn(req, group, classification, loadsOf(group), env, avoid);
+    if (decision.outcome !== 'no_candidates' || !decision.excluded.some((e) => e.reason === 'context_window')) return decision;
+    for (const name of group.contextWindowFallbacks) {
+      const alternative = this.chooseIn(req, this.config.groups.get(name)!, classification, loadsOf(this.config.groups.get(name)!), env, avoid);
+      if (alternative.outcome === 'routed') return { ...alternative, excluded: [...decision.excluded, ...alternative.excluded], contextWindowFallbackFrom: group.name };
+    }
+    return decision;
+  }
+
+  /** Where the attempts after the primary may go, in order (plan.ts). */
+  hops(req: RouteRequest, decision: Extract<Decision, { outcome: 'routed' }>, loadsOf: LoadsOf, env: PolicyEnv, avoid: Avoid = NOTHING_TO_AVOID): Hop[] {
+    const g = decision.group;
+    return planHops(decision.primary, decision.fallbacks, { fallbacks: g.fallbacks, contentPolicy: g.contentPolicyFallbacks, contextWindow: g.contextWindowFallbacks }, (name) => {
+      const fallback = this.config.groups.get(name)!;
+      const d = this.chooseIn(req, fallback, null, loadsOf(fallback), env, avoid);
+      return d.outcome === 'routed' ? [d.primary, ...d.fallbacks] : [];
+    });
+  }
+
+  private chooseIn(
     req: RouteRequest,
-    target: NonNullable<Target>,
+    group: ModelGroup,
+    classification: Classification | null,
     loads: readonly LoadView[] | null,
     env: PolicyEnv,
-    budgetExhausted: ReadonlySet<string> = NO_BUDGET_LIMITS,
+    avoid: Avoid,
   ): Decision {
-    const { group, classification } = target;
     const all: Candidate[] = group.deployments.map((deployment, i) => ({ deployment, load: loads?.[i] ?? IDLE }));
-    const { survivors, excluded } = filterCandidates(req, all, { group, env, budgetExhausted }, this.config.routing);
+    const { survivors, excluded } = filterCandidates(req, all, { group, env, avoid }, this.config.routing);
     if (survivors.length === 0) return { outcome: 'no_candidates', group, excluded, classification };
     const strategy = this.strategyByGroup.get(group.name)!;
     const weights = req.preference !== null && group.balance.allowOverride ? BALANCE_WEIGHTS[req.preference] : group.balance.weights;
@@ -74,6 +107,7 @@ export class Router {
       scores: ranking.scores,
       excluded,
       classification,
+      contextWindowFallbackFrom: null,
     };
   }
 }

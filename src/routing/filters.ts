@@ -9,9 +9,18 @@ import { windowEnd } from './window.js';
 export interface FilterContext {
   readonly group: ModelGroup;
   readonly env: PolicyEnv;
-  /** Deployments whose provider or model budget is spent (admission fills it; empty until then). */
-  readonly budgetExhausted: ReadonlySet<string>;
+  readonly avoid: Avoid;
 }
+
+/** Deployments known to be unfit, from outside the load: spent budgets (admission) and Envoy's health view. */
+export interface Avoid {
+  /** Deployments whose provider or model budget is spent. */
+  readonly budgetSpent: ReadonlySet<string>;
+  /** Deployments whose every host Envoy has ejected or found failing health checks. */
+  readonly unhealthy: ReadonlySet<string>;
+}
+
+export const NOTHING_TO_AVOID: Avoid = { budgetSpent: new Set(), unhealthy: new Set() };
 
 /** Returns why `c` cannot take `req`, or null when it can. */
 type Filter = (req: RouteRequest, c: Candidate, ctx: FilterContext) => { reason: ExclusionReason; detail: string; untilMs?: number } | null;
@@ -45,7 +54,9 @@ const cooldown: Filter = (_req, { load }, ctx) => {
   return left > 0 ? { reason: 'cooldown', detail: `cooling for ${Math.ceil(left)} ms`, untilMs: load.coolingUntilMs } : null;
 };
 
-const budget: Filter = (_req, { deployment: d }, ctx) => (ctx.budgetExhausted.has(d.name) ? { reason: 'budget', detail: 'budget spent' } : null);
+const budget: Filter = (_req, { deployment: d }, ctx) => (ctx.avoid.budgetSpent.has(d.name) ? { reason: 'budget', detail: 'budget spent' } : null);
+
+const health: Filter = (_req, { deployment: d }, ctx) => (ctx.avoid.unhealthy.has(d.name) ? { reason: 'unhealthy', detail: 'ejected or failing health checks in Envoy' } : null);
 
 /** The request would take the deployment past its RPM or TPM limit in the sliding minute. */
 const rateLimit: Filter = (req, { deployment: d, load }, ctx) => {
@@ -78,7 +89,8 @@ export function earliestRecovery(excluded: readonly Exclusion[]): number | null 
   return excluded.length === 0 ? null : earliest;
 }
 
-const FILTERS: readonly Filter[] = [capability, contextWindow, tags, cooldown, budget, rateLimit];
+// Cooling before unhealthy: a deployment that is both reports when it recovers.
+const FILTERS: readonly Filter[] = [capability, contextWindow, tags, cooldown, health, budget, rateLimit];
 
 /** Prompt tokens expected: about a quarter of the byte bound (≈ 4 bytes a token in English). */
 export function estimatedPromptTokens(req: RouteRequest): number {

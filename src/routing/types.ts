@@ -90,7 +90,7 @@ export interface Strategy {
   rank(req: RouteRequest, candidates: readonly Candidate[], ctx: StrategyContext): Ranking;
 }
 
-export const EXCLUSION_REASONS = ['capability', 'context_window', 'tags', 'cooldown', 'budget', 'rate_limit', 'tier'] as const;
+export const EXCLUSION_REASONS = ['capability', 'context_window', 'tags', 'unhealthy', 'cooldown', 'budget', 'rate_limit', 'tier'] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
 export interface Exclusion {
@@ -126,6 +126,8 @@ export type Decision =
       readonly scores: readonly number[];
       readonly excluded: readonly Exclusion[];
       readonly classification: Classification | null;
+      /** The group the request asked for, when its prompt fit none of its deployments and went to a context-window fallback. */
+      readonly contextWindowFallbackFrom: string | null;
     }
   | { readonly outcome: 'unknown_model'; readonly requestedModel: string }
   | { readonly outcome: 'no_candidates'; readonly group: ModelGroup; readonly excluded: readonly Exclusion[]; readonly classification: Classification | null };

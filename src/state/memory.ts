@@ -87,6 +87,11 @@ export class MemoryStore implements StateStore {
     l.tokens[0] += estimatedTokens;
   }
 
+  async coolDown(deployment: string, untilMs: number): Promise<void> {
+    const l = this.loadFor(deployment);
+    l.coolingUntilMs = Math.max(l.coolingUntilMs, untilMs);
+  }
+
   async requestEnded(end: RequestEnd): Promise<void> {
     const l = this.loadFor(end.deployment);
     l.inFlight = Math.max(0, l.inFlight - 1);
@@ -94,7 +99,6 @@ export class MemoryStore implements StateStore {
     // The correction goes to the minute the estimate went to, if that minute is still counted.
     const slot = windowIndex(end.endedMs) - windowIndex(end.startedMs);
     if (slot === 0 || slot === 1) l.tokens[slot] += end.actualTokens - end.estimatedTokens;
-    if (end.coolUntilMs !== null) l.coolingUntilMs = Math.max(l.coolingUntilMs, end.coolUntilMs);
     if (end.sample !== null) {
       l.samples.unshift({ atMs: end.endedMs, ...end.sample });
       if (l.samples.length > this.loadOptions.latencySamples) l.samples.length = this.loadOptions.latencySamples;

@@ -256,6 +256,10 @@ export class RedisStore implements StateStore {
       .then(throwOnError);
   }
 
+  async coolDown(deployment: string, untilMs: number): Promise<void> {
+    await this.redis.zadd(this.cooldownsKey, 'GT', untilMs, deployment);
+  }
+
   async requestEnded(end: RequestEnd): Promise<void> {
     this.local.set(end.deployment, Math.max(0, (this.local.get(end.deployment) ?? 0) - 1));
     const p = this.redis.pipeline().hincrby(this.loadKey(end.deployment, 'inflight'), this.replicaId, -1);
@@ -265,7 +269,6 @@ export class RedisStore implements StateStore {
       const lat = this.loadKey(end.deployment, 'lat');
       p.lpush(lat, `${end.endedMs},${end.sample.latencyMs},${end.sample.ttftMs ?? ''}`).ltrim(lat, 0, this.options.load.latencySamples - 1);
     }
-    if (end.coolUntilMs !== null) p.zadd(this.cooldownsKey, 'GT', end.coolUntilMs, end.deployment);
     await execOrThrow(p);
   }
 

@@ -188,6 +188,9 @@ export class ResilientStore implements StateStore {
   recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void> {
     return this.bounded(() => this.inner.recordProviderLimits(deployment, limits));
   }
+  coolDown(deployment: string, untilMs: number): Promise<void> {
+    return this.bounded(() => this.inner.coolDown(deployment, untilMs));
+  }
   recordUsage(record: UsageRecord): Promise<void> {
     return this.durable('usage record', () => this.inner.recordUsage(record));
   }

@@ -26,6 +26,8 @@ export interface UsageRecord {
   readonly status: number;
   /** False when the stream ended before the provider's final usage report (cancel, cut, error). */
   readonly complete: boolean;
+  /** The usage is the router's estimate of a stream cut before the provider's report (what was delivered). */
+  readonly usageEstimated: boolean;
   readonly promptTokens: number;
   readonly cachedPromptTokens: number;
   readonly completionTokens: number;
@@ -62,8 +64,6 @@ export interface RequestEnd {
   readonly actualTokens: number;
   /** A latency sample, only for a complete successful response (errors say nothing of speed). */
   readonly sample: { readonly latencyMs: number; readonly ttftMs: number | null } | null;
-  /** Skip the deployment until then (a later, shorter cooldown never shortens it); null: no cooldown. */
-  readonly coolUntilMs: number | null;
 }
 
 export interface LoadOptions {
@@ -110,6 +110,8 @@ export interface StateStore {
   requestEnded(end: RequestEnd): Promise<void>;
   /** What the provider's last response said of its limits for `deployment`; replaces the previous report. */
   recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void>;
+  /** Skip the deployment until then; the latest deadline wins, so a later, shorter cooldown never shortens it. */
+  coolDown(deployment: string, untilMs: number): Promise<void>;
   /** Adds the record to the per-day aggregates of every dimension and appends it to the log, atomically. */
   recordUsage(record: UsageRecord): Promise<void>;
   usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals>;

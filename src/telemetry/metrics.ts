@@ -41,9 +41,15 @@ export class RoutingMetrics {
   readonly unroutable = new Counter('llm_router_unroutable_total', 'Requests no deployment of their group could take.', ['group']);
   readonly classified = new Counter('llm_router_classified_total', 'Virtual-model requests, by the group chosen and how.', ['virtual_model', 'group', 'by']);
   readonly shed = new Counter('llm_router_shed_total', 'Requests shed for load, by tier and group: refused (503) or degraded to another group.', ['tier', 'group', 'action']);
+  readonly attempts = new Counter(
+    'llm_router_attempts_total',
+    'Attempts Envoy made, by deployment, whether it was the first or a fallback hop, and result (ok, refused, rate_limited, failed, or the fallback reason).',
+    ['deployment', 'hop', 'result'],
+  );
+  readonly cooldowns = new Counter('llm_router_cooldowns_total', 'Cooldowns started, by deployment and cause (retry_after, rate_limited, failures).', ['deployment', 'cause']);
 
   render(): string {
-    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed].map((c) => c.render()).join('');
+    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.attempts, this.cooldowns].map((c) => c.render()).join('');
   }
 }
 

@@ -60,9 +60,10 @@ describe('OpenAI SDK through Envoy', () => {
     expect(models.sort()).toEqual(['gpt-4o', 'gpt-4o-mini']);
   });
 
-  it('replaces the client credential with the deployment credential, and never forwards the routing header', async () => {
+  it("replaces the client credential with the deployment credential, and never forwards the client's routing header", async () => {
     stack.resetMocks();
-    for (let i = 0; i < 40; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const clientChoice = { headers: { 'x-llm-cluster': 'client-choice', 'x-llm-plan': 'client-choice' } };
+    for (let i = 0; i < 40; i++) await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, clientChoice);
     const heavy = stack.mocks['mini-heavy']![0]!.stats().last;
     const light = stack.mocks['mini-light']![0]!.stats().last;
     expect(heavy.length).toBeGreaterThan(0);
@@ -70,7 +71,9 @@ describe('OpenAI SDK through Envoy', () => {
     for (const r of heavy) expect(r.authorization).toBe('Bearer sk-provider-heavy');
     for (const r of light) expect(r.authorization).toBeNull();
     for (const r of [...heavy, ...light]) {
-      expect(r.headers['x-llm-cluster']).toBeUndefined();
+      // The router's own: where a retry of this attempt would go (the other deployment of the group).
+      expect(['mini-heavy', 'mini-light']).toContain(r.headers['x-llm-cluster']);
+      expect(r.headers['x-llm-plan']).toMatch(/^mini-(heavy|light) mini-(heavy|light)$/);
       expect(Object.keys(r.headers).filter((h) => h.startsWith('x-envoy-'))).toEqual([]);
     }
   });

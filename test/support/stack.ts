@@ -41,6 +41,8 @@ export interface StackOptions {
   readonly routers?: number;
   /** More top-level router.yaml sections (auth, keys, …). */
   readonly config?: Readonly<Record<string, unknown>>;
+  /** The stream route's per-attempt idle timeout in Envoy (e.g. `1s`); the shipped one otherwise. */
+  readonly streamIdleTimeout?: string;
 }
 
 export interface Stack {
@@ -105,7 +107,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
         // Replicas share one key prefix: they are one gateway.
         state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: `test:${listener}:` } },
         log_level: 'info',
-        routing: options.routing ?? {},
+        // The router reads Envoy's health view from its admin API, as in the shipped example.
+        routing: { envoy_admin_url: `http://127.0.0.1:${admin}`, ...options.routing },
         model_groups: groups.map((name) => ({ name, strategy: 'weighted-random', ...options.groups?.[name] })),
         virtual_models: options.virtualModels ?? [],
         deployments: options.deployments.map((d) => ({
@@ -139,7 +142,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
     const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
     const envoyFile = join(dir, 'envoy.yaml');
-    await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts));
+    await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }));
     const envoy = spawnChild('envoy', envoyBin, ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], {
       logFile: join(dir, 'envoy.log'),
     });

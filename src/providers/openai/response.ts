@@ -9,6 +9,8 @@ export interface ResponseReport {
   /** null when the response ended without a usage report. */
   readonly usage: Usage | null;
   readonly responseModel: string | null;
+  /** Streams: events that carried answer text (providers stream about one token per event), for a stream cut before its usage. */
+  readonly contentEvents: number;
 }
 
 export interface ResponseObserver {
@@ -40,6 +42,28 @@ export function normaliseUsage(u: OpenAiUsage): Usage {
 }
 
 const USAGE_KEY = Buffer.from('"usage"');
+const CONTENT_KEY = Buffer.from('"content":"');
+const FINISH_KEY = Buffer.from('"finish_reason":"');
+const DONE_DATA = Buffer.from('data: [DONE]');
+
+/**
+ * What the client gets when a stream ends without its end (no `[DONE]`, no `finish_reason`): an
+ * error event in OpenAI's format, so SDKs raise instead of taking a cut answer for a whole one.
+ */
+export const TRUNCATED_STREAM_EVENT = Buffer.from(
+  `data: ${JSON.stringify({ error: { message: 'The provider ended the stream before the answer was complete.', type: 'server_error', param: null, code: 'upstream_stream_truncated' } })}\n\n`,
+);
+
+function occursIn(bytes: Buffer, key: Buffer, start: number, end: number): boolean {
+  const at = bytes.indexOf(key, start);
+  return at !== -1 && at + key.length <= end;
+}
+
+/** Whether `key` occurs in `bytes[start, end)` followed by something other than `"` (a non-empty string). */
+function hasNonEmpty(bytes: Buffer, key: Buffer, start: number, end: number): boolean {
+  const at = bytes.indexOf(key, start);
+  return at !== -1 && at + key.length < end && bytes[at + key.length] !== 0x22;
+}
 
 /** True when `"usage"` is followed (after optional whitespace and a colon) by an object. */
 function mayHoldUsage(bytes: Buffer, start: number, end: number): boolean {
@@ -74,7 +98,7 @@ class JsonResponseObserver implements ResponseObserver {
   }
 
   report(): ResponseReport {
-    return { usage: this.usage, responseModel: this.responseModel };
+    return { usage: this.usage, responseModel: this.responseModel, contentEvents: 0 };
   }
 }
 
@@ -82,6 +106,9 @@ class SseResponseObserver implements ResponseObserver {
   private readonly splitter: SseSplitter;
   private usage: Usage | null = null;
   private responseModel: string | null = null;
+  private contentEvents = 0;
+  /** `[DONE]` or a `finish_reason` went by: the answer is whole. */
+  private complete = false;
 
   /** `hideUsageEvent`: the router asked for usage on the client's behalf, so the client must not see it. */
   constructor(private readonly hideUsageEvent: boolean) {
@@ -89,6 +116,8 @@ class SseResponseObserver implements ResponseObserver {
   }
 
   private onEvent(bytes: Buffer, start: number, end: number): 'keep' | 'drop' {
+    if (hasNonEmpty(bytes, CONTENT_KEY, start, end)) this.contentEvents++;
+    if (!this.complete && (hasNonEmpty(bytes, FINISH_KEY, start, end) || occursIn(bytes, DONE_DATA, start, end))) this.complete = true;
     if (!mayHoldUsage(bytes, start, end)) return 'keep';
     const data = eventData(bytes, start, end);
     if (data === null) return 'keep';
@@ -106,11 +135,13 @@ class SseResponseObserver implements ResponseObserver {
   }
 
   push(chunk: Buffer, endOfStream: boolean): Buffer | null {
-    return this.splitter.push(chunk, endOfStream);
+    const out = this.splitter.push(chunk, endOfStream);
+    if (!endOfStream || this.complete) return out;
+    return Buffer.concat([out ?? chunk, TRUNCATED_STREAM_EVENT]);
   }
 
   report(): ResponseReport {
-    return { usage: this.usage, responseModel: this.responseModel };
+    return { usage: this.usage, responseModel: this.responseModel, contentEvents: this.contentEvents };
   }
 }
 

@@ -20,6 +20,7 @@ export function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
     stream: false,
     status: 200,
     complete: true,
+    usageEstimated: false,
     promptTokens: 10,
     cachedPromptTokens: 0,
     completionTokens: 5,
@@ -115,7 +116,6 @@ const end = (over: Partial<RequestEnd> = {}): RequestEnd => ({
   estimatedTokens: 50,
   actualTokens: 80,
   sample: { latencyMs: 100, ttftMs: 40 },
-  coolUntilMs: null,
   ...over,
 });
 
@@ -187,10 +187,10 @@ export function loadContract(name: string, makeStore: () => Promise<StateStore>)
     it('keeps the latest cooldown deadline: a shorter one never shortens it', async () => {
       const store = await makeStore();
       try {
-        await store.requestEnded(end({ coolUntilMs: MINUTE + 5000 }));
-        await store.requestEnded(end({ coolUntilMs: MINUTE + 2000 }));
+        await store.coolDown('d1', MINUTE + 5000);
+        await store.coolDown('d1', MINUTE + 2000);
         expect((await store.loadOf(['d1'], MINUTE))[0]!.coolingUntilMs).toBe(MINUTE + 5000);
-        await store.requestEnded(end({ coolUntilMs: MINUTE + 9000 }));
+        await store.coolDown('d1', MINUTE + 9000);
         expect((await store.loadOf(['d1'], MINUTE))[0]!.coolingUntilMs).toBe(MINUTE + 9000);
       } finally {
         await store.close();

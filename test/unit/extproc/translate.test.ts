@@ -35,7 +35,7 @@ describe('encodeOutcome', () => {
   });
 
   it('switches the response body to STREAMED only when asked, in the headers reply', () => {
-    const msg = fromBinary(ProcessingResponseSchema, encodeOutcome('responseHeaders', { kind: 'continue', setHeaders: [], removeHeaders: [], readBody: true }));
+    const msg = fromBinary(ProcessingResponseSchema, encodeOutcome('responseHeaders', { kind: 'continue', setHeaders: [], removeHeaders: [], readBody: 'streamed' }));
     expect(msg.modeOverride?.responseBodyMode).toBe(ProcessingMode_BodySendMode.STREAMED);
     expect(fromBinary(ProcessingResponseSchema, encodeOutcome('responseHeaders', PASS)).modeOverride).toBeUndefined();
   });

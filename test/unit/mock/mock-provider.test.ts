@@ -26,7 +26,17 @@ describe('mock provider', () => {
     const res = await chat({}, { 'x-mock-status': '429', 'x-mock-retry-after': '2' });
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('2');
-    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('server_error');
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+    expect(((await (await chat({}, { 'x-mock-status': '503' })).json()) as { error: { type: string } }).error.type).toBe('server_error');
+  });
+
+  it('plays a fault script, one step per request, with the error code asked for', async () => {
+    mock.enqueue([{ status: 400, error_code: 'content_filter' }, { status: 503 }]);
+    const first = await chat({});
+    expect(first.status).toBe(400);
+    expect(((await first.json()) as { error: { code: string } }).error.code).toBe('content_filter');
+    expect((await chat({})).status).toBe(503);
+    expect((await chat({})).status).toBe(200);
   });
 
   it('cuts a stream mid-way: the client sees an error, not a clean end', async () => {

@@ -2,10 +2,11 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
-import { PASS, type Outcome } from '../../../src/pipeline/types.js';
+import { NO_ATTRIBUTES, PASS, type Attributes, type Outcome } from '../../../src/pipeline/types.js';
 import { MemoryStore } from '../../../src/state/memory.js';
 import { config, fixedEnv } from '../../support/fixtures.js';
 
+const status = (code: number): Attributes => ({ ...NO_ATTRIBUTES, status: code });
 const HEADERS = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-request-id': 'req-1', authorization: 'Bearer sk-client' };
 
 function pipeline(randoms = [0.1]) {
@@ -28,7 +29,7 @@ const asContinue = (out: Outcome | Promise<Outcome>) => {
 describe('request phases', () => {
   it('strips a client-supplied routing header at request headers', () => {
     const { p } = pipeline();
-    expect(asContinue(p.exchange().onRequestHeaders(HEADERS, false)).removeHeaders).toEqual(['x-llm-cluster']);
+    expect(asContinue(p.exchange().onRequestHeaders(HEADERS, false)).removeHeaders).toEqual(['x-llm-cluster', 'x-llm-plan', 'x-llm-stream']);
   });
 
   it('routes, sets the credential, rewrites the model, and clears the route cache', async () => {
@@ -39,6 +40,8 @@ describe('request phases', () => {
     expect(out.clearRouteCache).toBe(true);
     expect(out.setHeaders).toEqual([
       ['x-llm-cluster', 'mini-a'],
+      // The fallback plan: the group's other deployment.
+      ['x-llm-plan', 'mini-a mini-b'],
       ['authorization', 'Bearer sk-mini-a'],
       ['content-length', String(out.body!.length)],
     ]);
@@ -52,7 +55,10 @@ describe('request phases', () => {
     x.onRequestHeaders(HEADERS, false);
     const out = asContinue(await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
     expect(out.body).toBeUndefined();
-    expect(out.setHeaders).toEqual([['x-llm-cluster', 'mini-b']]);
+    expect(out.setHeaders).toEqual([
+      ['x-llm-cluster', 'mini-b'],
+      ['x-llm-plan', 'mini-b mini-a'],
+    ]);
     expect(out.removeHeaders).toContain('authorization');
   });
 
@@ -77,7 +83,7 @@ describe('response phases and the usage record', () => {
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
     await x.onRequestBody(body({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
-    expect(asContinue(x.onResponseHeaders({ ':status': '200', 'content-type': 'text/event-stream' }, false)).readBody).toBe(true);
+    expect(asContinue(x.onResponseHeaders({ ':status': '200', 'content-type': 'text/event-stream' }, false)).readBody).toBe('streamed');
     expect(x.onResponseBody(Buffer.from('data: {"choices":[{"delta":{"content":"x"}}],"usage":null}\n\n'), false)).toBe(PASS);
     const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100, prompt_tokens_details: { cached_tokens: 400 } };
     const hidden = asContinue(x.onResponseBody(Buffer.from(`data: ${JSON.stringify({ model: 'm', choices: [], usage })}\n\ndata: [DONE]\n\n`), true));
@@ -110,10 +116,10 @@ describe('response phases and the usage record', () => {
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
     await x.onRequestBody(body({ model: 'gpt-4o-mini', stream, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] }));
-    expect(x.onResponseBody(Buffer.alloc(0), false, null)).toBe(PASS);
-    expect(x.onResponseBody(Buffer.from(first), false, 200)).toBe(PASS);
+    expect(x.onResponseBody(Buffer.alloc(0), false)).toBe(PASS);
+    expect(x.onResponseBody(Buffer.from(first), false, status(200))).toBe(PASS);
     expect(x.done).toBe(false);
-    x.onResponseBody(Buffer.from(last), true, null);
+    x.onResponseBody(Buffer.from(last), true);
     expect(x.done).toBe(true);
     const [record] = await store.usageLog(10);
     expect(record).toMatchObject({ status: 200, stream, complete: true, promptTokens: 3, completionTokens: 2, responseModel: 'm' });
@@ -124,11 +130,11 @@ describe('response phases and the usage record', () => {
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
     await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }));
-    expect(x.onResponseBody(Buffer.from('<html>bad gateway</html>'), false, 502)).toBe(PASS);
+    expect(x.onResponseBody(Buffer.from('<html>bad gateway</html>'), false, status(502))).toBe(PASS);
     expect(x.done).toBe(true);
   });
 
-  it('records an abandoned stream once, as incomplete', async () => {
+  it('records an abandoned stream once, as incomplete, billed for what was delivered', async () => {
     const { p, store } = pipeline();
     const x = p.exchange();
     x.onRequestHeaders(HEADERS, false);
@@ -139,7 +145,9 @@ describe('response phases and the usage record', () => {
     x.onEnd();
     const log = await store.usageLog(10);
     expect(log).toHaveLength(1);
-    expect(log[0]).toMatchObject({ complete: false, totalTokens: 0 });
+    // One content event delivered: one completion token, and the prompt as counted or estimated.
+    expect(log[0]).toMatchObject({ complete: false, usageEstimated: true, completionTokens: 1 });
+    expect(log[0]!.promptTokens).toBeGreaterThan(0);
   });
 
   it('records nothing for a rejected request', async () => {

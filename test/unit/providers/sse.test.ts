@@ -3,7 +3,7 @@
  * stream: whole, byte by byte, and split at every offset (inside events, CRLFs and UTF-8 characters).
  */
 import { describe, expect, it } from 'vitest';
-import { observeResponse, type ResponseObserver } from '../../../src/providers/openai/response.js';
+import { observeResponse, TRUNCATED_STREAM_EVENT, type ResponseObserver } from '../../../src/providers/openai/response.js';
 
 const chunk = (choices: unknown[], usage: unknown = null) =>
   `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o-2024-08-06', choices, usage })}\n\n`;
@@ -82,11 +82,19 @@ describe('SSE framing', () => {
     expect(observer.report().usage).toEqual(EXPECTED_USAGE);
   });
 
-  it('survives malformed events and reports no usage when none came (a cut stream)', () => {
+  it('survives malformed events; a stream cut short ends with an error event and counts what was delivered', () => {
     const observer = observeResponse('text/event-stream', true)!;
-    const cut = Buffer.from(`${EVENTS[0]}data: {"usage": {not json}\n\n${EVENTS[1]}data: {"choices": [`);
-    expect(feed(observer, [cut]).equals(cut)).toBe(true);
-    expect(observer.report().usage).toBeNull();
+    const cut = Buffer.from(`${EVENTS[0]}data: {"usage": {not json}\n\n${EVENTS[1]}${EVENTS[2]}data: {"choices": [`);
+    expect(feed(observer, [cut]).equals(Buffer.concat([cut, TRUNCATED_STREAM_EVENT]))).toBe(true);
+    expect(JSON.parse(TRUNCATED_STREAM_EVENT.toString().slice(6))).toMatchObject({ error: { type: 'server_error', code: 'upstream_stream_truncated' } });
+    expect(observer.report()).toMatchObject({ usage: null, contentEvents: 2 });
+  });
+
+  it('a stream that ends after its finish_reason, without [DONE], is whole: no error event', () => {
+    const observer = observeResponse('text/event-stream', false)!;
+    const whole = Buffer.from(EVENTS.join(''));
+    expect(observer.push(whole, true)).toBeNull();
+    expect(observer.report().contentEvents).toBe(CONTENT.length);
   });
 
   it('fuzz: random splits of random transcripts give the same usage and bytes', () => {
@@ -114,7 +122,7 @@ describe('JSON usage', () => {
   it.each(splits(body).filter((_, i) => i % 7 === 0))('%s', (_name, parts) => {
     const observer = observeResponse('application/json; charset=utf-8', false)!;
     expect(feed(observer, parts).equals(body)).toBe(true);
-    expect(observer.report()).toEqual({ usage: EXPECTED_USAGE, responseModel: 'gpt-4o-mini-2024-07-18' });
+    expect(observer.report()).toEqual({ usage: EXPECTED_USAGE, responseModel: 'gpt-4o-mini-2024-07-18', contentEvents: 0 });
   });
 
   it('reports no usage for a body that is not JSON', () => {

@@ -56,7 +56,7 @@ function decide(model: string, opts: DecideOptions = {}): Decision {
   const req = request(model, opts.extra, opts.headers);
   const target = router.resolve(req)!;
   const loads = opts.loads?.map((l) => ({ ...IDLE, ...l })) ?? null;
-  return router.choose(req, target, loads, fixedEnv(opts.randoms ?? [0.5]), new Set(opts.budget ?? []));
+  return router.choose(req, target, () => loads, fixedEnv(opts.randoms ?? [0.5]), { budgetSpent: new Set(opts.budget ?? []), unhealthy: new Set() });
 }
 
 const pick = (d: Decision) => (d.outcome === 'routed' ? d.primary.name : d.outcome);
@@ -226,7 +226,7 @@ describe('per-request preference within what the key allows', () => {
     expect(allowedPick.preference).toBe('quality-first');
     expect(refusedPick.preference).toBeNull();
     expect(routeRequestOf(body, asked, config.routing, caller(null)).preference).toBe('quality-first');
-    const pickOf = (req: ReturnType<typeof routeRequestOf>) => pick(router.choose(req, router.resolve(req)!, [IDLE, IDLE], fixedEnv()));
+    const pickOf = (req: ReturnType<typeof routeRequestOf>) => pick(router.choose(req, router.resolve(req)!, () => [IDLE, IDLE], fixedEnv()));
     expect(pickOf(allowedPick)).toBe('best-good');
     expect(pickOf(refusedPick)).toBe('best-cheap');
   });

@@ -1,0 +1,71 @@
+/**
+ * What this router process knows, without asking the state store, about which deployments can take
+ * an attempt now: the cooldowns it set or read, and Envoy's health view (polled from its admin API
+ * when `routing.envoy_admin_url` is set). The upstream filter picks the next hop from it on every
+ * attempt, so that choice costs no round trip; the request-body phase reads the shared cooldowns
+ * from the store as before and passes them on here.
+ */
+import type { Logger } from 'pino';
+import type { RoutingSettings } from '../config/compile.js';
+import { FailureWindow } from '../routing/cooldown.js';
+import { unhealthyDeployments } from '../routing/envoy-health.js';
+import type { LoadView } from '../routing/types.js';
+
+export class Availability {
+  private readonly coolingUntil = new Map<string, number>();
+  private unhealthySet: ReadonlySet<string> = new Set();
+  readonly failures: FailureWindow;
+  private poller: NodeJS.Timeout | null = null;
+
+  constructor(settings: RoutingSettings) {
+    this.failures = new FailureWindow(settings.allowedFailsWindowMs, settings.allowedFails);
+  }
+
+  get unhealthy(): ReadonlySet<string> {
+    return this.unhealthySet;
+  }
+
+  usable(deployment: string, nowMs: number): boolean {
+    return !this.unhealthySet.has(deployment) && (this.coolingUntil.get(deployment) ?? 0) <= nowMs;
+  }
+
+  /** Keeps the later deadline, like the store. */
+  cool(deployment: string, untilMs: number): void {
+    if (untilMs > (this.coolingUntil.get(deployment) ?? 0)) this.coolingUntil.set(deployment, untilMs);
+  }
+
+  /** The shared cooldowns, as the request-body phase read them (aligned with `deployments`). */
+  learn(deployments: readonly string[], loads: readonly LoadView[]): void {
+    for (let i = 0; i < deployments.length; i++) {
+      const until = loads[i]?.coolingUntilMs ?? 0;
+      if (until > 0) this.cool(deployments[i]!, until);
+    }
+  }
+
+  /** Reads Envoy's health view every `intervalMs`; a failed read keeps the last view. */
+  pollEnvoy(adminUrl: string, intervalMs: number, deployments: ReadonlySet<string>, log: Logger): void {
+    const url = new URL('/clusters?format=json', adminUrl).toString();
+    let warned = false;
+    const poll = async (): Promise<void> => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(Math.max(intervalMs, 500)) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const next = unhealthyDeployments(await res.json(), deployments);
+        const changed = next.size !== this.unhealthySet.size || [...next].some((d) => !this.unhealthySet.has(d));
+        if (changed) log.info({ unhealthy: [...next] }, 'Envoy health view changed');
+        this.unhealthySet = next;
+        warned = false;
+      } catch (err) {
+        if (!warned) log.warn({ err, url }, 'cannot read Envoy health from its admin API; keeping the last view');
+        warned = true;
+      }
+    };
+    void poll();
+    this.poller = setInterval(() => void poll(), intervalMs).unref();
+  }
+
+  stop(): void {
+    if (this.poller !== null) clearInterval(this.poller);
+    this.poller = null;
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Envoy's view of deployment health, read from its admin API (`GET /clusters?format=json`): a
+ * deployment is unhealthy while none of its hosts is usable — each is ejected by outlier detection,
+ * failing active health checks, or marked unhealthy by its discovery service.
+ */
+
+interface HostStatus {
+  readonly health_status?: {
+    readonly eds_health_status?: string;
+    readonly failed_outlier_check?: boolean;
+    readonly failed_active_health_check?: boolean;
+    readonly failed_active_degraded_check?: boolean;
+  };
+}
+
+interface ClustersDocument {
+  readonly cluster_statuses?: ReadonlyArray<{ readonly name?: string; readonly host_statuses?: readonly HostStatus[] }>;
+}
+
+const usable = (h: HostStatus): boolean => {
+  const s = h.health_status ?? {};
+  return s.failed_outlier_check !== true && s.failed_active_health_check !== true && (s.eds_health_status ?? 'HEALTHY') === 'HEALTHY';
+};
+
+/** The deployments (of those named) whose every host is unusable. */
+export function unhealthyDeployments(doc: unknown, deployments: ReadonlySet<string>): Set<string> {
+  const out = new Set<string>();
+  for (const c of (doc as ClustersDocument | null)?.cluster_statuses ?? []) {
+    if (c.name === undefined || !deployments.has(c.name)) continue;
+    const hosts = c.host_statuses ?? [];
+    if (hosts.length > 0 && !hosts.some(usable)) out.add(c.name);
+  }
+  return out;
+}
