@@ -33,7 +33,7 @@ interface HttpConnectionManager {
 }
 
 interface Route {
-  inline_cluster_specifier_plugin?: { extension: { typed_config: { cluster_matcher: { matcher_tree: { exact_match_map: { map: Record<string, unknown> } } } } } };
+  inline_cluster_specifier_plugin?: unknown;
   cluster?: string;
   retry_policy?: Record<string, unknown>;
   [key: string]: unknown;
@@ -52,6 +52,27 @@ export interface RenderOptions {
   readonly withoutRouterTo?: string;
   /** The stream route's per-attempt idle timeout (a stall test need not wait two minutes). */
   readonly streamIdleTimeout?: string;
+}
+
+interface ClusterAction {
+  action: { typed_config: { cluster: string } };
+}
+
+/**
+ * Every map of the route's cluster matcher that names deployment clusters gets these instead. The
+ * maps are one object behind YAML aliases, so each is rewritten in place.
+ */
+function listDeployments(node: unknown, names: readonly string[]): void {
+  if (typeof node !== 'object' || node === null) return;
+  const map = (node as { exact_match_map?: { map?: Record<string, unknown> } }).exact_match_map?.map;
+  const actions = map === undefined ? [] : Object.values(map).filter((v): v is ClusterAction => typeof (v as Partial<ClusterAction>).action?.typed_config?.cluster === 'string');
+  if (map !== undefined && actions.length > 0) {
+    const template = actions[0]!.action;
+    for (const key of Object.keys(map)) delete map[key];
+    for (const name of names) map[name] = { action: { ...template, typed_config: { ...template.typed_config, cluster: name } } };
+    return;
+  }
+  for (const child of Object.values(node)) listDeployments(child, names);
 }
 
 export function renderEnvoyConfig(
@@ -78,13 +99,7 @@ export function renderEnvoyConfig(
     delete extProc.response_attributes;
   }
   const routes = hcm.route_config.virtual_hosts.flatMap((vh) => vh.routes);
-  // The routes share one matcher (a YAML alias): every deployment cluster, by name.
-  for (const r of routes) {
-    const matcher = r.route.inline_cluster_specifier_plugin?.extension.typed_config.cluster_matcher.matcher_tree.exact_match_map;
-    if (matcher === undefined) continue;
-    const action = Object.values(matcher.map)[0] as { action: { typed_config: { cluster: string } } };
-    matcher.map = Object.fromEntries(Object.keys(deployments).map((name) => [name, { action: { ...action.action, typed_config: { ...action.action.typed_config, cluster: name } } }]));
-  }
+  for (const r of routes) listDeployments(r.route.inline_cluster_specifier_plugin, Object.keys(deployments));
   if (options.streamIdleTimeout !== undefined) {
     const stream = routes.find((r) => r.match.headers !== undefined)!;
     stream.route.retry_policy = { ...stream.route.retry_policy, per_try_idle_timeout: options.streamIdleTimeout };

@@ -21,12 +21,14 @@ import { attemptResult, cooldownAfter, type AttemptResult } from '../routing/coo
 import { FALLBACK_REASONS, nextHop, parsePlan, type FallbackReason, type Hop, type Plan } from '../routing/plan.js';
 import type { Pipeline } from './pipeline.js';
 import { PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
-import { credentialHeaders, PLAN_HEADER } from './upstream.js';
+import { ATTEMPT_COUNT_HEADER, credentialHeaders, PLAN_HEADER } from './upstream.js';
 
 /** A response header that makes Envoy retry (route `retriable_headers`); removed before the client sees it. */
 export const RETRY_HEADER = 'x-llm-retry';
 /** Seconds Envoy's rate-limited back-off waits before retrying the same deployment (`rate_limited_retry_back_off`). */
 export const BACKOFF_HEADER = 'x-llm-backoff';
+
+const COUNT_ONLY: readonly string[] = [ATTEMPT_COUNT_HEADER];
 
 export class Attempt implements StreamHandler {
   private requestId = '';
@@ -61,12 +63,13 @@ export class Attempt implements StreamHandler {
     const last = earlier.length === 0 ? null : earlier[earlier.length - 1]!.result;
     const reason = FALLBACK_REASONS.find((r) => r === last) ?? null;
     this.next = nextHop(plan, d.name, this.usable, reason);
+    // Without the attempt count, Envoy's matcher reads x-llm-cluster for the next attempt (envoy.yaml).
     const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, this.next?.deployment ?? d.name]];
-    if (this.primary) return { kind: 'continue', setHeaders, removeHeaders: [] };
+    if (this.primary) return { kind: 'continue', setHeaders, removeHeaders: COUNT_ONLY };
     const credential = credentialHeaders(d);
     setHeaders.push(...credential.set);
     const readRequestBody = d.providerModel !== this.p.config.deployments.get(plan.primary)!.providerModel;
-    return { kind: 'continue', setHeaders, removeHeaders: credential.remove, readRequestBody };
+    return { kind: 'continue', setHeaders, removeHeaders: [ATTEMPT_COUNT_HEADER, ...credential.remove], readRequestBody };
   }
 
   /** A fallback hop to a deployment with another model id: the body as the primary got it, with this one's. */

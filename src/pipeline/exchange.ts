@@ -30,14 +30,15 @@ import { routeRequestOf } from '../routing/features.js';
 import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
 import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import type { LoadsOf, Target } from '../routing/choose.js';
-import { formatPlan, type Plan } from '../routing/plan.js';
+import { formatPlan, nextHop, type Plan } from '../routing/plan.js';
 import type { Decision, LoadView, RouteRequest } from '../routing/types.js';
 import type { UsageRecord } from '../state/store.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
-import { upstreamRequest } from './upstream.js';
+import { HOP_HEADERS, upstreamRequest } from './upstream.js';
+import type { Availability } from './availability.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 const NOTHING_SPENT: ReadonlySet<string> = new Set();
@@ -344,7 +345,7 @@ export class Exchange implements StreamHandler {
       this.deployment = d;
       this.served = d;
       this.startLoad(d, this.startMs, estimatedTokens(features));
-      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!));
+      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), plannedHops(this.plan!, HOP_HEADERS.length, this.p.availability, this.startMs));
       this.hideUsageEvent = upstream.hideUsageEvent;
       return upstream.outcome;
     } catch (err) {
@@ -538,6 +539,17 @@ export class Exchange implements StreamHandler {
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
   }
+}
+
+/** The deployments the next `count` attempts would go to, each failing in turn. */
+function plannedHops(plan: Plan, count: number, availability: Availability, nowMs: number): string[] {
+  const hops: string[] = [];
+  let at = plan.primary;
+  for (let i = 0; i < count; i++) {
+    at = nextHop(plan, at, (d) => availability.usable(d, nowMs))?.deployment ?? at;
+    hops.push(at);
+  }
+  return hops;
 }
 
 /** The loads read for `groups`' deployments (in order), per group. */

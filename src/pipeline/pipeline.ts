@@ -19,7 +19,7 @@ import { AttemptLog } from './attempts.js';
 import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
 import { renderModelsList } from './models-list.js';
-import { PLAN_HEADER, STREAM_HEADER } from './upstream.js';
+import { HOP_HEADERS, PLAN_HEADER, STREAM_HEADER } from './upstream.js';
 import type { Outcome } from './types.js';
 
 export class Pipeline {
@@ -53,7 +53,7 @@ export class Pipeline {
     this.createdSec = Math.floor(env.now() / 1000);
     this.modelNames = [...config.groups.keys(), ...config.virtualModels.keys()];
     this.modelsList = renderModelsList(this.modelNames, this.createdSec);
-    this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader, PLAN_HEADER, STREAM_HEADER] };
+    this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader, PLAN_HEADER, STREAM_HEADER, ...HOP_HEADERS] };
     this.withResponseHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
   }
 

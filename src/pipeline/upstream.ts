@@ -14,6 +14,16 @@ export const PLAN_HEADER = 'x-llm-plan';
 export const STREAM_HEADER = 'x-llm-stream';
 
 /**
+ * The hops the request-body reply plans for attempts 2 to 4 (envoy.yaml: `num_retries: 3`). Envoy
+ * uses one only when the upstream filter's own choice for that attempt came too late (a connection
+ * refused before its reply): the route's matcher reads `x-llm-hop-<n>` while Envoy's attempt count
+ * is still on the request.
+ */
+export const HOP_HEADERS = ['x-llm-hop-2', 'x-llm-hop-3', 'x-llm-hop-4'] as const;
+/** Envoy's attempt count (virtual host `include_request_attempt_count`): the matcher's switch to the planned hops. */
+export const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
+
+/**
  * Client headers that must never reach a provider: the client's credentials and a compression we
  * could not read usage from. `authorization` is overwritten instead when the deployment has a key.
  */
@@ -33,12 +43,17 @@ export interface Upstream {
   readonly hideUsageEvent: boolean;
 }
 
-export function upstreamRequest(req: ChatRequest, d: Deployment, clusterHeader: string, plan: string): Upstream {
+/**
+ * `plan`: the header value; `hops`: the deployments of attempts 2 to 4 as planned now (the last one
+ * repeats when the plan has fewer: Envoy then retries within that deployment).
+ */
+export function upstreamRequest(req: ChatRequest, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[]): Upstream {
   const needsModel = d.providerModel !== req.model;
   const needsUsage = req.stream && !req.clientWantsUsage;
   const ownField = req.body.disable_fallbacks !== undefined;
   const credential = credentialHeaders(d);
   const setHeaders: HeaderPair[] = [[clusterHeader, d.name], [PLAN_HEADER, plan], ...credential.set];
+  HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.name]));
   if (req.stream) setHeaders.push([STREAM_HEADER, '1']);
   let body: Buffer | undefined;
   if (needsModel || needsUsage || ownField) {

@@ -58,16 +58,25 @@ export class Router {
     return [...names].map((n) => this.config.groups.get(n)!);
   }
 
-  /** A prompt that no deployment of the group can hold goes to the first of its context-window fallbacks that can. */
+  /**
+   * When no deployment of the group can take the request, its fallback groups are asked in order:
+   * its context-window fallbacks for a prompt none can hold, else its general fallbacks (all
+   * cooling, unhealthy, at their limits). With none anywhere, the exclusions of every group asked
+   * are kept, so the caller can say when the first one recovers.
+   */
   choose(req: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, env: PolicyEnv, avoid: Avoid = NOTHING_TO_AVOID): Decision {
     const { group, classification } = target;
     const decision = this.chooseIn(req, group, classification, loadsOf(group), env, avoid);
-    if (decision.outcome !== 'no_candidates' || !decision.excluded.some((e) => e.reason === 'context_window')) return decision;
-    for (const name of group.contextWindowFallbacks) {
-      const alternative = this.chooseIn(req, this.config.groups.get(name)!, classification, loadsOf(this.config.groups.get(name)!), env, avoid);
-      if (alternative.outcome === 'routed') return { ...alternative, excluded: [...decision.excluded, ...alternative.excluded], contextWindowFallbackFrom: group.name };
+    if (decision.outcome !== 'no_candidates') return decision;
+    const reason = decision.excluded.some((e) => e.reason === 'context_window') ? 'context_window' : 'unavailable';
+    const excluded = [...decision.excluded];
+    for (const name of reason === 'context_window' ? group.contextWindowFallbacks : group.fallbacks) {
+      const fallback = this.config.groups.get(name)!;
+      const alternative = this.chooseIn(req, fallback, classification, loadsOf(fallback), env, avoid);
+      if (alternative.outcome === 'routed') return { ...alternative, excluded: [...excluded, ...alternative.excluded], fallbackFrom: { group: group.name, reason } };
+      if (alternative.outcome === 'no_candidates') excluded.push(...alternative.excluded);
     }
-    return decision;
+    return { ...decision, excluded };
   }
 
   /** Where the attempts after the primary may go, in order (plan.ts). */
@@ -107,7 +116,7 @@ export class Router {
       scores: ranking.scores,
       excluded,
       classification,
-      contextWindowFallbackFrom: null,
+      fallbackFrom: null,
     };
   }
 }

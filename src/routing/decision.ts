@@ -17,6 +17,7 @@ export function decisionRecord(d: Decision): Record<string, unknown> {
     scores: d.scores.map((s) => Math.round(s * 1000) / 1000),
     pick: d.primary.name,
     fallbacks: d.fallbacks.map((f) => f.name),
+    fallback_from: d.fallbackFrom ?? undefined,
   };
 }
 

@@ -126,8 +126,8 @@ export type Decision =
       readonly scores: readonly number[];
       readonly excluded: readonly Exclusion[];
       readonly classification: Classification | null;
-      /** The group the request asked for, when its prompt fit none of its deployments and went to a context-window fallback. */
-      readonly contextWindowFallbackFrom: string | null;
+      /** The group the request asked for, when none of its deployments could take it and a fallback group did: why. */
+      readonly fallbackFrom: { readonly group: string; readonly reason: 'context_window' | 'unavailable' } | null;
     }
   | { readonly outcome: 'unknown_model'; readonly requestedModel: string }
   | { readonly outcome: 'no_candidates'; readonly group: ModelGroup; readonly excluded: readonly Exclusion[]; readonly classification: Classification | null };
