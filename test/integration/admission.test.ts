@@ -141,10 +141,13 @@ describe('admission', () => {
       counts = await open();
     }
     expect(counts).toEqual([0, 0]);
-    // The failed requests gave their tokens back; the streams cut before their usage keep what they
-    // reserved (the provider bills them): 'hi' is estimated at 3 prompt tokens, plus 1,024 by default.
+    // The failed requests gave their tokens back. The streams cut before their usage are charged
+    // what was delivered (their usage records, estimated); one cut before any answer text keeps
+    // what it reserved ('hi' is estimated at 3 prompt tokens, plus 1,024 by default).
     const fields = await client.hgetall(prefix() + 'key:ends:tpm');
     const counted = Object.entries(fields).reduce((n, [f, v]) => (f === 'open' ? n : n + Number(v)), 0);
-    expect(counted).toBe(10 * (3 + 1024));
+    const streams = (await stack.usageLog()).filter((r) => r.keyId === 'ends' && r.stream);
+    expect(streams).toHaveLength(10);
+    expect(counted).toBe(streams.reduce((n, r) => n + (r.usageEstimated ? r.totalTokens : 3 + 1024), 0));
   });
 });

@@ -29,7 +29,7 @@ const asContinue = (out: Outcome | Promise<Outcome>) => {
 describe('request phases', () => {
   it('strips a client-supplied routing header at request headers', () => {
     const { p } = pipeline();
-    expect(asContinue(p.exchange().onRequestHeaders(HEADERS, false)).removeHeaders).toEqual(['x-llm-cluster', 'x-llm-plan', 'x-llm-stream']);
+    expect(asContinue(p.exchange().onRequestHeaders(HEADERS, false)).removeHeaders).toEqual(['x-llm-cluster', 'x-llm-plan', 'x-llm-stream', 'x-llm-hop-2', 'x-llm-hop-3', 'x-llm-hop-4']);
   });
 
   it('routes, sets the credential, rewrites the model, and clears the route cache', async () => {
@@ -40,13 +40,32 @@ describe('request phases', () => {
     expect(out.clearRouteCache).toBe(true);
     expect(out.setHeaders).toEqual([
       ['x-llm-cluster', 'mini-a'],
-      // The fallback plan: the group's other deployment.
+      // The fallback plan: the group's other deployment, also for each retry Envoy may make.
       ['x-llm-plan', 'mini-a mini-b'],
       ['authorization', 'Bearer sk-mini-a'],
+      ['x-llm-hop-2', 'mini-b'],
+      ['x-llm-hop-3', 'mini-b'],
+      ['x-llm-hop-4', 'mini-b'],
       ['content-length', String(out.body!.length)],
     ]);
     expect(out.removeHeaders).toEqual(['x-api-key', 'api-key', 'accept-encoding']);
     expect(JSON.parse(out.body!.toString())).toEqual({ model: 'gpt-4o-mini-2024-07-18', messages: [{ role: 'user', content: 'hi' }] });
+  });
+
+  it('disable_fallbacks: a plan of the primary alone, and the field never reaches the provider', async () => {
+    const { p } = pipeline([0.9]);
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    const out = asContinue(await x.onRequestBody(body({ model: 'gpt-4o-mini', disable_fallbacks: true, messages: [{ role: 'user', content: 'hi' }] })));
+    expect(out.setHeaders).toContainEqual(['x-llm-plan', 'mini-b']);
+    // Every planned hop is the deployment itself: Envoy's retries stay in it.
+    expect(out.setHeaders.filter(([h]) => h.startsWith('x-llm-hop-'))).toEqual([
+      ['x-llm-hop-2', 'mini-b'],
+      ['x-llm-hop-3', 'mini-b'],
+      ['x-llm-hop-4', 'mini-b'],
+    ]);
+    expect(JSON.parse(out.body!.toString())).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    expect(sync(p.exchange().onRequestBody(body({ model: 'gpt-4o-mini', disable_fallbacks: 'yes', messages: [{ role: 'user', content: 'hi' }] }))).kind).toBe('reply');
   });
 
   it('forwards the original bytes when nothing needs to change, and drops the client credential', async () => {
@@ -58,6 +77,9 @@ describe('request phases', () => {
     expect(out.setHeaders).toEqual([
       ['x-llm-cluster', 'mini-b'],
       ['x-llm-plan', 'mini-b mini-a'],
+      ['x-llm-hop-2', 'mini-a'],
+      ['x-llm-hop-3', 'mini-a'],
+      ['x-llm-hop-4', 'mini-a'],
     ]);
     expect(out.removeHeaders).toContain('authorization');
   });
