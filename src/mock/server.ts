@@ -186,6 +186,8 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
     await sleep(b.ttft_ms);
     send(event([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
     for (let i = 0; i < b.chunks; i++) {
+      if (i > 0) await sleep(b.chunk_interval_ms);
+      // Between two tokens, as a provider dies: the chunks before reached the client.
       if (b.cut_after_chunks !== undefined && i >= b.cut_after_chunks) {
         await flushed;
         if (b.cut_mode === 'close') res.end();
@@ -193,7 +195,6 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
         return;
       }
       if (b.stall_after_chunks !== undefined && i >= b.stall_after_chunks) return; // leave it open, silent
-      if (i > 0) await sleep(b.chunk_interval_ms);
       if (res.destroyed) return;
       send(event([{ index: 0, delta: { content: WORDS[i % WORDS.length] }, logprobs: null, finish_reason: null }]));
     }

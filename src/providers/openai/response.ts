@@ -106,6 +106,7 @@ class SseResponseObserver implements ResponseObserver {
   private readonly splitter: SseSplitter;
   private usage: Usage | null = null;
   private responseModel: string | null = null;
+  /** Content events passed on to the client (the router's reply lets Envoy send each chunk on). */
   private contentEvents = 0;
   /** `[DONE]` or a `finish_reason` went by: the answer is whole. */
   private complete = false;
