@@ -355,7 +355,7 @@ export class Exchange implements StreamHandler {
 
   onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes = NO_ATTRIBUTES): Outcome {
     this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '', attributes.cluster);
-    const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', describeDecision(this.decision)]] : [];
+    const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', this.describeWithAttempts(this.decision)]] : [];
     if (this.admission?.used != null) setHeaders.push(...limitHeaders(this.admission.charges, this.admission.used, this.p.env.now()));
     if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     if (endOfStream) {
@@ -380,6 +380,13 @@ export class Exchange implements StreamHandler {
     const replacement = this.observer?.push(chunk, endOfStream) ?? null;
     if (endOfStream) this.finish(true);
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
+  }
+
+  /** The decision summary, and the attempts so far as this process saw them (`a:429,b:200`). */
+  private describeWithAttempts(decision: Decision): string {
+    const attempts = this.p.attempts.peek(this.requestId);
+    if (attempts.length === 0) return describeDecision(decision);
+    return `${describeDecision(decision)}; attempts=${attempts.map((a) => `${a.deployment}:${a.status ?? 'no-response'}`).join(',')}`;
   }
 
   /**

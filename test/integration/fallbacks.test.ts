@@ -48,7 +48,7 @@ beforeAll(async () => {
       flaky: { fallbacks: ['steady'] },
     },
     // A 429 without Retry-After, or 3 failures in a row, cool a deployment for 500 ms.
-    routing: { cooldown_ms: 500 },
+    routing: { cooldown_ms: 500, decision_header: true },
     routerEnv: Object.fromEntries(Object.entries(DEPLOYMENTS).map(([name, d]) => [envName(name), d.key])),
     streamIdleTimeout: '2s',
   });
@@ -81,8 +81,9 @@ describe('content-policy and context-window fallbacks', () => {
   it('a content-filter refusal goes to the content-policy fallback, with the model id and credential of each deployment', async () => {
     stack.resetMocks();
     for (const n of ['gpt4o-a', 'gpt4o-b', 'gpt4o-c'] as const) mock(n).setBehaviour({ status: 400, error_code: 'content_filter' });
-    const res = await ask('gpt-4o');
+    const res = await postChat(stack.url, { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }, { 'x-llm-router-debug': '1' });
     expect(res.status).toBe(200);
+    expect(res.headers.get('x-llm-router-decision')).toMatch(/; attempts=gpt4o-[abc]:400,gpt4o-[abc]:400,claude:200$/);
     expect(((await res.json()) as { model: string }).model).toBe('claude-sonnet-4');
     // The first deployment refused; the hop already named (another gpt-4o deployment) was tried
     // and refused too, and its attempt, knowing why, named the content-policy fallback.
