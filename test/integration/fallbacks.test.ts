@@ -25,6 +25,9 @@ const DEPLOYMENTS = {
   'flaky-a': { group: 'flaky', model: 'flaky-model', key: 'sk-flaky' },
   steady: { group: 'steady', model: 'steady-model', key: 'sk-steady' },
   streamer: { group: 'streamer', model: 'streamer-model', key: 'sk-streamer', behaviour: { chunks: 60 } },
+  solo: { group: 'solo', model: 'solo-model', key: 'sk-solo' },
+  'hc-a': { group: 'checked', model: 'hc-model', key: 'sk-hc-a' },
+  'hc-b': { group: 'checked', model: 'hc-model', key: 'sk-hc-b' },
 } as const satisfies Record<string, { group: string; model: string; key: string; weight?: number; extra?: Record<string, unknown>; behaviour?: Record<string, unknown> }>;
 
 type Name = keyof typeof DEPLOYMENTS;
@@ -186,6 +189,47 @@ describe('cooldowns from provider signals', () => {
     expect(stats['cluster.steady.upstream_rq_retry']).toBeGreaterThan(0);
     expect(stats['cluster.flaky-a.outlier_detection.ejections_enforced_total']).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe('retries in one deployment, and health', () => {
+  it("a 429 with no other deployment to go to is retried there after the provider's Retry-After", async () => {
+    stack.resetMocks();
+    mock('solo').enqueue([{ status: 429, retry_after: '1' }]);
+    const started = Date.now();
+    const res = await ask('solo');
+    expect(res.status).toBe(200);
+    // Envoy's rate-limited back-off: Retry-After × [1, 1.5).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    const [first, second] = mock('solo').stats().last;
+    expect(second!.atMs - first!.atMs).toBeGreaterThanOrEqual(950);
+    const stats = await stack.stats('^cluster\\.solo\\.upstream_rq_retry_backoff_ratelimited$');
+    expect(stats['cluster.solo.upstream_rq_retry_backoff_ratelimited']).toBe(1);
+  });
+
+  it("a deployment failing Envoy's health checks gets no traffic until it passes them again", async () => {
+    stack.resetMocks();
+    const sent = async (n: number) => {
+      for (let i = 0; i < n; i++) expect((await ask('checked')).status).toBe(200);
+    };
+    mock('hc-a').setBehaviour({ health_status: 503 });
+    // Two failed checks (every 2 s) mark it unhealthy; the router reads that within a second.
+    const excludedCount = async () =>
+      Number(/llm_router_excluded_total\{group="checked",deployment="hc-a",reason="unhealthy"\} (\d+)/.exec(await (await fetch(`${stack.routerAdmin}/metrics`)).text())?.[1] ?? 0);
+    const deadline = Date.now() + 10_000;
+    while ((await excludedCount()) === 0 && Date.now() < deadline) {
+      await sent(1);
+      await sleep(100);
+    }
+    expect(await excludedCount()).toBeGreaterThan(0);
+    const before = mock('hc-a').stats().requests;
+    await sent(30);
+    expect(mock('hc-a').stats().requests).toBe(before);
+    mock('hc-a').setBehaviour({ health_status: 200 });
+    const recovered = Date.now();
+    while (mock('hc-a').stats().requests === before && Date.now() - recovered < 8000) await sent(5);
+    expect(mock('hc-a').stats().requests).toBeGreaterThan(before);
+    expect(Date.now() - recovered).toBeLessThan(5000);
+  }, 30_000);
 });
 
 describe('streams cut short', () => {
