@@ -195,6 +195,7 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
         return;
       }
       if (b.stall_after_chunks !== undefined && i >= b.stall_after_chunks) return; // leave it open, silent
+      if (b.malformed_after_chunks === i) send('data: <html><body>502 Bad Gateway</body></html>\n\n');
       if (res.destroyed) return;
       send(event([{ index: 0, delta: { content: WORDS[i % WORDS.length] }, logprobs: null, finish_reason: null }]));
     }

@@ -253,6 +253,21 @@ describe('streams cut short', () => {
     expect(record.costNanos).toBeGreaterThan(0);
   });
 
+  it('a malformed event: the client gets an error event after it, and the SDK raises', async () => {
+    mock('streamer').setBehaviour({ cut_after_chunks: undefined, malformed_after_chunks: 10 });
+    const raw = await (await postChat(stack.url, { model: 'streamer', stream: true, messages: [{ role: 'user', content: 'hi' }] })).text();
+    expect(raw).toContain('data: <html>');
+    expect(raw.trimEnd().endsWith('"code":"upstream_stream_malformed"}}')).toBe(true);
+    expect(raw).not.toContain('[DONE]');
+    const stream = await client.chat.completions.create({ model: 'streamer', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    await expect(
+      (async () => {
+        for await (const _ of stream);
+      })(),
+    ).rejects.toThrow();
+    mock('streamer').setBehaviour({ malformed_after_chunks: undefined });
+  });
+
   it('a stream that stalls past the idle timeout: the SDK raises instead of waiting forever', async () => {
     mock('streamer').setBehaviour({ cut_after_chunks: undefined, stall_after_chunks: 5 });
     const stream = await client.chat.completions.create({ model: 'streamer', stream: true, messages: [{ role: 'user', content: 'tell me a story' }] });

@@ -46,13 +46,38 @@ const CONTENT_KEY = Buffer.from('"content":"');
 const FINISH_KEY = Buffer.from('"finish_reason":"');
 const DONE_DATA = Buffer.from('data: [DONE]');
 
+const EMPTY = Buffer.alloc(0);
+
+/** An error event in OpenAI's format: SDKs raise it instead of taking a broken answer for a whole one. */
+const errorEvent = (code: string, message: string) => Buffer.from(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code } })}\n\n`);
+
+/** After a stream that ended without its end (no `[DONE]`, no `finish_reason`). */
+export const TRUNCATED_STREAM_EVENT = errorEvent('upstream_stream_truncated', 'The provider ended the stream before the answer was complete.');
+/** After an event whose data is neither JSON nor `[DONE]`; nothing the provider sends later reaches the client. */
+export const MALFORMED_STREAM_EVENT = errorEvent('upstream_stream_malformed', 'The provider sent an event that is not valid; the stream was ended.');
+
 /**
- * What the client gets when a stream ends without its end (no `[DONE]`, no `finish_reason`): an
- * error event in OpenAI's format, so SDKs raise instead of taking a cut answer for a whole one.
+ * Whether every `data:` line of the event in `bytes[start, end)` holds `[DONE]`, nothing, or
+ * something framed like a JSON object: a cheap check (no parse) that catches a cut event, an HTML
+ * error page or garbage.
  */
-export const TRUNCATED_STREAM_EVENT = Buffer.from(
-  `data: ${JSON.stringify({ error: { message: 'The provider ended the stream before the answer was complete.', type: 'server_error', param: null, code: 'upstream_stream_truncated' } })}\n\n`,
-);
+function wellFormed(bytes: Buffer, start: number, end: number): boolean {
+  let line = start;
+  while (line < end) {
+    let lineEnd = line;
+    while (lineEnd < end && bytes[lineEnd] !== 0x0a && bytes[lineEnd] !== 0x0d) lineEnd++;
+    if (lineEnd - line >= 5 && bytes[line] === 0x64 && bytes.toString('latin1', line, line + 5) === 'data:') {
+      let first = line + 5;
+      let last = lineEnd - 1;
+      while (first <= last && bytes[first] === 0x20) first++;
+      while (last >= first && bytes[last] === 0x20) last--;
+      const empty = first > last;
+      if (!empty && !(bytes[first] === 0x7b && bytes[last] === 0x7d) && bytes.toString('latin1', first, last + 1) !== '[DONE]') return false;
+    }
+    line = lineEnd + 1;
+  }
+  return true;
+}
 
 function occursIn(bytes: Buffer, key: Buffer, start: number, end: number): boolean {
   const at = bytes.indexOf(key, start);
@@ -110,6 +135,9 @@ class SseResponseObserver implements ResponseObserver {
   private contentEvents = 0;
   /** `[DONE]` or a `finish_reason` went by: the answer is whole. */
   private complete = false;
+  /** A malformed event went by: the client got an error event after it, and gets nothing more. */
+  private malformed = false;
+  private malformedInThisChunk = false;
 
   /** `hideUsageEvent`: the router asked for usage on the client's behalf, so the client must not see it. */
   constructor(private readonly hideUsageEvent: boolean) {
@@ -117,6 +145,11 @@ class SseResponseObserver implements ResponseObserver {
   }
 
   private onEvent(bytes: Buffer, start: number, end: number): 'keep' | 'drop' {
+    if (this.malformed) return 'keep';
+    if (!wellFormed(bytes, start, end)) {
+      this.malformed = this.malformedInThisChunk = true;
+      return 'keep';
+    }
     if (hasNonEmpty(bytes, CONTENT_KEY, start, end)) this.contentEvents++;
     if (!this.complete && (hasNonEmpty(bytes, FINISH_KEY, start, end) || occursIn(bytes, DONE_DATA, start, end))) this.complete = true;
     if (!mayHoldUsage(bytes, start, end)) return 'keep';
@@ -130,13 +163,16 @@ class SseResponseObserver implements ResponseObserver {
         if (this.hideUsageEvent && Array.isArray(chunk.choices) && chunk.choices.length === 0) return 'drop';
       }
     } catch {
-      // A malformed event is passed to the client as it is; only the usage is lost.
+      // Framed like JSON but not JSON: passed on as it is; only the usage is lost.
     }
     return 'keep';
   }
 
   push(chunk: Buffer, endOfStream: boolean): Buffer | null {
+    if (this.malformed) return EMPTY;
+    this.malformedInThisChunk = false;
     const out = this.splitter.push(chunk, endOfStream);
+    if (this.malformedInThisChunk) return Buffer.concat([out ?? chunk, MALFORMED_STREAM_EVENT]);
     if (!endOfStream || this.complete) return out;
     return Buffer.concat([out ?? chunk, TRUNCATED_STREAM_EVENT]);
   }

@@ -3,7 +3,7 @@
  * stream: whole, byte by byte, and split at every offset (inside events, CRLFs and UTF-8 characters).
  */
 import { describe, expect, it } from 'vitest';
-import { observeResponse, TRUNCATED_STREAM_EVENT, type ResponseObserver } from '../../../src/providers/openai/response.js';
+import { MALFORMED_STREAM_EVENT, observeResponse, TRUNCATED_STREAM_EVENT, type ResponseObserver } from '../../../src/providers/openai/response.js';
 
 const chunk = (choices: unknown[], usage: unknown = null) =>
   `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o-2024-08-06', choices, usage })}\n\n`;
@@ -82,12 +82,29 @@ describe('SSE framing', () => {
     expect(observer.report().usage).toEqual(EXPECTED_USAGE);
   });
 
-  it('survives malformed events; a stream cut short ends with an error event and counts what was delivered', () => {
+  it('a stream that ends between events without its end gets an error event; what was delivered is counted', () => {
     const observer = observeResponse('text/event-stream', true)!;
-    const cut = Buffer.from(`${EVENTS[0]}data: {"usage": {not json}\n\n${EVENTS[1]}${EVENTS[2]}data: {"choices": [`);
+    const cut = Buffer.from(`${EVENTS[0]}data: {"usage": {not json}\n\n${EVENTS[1]}${EVENTS[2]}`);
     expect(feed(observer, [cut]).equals(Buffer.concat([cut, TRUNCATED_STREAM_EVENT]))).toBe(true);
     expect(JSON.parse(TRUNCATED_STREAM_EVENT.toString().slice(6))).toMatchObject({ error: { type: 'server_error', code: 'upstream_stream_truncated' } });
     expect(observer.report()).toMatchObject({ usage: null, contentEvents: 2 });
+  });
+
+  it('a malformed event (cut inside, HTML, garbage) is followed by an error event, and nothing after it reaches the client', () => {
+    for (const bad of ['data: {"choices": [', 'data: <html>502 Bad Gateway</html>\n\n']) {
+      const observer = observeResponse('text/event-stream', false)!;
+      const first = Buffer.from(`${EVENTS[1]}${bad}`);
+      expect(observer.push(first, bad.endsWith('[')).equals(Buffer.concat([first, MALFORMED_STREAM_EVENT]))).toBe(true);
+      expect(observer.push(Buffer.from(EVENTS[2]!), false)!.length).toBe(0);
+      expect(observer.push(Buffer.from('data: [DONE]\n\n'), true)!.length).toBe(0);
+      expect(observer.report().contentEvents).toBe(1);
+    }
+    expect(JSON.parse(MALFORMED_STREAM_EVENT.toString().slice(6))).toMatchObject({ error: { code: 'upstream_stream_malformed' } });
+  });
+
+  it('keep-alive comments and empty data lines are not malformed', () => {
+    const observer = observeResponse('text/event-stream', false)!;
+    expect(observer.push(Buffer.from(`: keep-alive\n\ndata:\n\n${EVENTS[1]}`), false)).toBeNull();
   });
 
   it('a stream that ends after its finish_reason, without [DONE], is whole: no error event', () => {
