@@ -86,7 +86,7 @@ export class Attempt implements StreamHandler {
     }
   }
 
-  onResponseHeaders(headers: Headers, endOfStream: boolean): Outcome {
+  onResponseHeaders(headers: Headers, endOfStream: boolean, _attributes?: Attributes): Outcome {
     const d = this.deployment;
     if (d === null) return PASS;
     const now = this.p.env.now();
@@ -110,7 +110,7 @@ export class Attempt implements StreamHandler {
    * A 400 read whole: a content-filter refusal or context-length error goes on to the next hop
    * when some hop left serves its reason (the next one, or one its attempt will name).
    */
-  onResponseBody(chunk: Buffer, _endOfStream: boolean): Outcome {
+  onResponseBody(chunk: Buffer, _endOfStream: boolean, _attributes?: Attributes): Outcome {
     const reason = fallbackReasonOf(chunk);
     const takenOver = reason !== null && this.next !== null && nextHop(this.plan!, this.deployment!.name, this.usable, reason) !== null;
     this.finish({ kind: 'refused' }, takenOver ? reason : null);

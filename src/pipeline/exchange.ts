@@ -16,8 +16,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
-import { deploymentBudgetCharges, plannedCharges, settlements, worstCaseNanos, type PlannedCharge } from '../admission/charges.js';
-import { limitHeaders, refusal } from '../admission/refusal.js';
+import { deploymentBudgetCharges, plannedCharges, worstCaseNanos } from '../admission/charges.js';
+import { refusal } from '../admission/refusal.js';
 import { shedding } from '../admission/shedding.js';
 import type { Deployment, ModelGroup } from '../config/compile.js';
 import { RouterError } from '../errors.js';
@@ -30,15 +30,15 @@ import { routeRequestOf } from '../routing/features.js';
 import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
 import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import type { LoadsOf, Target } from '../routing/choose.js';
-import { formatPlan, nextHop, type Plan } from '../routing/plan.js';
+import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
 import type { Decision, LoadView, RouteRequest } from '../routing/types.js';
 import type { UsageRecord } from '../state/store.js';
 import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
+import { Holdings } from './holdings.js';
 import { HOP_HEADERS, upstreamRequest } from './upstream.js';
-import type { Availability } from './availability.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 const NOTHING_SPENT: ReadonlySet<string> = new Set();
@@ -89,11 +89,8 @@ export class Exchange implements StreamHandler {
   private features: RouteRequest | null = null;
   private requestedModel: string | null = null;
   private stream = false;
-  /** What admission reserved for this request, settled when it ends; null when nothing was. */
-  private admission: { readonly id: string; readonly charges: readonly PlannedCharge[]; readonly used: readonly number[] | null } | null = null;
-  /** Tokens counted against the serving deployment's window, since `loadStartMs`; null: not sent. */
-  private reservedTokens: number | null = null;
-  private loadStartMs = 0;
+  /** Its load and reservations in the shared state, given back when it ends. */
+  private readonly holdings: Holdings;
   /** We turned on `include_usage` for a client that did not ask, so its usage chunk is ours to drop. */
   private hideUsageEvent = false;
   private status = 0;
@@ -108,6 +105,7 @@ export class Exchange implements StreamHandler {
 
   constructor(private readonly p: Pipeline) {
     this.startMs = p.env.now();
+    this.holdings = new Holdings(p, () => this.requestId);
   }
 
   /** Synchronous unless the presented key must be looked up in the state store. */
@@ -319,7 +317,7 @@ export class Exchange implements StreamHandler {
       return this.p.store.admit(id, charges).then(
         (result) => {
           if (!result.ok) return this.reject(refusal(charges[result.refused]!, result.used, result.buckets, this.p.env.now()));
-          this.admission = { id, charges, used: result.used };
+          this.holdings.admitted(id, charges, result.used);
           return this.forward(req, features, d);
         },
         (err: unknown) => {
@@ -330,7 +328,7 @@ export class Exchange implements StreamHandler {
           if (closed) return this.reject(new RouterError('admission_unavailable', 'Limits cannot be checked right now; retry shortly.', null, 1));
           // The reservation may have landed after all (a timeout is not a refusal): it is settled like
           // any other, and a settlement of a reservation that never landed changes nothing.
-          this.admission = { id, charges, used: null };
+          this.holdings.admitted(id, charges, null);
           return this.forward(req, features, d);
         },
       );
@@ -344,8 +342,9 @@ export class Exchange implements StreamHandler {
     try {
       this.deployment = d;
       this.served = d;
-      this.startLoad(d, this.startMs, estimatedTokens(features));
-      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), plannedHops(this.plan!, HOP_HEADERS.length, this.p.availability, this.startMs));
+      this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
+      const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.availability.usable(name, this.startMs));
+      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops);
       this.hideUsageEvent = upstream.hideUsageEvent;
       return upstream.outcome;
     } catch (err) {
@@ -356,7 +355,7 @@ export class Exchange implements StreamHandler {
   onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes = NO_ATTRIBUTES): Outcome {
     this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '', attributes.cluster);
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', this.describeWithAttempts(this.decision)]] : [];
-    if (this.admission?.used != null) setHeaders.push(...limitHeaders(this.admission.charges, this.admission.used, this.p.env.now()));
+    setHeaders.push(...this.holdings.limitHeaders(this.p.env.now()));
     if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     if (endOfStream) {
       this.finish(true);
@@ -401,19 +400,9 @@ export class Exchange implements StreamHandler {
     if (this.deployment === null) return;
     this.observer = observeResponse(contentType, this.hideUsageEvent);
     const served = cluster === null ? undefined : this.p.config.deployments.get(cluster);
-    if (served === undefined || served === this.served || this.reservedTokens === null) return;
-    const tokens = this.reservedTokens;
-    this.releaseLoad(this.served!, now, false, 0);
+    if (served === undefined || served === this.served) return;
     this.served = served;
-    this.startLoad(served, now, tokens);
-  }
-
-  private startLoad(d: Deployment, nowMs: number, tokens: number): void {
-    this.reservedTokens = tokens;
-    this.loadStartMs = nowMs;
-    this.p.store.requestStarted(d.name, nowMs, tokens).catch((err: unknown) => {
-      this.storeError(err, 'load not recorded in the state store', { deployment: d.name });
-    });
+    this.holdings.moveLoad(served, now);
   }
 
   /**
@@ -441,41 +430,6 @@ export class Exchange implements StreamHandler {
     this.answered = true;
     this.status = routerError.status;
     return errorReply(routerError, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
-  }
-
-  /**
-   * Reservations end with the usage billed: the provider's report, or the estimate of a stream cut
-   * short; a request that failed or never got an answer releases them, and one cut without any
-   * estimate keeps what was reserved (the provider may bill it).
-   */
-  private settleAdmission(billed: { tokens: number; costNanos: number } | null): void {
-    if (this.admission === null) return;
-    const failed = !this.responseStarted || this.status >= 400;
-    const { id, charges } = this.admission;
-    const real = billed ?? (failed ? { tokens: 0, costNanos: 0 } : null);
-    const done = real === null ? charges.map((c) => ({ meter: c.meter, bucket: c.bucket, ttlMs: c.ttlMs, delta: 0 })) : settlements(charges, real);
-    this.admission = null;
-    this.p.store.settle(id, done).catch((err: unknown) => this.p.log.error({ err, requestId: this.requestId, settlements: done }, 'reservations not settled in the state store'));
-  }
-
-  /**
-   * The deployment's in-flight count goes down and its window gets the real tokens; the one that
-   * answered first time, in full, learns its latency.
-   */
-  private releaseLoad(d: Deployment, now: number, complete: boolean, tokens: number | null): void {
-    if (this.reservedTokens === null) return;
-    const ok = complete && this.status >= 200 && this.status < 300 && d === this.deployment;
-    this.p.store
-      .requestEnded({
-        deployment: d.name,
-        startedMs: this.loadStartMs,
-        endedMs: now,
-        estimatedTokens: this.reservedTokens,
-        actualTokens: tokens ?? this.reservedTokens,
-        sample: ok ? { latencyMs: now - this.startMs, ttftMs: this.ttftMs } : null,
-      })
-      .catch((err: unknown) => this.storeError(err, 'load release not recorded in the state store', { deployment: d.name }));
-    this.reservedTokens = null;
   }
 
   /**
@@ -514,8 +468,10 @@ export class Exchange implements StreamHandler {
     const { usage, estimated } = this.billedUsage(report);
     const reported = report.usage !== null;
     const cost = costNanos(usage, d.price);
-    this.settleAdmission(reported || estimated ? { tokens: usage.totalTokens, costNanos: cost } : null);
-    this.releaseLoad(d, now, complete && reported, reported || estimated ? usage.totalTokens : null);
+    this.holdings.settle(reported || estimated ? { tokens: usage.totalTokens, costNanos: cost } : null, !this.responseStarted || this.status >= 400);
+    // Only the deployment the request was sent to, answering in full, gives a latency sample.
+    const sample = complete && reported && this.status >= 200 && this.status < 300 && d === this.deployment ? { latencyMs: latencyMs, ttftMs: this.ttftMs } : null;
+    this.holdings.releaseLoad(now, reported || estimated ? usage.totalTokens : null, sample);
     const record: UsageRecord = {
       recordId: randomUUID(),
       requestId: this.requestId,
@@ -546,17 +502,6 @@ export class Exchange implements StreamHandler {
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
   }
-}
-
-/** The deployments the next `count` attempts would go to, each failing in turn. */
-function plannedHops(plan: Plan, count: number, availability: Availability, nowMs: number): string[] {
-  const hops: string[] = [];
-  let at = plan.primary;
-  for (let i = 0; i < count; i++) {
-    at = nextHop(plan, at, (d) => availability.usable(d, nowMs))?.deployment ?? at;
-    hops.push(at);
-  }
-  return hops;
 }
 
 /** The loads read for `groups`' deployments (in order), per group. */

@@ -72,6 +72,17 @@ export function nextHop(plan: Plan, current: string, usable: (deployment: string
   return null;
 }
 
+/** The deployments the next `count` attempts would go to, each failing in turn (the last repeats when hops run out). */
+export function plannedHops(plan: Plan, count: number, usable: (deployment: string) => boolean): string[] {
+  const hops: string[] = [];
+  let at = plan.primary;
+  for (let i = 0; i < count; i++) {
+    at = nextHop(plan, at, usable)?.deployment ?? at;
+    hops.push(at);
+  }
+  return hops;
+}
+
 /**
  * The hops a routed request may fall back to, in order: the group's other deployments (ranked by
  * its strategy), then the deployments of its `fallbacks` groups, then those of its content-policy

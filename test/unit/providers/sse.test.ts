@@ -94,7 +94,7 @@ describe('SSE framing', () => {
     for (const bad of ['data: {"choices": [', 'data: <html>502 Bad Gateway</html>\n\n']) {
       const observer = observeResponse('text/event-stream', false)!;
       const first = Buffer.from(`${EVENTS[1]}${bad}`);
-      expect(observer.push(first, bad.endsWith('[')).equals(Buffer.concat([first, MALFORMED_STREAM_EVENT]))).toBe(true);
+      expect(observer.push(first, bad.endsWith('['))!.equals(Buffer.concat([first, MALFORMED_STREAM_EVENT]))).toBe(true);
       expect(observer.push(Buffer.from(EVENTS[2]!), false)!.length).toBe(0);
       expect(observer.push(Buffer.from('data: [DONE]\n\n'), true)!.length).toBe(0);
       expect(observer.report().contentEvents).toBe(1);

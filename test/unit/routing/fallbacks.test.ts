@@ -7,7 +7,7 @@ import { Router } from '../../../src/routing/choose.js';
 import { attemptResult, cooldownAfter, FailureWindow } from '../../../src/routing/cooldown.js';
 import { unhealthyDeployments } from '../../../src/routing/envoy-health.js';
 import { earliestRecovery } from '../../../src/routing/filters.js';
-import { formatPlan, nextHop, parsePlan, type Plan } from '../../../src/routing/plan.js';
+import { formatPlan, nextHop, parsePlan, plannedHops, type Plan } from '../../../src/routing/plan.js';
 import { routeRequestOf } from '../../../src/routing/features.js';
 import { IDLE, type Decision, type LoadView } from '../../../src/routing/types.js';
 import { fixedEnv } from '../../support/fixtures.js';
@@ -72,6 +72,13 @@ describe('fallback plans', () => {
     expect(nextHop(plan, 'gpt4o-a', all, 'content_policy')?.deployment).toBe('claude-a');
     expect(nextHop(plan, 'gpt4o-b', all, 'context_window')?.deployment).toBe('long-a');
     expect(nextHop(plan, 'long-a', all)).toBeNull();
+  });
+
+  it('plans the hops of retries 2 to 4 in order, repeating the last when the plan runs out', () => {
+    const plan = parsePlan('gpt4o-a gpt4o-b claude-a:p', config.deployments)!;
+    expect(plannedHops(plan, 3, () => true)).toEqual(['gpt4o-b', 'claude-a', 'claude-a']);
+    expect(plannedHops(plan, 3, (x) => x !== 'gpt4o-b')).toEqual(['claude-a', 'claude-a', 'claude-a']);
+    expect(plannedHops({ primary: 'gpt4o-a', hops: [] }, 3, () => true)).toEqual(['gpt4o-a', 'gpt4o-a', 'gpt4o-a']);
   });
 
   it('a prompt no deployment of the group can hold goes to its context-window fallback up front', () => {
