@@ -8,15 +8,28 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { ProcessingRequestSchema, type ProcessingRequest } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import type { StreamHandler } from '../pipeline/types.js';
 import { runSession } from './session.js';
 
 const SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';
 
 /**
- * gRPC metadata the upstream (per-attempt) filter sends (its `grpc_service.initial_metadata` in
- * envoy.yaml): the one service serves both filters, and this tells their streams apart.
+ * gRPC metadata the upstream filters send (their `grpc_service.initial_metadata` in envoy.yaml): the
+ * one service serves the request filter, the fallback-hop filter (`hop`) and the failed-attempt
+ * filter (`attempt-failed`), and this tells their streams apart.
  */
 const FILTER_METADATA = 'x-llm-filter';
+
+function handlerFor(call: grpc.ServerDuplexStream<ProcessingRequest, Buffer>, pipeline: Pipeline): StreamHandler {
+  switch (call.metadata.get(FILTER_METADATA)[0]) {
+    case 'hop':
+      return pipeline.hop();
+    case 'attempt-failed':
+      return pipeline.failedAttempt();
+    default:
+      return pipeline.exchange();
+  }
+}
 
 /** Replies are encoded by translate.ts (some ahead of time), so the server writes bytes as they are. */
 const processorService: grpc.ServiceDefinition = {
@@ -73,8 +86,7 @@ export async function startExtProcServer(
     ...listen.options,
   });
   server.addService(processorService, {
-    Process: (call: grpc.ServerDuplexStream<ProcessingRequest, Buffer>) =>
-      runSession(call, call.metadata.get(FILTER_METADATA)[0] === 'attempt' ? pipeline.attempt() : pipeline.exchange(), log),
+    Process: (call: grpc.ServerDuplexStream<ProcessingRequest, Buffer>) => runSession(call, handlerFor(call, pipeline), log),
   });
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);

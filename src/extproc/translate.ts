@@ -43,14 +43,18 @@ export function readAttributes(req: ProcessingRequest): Attributes {
   const a = req.attributes['envoy.filters.http.ext_proc'];
   if (a === undefined) return NO_ATTRIBUTES;
   const status = a['response.code'];
-  const cluster = a['xds.cluster_name'];
   const attempt = a['upstream.request_attempt_count'];
   return {
     status: typeof status === 'number' ? status : null,
-    cluster: typeof cluster === 'string' && cluster !== '' ? cluster : null,
+    cluster: text(a['xds.cluster_name']),
     attempt: typeof attempt === 'number' ? attempt : null,
+    requestId: text(a["request.headers['x-request-id']"]),
+    plan: text(a["request.headers['x-llm-plan']"]),
+    nextCluster: text(a["request.headers['x-llm-cluster']"]),
   };
 }
+
+const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
 /** Only `raw_value` is set: Envoy reads nothing else, and setting both fails the request. */
 function headerOptions(pairs: readonly HeaderPair[]): MessageInitShape<typeof HeaderValueOptionSchema>[] {
@@ -80,12 +84,12 @@ const PASS_BYTES = new Map<Phase, Buffer>(
 const STREAMED_RESPONSE_BODY = create(ProcessingModeSchema, { responseBodyMode: ProcessingMode_BodySendMode.STREAMED });
 const BUFFERED_RESPONSE_BODY = create(ProcessingModeSchema, { responseBodyMode: ProcessingMode_BodySendMode.BUFFERED });
 
-/** The upstream (per-attempt) filter's mode with the request body on, whole, for a rewrite. */
+/** The fallback-hop filter's mode with the request body on, whole, for a rewrite. */
 const WITH_REQUEST_BODY = create(ProcessingModeSchema, {
   requestHeaderMode: ProcessingMode_HeaderSendMode.SEND,
   requestBodyMode: ProcessingMode_BodySendMode.BUFFERED,
   requestTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
-  responseHeaderMode: ProcessingMode_HeaderSendMode.SEND,
+  responseHeaderMode: ProcessingMode_HeaderSendMode.SKIP,
   responseBodyMode: ProcessingMode_BodySendMode.NONE,
   responseTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
 });

@@ -1,24 +1,24 @@
 /**
- * One `Attempt` per try Envoy makes of a request, driven by the router's *upstream* ext_proc filter
- * (envoy.yaml: the router filter's `upstream_http_filters`), which runs after Envoy picked the
- * deployment's cluster, once per attempt, retries and fallback hops included.
+ * Envoy's attempts of a request, as the router's upstream filters show them (envoy.yaml: the
+ * router filter's `upstream_http_filters`, run after Envoy picked the attempt's cluster). A first
+ * attempt that succeeds costs the router nothing: a `header_mutation` names the next hop the
+ * request phase planned. The router is asked only about:
  *
- *   request headers  → which deployment and attempt (Envoy attributes); the plan from the request
- *                      phase; name the cluster of the *next* attempt (Envoy re-reads it on retry:
- *                      `refresh_cluster_on_retry`); on a fallback hop, this deployment's credential
- *   request body     → only on a hop whose model id differs: the model id rewritten
- *   response headers → status, `Retry-After`, providers' limit headers: cooldowns, failure counts;
- *                      a 400 is read whole when the next hop could take it over
- *   response body    → a content-filter refusal or context-length error the next hop serves is
- *                      marked retriable (`x-llm-retry`), so Envoy falls back
- *   end              → no response at all (refused, reset, timed out) is a failure too
+ *   `Hop`            every retry, at its request headers: name the cluster of the attempt after it
+ *                    (Envoy re-reads it: `refresh_cluster_on_retry`); this deployment's credential;
+ *                    its model id (the body, only when it differs); and the previous attempt, if it
+ *                    got no response at all (refused, reset, timed out), counted as a failure
+ *   `FailedAttempt`  every attempt answered with a non-2xx status, at its response headers: cooldowns
+ *                    from 429/Retry-After and failures; a 400 read whole when a later hop could take
+ *                    it over, and marked retriable (`x-llm-retry`) when one serves its reason
  */
 import type { Deployment } from '../config/compile.js';
 import { fallbackReasonOf } from '../providers/openai/errors.js';
 import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
 import { retryAtMs } from '../providers/retry-after.js';
 import { attemptResult, cooldownAfter, type AttemptResult } from '../routing/cooldown.js';
-import { FALLBACK_REASONS, nextHop, parsePlan, type FallbackReason, type Hop, type Plan } from '../routing/plan.js';
+import { FALLBACK_REASONS, nextHop, parsePlan, type FallbackReason, type Plan } from '../routing/plan.js';
+import type { AttemptRecord } from './attempts.js';
 import type { Pipeline } from './pipeline.js';
 import { PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
 import { ATTEMPT_COUNT_HEADER, credentialHeaders, PLAN_HEADER } from './upstream.js';
@@ -28,18 +28,31 @@ export const RETRY_HEADER = 'x-llm-retry';
 /** Seconds Envoy's rate-limited back-off waits before retrying the same deployment (`rate_limited_retry_back_off`). */
 export const BACKOFF_HEADER = 'x-llm-backoff';
 
-const COUNT_ONLY: readonly string[] = [ATTEMPT_COUNT_HEADER];
+/**
+ * An attempt's outcome, as every replica learns it: counted in the metrics and the request's attempt
+ * log, and the cooldown it earns applied here and in the shared store.
+ */
+export function settleAttempt(p: Pipeline, requestId: string, record: AttemptRecord, result: AttemptResult, hop: 'first' | 'fallback'): void {
+  p.metrics.attempts.inc({ deployment: record.deployment, hop, result: record.result });
+  p.attempts.put(requestId, record);
+  const now = p.env.now();
+  const until = cooldownAfter(result, record.deployment, now, p.config.routing, p.availability.failures);
+  if (until === null) return;
+  const cause = result.kind === 'failed' ? 'failures' : result.kind === 'rate_limited' && result.retryAtMs !== null ? 'retry_after' : 'rate_limited';
+  p.metrics.cooldowns.inc({ deployment: record.deployment, cause });
+  p.availability.cool(record.deployment, until);
+  p.log.info({ requestId, deployment: record.deployment, status: record.status, cause, untilMs: until }, 'deployment cooling down');
+  p.store.coolDown(record.deployment, until).catch((err: unknown) => p.storeError(err, 'cooldown not recorded in the state store', { requestId, deployment: record.deployment }));
+}
 
-export class Attempt implements StreamHandler {
-  private requestId = '';
+/** The reason of the last attempt this process saw fail with one (a content-filter refusal, a context-length error). */
+function lastFallbackReason(records: readonly AttemptRecord[]): FallbackReason | null {
+  const last = records[records.length - 1]?.result;
+  return FALLBACK_REASONS.find((r) => r === last) ?? null;
+}
+
+export class Hop implements StreamHandler {
   private deployment: Deployment | null = null;
-  private plan: Plan | null = null;
-  private attempt = 1;
-  private primary = true;
-  /** Where Envoy sends the next attempt; null: this deployment again. */
-  private next: Hop | null = null;
-  private startMs = 0;
-  private status: number | null = null;
   private finished = false;
 
   constructor(private readonly p: Pipeline) {}
@@ -47,33 +60,44 @@ export class Attempt implements StreamHandler {
   onRequestHeaders(headers: Headers, _endOfStream: boolean, attributes: Attributes): Outcome {
     const plan = parsePlan(headers[PLAN_HEADER], this.p.config.deployments);
     const d = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
-    if (plan === null || d === undefined) {
-      // Not a request the router routed (or Envoy's config lacks the attributes): nothing to do.
-      this.finished = true;
-      return PASS;
-    }
-    this.requestId = headers['x-request-id'] ?? '';
+    const attempt = attributes.attempt ?? 2;
+    if (plan === null || d === undefined) return this.done_();
+    const requestId = headers['x-request-id'] ?? '';
+    const now = this.p.env.now();
+    this.noteSilentPrevious(requestId, plan, attempt, now);
     this.deployment = d;
-    this.plan = plan;
-    this.attempt = attributes.attempt ?? 1;
-    this.startMs = this.p.env.now();
-    this.primary = d.name === plan.primary;
-    // After a refusal of a fallback kind (seen by this process), the next hop is one that serves it.
-    const earlier = this.p.attempts.peek(this.requestId);
-    const last = earlier.length === 0 ? null : earlier[earlier.length - 1]!.result;
-    const reason = FALLBACK_REASONS.find((r) => r === last) ?? null;
-    this.next = nextHop(plan, d.name, this.usable, reason);
+    const earlier = this.p.attempts.peek(requestId);
+    const next = nextHop(plan, d.name, (name) => this.p.availability.usable(name, now), lastFallbackReason(earlier));
+    this.p.attempts.put(requestId, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
     // Without the attempt count, Envoy's matcher reads x-llm-cluster for the next attempt (envoy.yaml).
-    const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, this.next?.deployment ?? d.name]];
-    if (this.primary) return { kind: 'continue', setHeaders, removeHeaders: COUNT_ONLY };
-    const credential = credentialHeaders(d);
-    setHeaders.push(...credential.set);
+    const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, next?.deployment ?? d.name]];
+    const removeHeaders = [ATTEMPT_COUNT_HEADER];
+    if (d.name !== plan.primary) {
+      const credential = credentialHeaders(d);
+      setHeaders.push(...credential.set);
+      removeHeaders.push(...credential.remove);
+    }
     const readRequestBody = d.providerModel !== this.p.config.deployments.get(plan.primary)!.providerModel;
-    return { kind: 'continue', setHeaders, removeHeaders: [ATTEMPT_COUNT_HEADER, ...credential.remove], readRequestBody };
+    if (!readRequestBody) this.finished = true;
+    return { kind: 'continue', setHeaders, removeHeaders, readRequestBody };
   }
 
-  /** A fallback hop to a deployment with another model id: the body as the primary got it, with this one's. */
+  /**
+   * An attempt before this one that got no response: nothing else tells the router. Its record is
+   * still `sent` (a retry named it), or missing (a first attempt).
+   */
+  private noteSilentPrevious(requestId: string, plan: Plan, attempt: number, now: number): void {
+    const previous = this.p.attempts.peek(requestId).find((r) => r.attempt === attempt - 1);
+    if (previous !== undefined && previous.result !== 'sent') return;
+    const deployment = previous?.deployment ?? (attempt === 2 ? plan.primary : null);
+    if (deployment === null) return;
+    const record = { attempt: attempt - 1, deployment, status: null, result: 'failed', next: null, atMs: previous?.atMs ?? now };
+    settleAttempt(this.p, requestId, record, { kind: 'failed' }, attempt - 1 === 1 ? 'first' : 'fallback');
+  }
+
+  /** A hop to a deployment with another model id: the body as the primary got it, with this one's. */
   onRequestBody(body: Buffer): Outcome {
+    this.finished = true;
     try {
       const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
       parsed.model = this.deployment!.providerModel;
@@ -81,38 +105,89 @@ export class Attempt implements StreamHandler {
       return { kind: 'continue', setHeaders: [['content-length', String(rewritten.length)]], removeHeaders: [], body: rewritten };
     } catch (err) {
       // The request phase parsed and re-wrote this body, so this cannot happen; if it does, say so.
-      this.p.log.error({ err, requestId: this.requestId, deployment: this.deployment?.name }, 'fallback hop: request body unreadable');
+      this.p.log.error({ err, deployment: this.deployment?.name }, 'fallback hop: request body unreadable');
       return PASS;
     }
   }
 
-  onResponseHeaders(headers: Headers, endOfStream: boolean, _attributes?: Attributes): Outcome {
-    const d = this.deployment;
-    if (d === null) return PASS;
-    const now = this.p.env.now();
+  onResponseHeaders(): Outcome {
+    return PASS;
+  }
+
+  onResponseBody(): Outcome {
+    return PASS;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  onEnd(): void {
+    this.finished = true;
+  }
+
+  private done_(): Outcome {
+    // Not a request the router routed (or Envoy's config lacks the attributes): nothing to do.
+    this.finished = true;
+    return PASS;
+  }
+}
+
+export class FailedAttempt implements StreamHandler {
+  private requestId = '';
+  private deployment: Deployment | null = null;
+  private plan: Plan | null = null;
+  private attempt = 1;
+  private status = 0;
+  /** The cluster already named for the next attempt. */
+  private next: string | null = null;
+  private atMs = 0;
+  private finished = false;
+
+  constructor(private readonly p: Pipeline) {}
+
+  onRequestHeaders(): Outcome {
+    return PASS;
+  }
+
+  onRequestBody(): Outcome {
+    return PASS;
+  }
+
+  onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes): Outcome {
+    const plan = parsePlan(attributes.plan ?? undefined, this.p.config.deployments);
+    const d = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
+    if (plan === null || d === undefined) {
+      this.finished = true;
+      return PASS;
+    }
+    this.requestId = attributes.requestId ?? '';
+    this.deployment = d;
+    this.plan = plan;
+    this.attempt = attributes.attempt ?? 1;
+    this.next = attributes.nextCluster;
+    this.atMs = this.p.env.now();
     this.status = Number(headers[':status'] ?? 0);
-    if (this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(d, headers, now);
-    const retryAt = retryAtMs(headers, now);
+    if (this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(d, headers);
+    const retryAt = retryAtMs(headers, this.atMs);
     const result = attemptResult(this.status, retryAt);
     const setHeaders: HeaderPair[] = [];
     // Envoy waits out a Retry-After only when it retries the same deployment; a hop goes at once.
-    if (result.kind === 'rate_limited' && this.next === null && retryAt !== null) {
-      setHeaders.push([BACKOFF_HEADER, String(Math.max(1, Math.ceil((retryAt - now) / 1000)))]);
+    if (result.kind === 'rate_limited' && retryAt !== null && this.next === d.name) {
+      setHeaders.push([BACKOFF_HEADER, String(Math.max(1, Math.ceil((retryAt - this.atMs) / 1000)))]);
     }
-    if (result.kind === 'refused' && this.status === 400 && !endOfStream && this.next !== null && this.plan!.hops.some((h) => h.serves.size > 0)) {
+    if (result.kind === 'refused' && this.status === 400 && !endOfStream && plan.hops.some((h) => h.serves.size > 0)) {
       return { kind: 'continue', setHeaders, removeHeaders: [], readBody: 'buffered' };
     }
     this.finish(result, null);
     return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
   }
 
-  /**
-   * A 400 read whole: a content-filter refusal or context-length error goes on to the next hop
-   * when some hop left serves its reason (the next one, or one its attempt will name).
-   */
-  onResponseBody(chunk: Buffer, _endOfStream: boolean, _attributes?: Attributes): Outcome {
+  /** A 400 read whole: a refusal of a fallback kind goes on when a later hop serves its reason. */
+  onResponseBody(chunk: Buffer): Outcome {
     const reason = fallbackReasonOf(chunk);
-    const takenOver = reason !== null && this.next !== null && nextHop(this.plan!, this.deployment!.name, this.usable, reason) !== null;
+    const now = this.atMs;
+    const takenOver = reason !== null && nextHop(this.plan!, this.deployment!.name, (name) => this.p.availability.usable(name, now), reason) !== null;
     this.finish({ kind: 'refused' }, takenOver ? reason : null);
     return takenOver ? { kind: 'continue', setHeaders: [[RETRY_HEADER, reason]], removeHeaders: [] } : PASS;
   }
@@ -121,33 +196,20 @@ export class Attempt implements StreamHandler {
     return this.finished;
   }
 
-  private readonly usable = (deployment: string): boolean => this.p.availability.usable(deployment, this.startMs);
-
-  /** Closed before a response: the connection was refused or reset, or the attempt timed out. */
   onEnd(): void {
-    if (!this.finished && this.deployment !== null) this.finish({ kind: 'failed' }, null);
     this.finished = true;
   }
 
-  private finish(result: AttemptResult, fallbackReason: FallbackReason | null): void {
+  private finish(result: AttemptResult, reason: FallbackReason | null): void {
     if (this.finished) return;
     this.finished = true;
     const d = this.deployment!;
-    const now = this.p.env.now();
-    const outcome = fallbackReason ?? result.kind;
-    this.p.metrics.attempts.inc({ deployment: d.name, hop: this.primary ? 'first' : 'fallback', result: outcome });
-    this.p.attempts.add(this.requestId, { attempt: this.attempt, deployment: d.name, status: this.status, result: outcome, next: this.next?.deployment ?? null, ms: now - this.startMs });
-    const until = cooldownAfter(result, d.name, now, this.p.config.routing, this.p.availability.failures);
-    if (until === null) return;
-    const cause = result.kind === 'failed' ? 'failures' : result.kind === 'rate_limited' && result.retryAtMs !== null ? 'retry_after' : 'rate_limited';
-    this.p.metrics.cooldowns.inc({ deployment: d.name, cause });
-    this.p.availability.cool(d.name, until);
-    this.p.log.info({ requestId: this.requestId, deployment: d.name, status: this.status, cause, untilMs: until }, 'deployment cooling down');
-    this.p.store.coolDown(d.name, until).catch((err: unknown) => this.p.storeError(err, 'cooldown not recorded in the state store', { requestId: this.requestId, deployment: d.name }));
+    const record = { attempt: this.attempt, deployment: d.name, status: this.status, result: reason ?? result.kind, next: this.next, atMs: this.atMs };
+    settleAttempt(this.p, this.requestId, record, result, d.name === this.plan!.primary && this.attempt === 1 ? 'first' : 'fallback');
   }
 
-  private recordProviderLimits(d: Deployment, headers: Headers, now: number): void {
-    const limits = rateLimitsOf(headers, now);
+  private recordProviderLimits(d: Deployment, headers: Headers): void {
+    const limits = rateLimitsOf(headers, this.atMs);
     if (limits === null) return;
     this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
       this.p.storeError(err, 'provider limits not recorded in the state store', { requestId: this.requestId, deployment: d.name });

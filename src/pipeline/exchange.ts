@@ -21,6 +21,7 @@ import { refusal } from '../admission/refusal.js';
 import { shedding } from '../admission/shedding.js';
 import type { Deployment, ModelGroup } from '../config/compile.js';
 import { RouterError } from '../errors.js';
+import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
 import { observeResponse, type ResponseObserver, type ResponseReport } from '../providers/openai/response.js';
 import { costNanos, NO_USAGE, type Usage } from '../providers/usage.js';
 import { embed } from '../providers/openai/embeddings.js';
@@ -37,6 +38,7 @@ import { parseChatRequest, type ChatRequest } from './chat-request.js';
 import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
+import { settleAttempt } from './attempt.js';
 import { Holdings } from './holdings.js';
 import { HOP_HEADERS, upstreamRequest } from './upstream.js';
 
@@ -175,7 +177,7 @@ export class Exchange implements StreamHandler {
       this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
-      const responseHeaders = this.debug || limited;
+      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders;
       return responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
     } catch (err) {
       return this.reject(err);
@@ -353,7 +355,8 @@ export class Exchange implements StreamHandler {
   }
 
   onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes = NO_ATTRIBUTES): Outcome {
-    this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '', attributes.cluster);
+    this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '', attributes);
+    if (this.served !== null && this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(this.served, headers);
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', this.describeWithAttempts(this.decision)]] : [];
     setHeaders.push(...this.holdings.limitHeaders(this.p.env.now()));
     if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
@@ -373,7 +376,7 @@ export class Exchange implements StreamHandler {
   onResponseBody(chunk: Buffer, endOfStream: boolean, attributes: Attributes = NO_ATTRIBUTES): Outcome {
     if (!this.responseStarted) {
       if (chunk.length === 0 && !endOfStream) return PASS;
-      this.startResponse(attributes.status ?? 0, sniffContentType(chunk), attributes.cluster);
+      this.startResponse(attributes.status ?? 0, sniffContentType(chunk), attributes);
     }
     if (this.ttftMs === null && chunk.length > 0) this.ttftMs = this.p.env.now() - this.startMs;
     const replacement = this.observer?.push(chunk, endOfStream) ?? null;
@@ -389,20 +392,48 @@ export class Exchange implements StreamHandler {
   }
 
   /**
-   * `cluster`: the deployment whose response this is (Envoy's `xds.cluster_name`). When a fallback
-   * hop answered, the load moves to it, and its prices bill the request.
+   * The response starts. Envoy's attributes say which deployment it came from (`xds.cluster_name`) and
+   * after how many attempts: when a fallback hop answered, the load moves to it and its prices bill
+   * the request; the final attempt's outcome is settled like any other attempt's.
    */
-  private startResponse(status: number, contentType: string, cluster: string | null): void {
+  private startResponse(status: number, contentType: string, attributes: Attributes): void {
     this.responseStarted = true;
     this.status = status;
     const now = this.p.env.now();
     this.ttfbMs = now - this.startMs;
     if (this.deployment === null) return;
     this.observer = observeResponse(contentType, this.hideUsageEvent);
-    const served = cluster === null ? undefined : this.p.config.deployments.get(cluster);
-    if (served === undefined || served === this.served) return;
-    this.served = served;
-    this.holdings.moveLoad(served, now);
+    const served = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
+    if (served !== undefined && served !== this.served) {
+      this.served = served;
+      this.holdings.moveLoad(served, now);
+    }
+    if (attributes.attempt !== null) this.settleFinalAttempt(attributes.attempt, now);
+  }
+
+  /**
+   * The last attempt: a success no upstream filter was asked about, or a failure none answered (Envoy's
+   * own 503 after a refused connection). One the failed-attempt filter saw is already settled.
+   */
+  private settleFinalAttempt(attempt: number, now: number): void {
+    const d = this.served!;
+    const hop = attempt === 1 ? 'first' : 'fallback';
+    if (this.status >= 200 && this.status < 300) {
+      settleAttempt(this.p, this.requestId, { attempt, deployment: d.name, status: this.status, result: 'ok', next: null, atMs: now }, { kind: 'ok' }, hop);
+      return;
+    }
+    const seen = this.p.attempts.peek(this.requestId).find((r) => r.attempt === attempt);
+    if (seen === undefined || seen.result === 'sent') {
+      settleAttempt(this.p, this.requestId, { attempt, deployment: d.name, status: null, result: 'failed', next: null, atMs: now }, { kind: 'failed' }, hop);
+    }
+  }
+
+  private recordProviderLimits(d: Deployment, headers: Headers): void {
+    const limits = rateLimitsOf(headers, this.p.env.now());
+    if (limits === null) return;
+    this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
+      this.storeError(err, 'provider limits not recorded in the state store', { deployment: d.name });
+    });
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * The request pipeline, process-wide: the router, the key resolver, the routing metrics, what this
  * process knows of deployment availability and the replies prepared once. `exchange()` starts the
- * per-request state machine (exchange.ts) and `attempt()` the per-attempt one (attempt.ts) that the
- * Envoy adapter drives phase by phase.
+ * per-request state machine (exchange.ts), `hop()` and `failedAttempt()` the per-attempt ones
+ * (attempt.ts), which the Envoy adapter drives phase by phase.
  */
 import type { Logger } from 'pino';
 import { mayRequest, type VirtualKey } from '../auth/keys.js';
@@ -14,7 +14,7 @@ import type { Decision, PolicyEnv } from '../routing/types.js';
 import { StoreUnavailableError } from '../state/resilient.js';
 import type { StateStore } from '../state/store.js';
 import { RoutingMetrics } from '../telemetry/metrics.js';
-import { Attempt } from './attempt.js';
+import { FailedAttempt, Hop } from './attempt.js';
 import { AttemptLog } from './attempts.js';
 import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
@@ -86,8 +86,12 @@ export class Pipeline {
     return new Exchange(this);
   }
 
-  attempt(): Attempt {
-    return new Attempt(this);
+  hop(): Hop {
+    return new Hop(this);
+  }
+
+  failedAttempt(): FailedAttempt {
+    return new FailedAttempt(this);
   }
 
   /**

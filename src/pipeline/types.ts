@@ -38,9 +38,16 @@ export interface Attributes {
   readonly cluster: string | null;
   /** `upstream.request_attempt_count`: 1 for the first attempt. */
   readonly attempt: number | null;
+  /**
+   * Request headers the response-side attempt filter asks for as attributes (it sees no request
+   * message): the request id, the fallback plan and the cluster named for the next attempt.
+   */
+  readonly requestId: string | null;
+  readonly plan: string | null;
+  readonly nextCluster: string | null;
 }
 
-export const NO_ATTRIBUTES: Attributes = Object.freeze({ status: null, cluster: null, attempt: null });
+export const NO_ATTRIBUTES: Attributes = Object.freeze({ status: null, cluster: null, attempt: null, requestId: null, plan: null, nextCluster: null });
 
 /** What drives one ext_proc stream: a request (Exchange) or one attempt of it (Attempt). */
 export interface StreamHandler {
