@@ -65,6 +65,13 @@ export class Router {
    * are kept, so the caller can say when the first one recovers.
    */
   choose(req: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, env: PolicyEnv, avoid: Avoid = NOTHING_TO_AVOID): Decision {
+    const decision = this.chooseWithFallbacks(req, target, loadsOf, env, avoid);
+    // Envoy's panic routing, in the router: when health rules out everything, it says nothing.
+    if (decision.outcome !== 'no_candidates' || avoid.unhealthy.size === 0 || !decision.excluded.some((e) => e.reason === 'unhealthy')) return decision;
+    return this.chooseWithFallbacks(req, target, loadsOf, env, { ...avoid, unhealthy: NOTHING_TO_AVOID.unhealthy });
+  }
+
+  private chooseWithFallbacks(req: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, env: PolicyEnv, avoid: Avoid): Decision {
     const { group, classification } = target;
     const decision = this.chooseIn(req, group, classification, loadsOf(group), env, avoid);
     if (decision.outcome !== 'no_candidates') return decision;

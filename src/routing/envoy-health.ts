@@ -10,6 +10,7 @@ interface HostStatus {
     readonly failed_outlier_check?: boolean;
     readonly failed_active_health_check?: boolean;
     readonly failed_active_degraded_check?: boolean;
+    readonly pending_active_hc?: boolean;
   };
 }
 
@@ -17,9 +18,11 @@ interface ClustersDocument {
   readonly cluster_statuses?: ReadonlyArray<{ readonly name?: string; readonly host_statuses?: readonly HostStatus[] }>;
 }
 
+/** A host not checked yet (Envoy marks it failing until its first health check) counts as usable. */
 const usable = (h: HostStatus): boolean => {
   const s = h.health_status ?? {};
-  return s.failed_outlier_check !== true && s.failed_active_health_check !== true && (s.eds_health_status ?? 'HEALTHY') === 'HEALTHY';
+  const failingChecks = s.failed_active_health_check === true && s.pending_active_hc !== true;
+  return s.failed_outlier_check !== true && !failingChecks && (s.eds_health_status ?? 'HEALTHY') === 'HEALTHY';
 };
 
 /** The deployments (of those named) whose every host is unusable. */

@@ -92,6 +92,16 @@ describe('fallback plans', () => {
     expect(decision).toMatchObject({ outcome: 'routed', primary: { name: 'claude-a' }, fallbackFrom: { group: 'gpt-4o', reason: 'unavailable' } });
   });
 
+  it('unhealthy deployments are avoided, in favour of fallback groups; with nothing else left, used anyway (panic routing)', () => {
+    const req = request('gpt-4o');
+    const target = router.resolve(req)!;
+    const idle = (g: { deployments: readonly unknown[] }) => g.deployments.map(() => IDLE);
+    const sick = { budgetSpent: new Set<string>(), unhealthy: new Set(['gpt4o-a', 'gpt4o-b']) };
+    expect(router.choose(req, target, idle, env, sick)).toMatchObject({ primary: { name: 'claude-a' }, fallbackFrom: { reason: 'unavailable' } });
+    const allSick = { budgetSpent: new Set<string>(), unhealthy: new Set(['gpt4o-a', 'gpt4o-b', 'claude-a', 'mini-a']) };
+    expect(router.choose(req, target, idle, env, allSick)).toMatchObject({ outcome: 'routed', group: { name: 'gpt-4o' } });
+  });
+
   it('with every fallback cooling too, the earliest recovery of any of them is when to come back', () => {
     const now = env.now();
     const decision = decide('gpt-4o', { 'gpt4o-a': { coolingUntilMs: now + 5000 }, 'gpt4o-b': { coolingUntilMs: now + 4000 }, 'claude-a': { coolingUntilMs: now + 3000 }, 'mini-a': { coolingUntilMs: now + 2000 } });
@@ -159,10 +169,12 @@ describe('provider signals', () => {
         { name: 'a', host_statuses: [{ health_status: { eds_health_status: 'HEALTHY', failed_outlier_check: true } }] },
         { name: 'b', host_statuses: [{ health_status: { failed_active_health_check: true } }, { health_status: { eds_health_status: 'HEALTHY' } }] },
         { name: 'c', host_statuses: [{ health_status: { eds_health_status: 'UNHEALTHY' } }] },
+        // Not checked yet: Envoy marks it failing until its first health check.
+        { name: 'd', host_statuses: [{ health_status: { eds_health_status: 'HEALTHY', failed_active_health_check: true, pending_active_hc: true } }] },
         { name: 'llm_router', host_statuses: [{ health_status: { failed_outlier_check: true } }] },
       ],
     };
-    expect([...unhealthyDeployments(doc, new Set(['a', 'b', 'c']))].sort()).toEqual(['a', 'c']);
+    expect([...unhealthyDeployments(doc, new Set(['a', 'b', 'c', 'd']))].sort()).toEqual(['a', 'c']);
     expect(unhealthyDeployments(null, new Set(['a'])).size).toBe(0);
   });
 });
