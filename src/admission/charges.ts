@@ -20,6 +20,8 @@ export interface PlannedCharge extends Charge {
   readonly window: WindowName;
   /** When a bucket of this window stops counting. */
   readonly expiresAt: (bucket: number) => number;
+  /** A budget of the chosen deployment's provider or model group: it moves when a fallback hop answers. */
+  readonly perDeployment?: boolean;
 }
 
 export interface AdmissionInput {
@@ -78,7 +80,7 @@ export function deploymentBudgetCharges(d: Deployment, costNanos: number, nowMs:
   const add = (owner: string, id: string, budgets: ReadonlyArray<{ readonly usd: number; readonly window: WindowName }> | undefined) => {
     for (const b of budgets ?? []) {
       const p = position(b.window, nowMs);
-      out.push({ meter: `${id}:usd:${b.window}`, limit: Math.round(b.usd * NANOS_PER_USD), amount: costNanos, bucket: p.bucket, windowBuckets: p.windowBuckets, ttlMs: p.ttlMs, kind: 'cost', owner, window: b.window, expiresAt: p.expiresAt });
+      out.push({ meter: `${id}:usd:${b.window}`, limit: Math.round(b.usd * NANOS_PER_USD), amount: costNanos, bucket: p.bucket, windowBuckets: p.windowBuckets, ttlMs: p.ttlMs, kind: 'cost', owner, window: b.window, expiresAt: p.expiresAt, perDeployment: true });
     }
   };
   add(`provider ${d.provider}`, `provider:${d.provider}`, config.providerBudgets.get(d.provider));
@@ -107,6 +109,17 @@ export function settlements(charges: readonly PlannedCharge[], actual: { tokens:
     ttlMs: c.ttlMs,
     delta: c.kind === 'tokens' ? actual.tokens - c.amount : c.kind === 'cost' ? actual.costNanos - c.amount : 0,
   }));
+}
+
+/**
+ * The settlements when another deployment than the one charged answered (a fallback hop): the
+ * charged deployment's provider and model-group budgets get their reservation back, and the
+ * answering one's are charged the real cost, with no reservation of their own.
+ */
+export function servedElsewhere(charges: readonly PlannedCharge[], settled: readonly Settlement[], served: Deployment, costNanos: number, nowMs: number, config: RouterConfig): Settlement[] {
+  const out = settled.map((s, i) => (charges[i]!.perDeployment === true ? { ...s, delta: -charges[i]!.amount } : s));
+  for (const c of deploymentBudgetCharges(served, costNanos, nowMs, config)) out.push({ meter: c.meter, bucket: c.bucket, ttlMs: c.ttlMs, delta: costNanos, reserved: false });
+  return out;
 }
 
 /** `$0.008198`, `$0.01`, `$5`: up to micro-dollars, no trailing zeros. */

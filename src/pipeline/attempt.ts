@@ -61,7 +61,7 @@ export class Hop implements StreamHandler {
     const plan = parsePlan(headers[PLAN_HEADER], this.p.config.deployments);
     const d = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
     const attempt = attributes.attempt ?? 2;
-    if (plan === null || d === undefined) return this.done_();
+    if (plan === null || d === undefined) return this.ignore();
     const requestId = headers['x-request-id'] ?? '';
     const now = this.p.env.now();
     this.noteSilentPrevious(requestId, plan, attempt, now);
@@ -126,7 +126,7 @@ export class Hop implements StreamHandler {
     this.finished = true;
   }
 
-  private done_(): Outcome {
+  private ignore(): Outcome {
     // Not a request the router routed (or Envoy's config lacks the attributes): nothing to do.
     this.finished = true;
     return PASS;

@@ -499,7 +499,7 @@ export class Exchange implements StreamHandler {
     const { usage, estimated } = this.billedUsage(report);
     const reported = report.usage !== null;
     const cost = costNanos(usage, d.price);
-    this.holdings.settle(reported || estimated ? { tokens: usage.totalTokens, costNanos: cost } : null, !this.responseStarted || this.status >= 400);
+    this.holdings.settle(reported || estimated ? { tokens: usage.totalTokens, costNanos: cost } : null, !this.responseStarted || this.status >= 400, d === this.deployment ? null : d);
     // Only the deployment the request was sent to, answering in full, gives a latency sample.
     const sample = complete && reported && this.status >= 200 && this.status < 300 && d === this.deployment ? { latencyMs: latencyMs, ttftMs: this.ttftMs } : null;
     this.holdings.releaseLoad(now, reported || estimated ? usage.totalTokens : null, sample);

@@ -4,7 +4,7 @@
  * The exchange takes each when the request goes upstream and gives each back exactly once, however
  * the request ends; when a fallback hop answers, the load moves to that deployment.
  */
-import { settlements, type PlannedCharge } from '../admission/charges.js';
+import { servedElsewhere, settlements, type PlannedCharge } from '../admission/charges.js';
 import { limitHeaders } from '../admission/refusal.js';
 import type { Deployment } from '../config/compile.js';
 import type { Pipeline } from './pipeline.js';
@@ -74,12 +74,14 @@ export class Holdings {
   /**
    * Reservations end with what was billed; without it, a request that failed or never got an answer
    * releases them, and one cut without any estimate keeps what was reserved (the provider may bill it).
+   * `servedBy`: a fallback hop that answered, whose provider and model-group budgets pay instead.
    */
-  settle(billed: Billed | null, failed: boolean): void {
+  settle(billed: Billed | null, failed: boolean, servedBy: Deployment | null = null): void {
     if (this.admission === null) return;
     const { id, charges } = this.admission;
     const real = billed ?? (failed ? { tokens: 0, costNanos: 0 } : null);
-    const done = real === null ? charges.map((c) => ({ meter: c.meter, bucket: c.bucket, ttlMs: c.ttlMs, delta: 0 })) : settlements(charges, real);
+    let done = real === null ? charges.map((c) => ({ meter: c.meter, bucket: c.bucket, ttlMs: c.ttlMs, delta: 0 })) : settlements(charges, real);
+    if (servedBy !== null && real !== null && real.costNanos > 0) done = servedElsewhere(charges, done, servedBy, real.costNanos, this.p.env.now(), this.p.config);
     this.admission = null;
     this.p.store.settle(id, done).catch((err: unknown) => this.p.log.error({ err, requestId: this.requestId(), settlements: done }, 'reservations not settled in the state store'));
   }

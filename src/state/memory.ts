@@ -172,7 +172,12 @@ export class MemoryStore implements StateStore {
   async settle(id: string, settlements: readonly Settlement[]): Promise<void> {
     if (!this.reservations.delete(id)) return;
     for (const s of settlements) {
-      const m = this.meters.get(s.meter);
+      let m = this.meters.get(s.meter);
+      if (s.reserved === false) {
+        if (m === undefined) this.meters.set(s.meter, (m = new Map()));
+        m.set(s.bucket, (m.get(s.bucket) ?? 0) + s.delta);
+        continue;
+      }
       if (m !== undefined && s.delta !== 0 && m.has(s.bucket)) m.set(s.bucket, m.get(s.bucket)! + s.delta);
       this.open.set(s.meter, (this.open.get(s.meter) ?? 0) - 1);
     }

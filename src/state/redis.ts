@@ -218,7 +218,7 @@ export class RedisStore implements StateStore {
     if (settlements.length === 0) return;
     const keys = [this.reservationKey(id), ...settlements.map((s) => this.meterKey(s.meter))];
     const args: Array<string | number> = [keys.length, ...keys];
-    for (const s of settlements) args.push(s.bucket, s.delta, Math.ceil(s.ttlMs));
+    for (const s of settlements) args.push(s.bucket, s.delta, Math.ceil(s.ttlMs), s.reserved === false ? 0 : -1);
     await (this.redis as unknown as SettleCommand).llmrSettle(...args);
   }
 

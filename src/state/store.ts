@@ -98,6 +98,8 @@ export interface Settlement {
   readonly bucket: number;
   readonly delta: number;
   readonly ttlMs: number;
+  /** false: a charge no reservation stands for (the budgets of a fallback hop that answered); no open reservation to close. */
+  readonly reserved?: boolean;
 }
 
 export interface StateStore {

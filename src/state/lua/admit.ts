@@ -47,15 +47,16 @@ return {0, used}
 
 /**
  * Settles a reservation once: KEYS[1] is the reservation, then one meter per settlement; per
- * settlement 3 arguments (bucket, delta, ttl ms). A reservation already settled — or never made,
- * when the admission that timed out did not land — changes nothing, so a replayed settlement is safe.
+ * settlement 4 arguments (bucket, delta, ttl ms, change of `open`: -1 for a reserved charge, 0 for
+ * one no reservation stands for). A reservation already settled — or never made, when the admission
+ * that timed out did not land — changes nothing, so a replayed settlement is safe.
  */
 export const SETTLE_LUA = `
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 for i = 2, #KEYS do
-  local a = (i - 2) * 3
+  local a = (i - 2) * 4
   if tonumber(ARGV[a + 2]) ~= 0 then redis.call('HINCRBY', KEYS[i], ARGV[a + 1], ARGV[a + 2]) end
-  redis.call('HINCRBY', KEYS[i], 'open', -1)
+  if tonumber(ARGV[a + 4]) ~= 0 then redis.call('HINCRBY', KEYS[i], 'open', ARGV[a + 4]) end
   redis.call('PEXPIRE', KEYS[i], ARGV[a + 3])
 end
 return 1

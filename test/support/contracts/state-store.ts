@@ -257,6 +257,27 @@ export function ledgerContract(name: string, makeStore: () => Promise<StateStore
       }
     });
 
+    it("moves a settled cost to a meter no reservation stands for (a fallback hop's budget), once", async () => {
+      const store = await makeStore();
+      try {
+        const t = MINUTE;
+        const planned = charge('provider:a:usd', 1000, 400, '1h', t);
+        expect((await store.admit('moved-1', [planned])).ok).toBe(true);
+        const served = charge('provider:b:usd', 1000, 0, '1h', t);
+        const moved = [
+          { meter: 'provider:a:usd', bucket: planned.bucket, delta: -400, ttlMs: planned.ttlMs },
+          { meter: 'provider:b:usd', bucket: served.bucket, delta: 250, ttlMs: served.ttlMs, reserved: false },
+        ];
+        await store.settle('moved-1', moved);
+        await store.settle('moved-1', moved);
+        expect(await store.used([planned, served])).toEqual([0, 250]);
+        expect(await store.openReservations('provider:a:usd')).toBe(0);
+        expect(await store.openReservations('provider:b:usd')).toBe(0);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('lets exactly the limit through under concurrent admissions', async () => {
       const store = await makeStore();
       try {

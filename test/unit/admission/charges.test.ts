@@ -1,6 +1,6 @@
 /** What a request is charged against, when a refused one may come back, and how reservations settle. */
 import { describe, expect, it } from 'vitest';
-import { formatUsd, plannedCharges, retryAtMs, settlements } from '../../../src/admission/charges.js';
+import { formatUsd, plannedCharges, retryAtMs, servedElsewhere, settlements } from '../../../src/admission/charges.js';
 import { shedding } from '../../../src/admission/shedding.js';
 import { position } from '../../../src/admission/windows.js';
 import { hashKey } from '../../../src/auth/keys.js';
@@ -17,8 +17,10 @@ tier_limits: [{tier: free, tpm_limit: 9000}]
 tag_budgets: [{tag: research, usd: 2, window: 7d}]
 admission: {default_max_tokens: 500}
 model_groups: [{name: g, rpm_limit: 1000}]
-deployments: [{name: d, provider: openai, model_group: g, provider_model: m, price: {input_per_million: 2, output_per_million: 8}, context_window: 128000}]
-provider_budgets: [{provider: openai, usd: 50, window: 30d}]
+deployments:
+  - {name: d, provider: openai, model_group: g, provider_model: m, price: {input_per_million: 2, output_per_million: 8}, context_window: 128000}
+  - {name: hop, provider: azure-openai, model_group: g, provider_model: m, price: {input_per_million: 2, output_per_million: 8}, context_window: 128000}
+provider_budgets: [{provider: openai, usd: 50, window: 30d}, {provider: azure-openai, usd: 20, window: 1d}]
 `,
   'router.yaml',
   {},
@@ -80,6 +82,18 @@ describe('settlements', () => {
       ['team:t:tpm', 120 - 150],
       ['group:g:rpm', 0],
       ['provider:openai:usd:30d', 7 - (100 * 2000 + 50 * 8000)],
+    ]);
+  });
+});
+
+describe('servedElsewhere', () => {
+  it("a fallback hop in another provider answered: the chosen provider's budget gets its reservation back, the hop's pays", () => {
+    const charges = plannedCharges({ key: null, tags: [], promptTokens: 100, maxTokens: 50, deployment, tier: null, nowMs: NOW }, config);
+    const moved = servedElsewhere(charges, settlements(charges, { tokens: 120, costNanos: 7 }), config.deployments.get('hop')!, 7, NOW, config);
+    expect(moved.map((s) => [s.meter, s.delta, s.reserved ?? true])).toEqual([
+      ['group:g:rpm', 0, true],
+      ['provider:openai:usd:30d', -(100 * 2000 + 50 * 8000), true],
+      ['provider:azure-openai:usd:1d', 7, false],
     ]);
   });
 });
