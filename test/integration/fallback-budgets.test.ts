@@ -9,7 +9,6 @@ import { startRedis, type TestRedis } from '../support/redis.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let redis: TestRedis;
-let client: Redis;
 let stack: Stack;
 
 beforeAll(async () => {
@@ -29,20 +28,24 @@ beforeAll(async () => {
       { name: 'azure-dear', group: 'chat', extra: { provider: 'azure-openai' } },
     ],
   });
-  client = new Redis(redis.url);
 }, 60_000);
 
 afterAll(async () => {
-  client?.disconnect();
   await stack?.stop();
   await redis?.stop();
 });
 
+/** A budget meter as the routers share it: spent over its buckets, and reservations still open. */
 async function meter(name: string): Promise<{ spent: number; open: number }> {
-  const fields = await client.hgetall(`test:${new URL(stack.url).port}:meter:${name}`);
-  let spent = 0;
-  for (const [f, v] of Object.entries(fields)) if (f !== 'open') spent += Number(v);
-  return { spent, open: Number(fields.open ?? 0) };
+  const client = new Redis(redis.url);
+  try {
+    const fields = await client.hgetall(`test:${new URL(stack.url).port}:meter:${name}`);
+    let spent = 0;
+    for (const [f, v] of Object.entries(fields)) if (f !== 'open') spent += Number(v);
+    return { spent, open: Number(fields.open ?? 0) };
+  } finally {
+    client.disconnect();
+  }
 }
 
 it("bills a fallback hop's provider, and gives the first deployment's provider its reservation back", async () => {
