@@ -34,11 +34,20 @@ export function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
   };
 }
 
+/** Runs `check` on a fresh store and closes the store, whatever the check does. */
+async function withStore(make: () => Promise<StateStore>, check: (store: StateStore) => Promise<void>): Promise<void> {
+  const store = await make();
+  try {
+    await check(store);
+  } finally {
+    await store.close();
+  }
+}
+
 export function stateStoreContract(name: string, makeStore: (maxLog: number) => Promise<StateStore>): void {
   describe(`StateStore contract: ${name}`, () => {
-    it('aggregates per key, model and deployment per UTC day', async () => {
-      const store = await makeStore(100);
-      try {
+    it('aggregates per key, model and deployment per UTC day', () =>
+      withStore(() => makeStore(100), async (store) => {
         await store.recordUsage(record({ requestId: 'a' }));
         await store.recordUsage(record({ requestId: 'b', deployment: 'mini-b', promptTokens: 7, totalTokens: 12, costNanos: 1 }));
         await store.recordUsage(record({ requestId: 'c', timestampMs: DAY2 }));
@@ -46,27 +55,19 @@ export function stateStoreContract(name: string, makeStore: (maxLog: number) => 
         expect(await store.usageTotals('deployment', 'mini-b', '2026-11-21')).toEqual({ requests: 1, promptTokens: 7, completionTokens: 5, totalTokens: 12, costNanos: 1 });
         expect(await store.usageTotals('key', 'key-1', '2026-11-22')).toEqual({ requests: 1, promptTokens: 10, completionTokens: 5, totalTokens: 15, costNanos: 4500 });
         expect(await store.usageTotals('key', 'nobody', '2026-11-22')).toEqual({ requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costNanos: 0 });
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('keeps an append-only log, newest last, bounded', async () => {
-      const store = await makeStore(1000);
-      try {
+    it('keeps an append-only log, newest last, bounded', () =>
+      withStore(() => makeStore(1000), async (store) => {
         for (let i = 0; i < 5; i++) await store.recordUsage(record({ requestId: `r${i}` }));
         expect((await store.usageLog(3)).map((r) => r.requestId)).toEqual(['r2', 'r3', 'r4']);
         const all = await store.usageLog(100);
         expect(all).toHaveLength(5);
         expect(all[0]).toEqual(record({ requestId: 'r0' }));
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('stores runtime keys by hash, replaces and removes them', async () => {
-      const store = await makeStore(10);
-      try {
+    it('stores runtime keys by hash, replaces and removes them', () =>
+      withStore(() => makeStore(10), async (store) => {
         const hash = 'a'.repeat(64);
         expect(await store.getKey(hash)).toBeNull();
         await store.putKey({ name: 'k1', hash, tags: ['x'], models: ['m'] });
@@ -76,35 +77,24 @@ export function stateStoreContract(name: string, makeStore: (maxLog: number) => 
         expect(await store.deleteKey(hash)).toBe(true);
         expect(await store.deleteKey(hash)).toBe(false);
         expect(await store.getKey(hash)).toBeNull();
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('counts a record once, however often it is written (replays after a Redis outage)', async () => {
-      const store = await makeStore(100);
-      try {
+    it('counts a record once, however often it is written (replays after a Redis outage)', () =>
+      withStore(() => makeStore(100), async (store) => {
         await store.recordUsage(record({ requestId: 'once' }));
         await store.recordUsage(record({ requestId: 'once' }));
         await store.recordUsage(record({ requestId: 'other' }));
         expect((await store.usageTotals('model', 'gpt-4o-mini', '2026-11-21')).requests).toBe(2);
         expect((await store.usageLog(10)).map((r) => r.requestId)).toEqual(['once', 'other']);
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('loses no increment under concurrent writers', async () => {
-      const store = await makeStore(10_000);
-      try {
+    it('loses no increment under concurrent writers', () =>
+      withStore(() => makeStore(10_000), async (store) => {
         await Promise.all(Array.from({ length: 200 }, (_, i) => store.recordUsage(record({ requestId: `c${i}`, costNanos: i }))));
         const t = await store.usageTotals('deployment', 'mini-a', '2026-11-21');
         expect(t.requests).toBe(200);
         expect(t.costNanos).toBe((199 * 200) / 2);
-      } finally {
-        await store.close();
-      }
-    });
+      }));
   });
 }
 
@@ -122,9 +112,8 @@ const end = (over: Partial<RequestEnd> = {}): RequestEnd => ({
 /** The live load every strategy reads: one contract for memory and Redis (latency_samples 20, max age 60 s). */
 export function loadContract(name: string, makeStore: () => Promise<StateStore>): void {
   describe(`StateStore load contract: ${name}`, () => {
-    it('counts in flight, requests and tokens; the estimate is replaced by the real count at the end', async () => {
-      const store = await makeStore();
-      try {
+    it('counts in flight, requests and tokens; the estimate is replaced by the real count at the end', () =>
+      withStore(() => makeStore(), async (store) => {
         await store.requestStarted('d1', MINUTE, 50);
         await store.requestStarted('d1', MINUTE, 50);
         let [d1, d2] = await store.loadOf(['d1', 'd2'], MINUTE + 10);
@@ -134,14 +123,10 @@ export function loadContract(name: string, makeStore: () => Promise<StateStore>)
         await store.requestEnded(end({ actualTokens: 10, sample: null }));
         [d1] = await store.loadOf(['d1'], MINUTE + 200);
         expect(d1).toMatchObject({ inFlight: 0, requestsInWindow: 2, tokensInWindow: 90, latencyMs: 100, ttftMs: 40 });
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('slides the minute: the previous minute counts in proportion to its overlap', async () => {
-      const store = await makeStore();
-      try {
+    it('slides the minute: the previous minute counts in proportion to its overlap', () =>
+      withStore(() => makeStore(), async (store) => {
         for (let i = 0; i < 10; i++) await store.requestStarted('d1', MINUTE + 1000, 30);
         await store.requestStarted('d1', MINUTE + 60_000 + 5000, 30);
         const [half] = await store.loadOf(['d1'], MINUTE + 90_000);
@@ -149,14 +134,10 @@ export function loadContract(name: string, makeStore: () => Promise<StateStore>)
         expect(half!.tokensInWindow).toBeCloseTo(30 + 300 * 0.5, 6);
         const [later] = await store.loadOf(['d1'], MINUTE + 125_000);
         expect(later!.requestsInWindow).toBeCloseTo(1 * (1 - 5 / 60), 6);
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('averages the newest latency samples and forgets old ones', async () => {
-      const store = await makeStore();
-      try {
+    it('averages the newest latency samples and forgets old ones', () =>
+      withStore(() => makeStore(), async (store) => {
         await store.requestEnded(end({ endedMs: MINUTE, sample: { latencyMs: 1000, ttftMs: null } }));
         for (let i = 0; i < 20; i++) await store.requestEnded(end({ endedMs: MINUTE + 50_000 + i, sample: { latencyMs: 100 + i, ttftMs: i % 2 === 0 ? 10 : null } }));
         const [fresh] = await store.loadOf(['d1'], MINUTE + 60_000);
@@ -164,14 +145,10 @@ export function loadContract(name: string, makeStore: () => Promise<StateStore>)
         expect(fresh!.ttftMs).toBe(10);
         const [stale] = await store.loadOf(['d1'], MINUTE + 50_000 + 60_020);
         expect(stale).toMatchObject({ latencyMs: null, ttftMs: null });
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('keeps the provider\'s last report of its limits until its windows reset', async () => {
-      const store = await makeStore();
-      try {
+    it('keeps the provider\'s last report of its limits until its windows reset', () =>
+      withStore(() => makeStore(), async (store) => {
         // Real time here: Redis expires the report at its last reset (PXAT).
         const t = Date.now() + 60_000;
         const limits = { requests: { limit: 60, remaining: 10, resetAtMs: t + 1000 }, tokens: { limit: 1000, remaining: 400, resetAtMs: t + 5000 } };
@@ -179,23 +156,16 @@ export function loadContract(name: string, makeStore: () => Promise<StateStore>)
         expect((await store.loadOf(['d1'], t))[0]!.provider).toEqual(limits);
         expect((await store.loadOf(['d1'], t + 2000))[0]!.provider).toEqual({ requests: null, tokens: limits.tokens });
         expect((await store.loadOf(['d1'], t + 6000))[0]!.provider).toBeNull();
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('keeps the latest cooldown deadline: a shorter one never shortens it', async () => {
-      const store = await makeStore();
-      try {
+    it('keeps the latest cooldown deadline: a shorter one never shortens it', () =>
+      withStore(() => makeStore(), async (store) => {
         await store.coolDown('d1', MINUTE + 5000);
         await store.coolDown('d1', MINUTE + 2000);
         expect((await store.loadOf(['d1'], MINUTE))[0]!.coolingUntilMs).toBe(MINUTE + 5000);
         await store.coolDown('d1', MINUTE + 9000);
         expect((await store.loadOf(['d1'], MINUTE))[0]!.coolingUntilMs).toBe(MINUTE + 9000);
-      } finally {
-        await store.close();
-      }
-    });
+      }));
   });
 }
 
@@ -210,9 +180,8 @@ const rid = () => `r${reservations++}`;
 /** Admission: reservations all-or-nothing, exact at window boundaries, settled to real amounts once. */
 export function ledgerContract(name: string, makeStore: () => Promise<StateStore>): void {
   describe(`StateStore ledger contract: ${name}`, () => {
-    it('RPM is exact at the window boundary (pinned clock)', async () => {
-      const store = await makeStore();
-      try {
+    it('RPM is exact at the window boundary (pinned clock)', () =>
+      withStore(() => makeStore(), async (store) => {
         const t0 = MINUTE + 0;
         for (let i = 0; i < 3; i++) expect((await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + i * 1000)])).ok).toBe(true);
         expect(await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + 59_999)])).toMatchObject({ ok: false, refused: 0, used: 3 });
@@ -220,14 +189,10 @@ export function ledgerContract(name: string, makeStore: () => Promise<StateStore
         expect((await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + 60_000)])).ok).toBe(true);
         expect((await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + 60_500)])).ok).toBe(false);
         expect((await store.admit(rid(), [charge('k:rpm', 3, 1, '1m', t0 + 61_000)])).ok).toBe(true);
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('reserves every charge or none, and says which did not fit and what it holds', async () => {
-      const store = await makeStore();
-      try {
+    it('reserves every charge or none, and says which did not fit and what it holds', () =>
+      withStore(() => makeStore(), async (store) => {
         const t = MINUTE + 5000;
         expect(await store.admit(rid(), [charge('a', 10, 4, '1m', t), charge('b', 100, 50, '1h', t)])).toEqual({ ok: true, used: [4, 50] });
         const refused = await store.admit(rid(), [charge('a', 10, 4, '1m', t + 1000), charge('b', 100, 60, '1h', t + 1000)]);
@@ -235,14 +200,10 @@ export function ledgerContract(name: string, makeStore: () => Promise<StateStore
         // Nothing of the refused request was kept in `a`.
         expect(await store.admit(rid(), [charge('a', 10, 6, '1m', t + 2000)])).toEqual({ ok: true, used: [10] });
         expect(await store.openReservations('a')).toBe(2);
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('settles a reservation to the real amount and closes it, once', async () => {
-      const store = await makeStore();
-      try {
+    it('settles a reservation to the real amount and closes it, once', () =>
+      withStore(() => makeStore(), async (store) => {
         const t = MINUTE;
         const c = charge('tpm', 1000, 600, '1m', t);
         expect((await store.admit('tpm-1', [c])).ok).toBe(true);
@@ -252,14 +213,10 @@ export function ledgerContract(name: string, makeStore: () => Promise<StateStore
         await store.settle('tpm-1', settlement); // replayed after an outage: no effect
         expect(await store.openReservations('tpm')).toBe(0);
         expect(await store.admit(rid(), [charge('tpm', 1000, 600, '1m', t)])).toEqual({ ok: true, used: [700] });
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it("moves a settled cost to a meter no reservation stands for (a fallback hop's budget), once", async () => {
-      const store = await makeStore();
-      try {
+    it("moves a settled cost to a meter no reservation stands for (a fallback hop's budget), once", () =>
+      withStore(() => makeStore(), async (store) => {
         const t = MINUTE;
         const planned = charge('provider:a:usd', 1000, 400, '1h', t);
         expect((await store.admit('moved-1', [planned])).ok).toBe(true);
@@ -273,22 +230,15 @@ export function ledgerContract(name: string, makeStore: () => Promise<StateStore
         expect(await store.used([planned, served])).toEqual([0, 250]);
         expect(await store.openReservations('provider:a:usd')).toBe(0);
         expect(await store.openReservations('provider:b:usd')).toBe(0);
-      } finally {
-        await store.close();
-      }
-    });
+      }));
 
-    it('lets exactly the limit through under concurrent admissions', async () => {
-      const store = await makeStore();
-      try {
+    it('lets exactly the limit through under concurrent admissions', () =>
+      withStore(() => makeStore(), async (store) => {
         const results = await Promise.all(Array.from({ length: 50 }, () => store.admit(rid(), [charge('race', 10, 1, 'day', MINUTE)])));
         // A settlement for a reservation that was never made (an admission that timed out and did not land) does nothing.
         await store.settle('never-made', [{ meter: 'race', bucket: position('day', MINUTE).bucket, delta: -5, ttlMs: 60_000 }]);
         expect(results.filter((r) => r.ok)).toHaveLength(10);
         expect(await store.openReservations('race')).toBe(10);
-      } finally {
-        await store.close();
-      }
-    });
+      }));
   });
 }
