@@ -1,7 +1,7 @@
 /**
- * A circuit breaker for the state store: after `threshold` failures in a row it opens, and calls
- * fail at once instead of waiting on a store that does not answer. Requests never probe: the owner
- * checks the store in the background and closes the breaker when it answers again.
+ * A circuit breaker for the state store: after `threshold` failures in a row it opens (or at once, when
+ * tripped), and calls fail at once instead of waiting on a store that does not answer. Requests never
+ * probe: the owner checks the store in the background and closes the breaker when it answers again.
  */
 export class Breaker {
   private open = false;
@@ -22,6 +22,15 @@ export class Breaker {
     if (this.open) {
       this.open = false;
       this.onChange(false);
+    }
+  }
+
+  /** Opens at once: the owner knows the store is not answering, whatever the count. */
+  trip(): void {
+    this.failures = this.threshold;
+    if (!this.open) {
+      this.open = true;
+      this.onChange(true);
     }
   }
 

@@ -30,18 +30,32 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+export class StoreTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`state store call timed out after ${ms} ms`);
+    this.name = 'StoreTimeoutError';
+  }
+}
+
 /** `p`, or a rejection after `ms`; `waiting` holds the rejecter meanwhile, so it can be cut short. */
 function withTimeout<T>(p: Promise<T>, ms: number, waiting?: Set<(err: Error) => void>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let settled = false;
     const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       waiting?.delete(fail);
       reject(err);
     };
-    const timer = setTimeout(() => fail(new Error(`state store call timed out after ${ms} ms`)), ms);
+    // After the router's own event loop was held up (a GC pause, a CPU burst), timers run before the
+    // replies already waiting in the socket are read: give I/O that one turn before calling it a timeout.
+    const timer = setTimeout(() => setImmediate(() => fail(new StoreTimeoutError(ms))), ms);
     waiting?.add(fail);
     p.then(
       (v) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         waiting?.delete(fail);
         resolve(v);
@@ -62,6 +76,8 @@ export class ResilientStore implements StateStore {
   private probe: NodeJS.Timeout | null = null;
   /** Calls requests are waiting on: failed at once when the breaker opens, as they would time out. */
   private readonly waiting = new Set<(err: Error) => void>();
+  /** When the store last answered a call (performance.now()). */
+  private lastAnswerMs = 0;
 
   constructor(
     private readonly inner: StateStore,
@@ -93,17 +109,27 @@ export class ResilientStore implements StateStore {
 
   private call<T>(timeoutMs: number, fn: () => Promise<T>, waiting?: Set<(err: Error) => void>): Promise<T> {
     if (this.breaker.isOpen) return Promise.reject(new StoreUnavailableError());
+    const startedMs = performance.now();
     return withTimeout(fn(), timeoutMs, waiting).then(
       (v) => {
-        this.breaker.success();
-        if (this.queue.length > 0) this.drain();
+        this.answered();
         return v;
       },
       (err: unknown) => {
-        this.breaker.failure();
+        // A call that timed out while the store answered nothing at all since it was sent is a store
+        // that has gone silent (replies come in order on the connection): open now rather than let
+        // the next requests each wait out their own timeout. One slow call among answers only counts.
+        if (err instanceof StoreTimeoutError && this.lastAnswerMs < startedMs) this.breaker.trip();
+        else this.breaker.failure();
         throw err;
       },
     );
+  }
+
+  private answered(): void {
+    this.lastAnswerMs = performance.now();
+    this.breaker.success();
+    if (this.queue.length > 0) this.drain();
   }
 
   private hot<T>(fn: () => Promise<T>): Promise<T> {
@@ -146,6 +172,7 @@ export class ResilientStore implements StateStore {
       }
       withTimeout(head.run(), this.o.timeoutMs).then(
         () => {
+          this.lastAnswerMs = performance.now();
           this.breaker.success();
           this.queue.shift();
           next();
@@ -215,7 +242,7 @@ export class ResilientStore implements StateStore {
   /** Also the background probe while the breaker is open: the one call that goes through then. */
   ping(): Promise<void> {
     return withTimeout(this.inner.ping(), this.o.timeoutMs).then(
-      () => this.breaker.success(),
+      () => this.answered(),
       (err: unknown) => {
         this.breaker.failure();
         throw err;

@@ -23,6 +23,15 @@ describe('Breaker', () => {
     expect(b.isOpen).toBe(false);
     expect(changes).toEqual([true, false]);
   });
+
+  it('trips open at once, whatever the count', () => {
+    const changes: boolean[] = [];
+    const b = new Breaker(3, (open) => changes.push(open));
+    b.trip();
+    b.trip();
+    expect(b.isOpen).toBe(true);
+    expect(changes).toEqual([true]);
+  });
 });
 
 /** A memory store that can be made to hang, like a Redis stopped with SIGSTOP. */
@@ -38,7 +47,20 @@ class StallableStore extends MemoryStore {
   override ping() {
     return this.hang(() => super.ping());
   }
+  /** Answers only when `release` is called: one slow call while the store answers others. */
+  slowUsed(): { release: () => void } {
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => (release = r));
+    this.used = (charges) => gate.then(() => MemoryStore.prototype.used.call(this, charges));
+    return { release };
+  }
 }
+
+/** Holds the event loop, as a long GC pause or a CPU burst in the router would. */
+const holdEventLoop = (ms: number): void => {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+};
 
 describe('ResilientStore', () => {
   const LOAD = { latencySamples: 20, latencyMaxAgeMs: 60_000 };
@@ -47,9 +69,11 @@ describe('ResilientStore', () => {
   it('times out hot reads, then fails them at once while open; queues usage records; probes in the background and replays in order', async () => {
     const inner = new StallableStore(100, LOAD);
     const store = new ResilientStore(inner, options);
+    await store.ping();
     inner.stalled = true;
+    // Nothing answered since the call was sent: the store is silent, and the breaker opens on this
+    // first timeout rather than after `breakerThreshold` requests have each waited theirs out.
     await expect(store.loadOf(['d'], 0)).rejects.toThrow(/timed out after 10 ms/);
-    await expect(store.loadOf(['d'], 0)).rejects.toThrow(/timed out/);
     expect(store.degraded).toBe(true);
     const t = performance.now();
     await expect(store.loadOf(['d'], 0)).rejects.toBeInstanceOf(StoreUnavailableError);
@@ -62,6 +86,32 @@ describe('ResilientStore', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect([store.degraded, store.queuedWrites]).toEqual([false, 0]);
     expect((await store.usageLog(10)).map((r) => r.requestId)).toEqual(['r2', 'r3', 'r4']);
+    await store.close();
+  });
+
+  it('counts one slow call among answers as one failure, not as a silent store', async () => {
+    const inner = new StallableStore(100, LOAD);
+    const store = new ResilientStore(inner, options);
+    const slow = inner.slowUsed();
+    const waiting = store.used([]);
+    await store.loadOf(['d'], 0); // the store answers meanwhile
+    await expect(waiting).rejects.toThrow(/timed out after 10 ms/);
+    expect(store.degraded).toBe(false);
+    slow.release();
+    await store.close();
+  });
+
+  it('does not call a reply late when the router itself held the event loop past the timeout', async () => {
+    const inner = new StallableStore(100, LOAD);
+    const store = new ResilientStore(inner, options);
+    // The reply is ready on the loop's next turn (as a socket read would be), but the router is busy
+    // for three timeouts' worth first: its timer and the reply come due together.
+    inner.loadOf = () => new Promise((r) => setImmediate(() => r([])));
+    await new Promise((r) => setImmediate(r)); // from the loop's last phase, so timers come first next turn
+    const load = store.loadOf(['d'], 0);
+    holdEventLoop(30);
+    await expect(load).resolves.toEqual([]);
+    expect(store.degraded).toBe(false);
     await store.close();
   });
 });
