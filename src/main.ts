@@ -3,11 +3,12 @@
  * llm-router — the CLI.
  *   serve -c router.yaml            run the ext_proc router
  *   validate FILE...                check router.yaml files; every problem with its YAML path
+ *   check-envoy -c router.yaml [F]  check an envoy.yaml against router.yaml
  *   mock-provider -c mock.yaml      run mock OpenAI-compatible providers
  *   demo                            Envoy + router + mock providers with the bundled example config
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, formatProblem, loadConfig } from './config/load.js';
+import { checkEnvoyFile, ConfigError, formatProblem, loadConfig } from './config/load.js';
 import { startMockProviders } from './mock/server.js';
 import { serve } from './serve.js';
 
@@ -15,6 +16,10 @@ const USAGE = `usage: llm-router <command> [options]
 
   serve -c FILE           run the ext_proc router with FILE (router.yaml)
   validate FILE...        validate router.yaml files; exit 1 if any has a problem
+  check-envoy -c FILE [ENVOY_YAML]
+                          check ENVOY_YAML (default envoy/envoy.yaml) against router.yaml FILE:
+                          deployment clusters and matcher entries, ext_proc settings, retries;
+                          exit 1 if it has an error (warnings alone exit 0)
   mock-provider -c FILE   run the mock providers listed in FILE
   demo                    run Envoy, the router and mock providers with the bundled example`;
 
@@ -37,6 +42,16 @@ async function validate(files: string[]): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
+async function checkEnvoy(routerFile: string, envoyFile: string): Promise<number> {
+  const router = await loadConfig(routerFile);
+  const problems = await checkEnvoyFile(envoyFile, router);
+  for (const p of problems) console.error(formatProblem(envoyFile, { ...p, message: `${p.level}: ${p.message}` }));
+  const errors = problems.filter((p) => p.level === 'error').length;
+  const summary = `${envoyFile}: ${errors === 0 ? 'fits' : 'does not fit'} ${routerFile} (${router.deployments.size} deployments): ${errors} errors, ${problems.length - errors} warnings`;
+  (errors === 0 ? console.log : console.error)(summary);
+  return errors === 0 ? 0 : 1;
+}
+
 async function mockProvider(file: string): Promise<void> {
   const instances = await startMockProviders(file);
   for (const i of instances) console.log(JSON.stringify({ msg: 'mock provider listening', name: i.name, port: i.port }));
@@ -55,6 +70,9 @@ async function main(argv: string[]): Promise<number | null> {
       return null;
     case 'validate':
       return validate([...(values.config === undefined ? [] : [values.config]), ...positionals]);
+    case 'check-envoy':
+      if (values.config === undefined || positionals.length > 1) break;
+      return checkEnvoy(values.config, positionals[0] ?? 'envoy/envoy.yaml');
     case 'mock-provider':
       if (values.config === undefined) break;
       await mockProvider(values.config);

@@ -3,8 +3,9 @@
  * operator fixes a broken file in one pass instead of one error per restart.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument } from 'yaml';
 import { compileConfig, type RouterConfig } from './compile.js';
+import { checkEnvoyConfig, type Level } from './envoy-check.js';
 import { routerConfigSchema } from './schema.js';
 
 export interface ConfigProblem {
@@ -37,6 +38,17 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** Where `path` is in the file: the deepest node of it that exists (a missing key points at its parent). */
+function locate(doc: Document, lineCounter: LineCounter, path: readonly PropertyKey[]): { line: number | null; column: number | null } {
+  let node: unknown = undefined;
+  for (let depth = path.length; depth >= 0 && node === undefined; depth--) {
+    node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth) as unknown[], true);
+  }
+  const offset = (node as { range?: [number, number, number] } | null | undefined)?.range?.[0];
+  const pos = offset === undefined ? undefined : lineCounter.linePos(offset);
+  return { line: pos?.line ?? null, column: pos?.col ?? null };
+}
+
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): RouterConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
@@ -51,16 +63,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const result = routerConfigSchema.safeParse(doc.toJS() ?? {});
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      // Point at the deepest node that exists: a missing key is reported on its parent object.
-      let node: unknown = undefined;
-      for (let depth = issue.path.length; depth >= 0 && node === undefined; depth--) {
-        node = depth === 0 ? doc.contents : doc.getIn(issue.path.slice(0, depth) as unknown[], true);
-      }
-      const offset = (node as { range?: [number, number, number] } | null | undefined)?.range?.[0];
-      const pos = offset === undefined ? null : lineCounter.linePos(offset);
-      return { path: formatPath(issue.path), line: pos?.line ?? null, column: pos?.col ?? null, message: issue.message };
-    });
+    const problems = result.error.issues.map((issue) => ({ path: formatPath(issue.path), ...locate(doc, lineCounter, issue.path), message: issue.message }));
     throw new ConfigError(file, problems);
   }
   return compileConfig(result.data, env);
@@ -68,4 +71,12 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<RouterConfig> {
   return parseConfig(await readFile(file, 'utf8'), file, env);
+}
+
+/** envoy.yaml's problems for `router` (config/envoy-check.ts), each with its path and line. */
+export async function checkEnvoyFile(file: string, router: RouterConfig): Promise<Array<ConfigProblem & { readonly level: Level }>> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(await readFile(file, 'utf8'), { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) throw new Error(`${file}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  return checkEnvoyConfig(doc.toJS({ maxAliasCount: -1 }), router).map((p) => ({ level: p.level, path: formatPath(p.path), ...locate(doc, lineCounter, p.path), message: p.message }));
 }

@@ -8,12 +8,12 @@
 import type { Logger } from 'pino';
 import type { RoutingSettings } from '../config/compile.js';
 import { FailureWindow } from '../routing/cooldown.js';
-import { unhealthyDeployments } from '../routing/envoy-health.js';
+import { NO_CLUSTER, unhealthyDeployments } from '../routing/envoy-health.js';
 import type { LoadView } from '../routing/types.js';
 
 export class Availability {
   private readonly coolingUntil = new Map<string, number>();
-  private unhealthySet: ReadonlySet<string> = new Set();
+  private unhealthyNow: ReadonlyMap<string, string> = new Map();
   readonly failures: FailureWindow;
   private poller: NodeJS.Timeout | null = null;
 
@@ -21,12 +21,12 @@ export class Availability {
     this.failures = new FailureWindow(settings.allowedFailsWindowMs, settings.allowedFails);
   }
 
-  get unhealthy(): ReadonlySet<string> {
-    return this.unhealthySet;
+  get unhealthy(): ReadonlyMap<string, string> {
+    return this.unhealthyNow;
   }
 
   usable(deployment: string, nowMs: number): boolean {
-    return !this.unhealthySet.has(deployment) && (this.coolingUntil.get(deployment) ?? 0) <= nowMs;
+    return !this.unhealthyNow.has(deployment) && (this.coolingUntil.get(deployment) ?? 0) <= nowMs;
   }
 
   /** Keeps the later deadline, like the store. */
@@ -51,9 +51,14 @@ export class Availability {
         const res = await fetch(url, { signal: AbortSignal.timeout(Math.max(intervalMs, 500)) });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const next = unhealthyDeployments(await res.json(), deployments);
-        const changed = next.size !== this.unhealthySet.size || [...next].some((d) => !this.unhealthySet.has(d));
-        if (changed) log.info({ unhealthy: [...next] }, 'Envoy health view changed');
-        this.unhealthySet = next;
+        const changed = next.size !== this.unhealthyNow.size || [...next].some(([d, why]) => this.unhealthyNow.get(d) !== why);
+        if (changed) {
+          const missing = [...next].filter(([, why]) => why === NO_CLUSTER).map(([d]) => d);
+          log.info({ unhealthy: [...next.keys()] }, 'Envoy health view changed');
+          // A config mistake, not an outage: say so loudly, once per change.
+          if (missing.length > 0) log.error({ deployments: missing }, 'Envoy has no cluster for these deployments of router.yaml: routing around them (llm-router check-envoy finds why)');
+        }
+        this.unhealthyNow = next;
         warned = false;
       } catch (err) {
         if (!warned) log.warn({ err, url }, 'cannot read Envoy health from its admin API; keeping the last view');

@@ -9,6 +9,7 @@
  */
 import { BALANCE_WEIGHTS, type ModelGroup, type RouterConfig } from '../config/compile.js';
 import { Classifier, type ExampleVectors } from './classifier/index.js';
+import { NO_CLUSTER } from './envoy-health.js';
 import { filterCandidates, NOTHING_TO_AVOID, type Avoid } from './filters.js';
 import { planHops, type Hop } from './plan.js';
 import { strategies } from './strategies/index.js';
@@ -66,9 +67,11 @@ export class Router {
    */
   choose(req: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, env: PolicyEnv, avoid: Avoid = NOTHING_TO_AVOID): Decision {
     const decision = this.chooseWithFallbacks(req, target, loadsOf, env, avoid);
-    // Envoy's panic routing, in the router: when health rules out everything, it says nothing.
-    if (decision.outcome !== 'no_candidates' || avoid.unhealthy.size === 0 || !decision.excluded.some((e) => e.reason === 'unhealthy')) return decision;
-    return this.chooseWithFallbacks(req, target, loadsOf, env, { ...avoid, unhealthy: NOTHING_TO_AVOID.unhealthy });
+    // Envoy's panic routing, in the router: when health rules out everything, it says nothing. A
+    // deployment Envoy has no cluster for stays out: sending to it can only get Envoy's 503.
+    if (decision.outcome !== 'no_candidates' || !decision.excluded.some((e) => e.reason === 'unhealthy' && e.detail !== NO_CLUSTER)) return decision;
+    const missing = new Map([...avoid.unhealthy].filter(([, why]) => why === NO_CLUSTER));
+    return this.chooseWithFallbacks(req, target, loadsOf, env, { ...avoid, unhealthy: missing });
   }
 
   private chooseWithFallbacks(req: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, env: PolicyEnv, avoid: Avoid): Decision {

@@ -1,7 +1,8 @@
 /**
  * Envoy's view of deployment health, read from its admin API (`GET /clusters?format=json`): a
  * deployment is unhealthy while none of its hosts is usable — each is ejected by outlier detection,
- * failing active health checks, or marked unhealthy by its discovery service.
+ * failing active health checks, or marked unhealthy by its discovery service — and when Envoy has
+ * no cluster of its name at all (router.yaml and envoy.yaml out of step: Envoy would answer 503).
  */
 
 interface HostStatus {
@@ -25,13 +26,21 @@ const usable = (h: HostStatus): boolean => {
   return s.failed_outlier_check !== true && !failingChecks && (s.eds_health_status ?? 'HEALTHY') === 'HEALTHY';
 };
 
-/** The deployments (of those named) whose every host is unusable. */
-export function unhealthyDeployments(doc: unknown, deployments: ReadonlySet<string>): Set<string> {
-  const out = new Set<string>();
-  for (const c of (doc as ClustersDocument | null)?.cluster_statuses ?? []) {
+export const NOT_SERVING = 'ejected or failing health checks in Envoy';
+export const NO_CLUSTER = 'Envoy has no cluster of this name (see llm-router check-envoy)';
+
+/** The deployments (of those named) Envoy cannot serve, each with why. */
+export function unhealthyDeployments(doc: unknown, deployments: ReadonlySet<string>): Map<string, string> {
+  const statuses = (doc as ClustersDocument | null)?.cluster_statuses;
+  const out = new Map<string, string>();
+  if (statuses === undefined) return out;
+  const known = new Set<string>();
+  for (const c of statuses) {
     if (c.name === undefined || !deployments.has(c.name)) continue;
+    known.add(c.name);
     const hosts = c.host_statuses ?? [];
-    if (hosts.length > 0 && !hosts.some(usable)) out.add(c.name);
+    if (hosts.length > 0 && !hosts.some(usable)) out.set(c.name, NOT_SERVING);
   }
+  for (const d of deployments) if (!known.has(d)) out.set(d, NO_CLUSTER);
   return out;
 }

@@ -16,11 +16,11 @@ export interface FilterContext {
 export interface Avoid {
   /** Deployments whose provider or model budget is spent. */
   readonly budgetSpent: ReadonlySet<string>;
-  /** Deployments whose every host Envoy has ejected or found failing health checks. */
-  readonly unhealthy: ReadonlySet<string>;
+  /** Deployments Envoy cannot serve (every host ejected or failing health checks, or no cluster), and why. */
+  readonly unhealthy: ReadonlyMap<string, string>;
 }
 
-export const NOTHING_TO_AVOID: Avoid = { budgetSpent: new Set(), unhealthy: new Set() };
+export const NOTHING_TO_AVOID: Avoid = { budgetSpent: new Set(), unhealthy: new Map() };
 
 /** Returns why `c` cannot take `req`, or null when it can. */
 type Filter = (req: RouteRequest, c: Candidate, ctx: FilterContext) => { reason: ExclusionReason; detail: string; untilMs?: number } | null;
@@ -56,7 +56,10 @@ const cooldown: Filter = (_req, { load }, ctx) => {
 
 const budget: Filter = (_req, { deployment: d }, ctx) => (ctx.avoid.budgetSpent.has(d.name) ? { reason: 'budget', detail: 'budget spent' } : null);
 
-const health: Filter = (_req, { deployment: d }, ctx) => (ctx.avoid.unhealthy.has(d.name) ? { reason: 'unhealthy', detail: 'ejected or failing health checks in Envoy' } : null);
+const health: Filter = (_req, { deployment: d }, ctx) => {
+  const why = ctx.avoid.unhealthy.get(d.name);
+  return why === undefined ? null : { reason: 'unhealthy', detail: why };
+};
 
 /** The request would take the deployment past its RPM or TPM limit in the sliding minute. */
 const rateLimit: Filter = (req, { deployment: d, load }, ctx) => {

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT, resolveEnvoy } from '../../src/devstack/binaries.js';
+import type { Level } from '../../src/config/envoy-check.js';
+import { checkEnvoyFile, formatProblem, loadConfig, type ConfigProblem } from '../../src/config/load.js';
 import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
@@ -25,6 +27,8 @@ export interface StackDeployment {
   readonly apiKeyEnv?: string;
   /** More router.yaml fields for this deployment (tags, tier, context_window, price, limits, …). */
   readonly extra?: Readonly<Record<string, unknown>>;
+  /** In router.yaml only: Envoy gets no cluster (and no mock) for it, the mistake check-envoy reports. */
+  readonly withoutCluster?: true;
 }
 
 export interface StackOptions {
@@ -49,6 +53,8 @@ export interface Stack {
   /** Envoy's listener, e.g. http://127.0.0.1:PORT */
   readonly url: string;
   readonly envoyAdmin: string;
+  /** What check-envoy says of this stack's envoy.yaml and router.yaml. */
+  readonly envoyProblems: ReadonlyArray<ConfigProblem & { readonly level: Level }>;
   readonly routerAdmin: string;
   /** Every replica's admin URL; the first is `routerAdmin`. */
   readonly routerAdmins: readonly string[];
@@ -90,6 +96,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
   };
   try {
     for (const d of options.deployments) {
+      if (d.withoutCluster) continue;
       mocks[d.name] = await Promise.all(
         Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {} })),
       );
@@ -100,6 +107,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const routerPorts: Array<{ grpc: number; admin: number }> = [];
     for (let i = 0; i < replicas; i++) routerPorts.push({ grpc: await freePort(), admin: await freePort() });
     const routerAdmins: string[] = [];
+    const routerFiles: string[] = [];
     for (const [i, ports] of routerPorts.entries()) {
       const routerConfig = {
         server: { grpc: { address: '127.0.0.1', port: ports.grpc }, admin: { address: '127.0.0.1', port: ports.admin }, shutdown_grace_ms: 5000 },
@@ -126,6 +134,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       };
       const routerFile = join(dir, `router-${i}.yaml`);
       await writeFile(routerFile, stringify(routerConfig));
+      routerFiles.push(routerFile);
       const router = spawnChild(`router-${i}`, process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', routerFile], {
         logFile: join(dir, `router-${i}.log`),
         env: { ...process.env, ...options.routerEnv },
@@ -143,6 +152,10 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
     const envoyFile = join(dir, 'envoy.yaml');
     await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }));
+    // Every stack's pair passes check-envoy: the checker holds for each configuration the suite runs.
+    const envoyProblems = await checkEnvoyFile(envoyFile, await loadConfig(routerFiles[0]!, { ...process.env, ...options.routerEnv }));
+    const envoyErrors = envoyProblems.filter((p) => p.level === 'error');
+    if (envoyErrors.length > 0 && !options.deployments.some((d) => d.withoutCluster)) throw new Error(`check-envoy: ${envoyErrors.map((p) => formatProblem(envoyFile, p)).join('\n')}`);
     const envoy = spawnChild('envoy', envoyBin, ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], {
       logFile: join(dir, 'envoy.log'),
     });
@@ -154,6 +167,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     return {
       url: `http://127.0.0.1:${listener}`,
       envoyAdmin,
+      envoyProblems,
       routerAdmin: routerAdminUrl,
       routerAdmins,
       mocks,

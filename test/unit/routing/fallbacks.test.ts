@@ -5,7 +5,7 @@ import { fallbackReasonOf } from '../../../src/providers/openai/errors.js';
 import { retryAtMs } from '../../../src/providers/retry-after.js';
 import { Router } from '../../../src/routing/choose.js';
 import { attemptResult, cooldownAfter, FailureWindow } from '../../../src/routing/cooldown.js';
-import { unhealthyDeployments } from '../../../src/routing/envoy-health.js';
+import { NO_CLUSTER, NOT_SERVING, unhealthyDeployments } from '../../../src/routing/envoy-health.js';
 import { earliestRecovery } from '../../../src/routing/filters.js';
 import { formatPlan, nextHop, parsePlan, plannedHops, type Plan } from '../../../src/routing/plan.js';
 import { routeRequestOf } from '../../../src/routing/features.js';
@@ -96,10 +96,17 @@ describe('fallback plans', () => {
     const req = request('gpt-4o');
     const target = router.resolve(req)!;
     const idle = (g: { deployments: readonly unknown[] }) => g.deployments.map(() => IDLE);
-    const sick = { budgetSpent: new Set<string>(), unhealthy: new Set(['gpt4o-a', 'gpt4o-b']) };
+    const sick = { budgetSpent: new Set<string>(), unhealthy: new Map([['gpt4o-a', NOT_SERVING], ['gpt4o-b', NO_CLUSTER]]) };
     expect(router.choose(req, target, idle, env, sick)).toMatchObject({ primary: { name: 'claude-a' }, fallbackFrom: { reason: 'unavailable' } });
-    const allSick = { budgetSpent: new Set<string>(), unhealthy: new Set(['gpt4o-a', 'gpt4o-b', 'claude-a', 'mini-a']) };
+    const allSick = { budgetSpent: new Set<string>(), unhealthy: new Map(['gpt4o-a', 'gpt4o-b', 'claude-a', 'mini-a'].map((d) => [d, NOT_SERVING])) };
     expect(router.choose(req, target, idle, env, allSick)).toMatchObject({ outcome: 'routed', group: { name: 'gpt-4o' } });
+    // Panic routing never sends to a deployment Envoy has no cluster for: that can only be a 503.
+    const allSickOneMissing = { ...allSick, unhealthy: new Map([...allSick.unhealthy, ['gpt4o-a', NO_CLUSTER]]) };
+    expect(router.choose(req, target, idle, env, allSickOneMissing)).toMatchObject({
+      outcome: 'routed',
+      primary: { name: 'gpt4o-b' },
+      excluded: [{ deployment: 'gpt4o-a', reason: 'unhealthy', detail: NO_CLUSTER }],
+    });
   });
 
   it('with every fallback cooling too, the earliest recovery of any of them is when to come back', () => {
@@ -163,7 +170,7 @@ describe('provider signals', () => {
     expect(fallbackReasonOf(Buffer.from(body))).toBe(expected);
   });
 
-  it("reads Envoy's admin view: a deployment is unhealthy when none of its hosts is usable", () => {
+  it("reads Envoy's admin view: a deployment is unhealthy when none of its hosts is usable, or when Envoy has no cluster for it", () => {
     const doc = {
       cluster_statuses: [
         { name: 'a', host_statuses: [{ health_status: { eds_health_status: 'HEALTHY', failed_outlier_check: true } }] },
@@ -174,7 +181,12 @@ describe('provider signals', () => {
         { name: 'llm_router', host_statuses: [{ health_status: { failed_outlier_check: true } }] },
       ],
     };
-    expect([...unhealthyDeployments(doc, new Set(['a', 'b', 'c', 'd']))].sort()).toEqual(['a', 'c']);
+    expect([...unhealthyDeployments(doc, new Set(['a', 'b', 'c', 'd', 'e']))].sort()).toEqual([
+      ['a', NOT_SERVING],
+      ['c', NOT_SERVING],
+      ['e', NO_CLUSTER],
+    ]);
+    // Nothing read (yet): nothing known to avoid.
     expect(unhealthyDeployments(null, new Set(['a'])).size).toBe(0);
   });
 });

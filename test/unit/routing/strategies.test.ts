@@ -56,7 +56,7 @@ function decide(model: string, opts: DecideOptions = {}): Decision {
   const req = request(model, opts.extra, opts.headers);
   const target = router.resolve(req)!;
   const loads = opts.loads?.map((l) => ({ ...IDLE, ...l })) ?? null;
-  return router.choose(req, target, () => loads, fixedEnv(opts.randoms ?? [0.5]), { budgetSpent: new Set(opts.budget ?? []), unhealthy: new Set() });
+  return router.choose(req, target, () => loads, fixedEnv(opts.randoms ?? [0.5]), { budgetSpent: new Set(opts.budget ?? []), unhealthy: new Map() });
 }
 
 const pick = (d: Decision) => (d.outcome === 'routed' ? d.primary.name : d.outcome);

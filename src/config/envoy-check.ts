@@ -1,0 +1,315 @@
+/**
+ * Checks an envoy.yaml against the router.yaml it serves: what the router relies on Envoy for (README,
+ * "Plugging the router into your Envoy"). Envoy's own `--mode validate` proves a config is well
+ * formed; this proves it fits the router — every deployment has its cluster and its matcher entries,
+ * the ext_proc filters send what the router reads, retries can leave the first deployment — so a
+ * deployment added to one file and not the other is found before traffic finds it.
+ *
+ * Errors break routing, billing or credentials; warnings are settings production traffic suffers
+ * from (a 15 s route timeout, a one-host cluster outlier detection never ejects).
+ */
+import type { RouterConfig } from './compile.js';
+
+export type Level = 'error' | 'warning';
+export type YamlPath = ReadonlyArray<string | number>;
+
+export interface EnvoyProblem {
+  readonly level: Level;
+  readonly path: YamlPath;
+  readonly message: string;
+}
+
+type Obj = Record<string, unknown>;
+interface Found {
+  readonly value: Obj;
+  readonly path: YamlPath;
+}
+
+const EXT = 'type.googleapis.com/envoy.extensions.';
+const TYPE = {
+  hcm: `${EXT}filters.network.http_connection_manager.v3.HttpConnectionManager`,
+  extProc: `${EXT}filters.http.ext_proc.v3.ExternalProcessor`,
+  router: `${EXT}filters.http.router.v3.Router`,
+  headerMutation: `${EXT}filters.http.header_mutation.v3.HeaderMutation`,
+  clusterMatcher: `${EXT}router.cluster_specifiers.matcher.v3.MatcherClusterSpecifier`,
+  headerInput: 'type.googleapis.com/envoy.type.matcher.v3.HttpRequestHeaderMatchInput',
+} as const;
+const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+/** What each attribute is for; the router reads all of them. */
+const RESPONSE_ATTRIBUTES: ReadonlyArray<readonly [string, string]> = [
+  ['response.code', 'the router cannot tell a provider error from a completion, and bills errors'],
+  ['xds.cluster_name', 'usage is billed to the first deployment even when a fallback hop answered'],
+  ['upstream.request_attempt_count', 'the decision record cannot say how many attempts a request took'],
+];
+const HOP_ATTRIBUTES = ['xds.cluster_name', 'upstream.request_attempt_count'];
+const ATTEMPT_COUNT = 'x-envoy-attempt-count';
+const FILTER_METADATA = 'x-llm-filter';
+const PLAN_HEADER = 'x-llm-plan';
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const obj = (v: unknown): Obj => (isObj(v) ? v : {});
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Every object under `root` (itself included), depth first, with its path. */
+function* objects(value: unknown, path: YamlPath): Generator<Found> {
+  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) yield* objects(value[i], [...path, i]);
+  else if (isObj(value)) {
+    yield { value, path };
+    for (const [k, v] of Object.entries(value)) yield* objects(v, [...path, k]);
+  }
+}
+
+const ofType = (root: Found, type: string): Found[] => [...objects(root.value, root.path)].filter((f) => f.value['@type'] === type);
+
+/** An ext_proc filter's `initial_metadata` value for `x-llm-filter`: which of the router's filters it is. */
+const filterRole = (extProc: Obj): string | undefined => str(list(obj(extProc.grpc_service).initial_metadata).map(obj).find((m) => m.key === FILTER_METADATA)?.value);
+const grpcCluster = (extProc: Obj): string | undefined => str(obj(obj(extProc.grpc_service).envoy_grpc).cluster_name);
+
+class Checker {
+  readonly problems: EnvoyProblem[] = [];
+  private readonly clusters = new Map<string, Found>();
+  private readonly deployments: readonly string[];
+  /** Objects already checked: YAML aliases make one object appear at several paths; report it once. */
+  private readonly seen = new Set<object>();
+
+  constructor(
+    private readonly envoy: Obj,
+    private readonly router: RouterConfig,
+  ) {
+    this.deployments = [...router.deployments.keys()];
+  }
+
+  private error(path: YamlPath, message: string): void {
+    this.problems.push({ level: 'error', path, message });
+  }
+
+  private warn(path: YamlPath, message: string): void {
+    this.problems.push({ level: 'warning', path, message });
+  }
+
+  run(): void {
+    const resources = obj(this.envoy.static_resources);
+    if (this.envoy.dynamic_resources !== undefined) this.warn(['dynamic_resources'], 'listeners and clusters from xDS are not checked: only static_resources are');
+    list(resources.clusters).forEach((c, i) => {
+      const name = str(obj(c).name);
+      if (name !== undefined) this.clusters.set(name, { value: obj(c), path: ['static_resources', 'clusters', i] });
+    });
+    const listeners = list(resources.listeners).map((l, i) => ({ value: obj(l), path: ['static_resources', 'listeners', i] as YamlPath }));
+    let served = 0;
+    for (const listener of listeners) {
+      for (const hcm of ofType(listener, TYPE.hcm)) {
+        const filters = list(hcm.value.http_filters);
+        const at = filters.findIndex((f) => obj(obj(f).typed_config)['@type'] === TYPE.extProc);
+        if (at < 0) continue;
+        served++;
+        this.checkListener(listener);
+        this.checkHttpFilters(hcm, at);
+        this.checkRoutes({ value: obj(hcm.value.route_config), path: [...hcm.path, 'route_config'] }, hcm.value.rds !== undefined);
+      }
+    }
+    if (served === 0) this.error(['static_resources', 'listeners'], 'no HTTP connection manager has an ext_proc filter: nothing asks the router where a request goes');
+    for (const d of this.deployments) this.checkDeploymentCluster(d);
+  }
+
+  private checkListener(listener: Found): void {
+    const limit = Number(listener.value.per_connection_buffer_limit_bytes ?? 1024 * 1024);
+    if (limit < this.router.maxRequestBodyBytes) {
+      this.warn(
+        [...listener.path, 'per_connection_buffer_limit_bytes'],
+        `${limit} bytes is below router.yaml's limits.max_request_body_bytes (${this.router.maxRequestBodyBytes}): Envoy answers a body in between with its own 413 before the router sees it`,
+      );
+    }
+  }
+
+  private checkHttpFilters(hcm: Found, extProcAt: number): void {
+    const filters = list(hcm.value.http_filters).map(obj);
+    const path = [...hcm.path, 'http_filters'];
+    const ext: Found = { value: obj(filters[extProcAt]!.typed_config), path: [...path, extProcAt, 'typed_config'] };
+    this.checkRouterService(ext);
+    const mode = obj(ext.value.processing_mode);
+    const modePath = [...ext.path, 'processing_mode'];
+    if (mode.request_header_mode === 'SKIP') this.error([...modePath, 'request_header_mode'], 'SKIP: the router reads the endpoint and the virtual key from the request headers; use SEND');
+    if (mode.request_body_mode !== 'BUFFERED') this.error([...modePath, 'request_body_mode'], 'must be BUFFERED: the router decides from the whole request body, and the routing header goes in its body reply');
+    if (mode.response_body_mode !== 'STREAMED') this.error([...modePath, 'response_body_mode'], 'must be STREAMED: usage is read from the response as it passes (a stream is not held back)');
+    const attributes = list(ext.value.response_attributes);
+    for (const [attribute, without] of RESPONSE_ATTRIBUTES) {
+      if (!attributes.includes(attribute)) this.error([...ext.path, 'response_attributes'], `lacks ${attribute}: without it ${without}`);
+    }
+    if (ext.value.message_timeout === undefined) this.warn(ext.path, 'no message_timeout: Envoy\'s 200 ms default is too short to parse and route a large body; set it (envoy.yaml: 2s)');
+    if (ext.value.failure_mode_allow === true) this.warn([...ext.path, 'failure_mode_allow'], 'true: with the router down requests go out unrouted and unbilled; false with status_on_error 503 gives clients a retriable error');
+    if (this.router.routing.decisionHeader && ext.value.allow_mode_override !== true) {
+      this.warn(ext.path, 'routing.decision_header is on but allow_mode_override is not: x-llm-router-debug requests get no decision header');
+    }
+    const routerAt = filters.findIndex((f) => obj(f.typed_config)['@type'] === TYPE.router);
+    if (routerAt < extProcAt) {
+      this.error([...path, extProcAt], 'the ext_proc filter must come before envoy.filters.http.router, or Envoy routes before the router decides');
+      return;
+    }
+    this.checkUpstreamFilters({ value: obj(filters[routerAt]!.typed_config), path: [...path, routerAt, 'typed_config'] });
+  }
+
+  /** The cluster an ext_proc filter calls: defined, and its settings checked once. */
+  private checkRouterService(ext: Found): void {
+    const cluster = grpcCluster(ext.value);
+    if (cluster === undefined) return; // google_grpc: a target outside the cluster list
+    const found = this.clusters.get(cluster);
+    if (found === undefined) this.error([...ext.path, 'grpc_service'], `names cluster "${cluster}", which is not defined`);
+    else if (!this.seen.has(found.value)) {
+      this.seen.add(found.value);
+      this.checkRouterCluster(cluster, found);
+    }
+  }
+
+  private checkRouterCluster(name: string, cluster: Found): void {
+    const options = obj(obj(cluster.value.typed_extension_protocol_options)[HTTP_OPTIONS]);
+    const http2 = obj(options.explicit_http_config).http2_protocol_options !== undefined || cluster.value.http2_protocol_options !== undefined;
+    if (!http2) this.error(cluster.path, `the router's cluster "${name}" must speak HTTP/2 (gRPC): set ${HTTP_OPTIONS} explicit_http_config.http2_protocol_options`);
+    const maxRequests = Number(obj(list(obj(cluster.value.circuit_breakers).thresholds)[0]).max_requests ?? 1024);
+    if (maxRequests < 10_000) {
+      this.warn(cluster.path, `circuit_breakers max_requests is ${maxRequests}: every open HTTP request holds one gRPC stream to the router for its whole length, so this caps concurrent LLM requests`);
+    }
+  }
+
+  private checkUpstreamFilters(routerFilter: Found): void {
+    if (routerFilter.value.suppress_envoy_headers !== true) this.warn(routerFilter.path, 'suppress_envoy_headers is not true: x-envoy-* headers (expected timeout, attempt count) reach third-party providers');
+    const upstream: Found = { value: { filters: routerFilter.value.upstream_http_filters }, path: routerFilter.path };
+    const extProcs = ofType(upstream, TYPE.extProc);
+    const hop = extProcs.find((f) => filterRole(f.value) === 'hop');
+    if (hop === undefined) {
+      this.error(routerFilter.path, 'no upstream ext_proc filter with initial_metadata x-llm-filter: hop: a retry on another deployment would carry the previous deployment\'s credential and model id');
+    } else {
+      this.checkRouterService(hop);
+      if (hop.value.failure_mode_allow === true) this.error([...hop.path, 'failure_mode_allow'], 'must be false: a hop the router did not rewrite would carry another provider\'s credential');
+      if (obj(hop.value.mutation_rules).allow_envoy !== true) this.error(hop.path, `needs mutation_rules.allow_envoy: true, to remove ${ATTEMPT_COUNT} once the router named the hop`);
+      if (hop.value.allow_mode_override !== true) this.error(hop.path, 'needs allow_mode_override: true: a hop whose provider model id differs gets its body rewritten');
+      const attributes = list(hop.value.request_attributes);
+      for (const a of HOP_ATTRIBUTES) if (!attributes.includes(a)) this.error([...hop.path, 'request_attributes'], `lacks ${a}: the router cannot tell which attempt this is`);
+      const forward = obj(hop.value.forward_rules).allowed_headers;
+      if (forward !== undefined) {
+        const exact = list(obj(forward).patterns).map((p) => obj(p).exact);
+        for (const h of ['x-request-id', PLAN_HEADER]) if (!exact.includes(h)) this.error([...hop.path, 'forward_rules'], `does not forward ${h}: the router needs it to pick the next hop`);
+      }
+    }
+    const failed = extProcs.find((f) => filterRole(f.value) === 'attempt-failed');
+    if (failed === undefined) {
+      this.warn(routerFilter.path, 'no upstream ext_proc filter with x-llm-filter: attempt-failed: 429s, Retry-After and repeated failures start no cooldown, and content-policy and context-window errors get no fallback');
+    } else {
+      this.checkRouterService(failed);
+      const attributes = list(failed.value.response_attributes);
+      for (const h of ['x-request-id', PLAN_HEADER, this.router.clusterHeader]) {
+        const attribute = `request.headers['${h}']`;
+        if (!attributes.includes(attribute)) this.error([...failed.path, 'response_attributes'], `lacks ${attribute}: the router cannot tell which request and deployment failed`);
+      }
+    }
+    const names = ofType(upstream, TYPE.headerMutation).flatMap((m) => list(obj(m.value.mutations).request_mutations).map((r) => str(obj(obj(obj(r).append).header).key)));
+    if (!names.includes(this.router.clusterHeader)) {
+      this.warn(routerFilter.path, `no upstream header_mutation sets ${this.router.clusterHeader} on a first attempt: a retry after it reaches its planned hop only through ${ATTEMPT_COUNT}`);
+    }
+  }
+
+  private checkRoutes(routeConfig: Found, rds: boolean): void {
+    if (rds) {
+      this.warn(routeConfig.path, 'routes from RDS are not checked');
+      return;
+    }
+    let routed = 0;
+    list(routeConfig.value.virtual_hosts).forEach((vh, v) => {
+      const host: Found = { value: obj(vh), path: [...routeConfig.path, 'virtual_hosts', v] };
+      list(host.value.routes).forEach((r, i) => {
+        const route: Found = { value: obj(obj(r).route), path: [...host.path, 'routes', i, 'route'] };
+        if (obj(r).route === undefined) return; // a redirect or a direct response
+        if (this.checkRoute(route, host)) routed++;
+      });
+    });
+    if (routed === 0) this.error(routeConfig.path, `no route takes its cluster from the router (a MatcherClusterSpecifier reading ${this.router.clusterHeader}, or cluster_header)`);
+  }
+
+  /** True when the route takes its cluster from the router. */
+  private checkRoute(route: Found, host: Found): boolean {
+    const clusterHeader = str(route.value.cluster_header);
+    const matchers = ofType({ value: obj(route.value.inline_cluster_specifier_plugin), path: [...route.path, 'inline_cluster_specifier_plugin'] }, TYPE.clusterMatcher);
+    if (clusterHeader === undefined && matchers.length === 0) return false;
+    if (route.value.timeout === undefined) {
+      this.warn(route.path, 'no timeout: Envoy\'s 15 s default cuts long completions and streams; set timeout: 0s and bound silence with idle_timeout');
+    }
+    const retry = obj(route.value.retry_policy ?? host.value.retry_policy);
+    const retryPath = route.value.retry_policy === undefined ? host.path : [...route.path, 'retry_policy'];
+    if (clusterHeader !== undefined) {
+      if (clusterHeader !== this.router.clusterHeader) this.error([...route.path, 'cluster_header'], `reads ${clusterHeader}, but the router writes its choice in ${this.router.clusterHeader}`);
+      this.warn([...route.path, 'cluster_header'], 'Envoy reads cluster_header once: retries stay in the first deployment. Fallbacks need a MatcherClusterSpecifier with refresh_cluster_on_retry (envoy.yaml)');
+      return true;
+    }
+    const readsAttempts = matchers.some((m) => this.checkClusterMatcher(m));
+    if (readsAttempts && host.value.include_request_attempt_count !== true && !this.seen.has(host.value)) {
+      this.seen.add(host.value);
+      this.error(host.path, `needs include_request_attempt_count: true: the cluster matcher and the upstream filters read ${ATTEMPT_COUNT}`);
+    }
+    if (Object.keys(retry).length === 0) {
+      this.warn(route.path, 'no retry_policy: a failing deployment gets no fallback');
+      return true;
+    }
+    if (retry.refresh_cluster_on_retry !== true) this.error(retryPath, 'needs refresh_cluster_on_retry: true, or every retry goes back to the first deployment');
+    const on = (str(retry.retry_on) ?? '').split(',').map((s) => s.trim());
+    if (!on.includes('retriable-status-codes') || !list(retry.retriable_status_codes).map(Number).includes(429)) {
+      this.warn(retryPath, 'does not retry 429: a rate-limited deployment\'s requests are not moved to the next hop');
+    }
+    if (!on.includes('retriable-headers') || !list(retry.retriable_headers).some((h) => obj(h).name === 'x-llm-retry')) {
+      this.warn(retryPath, 'does not retry on the x-llm-retry header: content-policy and context-window errors get no fallback');
+    }
+    const retries = Number(retry.num_retries ?? 1);
+    if (retries < 3) this.warn(retryPath, `num_retries is ${retries}: the router plans up to 3 hops after the first deployment`);
+    return true;
+  }
+
+  /**
+   * Every deployment in every map of cluster actions, every action's cluster defined, and the
+   * router's header read somewhere. True when the matcher switches on Envoy's attempt count.
+   */
+  private checkClusterMatcher(matcher: Found): boolean {
+    const inputs = new Set<string>();
+    for (const node of objects(matcher.value, matcher.path)) {
+      const tree = node.value;
+      const header = str(obj(obj(tree.input).typed_config).header_name);
+      if (header !== undefined) inputs.add(header);
+      const map = obj(obj(tree.exact_match_map).map);
+      const actions = Object.entries(map).map(([key, v]) => [key, str(obj(obj(obj(v).action).typed_config).cluster)] as const);
+      if (actions.length === 0 || actions.every(([, c]) => c === undefined) || this.seen.has(map)) continue;
+      this.seen.add(map);
+      const mapPath = [...node.path, 'exact_match_map', 'map'];
+      for (const d of this.deployments) {
+        if (map[d] === undefined) this.error(mapPath, `deployment "${d}" of router.yaml is missing (matching ${header ?? 'its input'}): requests routed to it get Envoy's 503`);
+      }
+      for (const [key, cluster] of actions) {
+        if (cluster !== undefined && !this.clusters.has(cluster)) this.error([...mapPath, key], `names cluster "${cluster}", which is not defined`);
+        if (!this.router.deployments.has(key)) this.warn([...mapPath, key], `"${key}" is not a deployment of router.yaml`);
+      }
+    }
+    if (!inputs.has(this.router.clusterHeader)) this.error(matcher.path, `never reads ${this.router.clusterHeader}, the header the router writes its choice in`);
+    return inputs.has(ATTEMPT_COUNT);
+  }
+
+  private checkDeploymentCluster(deployment: string): void {
+    const cluster = this.clusters.get(deployment);
+    if (cluster === undefined) {
+      this.error(['static_resources', 'clusters'], `no cluster named "${deployment}" (a deployment of router.yaml): requests routed to it get Envoy's 503`);
+      return;
+    }
+    const outlier = cluster.value.outlier_detection;
+    const hosts = list(obj(cluster.value.load_assignment).endpoints).flatMap((e) => list(obj(e).lb_endpoints)).length;
+    if (outlier === undefined) this.warn(cluster.path, 'no outlier_detection: Envoy never ejects a failing host, and the router never learns of it');
+    else if (hosts === 1 && Number(obj(outlier).max_ejection_percent ?? 10) < 100) {
+      this.warn([...cluster.path, 'outlier_detection'], 'one host and max_ejection_percent under 100 (default 10): its only host is never ejected');
+    }
+    if (cluster.value.health_checks === undefined) this.warn(cluster.path, 'no health_checks: a deployment that is down is only found out by the requests sent to it');
+  }
+}
+
+/** The problems of `envoy` (a parsed envoy.yaml, aliases resolved) for `router`; none when it fits. */
+export function checkEnvoyConfig(envoy: unknown, router: RouterConfig): EnvoyProblem[] {
+  const checker = new Checker(obj(envoy), router);
+  checker.run();
+  return checker.problems;
+}
+

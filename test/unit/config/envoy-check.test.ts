@@ -1,0 +1,191 @@
+/**
+ * `llm-router check-envoy`: the shipped envoy.yaml fits the example router.yaml, and each way an
+ * operator can break the pair is named, at the place to fix it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { checkEnvoyConfig } from '../../../src/config/envoy-check.js';
+import { parseConfig } from '../../../src/config/load.js';
+
+const ROUTER_TEXT = await readFile('examples/router.yaml', 'utf8');
+const router = parseConfig(ROUTER_TEXT, 'examples/router.yaml', {});
+const ENVOY_TEXT = await readFile('envoy/envoy.yaml', 'utf8');
+
+// envoy.yaml is free-form YAML here: `any` for reaching into it.
+const hcmOf = (e: any) => e.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+const routesOf = (e: any) => hcmOf(e).route_config.virtual_hosts[0];
+const extProcOf = (e: any) => hcmOf(e).http_filters[0].typed_config;
+const routerFilterOf = (e: any) => hcmOf(e).http_filters[1].typed_config;
+const clusterOf = (e: any, name: string) => e.static_resources.clusters.find((c: any) => c.name === name);
+/** The map every cluster matcher shares (a YAML alias in envoy.yaml). */
+const deploymentMapOf = (e: any) => routesOf(e).routes[0].route.inline_cluster_specifier_plugin.extension.typed_config.cluster_matcher.on_no_match.matcher.matcher_tree.exact_match_map.map;
+
+/** The example router.yaml after `edit`. */
+const routerWith = (edit: (r: any) => void) => {
+  const file = parse(ROUTER_TEXT);
+  edit(file);
+  return parseConfig(stringify(file), 'router.yaml', {});
+};
+
+/** The problems after `edit` on the shipped envoy.yaml, as "level: path: message". */
+function problemsAfter(edit: (envoy: any) => void, config = router): string[] {
+  const envoy = parse(ENVOY_TEXT, { maxAliasCount: -1 });
+  edit(envoy);
+  return checkEnvoyConfig(envoy, config).map((p) => `${p.level}: ${p.path.join('.')}: ${p.message}`);
+}
+
+describe('check-envoy', () => {
+  it('finds nothing wrong with the shipped envoy.yaml and the example router.yaml', () => {
+    expect(problemsAfter(() => {})).toEqual([]);
+  });
+
+  it('a deployment in router.yaml without its cluster and matcher entry: both errors, once each despite the YAML aliases', () => {
+    const config = routerWith((r) => r.deployments.push({ ...r.deployments[0], name: 'new-deployment' }));
+    const problems = problemsAfter(() => {}, config);
+    expect(problems.filter((p) => p.includes('"new-deployment"'))).toEqual([
+      expect.stringMatching(/^error: static_resources\.listeners\..*exact_match_map\.map: deployment "new-deployment" of router\.yaml is missing .*503/),
+      expect.stringMatching(/^error: static_resources\.clusters: no cluster named "new-deployment"/),
+    ]);
+  });
+
+  it('a matcher entry naming a cluster that is not defined, and one that is no deployment', () => {
+    const problems = problemsAfter((e) => {
+      e.static_resources.clusters = e.static_resources.clusters.filter((c: { name: string }) => c.name !== 'openai-gpt-4o');
+      deploymentMapOf(e)['old-deployment'] = { action: { name: 'cluster', typed_config: { cluster: 'openai-gpt-4o-mini' } } };
+    });
+    expect(problems).toContainEqual(expect.stringMatching(/^error: .*map\.openai-gpt-4o: names cluster "openai-gpt-4o", which is not defined/));
+    expect(problems).toContainEqual(expect.stringMatching(/^warning: .*map\.old-deployment: "old-deployment" is not a deployment of router\.yaml/));
+  });
+
+  it('a router.yaml cluster_header the matcher does not read', () => {
+    const config = routerWith((r) => (r.routing.cluster_header = 'x-target'));
+    expect(problemsAfter(() => {}, config)).toContainEqual(expect.stringMatching(/^error: .*inline_cluster_specifier_plugin.*: never reads x-target/));
+  });
+
+  it('retries that cannot leave the first deployment, or skip 429 and the router\'s retry header', () => {
+    const problems = problemsAfter((e) => {
+      const retry = routesOf(e).routes[1].route.retry_policy;
+      retry.refresh_cluster_on_retry = false;
+      retry.retry_on = '5xx';
+      retry.num_retries = 1;
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^error: .*routes\.1\.route\.retry_policy: needs refresh_cluster_on_retry: true/),
+      expect.stringMatching(/^warning: .*routes\.1\.route\.retry_policy: does not retry 429/),
+      expect.stringMatching(/^warning: .*routes\.1\.route\.retry_policy: does not retry on the x-llm-retry header/),
+      expect.stringMatching(/^warning: .*routes\.1\.route\.retry_policy: num_retries is 1/),
+    ]);
+  });
+
+  it('no route takes its cluster from the router', () => {
+    const problems = problemsAfter((e) => {
+      for (const r of routesOf(e).routes) {
+        delete r.route.inline_cluster_specifier_plugin;
+        r.route.cluster = 'openai-gpt-4o';
+      }
+    });
+    expect(problems).toEqual([expect.stringMatching(/^error: .*route_config: no route takes its cluster from the router/)]);
+  });
+
+  it('cluster_header routing: works for the first attempt only, which it says; a wrong header is an error', () => {
+    const problems = problemsAfter((e) => {
+      for (const r of routesOf(e).routes) {
+        delete r.route.inline_cluster_specifier_plugin;
+        r.route.cluster_header = 'x-cluster';
+      }
+    });
+    expect(problems).toContainEqual(expect.stringMatching(/^error: .*cluster_header: reads x-cluster, but the router writes its choice in x-llm-cluster/));
+    expect(problems).toContainEqual(expect.stringMatching(/^warning: .*cluster_header: Envoy reads cluster_header once: retries stay in the first deployment/));
+  });
+
+  it('the virtual host without the attempt count, and a route with Envoy\'s 15 s default timeout', () => {
+    const problems = problemsAfter((e) => {
+      delete routesOf(e).include_request_attempt_count;
+      delete routesOf(e).routes[0].route.timeout;
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(/^warning: .*routes\.0\.route: no timeout: Envoy's 15 s default cuts long completions/),
+      expect.stringMatching(/^error: .*virtual_hosts\.0: needs include_request_attempt_count: true/),
+    ]);
+  });
+
+  it('the ext_proc filter: wrong processing modes, missing attributes, after the router filter', () => {
+    expect(
+      problemsAfter((e) => {
+        const ext = extProcOf(e);
+        ext.processing_mode.request_body_mode = 'STREAMED';
+        ext.processing_mode.response_body_mode = 'NONE';
+        ext.response_attributes = ['response.code'];
+        delete ext.message_timeout;
+        ext.failure_mode_allow = true;
+      }),
+    ).toEqual([
+      expect.stringMatching(/^error: .*processing_mode\.request_body_mode: must be BUFFERED/),
+      expect.stringMatching(/^error: .*processing_mode\.response_body_mode: must be STREAMED/),
+      expect.stringMatching(/^error: .*response_attributes: lacks xds\.cluster_name: without it usage is billed to the first deployment/),
+      expect.stringMatching(/^error: .*response_attributes: lacks upstream\.request_attempt_count/),
+      expect.stringMatching(/^warning: .*typed_config: no message_timeout/),
+      expect.stringMatching(/^warning: .*failure_mode_allow: true: with the router down requests go out unrouted and unbilled/),
+    ]);
+    expect(problemsAfter((e) => hcmOf(e).http_filters.reverse())).toEqual([expect.stringMatching(/^error: .*http_filters\.1: the ext_proc filter must come before envoy\.filters\.http\.router/)]);
+  });
+
+  it('the upstream filters: a retry without the router would carry the previous deployment\'s credential', () => {
+    expect(problemsAfter((e) => delete routerFilterOf(e).upstream_http_filters)).toEqual([
+      expect.stringMatching(/^error: .*http_filters\.1\.typed_config: no upstream ext_proc filter with initial_metadata x-llm-filter: hop: .*credential/),
+      expect.stringMatching(/^warning: .*no upstream ext_proc filter with x-llm-filter: attempt-failed/),
+      expect.stringMatching(/^warning: .*no upstream header_mutation sets x-llm-cluster/),
+    ]);
+    const hop = (e: { [k: string]: unknown }) => routerFilterOf(e).upstream_http_filters[0].typed_config.matcher.on_no_match.action.typed_config.typed_config.typed_config;
+    expect(
+      problemsAfter((e) => {
+        hop(e).failure_mode_allow = true;
+        delete hop(e).mutation_rules;
+        hop(e).forward_rules.allowed_headers.patterns = [{ exact: 'x-request-id' }];
+      }),
+    ).toEqual([
+      expect.stringMatching(/^error: .*failure_mode_allow: must be false: a hop the router did not rewrite would carry another provider's credential/),
+      expect.stringMatching(/^error: .*needs mutation_rules\.allow_envoy: true/),
+      expect.stringMatching(/^error: .*forward_rules: does not forward x-llm-plan/),
+    ]);
+  });
+
+  it('clusters: the router\'s without HTTP/2 or with default circuit breakers; a one-host deployment outlier detection never ejects', () => {
+    expect(
+      problemsAfter((e) => {
+        const routerCluster = clusterOf(e, 'llm_router');
+        delete routerCluster.typed_extension_protocol_options;
+        delete routerCluster.circuit_breakers;
+        delete clusterOf(e, 'openai-gpt-4o').outlier_detection.max_ejection_percent;
+        delete clusterOf(e, 'openai-gpt-4o-mini').health_checks;
+      }),
+    ).toEqual([
+      expect.stringMatching(/^error: static_resources\.clusters\.0: the router's cluster "llm_router" must speak HTTP\/2/),
+      expect.stringMatching(/^warning: static_resources\.clusters\.0: circuit_breakers max_requests is 1024/),
+      expect.stringMatching(/^warning: static_resources\.clusters\.1: no health_checks/),
+      expect.stringMatching(/^warning: static_resources\.clusters\.3\.outlier_detection: one host and max_ejection_percent under 100/),
+    ]);
+  });
+
+  it('a listener buffer below the router\'s body limit', () => {
+    expect(problemsAfter((e) => (e.static_resources.listeners[0].per_connection_buffer_limit_bytes = 1048576))).toEqual([
+      expect.stringMatching(/^warning: static_resources\.listeners\.0\.per_connection_buffer_limit_bytes: 1048576 bytes is below router\.yaml's limits\.max_request_body_bytes \(4194304\)/),
+    ]);
+  });
+
+  it('the command: each problem with its file, line and path; exit 1 on an error, 0 when it fits', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'check-envoy-'));
+    const broken = join(dir, 'envoy.yaml');
+    await writeFile(broken, ENVOY_TEXT.replace('  - name: openai-gpt-4o\n', '  - name: openai-gpt4o\n'));
+    const bad = spawnSync(process.execPath, ['dist/main.js', 'check-envoy', '-c', 'examples/router.yaml', broken], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(new RegExp(`^${broken}:\\d+:\\d+ static_resources\\.clusters: error: no cluster named "openai-gpt-4o"`, 'm'));
+    expect(bad.stderr).toContain(`${broken}: does not fit examples/router.yaml (3 deployments): 2 errors, 0 warnings`);
+    const good = spawnSync(process.execPath, ['dist/main.js', 'check-envoy', '-c', 'examples/router.yaml'], { encoding: 'utf8' });
+    expect([good.status, good.stdout.trim()]).toEqual([0, 'envoy/envoy.yaml: fits examples/router.yaml (3 deployments): 0 errors, 0 warnings']);
+  });
+});
