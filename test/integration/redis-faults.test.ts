@@ -2,11 +2,15 @@
  * Redis stopped (SIGSTOP) for 10 s under load, behind three router replicas: requests keep flowing
  * with little added latency, the gateway says it is degraded, and after SIGCONT the usage totals in
  * Redis equal what the mock providers reported, exactly.
+ *
+ * "Router-added" is what Envoy itself timed of its calls to the router, per request (the access
+ * log's router_*_us fields): on two shared cores the test's own client and mocks add tail latency
+ * of tens of ms to the end-to-end times, which says nothing about the router.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { postChat } from '../support/clients.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, type AccessLogEntry, type Stack } from '../support/stack.js';
 
 let redis: TestRedis;
 let stack: Stack;
@@ -71,12 +75,25 @@ it('keeps serving through a 10 s Redis stall and loses no usage record', async (
   expect(degraded).toEqual([1, 1, 1]);
   expect(queued.every((n) => n > 0)).toBe(true);
   const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.99) - 1]!;
-  process.stdout.write(`redis stall: p99 before ${p99(before).toFixed(1)} ms, during ${p99(during).toFixed(1)} ms (${during.length} requests)\n`);
   expect(during.length).toBeGreaterThan(1000);
-  // Router-added: end to end through Envoy and the router (the mock answers at once), less the
-  // median of the same path before the stall.
-  const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  expect(p99(during) - p50(before)).toBeLessThan(50);
+  // Envoy flushes its access log every few seconds: wait for every request's line.
+  const sent = [...statuses.values()].reduce((a, b) => a + b, 0);
+  const logged = async () => (await stack.accessLog()).filter((e) => e.path === '/v1/chat/completions' && e.status === 200);
+  const logDeadline = Date.now() + 20_000;
+  let entries = await logged();
+  while (entries.length < sent && Date.now() < logDeadline) {
+    await sleep(250);
+    entries = await logged();
+  }
+  const routerMs = (e: AccessLogEntry) => [e.router_headers_us, e.router_body_us, e.router_response_us].reduce((ms, us) => ms + (us === '-' ? 0 : Number(us) / 1000), 0);
+  const routerDuring = entries.filter((e) => Date.parse(e.time) >= stopAt && Date.parse(e.time) < resumeAt).map(routerMs);
+  const routerBefore = entries.filter((e) => Date.parse(e.time) >= start && Date.parse(e.time) < stopAt).map(routerMs);
+  process.stdout.write(
+    `redis stall: router-added p99 before ${p99(routerBefore).toFixed(1)} ms, during ${p99(routerDuring).toFixed(1)} ms (${routerDuring.length} requests); ` +
+      `end to end p99 before ${p99(before).toFixed(1)} ms, during ${p99(during).toFixed(1)} ms\n`,
+  );
+  expect(routerDuring.length).toBeGreaterThan(1000);
+  expect(p99(routerDuring)).toBeLessThan(50);
 
   // Replayed: Redis's totals catch up with the providers' own counts, exactly.
   const day = new Date().toISOString().slice(0, 10);

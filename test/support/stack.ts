@@ -49,6 +49,19 @@ export interface StackOptions {
   readonly streamIdleTimeout?: string;
 }
 
+/** A line of envoy.yaml's access log. */
+export interface AccessLogEntry {
+  readonly time: string;
+  readonly request_id: string;
+  readonly path: string;
+  readonly status: number;
+  readonly cluster: string;
+  /** µs, or "-" for a phase the request did not reach. */
+  readonly router_headers_us: string;
+  readonly router_body_us: string;
+  readonly router_response_us: string;
+}
+
 export interface Stack {
   /** Envoy's listener, e.g. http://127.0.0.1:PORT */
   readonly url: string;
@@ -63,6 +76,8 @@ export interface Stack {
   /** Every replica; the first is `router`. */
   readonly routers: readonly Child[];
   readonly envoy: Child;
+  /** Envoy's access log so far (envoy.yaml's json_format), oldest first; Envoy flushes it every few seconds. */
+  accessLog(): Promise<AccessLogEntry[]>;
   /** Envoy counters and gauges matching `filter` (a regex), by full name. */
   stats(filter: string): Promise<Record<string, number>>;
   usageLog(limit?: number): Promise<UsageRecord[]>;
@@ -156,9 +171,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const envoyProblems = await checkEnvoyFile(envoyFile, await loadConfig(routerFiles[0]!, { ...process.env, ...options.routerEnv }));
     const envoyErrors = envoyProblems.filter((p) => p.level === 'error');
     if (envoyErrors.length > 0 && !options.deployments.some((d) => d.withoutCluster)) throw new Error(`check-envoy: ${envoyErrors.map((p) => formatProblem(envoyFile, p)).join('\n')}`);
-    const envoy = spawnChild('envoy', envoyBin, ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], {
-      logFile: join(dir, 'envoy.log'),
-    });
+    const envoyLog = join(dir, 'envoy.log');
+    const envoy = spawnChild('envoy', envoyBin, ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile: envoyLog });
     children.push(envoy);
     const envoyAdmin = `http://127.0.0.1:${admin}`;
     await waitUntil(() => httpOk(`${envoyAdmin}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
@@ -174,6 +188,11 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       router,
       routers,
       envoy,
+      accessLog: async () =>
+        (await readFile(envoyLog, 'utf8'))
+          .split('\n')
+          .filter((line) => line.startsWith('{"'))
+          .map((line) => JSON.parse(line) as AccessLogEntry),
       stats: async (filter) => {
         const res = await fetch(`${envoyAdmin}/stats?format=json&filter=${encodeURIComponent(filter)}`);
         const body = (await res.json()) as { stats: Array<{ name?: string; value?: number }> };
