@@ -1,5 +1,11 @@
-/** `llm-router serve`: loads the config, starts the ext_proc and admin servers, stops gracefully. */
-import { loadConfig } from './config/load.js';
+/**
+ * `llm-router serve`: loads the config, starts the ext_proc and admin servers, reloads the config on
+ * SIGHUP or `POST /config/reload`, stops gracefully.
+ */
+import type { Logger } from 'pino';
+import type { RouterConfig } from './config/compile.js';
+import { ConfigError, formatProblem, loadConfig } from './config/load.js';
+import { reloadable, type ReloadOutcome } from './config/reload.js';
 import { startAdminServer } from './admin/server.js';
 import { startExtProcServer } from './extproc/server.js';
 import { Pipeline } from './pipeline/pipeline.js';
@@ -10,13 +16,23 @@ import { ResilientStore } from './state/resilient.js';
 import { renderStoreHealth } from './telemetry/metrics.js';
 import { createLogger } from './telemetry/logger.js';
 
-export async function serve(configPath: string): Promise<void> {
-  const config = await loadConfig(configPath);
-  const log = createLogger(config.logLevel);
+/** What the operator should hear of a config, at start and after each reload. */
+function warnAbout(config: RouterConfig, log: Logger): void {
   for (const name of config.keysMissingEnv) log.warn({ key: name }, 'virtual key left out: its key_env variable is not set');
   for (const d of config.deployments.values()) {
     if (d.missingCredentialEnv !== null) log.warn({ deployment: d.name, env: d.missingCredentialEnv }, 'credential variable not set: requests go upstream without one');
   }
+}
+
+function pollEnvoy(pipeline: Pipeline, log: Logger): void {
+  const routing = pipeline.config.routing;
+  if (routing.envoyAdminUrl !== null) pipeline.availability.pollEnvoy(routing.envoyAdminUrl, routing.healthPollMs, new Set(pipeline.config.deployments.keys()), log);
+}
+
+export async function serve(configPath: string): Promise<void> {
+  const config = await loadConfig(configPath);
+  const log = createLogger(config.logLevel);
+  warnAbout(config, log);
   if (Number(process.versions.node.split('.')[0]) < 22) {
     log.warn(
       { node: process.version },
@@ -25,16 +41,50 @@ export async function serve(configPath: string): Promise<void> {
   }
   const env: PolicyEnv = { now: Date.now, random: Math.random };
   const store = createStateStore(config, log);
-  const pipeline = new Pipeline(config, store, env, log, await embedExamples(config, log));
-  if (config.routing.envoyAdminUrl !== null) {
-    pipeline.availability.pollEnvoy(config.routing.envoyAdminUrl, config.routing.healthPollMs, new Set(config.deployments.keys()), log);
-  }
-  const extproc = await startExtProcServer(pipeline, config.grpc, log);
+  let pipeline = new Pipeline(config, store, env, log, await embedExamples(config, log));
+  pollEnvoy(pipeline, log);
+
+  // New streams get the new pipeline; open ones finish on the one they started with.
+  const reloadNow = async (): Promise<ReloadOutcome> => {
+    let fresh: Pipeline;
+    let restartOnly: readonly string[];
+    try {
+      const next = reloadable(pipeline.config, await loadConfig(configPath));
+      restartOnly = next.restartOnly;
+      fresh = new Pipeline(next.config, store, env, log, await embedExamples(next.config, log), pipeline);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.map((p) => formatProblem(configPath, p)) : [(err as Error).message];
+      pipeline.metrics.reloads.inc({ result: 'refused' });
+      log.error({ problems }, 'config reload refused: the running config is kept');
+      return { reloaded: false, problems };
+    }
+    const running = fresh.config;
+    if (restartOnly.length > 0) log.warn({ settings: restartOnly }, 'config reload: these settings take effect at the next restart');
+    warnAbout(running, log);
+    pipeline.availability.stop();
+    pollEnvoy(fresh, log);
+    pipeline = fresh;
+    log.level = running.logLevel;
+    pipeline.metrics.reloads.inc({ result: 'ok' });
+    log.info({ groups: [...running.groups.keys()], deployments: [...running.deployments.keys()] }, 'config reloaded');
+    return { reloaded: true, groups: running.groups.size, deployments: running.deployments.size, restart_only: restartOnly };
+  };
+  // One at a time: a reload asked for during another runs after it, on the file as it is then.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadOutcome> => {
+    const run = reloading.then(reloadNow);
+    reloading = run;
+    return run;
+  };
+  process.on('SIGHUP', () => void reload());
+
+  const extproc = await startExtProcServer(() => pipeline, config.grpc, log);
   const admin = await startAdminServer({
     store,
     metrics: { render: () => pipeline.metrics.render() + (store instanceof ResilientStore ? renderStoreHealth(store) : '') },
-    deployments: [...config.deployments.keys()],
-    keys: pipeline.keys,
+    deployments: () => [...pipeline.config.deployments.keys()],
+    keys: { forget: (hash) => pipeline.keys.forget(hash) },
+    reload,
     listen: config.admin,
     log,
     now: env.now,
@@ -46,9 +96,10 @@ export async function serve(configPath: string): Promise<void> {
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining open streams');
+    const graceMs = pipeline.config.shutdownGraceMs;
+    log.info({ signal, graceMs }, 'shutting down: draining open streams');
     admin.setReady(false);
-    await extproc.shutdown(config.shutdownGraceMs);
+    await extproc.shutdown(graceMs);
     pipeline.availability.stop();
     await admin.close();
     await store.close();

@@ -11,6 +11,8 @@
  *   PUT /keys                            add or replace a virtual key at runtime (JSON: name, key or key_sha256, team, tags, tier, models, disabled)
  *   DELETE /keys/<sha256>                remove a runtime key
  *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown)
+ *   POST /config/reload                  reload router.yaml (as SIGHUP does): 200 with what needs a restart, or 400
+ *                                        with every problem, the running config kept
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +20,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { WINDOWS } from '../admission/windows.js';
 import { hashKey } from '../auth/keys.js';
+import type { ReloadOutcome } from '../config/reload.js';
 import { BALANCE_PRESETS } from '../config/schema.js';
 import { USAGE_DIMENSIONS, usageDay, type StateStore, type UsageDimension } from '../state/store.js';
 
@@ -36,7 +39,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export interface AdminOptions {
   readonly store: StateStore;
   readonly metrics: { render(): string };
-  readonly deployments: readonly string[];
+  /** The running config's deployments (a reload changes them). */
+  readonly deployments: () => readonly string[];
+  readonly reload: () => Promise<ReloadOutcome>;
   /** This router's memory of looked-up keys, forgotten when a key changes through this API. */
   readonly keys: { forget(hash: string): void };
   readonly listen: { address: string; port: number };
@@ -77,7 +82,7 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   });
 }
 
-export async function startAdminServer({ store, metrics, deployments, keys, listen, log, now }: AdminOptions): Promise<AdminServer> {
+export async function startAdminServer({ store, metrics, deployments, keys, reload, listen, log, now }: AdminOptions): Promise<AdminServer> {
   let ready = false;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
@@ -108,8 +113,9 @@ export async function startAdminServer({ store, metrics, deployments, keys, list
           return send(res, 200, { dimension, id, day, ...(await store.usageTotals(dimension, id, day)) });
         }
         case '/load': {
-          const loads = await store.loadOf(deployments, now());
-          return send(res, 200, { data: Object.fromEntries(deployments.map((d, i) => [d, loads[i]])) });
+          const names = deployments();
+          const loads = await store.loadOf(names, now());
+          return send(res, 200, { data: Object.fromEntries(names.map((d, i) => [d, loads[i]])) });
         }
         case '/keys': {
           if (req.method !== 'PUT') return send(res, 405, { error: 'use PUT' });
@@ -121,6 +127,11 @@ export async function startAdminServer({ store, metrics, deployments, keys, list
           keys.forget(hash);
           log.info({ key: rest.name }, 'virtual key stored');
           return send(res, 200, { name: rest.name, key_sha256: hash });
+        }
+        case '/config/reload': {
+          if (req.method !== 'POST') return send(res, 405, { error: 'use POST' });
+          const outcome = await reload();
+          return send(res, outcome.reloaded ? 200 : 400, outcome);
         }
         case '/metrics': {
           const text = Buffer.from(metrics.render());

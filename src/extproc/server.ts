@@ -69,13 +69,15 @@ function raiseStreamResetLimit(server: grpc.Server, log: Logger): void {
   options.streamResetRate = 1_000_000_000;
 }
 
+/** `pipeline()`: the pipeline of the running config, asked for each new stream (a reload replaces it). */
 export async function startExtProcServer(
-  pipeline: Pipeline,
+  pipeline: () => Pipeline,
   listen: { address: string; port: number; socket?: string | undefined; options?: Readonly<Record<string, number | string>> },
   log: Logger,
 ): Promise<ExtProcServer> {
-  // A BUFFERED body arrives in one message: allow the body limit plus headroom for headers.
-  const maxMessage = Math.max(pipeline.config.maxRequestBodyBytes * 2, 16 * 1024 * 1024);
+  // A BUFFERED body arrives in one message: allow the body limit plus headroom for headers. The
+  // limit is restart-only (config/reload.ts), so the one read here holds for the process.
+  const maxMessage = Math.max(pipeline().config.maxRequestBodyBytes * 2, 16 * 1024 * 1024);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessage,
     'grpc.max_send_message_length': maxMessage,
@@ -86,7 +88,7 @@ export async function startExtProcServer(
     ...listen.options,
   });
   server.addService(processorService, {
-    Process: (call: grpc.ServerDuplexStream<ProcessingRequest, Buffer>) => runSession(call, handlerFor(call, pipeline), log),
+    Process: (call: grpc.ServerDuplexStream<ProcessingRequest, Buffer>) => runSession(call, handlerFor(call, pipeline()), log),
   });
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);

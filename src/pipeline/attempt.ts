@@ -58,8 +58,8 @@ export class Hop implements StreamHandler {
   constructor(private readonly p: Pipeline) {}
 
   onRequestHeaders(headers: Headers, _endOfStream: boolean, attributes: Attributes): Outcome {
-    const plan = parsePlan(headers[PLAN_HEADER], this.p.config.deployments);
-    const d = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
+    const plan = parsePlan(headers[PLAN_HEADER], this.p.known);
+    const d = attributes.cluster === null ? undefined : this.p.known.get(attributes.cluster);
     const attempt = attributes.attempt ?? 2;
     if (plan === null || d === undefined) return this.ignore();
     const requestId = headers['x-request-id'] ?? '';
@@ -67,7 +67,7 @@ export class Hop implements StreamHandler {
     this.noteSilentPrevious(requestId, plan, attempt, now);
     this.deployment = d;
     const earlier = this.p.attempts.peek(requestId);
-    const next = nextHop(plan, d.name, (name) => this.p.availability.usable(name, now), lastFallbackReason(earlier));
+    const next = nextHop(plan, d.name, (name) => this.p.usable(name, now), lastFallbackReason(earlier));
     this.p.attempts.put(requestId, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
     // Without the attempt count, Envoy's matcher reads x-llm-cluster for the next attempt (envoy.yaml).
     const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, next?.deployment ?? d.name]];
@@ -77,7 +77,7 @@ export class Hop implements StreamHandler {
       setHeaders.push(...credential.set);
       removeHeaders.push(...credential.remove);
     }
-    const readRequestBody = d.providerModel !== this.p.config.deployments.get(plan.primary)!.providerModel;
+    const readRequestBody = d.providerModel !== this.p.known.get(plan.primary)!.providerModel;
     if (!readRequestBody) this.finished = true;
     return { kind: 'continue', setHeaders, removeHeaders, readRequestBody };
   }
@@ -155,8 +155,8 @@ export class FailedAttempt implements StreamHandler {
   }
 
   onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes): Outcome {
-    const plan = parsePlan(attributes.plan ?? undefined, this.p.config.deployments);
-    const d = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
+    const plan = parsePlan(attributes.plan ?? undefined, this.p.known);
+    const d = attributes.cluster === null ? undefined : this.p.known.get(attributes.cluster);
     if (plan === null || d === undefined) {
       this.finished = true;
       return PASS;
@@ -187,7 +187,7 @@ export class FailedAttempt implements StreamHandler {
   onResponseBody(chunk: Buffer): Outcome {
     const reason = fallbackReasonOf(chunk);
     const now = this.atMs;
-    const takenOver = reason !== null && nextHop(this.plan!, this.deployment!.name, (name) => this.p.availability.usable(name, now), reason) !== null;
+    const takenOver = reason !== null && nextHop(this.plan!, this.deployment!.name, (name) => this.p.usable(name, now), reason) !== null;
     this.finish({ kind: 'refused' }, takenOver ? reason : null);
     return takenOver ? { kind: 'continue', setHeaders: [[RETRY_HEADER, reason]], removeHeaders: [] } : PASS;
   }

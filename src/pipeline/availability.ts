@@ -17,8 +17,13 @@ export class Availability {
   readonly failures: FailureWindow;
   private poller: NodeJS.Timeout | null = null;
 
-  constructor(settings: RoutingSettings) {
+  /** `previous`: the view before a config reload, whose cooldowns and Envoy health view carry on. */
+  constructor(settings: RoutingSettings, previous?: Availability) {
     this.failures = new FailureWindow(settings.allowedFailsWindowMs, settings.allowedFails);
+    if (previous !== undefined) {
+      for (const [d, until] of previous.coolingUntil) this.coolingUntil.set(d, until);
+      this.unhealthyNow = previous.unhealthyNow;
+    }
   }
 
   get unhealthy(): ReadonlyMap<string, string> {

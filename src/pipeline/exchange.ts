@@ -345,7 +345,7 @@ export class Exchange implements StreamHandler {
       this.deployment = d;
       this.served = d;
       this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
-      const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.availability.usable(name, this.startMs));
+      const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
       const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops);
       this.hideUsageEvent = upstream.hideUsageEvent;
       return upstream.outcome;

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { mayRequest, type VirtualKey } from '../auth/keys.js';
 import { KeyResolver } from '../auth/resolver.js';
-import type { RouterConfig } from '../config/compile.js';
+import type { Deployment, RouterConfig } from '../config/compile.js';
 import { Router } from '../routing/choose.js';
 import type { ExampleVectors } from '../routing/classifier/index.js';
 import type { Decision, PolicyEnv } from '../routing/types.js';
@@ -34,10 +34,15 @@ export class Pipeline {
   readonly requestHeadersOutcome: Outcome;
   /** The same, and a response-headers phase: for the decision header or the provider's limit headers. */
   readonly withResponseHeadersOutcome: Outcome;
-  readonly metrics = new RoutingMetrics();
+  readonly metrics: RoutingMetrics;
   readonly keys: KeyResolver;
   readonly availability: Availability;
-  readonly attempts = new AttemptLog();
+  readonly attempts: AttemptLog;
+  /**
+   * Every deployment this process has had in its config: the current ones, and any a reload removed,
+   * so a retry of a request planned before the reload still gets its own credential and model id.
+   */
+  readonly known: ReadonlyMap<string, Deployment>;
 
   constructor(
     readonly config: RouterConfig,
@@ -46,15 +51,25 @@ export class Pipeline {
     readonly log: Logger,
     /** Example embeddings of the virtual models that use an embeddings endpoint (see embedExamples). */
     examples: ReadonlyMap<string, ExampleVectors> = new Map(),
+    /** The pipeline this one replaces on a config reload: its metrics, attempts and availability carry on. */
+    previous?: Pipeline,
   ) {
     this.router = new Router(config, examples);
     this.keys = new KeyResolver(config.keys, store, config.auth.cacheMs, env.now);
-    this.availability = new Availability(config.routing);
+    this.metrics = previous?.metrics ?? new RoutingMetrics();
+    this.attempts = previous?.attempts ?? new AttemptLog();
+    this.availability = new Availability(config.routing, previous?.availability);
+    this.known = previous === undefined ? config.deployments : new Map([...previous.known, ...config.deployments]);
     this.createdSec = Math.floor(env.now() / 1000);
     this.modelNames = [...config.groups.keys(), ...config.virtualModels.keys()];
     this.modelsList = renderModelsList(this.modelNames, this.createdSec);
     this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader, PLAN_HEADER, STREAM_HEADER, ...HOP_HEADERS] };
     this.withResponseHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
+  }
+
+  /** Whether `deployment` may take a new attempt: in the config now, not cooling, not unhealthy in Envoy. */
+  usable(deployment: string, nowMs: number): boolean {
+    return this.config.deployments.has(deployment) && this.availability.usable(deployment, nowMs);
   }
 
   /** Counts the decision by outcome, strategy and exclusion reason. */

@@ -34,7 +34,7 @@ export class Counter<L extends string> {
   }
 }
 
-/** The router's routing metrics: what was decided, and why deployments were left out. */
+/** The router's metrics: what was decided, why deployments were left out, attempts, cooldowns, reloads. */
 export class RoutingMetrics {
   readonly routed = new Counter('llm_router_routed_total', 'Requests routed, by model group, strategy and chosen deployment.', ['group', 'strategy', 'deployment']);
   readonly excluded = new Counter('llm_router_excluded_total', 'Deployments excluded from a routing decision, by reason.', ['group', 'deployment', 'reason']);
@@ -47,9 +47,10 @@ export class RoutingMetrics {
     ['deployment', 'hop', 'result'],
   );
   readonly cooldowns = new Counter('llm_router_cooldowns_total', 'Cooldowns started, by deployment and cause (retry_after, rate_limited, failures).', ['deployment', 'cause']);
+  readonly reloads = new Counter('llm_router_config_reloads_total', 'Config reloads (SIGHUP or the admin API), by result (ok, refused: the running config kept).', ['result']);
 
   render(): string {
-    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.attempts, this.cooldowns].map((c) => c.render()).join('');
+    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.attempts, this.cooldowns, this.reloads].map((c) => c.render()).join('');
   }
 }
 

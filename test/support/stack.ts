@@ -69,6 +69,8 @@ export interface Stack {
   /** What check-envoy says of this stack's envoy.yaml and router.yaml. */
   readonly envoyProblems: ReadonlyArray<ConfigProblem & { readonly level: Level }>;
   readonly routerAdmin: string;
+  /** Each replica's router.yaml (edit it, then SIGHUP the replica or POST its /config/reload). */
+  readonly routerConfigFiles: readonly string[];
   /** Every replica's admin URL; the first is `routerAdmin`. */
   readonly routerAdmins: readonly string[];
   readonly mocks: Readonly<Record<string, readonly MockInstance[]>>;
@@ -184,6 +186,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       envoyProblems,
       routerAdmin: routerAdminUrl,
       routerAdmins,
+      routerConfigFiles: routerFiles,
       mocks,
       router,
       routers,

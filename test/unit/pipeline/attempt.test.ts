@@ -120,3 +120,29 @@ describe('an attempt that did not succeed (the failed-attempt filter)', () => {
     expect(a.done).toBe(true);
   });
 });
+
+describe('across a config reload', () => {
+  // The reload removes deployment o (and its group's fallback to it) and adds n.
+  const RELOADED = YAML.replace('  - {name: main, fallbacks: [other]}\n', '  - {name: main}\n')
+    .replace(/ {2}- \{name: o,.*\n/, '')
+    .replace('  - {name: other}\n', '')
+    .concat('  - {name: n, provider: openai, model_group: main, provider_model: model-a, price: {input_per_million: 1, output_per_million: 2}, context_window: 128000}\n');
+
+  it("a retry planned before it still gets a removed deployment's credential and model id; new plans never name it", () => {
+    const { p: before } = setup();
+    before.availability.cool('b', NOW + 60_000);
+    before.metrics.reloads.inc({ result: 'ok' });
+    const after = new Pipeline(parseConfig(RELOADED, 'router.yaml', { KEY_A: 'sk-a' }), before.store, fixedEnv([0.1], NOW), pino({ level: 'silent' }), new Map(), before);
+    // An in-flight request, planned "a b o", retried on o after the reload.
+    const out = cont(after.hop().onRequestHeaders(headers(), false, on('o', 3)));
+    expect(out.setHeaders).toEqual([
+      ['x-llm-cluster', 'o'],
+      ['authorization', 'Bearer sk-o'],
+    ]);
+    expect(out.readRequestBody).toBe(true);
+    // A retry on a: o, gone from the config, is no longer a hop for it; b still cools.
+    expect(cont(after.hop().onRequestHeaders(headers(), false, on('a', 2))).setHeaders).toEqual([['x-llm-cluster', 'a']]);
+    expect([after.usable('o', NOW), after.usable('b', NOW), after.usable('n', NOW)]).toEqual([false, false, true]);
+    expect(after.metrics.reloads.get({ result: 'ok' })).toBe(1);
+  });
+});
