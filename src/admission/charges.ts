@@ -74,6 +74,11 @@ export function plannedCharges(input: AdmissionInput, config: RouterConfig): Pla
   return out;
 }
 
+/** Whether a deployment's provider or model group has a budget (what a fallback hop to it is charged to). */
+export function hasDeploymentBudgets(d: Deployment, config: RouterConfig): boolean {
+  return config.providerBudgets.has(d.provider) || config.groupBudgets.has(d.modelGroup);
+}
+
 /** The budgets of a deployment's provider and model group, charged `costNanos`. */
 export function deploymentBudgetCharges(d: Deployment, costNanos: number, nowMs: number, config: RouterConfig): PlannedCharge[] {
   const out: PlannedCharge[] = [];

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
-import { deploymentBudgetCharges, plannedCharges, worstCaseNanos } from '../admission/charges.js';
+import { deploymentBudgetCharges, hasDeploymentBudgets, plannedCharges, worstCaseNanos } from '../admission/charges.js';
 import { refusal } from '../admission/refusal.js';
 import { shedding } from '../admission/shedding.js';
 import type { Deployment, ModelGroup } from '../config/compile.js';
@@ -314,7 +314,9 @@ export class Exchange implements StreamHandler {
         { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
         this.p.config,
       );
-      if (charges.length === 0) return this.forward(req, features, d);
+      // Nothing to reserve: no admission, unless a planned hop has budgets. Its cost is settled against
+      // this request's reservation (holdings.settle), so an empty one is made to settle against.
+      if (charges.length === 0 && !this.plan.hops.some((h) => hasDeploymentBudgets(this.p.config.deployments.get(h.deployment)!, this.p.config))) return this.forward(req, features, d);
       const id = randomUUID();
       return this.p.store.admit(id, charges).then(
         (result) => {

@@ -79,6 +79,9 @@ const PER_DEPLOYMENT = 5;
 /** Window hashes outlive the two minutes they are read for. */
 const WINDOW_TTL_S = 180;
 
+/** How long a reservation with no charges waits for its settlement: longer than any request runs. */
+const EMPTY_RESERVATION_TTL_MS = 24 * 3600 * 1000;
+
 export class RedisStore implements StateStore {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
@@ -188,9 +191,10 @@ export class RedisStore implements StateStore {
   }
 
   async admit(id: string, charges: readonly Charge[]): Promise<AdmitResult> {
-    if (charges.length === 0) return { ok: true, used: [] };
     const keys = [this.reservationKey(id), ...charges.map((c) => this.meterKey(c.meter))];
-    const args: Array<string | number> = [keys.length, ...keys, Math.ceil(Math.max(...charges.map((c) => c.ttlMs)))];
+    // With no charges it still makes the reservation: a fallback hop's budgets settle against it.
+    const reservationTtlMs = charges.length === 0 ? EMPTY_RESERVATION_TTL_MS : Math.ceil(Math.max(...charges.map((c) => c.ttlMs)));
+    const args: Array<string | number> = [keys.length, ...keys, reservationTtlMs];
     for (const c of charges) args.push(c.limit, c.amount, c.bucket, c.windowBuckets, Math.ceil(c.ttlMs));
     const [refused, used, kept] = (await (this.redis as unknown as AdmitCommand).llmrAdmit(...args)) as [number, string | string[], string[] | undefined];
     if (refused === 0) return { ok: true, used: (used as string[]).map(Number) };

@@ -15,7 +15,7 @@ beforeAll(async () => {
   redis = await startRedis();
   stack = await startStack({
     redisUrl: redis.url,
-    groups: { chat: { strategy: 'cost-based' } },
+    groups: { chat: { strategy: 'cost-based' }, local: { strategy: 'cost-based' } },
     config: {
       provider_budgets: [
         { provider: 'openai', usd: 10, window: 'day' },
@@ -26,6 +26,9 @@ beforeAll(async () => {
       // The cheaper one, so every request goes there first; it fails, and the other answers.
       { name: 'openai-cheap', group: 'chat', behaviour: { status: 503 }, extra: { provider: 'openai', price: { input_per_million: 1, output_per_million: 4 } } },
       { name: 'azure-dear', group: 'chat', extra: { provider: 'azure-openai' } },
+      // A self-hosted deployment with no budget at all, failing; its hop's provider has one.
+      { name: 'vllm-local', group: 'local', behaviour: { status: 503 }, extra: { provider: 'vllm', price: { input_per_million: 0, output_per_million: 0 } } },
+      { name: 'azure-backup', group: 'local', extra: { provider: 'azure-openai' } },
     ],
   });
 }, 60_000);
@@ -67,4 +70,19 @@ it("bills a fallback hop's provider, and gives the first deployment's provider i
   }
   expect(openai).toEqual({ spent: 0, open: 0 });
   expect(azure).toEqual({ spent: billed, open: 0 });
+});
+
+it("bills a fallback hop's provider when the first deployment had nothing to reserve", async () => {
+  const before = await meter('provider:azure-openai:usd:day');
+  const res = await postChat(stack.url, { model: 'local', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+  expect(res.status).toBe(200);
+  await res.arrayBuffer();
+  const record = (await stack.usageLog()).filter((r) => r.status === 200).at(-1)!;
+  expect(record.deployment).toBe('azure-backup');
+  let azure = await meter('provider:azure-openai:usd:day');
+  for (let i = 0; i < 50 && azure.spent !== before.spent + record.costNanos; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    azure = await meter('provider:azure-openai:usd:day');
+  }
+  expect(azure).toEqual({ spent: before.spent + record.costNanos, open: 0 });
 });

@@ -230,6 +230,12 @@ export function ledgerContract(name: string, makeStore: () => Promise<StateStore
         expect(await store.used([planned, served])).toEqual([0, 250]);
         expect(await store.openReservations('provider:a:usd')).toBe(0);
         expect(await store.openReservations('provider:b:usd')).toBe(0);
+        // A request with nothing to reserve, whose fallback hop has a budget: an empty reservation.
+        expect(await store.admit('moved-2', [])).toEqual({ ok: true, used: [] });
+        const charged = [{ meter: 'provider:b:usd', bucket: served.bucket, delta: 100, ttlMs: served.ttlMs, reserved: false }];
+        await store.settle('moved-2', charged);
+        await store.settle('moved-2', charged);
+        expect(await store.used([served])).toEqual([350]);
       }));
 
     it('lets exactly the limit through under concurrent admissions', () =>
