@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'body_too_large'
   | 'unsupported_media_type'
   | 'no_deployment'
+  | 'unsupported_request'
   | 'rate_limited'
   | 'budget_exceeded'
   | 'internal_error';
@@ -42,6 +43,9 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
   body_too_large: { status: 413, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
   no_deployment: { status: 503, type: 'service_unavailable_error' },
+  // No deployment of the model can ever take this request (an embeddings request to a chat model, a
+  // prompt over every context window): retrying would not help.
+  unsupported_request: { status: 400, type: 'invalid_request_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
   budget_exceeded: { status: 429, type: 'insufficient_quota' },
   internal_error: { status: 500, type: 'server_error' },

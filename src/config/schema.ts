@@ -21,7 +21,7 @@ const price = z.strictObject({
   cached_input_per_million: z.number().min(0).optional(),
 });
 
-export const CAPABILITIES = ['chat', 'vision', 'tools', 'json', 'streaming'] as const;
+export const CAPABILITIES = ['chat', 'embeddings', 'vision', 'tools', 'json', 'streaming'] as const;
 
 const deployment = z.strictObject({
   /** The Envoy cluster that serves this deployment; the router writes it into the routing header. */

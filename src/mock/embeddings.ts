@@ -27,8 +27,15 @@ export function mockEmbedding(text: string): number[] {
   return v;
 }
 
+export interface EmbeddingsResponse {
+  readonly object: 'list';
+  readonly data: ReadonlyArray<{ readonly object: 'embedding'; readonly index: number; readonly embedding: number[] }>;
+  readonly model: string;
+  readonly usage: { readonly prompt_tokens: number; readonly total_tokens: number };
+}
+
 /** The response body for an embeddings request, or null when its `input` is not text. */
-export function embeddingsResponse(body: { input?: unknown; model?: unknown }): unknown {
+export function embeddingsResponse(body: { input?: unknown; model?: unknown }): EmbeddingsResponse | null {
   const input = typeof body.input === 'string' ? [body.input] : body.input;
   if (!Array.isArray(input) || !input.every((t): t is string => typeof t === 'string')) return null;
   const tokens = input.reduce((n, t) => n + Math.max(1, Math.ceil(t.length / 4)), 0);

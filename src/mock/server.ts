@@ -94,12 +94,13 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
 
   const script: Partial<Behaviour>[] = [];
 
-  const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  /**
+   * What chat and embeddings requests share: the request recorded, the behaviour that applies to it,
+   * and a scripted error status answered. Null when the error was answered.
+   */
+  const receive = async (req: IncomingMessage, res: ServerResponse): Promise<{ body: Record<string, unknown>; b: Behaviour } | null> => {
     const scripted = script.shift();
-    stats.inFlight++;
-    res.once('close', () => stats.inFlight--);
     const raw = await readBody(req);
-    stats.requests++;
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
@@ -126,8 +127,32 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
       await sleep(b.latency_ms);
       const extra: Record<string, string> = b.retry_after === undefined ? {} : { 'retry-after': b.retry_after };
       const type = b.status < 500 ? 'invalid_request_error' : 'server_error';
-      return sendJson(res, b.status, { error: { message: `mock ${parsed.name} answered ${b.status}`, type, param: null, code: b.error_code ?? null } }, extra);
+      sendJson(res, b.status, { error: { message: `mock ${parsed.name} answered ${b.status}`, type, param: null, code: b.error_code ?? null } }, extra);
+      return null;
     }
+    return { body, b };
+  };
+
+  const handleEmbeddings = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    stats.embeddingRequests++;
+    const received = await receive(req, res);
+    if (received === null) return;
+    const answer = embeddingsResponse(received.body);
+    if (answer === null) return sendJson(res, 400, { error: { message: "'input' must be a string or an array of strings", type: 'invalid_request_error', param: 'input', code: null } });
+    await sleep(received.b.latency_ms);
+    stats.statuses[200] = (stats.statuses[200] ?? 0) + 1;
+    stats.usage.promptTokens += answer.usage.prompt_tokens;
+    stats.usage.totalTokens += answer.usage.total_tokens;
+    return sendJson(res, 200, answer);
+  };
+
+  const handleChat = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    stats.inFlight++;
+    res.once('close', () => stats.inFlight--);
+    stats.requests++;
+    const received = await receive(req, res);
+    if (received === null) return;
+    const { body, b } = received;
     const model = typeof body.model === 'string' ? body.model : 'mock-model';
     const id = `chatcmpl-mock-${parsed.name}-${++sequence}`;
     const created = Math.floor(Date.now() / 1000);
@@ -214,13 +239,7 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
         if (req.method !== 'POST') return sendJson(res, 405, { error: { message: 'use POST', type: 'invalid_request_error', param: null, code: null } });
         return handleChat(req, res);
       }
-      if (path === '/v1/embeddings' || path === '/embeddings') {
-        stats.embeddingRequests++;
-        const body = JSON.parse((await readBody(req)).toString('utf8') || '{}') as { input?: unknown; model?: unknown };
-        const answer = embeddingsResponse(body);
-        if (answer === null) return sendJson(res, 400, { error: { message: "'input' must be a string or an array of strings", type: 'invalid_request_error', param: 'input', code: null } });
-        return sendJson(res, 200, answer);
-      }
+      if (path === '/v1/embeddings' || path === '/embeddings') return handleEmbeddings(req, res);
       if (path === '/health') return sendJson(res, behaviour.health_status, { status: behaviour.health_status === 200 ? 'ok' : 'unhealthy' });
       if (path === '/_mock/stats') return sendJson(res, 200, stats);
       if (path === '/_mock/reset' && req.method === 'POST') {

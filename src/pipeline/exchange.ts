@@ -32,9 +32,9 @@ import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
 import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import type { LoadsOf, Target } from '../routing/choose.js';
 import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
-import type { Decision, LoadView, RouteRequest } from '../routing/types.js';
+import type { Decision, Endpoint, ExclusionReason, LoadView, RouteRequest } from '../routing/types.js';
 import type { UsageRecord } from '../state/store.js';
-import { parseChatRequest, type ChatRequest } from './chat-request.js';
+import { parseChatRequest, parseEmbeddingsRequest, type ApiRequest } from './api-request.js';
 import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
@@ -64,6 +64,17 @@ function sniffContentType(chunk: Buffer): string {
   return '';
 }
 
+/** Exclusions that hold whatever the load: a request refused for these alone gets a 400, not a retriable 503. */
+const PERMANENT: ReadonlySet<ExclusionReason> = new Set(['capability', 'context_window']);
+
+/** The paths the router routes, with and without the `/v1` an SDK's base URL may already hold. */
+const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
+  ['/v1/chat/completions', 'chat'],
+  ['/chat/completions', 'chat'],
+  ['/v1/embeddings', 'embeddings'],
+  ['/embeddings', 'embeddings'],
+]);
+
 /** Without virtual keys: who pays is the presented key's hash prefix (never the key itself). */
 function anonymousKeyId(headers: Headers): string {
   const presented = presentedKey(headers);
@@ -79,6 +90,8 @@ export class Exchange implements StreamHandler {
   private requestId = '';
   private method = '';
   private path = '';
+  /** The endpoint the path names; null for the models list. */
+  private endpoint: Endpoint | null = null;
   private keyId = 'anonymous';
   /** The request's virtual key, when `auth.mode` is `keys`. */
   private key: VirtualKey | null = null;
@@ -120,9 +133,8 @@ export class Exchange implements StreamHandler {
     this.path = q === -1 ? rawPath : rawPath.slice(0, q);
     try {
       const isModels = this.path === '/v1/models' || this.path === '/models';
-      if (!isModels && this.path !== '/v1/chat/completions' && this.path !== '/chat/completions') {
-        throw new RouterError('not_found', `Unknown request URL: ${this.method} ${this.path}.`);
-      }
+      this.endpoint = ENDPOINTS.get(this.path) ?? null;
+      if (!isModels && this.endpoint === null) throw new RouterError('not_found', `Unknown request URL: ${this.method} ${this.path}.`);
       if (this.p.config.auth.mode === 'off') {
         this.keyId = anonymousKeyId(headers);
         return this.checkRequest(headers, endOfStream, isModels);
@@ -190,13 +202,13 @@ export class Exchange implements StreamHandler {
       if (body.length > this.p.config.maxRequestBodyBytes) {
         throw new RouterError('body_too_large', `The request body is ${body.length} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
       }
-      const req = parseChatRequest(body);
+      const req = this.endpoint === 'embeddings' ? parseEmbeddingsRequest(body) : parseChatRequest(body);
       this.requestedModel = req.model;
       this.stream = req.stream;
       if (this.key !== null && !mayRequest(this.key, req.model)) {
         throw new RouterError('model_not_allowed', `The API key '${this.key.name}' may not use the model '${req.model}'.`, 'model');
       }
-      const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key);
+      const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key, req.endpoint);
       this.features = features;
       // A prompt that might not fit a context window (or meets a token rule) is counted exactly.
       if (features.promptTokensBound + (features.maxTokens ?? 0) > this.p.config.countTokensAbove && !tokenizerLoaded()) {
@@ -211,7 +223,7 @@ export class Exchange implements StreamHandler {
     }
   }
 
-  private resolveAndRoute(req: ChatRequest, features: RouteRequest): Outcome | Promise<Outcome> {
+  private resolveAndRoute(req: ApiRequest, features: RouteRequest): Outcome | Promise<Outcome> {
     if (!this.p.router.wantsEmbedding(features)) return this.routeWith(req, features, null);
     const endpoint = this.p.config.virtualModels.get(features.model)!.semantic!.embeddings!;
     return embed(endpoint, [headAndTail(features.lastUserText)]).then(
@@ -224,7 +236,7 @@ export class Exchange implements StreamHandler {
     );
   }
 
-  private routeWith(req: ChatRequest, features: RouteRequest, promptVector: Float32Array | null): Outcome | Promise<Outcome> {
+  private routeWith(req: ApiRequest, features: RouteRequest, promptVector: Float32Array | null): Outcome | Promise<Outcome> {
     try {
       const target = this.p.router.resolve(features, promptVector);
       if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
@@ -292,7 +304,7 @@ export class Exchange implements StreamHandler {
     );
   }
 
-  private route(req: ChatRequest, features: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, spent: ReadonlySet<string>): Outcome | Promise<Outcome> {
+  private route(req: ApiRequest, features: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, spent: ReadonlySet<string>): Outcome | Promise<Outcome> {
     try {
       const avoid = { budgetSpent: spent, unhealthy: this.p.availability.unhealthy };
       const decision = this.p.router.choose(features, target, loadsOf, this.p.env, avoid);
@@ -305,6 +317,9 @@ export class Exchange implements StreamHandler {
         if (recovery !== null) {
           const retryAfterSec = Math.max(1, Math.ceil((recovery - this.p.env.now()) / 1000));
           throw new RouterError('rate_limited', `Every deployment of '${req.model}' is rate limited or cooling down: ${why}. Retry after ${retryAfterSec} s.`, null, retryAfterSec);
+        }
+        if (excluded.length > 0 && excluded.every((e) => PERMANENT.has(e.reason))) {
+          throw new RouterError('unsupported_request', `No deployment of '${req.model}' can serve this request: ${why}.`, 'model');
         }
         throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
       }
@@ -342,7 +357,7 @@ export class Exchange implements StreamHandler {
   }
 
   /** The request goes upstream to `d`: counted in its load, routed, its body rewritten if needed. */
-  private forward(req: ChatRequest, features: RouteRequest, d: Deployment): Outcome {
+  private forward(req: ApiRequest, features: RouteRequest, d: Deployment): Outcome {
     try {
       this.deployment = d;
       this.served = d;

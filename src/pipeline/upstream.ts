@@ -5,7 +5,7 @@
  * — otherwise Envoy forwards the original bytes.
  */
 import type { Deployment } from '../config/compile.js';
-import type { ChatRequest } from './chat-request.js';
+import type { ApiRequest } from './api-request.js';
 import type { HeaderPair, Outcome } from './types.js';
 
 /** The request header that carries the fallback plan from the request phase to every attempt (routing/plan.ts). */
@@ -47,7 +47,7 @@ export interface Upstream {
  * `plan`: the header value; `hops`: the deployments of attempts 2 to 4 as planned now (the last one
  * repeats when the plan has fewer: Envoy then retries within that deployment).
  */
-export function upstreamRequest(req: ChatRequest, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[]): Upstream {
+export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[]): Upstream {
   const needsModel = d.providerModel !== req.model;
   const needsUsage = req.stream && !req.clientWantsUsage;
   const ownField = req.body.disable_fallbacks !== undefined;

@@ -1,17 +1,19 @@
 /**
- * What a chat request means for routing, read once from its parsed body and headers: capabilities
- * it needs, its size in tokens (exact only when asked), tags, tier, preference and the text the
- * classifier reads. Pure: the same body and headers give the same features.
+ * What a chat-completions or embeddings request means for routing, read once from its parsed body
+ * and headers: capabilities it needs, its size in tokens (exact only when asked), tags, tier,
+ * preference and the text the classifier reads. Pure: the same body and headers give the same features.
  */
 import type { BalancePreset, Capability, RoutingSettings } from '../config/compile.js';
 import { BALANCE_PRESETS } from '../config/schema.js';
 import { promptTokens, promptTokensBound, type PromptText } from './tokens.js';
-import type { RouteRequest } from './types.js';
+import type { Endpoint, RouteRequest } from './types.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface Scan extends PromptText {
   readonly lastUserText: string;
+  /** Tokens given as token ids (embeddings `input`): counted as they are. */
+  readonly tokenIds: number;
 }
 
 /** One pass over the messages: their text, image parts and the last user message. */
@@ -43,7 +45,24 @@ function scanMessages(messages: readonly unknown[], tools: unknown): Scan {
     parts.push(json);
     bytes += Buffer.byteLength(json, 'utf8');
   }
-  return { parts, bytes, messages: messages.length, images, lastUserText };
+  return { parts, bytes, messages: messages.length, images, lastUserText, tokenIds: 0 };
+}
+
+/** An embeddings `input`, as parseEmbeddingsRequest admitted it: texts, token ids, or arrays of either. */
+function scanInput(input: unknown): Scan {
+  const parts: string[] = [];
+  let bytes = 0;
+  let tokenIds = 0;
+  const add = (item: unknown): void => {
+    if (typeof item === 'string') {
+      parts.push(item);
+      bytes += Buffer.byteLength(item, 'utf8');
+    } else if (Array.isArray(item)) tokenIds += item.length;
+  };
+  if (Array.isArray(input) && input.every((i) => typeof i === 'number')) tokenIds = input.length;
+  else if (Array.isArray(input)) input.forEach(add);
+  else add(input);
+  return { parts, bytes, messages: 0, images: 0, lastUserText: parts.at(-1) ?? '', tokenIds };
 }
 
 function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>, header: string | undefined): string[] {
@@ -75,18 +94,21 @@ export interface Caller {
 }
 
 /**
- * `body` has passed parseChatRequest: `model` is a string and `messages` a non-empty array.
- * `caller` is the virtual key, when keys are on.
+ * `body` has passed parseChatRequest (`messages` a non-empty array) or, for `endpoint` embeddings,
+ * parseEmbeddingsRequest (`input` valid); `model` is a string. `caller` is the virtual key, when keys are on.
  */
 export function routeRequestOf(
   body: Record<string, unknown>,
   headers: Readonly<Record<string, string>>,
   settings: RoutingSettings,
   caller: Caller | null = null,
+  endpoint: Endpoint = 'chat',
 ): RouteRequest {
-  const scan = scanMessages(body.messages as unknown[], body.tools);
+  const embeddings = endpoint === 'embeddings';
+  const scan = embeddings ? scanInput(body.input) : scanMessages(body.messages as unknown[], body.tools);
   const metadata = isObject(body.metadata) ? body.metadata : {};
-  const needs = new Set<Capability>();
+  const needs = new Set<Capability>([embeddings ? 'embeddings' : 'chat']);
+  if (body.stream === true) needs.add('streaming');
   if (scan.images > 0) needs.add('vision');
   const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
   if (hasTools) needs.add('tools');
@@ -98,9 +120,10 @@ export function routeRequestOf(
     model: body.model as string,
     stream: body.stream === true,
     needs,
-    promptTokensBound: promptTokensBound(scan),
-    promptTokens: () => (counted ??= promptTokens(scan)),
-    maxTokens: typeof maxTokens === 'number' ? maxTokens : null,
+    promptTokensBound: promptTokensBound(scan) + scan.tokenIds,
+    promptTokens: () => (counted ??= promptTokens(scan) + scan.tokenIds),
+    // An embedding has no completion: nothing to reserve beyond the input.
+    maxTokens: embeddings ? 0 : typeof maxTokens === 'number' ? maxTokens : null,
     tags: caller === null || caller.tags.length === 0 ? requestTags : [...new Set([...requestTags, ...caller.tags])],
     tier: caller === null ? (headers[settings.tierHeader] ?? settings.defaultTier) : (caller.tier ?? settings.defaultTier),
     preference: allowed(presetOf(headers[settings.preferenceHeader] ?? metadata.route_preference), caller),

@@ -35,7 +35,8 @@ export interface PromptText {
   readonly images: number;
 }
 
-const overhead = (p: PromptText) => p.messages * TOKENS_PER_MESSAGE + TOKENS_PER_REPLY + p.images * TOKENS_PER_IMAGE;
+/** Chat framing; an embeddings input (no messages) has none. */
+const overhead = (p: PromptText) => (p.messages === 0 ? 0 : p.messages * TOKENS_PER_MESSAGE + TOKENS_PER_REPLY) + p.images * TOKENS_PER_IMAGE;
 
 export function promptTokensBound(p: PromptText): number {
   return p.bytes + overhead(p);

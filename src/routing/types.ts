@@ -9,12 +9,15 @@ export interface PolicyEnv {
   random(): number;
 }
 
+/** The OpenAI endpoints the router routes. */
+export type Endpoint = 'chat' | 'embeddings';
+
 /** What routing needs to know about a request, derived once from its body and headers (features.ts). */
 export interface RouteRequest {
   /** The `model` the client asked for: a model group or a virtual model such as `auto`. */
   readonly model: string;
   readonly stream: boolean;
-  /** Capabilities the request needs: `vision` for image parts, `tools`, `json` for response_format. */
+  /** Capabilities the request needs: `chat` or `embeddings`, `streaming`, `vision` for image parts, `tools`, `json` for response_format. */
   readonly needs: ReadonlySet<Capability>;
   /** An upper bound on the prompt's tokens that costs nothing to compute (its UTF-8 text length). */
   readonly promptTokensBound: number;

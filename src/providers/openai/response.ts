@@ -102,6 +102,34 @@ function mayHoldUsage(bytes: Buffer, start: number, end: number): boolean {
   return false;
 }
 
+/**
+ * Above this a JSON body is not parsed whole: its usage object and model are cut out of it. An
+ * embeddings batch is megabytes of floats, whose parse would hold the event loop for every request.
+ */
+const WHOLE_PARSE_MAX_BYTES = 64 * 1024;
+const MODEL_KEY = Buffer.from('"model"');
+
+/** The object after the last `key` (no string in it holds a brace: usage has numbers only), or null. */
+function objectAfter(bytes: Buffer, key: Buffer): unknown {
+  const at = bytes.lastIndexOf(key);
+  const open = at === -1 ? -1 : bytes.indexOf(0x7b, at + key.length);
+  if (open === -1) return null;
+  let depth = 0;
+  for (let i = open; i < bytes.length; i++) {
+    if (bytes[i] === 0x7b) depth++;
+    else if (bytes[i] === 0x7d && --depth === 0) return JSON.parse(bytes.toString('utf8', open, i + 1)) as unknown;
+  }
+  return null;
+}
+
+/** The string after the last `key`, or null. */
+function stringAfter(bytes: Buffer, key: Buffer): string | null {
+  const at = bytes.lastIndexOf(key);
+  const open = at === -1 ? -1 : bytes.indexOf(0x22, at + key.length);
+  const close = open === -1 ? -1 : bytes.indexOf(0x22, open + 1);
+  return close === -1 ? null : (JSON.parse(bytes.toString('utf8', open, close + 1)) as string);
+}
+
 class JsonResponseObserver implements ResponseObserver {
   private readonly chunks: Buffer[] = [];
   private usage: Usage | null = null;
@@ -110,14 +138,17 @@ class JsonResponseObserver implements ResponseObserver {
   push(chunk: Buffer, endOfStream: boolean): null {
     if (chunk.length > 0) this.chunks.push(Buffer.from(chunk));
     if (endOfStream) {
+      const bytes = Buffer.concat(this.chunks);
+      this.chunks.length = 0;
       try {
-        const body = JSON.parse(Buffer.concat(this.chunks).toString('utf8')) as { usage?: OpenAiUsage; model?: unknown };
+        const body = (
+          bytes.length <= WHOLE_PARSE_MAX_BYTES ? JSON.parse(bytes.toString('utf8')) : { usage: objectAfter(bytes, USAGE_KEY), model: stringAfter(bytes, MODEL_KEY) }
+        ) as { usage?: OpenAiUsage | null; model?: unknown };
         if (body.usage != null && typeof body.usage === 'object') this.usage = normaliseUsage(body.usage);
         if (typeof body.model === 'string') this.responseModel = body.model;
       } catch {
         // Not JSON after all (an upstream error page): nothing to bill.
       }
-      this.chunks.length = 0;
     }
     return null;
   }

@@ -1,11 +1,13 @@
 /**
- * Validates a chat-completions body, already parsed, for the fields the router acts on. It checks
- * what would otherwise fail at the provider after a paid-for round trip, with OpenAI's wording
- * (`param` names the field) so SDK users see familiar errors.
+ * Validates a chat-completions or embeddings body for the fields the router acts on. It checks what
+ * would otherwise fail at the provider after a paid-for round trip, with OpenAI's wording (`param`
+ * names the field) so SDK users see familiar errors.
  */
 import { RouterError } from '../errors.js';
+import type { Endpoint } from '../routing/types.js';
 
-export interface ChatRequest {
+export interface ApiRequest {
+  readonly endpoint: Endpoint;
   readonly model: string;
   readonly stream: boolean;
   /** The client's own `stream_options.include_usage`, so we know whether it wants the usage chunk. */
@@ -24,7 +26,8 @@ function positiveInteger(body: Record<string, unknown>, field: string): void {
   }
 }
 
-export function parseChatRequest(bytes: Buffer): ChatRequest {
+/** The body as a JSON object with a model name, or the error a client should see. */
+function parseBody(bytes: Buffer): Record<string, unknown> & { model: string } {
   let body: unknown;
   try {
     body = JSON.parse(bytes.toString('utf8'));
@@ -32,11 +35,25 @@ export function parseChatRequest(bytes: Buffer): ChatRequest {
     throw new RouterError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(body)) throw new RouterError('invalid_request', 'The request body must be a JSON object.');
-  const { model, messages, stream, stream_options: streamOptions } = body;
+  const model = body.model;
   if (model === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'model'.", 'model');
   if (typeof model !== 'string' || model.length === 0) {
     throw new RouterError('invalid_request', "Invalid type for 'model': expected a non-empty string.", 'model');
   }
+  return body as Record<string, unknown> & { model: string };
+}
+
+function disableFallbacksOf(body: Record<string, unknown>): boolean {
+  const v = body.disable_fallbacks;
+  if (v !== undefined && v !== null && typeof v !== 'boolean') {
+    throw new RouterError('invalid_request', "Invalid type for 'disable_fallbacks': expected a boolean.", 'disable_fallbacks');
+  }
+  return v === true;
+}
+
+export function parseChatRequest(bytes: Buffer): ApiRequest {
+  const body = parseBody(bytes);
+  const { model, messages, stream, stream_options: streamOptions } = body;
   if (messages === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'messages'.", 'messages');
   if (!Array.isArray(messages)) throw new RouterError('invalid_request', "Invalid type for 'messages': expected an array.", 'messages');
   if (messages.length === 0) throw new RouterError('invalid_request', "Invalid 'messages': empty array. Expected at least one message.", 'messages');
@@ -55,15 +72,29 @@ export function parseChatRequest(bytes: Buffer): ChatRequest {
   positiveInteger(body, 'max_tokens');
   positiveInteger(body, 'max_completion_tokens');
   positiveInteger(body, 'n');
-  const disableFallbacks = body.disable_fallbacks;
-  if (disableFallbacks !== undefined && disableFallbacks !== null && typeof disableFallbacks !== 'boolean') {
-    throw new RouterError('invalid_request', "Invalid type for 'disable_fallbacks': expected a boolean.", 'disable_fallbacks');
-  }
   return {
+    endpoint: 'chat',
     model,
     stream: stream === true,
     clientWantsUsage: isObject(streamOptions) && streamOptions.include_usage === true,
-    disableFallbacks: disableFallbacks === true,
+    disableFallbacks: disableFallbacksOf(body),
     body,
   };
+}
+
+const isTokenArray = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t) && t >= 0);
+
+/** `input`: a string, an array of strings, an array of token ids, or an array of those arrays — none empty. */
+export function parseEmbeddingsRequest(bytes: Buffer): ApiRequest {
+  const body = parseBody(bytes);
+  const input = body.input;
+  if (input === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'input'.", 'input');
+  const valid =
+    (typeof input === 'string' && input.length > 0) ||
+    (Array.isArray(input) && input.length > 0 && (input.every((t) => typeof t === 'string' && t.length > 0) || isTokenArray(input) || input.every(isTokenArray)));
+  if (!valid) {
+    throw new RouterError('invalid_request', "Invalid 'input': expected a non-empty string, array of strings, array of token ids, or array of token-id arrays.", 'input');
+  }
+  positiveInteger(body, 'dimensions');
+  return { endpoint: 'embeddings', model: body.model, stream: false, clientWantsUsage: false, disableFallbacks: disableFallbacksOf(body), body };
 }
