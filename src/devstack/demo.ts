@@ -17,13 +17,15 @@ const BANNER = `
 envoy-llm-router demo is up.
   Envoy        http://127.0.0.1:10000   (admin http://127.0.0.1:9901)
   router       gRPC 127.0.0.1:50051, admin http://127.0.0.1:9090 (/readyz, /usage/log, /usage/totals)
-  providers    mock OpenAI on 127.0.0.1:18081-18083 (/_mock/stats)
+  providers    mock OpenAI on 127.0.0.1:18081-18084 (/_mock/stats)
 
-Try it:
-  curl -s http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
-    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
-  curl -sN http://127.0.0.1:10000/v1/chat/completions -H 'content-type: application/json' \\
-    -d '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
+Try it (demo keys: sk-llmr-demo, sk-llmr-free, sk-llmr-premium):
+  curl -s http://127.0.0.1:10000/v1/chat/completions -H 'authorization: Bearer sk-llmr-demo' \\
+    -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
+  curl -sN http://127.0.0.1:10000/v1/chat/completions -H 'authorization: Bearer sk-llmr-demo' \\
+    -H 'content-type: application/json' -d '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
+  curl -s http://127.0.0.1:10000/v1/embeddings -H 'authorization: Bearer sk-llmr-demo' \\
+    -H 'content-type: application/json' -d '{"model":"text-embedding-3-small","input":"hello"}'
   curl -s 'http://127.0.0.1:9090/usage/log?limit=5'
 
 Ctrl-C stops everything.

@@ -20,7 +20,7 @@ afterAll(async () => {
   await demo?.stop(10_000);
 });
 
-it('serves a chat completion and a streamed completion with usage to the openai SDK', async () => {
+it('serves a chat completion, a streamed completion with usage and an embedding to the openai SDK', async () => {
   const client = new OpenAI({ baseURL: 'http://127.0.0.1:10000/v1', apiKey: 'sk-llmr-demo', maxRetries: 0 });
   const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
   expect(completion.choices[0]?.message.content).toMatch(/^Hello/);
@@ -30,9 +30,18 @@ it('serves a chat completion and a streamed completion with usage to the openai 
   expect(text).toMatch(/^Hello wörld/);
   expect(usage?.completion_tokens).toBe(14);
 
+  const embedding = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
+  expect(embedding.data[0]!.embedding.length).toBeGreaterThan(0);
+
   const log = (await (await fetch('http://127.0.0.1:9090/usage/log?limit=10')).json()) as { data: Array<{ deployment: string; keyId: string }> };
   expect(log.data.map((r) => r.deployment)).toContain('openai-gpt-4o');
   expect(log.data.every((r) => r.keyId === 'demo')).toBe(true);
+});
+
+it("prints curl examples that work as printed: each carries a demo key", () => {
+  const curls = demo.output().split('\n').filter((line) => line.includes('curl') && line.includes(':10000'));
+  expect(curls.length).toBeGreaterThanOrEqual(3);
+  for (const c of curls) expect(c).toContain("-H 'authorization: Bearer sk-llmr-demo'");
 });
 
 it('accepts the documented demo keys within what each allows, and refuses others', async () => {
