@@ -7,6 +7,7 @@ import type { RouterConfig } from './config/compile.js';
 import { ConfigError, formatProblem, loadConfig } from './config/load.js';
 import { reloadable, type ReloadOutcome } from './config/reload.js';
 import { startAdminServer } from './admin/server.js';
+import { configuredBudgets } from './admission/budgets.js';
 import { startExtProcServer } from './extproc/server.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import { embedExamples } from './providers/openai/embeddings.js';
@@ -85,6 +86,7 @@ export async function serve(configPath: string): Promise<void> {
     deployments: () => [...pipeline.config.deployments.keys()],
     keys: { forget: (hash) => pipeline.keys.forget(hash) },
     reload,
+    budgets: () => configuredBudgets(pipeline.config, env.now()),
     listen: config.admin,
     log,
     now: env.now,

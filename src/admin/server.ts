@@ -11,6 +11,7 @@
  *   PUT /keys                            add or replace a virtual key at runtime (JSON: name, key or key_sha256, team, tags, tier, models, disabled)
  *   DELETE /keys/<sha256>                remove a runtime key
  *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown)
+ *   GET /budgets                         every budget router.yaml sets: limit, spend in the current window, what is left
  *   POST /config/reload                  reload router.yaml (as SIGHUP does): 200 with what needs a restart, or 400
  *                                        with every problem, the running config kept
  */
@@ -18,6 +19,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { budgetReport } from '../admission/budgets.js';
+import type { PlannedCharge } from '../admission/charges.js';
 import { WINDOWS } from '../admission/windows.js';
 import { hashKey } from '../auth/keys.js';
 import type { ReloadOutcome } from '../config/reload.js';
@@ -42,6 +45,8 @@ export interface AdminOptions {
   /** The running config's deployments (a reload changes them). */
   readonly deployments: () => readonly string[];
   readonly reload: () => Promise<ReloadOutcome>;
+  /** The running config's budgets, as meters to read now. */
+  readonly budgets: () => readonly PlannedCharge[];
   /** This router's memory of looked-up keys, forgotten when a key changes through this API. */
   readonly keys: { forget(hash: string): void };
   readonly listen: { address: string; port: number };
@@ -82,7 +87,7 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   });
 }
 
-export async function startAdminServer({ store, metrics, deployments, keys, reload, listen, log, now }: AdminOptions): Promise<AdminServer> {
+export async function startAdminServer({ store, metrics, deployments, keys, reload, budgets, listen, log, now }: AdminOptions): Promise<AdminServer> {
   let ready = false;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
@@ -127,6 +132,10 @@ export async function startAdminServer({ store, metrics, deployments, keys, relo
           keys.forget(hash);
           log.info({ key: rest.name }, 'virtual key stored');
           return send(res, 200, { name: rest.name, key_sha256: hash });
+        }
+        case '/budgets': {
+          const meters = budgets();
+          return send(res, 200, { data: budgetReport(meters, meters.length === 0 ? [] : await store.used(meters)) });
         }
         case '/config/reload': {
           if (req.method !== 'POST') return send(res, 405, { error: 'use POST' });

@@ -36,10 +36,18 @@ export interface AdmissionInput {
   readonly nowMs: number;
 }
 
-const NANOS_PER_USD = 1e9;
+export const NANOS_PER_USD = 1e9;
 
 export function worstCaseNanos(promptTokens: number, completionTokens: number, d: Deployment): number {
   return Math.ceil(promptTokens * d.price.inputNanosPerToken + completionTokens * d.price.outputNanosPerToken);
+}
+
+export type Budget = { readonly usd: number; readonly window: WindowName };
+
+/** The charge of `amount` nano-USD against a budget of `owner` (meter `<id>:usd:<window>`). */
+export function budgetCharge(owner: string, id: string, b: Budget, amount: number, nowMs: number, perDeployment = false): PlannedCharge {
+  const p = position(b.window, nowMs);
+  return { meter: `${id}:usd:${b.window}`, limit: Math.round(b.usd * NANOS_PER_USD), amount, bucket: p.bucket, windowBuckets: p.windowBuckets, ttlMs: p.ttlMs, kind: 'cost', owner, window: b.window, expiresAt: p.expiresAt, perDeployment };
 }
 
 export function plannedCharges(input: AdmissionInput, config: RouterConfig): PlannedCharge[] {
@@ -54,7 +62,7 @@ export function plannedCharges(input: AdmissionInput, config: RouterConfig): Pla
   const addLimits = (owner: string, id: string, limits: Limits) => {
     if (limits.rpmLimit !== null) add(owner, `${id}:rpm`, 'requests', '1m', limits.rpmLimit, 1);
     if (limits.tpmLimit !== null) add(owner, `${id}:tpm`, 'tokens', '1m', limits.tpmLimit, tokens);
-    for (const b of limits.budgets) add(owner, `${id}:usd:${b.window}`, 'cost', b.window, Math.round(b.usd * NANOS_PER_USD), cost);
+    for (const b of limits.budgets) out.push(budgetCharge(owner, id, b, cost, input.nowMs));
   };
   const key = input.key;
   if (key !== null) {
@@ -82,11 +90,8 @@ export function hasDeploymentBudgets(d: Deployment, config: RouterConfig): boole
 /** The budgets of a deployment's provider and model group, charged `costNanos`. */
 export function deploymentBudgetCharges(d: Deployment, costNanos: number, nowMs: number, config: RouterConfig): PlannedCharge[] {
   const out: PlannedCharge[] = [];
-  const add = (owner: string, id: string, budgets: ReadonlyArray<{ readonly usd: number; readonly window: WindowName }> | undefined) => {
-    for (const b of budgets ?? []) {
-      const p = position(b.window, nowMs);
-      out.push({ meter: `${id}:usd:${b.window}`, limit: Math.round(b.usd * NANOS_PER_USD), amount: costNanos, bucket: p.bucket, windowBuckets: p.windowBuckets, ttlMs: p.ttlMs, kind: 'cost', owner, window: b.window, expiresAt: p.expiresAt, perDeployment: true });
-    }
+  const add = (owner: string, id: string, budgets: readonly Budget[] | undefined) => {
+    for (const b of budgets ?? []) out.push(budgetCharge(owner, id, b, costNanos, nowMs, true));
   };
   add(`provider ${d.provider}`, `provider:${d.provider}`, config.providerBudgets.get(d.provider));
   add(`model group ${d.modelGroup}`, `group:${d.modelGroup}`, config.groupBudgets.get(d.modelGroup));
