@@ -6,7 +6,7 @@
  *   GET /readyz                          200 while serving (with `store: degraded` when Redis does not answer:
  *                                        the router then works on local state); 503 while draining
  *   GET /usage/log?limit=N               the newest N usage records, oldest first
- *   GET /usage/totals?dimension=&id=&day=  per-day aggregates (dimension: key | model | deployment)
+ *   GET /usage/totals?dimension=&id=&day=  per-day aggregates (dimension: key | team | tag | model | deployment | provider)
  *   GET /metrics                         Prometheus counters: routing decisions and exclusions by reason
  *   PUT /keys                            add or replace a virtual key at runtime (JSON: name, key or key_sha256, team, tags, tier, models, disabled)
  *   DELETE /keys/<sha256>                remove a runtime key

@@ -525,6 +525,8 @@ export class Exchange implements StreamHandler {
       requestId: this.requestId,
       timestampMs: now,
       keyId: this.keyId,
+      team: this.key?.team ?? null,
+      tags: this.features?.tags ?? [],
       requestedModel: this.requestedModel ?? '',
       deployment: d.name,
       provider: d.provider,

@@ -2,7 +2,7 @@
 import type { VirtualKeyRecord } from '../auth/keys.js';
 import {
   currentLimits,
-  dimensionId,
+  dimensionIds,
   emptyTotals,
   latencyMeans,
   slidingCount,
@@ -114,14 +114,16 @@ export class MemoryStore implements StateStore {
     if (this.seen.size > this.maxLogEntries * 2) this.seen.delete(this.seen.values().next().value!);
     const day = usageDay(record.timestampMs);
     for (const dimension of USAGE_DIMENSIONS) {
-      const key = `${dimension}\u0000${dimensionId(record, dimension)}\u0000${day}`;
-      let t = this.totals.get(key);
-      if (t === undefined) this.totals.set(key, (t = emptyTotals()));
-      t.requests += 1;
-      t.promptTokens += record.promptTokens;
-      t.completionTokens += record.completionTokens;
-      t.totalTokens += record.totalTokens;
-      t.costNanos += record.costNanos;
+      for (const id of dimensionIds(record, dimension)) {
+        const key = `${dimension}\u0000${id}\u0000${day}`;
+        let t = this.totals.get(key);
+        if (t === undefined) this.totals.set(key, (t = emptyTotals()));
+        t.requests += 1;
+        t.promptTokens += record.promptTokens;
+        t.completionTokens += record.completionTokens;
+        t.totalTokens += record.totalTokens;
+        t.costNanos += record.costNanos;
+      }
     }
     this.log[this.next % this.maxLogEntries] = record;
     this.next += 1;

@@ -10,7 +10,7 @@ import { RECORD_USAGE_LUA } from './lua/record-usage.js';
 import { Redis } from 'ioredis';
 import {
   currentLimits,
-  dimensionId,
+  dimensionIds,
   limitsExpireAt,
   emptyTotals,
   latencyMeans,
@@ -282,7 +282,7 @@ export class RedisStore implements StateStore {
 
   async recordUsage(record: UsageRecord): Promise<void> {
     const day = usageDay(record.timestampMs);
-    const keys = [`${this.options.keyPrefix}usage:seen:${record.recordId}`, ...USAGE_DIMENSIONS.map((d) => this.totalsKey(d, dimensionId(record, d), day)), this.logKey];
+    const keys = [`${this.options.keyPrefix}usage:seen:${record.recordId}`, ...USAGE_DIMENSIONS.flatMap((d) => dimensionIds(record, d).map((id) => this.totalsKey(d, id, day))), this.logKey];
     await (this.redis as unknown as RecordCommand).llmrRecordUsage(
       keys.length,
       ...keys,

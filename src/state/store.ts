@@ -17,6 +17,10 @@ export interface UsageRecord {
   readonly timestampMs: number;
   /** Who pays: a virtual key id once keys exist; today a hash of the bearer token, or `anonymous`. */
   readonly keyId: string;
+  /** The key's team; null without one (or with keys off). */
+  readonly team: string | null;
+  /** The request's tags (body, metadata, header and the key's). */
+  readonly tags: readonly string[];
   readonly requestedModel: string;
   readonly deployment: string;
   readonly provider: string;
@@ -51,7 +55,7 @@ export interface UsageTotals {
   costNanos: number;
 }
 
-export const USAGE_DIMENSIONS = ['key', 'model', 'deployment'] as const;
+export const USAGE_DIMENSIONS = ['key', 'team', 'tag', 'model', 'deployment', 'provider'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
 
 /** A request that was sent to a deployment has ended, however it ended. */
@@ -142,15 +146,24 @@ export function usageDay(timestampMs: number): string {
   return new Date(timestampMs).toISOString().slice(0, 10);
 }
 
-/** The id of `record` along `dimension`: the one place that maps a dimension to a record field. */
-export function dimensionId(record: UsageRecord, dimension: UsageDimension): string {
+/**
+ * The ids of `record` along `dimension` — none (no team), one, or several (tags): the one place
+ * that maps a dimension to record fields.
+ */
+export function dimensionIds(record: UsageRecord, dimension: UsageDimension): readonly string[] {
   switch (dimension) {
     case 'key':
-      return record.keyId;
+      return [record.keyId];
+    case 'team':
+      return record.team === null ? [] : [record.team];
+    case 'tag':
+      return record.tags;
     case 'model':
-      return record.requestedModel;
+      return [record.requestedModel];
     case 'deployment':
-      return record.deployment;
+      return [record.deployment];
+    case 'provider':
+      return [record.provider];
   }
 }
 

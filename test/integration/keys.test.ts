@@ -108,6 +108,12 @@ describe('virtual keys', () => {
   it('bills usage to the key name and never writes a key to the logs', async () => {
     const log = (await (await fetch(`${stack.routerAdmin}/usage/log?limit=1000`)).json()) as { data: Array<{ keyId: string }> };
     expect(new Set(log.data.map((r) => r.keyId))).toEqual(new Set(['limited', 'team-a', 'paid-key', 'runtime']));
+    // Per-day totals by the key's team and its tags, as by the key itself.
+    const totals = async (dimension: string, id: string) =>
+      ((await (await fetch(`${stack.routerAdmin}/usage/totals?dimension=${dimension}&id=${id}`)).json()) as { requests: number }).requests;
+    expect(await totals('team', 'a')).toBe(await totals('key', 'team-a'));
+    expect(await totals('tag', 'paid')).toBe(await totals('key', 'paid-key'));
+    expect(await totals('team', 'a')).toBeGreaterThan(0);
     const text = (await Promise.all(stack.routers.map((r) => readFile(r.logFile!, 'utf8')))).join('');
     for (const key of [...Object.values(KEYS), 'sk-test-runtime-0005']) expect(text).not.toContain(key);
   });

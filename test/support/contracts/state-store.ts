@@ -1,7 +1,7 @@
 /** One contract for every StateStore: run on the in-memory store and on a real Redis. */
 import { describe, expect, it } from 'vitest';
 import { position, type WindowName } from '../../../src/admission/windows.js';
-import type { Charge, RequestEnd, StateStore, UsageRecord } from '../../../src/state/store.js';
+import type { Charge, RequestEnd, StateStore, UsageDimension, UsageRecord } from '../../../src/state/store.js';
 
 const DAY1 = Date.UTC(2026, 10, 21, 23, 59, 59);
 const DAY2 = Date.UTC(2026, 10, 22, 0, 0, 1);
@@ -12,6 +12,8 @@ export function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
     requestId: 'r',
     timestampMs: DAY1,
     keyId: 'key-1',
+    team: null,
+    tags: [],
     requestedModel: 'gpt-4o-mini',
     deployment: 'mini-a',
     provider: 'openai',
@@ -55,6 +57,16 @@ export function stateStoreContract(name: string, makeStore: (maxLog: number) => 
         expect(await store.usageTotals('deployment', 'mini-b', '2026-11-21')).toEqual({ requests: 1, promptTokens: 7, completionTokens: 5, totalTokens: 12, costNanos: 1 });
         expect(await store.usageTotals('key', 'key-1', '2026-11-22')).toEqual({ requests: 1, promptTokens: 10, completionTokens: 5, totalTokens: 15, costNanos: 4500 });
         expect(await store.usageTotals('key', 'nobody', '2026-11-22')).toEqual({ requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costNanos: 0 });
+      }));
+
+    it('aggregates per team, per tag (a record in each of its tags) and per provider', () =>
+      withStore(() => makeStore(100), async (store) => {
+        await store.recordUsage(record({ requestId: 'a', team: 'ml', tags: ['free', 'batch'] }));
+        await store.recordUsage(record({ requestId: 'b', team: 'ml', tags: ['batch'], provider: 'azure-openai', costNanos: 500 }));
+        await store.recordUsage(record({ requestId: 'c' }));
+        const cost = async (dimension: UsageDimension, id: string) => (await store.usageTotals(dimension, id, '2026-11-21')).costNanos;
+        expect([await cost('team', 'ml'), await cost('tag', 'free'), await cost('tag', 'batch'), await cost('provider', 'openai'), await cost('provider', 'azure-openai')]).toEqual([5000, 4500, 5000, 9000, 500]);
+        expect((await store.usageTotals('tag', 'batch', '2026-11-21')).requests).toBe(2);
       }));
 
     it('keeps an append-only log, newest last, bounded', () =>
