@@ -115,6 +115,8 @@ export class Exchange implements StreamHandler {
   private rejection: RouterError | null = null;
   /** The router answered the client itself (an error or the models list). */
   private answered = false;
+  /** When the request body reached the router (performance.now()), until its reply is decided. */
+  private bodyAtMs: number | null = null;
   private responseStarted = false;
   private finished = false;
 
@@ -198,6 +200,7 @@ export class Exchange implements StreamHandler {
 
   /** Synchronous for a request the router answers itself; otherwise after reading the live load. */
   onRequestBody(body: Buffer): Outcome | Promise<Outcome> {
+    this.bodyAtMs = performance.now();
     try {
       if (body.length > this.p.config.maxRequestBodyBytes) {
         throw new RouterError('body_too_large', `The request body is ${body.length} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
@@ -357,7 +360,15 @@ export class Exchange implements StreamHandler {
   }
 
   /** The request goes upstream to `d`: counted in its load, routed, its body rewritten if needed. */
+  /** The body phase ends in forward() or reject(): what the router added before the request went on. */
+  private decided(): void {
+    if (this.bodyAtMs === null) return;
+    this.p.metrics.decision.observe((performance.now() - this.bodyAtMs) / 1000);
+    this.bodyAtMs = null;
+  }
+
   private forward(req: ApiRequest, features: RouteRequest, d: Deployment): Outcome {
+    this.decided();
     try {
       this.deployment = d;
       this.served = d;
@@ -471,6 +482,7 @@ export class Exchange implements StreamHandler {
   }
 
   private reject(err: unknown): Outcome {
+    this.decided();
     const routerError =
       err instanceof RouterError ? err : new RouterError('internal_error', `Internal error while routing request ${this.requestId}.`);
     if (!(err instanceof RouterError)) this.p.log.error({ err, requestId: this.requestId }, 'unexpected error in the request pipeline');

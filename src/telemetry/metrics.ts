@@ -34,6 +34,46 @@ export class Counter<L extends string> {
   }
 }
 
+/**
+ * A Prometheus histogram without labels: fixed upper bounds (seconds), one count per bucket, the
+ * sum and the count. Observing costs a short scan and three additions; nothing is allocated.
+ */
+export class Histogram {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = bounds.map(() => 0);
+  }
+
+  observe(seconds: number): void {
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (seconds <= this.bounds[i]!) {
+        this.counts[i]! += 1;
+        break;
+      }
+    }
+    this.sum += seconds;
+    this.count += 1;
+  }
+
+  render(): string {
+    let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`;
+    let cumulative = 0;
+    for (let i = 0; i < this.bounds.length; i++) {
+      cumulative += this.counts[i]!;
+      out += `${this.name}_bucket{le="${this.bounds[i]}"} ${cumulative}\n`;
+    }
+    out += `${this.name}_bucket{le="+Inf"} ${this.count}\n${this.name}_sum ${this.sum}\n${this.name}_count ${this.count}\n`;
+    return out;
+  }
+}
+
 /** The router's metrics: what was decided, why deployments were left out, attempts, cooldowns, reloads. */
 export class RoutingMetrics {
   readonly routed = new Counter('llm_router_routed_total', 'Requests routed, by model group, strategy and chosen deployment.', ['group', 'strategy', 'deployment']);
@@ -47,10 +87,15 @@ export class RoutingMetrics {
     ['deployment', 'hop', 'result'],
   );
   readonly cooldowns = new Counter('llm_router_cooldowns_total', 'Cooldowns started, by deployment and cause (retry_after, rate_limited, failures).', ['deployment', 'cause']);
+  readonly decision = new Histogram(
+    'llm_router_decision_seconds',
+    'From the request body reaching the router to its reply to Envoy: validation, state-store reads, routing and admission.',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  );
   readonly reloads = new Counter('llm_router_config_reloads_total', 'Config reloads (SIGHUP or the admin API), by result (ok, refused: the running config kept).', ['result']);
 
   render(): string {
-    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.attempts, this.cooldowns, this.reloads].map((c) => c.render()).join('');
+    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.attempts, this.cooldowns, this.reloads, this.decision].map((c) => c.render()).join('');
   }
 }
 

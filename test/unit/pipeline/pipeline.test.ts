@@ -52,6 +52,20 @@ describe('request phases', () => {
     expect(JSON.parse(out.body!.toString())).toEqual({ model: 'gpt-4o-mini-2024-07-18', messages: [{ role: 'user', content: 'hi' }] });
   });
 
+  it('times each body phase, routed or refused, in a Prometheus histogram', async () => {
+    const { p } = pipeline([0.1]);
+    for (const model of ['gpt-4o-mini', 'no-such-model']) {
+      const x = p.exchange();
+      x.onRequestHeaders(HEADERS, false);
+      await x.onRequestBody(body({ model, messages: [{ role: 'user', content: 'hi' }] }));
+    }
+    const text = p.metrics.render();
+    expect(text).toContain('# TYPE llm_router_decision_seconds histogram');
+    expect(text).toMatch(/^llm_router_decision_seconds_bucket\{le="1"\} 2$/m);
+    expect(text).toMatch(/^llm_router_decision_seconds_bucket\{le="\+Inf"\} 2$/m);
+    expect(text).toMatch(/^llm_router_decision_seconds_count 2$/m);
+  });
+
   it('disable_fallbacks: a plan of the primary alone, and the field never reaches the provider', async () => {
     const { p } = pipeline([0.9]);
     const x = p.exchange();
