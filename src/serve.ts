@@ -88,6 +88,7 @@ export async function serve(configPath: string): Promise<void> {
     reload,
     budgets: () => configuredBudgets(pipeline.config, env.now()),
     listen: config.admin,
+    token: config.admin.token,
     log,
     now: env.now,
   });

@@ -1,6 +1,7 @@
 /**
- * Admin HTTP: liveness, readiness and read access to recorded usage. Bind it to loopback or a
- * private interface; it carries no authentication.
+ * Admin HTTP: liveness, readiness, metrics, recorded usage and spend, runtime keys, config reload.
+ * Bind it to loopback or a private interface; with `server.admin.token_env` set, every endpoint but
+ * /healthz, /readyz and /metrics (probes and scrapers) needs `Authorization: Bearer <token>`.
  *
  *   GET /healthz                         200 while the process runs
  *   GET /readyz                          200 while serving (with `store: degraded` when Redis does not answer:
@@ -15,7 +16,9 @@
  *   POST /config/reload                  reload router.yaml (as SIGHUP does): 200 with what needs a restart, or 400
  *                                        with every problem, the running config kept
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -50,6 +53,8 @@ export interface AdminOptions {
   /** This router's memory of looked-up keys, forgotten when a key changes through this API. */
   readonly keys: { forget(hash: string): void };
   readonly listen: { address: string; port: number };
+  /** The bearer token the API requires (null value: configured but unset, so nothing gets in); null: open. */
+  readonly token: { readonly env: string; readonly value: string | null } | null;
   readonly log: Logger;
   readonly now: () => number;
 }
@@ -87,11 +92,33 @@ function readJson(req: IncomingMessage): Promise<unknown> {
   });
 }
 
-export async function startAdminServer({ store, metrics, deployments, keys, reload, budgets, listen, log, now }: AdminOptions): Promise<AdminServer> {
+const isLoopback = (address: string): boolean => address === 'localhost' || (isIP(address) === 4 ? address.startsWith('127.') : address === '::1');
+
+/** Endpoints that stay open with a token configured: Kubernetes probes and Prometheus scrapers. */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** Whether the request may use a protected endpoint; compared in constant time. */
+function authorised(req: IncomingMessage, token: AdminOptions['token']): boolean {
+  if (token === null) return true;
+  const presented = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  return token.value !== null && presented !== undefined && timingSafeEqual(digest(presented), digest(token.value));
+}
+
+export async function startAdminServer({ store, metrics, deployments, keys, reload, budgets, listen, token, log, now }: AdminOptions): Promise<AdminServer> {
   let ready = false;
+  if (token === null && !isLoopback(listen.address)) {
+    log.warn({ address: listen.address }, 'admin API on a non-loopback address without server.admin.token_env: whoever reaches it can add keys, reload the config and read usage');
+  }
+  if (token !== null && token.value === null) log.error({ env: token.env }, 'admin token variable not set: the admin API refuses every request but /healthz, /readyz and /metrics');
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     const handle = async (): Promise<void> => {
+      if (!OPEN_PATHS.has(url.pathname) && !authorised(req, token)) {
+        res.setHeader('www-authenticate', 'Bearer');
+        return send(res, 401, { error: 'admin token required: Authorization: Bearer <token>' });
+      }
       switch (url.pathname) {
         case '/healthz':
           return send(res, 200, { status: 'ok' });

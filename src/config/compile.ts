@@ -115,7 +115,11 @@ export interface ListenAddress {
 
 export interface RouterConfig {
   readonly grpc: ListenAddress & { readonly socket?: string | undefined; readonly options: Readonly<Record<string, number | string>> };
-  readonly admin: ListenAddress;
+  /**
+   * `token`: open (no token_env), or the bearer token the API requires — null when its variable is
+   * not set, and then no request gets in (never open by mistake).
+   */
+  readonly admin: ListenAddress & { readonly token: { readonly env: string; readonly value: string | null } | null };
   readonly shutdownGraceMs: number;
   readonly clusterHeader: string;
   readonly routing: RoutingSettings;
@@ -253,7 +257,11 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
   const tagBudgets = byName(file.tag_budgets, (b) => b.tag, usdWindow);
   return {
     grpc: file.server.grpc,
-    admin: file.server.admin,
+    admin: {
+      address: file.server.admin.address,
+      port: file.server.admin.port,
+      token: file.server.admin.token_env === undefined ? null : { env: file.server.admin.token_env, value: env[file.server.admin.token_env] || null },
+    },
     shutdownGraceMs: file.server.shutdown_grace_ms,
     clusterHeader: file.routing.cluster_header,
     routing: {

@@ -6,13 +6,17 @@
 import { z } from 'zod';
 import { WINDOWS } from '../admission/windows.js';
 
-const listenAddress = (defaultPort: number) =>
-  z
-    .strictObject({
-      address: z.string().min(1).default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(defaultPort),
-    })
-    .prefault({});
+const admin = z
+  .strictObject({
+    address: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(9090),
+    /**
+     * An environment variable holding the admin API's bearer token. Set, every endpoint but
+     * /healthz, /readyz and /metrics needs `Authorization: Bearer <token>`.
+     */
+    token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+  })
+  .prefault({});
 
 const price = z.strictObject({
   input_per_million: z.number().min(0),
@@ -199,7 +203,7 @@ export const routerConfigSchema = z
             options: z.record(z.string(), z.union([z.number(), z.string()])).default({}),
           })
           .prefault({}),
-        admin: listenAddress(9090),
+        admin,
         /** After SIGTERM, open streams get this long to finish before they are cut. */
         shutdown_grace_ms: z.number().int().min(0).default(15_000),
       })

@@ -1,0 +1,61 @@
+/** The admin API's bearer token: what it protects, what stays open for probes and scrapers. */
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startAdminServer, type AdminServer } from '../../../src/admin/server.js';
+import { MemoryStore } from '../../../src/state/memory.js';
+
+let server: AdminServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+async function start(token: { env: string; value: string | null } | null) {
+  const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
+  server = await startAdminServer({
+    store,
+    metrics: { render: () => 'llm_router_up 1\n' },
+    deployments: () => [],
+    keys: { forget: () => {} },
+    reload: async () => ({ reloaded: true, groups: 0, deployments: 0, restart_only: [] }),
+    budgets: () => [],
+    listen: { address: '127.0.0.1', port: 0 },
+    token,
+    log: pino({ level: 'silent' }),
+    now: Date.now,
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+  const status = async (path: string, init: RequestInit = {}) => (await fetch(`${url}${path}`, init)).status;
+  return { store, url, status };
+}
+
+const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` } });
+const putKey = (t?: string): RequestInit => ({
+  method: 'PUT',
+  headers: { 'content-type': 'application/json', ...(t === undefined ? {} : { authorization: `Bearer ${t}` }) },
+  body: JSON.stringify({ name: 'intruder', key: 'sk-intruder-0001' }),
+});
+
+describe('admin token', () => {
+  it('guards usage, keys, budgets and reload; leaves /healthz, /readyz and /metrics to probes and scrapers', async () => {
+    const { status } = await start({ env: 'ADMIN_TOKEN', value: 's3cret-token' });
+    for (const path of ['/usage/log', '/budgets', '/load']) {
+      expect([await status(path), await status(path, bearer('wrong')), await status(path, bearer('s3cret-token'))]).toEqual([401, 401, 200]);
+    }
+    expect(await status('/config/reload', { method: 'POST' })).toBe(401);
+    expect(await status('/keys', putKey())).toBe(401);
+    expect(await status('/keys', putKey('s3cret-token'))).toBe(200);
+    expect([await status('/healthz'), await status('/metrics'), await status('/readyz')]).toEqual([200, 200, 503]); // readyz: not marked ready here
+  });
+
+  it('with its variable unset, lets nobody in (never open by mistake)', async () => {
+    const { status } = await start({ env: 'ADMIN_TOKEN', value: null });
+    expect([await status('/usage/log'), await status('/usage/log', bearer('anything')), await status('/keys', putKey('anything'))]).toEqual([401, 401, 401]);
+    expect(await status('/healthz')).toBe(200);
+  });
+
+  it('without token_env, open as before', async () => {
+    const { status } = await start(null);
+    expect(await status('/usage/log')).toBe(200);
+  });
+});
