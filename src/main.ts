@@ -3,12 +3,12 @@
  * llm-router — the CLI.
  *   serve -c router.yaml            run the ext_proc router
  *   validate FILE...                check router.yaml files; every problem with its YAML path
- *   check-envoy -c router.yaml [F]  check an envoy.yaml against router.yaml
+ *   check-envoy -c router.yaml [F]  check an envoy.yaml (or, with --admin URL, a running Envoy) against router.yaml
  *   mock-provider -c mock.yaml      run mock OpenAI-compatible providers
  *   demo                            Envoy + router + mock providers with the bundled example config
  */
 import { parseArgs } from 'node:util';
-import { checkEnvoyFile, ConfigError, formatProblem, loadConfig } from './config/load.js';
+import { checkEnvoyAdmin, checkEnvoyFile, ConfigError, formatProblem, loadConfig } from './config/load.js';
 import { startMockProviders } from './mock/server.js';
 import { serve } from './serve.js';
 
@@ -16,8 +16,9 @@ const USAGE = `usage: llm-router <command> [options]
 
   serve -c FILE           run the ext_proc router with FILE (router.yaml)
   validate FILE...        validate router.yaml files; exit 1 if any has a problem
-  check-envoy -c FILE [ENVOY_YAML]
-                          check ENVOY_YAML (default envoy/envoy.yaml) against router.yaml FILE:
+  check-envoy -c FILE [ENVOY_YAML | --admin URL]
+                          check ENVOY_YAML (default envoy/envoy.yaml), or the config a running
+                          Envoy serves (its admin URL: static and xDS), against router.yaml FILE:
                           deployment clusters and matcher entries, ext_proc settings, retries;
                           exit 1 if it has an error (warnings alone exit 0)
   mock-provider -c FILE   run the mock providers listed in FILE
@@ -42,12 +43,14 @@ async function validate(files: string[]): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-async function checkEnvoy(routerFile: string, envoyFile: string): Promise<number> {
+/** `envoy`: an envoy.yaml, or a running Envoy's admin URL. */
+async function checkEnvoy(routerFile: string, envoy: { readonly file: string } | { readonly admin: string }): Promise<number> {
   const router = await loadConfig(routerFile);
-  const problems = await checkEnvoyFile(envoyFile, router);
-  for (const p of problems) console.error(formatProblem(envoyFile, { ...p, message: `${p.level}: ${p.message}` }));
+  const source = 'file' in envoy ? envoy.file : envoy.admin;
+  const problems = 'file' in envoy ? await checkEnvoyFile(envoy.file, router) : await checkEnvoyAdmin(envoy.admin, router);
+  for (const p of problems) console.error(formatProblem(source, { ...p, message: `${p.level}: ${p.message}` }));
   const errors = problems.filter((p) => p.level === 'error').length;
-  const summary = `${envoyFile}: ${errors === 0 ? 'fits' : 'does not fit'} ${routerFile} (${router.deployments.size} deployments): ${errors} errors, ${problems.length - errors} warnings`;
+  const summary = `${source}: ${errors === 0 ? 'fits' : 'does not fit'} ${routerFile} (${router.deployments.size} deployments): ${errors} errors, ${problems.length - errors} warnings`;
   (errors === 0 ? console.log : console.error)(summary);
   return errors === 0 ? 0 : 1;
 }
@@ -62,7 +65,7 @@ async function mockProvider(file: string): Promise<void> {
 
 async function main(argv: string[]): Promise<number | null> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string', short: 'c' } } });
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, admin: { type: 'string' } } });
   switch (command) {
     case 'serve':
       if (values.config === undefined) break;
@@ -71,8 +74,8 @@ async function main(argv: string[]): Promise<number | null> {
     case 'validate':
       return validate([...(values.config === undefined ? [] : [values.config]), ...positionals]);
     case 'check-envoy':
-      if (values.config === undefined || positionals.length > 1) break;
-      return checkEnvoy(values.config, positionals[0] ?? 'envoy/envoy.yaml');
+      if (values.config === undefined || positionals.length > (values.admin === undefined ? 1 : 0)) break;
+      return checkEnvoy(values.config, values.admin === undefined ? { file: positionals[0] ?? 'envoy/envoy.yaml' } : { admin: values.admin });
     case 'mock-provider':
       if (values.config === undefined) break;
       await mockProvider(values.config);

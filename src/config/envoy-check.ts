@@ -9,9 +9,10 @@
  * from (a 15 s route timeout, a one-host cluster outlier detection never ejects).
  */
 import type { RouterConfig } from './compile.js';
+import { list, obj, objects, type Found, type Obj, type YamlPath } from './yaml-walk.js';
 
 export type Level = 'error' | 'warning';
-export type YamlPath = ReadonlyArray<string | number>;
+export type { YamlPath } from './yaml-walk.js';
 
 export interface EnvoyProblem {
   readonly level: Level;
@@ -19,11 +20,6 @@ export interface EnvoyProblem {
   readonly message: string;
 }
 
-type Obj = Record<string, unknown>;
-interface Found {
-  readonly value: Obj;
-  readonly path: YamlPath;
-}
 
 const EXT = 'type.googleapis.com/envoy.extensions.';
 const TYPE = {
@@ -47,19 +43,7 @@ const ATTEMPT_COUNT = 'x-envoy-attempt-count';
 const FILTER_METADATA = 'x-llm-filter';
 const PLAN_HEADER = 'x-llm-plan';
 
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const obj = (v: unknown): Obj => (isObj(v) ? v : {});
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
-/** Every object under `root` (itself included), depth first, with its path. */
-function* objects(value: unknown, path: YamlPath): Generator<Found> {
-  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) yield* objects(value[i], [...path, i]);
-  else if (isObj(value)) {
-    yield { value, path };
-    for (const [k, v] of Object.entries(value)) yield* objects(v, [...path, k]);
-  }
-}
 
 const ofType = (root: Found, type: string): Found[] => [...objects(root.value, root.path)].filter((f) => f.value['@type'] === type);
 

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { compileConfig, type RouterConfig } from './compile.js';
 import { checkEnvoyConfig, type Level } from './envoy-check.js';
+import { configDumpAsStatic } from './envoy-dump.js';
 import { routerConfigSchema } from './schema.js';
 
 export interface ConfigProblem {
@@ -71,6 +72,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<RouterConfig> {
   return parseConfig(await readFile(file, 'utf8'), file, env);
+}
+
+/** A running Envoy's problems for `router`, from its admin API's `/config_dump` (paths, no lines). */
+export async function checkEnvoyAdmin(adminUrl: string, router: RouterConfig): Promise<Array<ConfigProblem & { readonly level: Level }>> {
+  const res = await fetch(new URL('/config_dump', adminUrl), { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`${adminUrl}/config_dump: HTTP ${res.status}`);
+  return checkEnvoyConfig(configDumpAsStatic(await res.json()), router).map((p) => ({ level: p.level, path: formatPath(p.path), line: null, column: null, message: p.message }));
 }
 
 /** envoy.yaml's problems for `router` (config/envoy-check.ts), each with its path and line. */

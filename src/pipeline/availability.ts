@@ -51,18 +51,20 @@ export class Availability {
   pollEnvoy(adminUrl: string, intervalMs: number, deployments: ReadonlySet<string>, log: Logger): void {
     const url = new URL('/clusters?format=json', adminUrl).toString();
     let warned = false;
+    let missingBefore: readonly string[] = [];
     const poll = async (): Promise<void> => {
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(Math.max(intervalMs, 500)) });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         const next = unhealthyDeployments(await res.json(), deployments);
         const changed = next.size !== this.unhealthyNow.size || [...next].some(([d, why]) => this.unhealthyNow.get(d) !== why);
-        if (changed) {
-          const missing = [...next].filter(([, why]) => why === NO_CLUSTER).map(([d]) => d);
-          log.info({ unhealthy: [...next.keys()] }, 'Envoy health view changed');
-          // A config mistake, not an outage: say so loudly, once per change.
-          if (missing.length > 0) log.error({ deployments: missing }, 'Envoy has no cluster for these deployments of router.yaml: routing around them (llm-router check-envoy finds why)');
+        if (changed) log.info({ unhealthy: [...next.keys()] }, 'Envoy health view changed');
+        // A config mistake, not an outage: said loudly, once each time the set of them changes.
+        const missing = [...next].filter(([, why]) => why === NO_CLUSTER).map(([d]) => d);
+        if (missing.join() !== missingBefore.join() && missing.length > 0) {
+          log.error({ deployments: missing }, 'Envoy has no cluster for these deployments of router.yaml: routing around them (llm-router check-envoy finds why)');
         }
+        missingBefore = missing;
         this.unhealthyNow = next;
         warned = false;
       } catch (err) {

@@ -3,7 +3,10 @@
  * check-envoy reports it before deployment, and a router running anyway routes around it instead
  * of sending half the traffic to Envoy's 503.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/devstack/binaries.js';
 import { waitUntil } from '../../src/devstack/processes.js';
 import { postChat } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -21,6 +24,14 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => stack?.stop());
+
+it('check-envoy --admin finds the same in the config the running Envoy serves', () => {
+  const r = spawnSync(process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'check-envoy', '-c', stack.routerConfigFiles[0]!, '--admin', stack.envoyAdmin], { encoding: 'utf8' });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain(`${stack.envoyAdmin} static_resources.clusters: error: no cluster named "drift-ghost"`);
+  expect(r.stderr).toMatch(/error: deployment "drift-ghost" of router\.yaml is missing/);
+  expect(r.stderr).toContain(`${stack.envoyAdmin}: does not fit`);
+});
 
 it('check-envoy names the missing cluster; the router routes around it and says so once', async () => {
   expect(stack.envoyProblems.filter((p) => p.level === 'error').map((p) => p.message)).toEqual([

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT, resolveEnvoy } from '../../src/devstack/binaries.js';
 import type { Level } from '../../src/config/envoy-check.js';
-import { checkEnvoyFile, formatProblem, loadConfig, type ConfigProblem } from '../../src/config/load.js';
+import { checkEnvoyAdmin, checkEnvoyFile, formatProblem, loadConfig, type ConfigProblem } from '../../src/config/load.js';
 import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
@@ -169,16 +169,23 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
     const envoyFile = join(dir, 'envoy.yaml');
     await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }));
-    // Every stack's pair passes check-envoy: the checker holds for each configuration the suite runs.
-    const envoyProblems = await checkEnvoyFile(envoyFile, await loadConfig(routerFiles[0]!, { ...process.env, ...options.routerEnv }));
-    const envoyErrors = envoyProblems.filter((p) => p.level === 'error');
-    if (envoyErrors.length > 0 && !options.deployments.some((d) => d.withoutCluster)) throw new Error(`check-envoy: ${envoyErrors.map((p) => formatProblem(envoyFile, p)).join('\n')}`);
+    // Every stack's pair passes check-envoy, as files and (below) as Envoy runs it: the checker holds
+    // for each configuration the suite runs.
+    const routerConfig = await loadConfig(routerFiles[0]!, { ...process.env, ...options.routerEnv });
+    const mayMismatch = options.deployments.some((d) => d.withoutCluster);
+    const failOnErrors = (source: string, problems: ReadonlyArray<ConfigProblem & { readonly level: Level }>) => {
+      const errors = problems.filter((p) => p.level === 'error');
+      if (errors.length > 0 && !mayMismatch) throw new Error(`check-envoy: ${errors.map((p) => formatProblem(source, p)).join('\n')}`);
+    };
+    const envoyProblems = await checkEnvoyFile(envoyFile, routerConfig);
+    failOnErrors(envoyFile, envoyProblems);
     const envoyLog = join(dir, 'envoy.log');
     const envoy = spawnChild('envoy', envoyBin, ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile: envoyLog });
     children.push(envoy);
     const envoyAdmin = `http://127.0.0.1:${admin}`;
     await waitUntil(() => httpOk(`${envoyAdmin}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
     await waitUntil(() => clustersHealthy(envoyAdmin, Object.keys(mocks)), 30_000, () => `clusters not healthy:\n${envoy.output()}`, envoy);
+    failOnErrors(envoyAdmin, await checkEnvoyAdmin(envoyAdmin, routerConfig));
 
     return {
       url: `http://127.0.0.1:${listener}`,

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { checkEnvoyConfig } from '../../../src/config/envoy-check.js';
+import { configDumpAsStatic } from '../../../src/config/envoy-dump.js';
 import { parseConfig } from '../../../src/config/load.js';
 
 const ROUTER_TEXT = await readFile('examples/router.yaml', 'utf8');
@@ -175,6 +176,24 @@ describe('check-envoy', () => {
     expect(problemsAfter((e) => (e.static_resources.listeners[0].per_connection_buffer_limit_bytes = 1048576))).toEqual([
       expect.stringMatching(/^warning: static_resources\.listeners\.0\.per_connection_buffer_limit_bytes: 1048576 bytes is below router\.yaml's limits\.max_request_body_bytes \(4194304\)/),
     ]);
+  });
+
+  it("a running Envoy's config dump, listeners, clusters and routes all from xDS (RDS), reads as the file does", () => {
+    const envoy = parse(ENVOY_TEXT, { maxAliasCount: -1 });
+    const hcm = hcmOf(envoy);
+    const routeConfig = hcm.route_config;
+    delete hcm.route_config;
+    hcm.rds = { route_config_name: routeConfig.name, config_source: { ads: {} } };
+    const dump = {
+      configs: [
+        { '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump', dynamic_listeners: envoy.static_resources.listeners.map((listener: unknown) => ({ active_state: { listener } })) },
+        { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', dynamic_active_clusters: envoy.static_resources.clusters.map((cluster: unknown) => ({ cluster })) },
+        { '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump', dynamic_route_configs: [{ route_config: routeConfig }] },
+      ],
+    };
+    expect(checkEnvoyConfig(configDumpAsStatic(dump), router)).toEqual([]);
+    deploymentMapOf({ static_resources: { listeners: [{ filter_chains: [{ filters: [{ typed_config: { route_config: routeConfig } }] }] }] } })['openai-gpt-4o'] = undefined;
+    expect(checkEnvoyConfig(configDumpAsStatic(dump), router).map((p) => p.message)).toEqual([expect.stringMatching(/^deployment "openai-gpt-4o" of router\.yaml is missing/)]);
   });
 
   it('the command: each problem with its file, line and path; exit 1 on an error, 0 when it fits', async () => {
