@@ -7,6 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT, resolveEnvoy } from '../src/devstack/binaries.js';
+import { ROUTER_NODE_FLAGS } from '../src/devstack/node-flags.js';
 import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
@@ -72,6 +73,8 @@ export interface TargetOptions {
   readonly variants: readonly VariantName[];
   /** The main router process writes a V8 CPU profile here when it stops (`--profile`). */
   readonly profileDir?: string;
+  /** Node flags of the main router process (default: the ones every start script applies). */
+  readonly routerNodeFlags?: readonly string[];
 }
 
 export async function startTargets(dir: string, options: TargetOptions): Promise<Targets> {
@@ -95,6 +98,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       grpcOptions: Readonly<Record<string, number>> = {},
       profileDir?: string,
       strategy = 'weighted-random',
+      nodeFlags: readonly string[] = ROUTER_NODE_FLAGS,
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -110,13 +114,13 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         }),
       );
       const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-      const child = spawnChild(name, process.execPath, [...profile, main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`) });
+      const child = spawnChild(name, process.execPath, [...nodeFlags, ...profile, main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`) });
       children.push(child);
       await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), 15_000, () => child.output(), child);
       return { child, address };
     };
 
-    const router = await startRouter('router', false, {}, options.profileDir);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, [router.address], { withoutRouterTo: 'bench-chat' });
     children.push(plain.child);

@@ -8,6 +8,6 @@ import { ROOT, setup } from './setup.mjs';
 const env = setup({ redis: false });
 const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: ROOT, stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-const entry = process.argv.includes('--classifier') ? 'classifier.js' : 'run.js';
+const entry = process.argv.includes('--classifier') ? 'classifier.js' : process.argv.includes('--memory') ? 'memory.js' : 'run.js';
 const r = spawnSync(process.execPath, [join(ROOT, 'bench', '.build', 'bench', entry), ...process.argv.slice(2)], { cwd: ROOT, env, stdio: 'inherit' });
 process.exit(r.status ?? 1);
