@@ -66,12 +66,16 @@ function scanInput(input: unknown): Scan {
   return { parts, bytes, messages: 0, images: 0, lastUserText: parts.at(-1) ?? '', tokenIds };
 }
 
+const NO_TAGS: readonly string[] = [];
+
 /**
  * The tags the request sends itself — body `tags`, `metadata.tags`, the tags header — deduplicated.
  * Each list is measured before it is read, so a client cannot make the router iterate, compare or
  * store more than `policy.max` tags of `policy.maxLength` characters: over either, 400.
  */
-function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>, headers: Readonly<Record<string, string>>, settings: RoutingSettings): string[] {
+function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>, headers: Readonly<Record<string, string>>, settings: RoutingSettings): readonly string[] {
+  const header = headers[settings.tagsHeader];
+  if (!Array.isArray(body.tags) && !Array.isArray(metadata.tags) && header === undefined) return NO_TAGS;
   const policy = settings.tags;
   const out = new Set<string>();
   const tooMany = (param: string) =>
@@ -89,7 +93,6 @@ function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>
   };
   if (Array.isArray(body.tags)) read(body.tags, 'tags');
   if (Array.isArray(metadata.tags)) read(metadata.tags, 'metadata.tags');
-  const header = headers[settings.tagsHeader];
   // split's limit keeps a header of thousands of commas from becoming thousands of strings.
   if (header !== undefined) read(header.split(',', policy.max + 1), settings.tagsHeader);
   return [...out];
@@ -167,7 +170,7 @@ export function routeRequestOf(
     maxTokens: embeddings ? 0 : typeof maxTokens === 'number' ? maxTokens : null,
     tags,
     // Only tags the config knows get usage totals: each distinct tag is an aggregate kept for good.
-    countedTags: tags.filter((t) => settings.tags.known.has(t) || (caller?.tags.includes(t) ?? false)),
+    countedTags: tags.length === 0 ? NO_TAGS : tags.filter((t) => settings.tags.known.has(t) || (caller?.tags.includes(t) ?? false)),
     allowedModels: caller === null || caller.fallbacksBeyondModels ? null : caller.models,
     tier: caller === null ? (headers[settings.tierHeader] ?? settings.defaultTier) : (caller.tier ?? settings.defaultTier),
     preference: allowed(presetOf(headers[settings.preferenceHeader] ?? metadata.route_preference), caller),

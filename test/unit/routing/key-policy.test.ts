@@ -2,6 +2,7 @@
  * What a key bounds in routing: the tags a request may send (how many, how long, which budgets), the
  * tags usage totals count, and the groups its fallbacks may reach.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { keyFromRecord, type VirtualKeyRecord } from '../../../src/auth/keys.js';
 import { parseConfig } from '../../../src/config/load.js';
@@ -72,6 +73,26 @@ describe('request tags', () => {
     const many = Array.from({ length: 200_000 }, (_, i) => `t${i}`);
     expect(refusal(() => request({ tags: many })).code).toBe('invalid_request');
     expect(refusal(() => request({}, { 'x-llm-tags': many.join(',') })).code).toBe('invalid_request');
+  });
+
+  it('for any tags a client sends: a 400, or at most the limit of distinct tags, each within the length limit', () => {
+    const list = fc.array(fc.oneof(fc.string({ maxLength: 12 }), fc.integer(), fc.constant(null)), { maxLength: 8 });
+    fc.assert(
+      fc.property(fc.option(list), fc.option(list), fc.option(fc.string({ maxLength: 60 })), (tags, metaTags, header) => {
+        const extra = { ...(tags === null ? {} : { tags }), ...(metaTags === null ? {} : { metadata: { tags: metaTags } }) };
+        let req: RouteRequest;
+        try {
+          req = routeRequestOf({ model: 'main', messages: [{ role: 'user', content: 'hi' }], ...extra }, header === null ? {} : { 'x-llm-tags': header }, config.routing);
+        } catch (err) {
+          expect(err).toBeInstanceOf(RouterError);
+          expect((err as RouterError).status).toBe(400);
+          return;
+        }
+        expect(req.tags.length).toBeLessThanOrEqual(4);
+        expect(new Set(req.tags).size).toBe(req.tags.length);
+        expect(req.tags.every((t) => t.length > 0 && t.length <= 8)).toBe(true);
+      }),
+    );
   });
 
   it('refuses a tag longer than the limit', () => {
