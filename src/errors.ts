@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'invalid_request'
   | 'invalid_api_key'
   | 'model_not_allowed'
+  | 'tag_not_allowed'
   | 'auth_unavailable'
   | 'admission_unavailable'
   | 'overloaded'
@@ -33,6 +34,7 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
   invalid_request: { status: 400, type: 'invalid_request_error' },
   invalid_api_key: { status: 401, type: 'invalid_request_error' },
   model_not_allowed: { status: 403, type: 'invalid_request_error' },
+  tag_not_allowed: { status: 403, type: 'invalid_request_error' },
   auth_unavailable: { status: 503, type: 'service_unavailable_error' },
   admission_unavailable: { status: 503, type: 'service_unavailable_error' },
   overloaded: { status: 503, type: 'service_unavailable_error' },

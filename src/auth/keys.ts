@@ -26,6 +26,12 @@ export interface VirtualKey extends Limits {
   readonly disabled: boolean;
   /** Balanced presets its requests may pick; null: any. */
   readonly preferences: ReadonlySet<BalancePreset> | null;
+  /** Budgeted tags its requests may send besides its own `tags`. */
+  readonly allowedTags: ReadonlySet<string>;
+  /** May ask for the decision header. */
+  readonly debug: boolean;
+  /** Fallbacks may go to groups outside `models`. */
+  readonly fallbacksBeyondModels: boolean;
 }
 
 export function hashKey(key: string): string {
@@ -57,6 +63,9 @@ export interface VirtualKeyRecord {
   readonly tpm_limit?: number | undefined;
   readonly budgets?: ReadonlyArray<{ readonly usd: number; readonly window: WindowName }> | undefined;
   readonly route_preferences?: readonly BalancePreset[] | undefined;
+  readonly allowed_tags?: readonly string[] | undefined;
+  readonly debug?: boolean | undefined;
+  readonly fallbacks_beyond_models?: boolean | undefined;
 }
 
 export function keyFromRecord(r: VirtualKeyRecord): VirtualKey {
@@ -73,5 +82,8 @@ export function keyFromRecord(r: VirtualKeyRecord): VirtualKey {
     tpmLimit: r.tpm_limit ?? null,
     budgets: r.budgets ?? [],
     preferences: r.route_preferences === undefined ? null : new Set(r.route_preferences),
+    allowedTags: new Set(r.allowed_tags),
+    debug: r.debug ?? false,
+    fallbacksBeyondModels: r.fallbacks_beyond_models ?? false,
   };
 }

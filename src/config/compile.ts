@@ -90,9 +90,21 @@ export interface EmbeddingsEndpoint {
   readonly timeoutMs: number;
 }
 
+/** What a request's own tags may be, and which of them count (features.ts). */
+export interface TagPolicy {
+  /** Tags a request may send, and their length (`limits.max_tags`, `limits.max_tag_length`). */
+  readonly max: number;
+  readonly maxLength: number;
+  /** Tags usage totals count when a client sends them: those of keys, deployments, tag budgets and `known_tags`. */
+  readonly known: ReadonlySet<string>;
+  /** Tags with a budget: only keys that own or are allowed them may send them. */
+  readonly budgeted: ReadonlySet<string>;
+}
+
 export interface RoutingSettings {
   readonly clusterHeader: string;
   readonly tagsHeader: string;
+  readonly tags: TagPolicy;
   readonly tierHeader: string;
   readonly defaultTier: string | null;
   /** Request tier → deployment pools in order of preference. */
@@ -267,6 +279,17 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     routing: {
       clusterHeader: file.routing.cluster_header,
       tagsHeader: file.routing.tags_header,
+      tags: {
+        max: file.limits.max_tags,
+        maxLength: file.limits.max_tag_length,
+        known: new Set([
+          ...file.known_tags,
+          ...file.tag_budgets.map((b) => b.tag),
+          ...file.deployments.flatMap((d) => d.tags),
+          ...file.keys.flatMap((k) => [...k.tags, ...k.allowed_tags]),
+        ]),
+        budgeted: new Set(tagBudgets.keys()),
+      },
       tierHeader: file.routing.tier_header,
       defaultTier: file.routing.default_tier ?? null,
       tiers: new Map(file.routing.tiers.map((t) => [t.name, t.pools])),

@@ -156,6 +156,12 @@ const virtualKey = z
     disabled: z.boolean().default(false),
     /** Balanced-strategy presets the key's requests may ask for (header or metadata); all by default. */
     route_preferences: z.array(z.enum(BALANCE_PRESETS)).optional(),
+    /** Tags with a `tag_budgets` entry the key's requests may send (body or header) besides its own `tags`; others get 403. */
+    allowed_tags: z.array(z.string().min(1)).default([]),
+    /** Its requests may ask for `x-llm-router-decision` (`x-llm-router-debug: 1`, with `routing.decision_header`). */
+    debug: z.boolean().default(false),
+    /** Fallback hops and fallback groups may leave `models` (by default a request is served only by groups the key may request). */
+    fallbacks_beyond_models: z.boolean().default(false),
     ...limitFields,
   })
   .refine((k) => (k.key_sha256 === undefined) !== (k.key_env === undefined), { message: 'set exactly one of key_sha256 and key_env' });
@@ -248,6 +254,9 @@ export const routerConfigSchema = z
       .strictObject({
         /** Bodies above this get a 413 from the router; keep Envoy's buffer limit above it. */
         max_request_body_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+        /** Tags a request may send (body `tags`, `metadata.tags` and the tags header together), and their length; over either, 400. */
+        max_tags: z.number().int().positive().default(16),
+        max_tag_length: z.number().int().positive().default(64),
       })
       .prefault({}),
     state: state,
@@ -266,6 +275,11 @@ export const routerConfigSchema = z
     /** Spend limits per provider and per model group: routing avoids deployments whose budget is spent. */
     provider_budgets: z.array(z.strictObject({ provider: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
     model_group_budgets: z.array(z.strictObject({ group: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
+    /**
+     * Tags clients may send that usage totals count, besides the tags of keys, deployments and
+     * tag_budgets: any other tag a client sends routes (deployment tags) but is not counted.
+     */
+    known_tags: z.array(z.string().min(1)).default([]),
     /** Budgets shared by every request carrying the tag. */
     tag_budgets: z.array(z.strictObject({ tag: z.string().min(1), usd: z.number().positive(), window: z.enum(WINDOWS) })).default([]),
     /**

@@ -188,7 +188,8 @@ export class Exchange implements StreamHandler {
         throw new RouterError('body_too_large', `The request body is ${declared} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
       }
       if (endOfStream) throw new RouterError('missing_body', 'The request has no body; expected a JSON object.');
-      this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
+      // With keys, the decision (deployments, exclusions, scores) is shown only to keys allowed to debug.
+      this.debug = this.p.config.routing.decisionHeader && (this.key === null || this.key.debug) && headers['x-llm-router-debug'] === '1';
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
       const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders;
@@ -246,8 +247,10 @@ export class Exchange implements StreamHandler {
       return this.withLoad(target, features, (loadsOf, spent) => {
         const shed = shedding(this.p.config, features.tier, target.group.name, loadsOf(target.group));
         if (shed === null) return this.route(req, features, target, loadsOf, spent);
-        this.p.metrics.shed.inc({ tier: features.tier ?? '', group: target.group.name, action: shed.degradeTo === null ? 'refused' : 'degraded' });
-        if (shed.degradeTo === null) {
+        // Degrading is a fallback too: never to a group the key may not use.
+        const degradeTo = shed.degradeTo !== null && this.p.router.mayServe(features, shed.degradeTo) ? shed.degradeTo : null;
+        this.p.metrics.shed.inc({ tier: features.tier ?? '', group: target.group.name, action: degradeTo === null ? 'refused' : 'degraded' });
+        if (degradeTo === null) {
           throw new RouterError(
             'overloaded',
             `'${req.model}' is at capacity for tier '${features.tier}' (${shed.inFlight} requests in flight, limit ${shed.limit}); retry shortly.`,
@@ -255,7 +258,7 @@ export class Exchange implements StreamHandler {
             1,
           );
         }
-        const degraded = { group: this.p.config.groups.get(shed.degradeTo)!, classification: target.classification };
+        const degraded = { group: this.p.config.groups.get(degradeTo)!, classification: target.classification };
         return this.withLoad(degraded, features, (degradedLoads, degradedSpent) => this.route(req, features, degraded, degradedLoads, degradedSpent));
       });
     } catch (err) {
@@ -538,7 +541,7 @@ export class Exchange implements StreamHandler {
       timestampMs: now,
       keyId: this.keyId,
       team: this.key?.team ?? null,
-      tags: this.features?.tags ?? [],
+      tags: this.features?.countedTags ?? [],
       requestedModel: this.requestedModel ?? '',
       deployment: d.name,
       provider: d.provider,

@@ -24,6 +24,10 @@ export type LoadsOf = (group: ModelGroup) => readonly LoadView[] | null;
 export class Router {
   private readonly strategyByGroup = new Map<string, Strategy>();
   private readonly classifiers = new Map<string, Classifier>();
+  /** Per virtual model, every group it can resolve to. */
+  private readonly groupsOfVirtual = new Map<string, ReadonlySet<string>>();
+  /** Per allowlist (a key's `models`, one set per key), the groups it covers. */
+  private readonly groupsOfAllowlist = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
 
   /** `examples`: per virtual model, its examples' embeddings, when it has an embeddings endpoint and they were fetched. */
   constructor(
@@ -31,7 +35,25 @@ export class Router {
     examples: ReadonlyMap<string, ExampleVectors> = new Map(),
   ) {
     for (const group of config.groups.values()) this.strategyByGroup.set(group.name, strategies[group.strategy]());
-    for (const v of config.virtualModels.values()) this.classifiers.set(v.name, new Classifier(v, examples.get(v.name) ?? null));
+    for (const v of config.virtualModels.values()) {
+      this.classifiers.set(v.name, new Classifier(v, examples.get(v.name) ?? null));
+      this.groupsOfVirtual.set(v.name, new Set([v.defaultGroup, ...v.rules.map((r) => r.group), ...(v.semantic?.routes.map((r) => r.group) ?? [])]));
+    }
+  }
+
+  /**
+   * Whether the request may be served by `group`: a group its key may request, or one a virtual
+   * model it may request resolves to. Fallback groups and hops outside that are not planned.
+   */
+  mayServe(req: RouteRequest, group: string): boolean {
+    const models = req.allowedModels;
+    if (models === null) return true;
+    let groups = this.groupsOfAllowlist.get(models);
+    if (groups === undefined) {
+      groups = new Set([...models].flatMap((m) => [...(this.groupsOfVirtual.get(m) ?? [m])]));
+      this.groupsOfAllowlist.set(models, groups);
+    }
+    return groups.has(group);
   }
 
   /** Whether classifying this request would use an embedding of its prompt (fetched by the caller). */
@@ -81,6 +103,7 @@ export class Router {
     const reason = decision.excluded.some((e) => e.reason === 'context_window') ? 'context_window' : 'unavailable';
     const excluded = [...decision.excluded];
     for (const name of reason === 'context_window' ? group.contextWindowFallbacks : group.fallbacks) {
+      if (!this.mayServe(req, name)) continue;
       const fallback = this.config.groups.get(name)!;
       const alternative = this.chooseIn(req, fallback, classification, loadsOf(fallback), env, avoid);
       if (alternative.outcome === 'routed') return { ...alternative, excluded: [...excluded, ...alternative.excluded], fallbackFrom: { group: group.name, reason } };
@@ -93,6 +116,7 @@ export class Router {
   hops(req: RouteRequest, decision: Extract<Decision, { outcome: 'routed' }>, loadsOf: LoadsOf, env: PolicyEnv, avoid: Avoid = NOTHING_TO_AVOID): Hop[] {
     const g = decision.group;
     return planHops(decision.primary, decision.fallbacks, { fallbacks: g.fallbacks, contentPolicy: g.contentPolicyFallbacks, contextWindow: g.contextWindowFallbacks }, (name) => {
+      if (!this.mayServe(req, name)) return [];
       const fallback = this.config.groups.get(name)!;
       const d = this.chooseIn(req, fallback, null, loadsOf(fallback), env, avoid);
       return d.outcome === 'routed' ? [d.primary, ...d.fallbacks] : [];

@@ -5,6 +5,7 @@
  */
 import type { BalancePreset, Capability, RoutingSettings } from '../config/compile.js';
 import { BALANCE_PRESETS } from '../config/schema.js';
+import { RouterError } from '../errors.js';
 import { promptTokens, promptTokensBound, type PromptText } from './tokens.js';
 import type { Endpoint, RouteRequest } from './types.js';
 
@@ -65,15 +66,48 @@ function scanInput(input: unknown): Scan {
   return { parts, bytes, messages: 0, images: 0, lastUserText: parts.at(-1) ?? '', tokenIds };
 }
 
-function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>, header: string | undefined): string[] {
-  const out: string[] = [];
-  const add = (v: unknown) => {
-    if (typeof v === 'string' && v.length > 0 && !out.includes(v)) out.push(v);
+const NO_TAGS: readonly string[] = [];
+
+/**
+ * The tags the request sends itself — body `tags`, `metadata.tags`, the tags header — deduplicated.
+ * Each list is measured before it is read, so a client cannot make the router iterate, compare or
+ * store more than `policy.max` tags of `policy.maxLength` characters: over either, 400.
+ */
+function tagsOf(body: Record<string, unknown>, metadata: Record<string, unknown>, headers: Readonly<Record<string, string>>, settings: RoutingSettings): readonly string[] {
+  const header = headers[settings.tagsHeader];
+  if (!Array.isArray(body.tags) && !Array.isArray(metadata.tags) && header === undefined) return NO_TAGS;
+  const policy = settings.tags;
+  const out = new Set<string>();
+  const tooMany = (param: string) =>
+    new RouterError('invalid_request', `Too many tags: at most ${policy.max} per request (body 'tags', 'metadata.tags' and the ${settings.tagsHeader} header together).`, param);
+  const read = (list: readonly unknown[], param: string) => {
+    if (list.length > policy.max) throw tooMany(param);
+    for (const v of list) {
+      if (typeof v !== 'string') continue;
+      const tag = v.trim();
+      if (tag.length === 0) continue;
+      if (tag.length > policy.maxLength) throw new RouterError('invalid_request', `Invalid tag in '${param}': ${tag.length} characters; the limit is ${policy.maxLength}.`, param);
+      out.add(tag);
+    }
+    if (out.size > policy.max) throw tooMany(param);
   };
-  if (Array.isArray(body.tags)) body.tags.forEach(add);
-  if (Array.isArray(metadata.tags)) metadata.tags.forEach(add);
-  if (header !== undefined) header.split(',').forEach((t) => add(t.trim()));
-  return out;
+  if (Array.isArray(body.tags)) read(body.tags, 'tags');
+  if (Array.isArray(metadata.tags)) read(metadata.tags, 'metadata.tags');
+  // split's limit keeps a header of thousands of commas from becoming thousands of strings.
+  if (header !== undefined) read(header.split(',', policy.max + 1), settings.tagsHeader);
+  return [...out];
+}
+
+/**
+ * A tag with a budget spends that budget: a key may send it only when it is one of its own tags or
+ * in its `allowed_tags`, else 403 (never silently dropped: the caller would think it was counted).
+ */
+function checkBudgetedTags(tags: readonly string[], caller: Caller, policy: RoutingSettings['tags']): void {
+  for (const t of tags) {
+    if (policy.budgeted.has(t) && !caller.tags.includes(t) && !caller.allowedTags.has(t)) {
+      throw new RouterError('tag_not_allowed', `The API key '${caller.name}' may not use the tag '${t}': it has a budget the key is not allowed to spend.`, 'tags');
+    }
+  }
 }
 
 /** A requested preset the caller's key does not allow is ignored: the group's weights apply. */
@@ -85,12 +119,20 @@ function presetOf(v: unknown): BalancePreset | null {
   return typeof v === 'string' && (BALANCE_PRESETS as readonly string[]).includes(v) ? (v as BalancePreset) : null;
 }
 
-/** What the caller's virtual key adds: its tags, its tier (which then replaces any tier header), and the presets it may pick. */
+/**
+ * What the caller's virtual key adds: its tags, its tier (which then replaces any tier header), the
+ * presets it may pick, the budgeted tags it may send, and the models that bound its fallbacks.
+ */
 export interface Caller {
+  readonly name: string;
   readonly tags: readonly string[];
   readonly tier: string | null;
   /** null: any preset. */
   readonly preferences: ReadonlySet<BalancePreset> | null;
+  readonly allowedTags: ReadonlySet<string>;
+  /** null: any model. */
+  readonly models: ReadonlySet<string> | null;
+  readonly fallbacksBeyondModels: boolean;
 }
 
 /**
@@ -115,7 +157,9 @@ export function routeRequestOf(
   if (isObject(body.response_format) && body.response_format.type !== 'text') needs.add('json');
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   let counted: number | null = null;
-  const requestTags = tagsOf(body, metadata, headers[settings.tagsHeader]);
+  const requestTags = tagsOf(body, metadata, headers, settings);
+  if (caller !== null) checkBudgetedTags(requestTags, caller, settings.tags);
+  const tags = caller === null || caller.tags.length === 0 ? requestTags : [...new Set([...requestTags, ...caller.tags])];
   return {
     model: body.model as string,
     stream: body.stream === true,
@@ -124,7 +168,10 @@ export function routeRequestOf(
     promptTokens: () => (counted ??= promptTokens(scan) + scan.tokenIds),
     // An embedding has no completion: nothing to reserve beyond the input.
     maxTokens: embeddings ? 0 : typeof maxTokens === 'number' ? maxTokens : null,
-    tags: caller === null || caller.tags.length === 0 ? requestTags : [...new Set([...requestTags, ...caller.tags])],
+    tags,
+    // Only tags the config knows get usage totals: each distinct tag is an aggregate kept for good.
+    countedTags: tags.length === 0 ? NO_TAGS : tags.filter((t) => settings.tags.known.has(t) || (caller?.tags.includes(t) ?? false)),
+    allowedModels: caller === null || caller.fallbacksBeyondModels ? null : caller.models,
     tier: caller === null ? (headers[settings.tierHeader] ?? settings.defaultTier) : (caller.tier ?? settings.defaultTier),
     preference: allowed(presetOf(headers[settings.preferenceHeader] ?? metadata.route_preference), caller),
     metadata,

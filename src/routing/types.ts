@@ -25,7 +25,12 @@ export interface RouteRequest {
   promptTokens(): number;
   /** `max_completion_tokens` or `max_tokens`, when set. */
   readonly maxTokens: number | null;
+  /** Its own tags (bounded, deduplicated) and its key's: what deployment tags and tag budgets see. */
   readonly tags: readonly string[];
+  /** The tags usage totals count it under: its key's, and its own that the config knows. */
+  readonly countedTags: readonly string[];
+  /** The models (groups, virtual models) whose groups may serve it, fallbacks included; null: any. */
+  readonly allowedModels: ReadonlySet<string> | null;
   readonly tier: string | null;
   /** A balanced-strategy preset the request asked for. */
   readonly preference: BalancePreset | null;

@@ -19,7 +19,7 @@ export interface UsageRecord {
   readonly keyId: string;
   /** The key's team; null without one (or with keys off). */
   readonly team: string | null;
-  /** The request's tags (body, metadata, header and the key's). */
+  /** The tags the request counts under: its key's, and those it sent that the config knows (features.ts). */
   readonly tags: readonly string[];
   readonly requestedModel: string;
   readonly deployment: string;

@@ -1,6 +1,7 @@
 /** Every strategy and filter with a pinned clock and scripted randomness. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
+import { keyFromRecord } from '../../../src/auth/keys.js';
 import { Router } from '../../../src/routing/choose.js';
 import { routeRequestOf } from '../../../src/routing/features.js';
 import { loadTokenizer } from '../../../src/routing/tokens.js';
@@ -216,7 +217,7 @@ describe('resolve', () => {
 });
 
 describe('per-request preference within what the key allows', () => {
-  const caller = (preferences: ReadonlySet<'balanced' | 'cost-first' | 'quality-first'> | null) => ({ tags: [], tier: null, preferences });
+  const caller = (preferences: ReadonlySet<'balanced' | 'cost-first' | 'quality-first'> | null) => ({ ...keyFromRecord({ name: 'k', hash: '' }), preferences });
   const asked = { 'x-llm-route-preference': 'quality-first' };
 
   it('applies a preset the key allows, and ignores one it does not', () => {
