@@ -66,7 +66,7 @@ describe('admission', () => {
     }
     expect(stack.mocks.slow![0]!.stats().requests).toBe(admitted);
     const day = new Date().toISOString().slice(0, 10);
-    const totals = (await (await fetch(`${stack.routerAdmin}/usage/totals?dimension=key&id=budget&day=${day}`)).json()) as { costNanos: number };
+    const totals = (await (await stack.adminFetch(`/usage/totals?dimension=key&id=budget&day=${day}`)).json()) as { costNanos: number };
     expect(totals.costNanos).toBeLessThanOrEqual(BUDGET_USD * 1e9 + WORST_CASE_NANOS);
   });
 

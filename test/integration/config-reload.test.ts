@@ -38,7 +38,7 @@ async function writeRouterConfig(edit: (file: Record<string, any>) => void): Pro
 let started = '';
 
 const reloadByApi = async () => {
-  const res = await fetch(`${stack.routerAdmin}/config/reload`, { method: 'POST' });
+  const res = await stack.adminFetch('/config/reload', { method: 'POST' });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 };
 

@@ -100,7 +100,7 @@ it('keeps serving through a 10 s Redis stall and loses no usage record', async (
   const totals = async () =>
     Promise.all(
       DEPLOYMENTS.map(async (d) => {
-        const t = (await (await fetch(`${stack.routerAdmin}/usage/totals?dimension=deployment&id=${d}&day=${day}`)).json()) as { requests: number; promptTokens: number; completionTokens: number };
+        const t = (await (await stack.adminFetch(`/usage/totals?dimension=deployment&id=${d}&day=${day}`)).json()) as { requests: number; promptTokens: number; completionTokens: number };
         return [t.requests, t.promptTokens, t.completionTokens];
       }),
     );

@@ -30,8 +30,8 @@ const body = (stream = false) => ({ model: 'busy', stream, messages: [{ role: 'u
 
 async function inFlightEverywhere(): Promise<number[]> {
   const out: number[] = [];
-  for (const admin of stack.routerAdmins) {
-    const load = (await (await fetch(`${admin}/load`)).json()) as { data: Record<string, { inFlight: number }> };
+  for (const replica of stack.routerAdmins.keys()) {
+    const load = (await (await stack.adminFetch('/load', {}, replica)).json()) as { data: Record<string, { inFlight: number }> };
     out.push(...BUSY.map((d) => load.data[d]!.inFlight));
   }
   return out;

@@ -80,6 +80,6 @@ it('records exactly the usage the mock reported, streaming and not, with cost fr
   } finally {
     client2.disconnect();
   }
-  const totals = (await (await fetch(`${stack.routerAdmin}/usage/totals?dimension=model&id=gpt-4o-mini`)).json()) as { requests: number };
+  const totals = (await (await stack.adminFetch('/usage/totals?dimension=model&id=gpt-4o-mini')).json()) as { requests: number };
   expect(totals.requests).toBe(n);
 });

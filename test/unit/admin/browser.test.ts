@@ -3,12 +3,12 @@
  * 127.0.0.1 (its name arrives as Host), nor cross-origin (its Origin arrives), nor with a body a
  * page may send without a preflight (text/plain, forms).
  */
-import { request } from 'node:http';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allowedHostNames, hostAllowed } from '../../../src/admin/guard.js';
 import { startAdminServer, type AdminServer } from '../../../src/admin/server.js';
 import { MemoryStore } from '../../../src/state/memory.js';
+import { rawRequest } from '../../support/clients.js';
 
 let server: AdminServer | null = null;
 afterEach(async () => {
@@ -26,18 +26,8 @@ interface Sent {
   readonly body?: string;
 }
 
-/** node:http, not fetch: fetch will not send a Host of the caller's choosing. */
-function send(port: number, { method = 'GET', path = '/usage/log', headers = {}, body }: Sent): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${TOKEN}`, ...headers } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(parts).toString('utf8')) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const send = (port: number, { path = '/usage/log', headers = {}, ...rest }: Sent) =>
+  rawRequest(`http://127.0.0.1:${port}${path}`, { ...rest, headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${TOKEN}`, ...headers } });
 
 async function start(options: { allowedHosts?: string[]; address?: string } = {}) {
   const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
