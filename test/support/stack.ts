@@ -48,6 +48,8 @@ export interface StackOptions {
   readonly config?: Readonly<Record<string, unknown>>;
   /** The stream route's per-attempt idle timeout in Envoy (e.g. `1s`); the shipped one otherwise. */
   readonly streamIdleTimeout?: string;
+  /** The clock the mocks' per-minute limits count in (a pinned one: no minute boundary inside the test). */
+  readonly mockLimitsClock?: () => number;
 }
 
 /** A line of envoy.yaml's access log. */
@@ -122,7 +124,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     for (const d of options.deployments) {
       if (d.withoutCluster) continue;
       mocks[d.name] = await Promise.all(
-        Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {} })),
+        Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {} }, { limitsClock: options.mockLimitsClock })),
       );
     }
     const [listener, admin] = [await freePort(), await freePort()];
