@@ -51,6 +51,7 @@ const chat = (key: string, extra: Record<string, unknown> = {}, signal?: AbortSi
 describe('admission', () => {
   it('50 concurrent requests against a budget with room for one: spend stays within budget + one worst case', async () => {
     stack.resetMocks();
+    const since = Date.now();
     const responses = await Promise.all(Array.from({ length: 50 }, () => chat(KEYS.budget, { max_tokens: 1000 })));
     const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ error?: { code: string; type: string; message: string } }>));
     const admitted = responses.filter((r) => r.status === 200).length;
@@ -65,8 +66,7 @@ describe('admission', () => {
       expect(Number(responses[i]!.headers.get('retry-after'))).toBeGreaterThan(0);
     }
     expect(stack.mocks.slow![0]!.stats().requests).toBe(admitted);
-    const day = new Date().toISOString().slice(0, 10);
-    const totals = (await (await stack.adminFetch(`/usage/totals?dimension=key&id=budget&day=${day}`)).json()) as { costNanos: number };
+    const totals = await stack.usageTotals('key', 'budget', since);
     expect(totals.costNanos).toBeLessThanOrEqual(BUDGET_USD * 1e9 + WORST_CASE_NANOS);
   });
 

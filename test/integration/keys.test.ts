@@ -5,12 +5,15 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
+import type { UsageDimension } from '../../src/state/store.js';
 import { postChat } from '../support/clients.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let redis: TestRedis;
 let stack: Stack;
+/** When the stack started: every request of this file was sent since. */
+let started = 0;
 
 const KEYS = {
   team: 'sk-test-team-0001',
@@ -20,6 +23,7 @@ const KEYS = {
 };
 
 beforeAll(async () => {
+  started = Date.now();
   redis = await startRedis();
   stack = await startStack({
     redisUrl: redis.url,
@@ -109,8 +113,7 @@ describe('virtual keys', () => {
     const log = (await (await stack.adminFetch('/usage/log?limit=1000')).json()) as { data: Array<{ keyId: string }> };
     expect(new Set(log.data.map((r) => r.keyId))).toEqual(new Set(['limited', 'team-a', 'paid-key', 'runtime']));
     // Per-day totals by the key's team and its tags, as by the key itself.
-    const totals = async (dimension: string, id: string) =>
-      ((await (await stack.adminFetch(`/usage/totals?dimension=${dimension}&id=${id}`)).json()) as { requests: number }).requests;
+    const totals = async (dimension: UsageDimension, id: string) => (await stack.usageTotals(dimension, id, started)).requests;
     expect(await totals('team', 'a')).toBe(await totals('key', 'team-a'));
     expect(await totals('tag', 'paid')).toBe(await totals('key', 'paid-key'));
     expect(await totals('team', 'a')).toBeGreaterThan(0);

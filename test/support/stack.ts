@@ -14,7 +14,7 @@ import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
 import { startMockInstance, type MockInstance } from '../../src/mock/server.js';
-import type { UsageRecord } from '../../src/state/store.js';
+import { emptyTotals, usageDay, type UsageDimension, type UsageRecord, type UsageTotals } from '../../src/state/store.js';
 import { freePort } from '../../src/devstack/ports.js';
 
 export interface StackDeployment {
@@ -90,6 +90,8 @@ export interface Stack {
   /** Envoy counters and gauges matching `filter` (a regex), by full name. */
   stats(filter: string): Promise<Record<string, number>>;
   usageLog(limit?: number): Promise<UsageRecord[]>;
+  /** `/usage/totals` summed over every UTC day from `sinceMs` to now: a test spanning midnight still sees all it sent. */
+  usageTotals(dimension: UsageDimension, id: string, sinceMs: number): Promise<UsageTotals>;
   /** Requests received by every mock host of every deployment. */
   mockRequests(): number;
   resetMocks(): void;
@@ -230,6 +232,14 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
         return out;
       },
       usageLog: async (limit = 10_000) => ((await (await adminFetch(`/usage/log?limit=${limit}`)).json()) as { data: UsageRecord[] }).data,
+      usageTotals: async (dimension, id, sinceMs) => {
+        const sum = emptyTotals();
+        for (let t = sinceMs, end = Date.now(); usageDay(t) <= usageDay(end); t += 86_400_000) {
+          const day = (await (await adminFetch(`/usage/totals?dimension=${dimension}&id=${encodeURIComponent(id)}&day=${usageDay(t)}`)).json()) as UsageTotals;
+          for (const k of Object.keys(sum) as Array<keyof UsageTotals>) sum[k] += day[k];
+        }
+        return sum;
+      },
       mockRequests: () => Object.values(mocks).flat().reduce((n, m) => n + m.stats().requests, 0),
       resetMocks: () => Object.values(mocks).flat().forEach((m) => m.reset()),
       stop,
