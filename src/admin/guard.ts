@@ -8,8 +8,8 @@
  * - the `Host` must name this server: an IP address (a rebinding page always uses a DNS name),
  *   `localhost`, the listen address, or a name in `server.admin.allowed_hosts`;
  * - a request carrying an `Origin` header (every cross-origin and every non-GET browser request) is refused;
- * - a request with a body says it is JSON (`content-type: application/json`), which no page can
- *   send cross-origin without a preflight this API never answers.
+ * - a PUT, POST or DELETE with a body or a content type says it is JSON (`content-type:
+ *   application/json`), which no page can send cross-origin without a preflight this API never answers.
  */
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
@@ -49,7 +49,8 @@ export function refusal(req: IncomingMessage, names: ReadonlySet<string>): Refus
   }
   if (req.headers.origin !== undefined) return { status: 403, error: 'browser requests (with an Origin header) are refused' };
   const type = req.headers['content-type'];
-  if ((type !== undefined || hasBody(req)) && !JSON_TYPE.test(type ?? '')) {
+  const mayCarryBody = req.method !== 'GET' && req.method !== 'HEAD';
+  if (mayCarryBody && (type !== undefined || hasBody(req)) && !JSON_TYPE.test(type ?? '')) {
     return { status: 415, error: 'a request body must be JSON: content-type: application/json' };
   }
   return null;
