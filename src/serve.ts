@@ -88,7 +88,9 @@ export async function serve(configPath: string): Promise<void> {
     reload,
     budgets: () => configuredBudgets(pipeline.config, env.now()),
     listen: config.admin,
+    allowedHosts: config.admin.allowedHosts,
     token: config.admin.token,
+    open: config.admin.open,
     log,
     now: env.now,
   });

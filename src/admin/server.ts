@@ -1,7 +1,9 @@
 /**
  * Admin HTTP: liveness, readiness, metrics, recorded usage and spend, runtime keys, config reload.
- * Bind it to loopback or a private interface; with `server.admin.token_env` set, every endpoint but
- * /healthz, /readyz and /metrics (probes and scrapers) needs `Authorization: Bearer <token>`.
+ * Bind it to loopback or a private interface. Every endpoint but /healthz, /readyz and /metrics
+ * (probes and scrapers) needs `Authorization: Bearer <token>` (`server.admin.token_env`), unless the
+ * config opens the API explicitly (`server.admin.open: true`); with neither, they refuse everyone.
+ * Browsers are kept out of every endpoint (`guard.ts`: Host, Origin, JSON bodies).
  *
  *   GET /healthz                         200 while the process runs
  *   GET /readyz                          200 while serving (with `store: degraded` when Redis does not answer:
@@ -29,6 +31,7 @@ import { hashKey } from '../auth/keys.js';
 import type { ReloadOutcome } from '../config/reload.js';
 import { BALANCE_PRESETS } from '../config/schema.js';
 import { USAGE_DIMENSIONS, usageDay, type StateStore, type UsageDimension } from '../state/store.js';
+import { allowedHostNames, refusal } from './guard.js';
 
 export interface AdminServer {
   readonly port: number;
@@ -53,8 +56,12 @@ export interface AdminOptions {
   /** This router's memory of looked-up keys, forgotten when a key changes through this API. */
   readonly keys: { forget(hash: string): void };
   readonly listen: { address: string; port: number };
-  /** The bearer token the API requires (null value: configured but unset, so nothing gets in); null: open. */
+  /** Host names requests may use besides IP addresses, `localhost` and the listen address. */
+  readonly allowedHosts: readonly string[];
+  /** The bearer token the API requires (null value: configured but unset, so nothing gets in); null: see `open`. */
   readonly token: { readonly env: string; readonly value: string | null } | null;
+  /** Without a token: true lets anyone who passes the browser checks in; false lets nobody in. */
+  readonly open: boolean;
   readonly log: Logger;
   readonly now: () => number;
 }
@@ -77,10 +84,23 @@ const keyBody = z
   })
   .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: 'set exactly one of key and key_sha256' });
 
+/** A key record is a few hundred bytes; a body past this is not one, and is not buffered. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+class BodyTooLarge extends Error {}
+
 function readJson(req: IncomingMessage): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        req.removeAllListeners('data').resume();
+        return reject(new BodyTooLarge());
+      }
+      parts.push(c);
+    });
     req.on('end', () => {
       try {
         resolve(JSON.parse(Buffer.concat(parts).toString('utf8')));
@@ -100,24 +120,30 @@ const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /** Whether the request may use a protected endpoint; compared in constant time. */
-function authorised(req: IncomingMessage, token: AdminOptions['token']): boolean {
-  if (token === null) return true;
+function authorised(req: IncomingMessage, token: AdminOptions['token'], open: boolean): boolean {
+  if (token === null) return open;
   const presented = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
   return token.value !== null && presented !== undefined && timingSafeEqual(digest(presented), digest(token.value));
 }
 
-export async function startAdminServer({ store, metrics, deployments, keys, reload, budgets, listen, token, log, now }: AdminOptions): Promise<AdminServer> {
+export async function startAdminServer(options: AdminOptions): Promise<AdminServer> {
+  const { store, metrics, deployments, keys, reload, budgets, listen, token, open, log, now } = options;
   let ready = false;
-  if (token === null && !isLoopback(listen.address)) {
-    log.warn({ address: listen.address }, 'admin API on a non-loopback address without server.admin.token_env: whoever reaches it can add keys, reload the config and read usage');
+  if (open && !isLoopback(listen.address)) {
+    log.warn({ address: listen.address }, 'admin API open (server.admin.open) on a non-loopback address: whoever reaches it can add keys, reload the config and read usage');
   }
   if (token !== null && token.value === null) log.error({ env: token.env }, 'admin token variable not set: the admin API refuses every request but /healthz, /readyz and /metrics');
+  if (token === null && !open) log.warn('admin API without server.admin.token_env: it refuses every request but /healthz, /readyz and /metrics');
+  const unauthorised = token === null ? 'admin API closed: set server.admin.token_env (or server.admin.open: true)' : 'admin token required: Authorization: Bearer <token>';
+  const hostNames = allowedHostNames(listen.address, options.allowedHosts);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     const handle = async (): Promise<void> => {
-      if (!OPEN_PATHS.has(url.pathname) && !authorised(req, token)) {
+      const refused = refusal(req, hostNames);
+      if (refused !== null) return send(res, refused.status, { error: refused.error });
+      if (!OPEN_PATHS.has(url.pathname) && !authorised(req, token, open)) {
         res.setHeader('www-authenticate', 'Bearer');
-        return send(res, 401, { error: 'admin token required: Authorization: Bearer <token>' });
+        return send(res, 401, { error: unauthorised });
       }
       switch (url.pathname) {
         case '/healthz':
@@ -151,7 +177,9 @@ export async function startAdminServer({ store, metrics, deployments, keys, relo
         }
         case '/keys': {
           if (req.method !== 'PUT') return send(res, 405, { error: 'use PUT' });
-          const parsed = keyBody.safeParse(await readJson(req).catch(() => undefined));
+          const body = await readJson(req).catch((err: unknown) => (err instanceof BodyTooLarge ? err : undefined));
+          if (body instanceof BodyTooLarge) return send(res, 413, { error: `a key record is at most ${MAX_BODY_BYTES} bytes` });
+          const parsed = keyBody.safeParse(body);
           if (!parsed.success) return send(res, 400, { error: z.prettifyError(parsed.error) });
           const { key, key_sha256: sha, ...rest } = parsed.data;
           const hash = sha ?? hashKey(key!);

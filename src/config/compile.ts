@@ -128,10 +128,15 @@ export interface ListenAddress {
 export interface RouterConfig {
   readonly grpc: ListenAddress & { readonly socket?: string | undefined; readonly options: Readonly<Record<string, number | string>> };
   /**
-   * `token`: open (no token_env), or the bearer token the API requires — null when its variable is
-   * not set, and then no request gets in (never open by mistake).
+   * `token`: the bearer token the API requires — null when its variable is not set, and then no
+   * request gets in (never open by mistake) — or null without token_env.
    */
-  readonly admin: ListenAddress & { readonly token: { readonly env: string; readonly value: string | null } | null };
+  readonly admin: ListenAddress & {
+    readonly token: { readonly env: string; readonly value: string | null } | null;
+    /** No token configured: true lets everyone in, false nobody (`server.admin.open`). */
+    readonly open: boolean;
+    readonly allowedHosts: readonly string[];
+  };
   readonly shutdownGraceMs: number;
   readonly clusterHeader: string;
   readonly routing: RoutingSettings;
@@ -273,6 +278,8 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       address: file.server.admin.address,
       port: file.server.admin.port,
       token: file.server.admin.token_env === undefined ? null : { env: file.server.admin.token_env, value: env[file.server.admin.token_env] || null },
+      open: file.server.admin.open,
+      allowedHosts: file.server.admin.allowed_hosts,
     },
     shutdownGraceMs: file.server.shutdown_grace_ms,
     clusterHeader: file.routing.cluster_header,

@@ -15,7 +15,18 @@ const admin = z
      * /healthz, /readyz and /metrics needs `Authorization: Bearer <token>`.
      */
     token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+    /**
+     * Without token_env those endpoints refuse everyone; `open: true` lets in whoever reaches the
+     * port (a host no untrusted user or browser shares).
+     */
+    open: z.boolean().default(false),
+    /**
+     * Host names requests may address the API by, besides IP addresses, `localhost` and `address`
+     * (e.g. a Service name a scraper uses). Any other `Host` is refused: that is how a DNS-rebinding page arrives.
+     */
+    allowed_hosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, 'must be a host name, without port')).default([]),
   })
+  .refine((a) => !(a.open && a.token_env !== undefined), { message: 'set token_env or open: true, not both', path: ['open'] })
   .prefault({});
 
 const price = z.strictObject({

@@ -1,7 +1,8 @@
 /**
  * The mock's own per-minute limits, reported like OpenAI does: `x-ratelimit-{limit,remaining,reset}-
  * {requests,tokens}` on every answer, and 429 with `Retry-After` once a limit is spent. Fixed
- * one-minute windows; a request's tokens (prompt + completion) count when it is accepted.
+ * one-minute windows; a request's tokens (prompt + completion) count when it is accepted. The
+ * caller passes the time (the mock server's `limitsClock`).
  */
 import { formatDuration } from '../providers/openai/rate-limit-headers.js';
 
@@ -11,7 +12,6 @@ export interface Limits {
   readonly requestsPerMinute?: number | undefined;
   readonly tokensPerMinute?: number | undefined;
 }
-
 
 export class MinuteLimiter {
   private window = -1;

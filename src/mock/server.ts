@@ -85,7 +85,15 @@ function sendJson(res: ServerResponse, status: number, body: unknown, extra: Rec
   res.end(bytes);
 }
 
-export async function startMockInstance(config: MockInstanceConfig): Promise<MockInstance> {
+export interface MockOptions {
+  /**
+   * The clock the per-minute limits count in (ms since the epoch; default the wall clock). Tests pin
+   * it, so no minute boundary can fall inside them and reset the limits halfway.
+   */
+  readonly limitsClock?: () => number;
+}
+
+export async function startMockInstance(config: MockInstanceConfig, { limitsClock = Date.now }: MockOptions = {}): Promise<MockInstance> {
   const parsed = instanceSchema.parse(config);
   let behaviour: Behaviour = parsed.behaviour;
   const stats: MockStats = { name: parsed.name, requests: 0, embeddingRequests: 0, inFlight: 0, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 }, statuses: {}, last: [] };
@@ -164,7 +172,7 @@ export async function startMockInstance(config: MockInstanceConfig): Promise<Moc
       prompt_tokens_details: { cached_tokens: 0 },
       completion_tokens_details: { reasoning_tokens: 0 },
     });
-    const limit = limiter.take({ requestsPerMinute: b.limit_requests_per_minute, tokensPerMinute: b.limit_tokens_per_minute }, promptTokens + b.chunks, Date.now());
+    const limit = limiter.take({ requestsPerMinute: b.limit_requests_per_minute, tokensPerMinute: b.limit_tokens_per_minute }, promptTokens + b.chunks, limitsClock());
     if (!limit.allowed) {
       stats.statuses[429] = (stats.statuses[429] ?? 0) + 1;
       return sendJson(res, 429, { error: { message: `mock ${parsed.name}: rate limit reached`, type: 'tokens', param: null, code: 'rate_limit_exceeded' } }, limit.headers);

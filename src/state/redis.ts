@@ -40,6 +40,8 @@ export interface RedisStoreOptions {
   readonly load: LoadOptions;
   /** A replica silent this long no longer counts (default 10 s); it says it is alive 5 times as often. */
   readonly replicaTtlMs?: number | undefined;
+  /** The time a heartbeat says it was sent (ms since the epoch; default the wall clock). */
+  readonly clock?: (() => number) | undefined;
 }
 
 /** The admission script, sent once and then called by its SHA (ioredis defineCommand). */
@@ -114,7 +116,8 @@ export class RedisStore implements StateStore {
     this.redis.defineCommand('llmrSettle', { lua: SETTLE_LUA });
     this.redis.defineCommand('llmrRecordUsage', { lua: RECORD_USAGE_LUA });
     this.logKey = `${options.keyPrefix}usage:log`;
-    const beat = () => void this.redis.zadd(this.replicasKey, Date.now(), this.replicaId).catch(() => {});
+    const clock = options.clock ?? Date.now;
+    const beat = () => void this.redis.zadd(this.replicasKey, clock(), this.replicaId).catch(() => {});
     beat();
     this.replicaTtlMs = options.replicaTtlMs ?? 10_000;
     this.heartbeat = setInterval(beat, this.replicaTtlMs / 5).unref();
@@ -135,7 +138,7 @@ export class RedisStore implements StateStore {
   async loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]> {
     const index = windowIndex(nowMs);
     const p = this.redis.pipeline();
-    p.zrangebyscore(this.replicasKey, Date.now() - this.replicaTtlMs, '+inf');
+    p.zrangebyscore(this.replicasKey, nowMs - this.replicaTtlMs, '+inf');
     for (const d of deployments) {
       p.hgetall(this.loadKey(d, 'inflight'));
       p.hmget(this.loadKey(d, `w:${index}`), 'req', 'tok');

@@ -12,9 +12,13 @@ import { streamWithUsage } from '../support/clients.js';
 let demo: Child;
 
 beforeAll(async () => {
-  demo = spawnChild('demo', process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'demo']);
+  // No admin token given: the demo makes one up.
+  demo = spawnChild('demo', process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'demo'], { env: { ...process.env, LLM_ROUTER_ADMIN_TOKEN: '' } });
   await waitUntil(async () => demo.output().includes('demo is up'), 45_000, () => `demo did not start:\n${demo.output()}`);
 });
+
+/** The admin token the banner prints (a new one each run). */
+const printedAdminToken = (): string => /admin token (\S+)/.exec(demo.output())?.[1] ?? '';
 
 afterAll(async () => {
   await demo?.stop(10_000);
@@ -33,7 +37,9 @@ it('serves a chat completion, a streamed completion with usage and an embedding 
   const embedding = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
   expect(embedding.data[0]!.embedding.length).toBeGreaterThan(0);
 
-  const log = (await (await fetch('http://127.0.0.1:9090/usage/log?limit=10')).json()) as { data: Array<{ deployment: string; keyId: string }> };
+  const log = (await (await fetch('http://127.0.0.1:9090/usage/log?limit=10', { headers: { authorization: `Bearer ${printedAdminToken()}` } })).json()) as {
+    data: Array<{ deployment: string; keyId: string }>;
+  };
   expect(log.data.map((r) => r.deployment)).toContain('openai-gpt-4o');
   expect(log.data.every((r) => r.keyId === 'demo')).toBe(true);
 });
@@ -42,6 +48,15 @@ it("prints curl examples that work as printed: each carries a demo key", () => {
   const curls = demo.output().split('\n').filter((line) => line.includes('curl') && line.includes(':10000'));
   expect(curls.length).toBeGreaterThanOrEqual(3);
   for (const c of curls) expect(c).toContain("-H 'authorization: Bearer sk-llmr-demo'");
+});
+
+it('protects its admin API with the token it prints, shown in its admin curl example', async () => {
+  const token = printedAdminToken();
+  expect(token).toMatch(/^[0-9a-f]{32}$/);
+  const curl = demo.output().split('\n').find((line) => line.includes('curl') && line.includes(':9090'));
+  expect(curl).toContain(`-H 'authorization: Bearer ${token}'`);
+  expect((await fetch('http://127.0.0.1:9090/usage/log')).status).toBe(401);
+  expect((await fetch('http://127.0.0.1:9090/usage/log', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
 });
 
 it('accepts the documented demo keys within what each allows, and refuses others', async () => {

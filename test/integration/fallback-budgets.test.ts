@@ -71,7 +71,7 @@ it("bills a fallback hop's provider, and gives the first deployment's provider i
   expect(openai).toEqual({ spent: 0, open: 0 });
   expect(azure).toEqual({ spent: billed, open: 0 });
   // The admin API's report reads the same meters.
-  const report = (await (await fetch(`${stack.routerAdmin}/budgets`)).json()) as { data: Array<{ owner: string; spent_usd: number; limit_usd: number }> };
+  const report = (await (await stack.adminFetch('/budgets')).json()) as { data: Array<{ owner: string; spent_usd: number; limit_usd: number }> };
   expect(report.data).toEqual([
     expect.objectContaining({ owner: 'provider openai', spent_usd: 0, limit_usd: 10 }),
     expect.objectContaining({ owner: 'provider azure-openai', spent_usd: billed / 1e9, limit_usd: 10 }),

@@ -5,12 +5,15 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
+import type { UsageDimension } from '../../src/state/store.js';
 import { postChat } from '../support/clients.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let redis: TestRedis;
 let stack: Stack;
+/** When the stack started: every request of this file was sent since. */
+let started = 0;
 
 const KEYS = {
   team: 'sk-test-team-0001',
@@ -20,6 +23,7 @@ const KEYS = {
 };
 
 beforeAll(async () => {
+  started = Date.now();
   redis = await startRedis();
   stack = await startStack({
     redisUrl: redis.url,
@@ -94,23 +98,22 @@ describe('virtual keys', () => {
   it('takes keys added at runtime on any replica, and drops removed ones', async () => {
     const key = 'sk-test-runtime-0005';
     expect((await call('cheap', bearer(key))).status).toBe(401);
-    const put = await fetch(`${stack.routerAdmins[0]}/keys`, { method: 'PUT', body: JSON.stringify({ name: 'runtime', key, models: ['cheap'] }) });
+    const put = await stack.adminFetch('/keys', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'runtime', key, models: ['cheap'] }) });
     expect(await put.json()).toEqual({ name: 'runtime', key_sha256: hashKey(key) });
     await new Promise((r) => setTimeout(r, 400)); // the other replica's memory of "unknown" lapses
     for (let i = 0; i < 6; i++) expect((await call('cheap', bearer(key))).status).toBe(200); // both replicas
     expect((await call('tiered', bearer(key))).status).toBe(403);
-    const del = await fetch(`${stack.routerAdmins[1]}/keys/${hashKey(key)}`, { method: 'DELETE' });
+    const del = await stack.adminFetch(`/keys/${hashKey(key)}`, { method: 'DELETE' }, 1);
     expect(await del.json()).toEqual({ removed: true });
     await new Promise((r) => setTimeout(r, 400));
     for (let i = 0; i < 4; i++) expect((await call('cheap', bearer(key))).status).toBe(401);
   });
 
   it('bills usage to the key name and never writes a key to the logs', async () => {
-    const log = (await (await fetch(`${stack.routerAdmin}/usage/log?limit=1000`)).json()) as { data: Array<{ keyId: string }> };
+    const log = (await (await stack.adminFetch('/usage/log?limit=1000')).json()) as { data: Array<{ keyId: string }> };
     expect(new Set(log.data.map((r) => r.keyId))).toEqual(new Set(['limited', 'team-a', 'paid-key', 'runtime']));
     // Per-day totals by the key's team and its tags, as by the key itself.
-    const totals = async (dimension: string, id: string) =>
-      ((await (await fetch(`${stack.routerAdmin}/usage/totals?dimension=${dimension}&id=${id}`)).json()) as { requests: number }).requests;
+    const totals = async (dimension: UsageDimension, id: string) => (await stack.usageTotals(dimension, id, started)).requests;
     expect(await totals('team', 'a')).toBe(await totals('key', 'team-a'));
     expect(await totals('tag', 'paid')).toBe(await totals('key', 'paid-key'));
     expect(await totals('team', 'a')).toBeGreaterThan(0);

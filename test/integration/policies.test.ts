@@ -230,7 +230,7 @@ describe('decision record', () => {
   });
 
   it('leaves no request counted in flight', async () => {
-    const load = (await (await fetch(`${stack.routerAdmin}/load`)).json()) as { data: Record<string, { inFlight: number }> };
+    const load = (await (await stack.adminFetch('/load')).json()) as { data: Record<string, { inFlight: number }> };
     for (const [name, l] of Object.entries(load.data)) expect([name, l.inFlight]).toEqual([name, 0]);
   });
 });

@@ -11,6 +11,9 @@ let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({
     routing: { provider_limit_headers: true },
+    // The providers' minute never ends during the test: a boundary inside it would give both their
+    // full limits back halfway, and the shares and the router's own 429 would no longer follow.
+    mockLimitsClock: () => Date.UTC(2026, 0, 1, 12, 0, 0),
     groups: { reported: { strategy: 'usage-based' } },
     // No limits in router.yaml: what the router knows comes from the providers' headers.
     deployments: [

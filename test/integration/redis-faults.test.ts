@@ -32,8 +32,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 const metric = async (admin: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${admin}/metrics`)).text())?.[1]);
 
 it('keeps serving through a 10 s Redis stall and loses no usage record', async () => {
+  const since = Date.now();
   // Warm up first (JIT, connections, Envoy's pools), unmeasured, so "before" is the steady state.
-  const warm = Date.now() + 2000;
+  const warm = since + 2000;
   while (Date.now() < warm) await Promise.all(Array.from({ length: 4 }, () => postChat(stack.url, { model: 'chat', messages: [{ role: 'user', content: 'warm' }] }).then((r) => r.arrayBuffer())));
   const start = Date.now();
   const stopAt = start + 3000;
@@ -96,11 +97,10 @@ it('keeps serving through a 10 s Redis stall and loses no usage record', async (
   expect(p99(routerDuring)).toBeLessThan(50);
 
   // Replayed: Redis's totals catch up with the providers' own counts, exactly.
-  const day = new Date().toISOString().slice(0, 10);
   const totals = async () =>
     Promise.all(
       DEPLOYMENTS.map(async (d) => {
-        const t = (await (await fetch(`${stack.routerAdmin}/usage/totals?dimension=deployment&id=${d}&day=${day}`)).json()) as { requests: number; promptTokens: number; completionTokens: number };
+        const t = await stack.usageTotals('deployment', d, since);
         return [t.requests, t.promptTokens, t.completionTokens];
       }),
     );

@@ -30,11 +30,25 @@ const body = (stream = false) => ({ model: 'busy', stream, messages: [{ role: 'u
 
 async function inFlightEverywhere(): Promise<number[]> {
   const out: number[] = [];
-  for (const admin of stack.routerAdmins) {
-    const load = (await (await fetch(`${admin}/load`)).json()) as { data: Record<string, { inFlight: number }> };
+  for (const replica of stack.routerAdmins.keys()) {
+    const load = (await (await stack.adminFetch('/load', {}, replica)).json()) as { data: Record<string, { inFlight: number }> };
     out.push(...BUSY.map((d) => load.data[d]!.inFlight));
   }
   return out;
+}
+
+/**
+ * The in-flight counts once every request has been released, or after 3 s. The router learns that a
+ * request ended when Envoy closes its ext_proc stream, a moment after the client has its answer.
+ */
+async function inFlightSettled(): Promise<number[]> {
+  const deadline = Date.now() + 3000;
+  let counts = await inFlightEverywhere();
+  while (counts.some((c) => c !== 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    counts = await inFlightEverywhere();
+  }
+  return counts;
 }
 
 describe('least-busy across two replicas sharing Redis', () => {
@@ -84,7 +98,7 @@ describe('least-busy across two replicas sharing Redis', () => {
     expect(Math.max(...averages) - Math.min(...averages)).toBeLessThanOrEqual(1);
     // Both replicas routed: Envoy spreads ext_proc streams over them.
     for (const admin of stack.routerAdmins) expect(await (await fetch(`${admin}/metrics`)).text()).toMatch(/llm_router_routed_total\{group="busy",strategy="least-busy",deployment="busy-a"\} \d+/);
-    expect(await inFlightEverywhere()).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(await inFlightSettled()).toEqual([0, 0, 0, 0, 0, 0]);
   }, 30_000);
 
   it('releases the in-flight count of cancelled streams and failed requests', async () => {
@@ -103,13 +117,6 @@ describe('least-busy across two replicas sharing Redis', () => {
       expect([500, 503]).toContain(res.status);
     });
     await Promise.all([...aborts, ...failing]);
-    // The router learns of a cancel when Envoy closes the ext_proc stream: allow it a moment.
-    const deadline = Date.now() + 3000;
-    let counts = await inFlightEverywhere();
-    while (counts.some((c) => c !== 0) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      counts = await inFlightEverywhere();
-    }
-    expect(counts).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(await inFlightSettled()).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
+import { waitUntil } from '../../src/devstack/processes.js';
 import { postChat } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
       ],
     },
     deployments: [
-      { name: 'big-1', group: 'big', behaviour: { latency_ms: 600 } },
+      { name: 'big-1', group: 'big', behaviour: { latency_ms: 2000 } },
       { name: 'cheap-1', group: 'cheap' },
     ],
   });
@@ -45,7 +46,8 @@ it('sheds the free tier past its threshold, degrades the trial tier, and still s
   expect(calm.status).toBe(200);
 
   const premium = Array.from({ length: 5 }, () => ask(KEYS.premium));
-  await new Promise((r) => setTimeout(r, 150)); // the five are in flight at the slow deployment
+  // Asked while the five are in flight at the slow deployment (it holds each for 2 s).
+  await waitUntil(async () => stack.mocks['big-1']![0]!.stats().inFlight === 5, 10_000, () => 'the five premium requests never were in flight together');
   const free = await ask(KEYS.free);
   const trial = await ask(KEYS.trial);
   const morePremium = await ask(KEYS.premium);

@@ -1,4 +1,5 @@
 /** Client-side helpers shared by the integration tests: real HTTP and the official openai SDK. */
+import { request } from 'node:http';
 import type OpenAI from 'openai';
 
 /** Streams a completion with `include_usage` and returns the text and the usage chunk's usage. */
@@ -25,5 +26,21 @@ export function postChat(baseUrl: string, body: unknown, headers: Record<string,
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
     signal,
+  });
+}
+
+/** An HTTP request with the headers given, `Host` included (fetch sets its own): what a browser after DNS rebinding sends. */
+export function rawRequest(
+  url: string,
+  { method = 'GET', headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(parts).toString('utf8')) }));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }

@@ -2,6 +2,7 @@
  * startStack(): real Envoy (the shipped envoy/envoy.yaml, ports and clusters rewritten), the built
  * router as a child process and in-process mock providers, all on free loopback ports.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
 import { startMockInstance, type MockInstance } from '../../src/mock/server.js';
-import type { UsageRecord } from '../../src/state/store.js';
+import { emptyTotals, usageDay, type UsageDimension, type UsageRecord, type UsageTotals } from '../../src/state/store.js';
 import { freePort } from '../../src/devstack/ports.js';
 
 export interface StackDeployment {
@@ -47,6 +48,8 @@ export interface StackOptions {
   readonly config?: Readonly<Record<string, unknown>>;
   /** The stream route's per-attempt idle timeout in Envoy (e.g. `1s`); the shipped one otherwise. */
   readonly streamIdleTimeout?: string;
+  /** The clock the mocks' per-minute limits count in (a pinned one: no minute boundary inside the test). */
+  readonly mockLimitsClock?: () => number;
 }
 
 /** A line of envoy.yaml's access log. */
@@ -73,6 +76,10 @@ export interface Stack {
   readonly routerConfigFiles: readonly string[];
   /** Every replica's admin URL; the first is `routerAdmin`. */
   readonly routerAdmins: readonly string[];
+  /** The bearer token every replica's admin API requires (`server.admin.token_env`). */
+  readonly adminToken: string;
+  /** A request to a replica's admin API (the first by default), with the token. */
+  adminFetch(path: string, init?: RequestInit, replica?: number): Promise<Response>;
   readonly mocks: Readonly<Record<string, readonly MockInstance[]>>;
   readonly router: Child;
   /** Every replica; the first is `router`. */
@@ -83,6 +90,8 @@ export interface Stack {
   /** Envoy counters and gauges matching `filter` (a regex), by full name. */
   stats(filter: string): Promise<Record<string, number>>;
   usageLog(limit?: number): Promise<UsageRecord[]>;
+  /** `/usage/totals` summed over every UTC day from `sinceMs` to now: a test spanning midnight still sees all it sent. */
+  usageTotals(dimension: UsageDimension, id: string, sinceMs: number): Promise<UsageTotals>;
   /** Requests received by every mock host of every deployment. */
   mockRequests(): number;
   resetMocks(): void;
@@ -90,6 +99,8 @@ export interface Stack {
 }
 
 export const PRICE = { input_per_million: 2, output_per_million: 8 };
+
+const ADMIN_TOKEN_ENV = 'LLM_ROUTER_ADMIN_TOKEN';
 
 /** Starts the stack, again with new ports when a port drawn as free was taken before its bind. */
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -115,7 +126,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     for (const d of options.deployments) {
       if (d.withoutCluster) continue;
       mocks[d.name] = await Promise.all(
-        Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {} })),
+        Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {} }, { limitsClock: options.mockLimitsClock })),
       );
     }
     const [listener, admin] = [await freePort(), await freePort()];
@@ -125,9 +136,15 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     for (let i = 0; i < replicas; i++) routerPorts.push({ grpc: await freePort(), admin: await freePort() });
     const routerAdmins: string[] = [];
     const routerFiles: string[] = [];
+    const adminToken = randomBytes(16).toString('hex');
+    const routerEnv = { ...process.env, ...options.routerEnv, [ADMIN_TOKEN_ENV]: adminToken };
     for (const [i, ports] of routerPorts.entries()) {
       const routerConfig = {
-        server: { grpc: { address: '127.0.0.1', port: ports.grpc }, admin: { address: '127.0.0.1', port: ports.admin }, shutdown_grace_ms: 5000 },
+        server: {
+          grpc: { address: '127.0.0.1', port: ports.grpc },
+          admin: { address: '127.0.0.1', port: ports.admin, token_env: ADMIN_TOKEN_ENV },
+          shutdown_grace_ms: 5000,
+        },
         limits: options.maxRequestBodyBytes === undefined ? {} : { max_request_body_bytes: options.maxRequestBodyBytes },
         // Replicas share one key prefix: they are one gateway.
         state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: `test:${listener}:` } },
@@ -154,7 +171,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       routerFiles.push(routerFile);
       const router = spawnChild(`router-${i}`, process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', routerFile], {
         logFile: join(dir, `router-${i}.log`),
-        env: { ...process.env, ...options.routerEnv },
+        env: routerEnv,
       });
       children.push(router);
       const url = `http://127.0.0.1:${ports.admin}`;
@@ -164,6 +181,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const routers = [...children];
     const router = routers[0]!;
     const routerAdminUrl = routerAdmins[0]!;
+    const adminFetch = (path: string, init: RequestInit = {}, replica = 0): Promise<Response> =>
+      fetch(`${routerAdmins[replica]!}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${adminToken}` } });
 
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
     const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
@@ -171,7 +190,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }));
     // Every stack's pair passes check-envoy, as files and (below) as Envoy runs it: the checker holds
     // for each configuration the suite runs.
-    const routerConfig = await loadConfig(routerFiles[0]!, { ...process.env, ...options.routerEnv });
+    const routerConfig = await loadConfig(routerFiles[0]!, routerEnv);
     const mayMismatch = options.deployments.some((d) => d.withoutCluster);
     const failOnErrors = (source: string, problems: ReadonlyArray<ConfigProblem & { readonly level: Level }>) => {
       const errors = problems.filter((p) => p.level === 'error');
@@ -193,6 +212,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       envoyProblems,
       routerAdmin: routerAdminUrl,
       routerAdmins,
+      adminToken,
+      adminFetch,
       routerConfigFiles: routerFiles,
       mocks,
       router,
@@ -210,7 +231,15 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
         for (const s of body.stats) if (s.name !== undefined && typeof s.value === 'number') out[s.name] = s.value;
         return out;
       },
-      usageLog: async (limit = 10_000) => ((await (await fetch(`${routerAdminUrl}/usage/log?limit=${limit}`)).json()) as { data: UsageRecord[] }).data,
+      usageLog: async (limit = 10_000) => ((await (await adminFetch(`/usage/log?limit=${limit}`)).json()) as { data: UsageRecord[] }).data,
+      usageTotals: async (dimension, id, sinceMs) => {
+        const sum = emptyTotals();
+        for (let t = sinceMs, end = Date.now(); usageDay(t) <= usageDay(end); t += 86_400_000) {
+          const day = (await (await adminFetch(`/usage/totals?dimension=${dimension}&id=${encodeURIComponent(id)}&day=${usageDay(t)}`)).json()) as UsageTotals;
+          for (const k of Object.keys(sum) as Array<keyof UsageTotals>) sum[k] += day[k];
+        }
+        return sum;
+      },
       mockRequests: () => Object.values(mocks).flat().reduce((n, m) => n + m.stats().requests, 0),
       resetMocks: () => Object.values(mocks).flat().forEach((m) => m.reset()),
       stop,

@@ -10,7 +10,7 @@ afterEach(async () => {
   server = null;
 });
 
-async function start(token: { env: string; value: string | null } | null) {
+async function start(token: { env: string; value: string | null } | null, open = false) {
   const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
   server = await startAdminServer({
     store,
@@ -20,7 +20,9 @@ async function start(token: { env: string; value: string | null } | null) {
     reload: async () => ({ reloaded: true, groups: 0, deployments: 0, restart_only: [] }),
     budgets: () => [],
     listen: { address: '127.0.0.1', port: 0 },
+    allowedHosts: [],
     token,
+    open,
     log: pino({ level: 'silent' }),
     now: Date.now,
   });
@@ -54,8 +56,16 @@ describe('admin token', () => {
     expect(await status('/healthz')).toBe(200);
   });
 
-  it('without token_env, open as before', async () => {
-    const { status } = await start(null);
-    expect(await status('/usage/log')).toBe(200);
+  it('without token_env, lets nobody in but probes and scrapers', async () => {
+    const { url, status } = await start(null);
+    const res = await fetch(`${url}/keys`, putKey('anything'));
+    expect([res.status, await res.json()]).toEqual([401, { error: 'admin API closed: set server.admin.token_env (or server.admin.open: true)' }]);
+    expect([await status('/usage/log'), await status('/config/reload', { method: 'POST' })]).toEqual([401, 401]);
+    expect([await status('/healthz'), await status('/metrics')]).toEqual([200, 200]);
+  });
+
+  it('open only when the config says so (server.admin.open)', async () => {
+    const { status } = await start(null, true);
+    expect([await status('/usage/log'), await status('/keys', putKey())]).toEqual([200, 200]);
   });
 });

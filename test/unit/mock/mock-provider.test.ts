@@ -49,13 +49,14 @@ describe('mock provider', () => {
     const res = await chat({ stream: true }, { 'x-mock-stall-after-chunks': '1' }).then((r) => r);
     const reader = res.body!.getReader();
     let received = '';
-    const timeout = new Promise<'stalled'>((r) => setTimeout(() => r('stalled'), 300));
-    for (;;) {
-      const next = await Promise.race([reader.read(), timeout]);
-      if (next === 'stalled') break;
-      if (next.done) throw new Error('stream ended instead of stalling');
+    // However long the first chunk takes to come, nothing follows it (the rest would come at once).
+    while (!/"content":"[^"]+"/.test(received)) {
+      const next = await reader.read();
+      if (next.done) throw new Error('stream ended before its first chunk');
       received += Buffer.from(next.value).toString();
     }
+    const after = await Promise.race([reader.read(), new Promise<'stalled'>((r) => setTimeout(() => r('stalled'), 300))]);
+    expect(after).toBe('stalled');
     expect(received.match(/"content":"[^"]+"/g)).toHaveLength(1);
     abort.abort();
     await reader.cancel();
@@ -67,5 +68,25 @@ describe('mock provider', () => {
     expect((await chat({})).status).toBe(500);
     mock.setBehaviour({ health_status: 200, status: 200 });
     expect((await fetch(`http://127.0.0.1:${mock.port}/health`)).status).toBe(200);
+  });
+
+  it('counts its per-minute limits in the clock it is given: a minute boundary resets them, nothing else', async () => {
+    let now = Date.UTC(2026, 10, 22, 12, 1, 0) - 1; // 1 ms before a minute boundary
+    const limited = await startMockInstance({ name: 'limited', port: 0, behaviour: { limit_requests_per_minute: 2 } }, { limitsClock: () => now });
+    try {
+      const send = () => fetch(`http://127.0.0.1:${limited.port}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'm', messages: [] }) });
+      const statuses = async (n: number) => Promise.all(Array.from({ length: n }, async () => (await send()).status));
+      const first = await send();
+      expect([first.status, first.headers.get('x-ratelimit-remaining-requests'), first.headers.get('x-ratelimit-reset-requests')]).toEqual([200, '1', '1ms']);
+      const refused = (await statuses(2)).sort();
+      expect(refused).toEqual([200, 429]);
+      now += 1; // the next minute
+      expect(await statuses(2)).toEqual([200, 200]);
+      now += 59_999; // still that minute
+      const last = await send();
+      expect([last.status, last.headers.get('retry-after')]).toEqual([429, '1']);
+    } finally {
+      await limited.close();
+    }
   });
 });
