@@ -270,7 +270,7 @@ describe('black-box fuzzing through Envoy', () => {
     // Nothing left reserved: the budgeted key's spend is exactly what its usage records cost.
     const records = (await stack.usageLog(100_000)).filter((r) => r.keyId === 'fz-budget');
     const billedUsd = records.reduce((n, r) => n + r.costNanos, 0) / 1e9;
-    const budgets = (await (await fetch(`${stack.routerAdmin}/budgets`)).json()) as { data: Array<{ owner: string; spent_usd: number }> };
+    const budgets = (await (await stack.adminFetch('/budgets')).json()) as { data: Array<{ owner: string; spent_usd: number }> };
     const spent = budgets.data.find((b) => b.owner.includes('fz-budget'))!.spent_usd;
     expect(spent).toBeCloseTo(billedUsd, 9);
     // Memory back near where it started: what one request retains is freed.
@@ -281,7 +281,7 @@ describe('black-box fuzzing through Envoy', () => {
 });
 
 async function inFlight(): Promise<number> {
-  const load = (await (await fetch(`${stack.routerAdmin}/load`)).json()) as { data: Record<string, { inFlight: number }> };
+  const load = (await (await stack.adminFetch('/load')).json()) as { data: Record<string, { inFlight: number }> };
   return Object.values(load.data).reduce((n, l) => n + l.inFlight, 0);
 }
 
