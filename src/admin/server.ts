@@ -11,7 +11,8 @@
  *   GET /usage/log?limit=N               the newest N usage records, oldest first
  *   GET /usage/totals?dimension=&id=&day=  per-day aggregates (dimension: key | team | tag | model | deployment | provider)
  *   GET /metrics                         Prometheus counters: routing decisions and exclusions by reason
- *   PUT /keys                            add or replace a virtual key at runtime (JSON: name, key or key_sha256, team, tags, tier, models, disabled)
+ *   PUT /keys                            add or replace a virtual key at runtime (JSON: name, key or key_sha256, and any
+ *                                        field of a router.yaml key: team, tags, tier, models, limits, allowed_tags, debug, …)
  *   DELETE /keys/<sha256>                remove a runtime key
  *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown)
  *   GET /budgets                         every budget router.yaml sets: limit, spend in the current window, what is left
@@ -26,10 +27,9 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { budgetReport } from '../admission/budgets.js';
 import type { PlannedCharge } from '../admission/charges.js';
-import { WINDOWS } from '../admission/windows.js';
 import { hashKey } from '../auth/keys.js';
 import type { ReloadOutcome } from '../config/reload.js';
-import { BALANCE_PRESETS } from '../config/schema.js';
+import { runtimeKey } from '../config/schema.js';
 import { USAGE_DIMENSIONS, usageDay, type StateStore, type UsageDimension } from '../state/store.js';
 import { allowedHostNames, refusal } from './guard.js';
 
@@ -65,24 +65,6 @@ export interface AdminOptions {
   readonly log: Logger;
   readonly now: () => number;
 }
-
-/** A runtime key as the admin API takes it: the key itself is hashed at once and never stored. */
-const keyBody = z
-  .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9_.-]+$/),
-    key: z.string().min(8).optional(),
-    key_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-    team: z.string().min(1).optional(),
-    tags: z.array(z.string().min(1)).optional(),
-    tier: z.string().min(1).optional(),
-    models: z.array(z.string().min(1)).min(1).optional(),
-    disabled: z.boolean().optional(),
-    rpm_limit: z.number().int().positive().optional(),
-    tpm_limit: z.number().int().positive().optional(),
-    budgets: z.array(z.strictObject({ usd: z.number().positive(), window: z.enum(WINDOWS) })).optional(),
-    route_preferences: z.array(z.enum(BALANCE_PRESETS)).optional(),
-  })
-  .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: 'set exactly one of key and key_sha256' });
 
 /** A key record is a few hundred bytes; a body past this is not one, and is not buffered. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -179,7 +161,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
           if (req.method !== 'PUT') return send(res, 405, { error: 'use PUT' });
           const body = await readJson(req).catch((err: unknown) => (err instanceof BodyTooLarge ? err : undefined));
           if (body instanceof BodyTooLarge) return send(res, 413, { error: `a key record is at most ${MAX_BODY_BYTES} bytes` });
-          const parsed = keyBody.safeParse(body);
+          const parsed = runtimeKey.safeParse(body);
           if (!parsed.success) return send(res, 400, { error: z.prettifyError(parsed.error) });
           const { key, key_sha256: sha, ...rest } = parsed.data;
           const hash = sha ?? hashKey(key!);

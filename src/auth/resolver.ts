@@ -1,39 +1,103 @@
 /**
  * Finds the virtual key behind a presented key: router.yaml's keys first (no I/O), then the keys
  * added at runtime in the state store, remembered for `auth.cache_ms` — found or not, so a flood of
- * unknown keys costs one store lookup per key and interval, not one per request.
+ * one unknown key costs one store lookup per interval, not one per request.
+ *
+ * Every presented key is the client's choice, so nothing here grows with them: keys found and keys
+ * not found are remembered in two bounded maps, each dropping its oldest entry when full, so a flood
+ * of random keys evicts only other unknown keys, never the runtime keys in use; and concurrent
+ * requests presenting the same key wait for one lookup. Each new random key still costs one lookup,
+ * as a request without any key costs a 401: no more store work than requests.
  */
 import type { StateStore } from '../state/store.js';
 import { keyFromRecord, type VirtualKey } from './keys.js';
 
-/** Entries beyond this make the cache start over: it only bounds memory, it is not an LRU. */
-const MAX_CACHED = 10_000;
+/** Entries each map keeps at most; the oldest goes first. */
+const MAX_REMEMBERED = 10_000;
+
+interface Remembered<T> {
+  readonly value: T;
+  readonly untilMs: number;
+}
+
+/** Insertion order is age order: an entry is deleted before it is set again. */
+class Bounded<T> {
+  private readonly entries = new Map<string, Remembered<T>>();
+
+  constructor(private readonly max: number) {}
+
+  get(hash: string, nowMs: number): T | undefined {
+    const e = this.entries.get(hash);
+    return e !== undefined && e.untilMs > nowMs ? e.value : undefined;
+  }
+
+  set(hash: string, value: T, untilMs: number): void {
+    this.entries.delete(hash);
+    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(hash, { value, untilMs });
+  }
+
+  delete(hash: string): void {
+    this.entries.delete(hash);
+  }
+}
 
 export class KeyResolver {
-  private readonly cache = new Map<string, { key: VirtualKey | null; untilMs: number }>();
+  private readonly found: Bounded<VirtualKey>;
+  private readonly missing: Bounded<true>;
+  /** Lookups under way, one per hash; each entry lives only until its lookup settles. */
+  private readonly pending = new Map<string, Promise<VirtualKey | null>>();
 
   constructor(
     private readonly configured: ReadonlyMap<string, VirtualKey>,
     private readonly store: StateStore,
     private readonly cacheMs: number,
     private readonly now: () => number,
-  ) {}
+    maxRemembered = MAX_REMEMBERED,
+  ) {
+    this.found = new Bounded(maxRemembered);
+    this.missing = new Bounded(maxRemembered);
+  }
 
   resolve(hash: string): VirtualKey | null | Promise<VirtualKey | null> {
     const configured = this.configured.get(hash);
     if (configured !== undefined) return configured;
-    const cached = this.cache.get(hash);
-    if (cached !== undefined && cached.untilMs > this.now()) return cached.key;
-    return this.store.getKey(hash).then((record) => {
-      const key = record === null ? null : keyFromRecord(record);
-      if (this.cache.size >= MAX_CACHED) this.cache.clear();
-      this.cache.set(hash, { key, untilMs: this.now() + this.cacheMs });
-      return key;
-    });
+    const nowMs = this.now();
+    const found = this.found.get(hash, nowMs);
+    if (found !== undefined) return found;
+    if (this.missing.get(hash, nowMs) !== undefined) return null;
+    const pending = this.pending.get(hash);
+    if (pending !== undefined) return pending;
+    const lookup: Promise<VirtualKey | null> = this.store.getKey(hash).then(
+      (record) => {
+        const key = record === null ? null : keyFromRecord(record);
+        if (this.settled(hash, lookup)) {
+          const untilMs = this.now() + this.cacheMs;
+          if (key === null) this.missing.set(hash, true, untilMs);
+          else this.found.set(hash, key, untilMs);
+        }
+        return key;
+      },
+      (err: unknown) => {
+        this.settled(hash, lookup);
+        throw err;
+      },
+    );
+    this.pending.set(hash, lookup);
+    return lookup;
   }
 
-  /** Forget what is remembered of a key (it was changed through this router's admin API). */
+  /** Ends `lookup`'s turn; false when the key was forgotten meanwhile, so its answer is not remembered. */
+  private settled(hash: string, lookup: Promise<VirtualKey | null>): boolean {
+    if (this.pending.get(hash) !== lookup) return false;
+    this.pending.delete(hash);
+    return true;
+  }
+
+  /** Forget what is remembered of a key, and any lookup under way (it was changed through this router's admin API). */
   forget(hash: string): void {
-    this.cache.delete(hash);
+    this.found.delete(hash);
+    this.missing.delete(hash);
+    this.pending.delete(hash);
   }
 }

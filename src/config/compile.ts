@@ -148,7 +148,7 @@ export interface RouterConfig {
   readonly countTokensAbove: number;
   readonly state: RouterConfigFile['state'] & { readonly usage_log_max_entries: number };
   readonly logLevel: RouterConfigFile['log_level'];
-  readonly auth: { readonly mode: 'off' | 'keys'; readonly cacheMs: number };
+  readonly auth: { readonly mode: 'off' | 'keys'; readonly cacheMs: number; readonly anonymousIdsPerDay: number };
   /** Keys from router.yaml by hash (keys whose `key_env` is unset are left out, and listed below). */
   readonly keys: ReadonlyMap<string, VirtualKey>;
   readonly keysMissingEnv: readonly string[];
@@ -316,7 +316,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
     ),
     state: { ...file.state, usage_log_max_entries: file.state.usage_log_max_entries ?? (file.state.kind === 'memory' ? 10_000 : 1_000_000) },
     logLevel: file.log_level,
-    auth: { mode: file.auth.mode, cacheMs: file.auth.cache_ms },
+    auth: { mode: file.auth.mode, cacheMs: file.auth.cache_ms, anonymousIdsPerDay: file.auth.anonymous_ids_per_day },
     keys,
     keysMissingEnv,
     teams: new Map(file.teams.map((t) => [t.name, { rpmLimit: t.rpm_limit ?? null, tpmLimit: t.tpm_limit ?? null, budgets: t.budgets }])),

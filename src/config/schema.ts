@@ -149,33 +149,53 @@ const limitFields = {
   budgets: z.array(budget).default([]),
 };
 
+/** SHA-256 (hex) of the key clients send. */
+const keySha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits');
+
+/**
+ * What a virtual key stands for, wherever it is defined: router.yaml's `keys` and the admin API's
+ * `PUT /keys` (runtime keys) validate these fields with this one schema; only how the key itself is
+ * given differs.
+ */
+export const virtualKeyFields = {
+  /** Names the key in usage records, logs and metrics; the key itself never appears. */
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -'),
+  team: z.string().min(1).optional(),
+  /** Added to every request's tags. */
+  tags: z.array(z.string().min(1)).default([]),
+  /** The request's tier (routing.tiers); a tier header is ignored when keys are on. */
+  tier: z.string().min(1).optional(),
+  /** Models (groups or virtual models) the key may request; `*` for all. */
+  models: z.array(z.string().min(1)).min(1).default(['*']),
+  disabled: z.boolean().default(false),
+  /** Balanced-strategy presets the key's requests may ask for (header or metadata); all by default. */
+  route_preferences: z.array(z.enum(BALANCE_PRESETS)).optional(),
+  /** Tags with a `tag_budgets` entry the key's requests may send (body or header) besides its own `tags`; others get 403. */
+  allowed_tags: z.array(z.string().min(1)).default([]),
+  /** Its requests may ask for `x-llm-router-decision` (`x-llm-router-debug: 1`, with `routing.decision_header`). */
+  debug: z.boolean().default(false),
+  /** Fallback hops and fallback groups may leave `models` (by default a request is served only by groups the key may request). */
+  fallbacks_beyond_models: z.boolean().default(false),
+  ...limitFields,
+};
+
 const virtualKey = z
   .strictObject({
-    /** Names the key in usage records, logs and metrics; the key itself never appears. */
-    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . -'),
-    /** SHA-256 (hex) of the key clients send. */
-    key_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits').optional(),
+    ...virtualKeyFields,
+    key_sha256: keySha256.optional(),
     /** Or: an environment variable holding the key (hashed at load, then forgotten). */
     key_env: z.string().min(1).optional(),
-    team: z.string().min(1).optional(),
-    /** Added to every request's tags. */
-    tags: z.array(z.string().min(1)).default([]),
-    /** The request's tier (routing.tiers); a tier header is ignored when keys are on. */
-    tier: z.string().min(1).optional(),
-    /** Models (groups or virtual models) the key may request; `*` for all. */
-    models: z.array(z.string().min(1)).min(1).default(['*']),
-    disabled: z.boolean().default(false),
-    /** Balanced-strategy presets the key's requests may ask for (header or metadata); all by default. */
-    route_preferences: z.array(z.enum(BALANCE_PRESETS)).optional(),
-    /** Tags with a `tag_budgets` entry the key's requests may send (body or header) besides its own `tags`; others get 403. */
-    allowed_tags: z.array(z.string().min(1)).default([]),
-    /** Its requests may ask for `x-llm-router-decision` (`x-llm-router-debug: 1`, with `routing.decision_header`). */
-    debug: z.boolean().default(false),
-    /** Fallback hops and fallback groups may leave `models` (by default a request is served only by groups the key may request). */
-    fallbacks_beyond_models: z.boolean().default(false),
-    ...limitFields,
   })
   .refine((k) => (k.key_sha256 === undefined) !== (k.key_env === undefined), { message: 'set exactly one of key_sha256 and key_env' });
+
+/** A runtime key as `PUT /keys` takes it: the key itself (hashed at once, never stored) or its SHA-256. */
+export const runtimeKey = z
+  .strictObject({
+    ...virtualKeyFields,
+    key: z.string().min(8).optional(),
+    key_sha256: keySha256.optional(),
+  })
+  .refine((k) => (k.key === undefined) !== (k.key_sha256 === undefined), { message: 'set exactly one of key and key_sha256' });
 
 const state = z
   .strictObject({
@@ -277,6 +297,11 @@ export const routerConfigSchema = z
         mode: z.enum(['off', 'keys']).default('off'),
         /** How long a key looked up in the state store (or found missing there) is remembered. */
         cache_ms: z.number().int().min(0).default(5_000),
+        /**
+         * With keys off: how many distinct presented tokens a router process counts under their own
+         * usage id each UTC day (a hash prefix); 0, and past the limit, they count as `anonymous`.
+         */
+        anonymous_ids_per_day: z.number().int().min(0).default(0),
       })
       .prefault({}),
     keys: z.array(virtualKey).default([]),

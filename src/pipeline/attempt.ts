@@ -16,6 +16,7 @@ import type { Deployment } from '../config/compile.js';
 import { fallbackReasonOf } from '../providers/openai/errors.js';
 import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
 import { retryAtMs } from '../providers/retry-after.js';
+import { clipped } from '../telemetry/logger.js';
 import { attemptResult, cooldownAfter, type AttemptResult } from '../routing/cooldown.js';
 import { FALLBACK_REASONS, nextHop, parsePlan, type FallbackReason, type Plan } from '../routing/plan.js';
 import type { AttemptRecord } from './attempts.js';
@@ -30,11 +31,12 @@ export const BACKOFF_HEADER = 'x-llm-backoff';
 
 /**
  * An attempt's outcome, as every replica learns it: counted in the metrics and the request's attempt
- * log, and the cooldown it earns applied here and in the shared store.
+ * log (`planId`: its plan's id there), and the cooldown it earns applied here and in the shared store.
+ * `requestId` (x-request-id) only names the request in log lines.
  */
-export function settleAttempt(p: Pipeline, requestId: string, record: AttemptRecord, result: AttemptResult, hop: 'first' | 'fallback'): void {
+export function settleAttempt(p: Pipeline, requestId: string, planId: string | undefined, record: AttemptRecord, result: AttemptResult, hop: 'first' | 'fallback'): void {
   p.metrics.attempts.inc({ deployment: record.deployment, hop, result: record.result });
-  p.attempts.put(requestId, record);
+  p.attempts.put(planId, record);
   const now = p.env.now();
   const until = cooldownAfter(result, record.deployment, now, p.config.routing, p.availability.failures);
   if (until === null) return;
@@ -62,13 +64,13 @@ export class Hop implements StreamHandler {
     const d = attributes.cluster === null ? undefined : this.p.known.get(attributes.cluster);
     const attempt = attributes.attempt ?? 2;
     if (plan === null || d === undefined) return this.ignore();
-    const requestId = headers['x-request-id'] ?? '';
+    const requestId = clipped(headers['x-request-id'] ?? '');
     const now = this.p.env.now();
     this.noteSilentPrevious(requestId, plan, attempt, now);
     this.deployment = d;
-    const earlier = this.p.attempts.peek(requestId);
+    const earlier = this.p.attempts.peek(plan.id);
     const next = nextHop(plan, d.name, (name) => this.p.usable(name, now), lastFallbackReason(earlier));
-    this.p.attempts.put(requestId, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
+    this.p.attempts.put(plan.id, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
     // Without the attempt count, Envoy's matcher reads x-llm-cluster for the next attempt (envoy.yaml).
     const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, next?.deployment ?? d.name]];
     const removeHeaders = [ATTEMPT_COUNT_HEADER];
@@ -87,12 +89,12 @@ export class Hop implements StreamHandler {
    * still `sent` (a retry named it), or missing (a first attempt).
    */
   private noteSilentPrevious(requestId: string, plan: Plan, attempt: number, now: number): void {
-    const previous = this.p.attempts.peek(requestId).find((r) => r.attempt === attempt - 1);
+    const previous = this.p.attempts.peek(plan.id).find((r) => r.attempt === attempt - 1);
     if (previous !== undefined && previous.result !== 'sent') return;
     const deployment = previous?.deployment ?? (attempt === 2 ? plan.primary : null);
     if (deployment === null) return;
     const record = { attempt: attempt - 1, deployment, status: null, result: 'failed', next: null, atMs: previous?.atMs ?? now };
-    settleAttempt(this.p, requestId, record, { kind: 'failed' }, attempt - 1 === 1 ? 'first' : 'fallback');
+    settleAttempt(this.p, requestId, plan.id, record, { kind: 'failed' }, attempt - 1 === 1 ? 'first' : 'fallback');
   }
 
   /** A hop to a deployment with another model id: the body as the primary got it, with this one's. */
@@ -161,7 +163,7 @@ export class FailedAttempt implements StreamHandler {
       this.finished = true;
       return PASS;
     }
-    this.requestId = attributes.requestId ?? '';
+    this.requestId = clipped(attributes.requestId ?? '');
     this.deployment = d;
     this.plan = plan;
     this.attempt = attributes.attempt ?? 1;
@@ -205,7 +207,7 @@ export class FailedAttempt implements StreamHandler {
     this.finished = true;
     const d = this.deployment!;
     const record = { attempt: this.attempt, deployment: d.name, status: this.status, result: reason ?? result.kind, next: this.next, atMs: this.atMs };
-    settleAttempt(this.p, this.requestId, record, result, d.name === this.plan!.primary && this.attempt === 1 ? 'first' : 'fallback');
+    settleAttempt(this.p, this.requestId, this.plan!.id, record, result, d.name === this.plan!.primary && this.attempt === 1 ? 'first' : 'fallback');
   }
 
   private recordProviderLimits(d: Deployment, headers: Headers): void {

@@ -24,6 +24,7 @@ import { RouterError } from '../errors.js';
 import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
 import { observeResponse, type ResponseObserver, type ResponseReport } from '../providers/openai/response.js';
 import { costNanos, NO_USAGE, type Usage } from '../providers/usage.js';
+import { clipped } from '../telemetry/logger.js';
 import { embed } from '../providers/openai/embeddings.js';
 import { headAndTail } from '../routing/classifier/semantic.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
@@ -75,12 +76,6 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ['/embeddings', 'embeddings'],
 ]);
 
-/** Without virtual keys: who pays is the presented key's hash prefix (never the key itself). */
-function anonymousKeyId(headers: Headers): string {
-  const presented = presentedKey(headers);
-  return presented === null ? 'anonymous' : hashKey(presented).slice(0, 16);
-}
-
 const UNKNOWN_LOAD: LoadsOf = () => null;
 
 export class Exchange implements StreamHandler {
@@ -128,17 +123,18 @@ export class Exchange implements StreamHandler {
   /** Synchronous unless the presented key must be looked up in the state store. */
   onRequestHeaders(headers: Headers, endOfStream: boolean): Outcome | Promise<Outcome> {
     this.headers = headers;
-    this.requestId = headers['x-request-id'] ?? '';
-    this.method = headers[':method'] ?? '';
+    // Client-chosen, kept for logs and the usage record: clipped (telemetry/logger.ts).
+    this.requestId = clipped(headers['x-request-id'] ?? '');
+    this.method = clipped(headers[':method'] ?? '');
     const rawPath = headers[':path'] ?? '';
     const q = rawPath.indexOf('?');
-    this.path = q === -1 ? rawPath : rawPath.slice(0, q);
+    this.path = clipped(q === -1 ? rawPath : rawPath.slice(0, q));
     try {
       const isModels = this.path === '/v1/models' || this.path === '/models';
       this.endpoint = ENDPOINTS.get(this.path) ?? null;
       if (!isModels && this.endpoint === null) throw new RouterError('not_found', `Unknown request URL: ${this.method} ${this.path}.`);
       if (this.p.config.auth.mode === 'off') {
-        this.keyId = anonymousKeyId(headers);
+        this.keyId = this.p.anonymousIds.idOf(headers, this.startMs);
         return this.checkRequest(headers, endOfStream, isModels);
       }
       const presented = presentedKey(headers);
@@ -207,7 +203,7 @@ export class Exchange implements StreamHandler {
         throw new RouterError('body_too_large', `The request body is ${body.length} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
       }
       const req = this.endpoint === 'embeddings' ? parseEmbeddingsRequest(body) : parseChatRequest(body);
-      this.requestedModel = req.model;
+      this.requestedModel = clipped(req.model);
       this.stream = req.stream;
       if (this.key !== null && !mayRequest(this.key, req.model)) {
         throw new RouterError('model_not_allowed', `The API key '${this.key.name}' may not use the model '${req.model}'.`, 'model');
@@ -375,6 +371,7 @@ export class Exchange implements StreamHandler {
     try {
       this.deployment = d;
       this.served = d;
+      this.plan = { ...this.plan!, id: this.p.attempts.open() };
       this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
       const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
       const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops);
@@ -417,7 +414,7 @@ export class Exchange implements StreamHandler {
 
   /** The decision summary, and the attempts so far as this process saw them (`a:429,b:200`). */
   private describeWithAttempts(decision: Decision): string {
-    const attempts = this.p.attempts.peek(this.requestId);
+    const attempts = this.p.attempts.peek(this.plan?.id);
     if (attempts.length === 0) return describeDecision(decision);
     return `${describeDecision(decision)}; attempts=${attempts.map((a) => `${a.deployment}:${a.status ?? 'no-response'}`).join(',')}`;
   }
@@ -450,12 +447,12 @@ export class Exchange implements StreamHandler {
     const d = this.served!;
     const hop = attempt === 1 ? 'first' : 'fallback';
     if (this.status >= 200 && this.status < 300) {
-      settleAttempt(this.p, this.requestId, { attempt, deployment: d.name, status: this.status, result: 'ok', next: null, atMs: now }, { kind: 'ok' }, hop);
+      settleAttempt(this.p, this.requestId, this.plan?.id, { attempt, deployment: d.name, status: this.status, result: 'ok', next: null, atMs: now }, { kind: 'ok' }, hop);
       return;
     }
-    const seen = this.p.attempts.peek(this.requestId).find((r) => r.attempt === attempt);
+    const seen = this.p.attempts.peek(this.plan?.id).find((r) => r.attempt === attempt);
     if (seen === undefined || seen.result === 'sent') {
-      settleAttempt(this.p, this.requestId, { attempt, deployment: d.name, status: null, result: 'failed', next: null, atMs: now }, { kind: 'failed' }, hop);
+      settleAttempt(this.p, this.requestId, this.plan?.id, { attempt, deployment: d.name, status: null, result: 'failed', next: null, atMs: now }, { kind: 'failed' }, hop);
     }
   }
 
@@ -524,7 +521,7 @@ export class Exchange implements StreamHandler {
     }
     if (routing !== undefined) {
       routing.plan = this.plan === null ? undefined : formatPlan(this.plan);
-      routing.attempts = this.p.attempts.take(this.requestId);
+      routing.attempts = this.p.attempts.take(this.plan?.id);
       routing.served = d.name;
     }
     const report = this.observer?.report() ?? { usage: null, responseModel: null, contentEvents: 0 };

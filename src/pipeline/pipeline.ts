@@ -5,6 +5,7 @@
  * (attempt.ts), which the Envoy adapter drives phase by phase.
  */
 import type { Logger } from 'pino';
+import { AnonymousIds } from '../auth/anonymous.js';
 import { mayRequest, type VirtualKey } from '../auth/keys.js';
 import { KeyResolver } from '../auth/resolver.js';
 import type { Deployment, RouterConfig } from '../config/compile.js';
@@ -36,6 +37,8 @@ export class Pipeline {
   readonly withResponseHeadersOutcome: Outcome;
   readonly metrics: RoutingMetrics;
   readonly keys: KeyResolver;
+  /** Who pays without virtual keys (auth.mode off). */
+  readonly anonymousIds: AnonymousIds;
   readonly availability: Availability;
   readonly attempts: AttemptLog;
   /**
@@ -56,6 +59,7 @@ export class Pipeline {
   ) {
     this.router = new Router(config, examples);
     this.keys = new KeyResolver(config.keys, store, config.auth.cacheMs, env.now);
+    this.anonymousIds = new AnonymousIds(config.auth.anonymousIdsPerDay, previous?.anonymousIds);
     this.metrics = previous?.metrics ?? new RoutingMetrics();
     this.attempts = previous?.attempts ?? new AttemptLog();
     this.availability = new Availability(config.routing, previous?.availability);

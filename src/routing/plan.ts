@@ -23,6 +23,12 @@ export interface Hop {
 }
 
 export interface Plan {
+  /**
+   * The request's id in the attempt log of the router process that planned it (pipeline/attempts.ts),
+   * made by that process: unlike `x-request-id`, which Envoy takes from any client it deems internal,
+   * no client can send or guess it (a client's plan header is removed), so requests never share one.
+   */
+  readonly id?: string;
   /** The deployment the request's body and credential were prepared for (attempt 1). */
   readonly primary: string;
   readonly hops: readonly Hop[];
@@ -31,9 +37,9 @@ export interface Plan {
 const FLAG: Readonly<Record<FallbackReason, string>> = { content_policy: 'p', context_window: 'w' };
 const NONE: ReadonlySet<FallbackReason> = new Set();
 
-/** `primary hop hop:pw …` — deployment names are cluster names, which have no spaces or colons. */
+/** `@id primary hop hop:pw …` — deployment names are cluster names, which have no spaces or colons. */
 export function formatPlan(plan: Plan): string {
-  let out = plan.primary;
+  let out = plan.id === undefined ? plan.primary : `@${plan.id} ${plan.primary}`;
   for (const h of plan.hops) {
     out += ` ${h.deployment}`;
     if (h.serves.size > 0) out += `:${[...h.serves].map((r) => FLAG[r]).join('')}`;
@@ -44,7 +50,9 @@ export function formatPlan(plan: Plan): string {
 /** The plan in a header value; null when there is none or it names an unknown deployment. */
 export function parsePlan(value: string | undefined, known: ReadonlyMap<string, Deployment>): Plan | null {
   if (value === undefined) return null;
-  const [primary, ...rest] = value.trim().split(/\s+/);
+  const entries = value.trim().split(/\s+/);
+  const id = entries[0]?.startsWith('@') ? entries.shift()!.slice(1) : undefined;
+  const [primary, ...rest] = entries;
   if (primary === undefined || !known.has(primary)) return null;
   const hops: Hop[] = [];
   for (const entry of rest) {
@@ -54,7 +62,7 @@ export function parsePlan(value: string | undefined, known: ReadonlyMap<string, 
     for (const r of FALLBACK_REASONS) if (flags.includes(FLAG[r])) serves.add(r);
     hops.push({ deployment: name, serves: serves.size === 0 ? NONE : serves });
   }
-  return { primary, hops };
+  return id === undefined ? { primary, hops } : { id, primary, hops };
 }
 
 /**

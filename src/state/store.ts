@@ -15,7 +15,7 @@ export interface UsageRecord {
   /** Envoy's x-request-id, for finding the request in Envoy's access log. */
   readonly requestId: string;
   readonly timestampMs: number;
-  /** Who pays: a virtual key id once keys exist; today a hash of the bearer token, or `anonymous`. */
+  /** Who pays: the virtual key's name; with keys off, `anonymous` or a token's hash prefix (auth/anonymous.ts). */
   readonly keyId: string;
   /** The key's team; null without one (or with keys off). */
   readonly team: string | null;

@@ -10,3 +10,17 @@ export function createLogger(level: string, name = 'llm-router'): Logger {
     pino.destination({ dest: 1, sync: false }),
   );
 }
+
+/**
+ * Characters of a client-chosen string (x-request-id, method, path, a requested model) that log
+ * lines and usage records keep. Envoy lets a header reach 60 KiB and a body field the whole body;
+ * kept whole, each would ride on every log line of its request and on every record of the usage
+ * log (a ring of `state.usage_log_max_entries` in the router's heap, a stream in Redis, the queue
+ * while Redis is away), so a ring sized for ≈ 0.6 KB records could hold gigabytes.
+ */
+export const MAX_LOGGED_CHARS = 256;
+
+/** `value` cut to MAX_LOGGED_CHARS, a cut one ending in `…`. */
+export function clipped(value: string): string {
+  return value.length <= MAX_LOGGED_CHARS ? value : `${value.slice(0, MAX_LOGGED_CHARS)}…`;
+}

@@ -1,6 +1,6 @@
 /** Virtual keys: how a key is presented, what it may request, and how lookups are remembered. */
 import { describe, expect, it } from 'vitest';
-import { hashKey, keyFromRecord, mayRequest, presentedKey } from '../../../src/auth/keys.js';
+import { hashKey, keyFromRecord, mayRequest, presentedKey, type VirtualKey } from '../../../src/auth/keys.js';
 import { KeyResolver } from '../../../src/auth/resolver.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { MemoryStore } from '../../../src/state/memory.js';
@@ -67,5 +67,59 @@ describe('KeyResolver', () => {
     resolver.forget(hashKey('sk-new'));
     expect(await resolver.resolve(hashKey('sk-new'))).toBeNull();
     expect(lookups).toBe(3);
+  });
+  /** A memory store that counts its key lookups. */
+  function countingStore() {
+    const store = new MemoryStore(10, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
+    const counter = { lookups: 0 };
+    const getKey = store.getKey.bind(store);
+    store.getKey = (hash) => {
+      counter.lookups++;
+      return getKey(hash);
+    };
+    return { store, counter };
+  }
+
+  it('a flood of random keys evicts only other unknown keys: a runtime key in use stays remembered', async () => {
+    const { store, counter } = countingStore();
+    await store.putKey({ name: 'runtime', hash: hashKey('sk-runtime') });
+    const resolver = new KeyResolver(new Map(), store, 60_000, () => 1000, 100);
+    expect((await resolver.resolve(hashKey('sk-runtime')))?.name).toBe('runtime');
+    for (let i = 0; i < 1000; i++) expect(await resolver.resolve(hashKey(`sk-random-${i}`))).toBeNull();
+    expect(counter.lookups).toBe(1001);
+    // Remembered still: no lookup.
+    expect((resolver.resolve(hashKey('sk-runtime')) as VirtualKey).name).toBe('runtime');
+    // The newest unknown keys are remembered, the oldest were dropped (the bound): looked up again.
+    expect(resolver.resolve(hashKey('sk-random-999'))).toBeNull();
+    expect(counter.lookups).toBe(1001);
+    expect(await resolver.resolve(hashKey('sk-random-0'))).toBeNull();
+    expect(counter.lookups).toBe(1002);
+  });
+
+  it('requests presenting the same key at once wait for one lookup', async () => {
+    const { store, counter } = countingStore();
+    await store.putKey({ name: 'runtime', hash: hashKey('sk-runtime') });
+    const resolver = new KeyResolver(new Map(), store, 60_000, () => 1000);
+    const unknown = await Promise.all(Array.from({ length: 50 }, () => resolver.resolve(hashKey('sk-unknown'))));
+    const known = await Promise.all(Array.from({ length: 50 }, () => resolver.resolve(hashKey('sk-runtime'))));
+    expect(unknown.every((k) => k === null)).toBe(true);
+    expect(known.every((k) => k?.name === 'runtime')).toBe(true);
+    expect(counter.lookups).toBe(2);
+  });
+
+  it('a failed lookup is not remembered, and a key forgotten during its lookup is looked up again', async () => {
+    const { store, counter } = countingStore();
+    const resolver = new KeyResolver(new Map(), store, 60_000, () => 1000);
+    const getKey = store.getKey;
+    store.getKey = () => Promise.reject(new Error('store down'));
+    await expect(resolver.resolve(hashKey('sk-a'))).rejects.toThrow('store down');
+    store.getKey = getKey;
+    expect(await resolver.resolve(hashKey('sk-a'))).toBeNull();
+    const during = resolver.resolve(hashKey('sk-b'));
+    await store.putKey({ name: 'b', hash: hashKey('sk-b') });
+    resolver.forget(hashKey('sk-b'));
+    await during;
+    expect((await resolver.resolve(hashKey('sk-b')))?.name).toBe('b');
+    expect(counter.lookups).toBe(3);
   });
 });

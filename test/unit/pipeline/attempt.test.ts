@@ -65,11 +65,12 @@ describe('a retry (the hop filter)', () => {
 
   it('a first attempt that got no response (refused, reset) counts as a failure; three in a row cool the deployment', async () => {
     const { p, store } = setup();
-    for (let i = 0; i < 3; i++) {
-      p.hop().onRequestHeaders(headers({ 'x-request-id': `r${i}` }), false, on('b', 2));
+    const ids = [p.attempts.open(), p.attempts.open(), p.attempts.open()];
+    for (const [i, id] of ids.entries()) {
+      p.hop().onRequestHeaders(headers({ 'x-request-id': `r${i}`, 'x-llm-plan': `@${id} a b o` }), false, on('b', 2));
     }
     expect((await store.loadOf(['a'], NOW))[0]!.coolingUntilMs).toBe(NOW + 5000);
-    expect(p.attempts.take('r0').map((r) => [r.attempt, r.deployment, r.result])).toEqual([
+    expect(p.attempts.take(ids[0]).map((r) => [r.attempt, r.deployment, r.result])).toEqual([
       [1, 'a', 'failed'],
       [2, 'b', 'sent'],
     ]);
@@ -144,5 +145,51 @@ describe('across a config reload', () => {
     expect(cont(after.hop().onRequestHeaders(headers(), false, on('a', 2))).setHeaders).toEqual([['x-llm-cluster', 'a']]);
     expect([after.usable('o', NOW), after.usable('b', NOW), after.usable('n', NOW)]).toEqual([false, false, true]);
     expect(after.metrics.reloads.get({ result: 'ok' })).toBe(1);
+  });
+});
+
+describe('the attempt log', () => {
+  const ATTEMPT_ONE_FAILED = { ':status': '503' };
+
+  it('keeps attempts by the id in the plan, not by x-request-id: requests sharing a client-chosen x-request-id never see each other\'s', () => {
+    const { p } = setup();
+    const [first, second] = [p.attempts.open(), p.attempts.open()];
+    // Both requests carry the same x-request-id (a client's own); the first one's attempt 1 fails.
+    p.failedAttempt().onResponseHeaders(ATTEMPT_ONE_FAILED, true, { ...on('a', 1, `@${first} a b o`, 'b'), requestId: 'same' });
+    p.hop().onRequestHeaders(headers({ 'x-request-id': 'same', 'x-llm-plan': `@${first} a b o` }), false, on('b', 2));
+    expect(p.attempts.peek(second)).toEqual([]);
+    expect(p.attempts.take(first).map((r) => [r.attempt, r.deployment, r.result])).toEqual([
+      [1, 'a', 'failed'],
+      [2, 'b', 'sent'],
+    ]);
+  });
+
+  it('leaves nothing behind: a request planned elsewhere (another replica) or already ended records nothing', () => {
+    const { p } = setup();
+    const ended = p.attempts.open();
+    p.attempts.take(ended);
+    for (const plan of [`@${ended} a b o`, '@another-replica.0 a b o', 'a b o']) {
+      p.hop().onRequestHeaders(headers({ 'x-llm-plan': plan }), false, on('b', 2));
+      p.failedAttempt().onResponseHeaders(ATTEMPT_ONE_FAILED, true, on('b', 2, plan, 'o'));
+    }
+    expect(p.attempts.peek(ended)).toEqual([]);
+    expect(p.attempts.peek('another-replica.0')).toEqual([]);
+    // The metrics and cooldowns still count every attempt.
+    expect(p.metrics.attempts.get({ deployment: 'b', hop: 'fallback', result: 'failed' })).toBe(3);
+  });
+
+  it('a routed request opens its id in the plan and closes it when it ends, however it ends', async () => {
+    const { p } = setup();
+    const x = p.exchange();
+    x.onRequestHeaders({ ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-request-id': 'r1' }, false);
+    const out = cont(await x.onRequestBody(Buffer.from(JSON.stringify({ model: 'main', messages: [{ role: 'user', content: 'hi' }] }))));
+    const plan = out.setHeaders.find(([h]) => h === 'x-llm-plan')![1];
+    const id = /^@(\S+) /.exec(plan)![1]!;
+    p.hop().onRequestHeaders(headers({ 'x-llm-plan': plan }), false, on('b', 2));
+    expect(p.attempts.peek(id).map((r) => r.attempt)).toEqual([1, 2]);
+    x.onEnd(); // the client went away
+    expect(p.attempts.peek(id)).toEqual([]);
+    p.hop().onRequestHeaders(headers({ 'x-llm-plan': plan }), false, on('o', 3));
+    expect(p.attempts.peek(id)).toEqual([]);
   });
 });
