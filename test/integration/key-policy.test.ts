@@ -66,7 +66,7 @@ async function statusOf(res: Promise<Response>): Promise<number> {
 }
 
 async function totals(dimension: string, id: string, day: string): Promise<number> {
-  const res = await fetch(`${stack.routerAdmin}/usage/totals?dimension=${dimension}&id=${encodeURIComponent(id)}&day=${day}`);
+  const res = await stack.adminFetch(`/usage/totals?dimension=${dimension}&id=${encodeURIComponent(id)}&day=${day}`);
   return ((await res.json()) as { requests: number }).requests;
 }
 
@@ -137,5 +137,40 @@ describe('decision header', () => {
     expect(shown.status).toBe(200);
     await shown.arrayBuffer();
     expect(shown.headers.get('x-llm-router-decision')).toMatch(/^group=chat; strategy=weighted-random; pick=chat-a/);
+  });
+});
+
+describe('runtime keys (PUT /keys)', () => {
+  const putKey = async (record: Record<string, unknown>) => {
+    const res = await stack.adminFetch('/keys', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(record) });
+    return { status: res.status, body: (await res.json()) as { error?: string } };
+  };
+
+  it("take every field a router.yaml key has — allowed_tags, debug, fallbacks_beyond_models — and they act as router.yaml's do", async () => {
+    expect((await putKey({ name: 'rt-partner', key: 'sk-test-rt-partner-0007', team: 'c', allowed_tags: ['proj-a'] })).status).toBe(200);
+    expect((await putKey({ name: 'rt-debugger', key: 'sk-test-rt-debugger-0008', debug: true })).status).toBe(200);
+    expect((await putKey({ name: 'rt-crossing', key: 'sk-test-rt-crossing-0009', models: ['primary'], fallbacks_beyond_models: true })).status).toBe(200);
+    expect((await putKey({ name: 'rt-plain', key: 'sk-test-rt-plain-0010' })).status).toBe(200);
+    expect(await statusOf(chat('sk-test-rt-partner-0007', { tags: ['proj-a'] }))).toBe(200);
+    expect(await errorOf(await chat('sk-test-rt-plain-0010', { tags: ['proj-a'] }))).toMatchObject({ status: 403, code: 'tag_not_allowed' });
+    const shown = await chat('sk-test-rt-debugger-0008', {}, { 'x-llm-router-debug': '1' });
+    await shown.arrayBuffer();
+    expect(shown.headers.get('x-llm-router-decision')).toMatch(/^group=chat; /);
+    const hidden = await chat('sk-test-rt-plain-0010', {}, { 'x-llm-router-debug': '1' });
+    await hidden.arrayBuffer();
+    expect(hidden.headers.get('x-llm-router-decision')).toBeNull();
+    const crossing = await chat('sk-test-rt-crossing-0009', {}, {}, 'primary');
+    expect(crossing.status).toBe(200);
+    expect(((await crossing.json()) as { model: string }).model).toBe('backup-provider');
+  });
+
+  it("are validated as router.yaml's keys are: a wrong or unknown field is a 400 naming it", async () => {
+    const wrong = await putKey({ name: 'rt-bad', key: 'sk-test-rt-bad-0011', allowed_tags: 'proj-a' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error).toContain('allowed_tags');
+    const unknown = await putKey({ name: 'rt-bad', key: 'sk-test-rt-bad-0011', debugging: true });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error).toContain('debugging');
+    expect((await putKey({ name: 'rt-bad', key: 'sk-test-rt-bad-0011', key_sha256: hashKey('x') })).status).toBe(400);
   });
 });

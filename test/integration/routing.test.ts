@@ -73,7 +73,7 @@ describe('OpenAI SDK through Envoy', () => {
     for (const r of [...heavy, ...light]) {
       // The router's own: where a retry of this attempt would go (the other deployment of the group).
       expect(['mini-heavy', 'mini-light']).toContain(r.headers['x-llm-cluster']);
-      expect(r.headers['x-llm-plan']).toMatch(/^mini-(heavy|light) mini-(heavy|light)$/);
+      expect(r.headers['x-llm-plan']).toMatch(/^@\S+ mini-(heavy|light) mini-(heavy|light)$/);
       expect(Object.keys(r.headers).filter((h) => h.startsWith('x-envoy-'))).toEqual([]);
     }
   });
