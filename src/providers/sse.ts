@@ -20,8 +20,11 @@ const EMPTY = Buffer.alloc(0);
  */
 export type Verdict = 'keep' | 'drop' | 'last' | readonly [from: number, to: number];
 
-/** Decides about one complete event: `bytes[start, end)` includes its terminating blank line. */
-export type EventHandler = (bytes: Buffer, start: number, end: number) => Verdict;
+/**
+ * Decides about one complete event: `bytes[start, end)` includes its terminating blank line, unless
+ * `terminated` is false: the stream ended inside it.
+ */
+export type EventHandler = (bytes: Buffer, start: number, end: number, terminated: boolean) => Verdict;
 
 export class SseSplitter {
   private tail: Buffer = EMPTY;
@@ -63,14 +66,14 @@ export class SseSplitter {
       }
       // A blank line: the event ends here.
       const end = i + 1;
-      const verdict = this.onEvent(buf, eventStart, end);
+      const verdict = this.onEvent(buf, eventStart, end, true);
       if (verdict === 'last') return this.stop(buf, kept, heldBefore, eventStart, end);
       if (kept !== null) changed = keep(kept, buf, eventStart, end, verdict) || changed;
       eventStart = end;
     }
     if (endOfStream && eventStart < buf.length) {
       // A final event without its blank line: still read it, and pass its bytes through.
-      const verdict = this.onEvent(buf, eventStart, buf.length);
+      const verdict = this.onEvent(buf, eventStart, buf.length, false);
       this.endedInsideEvent = verdict !== 'drop' || kept === null;
       if (verdict === 'last') return this.stop(buf, kept, heldBefore, eventStart, buf.length);
       if (kept !== null) changed = keep(kept, buf, eventStart, buf.length, verdict) || changed;

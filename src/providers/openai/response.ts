@@ -87,9 +87,24 @@ function wellFormed(bytes: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-function occursIn(bytes: Buffer, key: Buffer, start: number, end: number): boolean {
-  const at = bytes.indexOf(key, start);
-  return at !== -1 && at + key.length <= end;
+/** Whether the event's data is nothing, `[DONE]` or JSON. */
+function parses(event: Buffer): boolean {
+  const data = eventData(event, 0, event.length);
+  if (data === null || data.trim() === '' || data.trim() === '[DONE]') return true;
+  try {
+    JSON.parse(data);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `event` has a `data: [DONE]` line: one at a line start, as a JSON string holds no raw line break (an answer quoting it does not end the stream). */
+function isDone(event: Buffer): boolean {
+  for (let at = event.indexOf(DONE_DATA); at !== -1; at = event.indexOf(DONE_DATA, at + 1)) {
+    if (at === 0 || event[at - 1] === 0x0a || event[at - 1] === 0x0d) return true;
+  }
+  return false;
 }
 
 /** Whether `key` occurs in `bytes[start, end)` followed by something other than `"` (a non-empty string). */
@@ -113,26 +128,25 @@ function mayHoldUsage(bytes: Buffer, start: number, end: number): boolean {
 const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x09;
 
 /**
- * The bytes `[from, to)` of a top-level `"usage":null` member (with the comma before it) in `event`,
- * or null. OpenAI sends it in every chunk once `include_usage` is on, and omits it without the option;
- * a client that did not ask must get the chunk without it. Only the form OpenAI sends is recognised —
- * the last member of a one-line `data:` object — which a byte check proves to be top-level without
- * parsing the chunk (inside a JSON string a `"` is escaped, so `"usage"` followed by a colon is a key,
- * and the `}` that ends the line after it closes the outermost object). Anything else passes unchanged.
+ * The bytes `[from, to)` of a top-level `"usage":null` member, with one comma beside it, in `event`,
+ * or null. OpenAI sends it in every chunk once `include_usage` is on (`…,"usage":null}` or, with its
+ * `obfuscation` padding, `…,"usage":null,"obfuscation":"…"}`) and omits it without the option; a
+ * client that did not ask must get the chunk without it. Byte checks, without parsing the chunk:
+ * `"usage"` then a colon is a key (a `"` inside a JSON string is escaped); it is top-level when the
+ * `}` closing its object (found by a string-aware scan of what follows, short: a padding string at
+ * most) ends a one-line `data: {…}`. Only the last `"usage": null` is tried; anything else passes
+ * unchanged.
  */
 function nullUsageMember(event: Buffer): readonly [number, number] | null {
-  if (event.length < USAGE_KEY.length) return null;
-  const key = event.lastIndexOf(USAGE_KEY);
+  let key = event.lastIndexOf(USAGE_KEY);
+  let valueEnd = -1;
+  for (; key !== -1; key = key === 0 ? -1 : event.lastIndexOf(USAGE_KEY, key - 1)) {
+    valueEnd = nullValueEnd(event, key + USAGE_KEY.length);
+    if (valueEnd !== -1) break;
+  }
   if (key === -1) return null;
-  let i = key + USAGE_KEY.length;
-  while (isSpace(event[i])) i++;
-  if (event[i++] !== 0x3a) return null;
-  while (isSpace(event[i])) i++;
-  if (!event.subarray(i, i + NULL_VALUE.length).equals(NULL_VALUE)) return null;
-  const valueEnd = i + NULL_VALUE.length;
-  i = valueEnd;
-  while (isSpace(event[i])) i++;
-  if (event[i++] !== 0x7d) return null;
+  let i = closingBrace(event, valueEnd) + 1;
+  if (i === 0) return null;
   while (isSpace(event[i])) i++;
   if (i < event.length && event[i] !== 0x0a && event[i] !== 0x0d) return null;
   // That line is a `data:` line holding one object.
@@ -141,10 +155,40 @@ function nullUsageMember(event: Buffer): readonly [number, number] | null {
   if (event.toString('latin1', lineStart, value) !== 'data:') return null;
   while (isSpace(event[value])) value++;
   if (event[value] !== 0x7b) return null;
-  let from = key - 1;
-  while (isSpace(event[from])) from--;
-  if (event[from] === 0x2c) return [from, valueEnd];
-  return from === value ? [key, valueEnd] : null;
+  let before = key - 1;
+  while (isSpace(event[before])) before--;
+  if (event[before] === 0x2c) return [before, valueEnd];
+  if (before !== value) return null;
+  // The first member: the comma after it goes, if there is one.
+  let after = valueEnd;
+  while (isSpace(event[after])) after++;
+  return event[after] === 0x2c ? [key, after + 1] : [key, valueEnd];
+}
+
+/** Where `null` ends when `event[at]` starts `: null` (spaces allowed), else -1. */
+function nullValueEnd(event: Buffer, at: number): number {
+  let i = at;
+  while (isSpace(event[i])) i++;
+  if (event[i++] !== 0x3a) return -1;
+  while (isSpace(event[i])) i++;
+  return event.subarray(i, i + NULL_VALUE.length).equals(NULL_VALUE) ? i + NULL_VALUE.length : -1;
+}
+
+/** From `at` (outside any string), the `}` that closes the object `at` is in, on the same line; -1 if none. */
+function closingBrace(event: Buffer, at: number): number {
+  let depth = 0;
+  for (let i = at; i < event.length; i++) {
+    const b = event[i];
+    if (b === 0x22) {
+      // Skip the string, escapes included.
+      for (i++; i < event.length && event[i] !== 0x22 && event[i] !== 0x0a && event[i] !== 0x0d; i++) if (event[i] === 0x5c) i++;
+    } else if (b === 0x7b || b === 0x5b) depth++;
+    else if (b === 0x7d || b === 0x5d) {
+      if (depth === 0) return b === 0x7d ? i : -1;
+      depth--;
+    } else if (b === 0x0a || b === 0x0d) return -1;
+  }
+  return -1;
 }
 
 /**
@@ -219,18 +263,19 @@ class SseResponseObserver implements ResponseObserver {
 
   /** `hideUsageEvent`: the router asked for usage on the client's behalf, so the client must not see it. */
   constructor(private readonly hideUsageEvent: boolean) {
-    this.splitter = new SseSplitter((bytes, start, end) => this.onEvent(bytes, start, end), hideUsageEvent);
+    this.splitter = new SseSplitter((bytes, start, end, terminated) => this.onEvent(bytes, start, end, terminated), hideUsageEvent);
   }
 
-  private onEvent(bytes: Buffer, start: number, end: number): Verdict {
+  private onEvent(bytes: Buffer, start: number, end: number, terminated: boolean): Verdict {
     // Every search below stays inside the event: a chunk of many events is read in linear time.
     const event = bytes.subarray(start, end);
-    if (!wellFormed(event, 0, event.length)) {
+    // A stream that ends inside an event may end inside its JSON just after a `}`: that one event is parsed.
+    if (!wellFormed(event, 0, event.length) || (!terminated && !parses(event))) {
       this.malformed = true;
       return 'last';
     }
     if (hasNonEmpty(event, CONTENT_KEY, 0, event.length)) this.contentEvents++;
-    if (!this.complete && (hasNonEmpty(event, FINISH_KEY, 0, event.length) || occursIn(event, DONE_DATA, 0, event.length))) this.complete = true;
+    if (!this.complete && (hasNonEmpty(event, FINISH_KEY, 0, event.length) || isDone(event))) this.complete = true;
     if (!mayHoldUsage(event, 0, event.length)) {
       const cut = this.hideUsageEvent ? nullUsageMember(event) : null;
       return cut === null ? 'keep' : [start + cut[0], start + cut[1]];
