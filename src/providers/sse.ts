@@ -32,13 +32,17 @@ export class SseSplitter {
   private previousWasCr = false;
   /** An event went by with the verdict `last`: nothing more reaches the client. */
   private stopped = false;
-  /** The stream ended inside an event (no blank line after it), and the client got that event's bytes. */
-  endedInsideEvent = false;
+  private insideEvent = false;
 
   constructor(
     private readonly onEvent: EventHandler,
     private readonly rewrites: boolean,
   ) {}
+
+  /** The stream ended inside an event (no blank line after it), and the client got that event's bytes. */
+  get endedInsideEvent(): boolean {
+    return this.insideEvent;
+  }
 
   /** Returns the bytes the client should get instead of `chunk`, or null to pass `chunk` unchanged. */
   push(chunk: Buffer, endOfStream: boolean): Buffer | null {
@@ -74,7 +78,7 @@ export class SseSplitter {
     if (endOfStream && eventStart < buf.length) {
       // A final event without its blank line: still read it, and pass its bytes through.
       const verdict = this.onEvent(buf, eventStart, buf.length, false);
-      this.endedInsideEvent = verdict !== 'drop' || kept === null;
+      this.insideEvent = verdict !== 'drop' || kept === null;
       if (verdict === 'last') return this.stop(buf, kept, heldBefore, eventStart, buf.length);
       if (kept !== null) changed = keep(kept, buf, eventStart, buf.length, verdict) || changed;
       eventStart = buf.length;
