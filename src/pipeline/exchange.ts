@@ -527,13 +527,15 @@ export class Exchange implements StreamHandler {
       routing.attempts = this.p.attempts.take(this.requestId);
       routing.served = d.name;
     }
-    const report = this.observer?.report() ?? { usage: null, responseModel: null, contentEvents: 0 };
+    const report = this.observer?.report() ?? { usage: null, responseModel: null, contentEvents: 0, complete: false };
     const { usage, estimated } = this.billedUsage(report);
     const reported = report.usage !== null;
+    // The client got the whole answer (no cut, no error event of ours), with the provider's usage.
+    const whole = complete && reported && report.complete;
     const cost = costNanos(usage, d.price);
     this.holdings.settle(reported || estimated ? { tokens: usage.totalTokens, costNanos: cost } : null, !this.responseStarted || this.status >= 400, d === this.deployment ? null : d);
     // Only the deployment the request was sent to, answering in full, gives a latency sample.
-    const sample = complete && reported && this.status >= 200 && this.status < 300 && d === this.deployment ? { latencyMs: latencyMs, ttftMs: this.ttftMs } : null;
+    const sample = whole && this.status >= 200 && this.status < 300 && d === this.deployment ? { latencyMs: latencyMs, ttftMs: this.ttftMs } : null;
     this.holdings.releaseLoad(now, reported || estimated ? usage.totalTokens : null, sample);
     const record: UsageRecord = {
       recordId: randomUUID(),
@@ -549,7 +551,7 @@ export class Exchange implements StreamHandler {
       responseModel: report.responseModel,
       stream: this.stream,
       status: this.status,
-      complete: complete && reported,
+      complete: whole,
       usageEstimated: estimated,
       promptTokens: usage.promptTokens,
       cachedPromptTokens: usage.cachedPromptTokens,
