@@ -40,7 +40,7 @@ import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, ty
 import type { Pipeline } from './pipeline.js';
 import { settleAttempt } from './attempt.js';
 import { Holdings } from './holdings.js';
-import { HOP_HEADERS, upstreamRequest } from './upstream.js';
+import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 const NOTHING_SPENT: ReadonlySet<string> = new Set();
@@ -193,7 +193,9 @@ export class Exchange implements StreamHandler {
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
       const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders;
-      return responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
+      const outcome = responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
+      const none = headersNoneReceive(headers, this.p.forwardable);
+      return none.length === 0 ? outcome : { ...outcome, removeHeaders: [...outcome.removeHeaders, ...none] };
     } catch (err) {
       return this.reject(err);
     }
@@ -377,7 +379,9 @@ export class Exchange implements StreamHandler {
       this.served = d;
       this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
       const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
-      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops);
+      const planned = [d, ...this.plan!.hops.map((h) => this.p.known.get(h.deployment)!)];
+      const client = { headers: this.headers, any: this.p.forwardable, planned };
+      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);
       this.hideUsageEvent = upstream.hideUsageEvent;
       return upstream.outcome;
     } catch (err) {
