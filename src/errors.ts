@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'body_too_large'
   | 'unsupported_media_type'
+  | 'request_headers_too_large'
   | 'no_deployment'
   | 'unsupported_request'
   | 'rate_limited'
@@ -44,6 +45,8 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  // Also Envoy's own answer (envoy.yaml local_reply_config) to a request over its header limits.
+  request_headers_too_large: { status: 431, type: 'invalid_request_error' },
   no_deployment: { status: 503, type: 'service_unavailable_error' },
   // No deployment of the model can ever take this request (an embeddings request to a chat model, a
   // prompt over every context window): retrying would not help.

@@ -41,7 +41,8 @@ export function hashKey(key: string): string {
 /** The key a request carries: `Authorization: Bearer <key>`, else `x-api-key` (Anthropic-style clients). */
 export function presentedKey(headers: Readonly<Record<string, string>>): string | null {
   const auth = headers.authorization;
-  if (auth !== undefined && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ') return auth.slice(7).trim();
+  const bearer = auth !== undefined && auth.length > 7 && auth.slice(0, 7).toLowerCase() === 'bearer ' ? auth.slice(7).trim() : '';
+  if (bearer !== '') return bearer;
   const apiKey = headers['x-api-key'];
   return apiKey !== undefined && apiKey.length > 0 ? apiKey : null;
 }

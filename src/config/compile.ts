@@ -4,6 +4,7 @@
  */
 import { hashKey, keyFromRecord, type Limits, type VirtualKey } from '../auth/keys.js';
 import type { WindowName } from '../admission/windows.js';
+import { headerAllowlist, PROVIDER_HEADERS, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
 
 export type { BalancePreset, Capability, StrategyKind };
@@ -35,6 +36,8 @@ export interface Deployment {
   readonly credential: string | null;
   /** Set when `api_key_env` names a variable that is not set, so `serve` can say so at start. */
   readonly missingCredentialEnv: string | null;
+  /** The client headers it receives: its provider's allowlist and its own `forward_headers`. */
+  readonly forwardHeaders: HeaderAllowlist;
 }
 
 export interface BalanceWeights {
@@ -203,6 +206,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       tpmLimit: d.tpm_limit ?? null,
       credential,
       missingCredentialEnv: d.api_key_env !== undefined && credential === null ? d.api_key_env : null,
+      forwardHeaders: headerAllowlist([...PROVIDER_HEADERS[d.provider], ...d.forward_headers]),
     };
     deployments.set(d.name, deployment);
     const list = byGroup.get(d.model_group) ?? [];

@@ -9,6 +9,7 @@
  * from (a 15 s route timeout, a one-host cluster outlier detection never ejects).
  */
 import type { RouterConfig } from './compile.js';
+import { HOP_HEADERS, STREAM_HEADER } from '../pipeline/upstream.js';
 import { list, obj, objects, type Found, type Obj, type YamlPath } from './yaml-walk.js';
 
 export type Level = 'error' | 'warning';
@@ -31,6 +32,7 @@ const TYPE = {
   headerInput: 'type.googleapis.com/envoy.type.matcher.v3.HttpRequestHeaderMatchInput',
 } as const;
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+const FILTER_CONFIG = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
 
 /** What each attribute is for; the router reads all of them. */
 const RESPONSE_ATTRIBUTES: ReadonlyArray<readonly [string, string]> = [
@@ -50,6 +52,31 @@ const ofType = (root: Found, type: string): Found[] => [...objects(root.value, r
 /** An ext_proc filter's `initial_metadata` value for `x-llm-filter`: which of the router's filters it is. */
 const filterRole = (extProc: Obj): string | undefined => str(list(obj(extProc.grpc_service).initial_metadata).map(obj).find((m) => m.key === FILTER_METADATA)?.value);
 const grpcCluster = (extProc: Obj): string | undefined => str(obj(obj(extProc.grpc_service).envoy_grpc).cluster_name);
+
+/** Envoy's request headers that steer it, standing for the x-envoy-* family a client must not send. */
+const STEERING_ENVOY_HEADERS = [ATTEMPT_COUNT, 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-upstream-rq-timeout-ms'];
+
+/** Whether an Envoy StringMatcher (exact, prefix, suffix, contains, safe_regex; ignore_case) matches `value`. */
+function stringMatches(m: Obj, value: string): boolean {
+  const fold = (v: unknown): string | undefined => (typeof v !== 'string' ? undefined : m.ignore_case === true ? v.toLowerCase() : v);
+  const v = fold(value)!;
+  const exact = fold(m.exact);
+  const prefix = fold(m.prefix);
+  const suffix = fold(m.suffix);
+  const contains = fold(m.contains);
+  if (exact !== undefined) return v === exact;
+  if (prefix !== undefined) return v.startsWith(prefix);
+  if (suffix !== undefined) return v.endsWith(suffix);
+  if (contains !== undefined) return v.includes(contains);
+  const regex = str(obj(m.safe_regex).regex);
+  if (regex === undefined) return false;
+  try {
+    // RE2, whole-string match; the subset such a header list uses is JavaScript's too.
+    return new RegExp(`^(?:${regex})$`, m.ignore_case === true ? 'i' : '').test(value);
+  } catch {
+    return false;
+  }
+}
 
 class Checker {
   readonly problems: EnvoyProblem[] = [];
@@ -111,6 +138,8 @@ class Checker {
     const filters = list(hcm.value.http_filters).map(obj);
     const path = [...hcm.path, 'http_filters'];
     const ext: Found = { value: obj(filters[extProcAt]!.typed_config), path: [...path, extProcAt, 'typed_config'] };
+    this.checkClientHeaders(filters.slice(0, extProcAt), path);
+    if (filters[extProcAt]!.disabled === true && hcm.value.rds === undefined) this.checkEnabledPerRoute(str(filters[extProcAt]!.name) ?? '', hcm, [...path, extProcAt]);
     this.checkRouterService(ext);
     const mode = obj(ext.value.processing_mode);
     const modePath = [...ext.path, 'processing_mode'];
@@ -132,6 +161,35 @@ class Checker {
       return;
     }
     this.checkUpstreamFilters({ value: obj(filters[routerAt]!.typed_config), path: [...path, routerAt, 'typed_config'] });
+  }
+
+  /**
+   * A header_mutation before the router's filter removes what a client must not send (Envoy's
+   * steering headers, the router's internal ones) and keeps what it may (tags, tier, preference, debug).
+   */
+  private checkClientHeaders(before: readonly Obj[], path: YamlPath): void {
+    const mutations = before
+      .map((f) => obj(f.typed_config))
+      .filter((t) => t['@type'] === TYPE.headerMutation)
+      .flatMap((t) => list(obj(t.mutations).request_mutations).map(obj));
+    const removed = (name: string): boolean => mutations.some((m) => str(m.remove) === name || stringMatches(obj(obj(m.remove_on_match).key_matcher), name));
+    const internal = [this.router.clusterHeader, PLAN_HEADER, ...HOP_HEADERS, STREAM_HEADER];
+    const kept = [...STEERING_ENVOY_HEADERS, ...internal].filter((h) => !removed(h));
+    if (kept.length > 0) {
+      this.error(path, `no header_mutation before the ext_proc filter removes a client's ${kept.join(', ')}: a client could pick the deployment, its credential and its price, or Envoy's retries and timeouts (envoy.yaml: llm-client-headers)`);
+    }
+    const { tagsHeader, tierHeader, preferenceHeader } = this.router.routing;
+    const inputs = [tagsHeader, tierHeader, preferenceHeader, 'x-llm-router-debug'].filter(removed);
+    if (inputs.length > 0) this.error(path, `a header_mutation before the ext_proc filter removes ${inputs.join(', ')}: the router never sees these client inputs`);
+  }
+
+  /** The router's filter, off by default (envoy.yaml), is turned on by a virtual host or route. */
+  private checkEnabledPerRoute(name: string, hcm: Found, path: YamlPath): void {
+    const enabled = [...objects(hcm.value.route_config)].some((f) => {
+      const config = obj(obj(f.value.typed_per_filter_config)[name]);
+      return config['@type'] === FILTER_CONFIG && config.disabled !== true;
+    });
+    if (!enabled) this.error(path, `disabled: true, and no virtual host or route turns ${name} on (typed_per_filter_config): the router is never asked`);
   }
 
   /** The cluster an ext_proc filter calls: defined, and its settings checked once. */

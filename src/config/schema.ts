@@ -38,6 +38,9 @@ const price = z.strictObject({
 
 export const CAPABILITIES = ['chat', 'embeddings', 'vision', 'tools', 'json', 'streaming'] as const;
 
+/** Where a client's API key travels; never forwarded to a provider. */
+const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'];
+
 const deployment = z.strictObject({
   /** The Envoy cluster that serves this deployment; the router writes it into the routing header. */
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a valid Envoy cluster name: letters, digits, _ . -'),
@@ -52,6 +55,18 @@ const deployment = z.strictObject({
   capabilities: z.array(z.enum(CAPABILITIES)).default(['chat', 'streaming']),
   /** Name of the environment variable that holds the provider credential sent upstream. */
   api_key_env: z.string().min(1).optional(),
+  /**
+   * Client headers this deployment receives besides its provider's allowlist (providers/forwarded-headers.ts);
+   * a name ending in `*` is a prefix. Every other client header is removed before the request goes upstream.
+   */
+  forward_headers: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9-]+\*?$/, 'must be a header name, or a prefix ending in *')
+        .refine((h) => !CREDENTIAL_HEADERS.some((c) => (h.endsWith('*') ? c.startsWith(h.slice(0, -1).toLowerCase()) : c === h.toLowerCase())), 'would forward the client\'s API key: the credential headers are the gateway\'s'),
+    )
+    .default([]),
   /** Matched against the request's tags; `default` takes untagged traffic. */
   tags: z.array(z.string().min(1)).default([]),
   /** The pool this deployment belongs to, named in `routing.tiers` (e.g. `high`, `normal`). */

@@ -29,7 +29,7 @@ const endpointsFor = (addresses: readonly RouterAddress[]) => [{ lb_endpoints: a
 
 interface HttpConnectionManager {
   http_filters: Array<{ name: string; typed_config: { processing_mode?: Record<string, string>; response_attributes?: string[]; allow_mode_override?: boolean; upstream_http_filters?: unknown } }>;
-  route_config: { virtual_hosts: Array<{ routes: Array<{ match: Record<string, unknown>; route: Route }> }> };
+  route_config: { virtual_hosts: Array<{ routes: Array<{ match: Record<string, unknown>; route: Route }>; typed_per_filter_config?: Record<string, unknown> }> };
 }
 
 interface Route {
@@ -106,6 +106,7 @@ export function renderEnvoyConfig(
   }
   if (options.withoutRouterTo !== undefined) {
     hcm.http_filters = hcm.http_filters.filter((f) => f.name !== 'envoy.filters.http.ext_proc');
+    for (const vh of hcm.route_config.virtual_hosts) delete vh.typed_per_filter_config?.['envoy.filters.http.ext_proc'];
     for (const f of hcm.http_filters) delete f.typed_config.upstream_http_filters;
     for (const r of routes) {
       delete r.route.inline_cluster_specifier_plugin;

@@ -26,7 +26,8 @@ export function asBuffer(bytes: Uint8Array): Buffer {
 
 /** Envoy sends header values in `raw_value` (runtime guard send_header_raw_value); `value` is the fallback. */
 export function readHeaders(map: HeaderMap | undefined): Headers {
-  const out: Record<string, string> = {};
+  // No prototype: a header named `constructor` or `__proto__` is a header like any other.
+  const out = Object.create(null) as Record<string, string>;
   if (map === undefined) return out;
   for (const h of map.headers) {
     if (out[h.key] !== undefined) continue;

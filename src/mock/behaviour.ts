@@ -23,7 +23,10 @@ export const behaviourSchema = z.strictObject({
   cut_after_chunks: z.number().int().min(0).optional(),
   /** How: `reset` the connection, or `close` the response cleanly with no `[DONE]` (a cut that looks like an end). */
   cut_mode: z.enum(['reset', 'close']).default('reset'),
-  /** Send one event that is not JSON (an HTML error page) after this many content chunks, then go on. */
+  /**
+   * Send one event that is not JSON (an HTML error page) after this many content chunks, in one write
+   * with the event after it, then go on; equal to `chunks`: after the usage event, just before `[DONE]`.
+   */
   malformed_after_chunks: z.number().int().min(0).optional(),
   /** Stop sending, but keep the connection open, after this many content chunks. */
   stall_after_chunks: z.number().int().min(0).optional(),

@@ -211,6 +211,8 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       if (includeUsage) chunk.usage = usage ?? null;
       return `data: ${JSON.stringify(chunk)}\n\n`;
     };
+    // In the same write as the event after it, so both reach the router in one chunk: the client must get neither that event nor the rest.
+    const malformedAfter = (chunks: number): string => (b.malformed_after_chunks === chunks ? 'data: <html><body>502 Bad Gateway</body></html>\n\n' : '');
     // Resolves once the bytes reached the socket, so a cut happens after the client got them.
     let flushed: Promise<void> = Promise.resolve();
     const send = (data: string): void => {
@@ -228,16 +230,15 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
         return;
       }
       if (b.stall_after_chunks !== undefined && i >= b.stall_after_chunks) return; // leave it open, silent
-      if (b.malformed_after_chunks === i) send('data: <html><body>502 Bad Gateway</body></html>\n\n');
       if (res.destroyed) return;
-      send(event([{ index: 0, delta: { content: WORDS[i % WORDS.length] }, logprobs: null, finish_reason: null }]));
+      send(malformedAfter(i) + event([{ index: 0, delta: { content: WORDS[i % WORDS.length] }, logprobs: null, finish_reason: null }]));
     }
     send(event([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
     if (includeUsage) {
       send(event([], usageFor(b.chunks)));
       countUsage(b.chunks);
     }
-    res.end('data: [DONE]\n\n');
+    res.end(`${malformedAfter(b.chunks)}data: [DONE]\n\n`);
   };
 
   const server: Server = createServer((req, res) => {

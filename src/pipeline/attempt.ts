@@ -73,12 +73,11 @@ export class Hop implements StreamHandler {
     this.p.attempts.put(plan.id, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
     // Without the attempt count, Envoy's matcher reads x-llm-cluster for the next attempt (envoy.yaml).
     const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, next?.deployment ?? d.name]];
-    const removeHeaders = [ATTEMPT_COUNT_HEADER];
-    if (d.name !== plan.primary) {
-      const credential = credentialHeaders(d);
-      setHeaders.push(...credential.set);
-      removeHeaders.push(...credential.remove);
-    }
+    // The credential of the cluster Envoy chose for this attempt (`xds.cluster_name`), whatever an
+    // earlier attempt carried: every attempt shares one request header map.
+    const credential = credentialHeaders(d);
+    setHeaders.push(...credential.set);
+    const removeHeaders = [ATTEMPT_COUNT_HEADER, ...credential.remove];
     const readRequestBody = d.providerModel !== this.p.known.get(plan.primary)!.providerModel;
     if (!readRequestBody) this.finished = true;
     return { kind: 'continue', setHeaders, removeHeaders, readRequestBody };

@@ -41,7 +41,7 @@ import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, ty
 import type { Pipeline } from './pipeline.js';
 import { settleAttempt } from './attempt.js';
 import { Holdings } from './holdings.js';
-import { HOP_HEADERS, upstreamRequest } from './upstream.js';
+import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 const NOTHING_SPENT: ReadonlySet<string> = new Set();
@@ -189,7 +189,9 @@ export class Exchange implements StreamHandler {
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
       const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders;
-      return responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
+      const outcome = responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
+      const none = headersNoneReceive(headers, this.p.forwardable);
+      return none.length === 0 ? outcome : { ...outcome, removeHeaders: [...outcome.removeHeaders, ...none] };
     } catch (err) {
       return this.reject(err);
     }
@@ -374,7 +376,9 @@ export class Exchange implements StreamHandler {
       this.plan = { ...this.plan!, id: this.p.attempts.open() };
       this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
       const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
-      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops);
+      const planned = [d, ...this.plan!.hops.map((h) => this.p.known.get(h.deployment)!)];
+      const client = { headers: this.headers, any: this.p.forwardable, planned };
+      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);
       this.hideUsageEvent = upstream.hideUsageEvent;
       return upstream.outcome;
     } catch (err) {
@@ -524,13 +528,15 @@ export class Exchange implements StreamHandler {
       routing.attempts = this.p.attempts.take(this.plan?.id);
       routing.served = d.name;
     }
-    const report = this.observer?.report() ?? { usage: null, responseModel: null, contentEvents: 0 };
+    const report = this.observer?.report() ?? { usage: null, responseModel: null, contentEvents: 0, complete: false };
     const { usage, estimated } = this.billedUsage(report);
     const reported = report.usage !== null;
+    // The client got the whole answer (no cut, no error event of ours), with the provider's usage.
+    const whole = complete && reported && report.complete;
     const cost = costNanos(usage, d.price);
     this.holdings.settle(reported || estimated ? { tokens: usage.totalTokens, costNanos: cost } : null, !this.responseStarted || this.status >= 400, d === this.deployment ? null : d);
     // Only the deployment the request was sent to, answering in full, gives a latency sample.
-    const sample = complete && reported && this.status >= 200 && this.status < 300 && d === this.deployment ? { latencyMs: latencyMs, ttftMs: this.ttftMs } : null;
+    const sample = whole && this.status >= 200 && this.status < 300 && d === this.deployment ? { latencyMs: latencyMs, ttftMs: this.ttftMs } : null;
     this.holdings.releaseLoad(now, reported || estimated ? usage.totalTokens : null, sample);
     const record: UsageRecord = {
       recordId: randomUUID(),
@@ -546,7 +552,7 @@ export class Exchange implements StreamHandler {
       responseModel: report.responseModel,
       stream: this.stream,
       status: this.status,
-      complete: complete && reported,
+      complete: whole,
       usageEstimated: estimated,
       promptTokens: usage.promptTokens,
       cachedPromptTokens: usage.cachedPromptTokens,

@@ -15,13 +15,14 @@ import type { Decision, PolicyEnv } from '../routing/types.js';
 import { StoreUnavailableError } from '../state/resilient.js';
 import type { StateStore } from '../state/store.js';
 import { RoutingMetrics } from '../telemetry/metrics.js';
+import { unionOf, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import { FailedAttempt, Hop } from './attempt.js';
 import { AttemptLog } from './attempts.js';
 import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
 import { renderModelsList } from './models-list.js';
 import { HOP_HEADERS, PLAN_HEADER, STREAM_HEADER } from './upstream.js';
-import type { Outcome } from './types.js';
+import type { Continue } from './types.js';
 
 export class Pipeline {
   readonly router: Router;
@@ -32,9 +33,9 @@ export class Pipeline {
   /** The list as each key with a `models` restriction sees it, rendered once per key object. */
   private readonly keyModelsLists = new WeakMap<VirtualKey, Buffer>();
   /** Removed from every request so a client can never pick the cluster, plan or route itself. */
-  readonly requestHeadersOutcome: Outcome;
+  readonly requestHeadersOutcome: Continue;
   /** The same, and a response-headers phase: for the decision header or the provider's limit headers. */
-  readonly withResponseHeadersOutcome: Outcome;
+  readonly withResponseHeadersOutcome: Continue;
   readonly metrics: RoutingMetrics;
   readonly keys: KeyResolver;
   /** Who pays without virtual keys (auth.mode off). */
@@ -46,6 +47,8 @@ export class Pipeline {
    * so a retry of a request planned before the reload still gets its own credential and model id.
    */
   readonly known: ReadonlyMap<string, Deployment>;
+  /** Every client header some deployment receives: what the header bounds count (upstream.ts). */
+  readonly forwardable: HeaderAllowlist;
 
   constructor(
     readonly config: RouterConfig,
@@ -64,6 +67,7 @@ export class Pipeline {
     this.attempts = previous?.attempts ?? new AttemptLog();
     this.availability = new Availability(config.routing, previous?.availability);
     this.known = previous === undefined ? config.deployments : new Map([...previous.known, ...config.deployments]);
+    this.forwardable = unionOf([...config.deployments.values()].map((d) => d.forwardHeaders));
     this.createdSec = Math.floor(env.now() / 1000);
     this.modelNames = [...config.groups.keys(), ...config.virtualModels.keys()];
     this.modelsList = renderModelsList(this.modelNames, this.createdSec);

@@ -28,6 +28,8 @@ export type Outcome =
   /** Answer the client now; nothing reaches a provider. */
   | { readonly kind: 'reply'; readonly status: number; readonly body: Buffer; readonly headers: readonly HeaderPair[] };
 
+export type Continue = Extract<Outcome, { kind: 'continue' }>;
+
 export const PASS: Outcome = Object.freeze({ kind: 'continue', setHeaders: [], removeHeaders: [] });
 
 /** Envoy attributes the filters ask for (envoy.yaml `request_attributes` / `response_attributes`). */

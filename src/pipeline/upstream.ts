@@ -1,12 +1,15 @@
 /**
  * The request as it goes to the chosen deployment: the routing header, the fallback plan, the
- * deployment's credential in place of the client's, and the body rewritten only when something
- * must change (the provider's model id, `stream_options.include_usage`, our own `disable_fallbacks`)
- * — otherwise Envoy forwards the original bytes.
+ * deployment's credential in place of the client's, only the client headers every deployment of the
+ * plan accepts, and the body rewritten only when something must change (the provider's model id,
+ * `stream_options.include_usage`, our own `disable_fallbacks`) — otherwise Envoy forwards the
+ * original bytes.
  */
 import type { Deployment } from '../config/compile.js';
+import { RouterError } from '../errors.js';
+import { allows, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import type { ApiRequest } from './api-request.js';
-import type { HeaderPair, Outcome } from './types.js';
+import type { HeaderPair, Headers, Outcome } from './types.js';
 
 /** The request header that carries the fallback plan from the request phase to every attempt (routing/plan.ts). */
 export const PLAN_HEADER = 'x-llm-plan';
@@ -37,6 +40,76 @@ export function credentialHeaders(d: Deployment): { readonly set: readonly Heade
     : { set: [['authorization', `Bearer ${d.credential}`]], remove: CLIENT_ONLY_HEADERS_BUT_AUTHORIZATION };
 }
 
+/**
+ * Envoy's bounds on a request's headers (HCM defaults: 100 headers, 60 KiB) hold for the request
+ * as the router leaves it, with the dozen headers it adds (routing, plan, hops, credential; under
+ * 1 KiB). A client's request within these bounds stays within Envoy's; one over them gets the
+ * router's 431 instead of Envoy failing the mutation with a bare 503.
+ */
+export const MAX_FORWARDED_HEADERS = 64;
+export const MAX_FORWARDED_HEADER_BYTES = 32 * 1024;
+
+/**
+ * Envoy's own, kept on every request: the request id, which the upstream filters and the logs key
+ * on, and `x-forwarded-proto`, without which Envoy's route lookup finds no route (404).
+ */
+const GATEWAY_HEADERS: ReadonlySet<string> = new Set(['x-request-id', 'x-forwarded-proto']);
+
+/** A client's header, not a pseudo-header or Envoy's (envoy.yaml's first filter removes a client's `x-envoy-*`). */
+function clientHeader(name: string): boolean {
+  return name.charCodeAt(0) !== 0x3a && !name.startsWith('x-envoy-') && !GATEWAY_HEADERS.has(name);
+}
+
+/**
+ * At the request headers, with `any` the headers some deployment receives: a 431 when those are more
+ * than Envoy would take with the router's additions; else the client headers no deployment
+ * receives, removed at once so the router's additions never push a request over Envoy's limits.
+ */
+export function headersNoneReceive(headers: Headers, any: HeaderAllowlist): string[] {
+  const none: string[] = [];
+  let count = 0;
+  let bytes = 0;
+  for (const name in headers) {
+    if (!clientHeader(name)) continue;
+    if (!allows(any, name)) {
+      none.push(name);
+      continue;
+    }
+    count++;
+    bytes += name.length + headers[name]!.length;
+  }
+  if (count > MAX_FORWARDED_HEADERS || bytes > MAX_FORWARDED_HEADER_BYTES) {
+    throw new RouterError(
+      'request_headers_too_large',
+      `The request has ${count} headers (${bytes} bytes) a provider would receive; the limit is ${MAX_FORWARDED_HEADERS} headers and ${MAX_FORWARDED_HEADER_BYTES} bytes.`,
+    );
+  }
+  return none;
+}
+
+/** The client's headers, and which deployments the request may go to. */
+export interface ClientHeaders {
+  readonly headers: Headers;
+  /** What some deployment receives: the rest went at the request headers (`headersNoneReceive`). */
+  readonly any: HeaderAllowlist;
+  /** Every deployment the plan may send an attempt to. */
+  readonly planned: readonly Deployment[];
+}
+
+/**
+ * The client's headers that some deployment receives but not every one of the plan: removed before
+ * the first attempt, since every attempt (a fallback hop too) goes out with the same request
+ * headers. Not the ones the router writes itself (`written`).
+ */
+export function unforwardedHeaders(client: ClientHeaders, written: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const name in client.headers) {
+    if (!clientHeader(name) || !allows(client.any, name) || written.has(name)) continue;
+    if (!client.planned.every((d) => allows(d.forwardHeaders, name))) out.push(name);
+  }
+  return out;
+}
+
 export interface Upstream {
   readonly outcome: Outcome;
   /** The router asked for `include_usage` the client did not: its usage chunk is the router's to drop. */
@@ -47,7 +120,7 @@ export interface Upstream {
  * `plan`: the header value; `hops`: the deployments of attempts 2 to 4 as planned now (the last one
  * repeats when the plan has fewer: Envoy then retries within that deployment).
  */
-export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[]): Upstream {
+export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[], client: ClientHeaders): Upstream {
   const needsModel = d.providerModel !== req.model;
   const needsUsage = req.stream && !req.clientWantsUsage;
   const ownField = req.body.disable_fallbacks !== undefined;
@@ -64,5 +137,7 @@ export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: s
     body = Buffer.from(JSON.stringify(rewritten));
     setHeaders.push(['content-length', String(body.length)]);
   }
-  return { outcome: { kind: 'continue', setHeaders, removeHeaders: credential.remove, body, clearRouteCache: true }, hideUsageEvent: needsUsage };
+  const written = new Set([...setHeaders.map(([name]) => name), ...credential.remove]);
+  const removeHeaders = [...credential.remove, ...unforwardedHeaders(client, written)];
+  return { outcome: { kind: 'continue', setHeaders, removeHeaders, body, clearRouteCache: true }, hideUsageEvent: needsUsage };
 }

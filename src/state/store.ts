@@ -28,7 +28,10 @@ export interface UsageRecord {
   readonly responseModel: string | null;
   readonly stream: boolean;
   readonly status: number;
-  /** False when the stream ended before the provider's final usage report (cancel, cut, error). */
+  /**
+   * The client got the whole answer with the provider's usage report: false for a cancel, a cut, a
+   * stream without its end and one the router ended with an error event.
+   */
   readonly complete: boolean;
   /** The usage is the router's estimate of a stream cut before the provider's report (what was delivered). */
   readonly usageEstimated: boolean;

@@ -182,7 +182,7 @@ describe('bad input never reaches a provider', () => {
     });
     const res = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
     expect(res.status).toBe(413);
-    expect(await res.json()).toEqual({ error: { message: 'Payload Too Large', type: 'invalid_request_error', param: null, code: 'request_payload_too_large' } });
+    expect(await res.json()).toEqual({ error: { message: 'The request body is larger than the gateway accepts.', type: 'invalid_request_error', param: null, code: 'body_too_large' } });
     expect(stack.mockRequests()).toBe(0);
   });
 

@@ -162,6 +162,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
           price: PRICE,
           context_window: 128000,
           ...(d.apiKeyEnv === undefined ? {} : { api_key_env: d.apiKeyEnv }),
+          // The mock's per-request behaviour headers reach it through the gateway's allowlist.
+          forward_headers: ['x-mock-*'],
           ...d.extra,
         })),
         ...options.config,

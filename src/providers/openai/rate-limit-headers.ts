@@ -16,7 +16,7 @@ export function parseDuration(text: string): number | null {
     ms += Number(m[1]) * UNIT_MS[m[2]!]!;
     matched += m[0];
   }
-  return matched.length > 0 && matched === text.trim() ? ms : null;
+  return matched.length > 0 && matched === text.trim() && Number.isFinite(ms) ? ms : null;
 }
 
 /** `1s`, `6m0s`, `250ms`: the same format, for the router's own limit headers and the mock. */
@@ -26,12 +26,18 @@ export function formatDuration(ms: number): string {
   return s < 60 ? `${Number(s.toFixed(3))}s` : `${Math.floor(s / 60)}m${Number((s % 60).toFixed(3))}s`;
 }
 
+/** A count as providers write it (decimal digits); NaN for anything else (`0x10`, `1e3`, `Infinity`). */
+function count(text: string | undefined): number {
+  const t = text?.trim();
+  return t !== undefined && /^\d+(\.\d+)?$/.test(t) ? Number(t) : Number.NaN;
+}
+
 function window(headers: Readonly<Record<string, string>>, kind: 'requests' | 'tokens', nowMs: number): LimitWindow | null {
-  const limit = Number(headers[`x-ratelimit-limit-${kind}`]);
-  const remaining = Number(headers[`x-ratelimit-remaining-${kind}`]);
+  const limit = count(headers[`x-ratelimit-limit-${kind}`]);
+  const remaining = count(headers[`x-ratelimit-remaining-${kind}`]);
   const reset = parseDuration(headers[`x-ratelimit-reset-${kind}`] ?? '');
-  if (!(limit > 0) || !Number.isFinite(remaining) || reset === null) return null;
-  return { limit, remaining, resetAtMs: nowMs + reset };
+  if (!(limit > 0 && Number.isFinite(limit)) || !Number.isFinite(remaining) || reset === null) return null;
+  return { limit, remaining: Math.min(remaining, limit), resetAtMs: nowMs + reset };
 }
 
 /** The limits a response reports; null when it reports none. */

@@ -2,7 +2,7 @@
  * Reads an OpenAI chat-completions response (JSON or SSE) for what we bill: the usage block and the
  * model that answered. SSE events are JSON-parsed only when they can hold a usage object.
  */
-import { eventData, SseSplitter } from '../sse.js';
+import { eventData, SseSplitter, type Verdict } from '../sse.js';
 import type { Usage } from '../usage.js';
 
 export interface ResponseReport {
@@ -11,6 +11,11 @@ export interface ResponseReport {
   readonly responseModel: string | null;
   /** Streams: events that carried answer text (providers stream about one token per event), for a stream cut before its usage. */
   readonly contentEvents: number;
+  /**
+   * The client got the whole answer: the body ended and was JSON, or the stream reached its end
+   * (`[DONE]` or a `finish_reason`) and no error event of the router's followed.
+   */
+  readonly complete: boolean;
 }
 
 export interface ResponseObserver {
@@ -45,8 +50,11 @@ const USAGE_KEY = Buffer.from('"usage"');
 const CONTENT_KEY = Buffer.from('"content":"');
 const FINISH_KEY = Buffer.from('"finish_reason":"');
 const DONE_DATA = Buffer.from('data: [DONE]');
+const NULL_VALUE = Buffer.from('null');
 
 const EMPTY = Buffer.alloc(0);
+/** Ends an event the stream broke off inside, so the error event after it is read as an event of its own. */
+const EVENT_END = Buffer.from('\n\n');
 
 /** An error event in OpenAI's format: SDKs raise it instead of taking a broken answer for a whole one. */
 const errorEvent = (code: string, message: string) => Buffer.from(`data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code } })}\n\n`);
@@ -79,9 +87,24 @@ function wellFormed(bytes: Buffer, start: number, end: number): boolean {
   return true;
 }
 
-function occursIn(bytes: Buffer, key: Buffer, start: number, end: number): boolean {
-  const at = bytes.indexOf(key, start);
-  return at !== -1 && at + key.length <= end;
+/** Whether the event's data is nothing, `[DONE]` or JSON. */
+function parses(event: Buffer): boolean {
+  const data = eventData(event, 0, event.length);
+  if (data === null || data.trim() === '' || data.trim() === '[DONE]') return true;
+  try {
+    JSON.parse(data);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `event` has a `data: [DONE]` line: one at a line start, as a JSON string holds no raw line break (an answer quoting it does not end the stream). */
+function isDone(event: Buffer): boolean {
+  for (let at = event.indexOf(DONE_DATA); at !== -1; at = event.indexOf(DONE_DATA, at + 1)) {
+    if (at === 0 || event[at - 1] === 0x0a || event[at - 1] === 0x0d) return true;
+  }
+  return false;
 }
 
 /** Whether `key` occurs in `bytes[start, end)` followed by something other than `"` (a non-empty string). */
@@ -100,6 +123,72 @@ function mayHoldUsage(bytes: Buffer, start: number, end: number): boolean {
     at = bytes.indexOf(USAGE_KEY, i);
   }
   return false;
+}
+
+const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x09;
+
+/**
+ * The bytes `[from, to)` of a top-level `"usage":null` member, with one comma beside it, in `event`,
+ * or null. OpenAI sends it in every chunk once `include_usage` is on (`…,"usage":null}` or, with its
+ * `obfuscation` padding, `…,"usage":null,"obfuscation":"…"}`) and omits it without the option; a
+ * client that did not ask must get the chunk without it. Byte checks, without parsing the chunk:
+ * `"usage"` then a colon is a key (a `"` inside a JSON string is escaped); it is top-level when the
+ * `}` closing its object (found by a string-aware scan of what follows, short: a padding string at
+ * most) ends a one-line `data: {…}`. Only the last `"usage": null` is tried; anything else passes
+ * unchanged.
+ */
+function nullUsageMember(event: Buffer): readonly [number, number] | null {
+  let key = event.lastIndexOf(USAGE_KEY);
+  let valueEnd = -1;
+  for (; key !== -1; key = key === 0 ? -1 : event.lastIndexOf(USAGE_KEY, key - 1)) {
+    valueEnd = nullValueEnd(event, key + USAGE_KEY.length);
+    if (valueEnd !== -1) break;
+  }
+  if (key === -1) return null;
+  let i = closingBrace(event, valueEnd) + 1;
+  if (i === 0) return null;
+  while (isSpace(event[i])) i++;
+  if (i < event.length && event[i] !== 0x0a && event[i] !== 0x0d) return null;
+  // That line is a `data:` line holding one object.
+  const lineStart = Math.max(event.lastIndexOf(0x0a, key), event.lastIndexOf(0x0d, key)) + 1;
+  let value = lineStart + 5;
+  if (event.toString('latin1', lineStart, value) !== 'data:') return null;
+  while (isSpace(event[value])) value++;
+  if (event[value] !== 0x7b) return null;
+  let before = key - 1;
+  while (isSpace(event[before])) before--;
+  if (event[before] === 0x2c) return [before, valueEnd];
+  if (before !== value) return null;
+  // The first member: the comma after it goes, if there is one.
+  let after = valueEnd;
+  while (isSpace(event[after])) after++;
+  return event[after] === 0x2c ? [key, after + 1] : [key, valueEnd];
+}
+
+/** Where `null` ends when `event[at]` starts `: null` (spaces allowed), else -1. */
+function nullValueEnd(event: Buffer, at: number): number {
+  let i = at;
+  while (isSpace(event[i])) i++;
+  if (event[i++] !== 0x3a) return -1;
+  while (isSpace(event[i])) i++;
+  return event.subarray(i, i + NULL_VALUE.length).equals(NULL_VALUE) ? i + NULL_VALUE.length : -1;
+}
+
+/** From `at` (outside any string), the `}` that closes the object `at` is in, on the same line; -1 if none. */
+function closingBrace(event: Buffer, at: number): number {
+  let depth = 0;
+  for (let i = at; i < event.length; i++) {
+    const b = event[i];
+    if (b === 0x22) {
+      // Skip the string, escapes included.
+      for (i++; i < event.length && event[i] !== 0x22 && event[i] !== 0x0a && event[i] !== 0x0d; i++) if (event[i] === 0x5c) i++;
+    } else if (b === 0x7b || b === 0x5b) depth++;
+    else if (b === 0x7d || b === 0x5d) {
+      if (depth === 0) return b === 0x7d ? i : -1;
+      depth--;
+    } else if (b === 0x0a || b === 0x0d) return -1;
+  }
+  return -1;
 }
 
 /**
@@ -134,6 +223,7 @@ class JsonResponseObserver implements ResponseObserver {
   private readonly chunks: Buffer[] = [];
   private usage: Usage | null = null;
   private responseModel: string | null = null;
+  private complete = false;
 
   push(chunk: Buffer, endOfStream: boolean): null {
     if (chunk.length > 0) this.chunks.push(Buffer.from(chunk));
@@ -146,6 +236,7 @@ class JsonResponseObserver implements ResponseObserver {
         ) as { usage?: OpenAiUsage | null; model?: unknown };
         if (body.usage != null && typeof body.usage === 'object') this.usage = normaliseUsage(body.usage);
         if (typeof body.model === 'string') this.responseModel = body.model;
+        this.complete = true;
       } catch {
         // Not JSON after all (an upstream error page): nothing to bill.
       }
@@ -154,7 +245,7 @@ class JsonResponseObserver implements ResponseObserver {
   }
 
   report(): ResponseReport {
-    return { usage: this.usage, responseModel: this.responseModel, contentEvents: 0 };
+    return { usage: this.usage, responseModel: this.responseModel, contentEvents: 0, complete: this.complete };
   }
 }
 
@@ -166,25 +257,30 @@ class SseResponseObserver implements ResponseObserver {
   private contentEvents = 0;
   /** `[DONE]` or a `finish_reason` went by: the answer is whole. */
   private complete = false;
-  /** A malformed event went by: the client got an error event after it, and gets nothing more. */
+  /** A malformed event went by: the client gets it, an error event, and nothing more. */
   private malformed = false;
-  private malformedInThisChunk = false;
+  private ended = false;
 
   /** `hideUsageEvent`: the router asked for usage on the client's behalf, so the client must not see it. */
   constructor(private readonly hideUsageEvent: boolean) {
-    this.splitter = new SseSplitter((bytes, start, end) => this.onEvent(bytes, start, end), hideUsageEvent);
+    this.splitter = new SseSplitter((bytes, start, end, terminated) => this.onEvent(bytes, start, end, terminated), hideUsageEvent);
   }
 
-  private onEvent(bytes: Buffer, start: number, end: number): 'keep' | 'drop' {
-    if (this.malformed) return 'keep';
-    if (!wellFormed(bytes, start, end)) {
-      this.malformed = this.malformedInThisChunk = true;
-      return 'keep';
+  private onEvent(bytes: Buffer, start: number, end: number, terminated: boolean): Verdict {
+    // Every search below stays inside the event: a chunk of many events is read in linear time.
+    const event = bytes.subarray(start, end);
+    // A stream that ends inside an event may end inside its JSON just after a `}`: that one event is parsed.
+    if (!wellFormed(event, 0, event.length) || (!terminated && !parses(event))) {
+      this.malformed = true;
+      return 'last';
     }
-    if (hasNonEmpty(bytes, CONTENT_KEY, start, end)) this.contentEvents++;
-    if (!this.complete && (hasNonEmpty(bytes, FINISH_KEY, start, end) || occursIn(bytes, DONE_DATA, start, end))) this.complete = true;
-    if (!mayHoldUsage(bytes, start, end)) return 'keep';
-    const data = eventData(bytes, start, end);
+    if (hasNonEmpty(event, CONTENT_KEY, 0, event.length)) this.contentEvents++;
+    if (!this.complete && (hasNonEmpty(event, FINISH_KEY, 0, event.length) || isDone(event))) this.complete = true;
+    if (!mayHoldUsage(event, 0, event.length)) {
+      const cut = this.hideUsageEvent ? nullUsageMember(event) : null;
+      return cut === null ? 'keep' : [start + cut[0], start + cut[1]];
+    }
+    const data = eventData(event, 0, event.length);
     if (data === null) return 'keep';
     try {
       const chunk = JSON.parse(data) as { usage?: OpenAiUsage | null; model?: unknown; choices?: unknown[] };
@@ -201,15 +297,19 @@ class SseResponseObserver implements ResponseObserver {
 
   push(chunk: Buffer, endOfStream: boolean): Buffer | null {
     if (this.malformed) return EMPTY;
-    this.malformedInThisChunk = false;
+    this.ended = endOfStream;
     const out = this.splitter.push(chunk, endOfStream);
-    if (this.malformedInThisChunk) return Buffer.concat([out ?? chunk, MALFORMED_STREAM_EVENT]);
+    if (this.malformed) return this.withError(out ?? chunk, MALFORMED_STREAM_EVENT);
     if (!endOfStream || this.complete) return out;
-    return Buffer.concat([out ?? chunk, TRUNCATED_STREAM_EVENT]);
+    return this.withError(out ?? chunk, TRUNCATED_STREAM_EVENT);
+  }
+
+  private withError(out: Buffer, event: Buffer): Buffer {
+    return Buffer.concat(this.splitter.endedInsideEvent ? [out, EVENT_END, event] : [out, event]);
   }
 
   report(): ResponseReport {
-    return { usage: this.usage, responseModel: this.responseModel, contentEvents: this.contentEvents };
+    return { usage: this.usage, responseModel: this.responseModel, contentEvents: this.contentEvents, complete: this.ended && this.complete && !this.malformed };
   }
 }
 

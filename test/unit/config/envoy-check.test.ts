@@ -19,8 +19,10 @@ const ENVOY_TEXT = await readFile('envoy/envoy.yaml', 'utf8');
 // envoy.yaml is free-form YAML here: `any` for reaching into it.
 const hcmOf = (e: any) => e.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
 const routesOf = (e: any) => hcmOf(e).route_config.virtual_hosts[0];
-const extProcOf = (e: any) => hcmOf(e).http_filters[0].typed_config;
-const routerFilterOf = (e: any) => hcmOf(e).http_filters[1].typed_config;
+const filterOf = (e: any, name: string) => hcmOf(e).http_filters.find((f: any) => f.name === name);
+const extProcOf = (e: any) => filterOf(e, 'envoy.filters.http.ext_proc').typed_config;
+const routerFilterOf = (e: any) => filterOf(e, 'envoy.filters.http.router').typed_config;
+const clientHeadersOf = (e: any) => filterOf(e, 'llm-client-headers').typed_config.mutations;
 const clusterOf = (e: any, name: string) => e.static_resources.clusters.find((c: any) => c.name === name);
 /** The map every cluster matcher shares (a YAML alias in envoy.yaml). */
 const deploymentMapOf = (e: any) => routesOf(e).routes[0].route.inline_cluster_specifier_plugin.extension.typed_config.cluster_matcher.on_no_match.matcher.matcher_tree.exact_match_map.map;
@@ -132,12 +134,16 @@ describe('check-envoy', () => {
       expect.stringMatching(/^warning: .*typed_config: no message_timeout/),
       expect.stringMatching(/^warning: .*failure_mode_allow: true: with the router down requests go out unrouted and unbilled/),
     ]);
-    expect(problemsAfter((e) => hcmOf(e).http_filters.reverse())).toEqual([expect.stringMatching(/^error: .*http_filters\.1: the ext_proc filter must come before envoy\.filters\.http\.router/)]);
+    const swapped = (e: any) => {
+      const [clientHeaders, ext, routerFilter] = hcmOf(e).http_filters;
+      hcmOf(e).http_filters = [clientHeaders, routerFilter, ext];
+    };
+    expect(problemsAfter(swapped)).toEqual([expect.stringMatching(/^error: .*http_filters\.2: the ext_proc filter must come before envoy\.filters\.http\.router/)]);
   });
 
   it('the upstream filters: a retry without the router would carry the previous deployment\'s credential', () => {
     expect(problemsAfter((e) => delete routerFilterOf(e).upstream_http_filters)).toEqual([
-      expect.stringMatching(/^error: .*http_filters\.1\.typed_config: no upstream ext_proc filter with initial_metadata x-llm-filter: hop: .*credential/),
+      expect.stringMatching(/^error: .*http_filters\.2\.typed_config: no upstream ext_proc filter with initial_metadata x-llm-filter: hop: .*credential/),
       expect.stringMatching(/^warning: .*no upstream ext_proc filter with x-llm-filter: attempt-failed/),
       expect.stringMatching(/^warning: .*no upstream header_mutation sets x-llm-cluster/),
     ]);
@@ -152,6 +158,26 @@ describe('check-envoy', () => {
       expect.stringMatching(/^error: .*failure_mode_allow: must be false: a hop the router did not rewrite would carry another provider's credential/),
       expect.stringMatching(/^error: .*needs mutation_rules\.allow_envoy: true/),
       expect.stringMatching(/^error: .*forward_rules: does not forward x-llm-plan/),
+    ]);
+  });
+
+  it("a client's x-envoy-* and internal x-llm-* headers not removed before the router's filter; client inputs removed", () => {
+    expect(problemsAfter((e) => (hcmOf(e).http_filters = hcmOf(e).http_filters.filter((f: any) => f.name !== 'llm-client-headers')))).toEqual([
+      expect.stringMatching(/^error: .*http_filters: no header_mutation before the ext_proc filter removes a client's x-envoy-attempt-count, x-envoy-max-retries, .*x-llm-cluster, x-llm-plan, x-llm-hop-2, .*x-llm-stream: a client could pick the deployment, its credential and its price/),
+    ]);
+    // The regex covers the router's headers by name: a renamed cluster header must be added to it.
+    const renamed = routerWith((r) => (r.routing = { ...r.routing, cluster_header: 'x-route-to' }));
+    expect(problemsAfter(() => {}, renamed).filter((p) => p.includes('removes a client'))).toEqual([expect.stringMatching(/removes a client's x-route-to: /)]);
+    expect(
+      problemsAfter((e) => {
+        clientHeadersOf(e).request_mutations.push({ remove_on_match: { key_matcher: { prefix: 'x-llm-' } } });
+      }),
+    ).toEqual([expect.stringMatching(/^error: .*http_filters: a header_mutation before the ext_proc filter removes x-llm-tags, x-llm-tier, x-llm-route-preference, x-llm-router-debug: the router never sees/)]);
+  });
+
+  it("the router's filter off by default and turned on nowhere", () => {
+    expect(problemsAfter((e) => delete routesOf(e).typed_per_filter_config)).toEqual([
+      expect.stringMatching(/^error: .*http_filters\.1: disabled: true, and no virtual host or route turns envoy\.filters\.http\.ext_proc on/),
     ]);
   });
 

@@ -47,6 +47,16 @@ describe('a retry (the hop filter)', () => {
     expect(out.readRequestBody).toBe(false);
   });
 
+  it('on the primary: its own credential again, whatever an earlier attempt on another cluster left in the shared headers', () => {
+    const { p } = setup();
+    const out = cont(p.hop().onRequestHeaders(headers({ 'x-llm-plan': 'b a o' }), false, on('a', 3, 'b a o')));
+    expect(out.setHeaders).toEqual([
+      ['x-llm-cluster', 'o'],
+      ['authorization', 'Bearer sk-a'],
+    ]);
+    expect(out.removeHeaders).toEqual(['x-envoy-attempt-count', 'x-api-key', 'api-key', 'accept-encoding']);
+  });
+
   it('to a deployment with another model id: the body rewritten for it', () => {
     const { p } = setup();
     const hop = p.hop();
@@ -142,7 +152,10 @@ describe('across a config reload', () => {
     ]);
     expect(out.readRequestBody).toBe(true);
     // A retry on a: o, gone from the config, is no longer a hop for it; b still cools.
-    expect(cont(after.hop().onRequestHeaders(headers(), false, on('a', 2))).setHeaders).toEqual([['x-llm-cluster', 'a']]);
+    expect(cont(after.hop().onRequestHeaders(headers(), false, on('a', 2))).setHeaders).toEqual([
+      ['x-llm-cluster', 'a'],
+      ['authorization', 'Bearer sk-a'],
+    ]);
     expect([after.usable('o', NOW), after.usable('b', NOW), after.usable('n', NOW)]).toEqual([false, false, true]);
     expect(after.metrics.reloads.get({ result: 'ok' })).toBe(1);
   });

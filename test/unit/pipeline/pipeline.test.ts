@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
 import { NO_ATTRIBUTES, PASS, type Attributes, type Outcome } from '../../../src/pipeline/types.js';
 import { MemoryStore } from '../../../src/state/memory.js';
-import { config, fixedEnv } from '../../support/fixtures.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { config, fixedEnv, ROUTER_YAML } from '../../support/fixtures.js';
 
 const status = (code: number): Attributes => ({ ...NO_ATTRIBUTES, status: code });
 const HEADERS = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-request-id': 'req-1', authorization: 'Bearer sk-client' };
@@ -27,9 +28,33 @@ const asContinue = (out: Outcome | Promise<Outcome>) => {
 };
 
 describe('request phases', () => {
-  it('strips a client-supplied routing header at request headers', () => {
+  it('strips a client-supplied routing header, and every header no provider receives, at request headers', () => {
     const { p } = pipeline();
-    expect(asContinue(p.exchange().onRequestHeaders(HEADERS, false)).removeHeaders).toEqual(['x-llm-cluster', 'x-llm-plan', 'x-llm-stream', 'x-llm-hop-2', 'x-llm-hop-3', 'x-llm-hop-4']);
+    const sent = { ...HEADERS, 'openai-organization': 'org-x', cookie: 'a=1', 'user-agent': 'sdk', 'x-stainless-lang': 'js', 'x-envoy-attempt-count': '1' };
+    expect(asContinue(p.exchange().onRequestHeaders(sent, false)).removeHeaders).toEqual([
+      'x-llm-cluster',
+      'x-llm-plan',
+      'x-llm-stream',
+      'x-llm-hop-2',
+      'x-llm-hop-3',
+      'x-llm-hop-4',
+      // The client's key, and what no provider's allowlist names; Envoy's own (x-envoy-*, the request id) are Envoy's.
+      'authorization',
+      'openai-organization',
+      'cookie',
+    ]);
+  });
+
+  it('more headers a provider would receive than Envoy takes with the router\'s: 431', () => {
+    const { p } = pipeline();
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`x-stainless-${i}`, 'v']));
+    const out = sync(p.exchange().onRequestHeaders({ ...HEADERS, ...many }, false));
+    expect(out).toMatchObject({ kind: 'reply', status: 431 });
+    expect(JSON.parse((out as { body: Buffer }).body.toString()).error).toMatchObject({ code: 'request_headers_too_large', type: 'invalid_request_error' });
+    // 64 of them (and any number of headers no provider receives) pass.
+    const fewer = Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`x-stainless-${i}`, 'v']));
+    const junk = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`x-junk-${i}`, 'v']));
+    expect(sync(p.exchange().onRequestHeaders({ ...HEADERS, ...fewer, ...junk }, false)).kind).toBe('continue');
   });
 
   it('routes, sets the credential, rewrites the model, and clears the route cache', async () => {
@@ -51,6 +76,25 @@ describe('request phases', () => {
     ]);
     expect(out.removeHeaders).toEqual(['x-api-key', 'api-key', 'accept-encoding']);
     expect(JSON.parse(out.body!.toString())).toEqual({ model: 'gpt-4o-mini-2024-07-18', messages: [{ role: 'user', content: 'hi' }] });
+  });
+
+  it("a header one deployment of the plan forwards and another does not: removed before the first attempt, which a hop's shares", async () => {
+    const yaml = ROUTER_YAML.replace('    api_key_env: MINI_A_KEY\n', "    api_key_env: MINI_A_KEY\n    forward_headers: ['openai-beta', 'x-team-*']\n");
+    const p = new Pipeline(parseConfig(yaml, 'router.yaml', { MINI_A_KEY: 'sk-mini-a' }), new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 }), fixedEnv([0.1]), pino({ level: 'silent' }));
+    const x = p.exchange();
+    const sent = { ...HEADERS, 'openai-beta': 'assistants=v2', 'x-team-id': 't1', 'user-agent': 'sdk' };
+    // At the request headers nothing some deployment forwards is removed…
+    expect(asContinue(x.onRequestHeaders(sent, false)).removeHeaders).not.toContain('openai-beta');
+    // …at the body, routed to mini-a with mini-b planned, what mini-b does not take goes too.
+    const out = asContinue(await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
+    expect(out.setHeaders).toContainEqual(['x-llm-plan', 'mini-a mini-b']);
+    expect(out.removeHeaders).toEqual(['x-api-key', 'api-key', 'accept-encoding', 'openai-beta', 'x-team-id']);
+  });
+
+  it('forward_headers may not name the credential headers', () => {
+    for (const h of ['authorization', 'Api-Key', 'x-api-*', 'auth*']) {
+      expect(() => parseConfig(ROUTER_YAML.replace('    api_key_env: MINI_A_KEY\n', `    api_key_env: MINI_A_KEY\n    forward_headers: ['${h}']\n`), 'router.yaml', {}), h).toThrow(/credential headers are the gateway's/);
+    }
   });
 
   it('times each body phase, routed or refused, in a Prometheus histogram', async () => {
@@ -121,7 +165,9 @@ describe('response phases and the usage record', () => {
     x.onRequestHeaders(HEADERS, false);
     await x.onRequestBody(body({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
     expect(asContinue(x.onResponseHeaders({ ':status': '200', 'content-type': 'text/event-stream' }, false)).readBody).toBe('streamed');
-    expect(x.onResponseBody(Buffer.from('data: {"choices":[{"delta":{"content":"x"}}],"usage":null}\n\n'), false)).toBe(PASS);
+    expect(asContinue(x.onResponseBody(Buffer.from('data: {"choices":[{"delta":{"content":"x"}}],"usage":null}\n\n'), false)).body!.toString()).toBe(
+      'data: {"choices":[{"delta":{"content":"x"}}]}\n\n',
+    );
     const usage = { prompt_tokens: 1000, completion_tokens: 100, total_tokens: 1100, prompt_tokens_details: { cached_tokens: 400 } };
     const hidden = asContinue(x.onResponseBody(Buffer.from(`data: ${JSON.stringify({ model: 'm', choices: [], usage })}\n\ndata: [DONE]\n\n`), true));
     expect(hidden.body!.toString()).toBe('data: [DONE]\n\n');

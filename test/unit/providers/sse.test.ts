@@ -1,31 +1,31 @@
 /**
  * The SSE reader must give the same usage and the same client bytes however Envoy slices the
  * stream: whole, byte by byte, and split at every offset (inside events, CRLFs and UTF-8 characters).
+ * Property tests over generated streams are in test/unit/fuzz/responses.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { MALFORMED_STREAM_EVENT, observeResponse, TRUNCATED_STREAM_EVENT, type ResponseObserver } from '../../../src/providers/openai/response.js';
+import { MALFORMED_STREAM_EVENT, observeResponse, TRUNCATED_STREAM_EVENT } from '../../../src/providers/openai/response.js';
+import { feed } from '../../support/streams.js';
 
-const chunk = (choices: unknown[], usage: unknown = null) =>
-  `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o-2024-08-06', choices, usage })}\n\n`;
+/** A chunk as OpenAI sends it: with `usage` (null but in the last) when `include_usage` is on, without it otherwise. */
+const chunk = (choices: unknown[], usage?: unknown) =>
+  `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'gpt-4o-2024-08-06', choices, ...(usage === undefined ? {} : { usage }) })}\n\n`;
 
 const CONTENT = ['Hé', 'llo ', '日本語', ' ✓', ' 🙂'];
 const USAGE = { prompt_tokens: 11, completion_tokens: 5, total_tokens: 16, prompt_tokens_details: { cached_tokens: 4 }, completion_tokens_details: { reasoning_tokens: 2 } };
-const EVENTS = [
-  chunk([{ index: 0, delta: { role: 'assistant', content: '' } }]),
-  ...CONTENT.map((c) => chunk([{ index: 0, delta: { content: c } }])),
-  chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]),
+const CHOICES = [
+  [{ index: 0, delta: { role: 'assistant', content: '' } }],
+  ...CONTENT.map((c) => [{ index: 0, delta: { content: c } }]),
+  [{ index: 0, delta: {}, finish_reason: 'stop' }],
 ];
+/** With `include_usage` on. */
+const EVENTS = CHOICES.map((c) => chunk(c, null));
+/** What OpenAI sends a client that did not ask for usage. */
+const PLAIN_EVENTS = CHOICES.map((c) => chunk(c));
 const USAGE_EVENT = chunk([], USAGE);
 const TRANSCRIPT = Buffer.from([...EVENTS, USAGE_EVENT, 'data: [DONE]\n\n'].join(''));
-const WITHOUT_USAGE = Buffer.from([...EVENTS, 'data: [DONE]\n\n'].join(''));
+const WITHOUT_USAGE = Buffer.from([...PLAIN_EVENTS, 'data: [DONE]\n\n'].join(''));
 const EXPECTED_USAGE = { promptTokens: 11, cachedPromptTokens: 4, completionTokens: 5, reasoningTokens: 2, totalTokens: 16 };
-
-/** Feeds `parts` and returns what the client would receive. */
-function feed(observer: ResponseObserver, parts: Buffer[]): Buffer {
-  const out: Buffer[] = [];
-  parts.forEach((p, i) => out.push(observer.push(p, i === parts.length - 1) ?? p));
-  return Buffer.concat(out);
-}
 
 function splits(bytes: Buffer): Array<[string, Buffer[]]> {
   const cases: Array<[string, Buffer[]]> = [['whole', [bytes]]];
@@ -57,11 +57,44 @@ describe('SSE usage, router asked for usage (usage event hidden from the client)
     expect(observer.report().usage).toEqual(EXPECTED_USAGE);
   });
 
-  it('rewrites only the chunk that holds the usage event when events arrive whole', () => {
+  it('removes the usage member from each chunk and drops the usage event; passes other chunks unchanged', () => {
     const observer = observeResponse('text/event-stream', true)!;
-    for (const e of EVENTS) expect(observer.push(Buffer.from(e), false)).toBeNull();
+    EVENTS.forEach((e, i) => expect(observer.push(Buffer.from(e), false)!.toString('utf8')).toBe(PLAIN_EVENTS[i]));
     expect(observer.push(Buffer.from(USAGE_EVENT), false)!.length).toBe(0);
     expect(observer.push(Buffer.from('data: [DONE]\n\n'), true)).toBeNull();
+    const plain = observeResponse('text/event-stream', true)!;
+    for (const e of PLAIN_EVENTS) expect(plain.push(Buffer.from(e), false)).toBeNull();
+  });
+
+  it.each([
+    ['spaces around the colon and brace', 'data: {"id":"c1","choices":[] , "usage" : null }\n\n', 'data: {"id":"c1","choices":[]  }\n\n'],
+    ['the only member', 'data: {"usage":null}\n\n', 'data: {}\n\n'],
+    [
+      "before OpenAI's obfuscation padding",
+      'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"a\\"}{b"}\n\n',
+      'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}],"obfuscation":"a\\"}{b"}\n\n',
+    ],
+    ['the first member of several', 'data: {"usage" : null , "id":"c1"}\n\n', 'data: { "id":"c1"}\n\n'],
+    ['CRLF line endings', 'data: {"id":"c1","usage":null}\r\n\r\n', 'data: {"id":"c1"}\r\n\r\n'],
+    ['other fields before the data line', 'event: message\nid: 7\ndata: {"id":"c1","usage":null}\n\n', 'event: message\nid: 7\ndata: {"id":"c1"}\n\n'],
+  ])('removes a top-level "usage":null: %s', (_name, event, expected) => {
+    const done = event.endsWith('\r\n') ? 'data: [DONE]\r\n\r\n' : 'data: [DONE]\n\n';
+    for (const [, parts] of splits(Buffer.from(event + done))) {
+      expect(feed(observeResponse('text/event-stream', true)!, parts).toString('utf8')).toBe(expected + done);
+    }
+  });
+
+  it.each([
+    ['in a nested object', 'data: {"id":"c1","x":{"usage":null}}\n\n'],
+    ['in a nested object before other members', 'data: {"id":"c1","x":{"usage":null,"y":[1,{}]}}\n\n'],
+    ['in an array', 'data: {"id":"c1","x":[{"usage":null}]}\n\n'],
+    ['inside a string', `data: ${JSON.stringify({ id: 'c1', choices: [{ delta: { content: 'say ,"usage":null}' } }] })}\n\n`],
+    ['in a string at the end', `data: ${JSON.stringify({ id: 'c1', note: '{"usage":null}' })}\n\n`],
+    ['a comment', ': {"a":1,"usage":null}\n\n'],
+    ['usage that is not null', 'data: {"id":"c1","usage":0}\n\n'],
+  ])('leaves anything else unchanged: %s', (_name, event) => {
+    const observer = observeResponse('text/event-stream', true)!;
+    expect(observer.push(Buffer.from(event), false)).toBeNull();
   });
 });
 
@@ -84,22 +117,60 @@ describe('SSE framing', () => {
 
   it('a stream that ends between events without its end gets an error event; what was delivered is counted', () => {
     const observer = observeResponse('text/event-stream', true)!;
-    const cut = Buffer.from(`${EVENTS[0]}data: {"usage": {not json}\n\n${EVENTS[1]}${EVENTS[2]}`);
-    expect(feed(observer, [cut]).equals(Buffer.concat([cut, TRUNCATED_STREAM_EVENT]))).toBe(true);
+    const bad = 'data: {"usage": {not json}\n\n';
+    const cut = Buffer.from(`${EVENTS[0]}${bad}${EVENTS[1]}${EVENTS[2]}`);
+    expect(feed(observer, [cut]).toString('utf8')).toBe(`${PLAIN_EVENTS[0]}${bad}${PLAIN_EVENTS[1]}${PLAIN_EVENTS[2]}${TRUNCATED_STREAM_EVENT.toString('utf8')}`);
     expect(JSON.parse(TRUNCATED_STREAM_EVENT.toString().slice(6))).toMatchObject({ error: { type: 'server_error', code: 'upstream_stream_truncated' } });
-    expect(observer.report()).toMatchObject({ usage: null, contentEvents: 2 });
+    expect(observer.report()).toEqual({ usage: null, responseModel: null, contentEvents: 2, complete: false });
+  });
+
+  it('a stream that ends inside an event: the error event after it starts an event of its own', () => {
+    const observer = observeResponse('text/event-stream', false)!;
+    const cut = Buffer.from(`${EVENTS[1]}data: {"id":"c1","cho`);
+    expect(feed(observer, [cut, Buffer.alloc(0)]).toString('utf8')).toBe(`${cut.toString('utf8')}\n\n${MALFORMED_STREAM_EVENT.toString('utf8')}`);
   });
 
   it('a malformed event (cut inside, HTML, garbage) is followed by an error event, and nothing after it reaches the client', () => {
-    for (const bad of ['data: {"choices": [', 'data: <html>502 Bad Gateway</html>\n\n']) {
+    for (const [bad, separator] of [
+      ['data: {"choices": [', '\n\n'],
+      ['data: <html>502 Bad Gateway</html>\n\n', ''],
+    ] as const) {
       const observer = observeResponse('text/event-stream', false)!;
       const first = Buffer.from(`${EVENTS[1]}${bad}`);
-      expect(observer.push(first, bad.endsWith('['))!.equals(Buffer.concat([first, MALFORMED_STREAM_EVENT]))).toBe(true);
+      expect(observer.push(first, bad.endsWith('['))!.toString('utf8')).toBe(`${first.toString('utf8')}${separator}${MALFORMED_STREAM_EVENT.toString('utf8')}`);
       expect(observer.push(Buffer.from(EVENTS[2]!), false)!.length).toBe(0);
       expect(observer.push(Buffer.from('data: [DONE]\n\n'), true)!.length).toBe(0);
-      expect(observer.report().contentEvents).toBe(1);
+      expect(observer.report()).toMatchObject({ contentEvents: 1, complete: false });
     }
     expect(JSON.parse(MALFORMED_STREAM_EVENT.toString().slice(6))).toMatchObject({ error: { code: 'upstream_stream_malformed' } });
+  });
+
+  describe.each([
+    ['client asked for usage', false, EVENTS],
+    ['router asked for usage', true, PLAIN_EVENTS],
+  ] as const)('events after a malformed one in the same chunk (%s)', (_name, hide, delivered) => {
+    const MALFORMED = 'data: <html>502 Bad Gateway</html>\n\n';
+    const source = Buffer.from([EVENTS[0], EVENTS[1], MALFORMED, ...EVENTS.slice(2), USAGE_EVENT, 'data: [DONE]\n\n'].join(''));
+    const expected = `${delivered[0]}${delivered[1]}${MALFORMED}${MALFORMED_STREAM_EVENT.toString('utf8')}`;
+    it.each(splits(source))('%s: only the error event follows it', (_split, parts) => {
+      const observer = observeResponse('text/event-stream', hide)!;
+      expect(feed(observer, parts).toString('utf8')).toBe(expected);
+      expect(observer.report()).toEqual({ usage: null, responseModel: null, contentEvents: 1, complete: false });
+    });
+  });
+
+  it('a malformed event after the usage report: the usage is read, the answer is not complete', () => {
+    const observer = observeResponse('text/event-stream', false)!;
+    feed(observer, [Buffer.from([...EVENTS, USAGE_EVENT, 'data: <html>\n\n', 'data: [DONE]\n\n'].join(''))]);
+    expect(observer.report()).toMatchObject({ usage: EXPECTED_USAGE, complete: false });
+  });
+
+  it('complete: only once the stream ended after its end', () => {
+    const observer = observeResponse('text/event-stream', false)!;
+    observer.push(TRANSCRIPT, false);
+    expect(observer.report().complete).toBe(false);
+    observer.push(Buffer.alloc(0), true);
+    expect(observer.report().complete).toBe(true);
   });
 
   it('keep-alive comments and empty data lines are not malformed', () => {
@@ -111,25 +182,7 @@ describe('SSE framing', () => {
     const observer = observeResponse('text/event-stream', false)!;
     const whole = Buffer.from(EVENTS.join(''));
     expect(observer.push(whole, true)).toBeNull();
-    expect(observer.report().contentEvents).toBe(CONTENT.length);
-  });
-
-  it('fuzz: random splits of random transcripts give the same usage and bytes', () => {
-    let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    for (let round = 0; round < 300; round++) {
-      const parts: Buffer[] = [];
-      let at = 0;
-      while (at < TRANSCRIPT.length) {
-        const len = 1 + Math.floor(rand() * 120);
-        parts.push(TRANSCRIPT.subarray(at, at + len));
-        at += len;
-      }
-      const hide = rand() < 0.5;
-      const observer = observeResponse('text/event-stream', hide)!;
-      expect(feed(observer, parts).equals(hide ? WITHOUT_USAGE : TRANSCRIPT)).toBe(true);
-      expect(observer.report().usage).toEqual(EXPECTED_USAGE);
-    }
+    expect(observer.report()).toMatchObject({ contentEvents: CONTENT.length, complete: true });
   });
 });
 
@@ -139,13 +192,13 @@ describe('JSON usage', () => {
   it.each(splits(body).filter((_, i) => i % 7 === 0))('%s', (_name, parts) => {
     const observer = observeResponse('application/json; charset=utf-8', false)!;
     expect(feed(observer, parts).equals(body)).toBe(true);
-    expect(observer.report()).toEqual({ usage: EXPECTED_USAGE, responseModel: 'gpt-4o-mini-2024-07-18', contentEvents: 0 });
+    expect(observer.report()).toEqual({ usage: EXPECTED_USAGE, responseModel: 'gpt-4o-mini-2024-07-18', contentEvents: 0, complete: true });
   });
 
   it('reports no usage for a body that is not JSON', () => {
     const observer = observeResponse('application/json', false)!;
     observer.push(Buffer.from('<html>bad gateway</html>'), true);
-    expect(observer.report().usage).toBeNull();
+    expect(observer.report()).toMatchObject({ usage: null, complete: false });
   });
 
   it('ignores content types it cannot read', () => {
