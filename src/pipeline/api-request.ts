@@ -17,6 +17,9 @@ export interface ApiRequest {
   readonly body: Record<string, unknown>;
 }
 
+/** `n`: OpenAI's own limit. */
+export const MAX_CHOICES = 128;
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function positiveInteger(body: Record<string, unknown>, field: string): void {
@@ -26,8 +29,42 @@ function positiveInteger(body: Record<string, unknown>, field: string): void {
   }
 }
 
+/**
+ * How deep objects and arrays may nest in a body. A rewritten body is serialised again, recursively,
+ * and tens of thousands of levels overflow the stack (a 500, where an unrewritten body passed). Far
+ * above what any request needs: OpenAI's structured outputs allow 10 levels of schema nesting, about
+ * 40 levels of JSON with the body's own.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
+ * Whether the JSON text nests deeper than `limit`: one pass over the bytes, jumping over strings
+ * (a quote ends one unless an odd run of backslashes precedes it). Invalid JSON is left to JSON.parse.
+ */
+function nestsDeeperThan(bytes: Buffer, limit: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b === 0x22) {
+      for (;;) {
+        i = bytes.indexOf(0x22, i + 1);
+        if (i === -1) return false;
+        let backslashes = 0;
+        while (bytes[i - 1 - backslashes] === 0x5c) backslashes++;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (b === 0x7b || b === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (b === 0x7d || b === 0x5d) depth--;
+  }
+  return false;
+}
+
 /** The body as a JSON object with a model name, or the error a client should see. */
 function parseBody(bytes: Buffer): Record<string, unknown> & { model: string } {
+  if (nestsDeeperThan(bytes, MAX_JSON_DEPTH)) {
+    throw new RouterError('invalid_request', `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`);
+  }
   let body: unknown;
   try {
     body = JSON.parse(bytes.toString('utf8'));
@@ -72,6 +109,10 @@ export function parseChatRequest(bytes: Buffer): ApiRequest {
   positiveInteger(body, 'max_tokens');
   positiveInteger(body, 'max_completion_tokens');
   positiveInteger(body, 'n');
+  // Each choice may use max_tokens: admission reserves n of them, and OpenAI takes no more than 128.
+  if (typeof body.n === 'number' && body.n > MAX_CHOICES) {
+    throw new RouterError('invalid_request', `Invalid 'n': integer above maximum value. Expected a value <= ${MAX_CHOICES}, but got ${body.n} instead.`, 'n');
+  }
   return {
     endpoint: 'chat',
     model,

@@ -28,8 +28,7 @@ import { embed } from '../providers/openai/embeddings.js';
 import { headAndTail } from '../routing/classifier/semantic.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
 import { routeRequestOf } from '../routing/features.js';
-import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
-import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
+import { completionTokens, earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import type { LoadsOf, Target } from '../routing/choose.js';
 import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
 import type { Decision, Endpoint, ExclusionReason, LoadView, RouteRequest } from '../routing/types.js';
@@ -213,10 +212,11 @@ export class Exchange implements StreamHandler {
       }
       const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key, req.endpoint);
       this.features = features;
-      // A prompt that might not fit a context window (or meets a token rule) is counted exactly.
-      if (features.promptTokensBound + (features.maxTokens ?? 0) > this.p.config.countTokensAbove && !tokenizerLoaded()) {
-        return loadTokenizer().then(
-          () => this.resolveAndRoute(req, features),
+      // A prompt that might not fit a context window (or meets a token rule) is counted, within its
+      // budget and in slices that let other requests through (token-counting.ts).
+      if (features.promptTokensBound + (features.maxTokens ?? 0) >= this.p.config.countTokensAbove) {
+        return this.p.tokenCounting.count(features.prompt, this.p.config.tokenCountBudgetMs).then(
+          (tokens) => this.resolveAndRoute(req, (this.features = { ...features, promptTokensCounted: tokens })),
           (err: unknown) => this.reject(err),
         );
       }
@@ -286,7 +286,7 @@ export class Exchange implements StreamHandler {
     const now = this.p.env.now();
     const budgets = deployments.map((d) => {
       const prompt = estimatedPromptTokens(features);
-      return deploymentBudgetCharges(d, worstCaseNanos(prompt, features.maxTokens ?? this.p.config.defaultMaxTokens, d), now, this.p.config);
+      return deploymentBudgetCharges(d, worstCaseNanos(prompt, completionTokens(features, this.p.config.defaultMaxTokens), d), now, this.p.config);
     });
     const charges = budgets.flat();
     return Promise.all([this.p.store.loadOf(names, now), charges.length === 0 ? [] : this.p.store.used(charges)]).then(
@@ -329,7 +329,7 @@ export class Exchange implements StreamHandler {
       const d = decision.primary;
       this.plan = { primary: d.name, hops: req.disableFallbacks ? [] : this.p.router.hops(features, decision, loadsOf, this.p.env, avoid) };
       const charges = plannedCharges(
-        { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
+        { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), completionTokens: completionTokens(features, this.p.config.defaultMaxTokens), deployment: d, nowMs: this.startMs },
         this.p.config,
       );
       // Nothing to reserve: no admission, unless a planned hop has budgets. Its cost is settled against
@@ -494,13 +494,13 @@ export class Exchange implements StreamHandler {
 
   /**
    * A stream that ended without the provider's usage report is billed for what the client got: the
-   * prompt (counted exactly when the tokenizer is loaded) and one completion token per content
+   * prompt (as counted before routing, else estimated) and one completion token per content
    * event delivered, which is how providers stream.
    */
   private billedUsage(report: ResponseReport): { usage: Usage; estimated: boolean } {
     if (report.usage !== null) return { usage: report.usage, estimated: false };
     if (!this.stream || report.contentEvents === 0 || this.features === null) return { usage: NO_USAGE, estimated: false };
-    const promptTokens = tokenizerLoaded() ? this.features.promptTokens() : estimatedPromptTokens(this.features);
+    const promptTokens = estimatedPromptTokens(this.features);
     const completionTokens = report.contentEvents;
     return { usage: { promptTokens, cachedPromptTokens: 0, completionTokens, reasoningTokens: 0, totalTokens: promptTokens + completionTokens }, estimated: true };
   }
