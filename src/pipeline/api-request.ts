@@ -29,45 +29,11 @@ function positiveInteger(body: Record<string, unknown>, field: string): void {
   }
 }
 
-/**
- * How deep objects and arrays may nest in a body. A rewritten body is serialised again, recursively,
- * and tens of thousands of levels overflow the stack (a 500, where an unrewritten body passed). Far
- * above what any request needs: OpenAI's structured outputs allow 10 levels of schema nesting, about
- * 40 levels of JSON with the body's own.
- */
-export const MAX_JSON_DEPTH = 128;
-
-/**
- * Whether the JSON text nests deeper than `limit`: one pass over the bytes, jumping over strings
- * (a quote ends one unless an odd run of backslashes precedes it). Invalid JSON is left to JSON.parse.
- */
-function nestsDeeperThan(bytes: Buffer, limit: number): boolean {
-  let depth = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b === 0x22) {
-      for (;;) {
-        i = bytes.indexOf(0x22, i + 1);
-        if (i === -1) return false;
-        let backslashes = 0;
-        while (bytes[i - 1 - backslashes] === 0x5c) backslashes++;
-        if (backslashes % 2 === 0) break;
-      }
-    } else if (b === 0x7b || b === 0x5b) {
-      if (++depth > limit) return true;
-    } else if (b === 0x7d || b === 0x5d) depth--;
-  }
-  return false;
-}
-
 /** The body as a JSON object with a model name, or the error a client should see. */
-function parseBody(bytes: Buffer): Record<string, unknown> & { model: string } {
-  if (nestsDeeperThan(bytes, MAX_JSON_DEPTH)) {
-    throw new RouterError('invalid_request', `The request body nests objects and arrays more than ${MAX_JSON_DEPTH} levels deep.`);
-  }
+function parseBody(text: string): Record<string, unknown> & { model: string } {
   let body: unknown;
   try {
-    body = JSON.parse(bytes.toString('utf8'));
+    body = JSON.parse(text);
   } catch (err) {
     throw new RouterError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
   }
@@ -88,8 +54,9 @@ function disableFallbacksOf(body: Record<string, unknown>): boolean {
   return v === true;
 }
 
-export function parseChatRequest(bytes: Buffer): ApiRequest {
-  const body = parseBody(bytes);
+/** `text`: the body as json-body.ts `readBody` let it through. */
+export function parseChatRequest(text: string): ApiRequest {
+  const body = parseBody(text);
   const { model, messages, stream, stream_options: streamOptions } = body;
   if (messages === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'messages'.", 'messages');
   if (!Array.isArray(messages)) throw new RouterError('invalid_request', "Invalid type for 'messages': expected an array.", 'messages');
@@ -126,8 +93,8 @@ export function parseChatRequest(bytes: Buffer): ApiRequest {
 const isTokenArray = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t) && t >= 0);
 
 /** `input`: a string, an array of strings, an array of token ids, or an array of those arrays — none empty. */
-export function parseEmbeddingsRequest(bytes: Buffer): ApiRequest {
-  const body = parseBody(bytes);
+export function parseEmbeddingsRequest(text: string): ApiRequest {
+  const body = parseBody(text);
   const input = body.input;
   if (input === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'input'.", 'input');
   const valid =

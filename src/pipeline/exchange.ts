@@ -39,6 +39,7 @@ import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, ty
 import type { Pipeline } from './pipeline.js';
 import { settleAttempt } from './attempt.js';
 import { Holdings } from './holdings.js';
+import { readBody } from './json-body.js';
 import { HOP_HEADERS, upstreamRequest } from './upstream.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
@@ -204,7 +205,21 @@ export class Exchange implements StreamHandler {
       if (body.length > this.p.config.maxRequestBodyBytes) {
         throw new RouterError('body_too_large', `The request body is ${body.length} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
       }
-      const req = this.endpoint === 'embeddings' ? parseEmbeddingsRequest(body) : parseChatRequest(body);
+      const text = readBody(body);
+      if (typeof text === 'string') return this.withBody(text);
+      return text.then(
+        (read) => this.withBody(read),
+        (err: unknown) => this.reject(err),
+      );
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  /** The body read (json-body.ts): validated, its features read, its prompt counted if that may matter. */
+  private withBody(text: string): Outcome | Promise<Outcome> {
+    try {
+      const req = this.endpoint === 'embeddings' ? parseEmbeddingsRequest(text) : parseChatRequest(text);
       this.requestedModel = req.model;
       this.stream = req.stream;
       if (this.key !== null && !mayRequest(this.key, req.model)) {

@@ -61,9 +61,9 @@ describe('embeddings', () => {
 
   it('sizes the input for admission: text by its bound, token ids as they are, no completion', () => {
     const routing = config.routing;
-    const tokenIds = routeRequestOf(parseEmbeddingsRequest(body({ model: 'embed', input: [[1, 2, 3], [4, 5]] })).body, {}, routing, null, 'embeddings');
+    const tokenIds = routeRequestOf(parseEmbeddingsRequest(JSON.stringify({ model: 'embed', input: [[1, 2, 3], [4, 5]] })).body, {}, routing, null, 'embeddings');
     expect([tokenIds.promptTokensBound, new PromptTokenCounter(tokenIds.prompt).tokens(), tokenIds.maxTokens, [...tokenIds.needs]]).toEqual([5, 5, 0, ['embeddings']]);
-    const text = routeRequestOf(parseEmbeddingsRequest(body({ model: 'embed', input: 'hello world' })).body, {}, routing, null, 'embeddings');
+    const text = routeRequestOf(parseEmbeddingsRequest(JSON.stringify({ model: 'embed', input: 'hello world' })).body, {}, routing, null, 'embeddings');
     expect(text.promptTokensBound).toBeGreaterThanOrEqual(2);
   });
 });
