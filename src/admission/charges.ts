@@ -1,8 +1,8 @@
 /**
  * What a request is charged against before it goes upstream: the RPM, TPM and budgets of its key,
  * its key's team and its tags; the RPM and TPM of its model group and tier; the budgets of the chosen
- * deployment's provider and model group. Tokens are reserved as estimated (prompt + max_tokens, or the
- * configured default), cost at its worst case on the chosen deployment; both are settled to the
+ * deployment's provider and model group. Tokens are reserved as estimated (prompt + n × max_tokens, or
+ * n × the configured default), cost at its worst case on the chosen deployment; both are settled to the
  * real usage when the request ends. Pure: the clock comes in as `nowMs`.
  */
 import type { Limits, VirtualKey } from '../auth/keys.js';
@@ -29,9 +29,9 @@ export interface AdmissionInput {
   readonly key: VirtualKey | null;
   readonly tags: readonly string[];
   readonly tier: string | null;
-  /** Prompt tokens (estimated) and completion tokens that may be produced. */
+  /** Prompt tokens (estimated), and the most completion tokens it may produce (routing/filters.ts `completionTokens`). */
   readonly promptTokens: number;
-  readonly maxTokens: number | null;
+  readonly completionTokens: number;
   readonly deployment: Deployment;
   readonly nowMs: number;
 }
@@ -51,9 +51,8 @@ export function budgetCharge(owner: string, id: string, b: Budget, amount: numbe
 }
 
 export function plannedCharges(input: AdmissionInput, config: RouterConfig): PlannedCharge[] {
-  const completion = input.maxTokens ?? config.defaultMaxTokens;
-  const tokens = input.promptTokens + completion;
-  const cost = worstCaseNanos(input.promptTokens, completion, input.deployment);
+  const tokens = input.promptTokens + input.completionTokens;
+  const cost = worstCaseNanos(input.promptTokens, input.completionTokens, input.deployment);
   const out: PlannedCharge[] = [];
   const add = (owner: string, meter: string, kind: ChargeKind, window: WindowName, limit: number, amount: number) => {
     const p = position(window, input.nowMs);

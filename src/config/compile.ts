@@ -149,6 +149,8 @@ export interface RouterConfig {
    * smallest context window or token threshold of a rule. Below it the tokenizer is never needed.
    */
   readonly countTokensAbove: number;
+  /** How long one prompt's count may take before the rest of it is bounded by its bytes. */
+  readonly tokenCountBudgetMs: number;
   readonly state: RouterConfigFile['state'] & { readonly usage_log_max_entries: number };
   readonly logLevel: RouterConfigFile['log_level'];
   readonly auth: { readonly mode: 'off' | 'keys'; readonly cacheMs: number; readonly anonymousIdsPerDay: number };
@@ -318,6 +320,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       ...file.deployments.map((d) => d.context_window),
       ...file.virtual_models.flatMap((v) => v.rules.flatMap((r) => [r.when.min_prompt_tokens ?? Infinity, r.when.max_prompt_tokens ?? Infinity])),
     ),
+    tokenCountBudgetMs: file.limits.token_count_budget_ms,
     state: { ...file.state, usage_log_max_entries: file.state.usage_log_max_entries ?? (file.state.kind === 'memory' ? 10_000 : 1_000_000) },
     logLevel: file.log_level,
     auth: { mode: file.auth.mode, cacheMs: file.auth.cache_ms, anonymousIdsPerDay: file.auth.anonymous_ids_per_day },

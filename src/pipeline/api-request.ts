@@ -17,6 +17,9 @@ export interface ApiRequest {
   readonly body: Record<string, unknown>;
 }
 
+/** `n`: OpenAI's own limit. */
+export const MAX_CHOICES = 128;
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function positiveInteger(body: Record<string, unknown>, field: string): void {
@@ -27,10 +30,10 @@ function positiveInteger(body: Record<string, unknown>, field: string): void {
 }
 
 /** The body as a JSON object with a model name, or the error a client should see. */
-function parseBody(bytes: Buffer): Record<string, unknown> & { model: string } {
+function parseBody(text: string): Record<string, unknown> & { model: string } {
   let body: unknown;
   try {
-    body = JSON.parse(bytes.toString('utf8'));
+    body = JSON.parse(text);
   } catch (err) {
     throw new RouterError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
   }
@@ -51,8 +54,9 @@ function disableFallbacksOf(body: Record<string, unknown>): boolean {
   return v === true;
 }
 
-export function parseChatRequest(bytes: Buffer): ApiRequest {
-  const body = parseBody(bytes);
+/** `text`: the body as json-body.ts `readBody` let it through. */
+export function parseChatRequest(text: string): ApiRequest {
+  const body = parseBody(text);
   const { model, messages, stream, stream_options: streamOptions } = body;
   if (messages === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'messages'.", 'messages');
   if (!Array.isArray(messages)) throw new RouterError('invalid_request', "Invalid type for 'messages': expected an array.", 'messages');
@@ -72,6 +76,10 @@ export function parseChatRequest(bytes: Buffer): ApiRequest {
   positiveInteger(body, 'max_tokens');
   positiveInteger(body, 'max_completion_tokens');
   positiveInteger(body, 'n');
+  // Each choice may use max_tokens: admission reserves n of them, and OpenAI takes no more than 128.
+  if (typeof body.n === 'number' && body.n > MAX_CHOICES) {
+    throw new RouterError('invalid_request', `Invalid 'n': integer above maximum value. Expected a value <= ${MAX_CHOICES}, but got ${body.n} instead.`, 'n');
+  }
   return {
     endpoint: 'chat',
     model,
@@ -85,8 +93,8 @@ export function parseChatRequest(bytes: Buffer): ApiRequest {
 const isTokenArray = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((t) => Number.isInteger(t) && t >= 0);
 
 /** `input`: a string, an array of strings, an array of token ids, or an array of those arrays — none empty. */
-export function parseEmbeddingsRequest(bytes: Buffer): ApiRequest {
-  const body = parseBody(bytes);
+export function parseEmbeddingsRequest(text: string): ApiRequest {
+  const body = parseBody(text);
   const input = body.input;
   if (input === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'input'.", 'input');
   const valid =

@@ -29,8 +29,7 @@ import { embed } from '../providers/openai/embeddings.js';
 import { headAndTail } from '../routing/classifier/semantic.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
 import { routeRequestOf } from '../routing/features.js';
-import { loadTokenizer, tokenizerLoaded } from '../routing/tokens.js';
-import { earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
+import { completionTokens, earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import type { LoadsOf, Target } from '../routing/choose.js';
 import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
 import type { Decision, Endpoint, ExclusionReason, LoadView, RouteRequest } from '../routing/types.js';
@@ -41,6 +40,7 @@ import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, ty
 import type { Pipeline } from './pipeline.js';
 import { settleAttempt } from './attempt.js';
 import { Holdings } from './holdings.js';
+import { readBody } from './json-body.js';
 import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
@@ -204,7 +204,21 @@ export class Exchange implements StreamHandler {
       if (body.length > this.p.config.maxRequestBodyBytes) {
         throw new RouterError('body_too_large', `The request body is ${body.length} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
       }
-      const req = this.endpoint === 'embeddings' ? parseEmbeddingsRequest(body) : parseChatRequest(body);
+      const text = readBody(body);
+      if (typeof text === 'string') return this.withBody(text);
+      return text.then(
+        (read) => this.withBody(read),
+        (err: unknown) => this.reject(err),
+      );
+    } catch (err) {
+      return this.reject(err);
+    }
+  }
+
+  /** The body read (json-body.ts): validated, its features read, its prompt counted if that may matter. */
+  private withBody(text: string): Outcome | Promise<Outcome> {
+    try {
+      const req = this.endpoint === 'embeddings' ? parseEmbeddingsRequest(text) : parseChatRequest(text);
       this.requestedModel = clipped(req.model);
       this.stream = req.stream;
       if (this.key !== null && !mayRequest(this.key, req.model)) {
@@ -212,10 +226,11 @@ export class Exchange implements StreamHandler {
       }
       const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key, req.endpoint);
       this.features = features;
-      // A prompt that might not fit a context window (or meets a token rule) is counted exactly.
-      if (features.promptTokensBound + (features.maxTokens ?? 0) > this.p.config.countTokensAbove && !tokenizerLoaded()) {
-        return loadTokenizer().then(
-          () => this.resolveAndRoute(req, features),
+      // A prompt that might not fit a context window (or meets a token rule) is counted, within its
+      // budget and in slices that let other requests through (token-counting.ts).
+      if (features.promptTokensBound + (features.maxTokens ?? 0) >= this.p.config.countTokensAbove) {
+        return this.p.tokenCounting.count(features.prompt, this.p.config.tokenCountBudgetMs).then(
+          (tokens) => this.resolveAndRoute(req, (this.features = { ...features, promptTokensCounted: tokens })),
           (err: unknown) => this.reject(err),
         );
       }
@@ -287,7 +302,7 @@ export class Exchange implements StreamHandler {
     const now = this.p.env.now();
     const budgets = deployments.map((d) => {
       const prompt = estimatedPromptTokens(features);
-      return deploymentBudgetCharges(d, worstCaseNanos(prompt, features.maxTokens ?? this.p.config.defaultMaxTokens, d), now, this.p.config);
+      return deploymentBudgetCharges(d, worstCaseNanos(prompt, completionTokens(features, this.p.config.defaultMaxTokens), d), now, this.p.config);
     });
     const charges = budgets.flat();
     return Promise.all([this.p.store.loadOf(names, now), charges.length === 0 ? [] : this.p.store.used(charges)]).then(
@@ -330,7 +345,7 @@ export class Exchange implements StreamHandler {
       const d = decision.primary;
       this.plan = { primary: d.name, hops: req.disableFallbacks ? [] : this.p.router.hops(features, decision, loadsOf, this.p.env, avoid) };
       const charges = plannedCharges(
-        { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), maxTokens: features.maxTokens, deployment: d, nowMs: this.startMs },
+        { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), completionTokens: completionTokens(features, this.p.config.defaultMaxTokens), deployment: d, nowMs: this.startMs },
         this.p.config,
       );
       // Nothing to reserve: no admission, unless a planned hop has budgets. Its cost is settled against
@@ -498,13 +513,13 @@ export class Exchange implements StreamHandler {
 
   /**
    * A stream that ended without the provider's usage report is billed for what the client got: the
-   * prompt (counted exactly when the tokenizer is loaded) and one completion token per content
+   * prompt (as counted before routing, else estimated) and one completion token per content
    * event delivered, which is how providers stream.
    */
   private billedUsage(report: ResponseReport): { usage: Usage; estimated: boolean } {
     if (report.usage !== null) return { usage: report.usage, estimated: false };
     if (!this.stream || report.contentEvents === 0 || this.features === null) return { usage: NO_USAGE, estimated: false };
-    const promptTokens = tokenizerLoaded() ? this.features.promptTokens() : estimatedPromptTokens(this.features);
+    const promptTokens = estimatedPromptTokens(this.features);
     const completionTokens = report.contentEvents;
     return { usage: { promptTokens, cachedPromptTokens: 0, completionTokens, reasoningTokens: 0, totalTokens: promptTokens + completionTokens }, estimated: true };
   }

@@ -1,6 +1,6 @@
 /**
  * The request pipeline, process-wide: the router, the key resolver, the routing metrics, what this
- * process knows of deployment availability and the replies prepared once. `exchange()` starts the
+ * process knows of deployment availability, prompt counting and the replies prepared once. `exchange()` starts the
  * per-request state machine (exchange.ts), `hop()` and `failedAttempt()` the per-attempt ones
  * (attempt.ts), which the Envoy adapter drives phase by phase.
  */
@@ -21,6 +21,7 @@ import { AttemptLog } from './attempts.js';
 import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
 import { renderModelsList } from './models-list.js';
+import { TokenCounting } from './token-counting.js';
 import { HOP_HEADERS, PLAN_HEADER, STREAM_HEADER } from './upstream.js';
 import type { Continue } from './types.js';
 
@@ -42,6 +43,8 @@ export class Pipeline {
   readonly anonymousIds: AnonymousIds;
   readonly availability: Availability;
   readonly attempts: AttemptLog;
+  /** Prompt counts, in turn with each other and in slices between other requests' work. */
+  readonly tokenCounting: TokenCounting;
   /**
    * Every deployment this process has had in its config: the current ones, and any a reload removed,
    * so a retry of a request planned before the reload still gets its own credential and model id.
@@ -65,6 +68,7 @@ export class Pipeline {
     this.anonymousIds = new AnonymousIds(config.auth.anonymousIdsPerDay, previous?.anonymousIds);
     this.metrics = previous?.metrics ?? new RoutingMetrics();
     this.attempts = previous?.attempts ?? new AttemptLog();
+    this.tokenCounting = previous?.tokenCounting ?? new TokenCounting();
     this.availability = new Availability(config.routing, previous?.availability);
     this.known = previous === undefined ? config.deployments : new Map([...previous.known, ...config.deployments]);
     this.forwardable = unionOf([...config.deployments.values()].map((d) => d.forwardHeaders));

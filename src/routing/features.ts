@@ -6,15 +6,13 @@
 import type { BalancePreset, Capability, RoutingSettings } from '../config/compile.js';
 import { BALANCE_PRESETS } from '../config/schema.js';
 import { RouterError } from '../errors.js';
-import { promptTokens, promptTokensBound, type PromptText } from './tokens.js';
+import { promptTokensBound, type PromptText } from './tokens.js';
 import type { Endpoint, RouteRequest } from './types.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 interface Scan extends PromptText {
   readonly lastUserText: string;
-  /** Tokens given as token ids (embeddings `input`): counted as they are. */
-  readonly tokenIds: number;
 }
 
 /** One pass over the messages: their text, image parts and the last user message. */
@@ -156,7 +154,6 @@ export function routeRequestOf(
   if (hasTools) needs.add('tools');
   if (isObject(body.response_format) && body.response_format.type !== 'text') needs.add('json');
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
-  let counted: number | null = null;
   const requestTags = tagsOf(body, metadata, headers, settings);
   if (caller !== null) checkBudgetedTags(requestTags, caller, settings.tags);
   const tags = caller === null || caller.tags.length === 0 ? requestTags : [...new Set([...requestTags, ...caller.tags])];
@@ -164,10 +161,12 @@ export function routeRequestOf(
     model: body.model as string,
     stream: body.stream === true,
     needs,
-    promptTokensBound: promptTokensBound(scan) + scan.tokenIds,
-    promptTokens: () => (counted ??= promptTokens(scan) + scan.tokenIds),
+    promptTokensBound: promptTokensBound(scan),
+    prompt: scan,
+    promptTokensCounted: null,
     // An embedding has no completion: nothing to reserve beyond the input.
     maxTokens: embeddings ? 0 : typeof maxTokens === 'number' ? maxTokens : null,
+    choices: !embeddings && typeof body.n === 'number' ? body.n : 1,
     tags,
     // Only tags the config knows get usage totals: each distinct tag is an aggregate kept for good.
     countedTags: tags.length === 0 ? NO_TAGS : tags.filter((t) => settings.tags.known.has(t) || (caller?.tags.includes(t) ?? false)),

@@ -30,11 +30,11 @@ const capability: Filter = (req, { deployment: d }) => {
   return null;
 };
 
-/** Counts tokens only when the free upper bound does not already fit the window. */
+/** Each choice's completion shares the prompt's window: `n` does not multiply the reply here. */
 const contextWindow: Filter = (req, { deployment: d }) => {
   const reply = req.maxTokens ?? 0;
   if (req.promptTokensBound + reply <= d.contextWindow) return null;
-  const needed = req.promptTokens() + reply;
+  const needed = promptTokens(req) + reply;
   return needed <= d.contextWindow ? null : { reason: 'context_window', detail: `needs ${needed} tokens, window ${d.contextWindow}` };
 };
 
@@ -95,14 +95,24 @@ export function earliestRecovery(excluded: readonly Exclusion[]): number | null 
 // Cooling before unhealthy: a deployment that is both reports when it recovers.
 const FILTERS: readonly Filter[] = [capability, contextWindow, tags, cooldown, health, budget, rateLimit];
 
-/** Prompt tokens expected: about a quarter of the byte bound (≈ 4 bytes a token in English). */
-export function estimatedPromptTokens(req: RouteRequest): number {
-  return Math.ceil(req.promptTokensBound / 4);
+/** The prompt's tokens for a fit test: as counted, else the free bound. */
+export function promptTokens(req: RouteRequest): number {
+  return req.promptTokensCounted ?? req.promptTokensBound;
 }
 
-/** Tokens a request is expected to use: its prompt estimate plus max_tokens. */
+/** Prompt tokens expected: as counted, else about a quarter of the byte bound (≈ 4 bytes a token in English). */
+export function estimatedPromptTokens(req: RouteRequest): number {
+  return req.promptTokensCounted ?? Math.ceil(req.promptTokensBound / 4);
+}
+
+/** The most completion tokens a request may produce: `n` choices of `max_tokens`, or `perChoiceUnset` each when it sets none. */
+export function completionTokens(req: RouteRequest, perChoiceUnset: number): number {
+  return req.choices * (req.maxTokens ?? perChoiceUnset);
+}
+
+/** Tokens a request is expected to use: its prompt estimate plus every choice's max_tokens. */
 export function estimatedTokens(req: RouteRequest): number {
-  return estimatedPromptTokens(req) + (req.maxTokens ?? 0);
+  return estimatedPromptTokens(req) + completionTokens(req, 0);
 }
 
 /**

@@ -1,5 +1,6 @@
 /** Plain types shared by the routing code; nothing here knows Envoy, Redis or the clock. */
 import type { BalancePreset, BalanceWeights, Capability, Deployment, ModelGroup } from '../config/compile.js';
+import type { PromptText } from './tokens.js';
 
 /** Injected sources of time and randomness, so every decision can be replayed in a test. */
 export interface PolicyEnv {
@@ -21,10 +22,18 @@ export interface RouteRequest {
   readonly needs: ReadonlySet<Capability>;
   /** An upper bound on the prompt's tokens that costs nothing to compute (its UTF-8 text length). */
   readonly promptTokensBound: number;
-  /** The prompt's tokens, counted by the tokenizer on first call and remembered. */
-  promptTokens(): number;
-  /** `max_completion_tokens` or `max_tokens`, when set. */
+  /** The prompt's text, for the pipeline to count before routing when a count may matter. */
+  readonly prompt: PromptText;
+  /**
+   * The pipeline's count (pipeline/token-counting.ts): o200k's as far as its time budget went, one
+   * token a byte beyond. null when not counted: the free bound could not exceed any context window
+   * or token threshold. Routing reads `promptTokens(req)` (filters.ts).
+   */
+  readonly promptTokensCounted: number | null;
+  /** `max_completion_tokens` or `max_tokens`, when set: a bound on each choice's completion. */
   readonly maxTokens: number | null;
+  /** `n`: the completions asked for (1 unless set), each up to `maxTokens`. */
+  readonly choices: number;
   /** Its own tags (bounded, deduplicated) and its key's: what deployment tags and tag budgets see. */
   readonly tags: readonly string[];
   /** The tags usage totals count it under: its key's, and its own that the config knows. */

@@ -1,5 +1,6 @@
 import { parseConfig } from '../../src/config/load.js';
-import type { PolicyEnv } from '../../src/routing/types.js';
+import { PromptTokenCounter } from '../../src/routing/tokens.js';
+import type { PolicyEnv, RouteRequest } from '../../src/routing/types.js';
 
 export const ROUTER_YAML = `
 model_groups:
@@ -35,4 +36,11 @@ export const config = (env: NodeJS.ProcessEnv = { MINI_A_KEY: 'sk-mini-a' }) => 
 export function fixedEnv(randoms: number[] = [0.5], nowMs = Date.UTC(2026, 10, 22, 12)): PolicyEnv {
   let i = 0;
   return { now: () => nowMs, random: () => randoms[i++ % randoms.length]! };
+}
+
+/** The request as the pipeline routes it once its prompt is counted (whole: no budget). The tokenizer must be loaded. */
+export function counted(req: RouteRequest): RouteRequest {
+  const counter = new PromptTokenCounter(req.prompt);
+  while (counter.step());
+  return { ...req, promptTokensCounted: counter.tokens() };
 }

@@ -5,6 +5,7 @@
  * local matcher — then the default group. Pure: vectors come in as arguments.
  */
 import type { VirtualModel } from '../../config/compile.js';
+import { promptTokens } from '../filters.js';
 import type { Classification, RouteRequest } from '../types.js';
 import { SemanticMatcher } from './semantic.js';
 
@@ -23,9 +24,9 @@ function matches(rule: Rule, req: RouteRequest): boolean {
   const w = rule.when;
   if (w.has_image !== undefined && w.has_image !== req.hasImage) return false;
   if (w.has_tools !== undefined && w.has_tools !== req.hasTools) return false;
-  // Token thresholds read the free bound first and count only when it cannot decide.
-  if (w.min_prompt_tokens !== undefined && (req.promptTokensBound < w.min_prompt_tokens || req.promptTokens() < w.min_prompt_tokens)) return false;
-  if (w.max_prompt_tokens !== undefined && req.promptTokensBound > w.max_prompt_tokens && req.promptTokens() > w.max_prompt_tokens) return false;
+  // Token thresholds read the count the pipeline made when the free bound reaches one, else the bound.
+  if (w.min_prompt_tokens !== undefined && promptTokens(req) < w.min_prompt_tokens) return false;
+  if (w.max_prompt_tokens !== undefined && promptTokens(req) > w.max_prompt_tokens) return false;
   if (w.pattern !== null && !w.pattern.test(req.lastUserText)) return false;
   if (w.keywords !== undefined) {
     const text = req.lastUserText.toLowerCase();

@@ -5,6 +5,8 @@ import { shedding } from '../../../src/admission/shedding.js';
 import { position } from '../../../src/admission/windows.js';
 import { hashKey } from '../../../src/auth/keys.js';
 import { parseConfig } from '../../../src/config/load.js';
+import { routeRequestOf } from '../../../src/routing/features.js';
+import { completionTokens } from '../../../src/routing/filters.js';
 import { IDLE } from '../../../src/routing/types.js';
 
 const config = parseConfig(
@@ -28,10 +30,13 @@ provider_budgets: [{provider: openai, usd: 50, window: 30d}, {provider: azure-op
 const key = config.keys.get(hashKey('sk-k'))!;
 const deployment = config.deployments.get('d')!;
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 30);
+/** The completion tokens a chat request with these fields may produce, as the pipeline reserves them. */
+const completion = (fields: Record<string, unknown>) =>
+  completionTokens(routeRequestOf({ model: 'g', messages: [{ role: 'user', content: 'hi' }], ...fields }, {}, config.routing), config.defaultMaxTokens);
 
 describe('plannedCharges', () => {
   it("charges the key's, team's, tags', group's, tier's and provider's limits: requests, tokens (prompt + max_tokens or the default) and worst-case cost", () => {
-    const charges = plannedCharges({ key, tags: ['research', 'other'], promptTokens: 100, maxTokens: null, deployment, tier: 'free', nowMs: NOW }, config);
+    const charges = plannedCharges({ key, tags: ['research', 'other'], promptTokens: 100, completionTokens: completion({}), deployment, tier: 'free', nowMs: NOW }, config);
     const cost = 100 * 2000 + 500 * 8000;
     expect(charges.map((c) => [c.meter, c.kind, c.limit, c.amount])).toEqual([
       ['key:k:rpm', 'requests', 60, 1],
@@ -47,10 +52,20 @@ describe('plannedCharges', () => {
     expect(charges[3]!.bucket).toBe(2026 * 12 + 10);
   });
 
+  it('reserves every choice: n × max_tokens (or n × the default) in tokens and worst-case cost', () => {
+    expect([completion({ n: 4, max_tokens: 100 }), completion({ n: 3 }), completion({ n: 2, max_completion_tokens: 7, max_tokens: 99 }), completion({ max_tokens: 9 })]).toEqual([400, 1500, 14, 9]);
+    const charges = plannedCharges({ key, tags: [], promptTokens: 100, completionTokens: completion({ n: 4, max_tokens: 300 }), deployment, tier: null, nowMs: NOW }, config);
+    const tpm = charges.find((c) => c.meter === 'key:k:tpm')!;
+    // 100 + 4 × 300 = 1,300 tokens: over the key's 1,000 TPM although one choice (400) is not.
+    expect(tpm.amount).toBe(1300);
+    expect(tpm.amount).toBeGreaterThan(tpm.limit);
+    expect(charges.find((c) => c.meter === 'key:k:usd:1d')!.amount).toBe(100 * 2000 + 1200 * 8000);
+  });
+
   it('charges a key without limits only what the group and provider carry; without a key too', () => {
-    const bare = plannedCharges({ key: config.keys.get(hashKey('sk-bare'))!, tags: [], promptTokens: 1, maxTokens: 1, deployment, tier: null, nowMs: NOW }, config);
+    const bare = plannedCharges({ key: config.keys.get(hashKey('sk-bare'))!, tags: [], promptTokens: 1, completionTokens: 1, deployment, tier: null, nowMs: NOW }, config);
     expect(bare.map((c) => c.meter)).toEqual(['group:g:rpm', 'provider:openai:usd:30d']);
-    expect(plannedCharges({ key: null, tags: ['research'], promptTokens: 1, maxTokens: 1, deployment, tier: null, nowMs: NOW }, config).map((c) => c.meter)).toEqual([
+    expect(plannedCharges({ key: null, tags: ['research'], promptTokens: 1, completionTokens: 1, deployment, tier: null, nowMs: NOW }, config).map((c) => c.meter)).toEqual([
       'group:g:rpm',
       'provider:openai:usd:30d',
     ]);
@@ -59,21 +74,21 @@ describe('plannedCharges', () => {
 
 describe('retryAtMs', () => {
   it('is when enough of the window has moved out for the request to fit', () => {
-    const [rpm] = plannedCharges({ key, tags: [], promptTokens: 1, maxTokens: 1, deployment, tier: null, nowMs: NOW }, config);
+    const [rpm] = plannedCharges({ key, tags: [], promptTokens: 1, completionTokens: 1, deployment, tier: null, nowMs: NOW }, config);
     const b = position('1m', NOW).bucket;
     // 60 used: 30 in the bucket 20 s ago, 30 now; one more fits once the older bucket has left.
     expect(retryAtMs(rpm!, 60, [[b - 20, 30], [b, 30]])).toBe((b - 20 + 60) * 1000);
   });
 
   it('is the start of the next period for a calendar window', () => {
-    const month = plannedCharges({ key, tags: [], promptTokens: 1, maxTokens: 1, deployment, tier: null, nowMs: NOW }, config)[3]!;
+    const month = plannedCharges({ key, tags: [], promptTokens: 1, completionTokens: 1, deployment, tier: null, nowMs: NOW }, config)[3]!;
     expect(retryAtMs(month, 100e9, [[month.bucket, 100e9]])).toBe(Date.UTC(2026, 11, 1));
   });
 });
 
 describe('settlements', () => {
   it('replace reserved tokens and cost with the real ones; requests stay counted', () => {
-    const charges = plannedCharges({ key, tags: [], promptTokens: 100, maxTokens: 50, deployment, tier: null, nowMs: NOW }, config);
+    const charges = plannedCharges({ key, tags: [], promptTokens: 100, completionTokens: 50, deployment, tier: null, nowMs: NOW }, config);
     expect(settlements(charges, { tokens: 120, costNanos: 7 }).map((s) => [s.meter, s.delta])).toEqual([
       ['key:k:rpm', 0],
       ['key:k:tpm', 120 - 150],
@@ -88,7 +103,7 @@ describe('settlements', () => {
 
 describe('servedElsewhere', () => {
   it("a fallback hop in another provider answered: the chosen provider's budget gets its reservation back, the hop's pays", () => {
-    const charges = plannedCharges({ key: null, tags: [], promptTokens: 100, maxTokens: 50, deployment, tier: null, nowMs: NOW }, config);
+    const charges = plannedCharges({ key: null, tags: [], promptTokens: 100, completionTokens: 50, deployment, tier: null, nowMs: NOW }, config);
     const moved = servedElsewhere(charges, settlements(charges, { tokens: 120, costNanos: 7 }), config.deployments.get('hop')!, 7, NOW, config);
     expect(moved.map((s) => [s.meter, s.delta, s.reserved ?? true])).toEqual([
       ['group:g:rpm', 0, true],

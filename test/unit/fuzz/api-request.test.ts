@@ -7,11 +7,20 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RouterError } from '../../../src/errors.js';
 import { parseChatRequest, parseEmbeddingsRequest, type ApiRequest } from '../../../src/pipeline/api-request.js';
+import { readBody } from '../../../src/pipeline/json-body.js';
 
 const SEED = 2024;
+
+/** The whole path a body takes: its bytes read (structure checked, text decoded), then validated. */
+const fromBytes = (parse: (text: string) => ApiRequest) => (bytes: Buffer) => {
+  const text = readBody(bytes);
+  // Every body here is small enough to be read in one turn.
+  if (typeof text !== 'string') throw new Error('expected a synchronous read');
+  return parse(text);
+};
 const PARSERS = [
-  ['chat', parseChatRequest],
-  ['embeddings', parseEmbeddingsRequest],
+  ['chat', fromBytes(parseChatRequest)],
+  ['embeddings', fromBytes(parseEmbeddingsRequest)],
 ] as const;
 
 /** The request, or the error the client gets; fails the property on any other throw. */
@@ -116,7 +125,7 @@ describe.each(PARSERS)('%s request validation', (endpoint, parse) => {
     );
   });
 
-  it.each([1, 1000, 100_000])('nesting %i deep, at the top or inside a field: a request or a 4xx error', (depth) => {
+  it.each([1, 1000, 20_000])('nesting %i deep, at the top or inside a field: a request or a 4xx error', (depth) => {
     for (const [open, close] of [
       ['[', ']'],
       ['{"a":', '}'],

@@ -6,6 +6,7 @@ import { parseEmbeddingsRequest } from '../../../src/pipeline/api-request.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
 import type { Outcome } from '../../../src/pipeline/types.js';
 import { routeRequestOf } from '../../../src/routing/features.js';
+import { PromptTokenCounter } from '../../../src/routing/tokens.js';
 import { MemoryStore } from '../../../src/state/memory.js';
 import { fixedEnv } from '../../support/fixtures.js';
 
@@ -60,9 +61,9 @@ describe('embeddings', () => {
 
   it('sizes the input for admission: text by its bound, token ids as they are, no completion', () => {
     const routing = config.routing;
-    const tokenIds = routeRequestOf(parseEmbeddingsRequest(body({ model: 'embed', input: [[1, 2, 3], [4, 5]] })).body, {}, routing, null, 'embeddings');
-    expect([tokenIds.promptTokensBound, tokenIds.promptTokens(), tokenIds.maxTokens, [...tokenIds.needs]]).toEqual([5, 5, 0, ['embeddings']]);
-    const text = routeRequestOf(parseEmbeddingsRequest(body({ model: 'embed', input: 'hello world' })).body, {}, routing, null, 'embeddings');
+    const tokenIds = routeRequestOf(parseEmbeddingsRequest(JSON.stringify({ model: 'embed', input: [[1, 2, 3], [4, 5]] })).body, {}, routing, null, 'embeddings');
+    expect([tokenIds.promptTokensBound, new PromptTokenCounter(tokenIds.prompt).tokens(), tokenIds.maxTokens, [...tokenIds.needs]]).toEqual([5, 5, 0, ['embeddings']]);
+    const text = routeRequestOf(parseEmbeddingsRequest(JSON.stringify({ model: 'embed', input: 'hello world' })).body, {}, routing, null, 'embeddings');
     expect(text.promptTokensBound).toBeGreaterThanOrEqual(2);
   });
 });

@@ -6,14 +6,15 @@ import { Classifier } from '../../../src/routing/classifier/index.js';
 import { SemanticMatcher } from '../../../src/routing/classifier/semantic.js';
 import { routeRequestOf } from '../../../src/routing/features.js';
 import { loadTokenizer } from '../../../src/routing/tokens.js';
+import { counted } from '../../support/fixtures.js';
 
 
-// The router loads it before the first request that needs a count; these tests count directly.
+// The router loads it before the first request that needs a count; these tests count every prompt.
 beforeAll(loadTokenizer);
 const config = parseConfig(await readFile('examples/router.yaml', 'utf8'), 'examples/router.yaml', {});
 const auto = new Classifier(config.virtualModels.get('auto')!);
 const classify = (content: unknown, extra: Record<string, unknown> = {}) =>
-  auto.classify(routeRequestOf({ model: 'auto', messages: [{ role: 'user', content }], ...extra }, {}, config.routing));
+  auto.classify(counted(routeRequestOf({ model: 'auto', messages: [{ role: 'user', content }], ...extra }, {}, config.routing)));
 
 describe('auto classifier (examples/router.yaml)', () => {
   it('rules come first, in order', () => {

@@ -7,10 +7,10 @@ import { routeRequestOf } from '../../../src/routing/features.js';
 import { loadTokenizer } from '../../../src/routing/tokens.js';
 import { earliestRecovery } from '../../../src/routing/filters.js';
 import { IDLE, type Decision, type LoadView } from '../../../src/routing/types.js';
-import { fixedEnv } from '../../support/fixtures.js';
+import { counted, fixedEnv } from '../../support/fixtures.js';
 
 
-// The router loads it before the first request that needs a count; these tests count directly.
+// The router loads it before the first request that needs a count; these tests count every prompt.
 beforeAll(loadTokenizer);
 const dep = (name: string, group: string, extra = '') => `
   - {name: ${name}, provider: openai, model_group: ${group}, provider_model: m, price: {input_per_million: 1, output_per_million: 2}, context_window: 128000${extra}}`;
@@ -42,7 +42,7 @@ const config = parseConfig(YAML, 'router.yaml', {});
 const router = new Router(config);
 
 function request(model: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  return routeRequestOf({ model, messages: [{ role: 'user', content: 'hello there' }], ...extra }, headers, config.routing);
+  return counted(routeRequestOf({ model, messages: [{ role: 'user', content: 'hello there' }], ...extra }, headers, config.routing));
 }
 
 interface DecideOptions {
