@@ -248,6 +248,25 @@ export const routerConfigSchema = z
       .strictObject({
         /** Bodies above this get a 413 from the router; keep Envoy's buffer limit above it. */
         max_request_body_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+        /**
+         * Overload shedding at the request-headers phase: past either bound a new request gets 503
+         * `overloaded` with Retry-After at once, instead of waiting for Envoy's message timeout.
+         * `in_flight`: requests between their headers and their routing decision. Protected tiers
+         * (the virtual key's tier, or routing.default_tier; never a header) use the higher bounds.
+         */
+        overload: z
+          .strictObject({
+            max_event_loop_lag_ms: z.number().int().positive().default(200),
+            max_in_flight: z.number().int().positive().default(256),
+            protected_tiers: z.array(z.string().min(1)).default([]),
+            protected_max_event_loop_lag_ms: z.number().int().positive().default(1000),
+            protected_max_in_flight: z.number().int().positive().default(1024),
+            retry_after_s: z.number().int().positive().default(1),
+          })
+          .prefault({})
+          .refine((o) => o.protected_max_event_loop_lag_ms >= o.max_event_loop_lag_ms && o.protected_max_in_flight >= o.max_in_flight, {
+            message: 'the protected bounds must be at least the ordinary ones',
+          }),
       })
       .prefault({}),
     state: state,

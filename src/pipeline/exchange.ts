@@ -117,6 +117,8 @@ export class Exchange implements StreamHandler {
   private answered = false;
   /** When the request body reached the router (performance.now()), until its reply is decided. */
   private bodyAtMs: number | null = null;
+  /** Counted among the requests awaiting a routing decision (Pipeline.startDeciding). */
+  private deciding = false;
   private responseStarted = false;
   private finished = false;
 
@@ -188,6 +190,10 @@ export class Exchange implements StreamHandler {
         throw new RouterError('body_too_large', `The request body is ${declared} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
       }
       if (endOfStream) throw new RouterError('missing_body', 'The request has no body; expected a JSON object.');
+      // Refused now, before the body costs anything, when the router is behind (admission/overload.ts).
+      const overloaded = this.p.startDeciding(this.key?.tier ?? this.p.config.routing.defaultTier);
+      if (overloaded !== null) throw overloaded;
+      this.deciding = true;
       this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
@@ -362,6 +368,7 @@ export class Exchange implements StreamHandler {
   /** The request goes upstream to `d`: counted in its load, routed, its body rewritten if needed. */
   /** The body phase ends in forward() or reject(): what the router added before the request went on. */
   private decided(): void {
+    this.stopDeciding();
     if (this.bodyAtMs === null) return;
     this.p.metrics.decision.observe((performance.now() - this.bodyAtMs) / 1000);
     this.bodyAtMs = null;
@@ -474,7 +481,14 @@ export class Exchange implements StreamHandler {
 
   /** The gRPC stream closed: Envoy finished, the client went away or the upstream broke. */
   onEnd(): void {
+    this.stopDeciding();
     if (!this.finished) this.finish(false);
+  }
+
+  private stopDeciding(): void {
+    if (!this.deciding) return;
+    this.deciding = false;
+    this.p.doneDeciding();
   }
 
   private storeError(err: unknown, message: string, extra: Record<string, unknown> = {}): void {

@@ -5,9 +5,11 @@
  * (attempt.ts), which the Envoy adapter drives phase by phase.
  */
 import type { Logger } from 'pino';
+import { overload, overloadedError, type RouterPressure } from '../admission/overload.js';
 import { mayRequest, type VirtualKey } from '../auth/keys.js';
 import { KeyResolver } from '../auth/resolver.js';
 import type { Deployment, RouterConfig } from '../config/compile.js';
+import type { RouterError } from '../errors.js';
 import { Router } from '../routing/choose.js';
 import type { ExampleVectors } from '../routing/classifier/index.js';
 import type { Decision, PolicyEnv } from '../routing/types.js';
@@ -21,6 +23,11 @@ import { Exchange } from './exchange.js';
 import { renderModelsList } from './models-list.js';
 import { HOP_HEADERS, PLAN_HEADER, STREAM_HEADER } from './upstream.js';
 import type { Outcome } from './types.js';
+
+/** The routing environment, and how late the process's event loop runs (telemetry/loop-lag.ts). */
+export interface PipelineEnv extends PolicyEnv {
+  eventLoopLagMs(): number;
+}
 
 export class Pipeline {
   readonly router: Router;
@@ -43,11 +50,13 @@ export class Pipeline {
    * so a retry of a request planned before the reload still gets its own credential and model id.
    */
   readonly known: ReadonlyMap<string, Deployment>;
+  /** Requests past the headers phase without a routing decision yet, over reloads: the overload bound's count. */
+  private readonly deciding: { count: number };
 
   constructor(
     readonly config: RouterConfig,
     readonly store: StateStore,
-    readonly env: PolicyEnv,
+    readonly env: PipelineEnv,
     readonly log: Logger,
     /** Example embeddings of the virtual models that use an embeddings endpoint (see embedExamples). */
     examples: ReadonlyMap<string, ExampleVectors> = new Map(),
@@ -58,6 +67,7 @@ export class Pipeline {
     this.keys = new KeyResolver(config.keys, store, config.auth.cacheMs, env.now);
     this.metrics = previous?.metrics ?? new RoutingMetrics();
     this.attempts = previous?.attempts ?? new AttemptLog();
+    this.deciding = previous?.deciding ?? { count: 0 };
     this.availability = new Availability(config.routing, previous?.availability);
     this.known = previous === undefined ? config.deployments : new Map([...previous.known, ...config.deployments]);
     this.createdSec = Math.floor(env.now() / 1000);
@@ -95,6 +105,30 @@ export class Pipeline {
       this.keyModelsLists.set(key, list);
     }
     return list;
+  }
+
+  /** What the overload bounds are measured on, now. */
+  pressure(): RouterPressure {
+    return { eventLoopLagMs: this.env.eventLoopLagMs(), inFlight: this.deciding.count };
+  }
+
+  /**
+   * The overload check at the request-headers phase: null when the request goes on (counted until
+   * doneDeciding), else the 503 to answer. `tier`: the key's or the default one, never a header's.
+   */
+  startDeciding(tier: string | null): RouterError | null {
+    const shed = overload(this.config.overload, tier, this.pressure());
+    if (shed !== null) {
+      this.metrics.overloaded.inc({ tier: tier ?? '', reason: shed.reason });
+      return overloadedError(shed, this.config.overload.retryAfterSec);
+    }
+    this.deciding.count++;
+    return null;
+  }
+
+  /** A request startDeciding let on has its routing decision, or ended without one. */
+  doneDeciding(): void {
+    this.deciding.count--;
   }
 
   exchange(): Exchange {
