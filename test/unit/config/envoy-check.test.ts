@@ -135,6 +135,14 @@ describe('check-envoy', () => {
     expect(problemsAfter((e) => hcmOf(e).http_filters.reverse())).toEqual([expect.stringMatching(/^error: .*http_filters\.1: the ext_proc filter must come before envoy\.filters\.http\.router/)]);
   });
 
+  it('a message_timeout the router\'s protected lag bound reaches: requests would time out before the router sheds them', () => {
+    const warning = expect.stringMatching(/^warning: .*typed_config\.message_timeout: 1000 ms is not above router\.yaml's limits\.overload\.protected_max_event_loop_lag_ms \(1000\)/);
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1s'))).toEqual([warning]);
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1.000s'))).toEqual([warning]);
+    const lower = routerWith((r) => (r.limits = { ...r.limits, overload: { protected_max_event_loop_lag_ms: 500 } }));
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1s'), lower)).toEqual([]);
+  });
+
   it('the upstream filters: a retry without the router would carry the previous deployment\'s credential', () => {
     expect(problemsAfter((e) => delete routerFilterOf(e).upstream_http_filters)).toEqual([
       expect.stringMatching(/^error: .*http_filters\.1\.typed_config: no upstream ext_proc filter with initial_metadata x-llm-filter: hop: .*credential/),
