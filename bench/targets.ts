@@ -72,6 +72,8 @@ export interface TargetOptions {
   readonly variants: readonly VariantName[];
   /** The main router process writes a V8 CPU profile here when it stops (`--profile`). */
   readonly profileDir?: string;
+  /** router.yaml `limits` of the main router process (bench/overload.ts compares two). */
+  readonly routerLimits?: Readonly<Record<string, unknown>>;
 }
 
 export async function startTargets(dir: string, options: TargetOptions): Promise<Targets> {
@@ -95,6 +97,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       grpcOptions: Readonly<Record<string, number>> = {},
       profileDir?: string,
       strategy = 'weighted-random',
+      limits: Readonly<Record<string, unknown>> = {},
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -103,6 +106,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         file,
         stringify({
           server: { grpc: { ...(typeof address === 'number' ? { port } : { socket: address.socket }), options: grpcOptions }, admin: { port: admin } },
+          limits,
           model_groups: CLUSTERS.map((name) => ({ name, strategy })),
           // One deployment per model, named after it; provider_model = group name, so requests that
           // need no rewrite pass their bytes unchanged.
@@ -116,7 +120,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       return { child, address };
     };
 
-    const router = await startRouter('router', false, {}, options.profileDir);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerLimits);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, [router.address], { withoutRouterTo: 'bench-chat' });
     children.push(plain.child);

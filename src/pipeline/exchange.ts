@@ -117,8 +117,8 @@ export class Exchange implements StreamHandler {
   private answered = false;
   /** When the request body reached the router (performance.now()), until its reply is decided. */
   private bodyAtMs: number | null = null;
-  /** Counted among the requests awaiting a routing decision (Pipeline.startDeciding). */
-  private deciding = false;
+  /** Counted among the requests awaiting a routing decision (Pipeline.exchange() counts it). */
+  private deciding = true;
   private responseStarted = false;
   private finished = false;
 
@@ -178,6 +178,7 @@ export class Exchange implements StreamHandler {
         if (this.method !== 'GET') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}.`);
         this.status = 200;
         this.answered = true;
+        this.stopDeciding();
         return { kind: 'reply', status: 200, body: this.p.modelsListFor(this.key), headers: JSON_HEADERS };
       }
       if (this.method !== 'POST') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}; use POST.`);
@@ -191,9 +192,8 @@ export class Exchange implements StreamHandler {
       }
       if (endOfStream) throw new RouterError('missing_body', 'The request has no body; expected a JSON object.');
       // Refused now, before the body costs anything, when the router is behind (admission/overload.ts).
-      const overloaded = this.p.startDeciding(this.key?.tier ?? this.p.config.routing.defaultTier);
+      const overloaded = this.p.overloaded(this.key?.tier ?? this.p.config.routing.defaultTier);
       if (overloaded !== null) throw overloaded;
-      this.deciding = true;
       this.debug = this.p.config.routing.decisionHeader && headers['x-llm-router-debug'] === '1';
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);

@@ -50,7 +50,12 @@ export class Pipeline {
    * so a retry of a request planned before the reload still gets its own credential and model id.
    */
   readonly known: ReadonlyMap<string, Deployment>;
-  /** Requests past the headers phase without a routing decision yet, over reloads: the overload bound's count. */
+  /**
+   * Requests whose stream is open without a routing decision yet, over reloads: the overload bound's
+   * count. From the stream's opening, so requests whose headers the router has not read yet count:
+   * under a backlog Envoy opens streams (HTTP/2 HEADERS are not flow-controlled) faster than the
+   * router reads their messages, and that queue is what Envoy's message timeout fails.
+   */
   private readonly deciding: { count: number };
 
   constructor(
@@ -113,25 +118,23 @@ export class Pipeline {
   }
 
   /**
-   * The overload check at the request-headers phase: null when the request goes on (counted until
-   * doneDeciding), else the 503 to answer. `tier`: the key's or the default one, never a header's.
+   * The overload check at the request-headers phase, against the requests ahead of this one: null
+   * when it goes on, else the 503 to answer. `tier`: the key's or the default one, never a header's.
    */
-  startDeciding(tier: string | null): RouterError | null {
-    const shed = overload(this.config.overload, tier, this.pressure());
-    if (shed !== null) {
-      this.metrics.overloaded.inc({ tier: tier ?? '', reason: shed.reason });
-      return overloadedError(shed, this.config.overload.retryAfterSec);
-    }
-    this.deciding.count++;
-    return null;
+  overloaded(tier: string | null): RouterError | null {
+    const shed = overload(this.config.overload, tier, { eventLoopLagMs: this.env.eventLoopLagMs(), inFlight: this.deciding.count - 1 });
+    if (shed === null) return null;
+    this.metrics.overloaded.inc({ tier: tier ?? '', reason: shed.reason });
+    return overloadedError(shed, this.config.overload.retryAfterSec);
   }
 
-  /** A request startDeciding let on has its routing decision, or ended without one. */
+  /** A request counted since exchange() has its routing decision or its answer, or ended without one. */
   doneDeciding(): void {
     this.deciding.count--;
   }
 
   exchange(): Exchange {
+    this.deciding.count++;
     return new Exchange(this);
   }
 

@@ -233,14 +233,16 @@ describe('overload at the request-headers phase', () => {
     expect(p.metrics.render()).toContain('llm_router_overloaded_total{tier="premium",reason="event_loop_lag"} 1');
   });
 
-  it('counts a request from its headers to its routing decision, or to its end without one; a reload keeps the count', async () => {
+  it('counts a request from its stream\'s opening to its routing decision, or to its end without one; a reload keeps the count', async () => {
     const p = loaded({ value: 0 });
     const [routed, abandoned] = [p.exchange(), p.exchange()];
+    // Counted before their headers are read: a backlog in the router's buffers counts too.
+    expect(p.pressure().inFlight).toBe(2);
     routed.onRequestHeaders(HEADERS, false);
     abandoned.onRequestHeaders(HEADERS, false);
-    expect(p.pressure().inFlight).toBe(2);
     expect(refusal(p.exchange().onRequestHeaders(HEADERS, false)).error.message).toContain('2 requests await a routing decision, limit 2');
-    // The refused request was never counted; the routed one is no longer once decided.
+    // The refused request is counted no more; the routed one no longer once decided.
+    expect(p.pressure().inFlight).toBe(2);
     asContinue(await routed.onRequestBody(CHAT));
     expect(p.pressure().inFlight).toBe(1);
     const reloaded = loaded({ value: 0 }, null, p);
@@ -248,6 +250,12 @@ describe('overload at the request-headers phase', () => {
     abandoned.onEnd(); // the client went away before its body
     routed.onEnd();
     expect([p.pressure().inFlight, reloaded.pressure().inFlight]).toEqual([0, 0]);
+  });
+
+  it('the models list, answered at the headers phase, is no longer counted', () => {
+    const p = loaded({ value: 0 });
+    expect(sync(p.exchange().onRequestHeaders({ ...HEADERS, ':method': 'GET', ':path': '/v1/models' }, true)).kind).toBe('reply');
+    expect(p.pressure().inFlight).toBe(0);
   });
 
   it('a request refused in its body phase is no longer counted either', () => {
