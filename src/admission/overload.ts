@@ -1,6 +1,6 @@
 /**
  * Overload shedding at the request-headers phase: when the router falls behind (its event loop
- * lags, or too many requests wait between their headers and their routing decision), a new request
+ * lags, or too many requests wait for their routing decision), a new request
  * is refused at once with 503 `overloaded` and `Retry-After`, instead of queueing until Envoy's
  * per-message timeout fails it closed seconds later. Protected tiers are refused only past higher
  * bounds. Pure: the lag and the count come in.
@@ -20,7 +20,7 @@ export interface OverloadLimits {
 export interface RouterPressure {
   /** How late the router's event loop runs now, in ms. */
   readonly eventLoopLagMs: number;
-  /** Requests past the headers phase that have no routing decision yet. */
+  /** Other requests whose stream the router has open without a routing decision yet. */
   readonly inFlight: number;
 }
 

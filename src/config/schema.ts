@@ -251,7 +251,7 @@ export const routerConfigSchema = z
         /**
          * Overload shedding at the request-headers phase: past either bound a new request gets 503
          * `overloaded` with Retry-After at once, instead of waiting for Envoy's message timeout.
-         * `in_flight`: requests between their headers and their routing decision. Protected tiers
+         * `in_flight`: requests whose stream is open without a routing decision yet. Protected tiers
          * (the virtual key's tier, or routing.default_tier; never a header) use the higher bounds.
          */
         overload: z

@@ -122,7 +122,7 @@ export function renderPressure(pressure: { readonly eventLoopLagMs: number; read
     '# HELP llm_router_event_loop_lag_seconds How late the router\'s event loop runs now: about how long a message from Envoy waits to be read.\n' +
     '# TYPE llm_router_event_loop_lag_seconds gauge\n' +
     `llm_router_event_loop_lag_seconds ${pressure.eventLoopLagMs / 1000}\n` +
-    '# HELP llm_router_awaiting_decision Requests past the request-headers phase without a routing decision yet.\n' +
+    '# HELP llm_router_awaiting_decision Requests whose ext_proc stream is open without a routing decision yet (their headers possibly not read).\n' +
     '# TYPE llm_router_awaiting_decision gauge\n' +
     `llm_router_awaiting_decision ${pressure.inFlight}\n`
   );
