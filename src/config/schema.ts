@@ -256,10 +256,10 @@ export const routerConfigSchema = z
          */
         overload: z
           .strictObject({
-            max_event_loop_lag_ms: z.number().int().positive().default(200),
+            max_event_loop_lag_ms: z.number().int().positive().default(1000),
             max_in_flight: z.number().int().positive().default(256),
             protected_tiers: z.array(z.string().min(1)).default([]),
-            protected_max_event_loop_lag_ms: z.number().int().positive().default(1000),
+            protected_max_event_loop_lag_ms: z.number().int().positive().default(1500),
             protected_max_in_flight: z.number().int().positive().default(1024),
             retry_after_s: z.number().int().positive().default(1),
           })

@@ -52,9 +52,8 @@ export class Pipeline {
   readonly known: ReadonlyMap<string, Deployment>;
   /**
    * Requests whose stream is open without a routing decision yet, over reloads: the overload bound's
-   * count. From the stream's opening, so requests whose headers the router has not read yet count:
-   * under a backlog Envoy opens streams (HTTP/2 HEADERS are not flow-controlled) faster than the
-   * router reads their messages, and that queue is what Envoy's message timeout fails.
+   * count. From the stream's opening, not its headers message: when one read of the socket brings a
+   * burst, the first headers message handled already sees every stream of it.
    */
   private readonly deciding: { count: number };
 

@@ -136,11 +136,11 @@ describe('check-envoy', () => {
   });
 
   it('a message_timeout the router\'s protected lag bound reaches: requests would time out before the router sheds them', () => {
-    const warning = expect.stringMatching(/^warning: .*typed_config\.message_timeout: 1000 ms is not above router\.yaml's limits\.overload\.protected_max_event_loop_lag_ms \(1000\)/);
-    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1s'))).toEqual([warning]);
-    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1.000s'))).toEqual([warning]);
-    const lower = routerWith((r) => (r.limits = { ...r.limits, overload: { protected_max_event_loop_lag_ms: 500 } }));
-    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1s'), lower)).toEqual([]);
+    const warning = expect.stringMatching(/^warning: .*typed_config\.message_timeout: 1500 ms is not above router\.yaml's limits\.overload\.protected_max_event_loop_lag_ms \(1500\)/);
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1.5s'))).toEqual([warning]);
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1.500s'))).toEqual([warning]);
+    const lower = routerWith((r) => (r.limits = { ...r.limits, overload: { protected_max_event_loop_lag_ms: 1000 } }));
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1.5s'), lower)).toEqual([]);
   });
 
   it('the upstream filters: a retry without the router would carry the previous deployment\'s credential', () => {
