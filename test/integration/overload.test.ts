@@ -6,7 +6,8 @@
  *
  * The bound is reached deterministically: requests whose body the client has not finished sending
  * are past their headers and wait for their decision (Envoy buffers the body for the router) for
- * as long as the test holds them.
+ * as long as the test holds them. The same holding fills Envoy's own backstop, the router cluster's
+ * circuit breaker, whose excess Envoy refuses without opening a stream to the router.
  */
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -51,8 +52,8 @@ afterAll(async () => {
 const BODY = JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
 
 /** A request whose body is sent but for its last byte: past its headers, held until finish(). */
-function held(key: string): { finish: () => Promise<{ status: number; body: string }> } {
-  const url = new URL(stack.url);
+function held(key: string, base = stack.url): { finish: () => Promise<{ status: number; body: string }> } {
+  const url = new URL(base);
   const req: ClientRequest = request({
     host: url.hostname,
     port: url.port,
@@ -86,9 +87,9 @@ const awaitingDecision = async () => gauge(await metrics(), 'llm_router_awaiting
 const messageTimeouts = async () => Object.values(await stack.stats('ext_proc\\.message_timeouts$')).reduce((n, v) => n + v, 0);
 
 /** A request sent whole, with how long its answer took. */
-async function timed(key: string): Promise<{ status: number; retryAfter: string | null; error: { code: string; type: string; message: string } | undefined; ms: number }> {
+async function timed(key: string, base = stack.url): Promise<{ status: number; retryAfter: string | null; error: { code: string; type: string; message: string } | undefined; ms: number }> {
   const started = performance.now();
-  const res = await postChat(stack.url, BODY, { authorization: `Bearer ${key}` });
+  const res = await postChat(base, BODY, { authorization: `Bearer ${key}` });
   const ms = performance.now() - started;
   const json = (await res.json()) as { error?: { code: string; type: string; message: string } };
   return { status: res.status, retryAfter: res.headers.get('retry-after'), error: json.error, ms };
@@ -161,3 +162,30 @@ it('a burst far past the bound: every request answered 200 or 503 overloaded by 
   await waitUntil(async () => (await awaitingDecision()) === 0, 5_000, () => 'requests still counted as awaiting a decision');
   expect(await messageTimeouts()).toBe(timeoutsBefore);
 });
+
+it("past Envoy's own bound on streams to the router (circuit breaker max_requests), requests are refused at once without reaching it", async () => {
+  const LIMIT = 4;
+  const small = await startStack({
+    config: { auth: { mode: 'keys' }, keys: [{ name: 'free', key_sha256: hashKey(KEYS.free), tier: 'free' }] },
+    deployments: [{ name: 'chat-1', group: 'chat' }],
+    routerMaxRequests: LIMIT,
+  });
+  try {
+    const active = async () => (await small.stats('^cluster\\.llm_router\\.upstream_rq_active$'))['cluster.llm_router.upstream_rq_active'] ?? 0;
+    const holding = Array.from({ length: LIMIT }, () => held(KEYS.free, small.url));
+    await waitUntil(async () => (await active()) === LIMIT, 10_000, () => 'the held requests never all opened a stream to the router');
+    const refused = await Promise.all(Array.from({ length: 3 }, () => timed(KEYS.free, small.url)));
+    for (const r of refused) {
+      expect(r.status).toBe(503);
+      expect(r.ms).toBeLessThan(1000);
+    }
+    // Refused by the breaker: no stream opened to the router, so nothing there waited for a timeout.
+    expect((await small.stats('^cluster\\.llm_router\\.upstream_rq_active_overflow$'))['cluster.llm_router.upstream_rq_active_overflow']).toBe(3);
+    const served = await Promise.all(holding.map((h) => h.finish()));
+    expect(served.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(small.mocks['chat-1']![0]!.stats().requests).toBe(LIMIT);
+    expect(Object.values(await small.stats('ext_proc\\.message_timeouts$')).reduce((n, v) => n + v, 0)).toBe(0);
+  } finally {
+    await small.stop();
+  }
+}, 60_000);
