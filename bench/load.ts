@@ -23,6 +23,8 @@ export interface LoadResult {
   readonly gapMs: number[];
   readonly ok: number;
   readonly errors: number;
+  /** Per request not answered 200: its status (0 without a response), whether the router refused it as overloaded, ms from (scheduled) start to its end. */
+  readonly failures: Array<{ status: number; overloaded: boolean; ms: number }>;
   /** Open loop: requests never sent because too many were already in flight. */
   readonly dropped: number;
   readonly elapsedMs: number;
@@ -50,7 +52,9 @@ function oneRequest(agent: Agent, to: Endpoint, w: Workload, startedAt: number, 
       (res) => {
         const ttfb = performance.now() - startedAt;
         let last = -1;
-        res.on('data', () => {
+        let errorBody = '';
+        res.on('data', (chunk: Buffer) => {
+          if (res.statusCode !== 200) errorBody += chunk.toString();
           if (!w.stream) return;
           const now = performance.now();
           if (last >= 0) out.gapMs.push(now - last);
@@ -61,17 +65,17 @@ function oneRequest(agent: Agent, to: Endpoint, w: Workload, startedAt: number, 
             out.ok++;
             out.latencyMs.push(performance.now() - startedAt);
             out.ttfbMs.push(ttfb);
-          } else out.errors++;
+          } else failed(out, res.statusCode ?? 0, errorBody.includes('"code":"overloaded"'), startedAt);
           resolve();
         });
         res.on('error', () => {
-          out.errors++;
+          failed(out, 0, false, startedAt);
           resolve();
         });
       },
     );
     req.on('error', () => {
-      out.errors++;
+      failed(out, 0, false, startedAt);
       resolve();
     });
     req.end(w.body);
@@ -80,7 +84,12 @@ function oneRequest(agent: Agent, to: Endpoint, w: Workload, startedAt: number, 
 
 type Mutable = { -readonly [K in keyof LoadResult]: LoadResult[K] };
 
-const empty = (): Mutable => ({ latencyMs: [], ttfbMs: [], gapMs: [], ok: 0, errors: 0, dropped: 0, elapsedMs: 0 });
+const empty = (): Mutable => ({ latencyMs: [], ttfbMs: [], gapMs: [], ok: 0, errors: 0, failures: [], dropped: 0, elapsedMs: 0 });
+
+function failed(out: Mutable, status: number, overloaded: boolean, startedAt: number): void {
+  out.errors++;
+  out.failures.push({ status, overloaded, ms: performance.now() - startedAt });
+}
 
 export async function closedLoop(to: Endpoint, w: Workload, concurrency: number, durationMs: number): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });

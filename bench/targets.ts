@@ -75,6 +75,8 @@ export interface TargetOptions {
   readonly profileDir?: string;
   /** Node flags of the main router process (default: the ones every start script applies). */
   readonly routerNodeFlags?: readonly string[];
+  /** router.yaml `limits` of the main router process (bench/overload.ts compares two). */
+  readonly routerLimits?: Readonly<Record<string, unknown>>;
 }
 
 export async function startTargets(dir: string, options: TargetOptions): Promise<Targets> {
@@ -99,6 +101,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       profileDir?: string,
       strategy = 'weighted-random',
       nodeFlags: readonly string[] = ROUTER_NODE_FLAGS,
+      limits: Readonly<Record<string, unknown>> = {},
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -107,6 +110,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         file,
         stringify({
           server: { grpc: { ...(typeof address === 'number' ? { port } : { socket: address.socket }), options: grpcOptions }, admin: { port: admin } },
+          limits,
           model_groups: CLUSTERS.map((name) => ({ name, strategy })),
           // One deployment per model, named after it; provider_model = group name, so requests that
           // need no rewrite pass their bytes unchanged.
@@ -120,7 +124,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       return { child, address };
     };
 
-    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, [router.address], { withoutRouterTo: 'bench-chat' });
     children.push(plain.child);

@@ -3,6 +3,7 @@
  * credentials read from the environment — all computed once at load so the hot path only indexes.
  */
 import { hashKey, keyFromRecord, type Limits, type VirtualKey } from '../auth/keys.js';
+import type { OverloadLimits } from '../admission/overload.js';
 import type { WindowName } from '../admission/windows.js';
 import { headerAllowlist, PROVIDER_HEADERS, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
@@ -144,6 +145,8 @@ export interface RouterConfig {
   readonly clusterHeader: string;
   readonly routing: RoutingSettings;
   readonly maxRequestBodyBytes: number;
+  /** When new requests are refused at the headers phase because the router is behind. */
+  readonly overload: OverloadLimits;
   /**
    * Prompts whose free token bound (plus max_tokens) is above this may need an exact count: the
    * smallest context window or token threshold of a rule. Below it the tokenizer is never needed.
@@ -316,6 +319,14 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       healthPollMs: file.routing.health_poll_ms,
     },
     maxRequestBodyBytes: file.limits.max_request_body_bytes,
+    overload: {
+      maxEventLoopLagMs: file.limits.overload.max_event_loop_lag_ms,
+      maxInFlight: file.limits.overload.max_in_flight,
+      protectedTiers: new Set(file.limits.overload.protected_tiers),
+      protectedMaxEventLoopLagMs: file.limits.overload.protected_max_event_loop_lag_ms,
+      protectedMaxInFlight: file.limits.overload.protected_max_in_flight,
+      retryAfterSec: file.limits.overload.retry_after_s,
+    },
     countTokensAbove: Math.min(
       ...file.deployments.map((d) => d.context_window),
       ...file.virtual_models.flatMap((v) => v.rules.flatMap((r) => [r.when.min_prompt_tokens ?? Infinity, r.when.max_prompt_tokens ?? Infinity])),

@@ -52,6 +52,11 @@ const ofType = (root: Found, type: string): Found[] => [...objects(root.value, r
 /** An ext_proc filter's `initial_metadata` value for `x-llm-filter`: which of the router's filters it is. */
 const filterRole = (extProc: Obj): string | undefined => str(list(obj(extProc.grpc_service).initial_metadata).map(obj).find((m) => m.key === FILTER_METADATA)?.value);
 const grpcCluster = (extProc: Obj): string | undefined => str(obj(obj(extProc.grpc_service).envoy_grpc).cluster_name);
+/** A protobuf Duration as YAML and config_dump write it ("2s", "0.500s"), in ms; null for another form. */
+const durationMs = (v: unknown): number | null => {
+  const m = /^(\d+(?:\.\d+)?)s$/.exec(str(v) ?? '');
+  return m === null ? null : Number(m[1]) * 1000;
+};
 
 /** Envoy's request headers that steer it, standing for the x-envoy-* family a client must not send. */
 const STEERING_ENVOY_HEADERS = [ATTEMPT_COUNT, 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-upstream-rq-timeout-ms'];
@@ -151,6 +156,14 @@ class Checker {
       if (!attributes.includes(attribute)) this.error([...ext.path, 'response_attributes'], `lacks ${attribute}: without it ${without}`);
     }
     if (ext.value.message_timeout === undefined) this.warn(ext.path, 'no message_timeout: Envoy\'s 200 ms default is too short to parse and route a large body; set it (envoy.yaml: 2s)');
+    const timeoutMs = durationMs(ext.value.message_timeout);
+    const lagMs = this.router.overload.protectedMaxEventLoopLagMs;
+    if (timeoutMs !== null && lagMs >= timeoutMs) {
+      this.warn(
+        [...ext.path, 'message_timeout'],
+        `${timeoutMs} ms is not above router.yaml's limits.overload.protected_max_event_loop_lag_ms (${lagMs}): under overload, requests fail closed on Envoy's timeout before the router refuses them with 503 overloaded`,
+      );
+    }
     if (ext.value.failure_mode_allow === true) this.warn([...ext.path, 'failure_mode_allow'], 'true: with the router down requests go out unrouted and unbilled; false with status_on_error 503 gives clients a retriable error');
     if (this.router.routing.decisionHeader && ext.value.allow_mode_override !== true) {
       this.warn(ext.path, 'routing.decision_header is on but allow_mode_override is not: x-llm-router-debug requests get no decision header');

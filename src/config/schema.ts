@@ -309,6 +309,25 @@ export const routerConfigSchema = z
          * text made to be costly at 3–7 µs: the default counts about 0.4–2 MB of prose exactly.
          */
         token_count_budget_ms: z.number().int().nonnegative().default(250),
+        /**
+         * Overload shedding at the request-headers phase: past either bound a new request gets 503
+         * `overloaded` with Retry-After at once, instead of waiting for Envoy's message timeout.
+         * `in_flight`: requests whose stream is open without a routing decision yet. Protected tiers
+         * (the virtual key's tier, or routing.default_tier; never a header) use the higher bounds.
+         */
+        overload: z
+          .strictObject({
+            max_event_loop_lag_ms: z.number().int().positive().default(1000),
+            max_in_flight: z.number().int().positive().default(256),
+            protected_tiers: z.array(z.string().min(1)).default([]),
+            protected_max_event_loop_lag_ms: z.number().int().positive().default(1500),
+            protected_max_in_flight: z.number().int().positive().default(1024),
+            retry_after_s: z.number().int().positive().default(1),
+          })
+          .prefault({})
+          .refine((o) => o.protected_max_event_loop_lag_ms >= o.max_event_loop_lag_ms && o.protected_max_in_flight >= o.max_in_flight, {
+            message: 'the protected bounds must be at least the ordinary ones',
+          }),
       })
       .prefault({}),
     state: state,

@@ -52,6 +52,8 @@ export interface RenderOptions {
   readonly withoutRouterTo?: string;
   /** The stream route's per-attempt idle timeout (a stall test need not wait two minutes). */
   readonly streamIdleTimeout?: string;
+  /** The router cluster's circuit-breaker max_requests (a test of Envoy's own refusal need not hold 10,000 requests). */
+  readonly routerMaxRequests?: number;
 }
 
 interface ClusterAction {
@@ -119,6 +121,10 @@ export function renderEnvoyConfig(
   const template = clusters.find((c) => c.name !== ROUTER_CLUSTER);
   if (router === undefined || template === undefined) throw new Error(`envoy.yaml must define the ${ROUTER_CLUSTER} cluster and at least one deployment cluster`);
   router.load_assignment.endpoints = endpointsFor(Array.isArray(ports.router) ? ports.router : [ports.router as RouterAddress]);
+  if (options.routerMaxRequests !== undefined) {
+    const breakers = router.circuit_breakers as { thresholds: Array<Record<string, unknown>> };
+    breakers.thresholds[0]!.max_requests = options.routerMaxRequests;
+  }
   config.static_resources.clusters = [
     router,
     ...Object.entries(deployments).map(([name, hostPorts]) => ({

@@ -112,6 +112,8 @@ export class Exchange implements StreamHandler {
   private answered = false;
   /** When the request body reached the router (performance.now()), until its reply is decided. */
   private bodyAtMs: number | null = null;
+  /** Counted among the requests awaiting a routing decision (Pipeline.exchange() counts it). */
+  private deciding = true;
   private responseStarted = false;
   private finished = false;
 
@@ -172,6 +174,7 @@ export class Exchange implements StreamHandler {
         if (this.method !== 'GET') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}.`);
         this.status = 200;
         this.answered = true;
+        this.stopDeciding();
         return { kind: 'reply', status: 200, body: this.p.modelsListFor(this.key), headers: JSON_HEADERS };
       }
       if (this.method !== 'POST') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}; use POST.`);
@@ -184,6 +187,9 @@ export class Exchange implements StreamHandler {
         throw new RouterError('body_too_large', `The request body is ${declared} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
       }
       if (endOfStream) throw new RouterError('missing_body', 'The request has no body; expected a JSON object.');
+      // Refused now, before the body costs anything, when the router is behind (admission/overload.ts).
+      const overloaded = this.p.overloaded(this.key?.tier ?? this.p.config.routing.defaultTier);
+      if (overloaded !== null) throw overloaded;
       // With keys, the decision (deployments, exclusions, scores) is shown only to keys allowed to debug.
       this.debug = this.p.config.routing.decisionHeader && (this.key === null || this.key.debug) && headers['x-llm-router-debug'] === '1';
       // The response-headers phase, for this request only, when something must be added to or read from them.
@@ -378,6 +384,7 @@ export class Exchange implements StreamHandler {
   /** The request goes upstream to `d`: counted in its load, routed, its body rewritten if needed. */
   /** The body phase ends in forward() or reject(): what the router added before the request went on. */
   private decided(): void {
+    this.stopDeciding();
     if (this.bodyAtMs === null) return;
     this.p.metrics.decision.observe((performance.now() - this.bodyAtMs) / 1000);
     this.bodyAtMs = null;
@@ -493,7 +500,14 @@ export class Exchange implements StreamHandler {
 
   /** The gRPC stream closed: Envoy finished, the client went away or the upstream broke. */
   onEnd(): void {
+    this.stopDeciding();
     if (!this.finished) this.finish(false);
+  }
+
+  private stopDeciding(): void {
+    if (!this.deciding) return;
+    this.deciding = false;
+    this.p.doneDeciding();
   }
 
   private storeError(err: unknown, message: string, extra: Record<string, unknown> = {}): void {

@@ -6,9 +6,11 @@
  */
 import type { Logger } from 'pino';
 import { AnonymousIds } from '../auth/anonymous.js';
+import { overload, overloadedError, type RouterPressure } from '../admission/overload.js';
 import { mayRequest, type VirtualKey } from '../auth/keys.js';
 import { KeyResolver } from '../auth/resolver.js';
 import type { Deployment, RouterConfig } from '../config/compile.js';
+import type { RouterError } from '../errors.js';
 import { Router } from '../routing/choose.js';
 import type { ExampleVectors } from '../routing/classifier/index.js';
 import type { Decision, PolicyEnv } from '../routing/types.js';
@@ -24,6 +26,11 @@ import { renderModelsList } from './models-list.js';
 import { TokenCounting } from './token-counting.js';
 import { HOP_HEADERS, PLAN_HEADER, STREAM_HEADER } from './upstream.js';
 import type { Continue } from './types.js';
+
+/** The routing environment, and how late the process's event loop runs (telemetry/loop-lag.ts). */
+export interface PipelineEnv extends PolicyEnv {
+  eventLoopLagMs(): number;
+}
 
 export class Pipeline {
   readonly router: Router;
@@ -52,11 +59,17 @@ export class Pipeline {
   readonly known: ReadonlyMap<string, Deployment>;
   /** Every client header some deployment receives: what the header bounds count (upstream.ts). */
   readonly forwardable: HeaderAllowlist;
+  /**
+   * Requests whose stream is open without a routing decision yet, over reloads: the overload bound's
+   * count. From the stream's opening, not its headers message: when one read of the socket brings a
+   * burst, the first headers message handled already sees every stream of it.
+   */
+  private readonly deciding: { count: number };
 
   constructor(
     readonly config: RouterConfig,
     readonly store: StateStore,
-    readonly env: PolicyEnv,
+    readonly env: PipelineEnv,
     readonly log: Logger,
     /** Example embeddings of the virtual models that use an embeddings endpoint (see embedExamples). */
     examples: ReadonlyMap<string, ExampleVectors> = new Map(),
@@ -69,6 +82,7 @@ export class Pipeline {
     this.metrics = previous?.metrics ?? new RoutingMetrics();
     this.attempts = previous?.attempts ?? new AttemptLog();
     this.tokenCounting = previous?.tokenCounting ?? new TokenCounting();
+    this.deciding = previous?.deciding ?? { count: 0 };
     this.availability = new Availability(config.routing, previous?.availability);
     this.known = previous === undefined ? config.deployments : new Map([...previous.known, ...config.deployments]);
     this.forwardable = unionOf([...config.deployments.values()].map((d) => d.forwardHeaders));
@@ -109,7 +123,29 @@ export class Pipeline {
     return list;
   }
 
+  /** What the overload bounds are measured on, now. */
+  pressure(): RouterPressure {
+    return { eventLoopLagMs: this.env.eventLoopLagMs(), inFlight: this.deciding.count };
+  }
+
+  /**
+   * The overload check at the request-headers phase, against the requests ahead of this one: null
+   * when it goes on, else the 503 to answer. `tier`: the key's or the default one, never a header's.
+   */
+  overloaded(tier: string | null): RouterError | null {
+    const shed = overload(this.config.overload, tier, { eventLoopLagMs: this.env.eventLoopLagMs(), inFlight: this.deciding.count - 1 });
+    if (shed === null) return null;
+    this.metrics.overloaded.inc({ tier: tier ?? '', reason: shed.reason });
+    return overloadedError(shed, this.config.overload.retryAfterSec);
+  }
+
+  /** A request counted since exchange() has its routing decision or its answer, or ended without one. */
+  doneDeciding(): void {
+    this.deciding.count--;
+  }
+
   exchange(): Exchange {
+    this.deciding.count++;
     return new Exchange(this);
   }
 

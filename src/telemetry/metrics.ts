@@ -81,6 +81,11 @@ export class RoutingMetrics {
   readonly unroutable = new Counter('llm_router_unroutable_total', 'Requests no deployment of their group could take.', ['group']);
   readonly classified = new Counter('llm_router_classified_total', 'Virtual-model requests, by the group chosen and how.', ['virtual_model', 'group', 'by']);
   readonly shed = new Counter('llm_router_shed_total', 'Requests shed for load, by tier and group: refused (503) or degraded to another group.', ['tier', 'group', 'action']);
+  readonly overloaded = new Counter(
+    'llm_router_overloaded_total',
+    'Requests refused (503 overloaded) at the request-headers phase because the router was behind, by tier and reason (event_loop_lag, in_flight).',
+    ['tier', 'reason'],
+  );
   readonly attempts = new Counter(
     'llm_router_attempts_total',
     'Attempts Envoy made, by deployment, whether it was the first or a fallback hop, and result (ok, refused, rate_limited, failed, or the fallback reason).',
@@ -95,7 +100,7 @@ export class RoutingMetrics {
   readonly reloads = new Counter('llm_router_config_reloads_total', 'Config reloads (SIGHUP or the admin API), by result (ok, refused: the running config kept).', ['result']);
 
   render(): string {
-    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.attempts, this.cooldowns, this.reloads, this.decision].map((c) => c.render()).join('');
+    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.overloaded, this.attempts, this.cooldowns, this.reloads, this.decision].map((c) => c.render()).join('');
   }
 }
 
@@ -108,5 +113,17 @@ export function renderStoreHealth(health: { readonly degraded: boolean; readonly
     '# HELP llm_router_state_store_queued_writes Usage records and settlements waiting for the state store.\n' +
     '# TYPE llm_router_state_store_queued_writes gauge\n' +
     `llm_router_state_store_queued_writes ${health.queuedWrites}\n`
+  );
+}
+
+/** What the overload bounds measure (admission/overload.ts), as gauges. */
+export function renderPressure(pressure: { readonly eventLoopLagMs: number; readonly inFlight: number }): string {
+  return (
+    '# HELP llm_router_event_loop_lag_seconds How late the router\'s event loop runs now: about how long a message from Envoy waits to be read.\n' +
+    '# TYPE llm_router_event_loop_lag_seconds gauge\n' +
+    `llm_router_event_loop_lag_seconds ${pressure.eventLoopLagMs / 1000}\n` +
+    '# HELP llm_router_awaiting_decision Requests whose ext_proc stream is open without a routing decision yet (their headers possibly not read).\n' +
+    '# TYPE llm_router_awaiting_decision gauge\n' +
+    `llm_router_awaiting_decision ${pressure.inFlight}\n`
   );
 }

@@ -1,6 +1,7 @@
 import { parseConfig } from '../../src/config/load.js';
 import { PromptTokenCounter } from '../../src/routing/tokens.js';
 import type { PolicyEnv, RouteRequest } from '../../src/routing/types.js';
+import type { PipelineEnv } from '../../src/pipeline/pipeline.js';
 
 export const ROUTER_YAML = `
 model_groups:
@@ -32,10 +33,10 @@ deployments:
 
 export const config = (env: NodeJS.ProcessEnv = { MINI_A_KEY: 'sk-mini-a' }) => parseConfig(ROUTER_YAML, 'router.yaml', env);
 
-/** A fixed clock and a scripted sequence of random numbers (cycled). */
-export function fixedEnv(randoms: number[] = [0.5], nowMs = Date.UTC(2026, 10, 22, 12)): PolicyEnv {
+/** A fixed clock, a scripted sequence of random numbers (cycled) and an event loop that never lags. */
+export function fixedEnv(randoms: number[] = [0.5], nowMs = Date.UTC(2026, 10, 22, 12)): PipelineEnv {
   let i = 0;
-  return { now: () => nowMs, random: () => randoms[i++ % randoms.length]! };
+  return { now: () => nowMs, random: () => randoms[i++ % randoms.length]!, eventLoopLagMs: () => 0 };
 }
 
 /** The request as the pipeline routes it once its prompt is counted (whole: no budget). The tokenizer must be loaded. */

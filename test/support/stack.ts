@@ -50,6 +50,8 @@ export interface StackOptions {
   readonly streamIdleTimeout?: string;
   /** The clock the mocks' per-minute limits count in (a pinned one: no minute boundary inside the test). */
   readonly mockLimitsClock?: () => number;
+  /** The router cluster's circuit-breaker max_requests in Envoy; the shipped one otherwise. */
+  readonly routerMaxRequests?: number;
 }
 
 /** A line of envoy.yaml's access log. */
@@ -189,7 +191,10 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
     const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
     const envoyFile = join(dir, 'envoy.yaml');
-    await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }));
+    await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, {
+        ...(options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }),
+        ...(options.routerMaxRequests === undefined ? {} : { routerMaxRequests: options.routerMaxRequests }),
+      }));
     // Every stack's pair passes check-envoy, as files and (below) as Envoy runs it: the checker holds
     // for each configuration the suite runs.
     const routerConfig = await loadConfig(routerFiles[0]!, routerEnv);

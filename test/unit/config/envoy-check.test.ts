@@ -141,6 +141,14 @@ describe('check-envoy', () => {
     expect(problemsAfter(swapped)).toEqual([expect.stringMatching(/^error: .*http_filters\.2: the ext_proc filter must come before envoy\.filters\.http\.router/)]);
   });
 
+  it('a message_timeout the router\'s protected lag bound reaches: requests would time out before the router sheds them', () => {
+    const warning = expect.stringMatching(/^warning: .*typed_config\.message_timeout: 1500 ms is not above router\.yaml's limits\.overload\.protected_max_event_loop_lag_ms \(1500\)/);
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1.5s'))).toEqual([warning]);
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1.500s'))).toEqual([warning]);
+    const lower = routerWith((r) => (r.limits = { ...r.limits, overload: { protected_max_event_loop_lag_ms: 1000 } }));
+    expect(problemsAfter((e) => (extProcOf(e).message_timeout = '1.5s'), lower)).toEqual([]);
+  });
+
   it('the upstream filters: a retry without the router would carry the previous deployment\'s credential', () => {
     expect(problemsAfter((e) => delete routerFilterOf(e).upstream_http_filters)).toEqual([
       expect.stringMatching(/^error: .*http_filters\.2\.typed_config: no upstream ext_proc filter with initial_metadata x-llm-filter: hop: .*credential/),

@@ -33,6 +33,15 @@ describe('router.yaml', () => {
     expect(parseConfig(`${ROUTER_YAML}\nstate: {kind: redis}\n`, 'router.yaml', {}).state.usage_log_max_entries).toBe(1_000_000);
   });
 
+  it('limits.overload: defaults, protected tiers, and protected bounds no lower than the ordinary ones', () => {
+    expect(config().overload).toEqual({ maxEventLoopLagMs: 1000, maxInFlight: 256, protectedTiers: new Set(), protectedMaxEventLoopLagMs: 1500, protectedMaxInFlight: 1024, retryAfterSec: 1 });
+    const set = (overload: string) => parseConfig(`${ROUTER_YAML}\nlimits: {overload: ${overload}}\n`, 'router.yaml', {}).overload;
+    expect(set('{protected_tiers: [premium], max_in_flight: 8, protected_max_in_flight: 8}')).toMatchObject({ protectedTiers: new Set(['premium']), maxInFlight: 8, protectedMaxInFlight: 8 });
+    expect(problems(`${ROUTER_YAML}\nlimits: {overload: {max_event_loop_lag_ms: 2000}}\n`)).toEqual([
+      expect.stringMatching(/^\d+:limits\.overload: the protected bounds must be at least the ordinary ones$/),
+    ]);
+  });
+
   it('remembers a credential variable that is not set, so serve can warn', () => {
     expect(config({}).deployments.get('mini-a')!.missingCredentialEnv).toBe('MINI_A_KEY');
   });

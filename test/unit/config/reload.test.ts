@@ -31,4 +31,10 @@ describe('reloadable', () => {
   it('names nothing when only reloadable settings change', () => {
     expect(reloadable(running, edited((f) => (f.log_level = 'debug'))).restartOnly).toEqual([]);
   });
+
+  it('applies new overload bounds at once (the count of requests awaiting a decision carries over in the pipeline)', () => {
+    const { config, restartOnly } = reloadable(running, edited((f) => (f.limits = { ...f.limits, overload: { max_in_flight: 4, protected_tiers: ['premium'] } })));
+    expect(restartOnly).toEqual([]);
+    expect(config.overload).toMatchObject({ maxInFlight: 4, protectedTiers: new Set(['premium']) });
+  });
 });

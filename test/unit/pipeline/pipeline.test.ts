@@ -243,3 +243,76 @@ describe('response phases and the usage record', () => {
     expect(await store.usageLog(10)).toEqual([]);
   });
 });
+
+describe('overload at the request-headers phase', () => {
+  const CHAT = body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  const bounds = { maxEventLoopLagMs: 200, maxInFlight: 2, protectedTiers: new Set(['premium']), protectedMaxEventLoopLagMs: 1000, protectedMaxInFlight: 3, retryAfterSec: 1 };
+  function loaded(lagMs: { value: number }, defaultTier: string | null = null, previous?: Pipeline) {
+    const base = config();
+    const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
+    const env = { ...fixedEnv([0.1]), eventLoopLagMs: () => lagMs.value };
+    return new Pipeline({ ...base, overload: bounds, routing: { ...base.routing, defaultTier } }, store, env, pino({ level: 'silent' }), new Map(), previous);
+  }
+  const refusal = (o: Outcome | Promise<Outcome>) => {
+    const r = sync(o);
+    if (r.kind !== 'reply') throw new Error(`expected a reply, got ${r.kind}`);
+    return { status: r.status, retryAfter: r.headers.find(([h]) => h === 'retry-after')?.[1], error: JSON.parse(r.body.toString()).error };
+  };
+
+  it('refuses a new request with 503 overloaded and Retry-After while the event loop lags, and counts it', () => {
+    const lag = { value: 250 };
+    const p = loaded(lag);
+    expect(refusal(p.exchange().onRequestHeaders(HEADERS, false))).toEqual({
+      status: 503,
+      retryAfter: '1',
+      error: { message: 'The gateway is overloaded (its event loop is 250 ms behind, limit 200 ms); retry after 1 s.', type: 'service_unavailable_error', param: null, code: 'overloaded' },
+    });
+    expect(p.metrics.render()).toContain('llm_router_overloaded_total{tier="",reason="event_loop_lag"} 1');
+    lag.value = 20;
+    expect(sync(p.exchange().onRequestHeaders(HEADERS, false)).kind).toBe('continue');
+  });
+
+  it('a protected default tier is served up to its higher bound', () => {
+    const lag = { value: 250 };
+    const p = loaded(lag, 'premium');
+    expect(sync(p.exchange().onRequestHeaders(HEADERS, false)).kind).toBe('continue');
+    lag.value = 1000;
+    expect(refusal(p.exchange().onRequestHeaders(HEADERS, false)).error.code).toBe('overloaded');
+    expect(p.metrics.render()).toContain('llm_router_overloaded_total{tier="premium",reason="event_loop_lag"} 1');
+  });
+
+  it('counts a request from its stream\'s opening to its routing decision, or to its end without one; a reload keeps the count', async () => {
+    const p = loaded({ value: 0 });
+    const [routed, abandoned] = [p.exchange(), p.exchange()];
+    // Counted before their headers are read: a backlog in the router's buffers counts too.
+    expect(p.pressure().inFlight).toBe(2);
+    routed.onRequestHeaders(HEADERS, false);
+    abandoned.onRequestHeaders(HEADERS, false);
+    expect(refusal(p.exchange().onRequestHeaders(HEADERS, false)).error.message).toContain('2 requests await a routing decision, limit 2');
+    // The refused request is counted no more; the routed one no longer once decided.
+    expect(p.pressure().inFlight).toBe(2);
+    asContinue(await routed.onRequestBody(CHAT));
+    expect(p.pressure().inFlight).toBe(1);
+    const reloaded = loaded({ value: 0 }, null, p);
+    expect(reloaded.pressure().inFlight).toBe(1);
+    abandoned.onEnd(); // the client went away before its body
+    routed.onEnd();
+    expect([p.pressure().inFlight, reloaded.pressure().inFlight]).toEqual([0, 0]);
+  });
+
+  it('the models list, answered at the headers phase, is no longer counted', () => {
+    const p = loaded({ value: 0 });
+    expect(sync(p.exchange().onRequestHeaders({ ...HEADERS, ':method': 'GET', ':path': '/v1/models' }, true)).kind).toBe('reply');
+    expect(p.pressure().inFlight).toBe(0);
+  });
+
+  it('a request refused in its body phase is no longer counted either', () => {
+    const p = loaded({ value: 0 });
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    expect(sync(x.onRequestBody(Buffer.from('{not json'))).kind).toBe('reply');
+    expect(p.pressure().inFlight).toBe(0);
+    x.onEnd();
+    expect(p.pressure().inFlight).toBe(0);
+  });
+});
