@@ -91,6 +91,7 @@ export async function serve(configPath: string): Promise<void> {
     store,
     metrics: { render: () => pipeline.metrics.render() + renderPressure(pipeline.pressure()) + (store instanceof ResilientStore ? renderStoreHealth(store) : '') },
     deployments: () => [...pipeline.config.deployments.keys()],
+    unhealthy: () => pipeline.availability.unhealthy,
     keys: { forget: (hash) => pipeline.keys.forget(hash) },
     reload,
     budgets: () => configuredBudgets(pipeline.config, env.now()),

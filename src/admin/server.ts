@@ -14,7 +14,7 @@
  *   PUT /keys                            add or replace a virtual key at runtime (JSON: name, key or key_sha256, and any
  *                                        field of a router.yaml key: team, tags, tier, models, limits, allowed_tags, debug, …)
  *   DELETE /keys/<sha256>                remove a runtime key
- *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown)
+ *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown, Envoy health)
  *   GET /budgets                         every budget router.yaml sets: limit, spend in the current window, what is left
  *   POST /config/reload                  reload router.yaml (as SIGHUP does): 200 with what needs a restart, or 400
  *                                        with every problem, the running config kept
@@ -50,6 +50,8 @@ export interface AdminOptions {
   readonly metrics: { render(): string };
   /** The running config's deployments (a reload changes them). */
   readonly deployments: () => readonly string[];
+  /** The deployments Envoy's health view rules out, each with why (`routing.envoy_admin_url`). */
+  readonly unhealthy: () => ReadonlyMap<string, string>;
   readonly reload: () => Promise<ReloadOutcome>;
   /** The running config's budgets, as meters to read now. */
   readonly budgets: () => readonly PlannedCharge[];
@@ -155,7 +157,8 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
         case '/load': {
           const names = deployments();
           const loads = await store.loadOf(names, now());
-          return send(res, 200, { data: Object.fromEntries(names.map((d, i) => [d, loads[i]])) });
+          const unhealthy = options.unhealthy();
+          return send(res, 200, { data: Object.fromEntries(names.map((d, i) => [d, { ...loads[i], unhealthy: unhealthy.get(d) ?? null }])) });
         }
         case '/keys': {
           if (req.method !== 'PUT') return send(res, 405, { error: 'use PUT' });

@@ -211,6 +211,9 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const envoyAdmin = `http://127.0.0.1:${admin}`;
     await waitUntil(() => httpOk(`${envoyAdmin}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
     await waitUntil(() => clustersHealthy(envoyAdmin, Object.keys(mocks)), 30_000, () => `clusters not healthy:\n${envoy.output()}`, envoy);
+    // Every router has read that health view too: a first poll that saw a health check fail under
+    // load would otherwise keep a deployment out of fallback plans until the next one.
+    await waitUntil(() => routersSeeHealthy(routerAdmins, adminToken, Object.keys(mocks)), 30_000, () => 'the routers still see a deployment unhealthy', envoy);
     failOnErrors(envoyAdmin, await checkEnvoyAdmin(envoyAdmin, routerConfig));
 
     return {
@@ -255,4 +258,14 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/** True when no router counts any of `deployments` out for Envoy's health view (admin `/load`). */
+async function routersSeeHealthy(admins: readonly string[], token: string, deployments: readonly string[]): Promise<boolean> {
+  for (const admin of admins) {
+    const res = await fetch(`${admin}/load`, { headers: { authorization: `Bearer ${token}` } });
+    const load = (await res.json()) as { data: Record<string, { unhealthy: string | null }> };
+    if (deployments.some((d) => load.data[d]?.unhealthy !== null)) return false;
+  }
+  return true;
 }

@@ -16,6 +16,7 @@ async function start(token: { env: string; value: string | null } | null, open =
     store,
     metrics: { render: () => 'llm_router_up 1\n' },
     deployments: () => [],
+    unhealthy: () => new Map(),
     keys: { forget: () => {} },
     reload: async () => ({ reloaded: true, groups: 0, deployments: 0, restart_only: [] }),
     budgets: () => [],

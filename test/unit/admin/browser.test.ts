@@ -35,6 +35,7 @@ async function start(options: { allowedHosts?: string[]; address?: string } = {}
     store,
     metrics: { render: () => 'llm_router_up 1\n' },
     deployments: () => [],
+    unhealthy: () => new Map(),
     keys: { forget: () => {} },
     reload: async () => ({ reloaded: true, groups: 0, deployments: 0, restart_only: [] }),
     budgets: () => [],
