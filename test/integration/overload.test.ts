@@ -131,7 +131,7 @@ it('past the in-flight bound: the excess refused at once with 503 overloaded, th
   // Nothing left counted: the decision gauge, the deployment's load, the free key's reservations.
   await waitUntil(async () => (await awaitingDecision()) === 0, 5_000, () => 'requests still counted as awaiting a decision');
   await waitUntil(
-    async () => ((await (await fetch(`${stack.routerAdmin}/load`)).json()) as { data: Record<string, { inFlight: number }> }).data['chat-1']!.inFlight === 0,
+    async () => ((await (await stack.adminFetch('/load')).json()) as { data: Record<string, { inFlight: number }> }).data['chat-1']!.inFlight === 0,
     5_000,
     () => 'the deployment still counts requests in flight',
   );
@@ -140,7 +140,7 @@ it('past the in-flight bound: the excess refused at once with 503 overloaded, th
   // The key's budget holds what its requests cost, and no reservation besides.
   const billed = records.reduce((n, r) => n + r.costNanos, 0);
   const spentNanos = async () => {
-    const budgets = (await (await fetch(`${stack.routerAdmin}/budgets`)).json()) as { data: Array<{ owner: string; spent_usd: number }> };
+    const budgets = (await (await stack.adminFetch('/budgets')).json()) as { data: Array<{ owner: string; spent_usd: number }> };
     return Math.round(budgets.data.find((b) => b.owner === 'key free')!.spent_usd * 1e9);
   };
   await waitUntil(async () => (await spentNanos()) === billed, 5_000, () => `the free key's budget does not hold what was billed (${billed} nano-USD)`);
