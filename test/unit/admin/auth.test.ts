@@ -1,8 +1,7 @@
 /** The admin API's bearer token: what it protects, what stays open for probes and scrapers. */
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startAdminServer, type AdminServer } from '../../../src/admin/server.js';
-import { MemoryStore } from '../../../src/state/memory.js';
+import type { AdminServer } from '../../../src/admin/server.js';
+import { startTestAdmin } from '../../support/admin.js';
 
 let server: AdminServer | null = null;
 afterEach(async () => {
@@ -11,22 +10,8 @@ afterEach(async () => {
 });
 
 async function start(token: { env: string; value: string | null } | null, open = false) {
-  const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
-  server = await startAdminServer({
-    store,
-    metrics: { render: () => 'llm_router_up 1\n' },
-    deployments: () => [],
-    unhealthy: () => new Map(),
-    keys: { forget: () => {} },
-    reload: async () => ({ reloaded: true, groups: 0, deployments: 0, restart_only: [] }),
-    budgets: () => [],
-    listen: { address: '127.0.0.1', port: 0 },
-    allowedHosts: [],
-    token,
-    open,
-    log: pino({ level: 'silent' }),
-    now: Date.now,
-  });
+  let store;
+  ({ server, store } = await startTestAdmin({ token, open }));
   const url = `http://127.0.0.1:${server.port}`;
   const status = async (path: string, init: RequestInit = {}) => (await fetch(`${url}${path}`, init)).status;
   return { store, url, status };

@@ -3,11 +3,10 @@
  * 127.0.0.1 (its name arrives as Host), nor cross-origin (its Origin arrives), nor with a body a
  * page may send without a preflight (text/plain, forms).
  */
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allowedHostNames, hostAllowed } from '../../../src/admin/guard.js';
-import { startAdminServer, type AdminServer } from '../../../src/admin/server.js';
-import { MemoryStore } from '../../../src/state/memory.js';
+import type { AdminServer } from '../../../src/admin/server.js';
+import { startTestAdmin } from '../../support/admin.js';
 import { rawRequest } from '../../support/clients.js';
 
 let server: AdminServer | null = null;
@@ -30,22 +29,13 @@ const send = (port: number, { path = '/usage/log', headers = {}, ...rest }: Sent
   rawRequest(`http://127.0.0.1:${port}${path}`, { ...rest, headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${TOKEN}`, ...headers } });
 
 async function start(options: { allowedHosts?: string[]; address?: string } = {}) {
-  const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
-  server = await startAdminServer({
-    store,
-    metrics: { render: () => 'llm_router_up 1\n' },
-    deployments: () => [],
-    unhealthy: () => new Map(),
-    keys: { forget: () => {} },
-    reload: async () => ({ reloaded: true, groups: 0, deployments: 0, restart_only: [] }),
-    budgets: () => [],
+  let store;
+  ({ server, store } = await startTestAdmin({
     listen: { address: options.address ?? '127.0.0.1', port: 0 },
     allowedHosts: options.allowedHosts ?? [],
     token: { env: 'ADMIN_TOKEN', value: TOKEN },
-    open: false,
-    log: pino({ level: 'silent' }),
     now: () => 0,
-  });
+  }));
   return { store, port: server.port };
 }
 
