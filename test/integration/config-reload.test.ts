@@ -65,6 +65,10 @@ it('applies a new router.yaml under load: open streams finish, new requests foll
   stack.router.process.kill('SIGHUP');
   await waitUntil(async () => stack.router.output().includes('config reloaded'), 10_000, () => stack.router.output());
   for (const d of ['reload-a', 'reload-b']) stack.mocks[d]![0]!.setBehaviour({ chunk_interval_ms: 0 });
+  // A request each worker had decided on the old config may still be on its way to reload-a: once
+  // every worker has finished two more, none is.
+  const finishedAtReload = statuses.length;
+  await waitUntil(async () => statuses.length >= finishedAtReload + 8, 10_000, () => 'the load stopped after the reload');
   const aBefore = served('reload-a');
   await sleep(1000);
   expect(served('reload-a')).toBe(aBefore);
