@@ -44,6 +44,8 @@ import { HOP_HEADERS, upstreamRequest } from './upstream.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 const NOTHING_SPENT: ReadonlySet<string> = new Set();
+const NO_TAGS: readonly string[] = [];
+const NO_HEADERS: Headers = {};
 
 /** The error in OpenAI's format, with `Retry-After` when it has one and the decision when debugging. */
 function errorReply(err: RouterError, decision: string | null): Outcome {
@@ -101,7 +103,13 @@ export class Exchange implements StreamHandler {
   private plan: Plan | null = null;
   /** The deployment whose answer the client got: the primary, or a fallback hop. */
   private served: Deployment | null = null;
-  private features: RouteRequest | null = null;
+  /**
+   * What the record of a routed request needs of its features: the features themselves (prompt
+   * text, metadata) are let go once it is routed, so an open stream holds none of its body.
+   */
+  private countedTags: readonly string[] = NO_TAGS;
+  /** The prompt's tokens as estimated when routed: what a stream cut before the provider's usage report is billed. */
+  private promptEstimate = 0;
   private requestedModel: string | null = null;
   private stream = false;
   /** Its load and reservations in the shared state, given back when it ends. */
@@ -213,7 +221,7 @@ export class Exchange implements StreamHandler {
         throw new RouterError('model_not_allowed', `The API key '${this.key.name}' may not use the model '${req.model}'.`, 'model');
       }
       const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key, req.endpoint);
-      this.features = features;
+      this.headers = NO_HEADERS;
       // A prompt that might not fit a context window (or meets a token rule) is counted exactly.
       if (features.promptTokensBound + (features.maxTokens ?? 0) > this.p.config.countTokensAbove && !tokenizerLoaded()) {
         return loadTokenizer().then(
@@ -375,6 +383,8 @@ export class Exchange implements StreamHandler {
     try {
       this.deployment = d;
       this.served = d;
+      this.countedTags = features.countedTags;
+      this.promptEstimate = estimatedPromptTokens(features);
       this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
       const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
       const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops);
@@ -497,13 +507,13 @@ export class Exchange implements StreamHandler {
 
   /**
    * A stream that ended without the provider's usage report is billed for what the client got: the
-   * prompt (counted exactly when the tokenizer is loaded) and one completion token per content
-   * event delivered, which is how providers stream.
+   * prompt as estimated when it was routed and one completion token per content event delivered,
+   * which is how providers stream.
    */
   private billedUsage(report: ResponseReport): { usage: Usage; estimated: boolean } {
     if (report.usage !== null) return { usage: report.usage, estimated: false };
-    if (!this.stream || report.contentEvents === 0 || this.features === null) return { usage: NO_USAGE, estimated: false };
-    const promptTokens = tokenizerLoaded() ? this.features.promptTokens() : estimatedPromptTokens(this.features);
+    if (!this.stream || report.contentEvents === 0) return { usage: NO_USAGE, estimated: false };
+    const promptTokens = this.promptEstimate;
     const completionTokens = report.contentEvents;
     return { usage: { promptTokens, cachedPromptTokens: 0, completionTokens, reasoningTokens: 0, totalTokens: promptTokens + completionTokens }, estimated: true };
   }
@@ -543,7 +553,7 @@ export class Exchange implements StreamHandler {
       timestampMs: now,
       keyId: this.keyId,
       team: this.key?.team ?? null,
-      tags: this.features?.countedTags ?? [],
+      tags: this.countedTags,
       requestedModel: this.requestedModel ?? '',
       deployment: d.name,
       provider: d.provider,
