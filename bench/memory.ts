@@ -126,9 +126,9 @@ const HEADER = [
 /** Per setting, the range over its rounds of the figures a decision rests on. */
 function summary(results: readonly MemoryResult[]): string {
   const sets = [...new Map(results.map((r) => [name(r.flags), r.flags])).values()];
-  const range = (values: number[], digits = 0) => {
-    const [lo, hi] = [Math.min(...values), Math.max(...values)];
-    return lo === hi ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
+  const range = (values: number[]) => {
+    const [lo, hi] = [Math.min(...values).toFixed(0), Math.max(...values).toFixed(0)];
+    return lo === hi ? lo : `${lo}–${hi}`;
   };
   const rows = sets.map((flags) => {
     const rs = results.filter((r) => name(r.flags) === name(flags));
