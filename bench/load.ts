@@ -4,7 +4,7 @@
  * start on a fixed schedule whatever happens, and latency is measured from the scheduled start, so a
  * stalled server cannot hide its queueing (no coordinated omission).
  */
-import { Agent, request } from 'node:http';
+import { Agent, request, type ClientRequest } from 'node:http';
 
 export interface Workload {
   readonly name: string;
@@ -91,13 +91,15 @@ function failed(out: Mutable, status: number, overloaded: boolean, startedAt: nu
   out.failures.push({ status, overloaded, ms: performance.now() - startedAt });
 }
 
-export async function closedLoop(to: Endpoint, w: Workload, concurrency: number, durationMs: number): Promise<LoadResult> {
+/** N workers for `durationMs`, or until `maxRequests` were sent if that comes first. */
+export async function closedLoop(to: Endpoint, w: Workload, concurrency: number, durationMs: number, maxRequests = Infinity): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const out = empty();
   const t0 = performance.now();
   const deadline = t0 + durationMs;
+  let sent = 0;
   const worker = async (): Promise<void> => {
-    while (performance.now() < deadline) await oneRequest(agent, to, w, performance.now(), out);
+    while (performance.now() < deadline && sent++ < maxRequests) await oneRequest(agent, to, w, performance.now(), out);
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   out.elapsedMs = performance.now() - t0;
@@ -134,13 +136,64 @@ export async function openLoop(to: Endpoint, w: Workload, ratePerSec: number, du
   return out;
 }
 
-/** Holds `count` streams open at once (each reads to the end) and resolves when all finished. */
-export async function concurrentStreams(to: Endpoint, w: Workload, count: number): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: count });
-  const out = empty();
+/** Streams held open at once: how many, how many failed to open, and how to let them all go. */
+export interface HeldStreams {
+  readonly open: number;
+  readonly errors: number;
+  readonly elapsedMs: number;
+  /** Cuts every stream (the client goes away) and resolves once their sockets closed. */
+  release(): Promise<void>;
+}
+
+/**
+ * Opens `count` streams of a workload whose upstream stalls after its first chunk, `batch` at a time:
+ * a batch is sent once every stream of the one before got its first chunk through the gateway (or
+ * failed), so a gateway is measured holding the streams, not queueing a thousand requests at once.
+ * They stay open until `release()`.
+ */
+export async function holdStreams(to: Endpoint, w: Workload, count: number, batch = 50): Promise<HeldStreams> {
+  const agent = new Agent({ keepAlive: false, maxSockets: count });
+  const requests: ClientRequest[] = [];
+  let open = 0;
+  let errors = 0;
+  const openOne = (): Promise<void> =>
+    new Promise((resolve) => {
+      const req = request(
+        { host: '127.0.0.1', port: to.port, method: 'POST', path: '/v1/chat/completions', agent, headers: { ...to.headers, ...w.headers, 'content-type': 'application/json', 'content-length': w.body.length } },
+        (res) => {
+          if (res.statusCode !== 200) {
+            errors++;
+            res.resume();
+            return resolve();
+          }
+          res.once('data', () => {
+            open++;
+            resolve();
+          });
+          res.on('error', () => undefined);
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(w.body);
+      requests.push(req);
+    });
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: count }, () => oneRequest(agent, to, w, performance.now(), out)));
-  out.elapsedMs = performance.now() - t0;
-  agent.destroy();
-  return out;
+  for (let started = 0; started < count; started += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, count - started) }, openOne));
+  }
+  const elapsedMs = performance.now() - t0;
+  return {
+    open,
+    errors,
+    elapsedMs,
+    release: async () => {
+      const closed = requests.map((r) => (r.destroyed ? Promise.resolve() : new Promise<void>((resolve) => r.once('close', () => resolve()))));
+      for (const r of requests) r.destroy();
+      await Promise.all(closed);
+      agent.destroy();
+    },
+  };
 }

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
-import { closedLoop, concurrentStreams, openLoop, type LoadResult } from './load.js';
+import { closedLoop, holdStreams, openLoop, type LoadResult } from './load.js';
 import { renderCharts, renderFlameGraph, writeReport, type Measurement, type RunResults } from './report.js';
 import { OPEN_STREAMS, scenarioName, scenarios, type Scenario } from './scenarios.js';
 import { distribution } from './stats.js';
-import { cpuSeconds, rssMb, startTargets, VARIANTS, type Target, type Targets, type VariantName } from './targets.js';
+import { cpuSeconds, peakRssMb, resetPeakRss, rssMb, startTargets, VARIANTS, type Target, type Targets, type VariantName } from './targets.js';
 
 export async function measure(target: Target, s: Scenario, round: number): Promise<Measurement> {
   const cpuBefore = target.pid === null ? 0 : await cpuSeconds(target.pid);
@@ -47,14 +47,15 @@ function sustained(m: Measurement, ratePerSec: number): boolean {
   return m.throughputPerSec >= 0.9 * ratePerSec && m.latencyMs.p99 < 1000 && m.errors + m.dropped === 0;
 }
 
+/** The router's RSS before and while `count` streams are open at once (`ok` of them opened); then they are cut. */
 export async function openStreamsMemory(targets: Targets, count: number): Promise<RunResults['memory']> {
   const pid = targets.router.pid!;
   const idleRssMb = await rssMb(pid);
-  let peakRssMb = idleRssMb;
-  const sampler = setInterval(() => void rssMb(pid).then((mb) => (peakRssMb = Math.max(peakRssMb, mb))), 100);
-  const r = await concurrentStreams(targets.router.endpoint, OPEN_STREAMS.workload, count);
-  clearInterval(sampler);
-  return { streams: count, ok: r.ok, peakRssMb, idleRssMb };
+  await resetPeakRss(pid);
+  const held = await holdStreams(targets.router.endpoint, OPEN_STREAMS.workload, count);
+  const peak = await peakRssMb(pid);
+  await held.release();
+  return { streams: count, ok: held.open, peakRssMb: peak, idleRssMb };
 }
 
 async function main(): Promise<void> {

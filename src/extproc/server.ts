@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { ProcessingRequestSchema, type ProcessingRequest } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { StreamHandler } from '../pipeline/types.js';
+import { releaseReadMessages } from './decoder-release.js';
 import { runSession } from './session.js';
 
 const SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';
@@ -122,6 +123,7 @@ export async function startExtProcServer(
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
   health.addToServer(server);
   raiseStreamResetLimit(server, log);
+  releaseReadMessages(log);
 
   const host = listen.address.includes(':') ? `[${listen.address}]` : listen.address;
   const target = listen.socket === undefined ? `${host}:${listen.port}` : `unix:${listen.socket}`;

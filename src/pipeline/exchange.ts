@@ -45,6 +45,8 @@ import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js'
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 const NOTHING_SPENT: ReadonlySet<string> = new Set();
+const NO_TAGS: readonly string[] = [];
+const NO_HEADERS: Headers = {};
 
 /** The error in OpenAI's format, with `Retry-After` when it has one and the decision when debugging. */
 function errorReply(err: RouterError, decision: string | null): Outcome {
@@ -96,7 +98,13 @@ export class Exchange implements StreamHandler {
   private plan: Plan | null = null;
   /** The deployment whose answer the client got: the primary, or a fallback hop. */
   private served: Deployment | null = null;
-  private features: RouteRequest | null = null;
+  /**
+   * What the record of a routed request needs of its features: the features themselves (prompt
+   * text, metadata) are let go once it is routed, so an open stream holds none of its body.
+   */
+  private countedTags: readonly string[] = NO_TAGS;
+  /** The prompt's tokens as estimated when routed: what a stream cut before the provider's usage report is billed. */
+  private promptEstimate = 0;
   private requestedModel: string | null = null;
   private stream = false;
   /** Its load and reservations in the shared state, given back when it ends. */
@@ -231,12 +239,11 @@ export class Exchange implements StreamHandler {
         throw new RouterError('model_not_allowed', `The API key '${this.key.name}' may not use the model '${req.model}'.`, 'model');
       }
       const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key, req.endpoint);
-      this.features = features;
       // A prompt that might not fit a context window (or meets a token rule) is counted, within its
       // budget and in slices that let other requests through (token-counting.ts).
       if (features.promptTokensBound + (features.maxTokens ?? 0) >= this.p.config.countTokensAbove) {
         return this.p.tokenCounting.count(features.prompt, this.p.config.tokenCountBudgetMs).then(
-          (tokens) => this.resolveAndRoute(req, (this.features = { ...features, promptTokensCounted: tokens })),
+          (tokens) => this.resolveAndRoute(req, { ...features, promptTokensCounted: tokens }),
           (err: unknown) => this.reject(err),
         );
       }
@@ -396,12 +403,16 @@ export class Exchange implements StreamHandler {
       this.deployment = d;
       this.served = d;
       this.plan = { ...this.plan!, id: this.p.attempts.open() };
+      this.countedTags = features.countedTags;
+      this.promptEstimate = estimatedPromptTokens(features);
       this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
       const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
       const planned = [d, ...this.plan!.hops.map((h) => this.p.known.get(h.deployment)!)];
       const client = { headers: this.headers, any: this.p.forwardable, planned };
       const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);
       this.hideUsageEvent = upstream.hideUsageEvent;
+      // An open stream keeps nothing of its request it no longer reads (bench/results/memory).
+      this.headers = NO_HEADERS;
       return upstream.outcome;
     } catch (err) {
       return this.reject(err);
@@ -527,13 +538,13 @@ export class Exchange implements StreamHandler {
 
   /**
    * A stream that ended without the provider's usage report is billed for what the client got: the
-   * prompt (as counted before routing, else estimated) and one completion token per content
-   * event delivered, which is how providers stream.
+   * prompt as estimated when it was routed and one completion token per content event delivered,
+   * which is how providers stream.
    */
   private billedUsage(report: ResponseReport): { usage: Usage; estimated: boolean } {
     if (report.usage !== null) return { usage: report.usage, estimated: false };
-    if (!this.stream || report.contentEvents === 0 || this.features === null) return { usage: NO_USAGE, estimated: false };
-    const promptTokens = estimatedPromptTokens(this.features);
+    if (!this.stream || report.contentEvents === 0) return { usage: NO_USAGE, estimated: false };
+    const promptTokens = this.promptEstimate;
     const completionTokens = report.contentEvents;
     return { usage: { promptTokens, cachedPromptTokens: 0, completionTokens, reasoningTokens: 0, totalTokens: promptTokens + completionTokens }, estimated: true };
   }
@@ -573,7 +584,7 @@ export class Exchange implements StreamHandler {
       timestampMs: now,
       keyId: this.keyId,
       team: this.key?.team ?? null,
-      tags: this.features?.countedTags ?? [],
+      tags: this.countedTags,
       requestedModel: this.requestedModel ?? '',
       deployment: d.name,
       provider: d.provider,

@@ -11,6 +11,7 @@ import { PROJECT_ROOT, resolveEnvoy } from '../../src/devstack/binaries.js';
 import type { Level } from '../../src/config/envoy-check.js';
 import { checkEnvoyAdmin, checkEnvoyFile, formatProblem, loadConfig, type ConfigProblem } from '../../src/config/load.js';
 import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
+import { ROUTER_NODE_FLAGS } from '../../src/devstack/node-flags.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
 import { startMockInstance, type MockInstance } from '../../src/mock/server.js';
@@ -173,7 +174,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       const routerFile = join(dir, `router-${i}.yaml`);
       await writeFile(routerFile, stringify(routerConfig));
       routerFiles.push(routerFile);
-      const router = spawnChild(`router-${i}`, process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', routerFile], {
+      const router = spawnChild(`router-${i}`, process.execPath, [...ROUTER_NODE_FLAGS, join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', routerFile], {
         logFile: join(dir, `router-${i}.log`),
         env: routerEnv,
       });
