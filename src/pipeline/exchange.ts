@@ -241,7 +241,8 @@ export class Exchange implements StreamHandler {
       const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key, req.endpoint);
       // A prompt that might not fit a context window (or meets a token rule) is counted, within its
       // budget and in slices that let other requests through (token-counting.ts).
-      if (features.promptTokensBound + (features.maxTokens ?? 0) >= this.p.config.countTokensAbove) {
+      // A budget of 0 counts nothing exactly: every prompt is taken at its bound.
+      if (this.p.config.tokenCountBudgetMs > 0 && features.promptTokensBound + (features.maxTokens ?? 0) >= this.p.config.countTokensAbove) {
         return this.p.tokenCounting.count(features.prompt, this.p.config.tokenCountBudgetMs).then(
           (tokens) => this.resolveAndRoute(req, { ...features, promptTokensCounted: tokens }),
           (err: unknown) => this.reject(err),
