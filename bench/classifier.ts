@@ -5,7 +5,7 @@
  * group (request features, rules, local semantic matching) against the cost of JSON.parse of the
  * same body, measured in the same run. Target: p99 under 5 ms.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/config/load.js';
@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { Router } from '../src/routing/choose.js';
 import { routeRequestOf } from '../src/routing/features.js';
 import { distribution, type Distribution } from './stats.js';
+import { runAsEntryPoint, writeResults } from './entry.js';
 
 const WORDS = 'the a of to write code function poem analyse compare data report story capital question explain why how server error test class love sea risk plan'.split(' ');
 const ITERATIONS = 5000;
@@ -62,15 +63,7 @@ async function main(): Promise<void> {
     '',
     `Target p99 < ${TARGET_P99_MS} ms: ${classify.p99 < TARGET_P99_MS ? 'met' : '**missed**'} (${f(classify.p99)} ms).`,
   ].join('\n');
-  await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'results.json'), JSON.stringify(results, null, 2));
-  await writeFile(join(out, 'results.md'), table + '\n');
-  process.stdout.write(`${table}\nResults in ${out}\n`);
+  await writeResults(out, table + '\n', results);
 }
 
-if (process.argv[1]?.endsWith('classifier.js')) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsEntryPoint('classifier.js', main);

@@ -12,7 +12,7 @@
  * garbage collection) and V8's heap, from a Node diagnostic report taken at each point.
  * Results: DIR/results.json and DIR/results.md.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { ROUTER_NODE_FLAGS } from '../src/devstack/node-flags.js';
 import { waitUntil } from '../src/devstack/processes.js';
 import { closedLoop, holdStreams } from './load.js';
+import { runAsEntryPoint, writeResults } from './entry.js';
 import { OPEN_STREAMS, WORKLOADS } from './scenarios.js';
 import { cpuSeconds, peakRssMb, resetPeakRss, rssMb, startTargets } from './targets.js';
 
@@ -154,16 +155,10 @@ async function main(): Promise<void> {
       process.stdout.write(`${row(r)}\n`);
     }
   }
-  await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'results.json'), JSON.stringify({ startedAt: new Date().toISOString(), results }, null, 2));
   const md =
     `# Router memory\n\n${summary(results)}\n\n${[...HEADER, ...results.map(row)].join('\n')}\n\n` +
     `Shipped flags: \`${ROUTER_NODE_FLAGS.join(' ') || '(none)'}\`; target: ≤ 150 MB with 1,000 open streams.\n`;
-  await writeFile(join(out, 'results.md'), md);
-  process.stdout.write(`\n${md}\nResults in ${out}\n`);
+  await writeResults(out, md, { startedAt: new Date().toISOString(), results });
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runAsEntryPoint('memory.js', main);

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closedLoop, openLoop, type LoadResult } from './load.js';
+import { runAsEntryPoint } from './entry.js';
 import { WORKLOADS } from './scenarios.js';
 import { distribution } from './stats.js';
 import { startTargets } from './targets.js';
@@ -60,7 +61,4 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runAsEntryPoint('overload.js', main);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { closedLoop, holdStreams, openLoop, type LoadResult } from './load.js';
+import { runAsEntryPoint } from './entry.js';
 import { renderCharts, renderFlameGraph, writeReport, type Measurement, type RunResults } from './report.js';
 import { OPEN_STREAMS, scenarioName, scenarios, type Scenario } from './scenarios.js';
 import { distribution } from './stats.js';
@@ -124,10 +125,4 @@ async function main(): Promise<void> {
   process.stdout.write(`Results in ${out}\n`);
 }
 
-// Run only as the entry point, so tests can import the pieces.
-if (process.argv[1]?.endsWith('run.js')) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsEntryPoint('run.js', main);

@@ -11,7 +11,7 @@
  *   the longest wait of the event loop meanwhile, and JSON.parse.
  * Times are one run's (median of 3 where cheap), on whatever machine runs it: compare rows, not runs.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -20,6 +20,7 @@ import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { MAX_JSON_NAMES, readBody } from '../src/pipeline/json-body.js';
 import { TokenCounting } from '../src/pipeline/token-counting.js';
 import { loadTokenizer, PromptTokenCounter, promptTokensBound, type PromptText } from '../src/routing/tokens.js';
+import { runAsEntryPoint, writeResults } from './entry.js';
 
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 const BODY_BYTES = 4 * 1024 * 1024;
@@ -145,14 +146,7 @@ async function main(): Promise<void> {
     '',
     ...(await bodyRows()),
   ].join('\n');
-  await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'results.md'), table + '\n');
-  process.stdout.write(`${table}\nResults in ${out}\n`);
+  await writeResults(out, table + '\n');
 }
 
-if (process.argv[1]?.endsWith('token-count.js')) {
-  main().catch((err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  });
-}
+runAsEntryPoint('token-count.js', main);
