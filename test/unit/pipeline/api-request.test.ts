@@ -120,12 +120,20 @@ describe('readBody', () => {
   });
 
   it('checks a large body a slice per turn of the event loop, before decoding it', async () => {
-    const deep = Buffer.from(`{"model":"m","messages":[],"x":"${'a'.repeat(2_000_000)}","y":${'['.repeat(200)}${']'.repeat(200)}}`);
+    // 2 MB of structure (not one string, which the scan jumps over whole), then nesting too deep.
+    const deep = Buffer.from(`{"model":"m","messages":[],"x":[${'0,'.repeat(1_000_000)}0],"y":${'['.repeat(200)}${']'.repeat(200)}}`);
+    // Counts turns of the event loop, not milliseconds: an immediate queued from an immediate runs on the next turn.
     let turns = 0;
-    const ticking = setInterval(() => turns++, 0);
+    let ticking = true;
+    const tick = () => {
+      if (!ticking) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
     await expect(readBody(deep)).rejects.toThrow(`more than ${MAX_JSON_DEPTH} levels`);
-    clearInterval(ticking);
-    expect(turns).toBeGreaterThan(0);
+    ticking = false;
+    expect(turns).toBeGreaterThanOrEqual(4);
   });
 });
 
