@@ -23,7 +23,7 @@ import { createLogger } from './telemetry/logger.js';
 function warnAbout(config: RouterConfig, log: Logger): void {
   for (const name of config.keysMissingEnv) log.warn({ key: name }, 'virtual key left out: its key_env variable is not set');
   for (const d of config.deployments.values()) {
-    if (d.missingCredentialEnv !== null) log.warn({ deployment: d.name, env: d.missingCredentialEnv }, 'credential variable not set: requests go upstream without one');
+    if (d.missingCredential !== null) log.warn({ deployment: d.name, missing: d.missingCredential }, 'credential missing: requests go upstream without one');
   }
 }
 

@@ -1,11 +1,16 @@
 /**
  * Turns a validated router.yaml into the runtime form: lookups by name, prices per token, and
- * credentials read from the environment — all computed once at load so the hot path only indexes.
+ * credentials read from the environment or files, each deployment's paths and headers — all
+ * computed once at load so the hot path only indexes.
  */
 import { hashKey, keyFromRecord, type Limits, type VirtualKey } from '../auth/keys.js';
 import type { OverloadLimits } from '../admission/overload.js';
 import type { WindowName } from '../admission/windows.js';
-import { headerAllowlist, PROVIDER_HEADERS, type HeaderAllowlist } from '../providers/forwarded-headers.js';
+import type { HeaderPair, ProviderAdapter } from '../providers/adapter.js';
+import { credentialHeader, CREDENTIAL_HEADERS } from '../providers/auth.js';
+import { headerAllowlist, type HeaderAllowlist } from '../providers/forwarded-headers.js';
+import { PROVIDERS } from '../providers/registry.js';
+import type { Endpoint } from '../routing/types.js';
 import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
 
 export type { BalancePreset, Capability, StrategyKind };
@@ -33,10 +38,19 @@ export interface Deployment {
   readonly tpmLimit: number | null;
   readonly contextWindow: number;
   readonly capabilities: ReadonlySet<Capability>;
-  /** Provider credential sent upstream, or null when the deployment needs none (vLLM, the mock). */
-  readonly credential: string | null;
-  /** Set when `api_key_env` names a variable that is not set, so `serve` can say so at start. */
-  readonly missingCredentialEnv: string | null;
+  /** Speaks its provider's API (providers/registry.ts). */
+  readonly adapter: ProviderAdapter;
+  /** `:path`, query included, of a call for each endpoint. */
+  readonly paths: Readonly<Record<Endpoint, string>>;
+  /** What every attempt at it carries: its credential (none when it needs none: vLLM, the mock) and fixed headers. */
+  readonly upstreamHeaders: readonly HeaderPair[];
+  /**
+   * What no attempt at it may carry: a client's credential headers, `accept-encoding` (usage is read
+   * from the response), and whatever another deployment's attempt set on the request all attempts share.
+   */
+  readonly removedHeaders: readonly string[];
+  /** The variable or file named for its credential when it is missing, so `serve` can say so at start. */
+  readonly missingCredential: string | null;
   /** The client headers it receives: its provider's allowlist and its own `forward_headers`. */
   readonly forwardHeaders: HeaderAllowlist;
 }
@@ -185,12 +199,49 @@ function groupWeights(file: RouterConfigFile, group: string): (d: RouterConfigFi
   return () => 1;
 }
 
-export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): RouterConfig {
+/** The credential of `d`: from its variable or its file (`files`: their contents, read by load.ts). */
+function credentialOf(d: DeploymentFile, env: NodeJS.ProcessEnv, files: ReadonlyMap<string, string>): { value: string | null; missing: string | null } {
+  if (d.api_key_env !== undefined) {
+    const value = env[d.api_key_env] ?? null;
+    return { value, missing: value === null ? `environment variable ${d.api_key_env}` : null };
+  }
+  if (d.api_key_file !== undefined) {
+    // A Secret mounted as a file usually ends in a newline, which no credential holds.
+    const value = files.get(d.api_key_file)?.trim() || null;
+    return { value, missing: value === null ? `file ${d.api_key_file}` : null };
+  }
+  return { value: null, missing: null };
+}
+
+/** The path and headers of every call to `d`: router.yaml's `endpoint`, else its provider's defaults. */
+function upstreamOf(d: DeploymentFile, adapter: ProviderAdapter, credential: string | null): { paths: Record<Endpoint, string>; headers: HeaderPair[] } {
+  const basePath = d.endpoint?.base_path ?? adapter.defaults.basePath(d.provider_model);
+  const query = new URLSearchParams(d.endpoint?.query ?? adapter.defaults.query).toString();
+  const pathOf = (suffix: string) => `${basePath}${suffix}${query === '' ? '' : `?${query}`}`;
+  const headers: HeaderPair[] = Object.entries({ ...adapter.defaults.headers, ...d.endpoint?.headers }).map(([name, value]) => [name.toLowerCase(), value]);
+  const auth = credentialHeader(d.endpoint?.auth ?? adapter.defaults.auth, credential);
+  if (auth !== null) headers.push(auth);
+  return { paths: { chat: pathOf(adapter.paths.chat), embeddings: pathOf(adapter.paths.embeddings) }, headers };
+}
+
+type DeploymentFile = RouterConfigFile['deployments'][number];
+
+/** `files`: the contents of the credential files router.yaml names (`api_key_file`), by path. */
+export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, files: ReadonlyMap<string, string> = new Map()): RouterConfig {
   const deployments = new Map<string, Deployment>();
   const byGroup = new Map<string, Deployment[]>();
   const weightOf = new Map(file.model_groups.map((g) => [g.name, groupWeights(file, g.name)]));
-  for (const d of file.deployments) {
-    const credential = d.api_key_env === undefined ? null : (env[d.api_key_env] ?? null);
+  const upstreams = file.deployments.map((d) => {
+    const credential = credentialOf(d, env, files);
+    return { credential, ...upstreamOf(d, PROVIDERS[d.provider], credential.value) };
+  });
+  // Attempts share one request header map: what any deployment sets, another's attempt removes.
+  const setByAny = new Set(upstreams.flatMap((u) => u.headers.map(([name]) => name)));
+  const mayNotCarry = [...new Set<string>([...CREDENTIAL_HEADERS, 'accept-encoding', ...setByAny])];
+  for (const [i, d] of file.deployments.entries()) {
+    const upstream = upstreams[i]!;
+    const adapter = PROVIDERS[d.provider];
+    const own = new Set(upstream.headers.map(([name]) => name));
     const deployment: Deployment = {
       name: d.name,
       provider: d.provider,
@@ -209,9 +260,12 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv): R
       quality: d.quality,
       rpmLimit: d.rpm_limit ?? null,
       tpmLimit: d.tpm_limit ?? null,
-      credential,
-      missingCredentialEnv: d.api_key_env !== undefined && credential === null ? d.api_key_env : null,
-      forwardHeaders: headerAllowlist([...PROVIDER_HEADERS[d.provider], ...d.forward_headers]),
+      adapter,
+      paths: upstream.paths,
+      upstreamHeaders: upstream.headers,
+      removedHeaders: mayNotCarry.filter((name) => !own.has(name)),
+      missingCredential: upstream.credential.missing,
+      forwardHeaders: headerAllowlist([...adapter.forwardedHeaders, ...d.forward_headers]),
     };
     deployments.set(d.name, deployment);
     const list = byGroup.get(d.model_group) ?? [];

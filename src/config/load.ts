@@ -3,11 +3,12 @@
  * operator fixes a broken file in one pass instead of one error per restart.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { compileConfig, type RouterConfig } from './compile.js';
 import { checkEnvoyConfig, type Level } from './envoy-check.js';
 import { configDumpAsStatic } from './envoy-dump.js';
-import { routerConfigSchema } from './schema.js';
+import { routerConfigSchema, type RouterConfigFile } from './schema.js';
 
 export interface ConfigProblem {
   /** `deployments[1].price.input_per_million`, or `(root)`. */
@@ -50,7 +51,8 @@ function locate(doc: Document, lineCounter: LineCounter, path: readonly Property
   return { line: pos?.line ?? null, column: pos?.col ?? null };
 }
 
-export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): RouterConfig {
+/** router.yaml's text validated, or every problem in it. */
+function validateConfig(text: string, file: string): RouterConfigFile {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -67,11 +69,22 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const problems = result.error.issues.map((issue) => ({ path: formatPath(issue.path), ...locate(doc, lineCounter, issue.path), message: issue.message }));
     throw new ConfigError(file, problems);
   }
-  return compileConfig(result.data, env);
+  return result.data;
 }
 
+/** `credentialFiles`: the contents of the files named by `api_key_file`, by path. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env, credentialFiles: ReadonlyMap<string, string> = new Map()): RouterConfig {
+  return compileConfig(validateConfig(text, file), env, credentialFiles);
+}
+
+/** Credential files are read with the config, at start and at every reload: a rotated Secret takes effect on reload. */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<RouterConfig> {
-  return parseConfig(await readFile(file, 'utf8'), file, env);
+  const validated = validateConfig(await readFile(file, 'utf8'), file);
+  // Relative to router.yaml; a missing or unreadable file leaves the deployment without a credential, as serve.ts warns.
+  const named = [...new Set(validated.deployments.flatMap((d) => d.api_key_file ?? []))];
+  const contents = await Promise.all(named.map((f) => readFile(resolve(dirname(file), f), 'utf8').catch(() => null)));
+  const files = new Map(named.flatMap((f, i): Array<[string, string]> => (contents[i] == null ? [] : [[f, contents[i]!]])));
+  return compileConfig(validated, env, files);
 }
 
 /** A running Envoy's problems for `router`, from its admin API's `/config_dump` (paths, no lines). */

@@ -5,6 +5,9 @@
  */
 import { z } from 'zod';
 import { WINDOWS } from '../admission/windows.js';
+import { AUTH_STYLES } from '../providers/adapter.js';
+import { CREDENTIAL_HEADERS } from '../providers/auth.js';
+import { PROVIDER_NAMES } from '../providers/registry.js';
 
 const admin = z
   .strictObject({
@@ -38,13 +41,37 @@ const price = z.strictObject({
 
 export const CAPABILITIES = ['chat', 'embeddings', 'vision', 'tools', 'json', 'streaming'] as const;
 
-/** Where a client's API key travels; never forwarded to a provider. */
-const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key'];
+const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name');
 
-const deployment = z.strictObject({
+/** Where and how the provider is called; each field defaults to the provider's public API (providers/<name>/adapter.ts). */
+const endpoint = z.strictObject({
+  /** Path prefix of every call (`/v1`; Azure: `/openai/deployments/<provider_model>`). */
+  base_path: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*$/, 'must be a path like /v1 or /openai/deployments/name: no trailing slash, query or spaces')
+    .optional(),
+  /** Query parameters on every call (Azure: `api-version`). Replace the provider's defaults. */
+  query: z.record(z.string().regex(/^[A-Za-z0-9._~-]+$/, 'must be a plain query parameter name'), z.string()).optional(),
+  /** The header the credential travels in. */
+  auth: z.enum(AUTH_STYLES).optional(),
+  /** Fixed headers on every call; never a credential header. */
+  headers: z
+    .record(headerName, z.string())
+    .superRefine((headers, ctx) => {
+      for (const name of Object.keys(headers)) {
+        if ((CREDENTIAL_HEADERS as readonly string[]).includes(name.toLowerCase())) {
+          ctx.addIssue({ code: 'custom', path: [name], message: 'is a credential header: set the credential with api_key_env or api_key_file' });
+        }
+      }
+    })
+    .optional(),
+});
+
+const deployment = z
+  .strictObject({
   /** The Envoy cluster that serves this deployment; the router writes it into the routing header. */
   name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a valid Envoy cluster name: letters, digits, _ . -'),
-  provider: z.enum(['openai', 'azure-openai', 'vllm', 'openai-compatible']),
+  provider: z.enum(PROVIDER_NAMES),
   model_group: z.string().min(1),
   /** The model id the provider expects; the request's `model` is rewritten to it when they differ. */
   provider_model: z.string().min(1),
@@ -55,6 +82,9 @@ const deployment = z.strictObject({
   capabilities: z.array(z.enum(CAPABILITIES)).default(['chat', 'streaming']),
   /** Name of the environment variable that holds the provider credential sent upstream. */
   api_key_env: z.string().min(1).optional(),
+  /** A file holding the provider credential (a mounted Kubernetes Secret), read at start and at every reload. */
+  api_key_file: z.string().min(1).optional(),
+  endpoint: endpoint.optional(),
   /**
    * Client headers this deployment receives besides its provider's allowlist (providers/forwarded-headers.ts);
    * a name ending in `*` is a prefix. Every other client header is removed before the request goes upstream.
@@ -76,7 +106,7 @@ const deployment = z.strictObject({
   /** The provider's limits for this deployment: requests and tokens per minute. */
   rpm_limit: z.number().int().positive().optional(),
   tpm_limit: z.number().int().positive().optional(),
-});
+}).refine((d) => d.api_key_env === undefined || d.api_key_file === undefined, { message: 'set api_key_env or api_key_file, not both', path: ['api_key_file'] });
 
 export const STRATEGY_KINDS = ['weighted-random', 'least-busy', 'latency-based', 'cost-based', 'usage-based', 'balanced'] as const;
 export const BALANCE_PRESETS = ['balanced', 'cost-first', 'quality-first'] as const;

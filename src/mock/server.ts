@@ -244,11 +244,13 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const route = async (): Promise<void> => {
-      if (path === '/v1/chat/completions' || path === '/chat/completions') {
+      // Azure OpenAI's deployment paths serve the same format.
+      const azure = /^\/openai\/deployments\/[^/]+(\/chat\/completions|\/embeddings)$/.exec(path ?? '');
+      if (path === '/v1/chat/completions' || path === '/chat/completions' || azure?.[1] === '/chat/completions') {
         if (req.method !== 'POST') return sendJson(res, 405, { error: { message: 'use POST', type: 'invalid_request_error', param: null, code: null } });
         return handleChat(req, res);
       }
-      if (path === '/v1/embeddings' || path === '/embeddings') return handleEmbeddings(req, res);
+      if (path === '/v1/embeddings' || path === '/embeddings' || azure?.[1] === '/embeddings') return handleEmbeddings(req, res);
       if (path === '/health') return sendJson(res, behaviour.health_status, { status: behaviour.health_status === 200 ? 'ok' : 'unhealthy' });
       if (path === '/_mock/stats') return sendJson(res, 200, stats);
       if (path === '/_mock/reset' && req.method === 'POST') {

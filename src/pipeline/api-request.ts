@@ -4,6 +4,7 @@
  * names the field) so SDK users see familiar errors.
  */
 import { RouterError } from '../errors.js';
+import { hasRouterFields } from '../providers/router-fields.js';
 import type { Endpoint } from '../routing/types.js';
 
 export interface ApiRequest {
@@ -14,6 +15,8 @@ export interface ApiRequest {
   readonly clientWantsUsage: boolean;
   /** `disable_fallbacks: true`: no other deployment may answer; removed before the body goes upstream. */
   readonly disableFallbacks: boolean;
+  /** The body holds fields for the router alone, removed before it goes upstream (providers/router-fields.ts). */
+  readonly routerFields: boolean;
   readonly body: Record<string, unknown>;
 }
 
@@ -86,6 +89,7 @@ export function parseChatRequest(text: string): ApiRequest {
     stream: stream === true,
     clientWantsUsage: isObject(streamOptions) && streamOptions.include_usage === true,
     disableFallbacks: disableFallbacksOf(body),
+    routerFields: hasRouterFields(body),
     body,
   };
 }
@@ -104,5 +108,5 @@ export function parseEmbeddingsRequest(text: string): ApiRequest {
     throw new RouterError('invalid_request', "Invalid 'input': expected a non-empty string, array of strings, array of token ids, or array of token-id arrays.", 'input');
   }
   positiveInteger(body, 'dimensions');
-  return { endpoint: 'embeddings', model: body.model, stream: false, clientWantsUsage: false, disableFallbacks: disableFallbacksOf(body), body };
+  return { endpoint: 'embeddings', model: body.model, stream: false, clientWantsUsage: false, disableFallbacks: disableFallbacksOf(body), routerFields: hasRouterFields(body), body };
 }

@@ -13,8 +13,6 @@
  *                    it over, and marked retriable (`x-llm-retry`) when one serves its reason
  */
 import type { Deployment } from '../config/compile.js';
-import { fallbackReasonOf } from '../providers/openai/errors.js';
-import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
 import { retryAtMs } from '../providers/retry-after.js';
 import { clipped } from '../telemetry/logger.js';
 import { attemptResult, cooldownAfter, type AttemptResult } from '../routing/cooldown.js';
@@ -22,7 +20,7 @@ import { FALLBACK_REASONS, nextHop, parsePlan, type FallbackReason, type Plan } 
 import type { AttemptRecord } from './attempts.js';
 import type { Pipeline } from './pipeline.js';
 import { PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
-import { ATTEMPT_COUNT_HEADER, credentialHeaders, PLAN_HEADER } from './upstream.js';
+import { ATTEMPT_COUNT_HEADER, attemptHeaders, PLAN_HEADER } from './upstream.js';
 
 /** A response header that makes Envoy retry (route `retriable_headers`); removed before the client sees it. */
 export const RETRY_HEADER = 'x-llm-retry';
@@ -73,11 +71,11 @@ export class Hop implements StreamHandler {
     this.p.attempts.put(plan.id, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
     // Without the attempt count, Envoy's matcher reads x-llm-cluster for the next attempt (envoy.yaml).
     const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, next?.deployment ?? d.name]];
-    // The credential of the cluster Envoy chose for this attempt (`xds.cluster_name`), whatever an
-    // earlier attempt carried: every attempt shares one request header map.
-    const credential = credentialHeaders(d);
-    setHeaders.push(...credential.set);
-    const removeHeaders = [ATTEMPT_COUNT_HEADER, ...credential.remove];
+    // The path, credential and headers of the cluster Envoy chose for this attempt (`xds.cluster_name`),
+    // whatever an earlier attempt carried: every attempt shares one request header map.
+    const own = attemptHeaders(d, plan.endpoint);
+    setHeaders.push(...own.set);
+    const removeHeaders = [ATTEMPT_COUNT_HEADER, ...own.remove];
     const readRequestBody = d.providerModel !== this.p.known.get(plan.primary)!.providerModel;
     if (!readRequestBody) this.finished = true;
     return { kind: 'continue', setHeaders, removeHeaders, readRequestBody };
@@ -96,17 +94,19 @@ export class Hop implements StreamHandler {
     settleAttempt(this.p, requestId, plan.id, record, { kind: 'failed' }, attempt - 1 === 1 ? 'first' : 'fallback');
   }
 
-  /** A hop to a deployment with another model id: the body as the primary got it, with this one's. */
+  /** A hop to a deployment with another model id: the body as the primary got it, as this one's adapter writes it. */
   onRequestBody(body: Buffer): Outcome {
     this.finished = true;
+    const d = this.deployment!;
     try {
       const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-      parsed.model = this.deployment!.providerModel;
-      const rewritten = Buffer.from(JSON.stringify(parsed));
-      return { kind: 'continue', setHeaders: [['content-length', String(rewritten.length)]], removeHeaders: [], body: rewritten };
+      // The request phase already asked for a stream's usage and removed the router's fields.
+      const rewrite = d.adapter.rewriteBody({ body: parsed, stream: parsed.stream === true, clientWantsUsage: true, routerFields: false }, d.providerModel);
+      if (rewrite.body === null) return PASS;
+      return { kind: 'continue', setHeaders: [['content-length', String(rewrite.body.length)]], removeHeaders: [], body: rewrite.body };
     } catch (err) {
       // The request phase parsed and re-wrote this body, so this cannot happen; if it does, say so.
-      this.p.log.error({ err, deployment: this.deployment?.name }, 'fallback hop: request body unreadable');
+      this.p.log.error({ err, deployment: d.name }, 'fallback hop: request body unreadable');
       return PASS;
     }
   }
@@ -186,7 +186,7 @@ export class FailedAttempt implements StreamHandler {
 
   /** A 400 read whole: a refusal of a fallback kind goes on when a later hop serves its reason. */
   onResponseBody(chunk: Buffer): Outcome {
-    const reason = fallbackReasonOf(chunk);
+    const reason = this.deployment!.adapter.fallbackReasonOf(chunk);
     const now = this.atMs;
     const takenOver = reason !== null && nextHop(this.plan!, this.deployment!.name, (name) => this.p.usable(name, now), reason) !== null;
     this.finish({ kind: 'refused' }, takenOver ? reason : null);
@@ -210,7 +210,7 @@ export class FailedAttempt implements StreamHandler {
   }
 
   private recordProviderLimits(d: Deployment, headers: Headers): void {
-    const limits = rateLimitsOf(headers, this.atMs);
+    const limits = d.adapter.rateLimitsOf(headers, this.atMs);
     if (limits === null) return;
     this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
       this.p.storeError(err, 'provider limits not recorded in the state store', { requestId: this.requestId, deployment: d.name });

@@ -21,8 +21,7 @@ import { refusal } from '../admission/refusal.js';
 import { shedding } from '../admission/shedding.js';
 import type { Deployment, ModelGroup } from '../config/compile.js';
 import { RouterError } from '../errors.js';
-import { rateLimitsOf } from '../providers/openai/rate-limit-headers.js';
-import { observeResponse, type ResponseObserver, type ResponseReport } from '../providers/openai/response.js';
+import type { ResponseObserver, ResponseReport } from '../providers/openai/response.js';
 import { costNanos, NO_USAGE, type Usage } from '../providers/usage.js';
 import { clipped } from '../telemetry/logger.js';
 import { embed } from '../providers/openai/embeddings.js';
@@ -357,7 +356,7 @@ export class Exchange implements StreamHandler {
         throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
       }
       const d = decision.primary;
-      this.plan = { primary: d.name, hops: req.disableFallbacks ? [] : this.p.router.hops(features, decision, loadsOf, this.p.env, avoid) };
+      this.plan = { endpoint: req.endpoint, primary: d.name, hops: req.disableFallbacks ? [] : this.p.router.hops(features, decision, loadsOf, this.p.env, avoid) };
       const charges = plannedCharges(
         { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), completionTokens: completionTokens(features, this.p.config.defaultMaxTokens), deployment: d, nowMs: this.startMs },
         this.p.config,
@@ -468,12 +467,12 @@ export class Exchange implements StreamHandler {
     const now = this.p.env.now();
     this.ttfbMs = now - this.startMs;
     if (this.deployment === null) return;
-    this.observer = observeResponse(contentType, this.hideUsageEvent);
     const served = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
     if (served !== undefined && served !== this.served) {
       this.served = served;
       this.holdings.moveLoad(served, now);
     }
+    this.observer = this.served!.adapter.observeResponse(contentType, this.hideUsageEvent);
     if (attributes.attempt !== null) this.settleFinalAttempt(attributes.attempt, now);
   }
 
@@ -495,7 +494,7 @@ export class Exchange implements StreamHandler {
   }
 
   private recordProviderLimits(d: Deployment, headers: Headers): void {
-    const limits = rateLimitsOf(headers, this.p.env.now());
+    const limits = d.adapter.rateLimitsOf(headers, this.p.env.now());
     if (limits === null) return;
     this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
       this.storeError(err, 'provider limits not recorded in the state store', { deployment: d.name });

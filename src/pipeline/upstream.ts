@@ -1,13 +1,13 @@
 /**
  * The request as it goes to the chosen deployment: the routing header, the fallback plan, the
- * deployment's credential in place of the client's, only the client headers every deployment of the
- * plan accepts, and the body rewritten only when something must change (the provider's model id,
- * `stream_options.include_usage`, our own `disable_fallbacks`) — otherwise Envoy forwards the
- * original bytes.
+ * deployment's path, credential (in place of the client's) and fixed headers, only the client
+ * headers every deployment of the plan accepts, and the body as its provider's adapter rewrites it
+ * — the client's bytes unless something must change (providers/<name>/adapter.ts).
  */
 import type { Deployment } from '../config/compile.js';
 import { RouterError } from '../errors.js';
 import { allows, type HeaderAllowlist } from '../providers/forwarded-headers.js';
+import type { Endpoint } from '../routing/types.js';
 import type { ApiRequest } from './api-request.js';
 import type { HeaderPair, Headers, Outcome } from './types.js';
 
@@ -27,17 +27,11 @@ export const HOP_HEADERS = ['x-llm-hop-2', 'x-llm-hop-3', 'x-llm-hop-4'] as cons
 export const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
 
 /**
- * Client headers that must never reach a provider: the client's credentials and a compression we
- * could not read usage from. `authorization` is overwritten instead when the deployment has a key.
+ * What every attempt at `d` carries and may not carry: its path for the endpoint, its credential
+ * and fixed headers — on a fallback hop they replace the previous deployment's.
  */
-const CLIENT_ONLY_HEADERS = ['authorization', 'x-api-key', 'api-key', 'accept-encoding'];
-const CLIENT_ONLY_HEADERS_BUT_AUTHORIZATION = ['x-api-key', 'api-key', 'accept-encoding'];
-
-/** The deployment's credential, and no other: on a fallback hop it replaces the previous deployment's. */
-export function credentialHeaders(d: Deployment): { readonly set: readonly HeaderPair[]; readonly remove: readonly string[] } {
-  return d.credential === null
-    ? { set: [], remove: CLIENT_ONLY_HEADERS }
-    : { set: [['authorization', `Bearer ${d.credential}`]], remove: CLIENT_ONLY_HEADERS_BUT_AUTHORIZATION };
+export function attemptHeaders(d: Deployment, endpoint: Endpoint): { readonly set: HeaderPair[]; readonly remove: readonly string[] } {
+  return { set: [[':path', d.paths[endpoint]], ...d.upstreamHeaders], remove: d.removedHeaders };
 }
 
 /**
@@ -121,23 +115,14 @@ export interface Upstream {
  * repeats when the plan has fewer: Envoy then retries within that deployment).
  */
 export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[], client: ClientHeaders): Upstream {
-  const needsModel = d.providerModel !== req.model;
-  const needsUsage = req.stream && !req.clientWantsUsage;
-  const ownField = req.body.disable_fallbacks !== undefined;
-  const credential = credentialHeaders(d);
-  const setHeaders: HeaderPair[] = [[clusterHeader, d.name], [PLAN_HEADER, plan], ...credential.set];
+  const attempt = attemptHeaders(d, req.endpoint);
+  const setHeaders: HeaderPair[] = [[clusterHeader, d.name], [PLAN_HEADER, plan], ...attempt.set];
   HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.name]));
   if (req.stream) setHeaders.push([STREAM_HEADER, '1']);
-  let body: Buffer | undefined;
-  if (needsModel || needsUsage || ownField) {
-    const rewritten: Record<string, unknown> = { ...req.body };
-    if (needsModel) rewritten.model = d.providerModel;
-    if (needsUsage) rewritten.stream_options = { ...(req.body.stream_options as object | null | undefined), include_usage: true };
-    delete rewritten.disable_fallbacks;
-    body = Buffer.from(JSON.stringify(rewritten));
-    setHeaders.push(['content-length', String(body.length)]);
-  }
-  const written = new Set([...setHeaders.map(([name]) => name), ...credential.remove]);
-  const removeHeaders = [...credential.remove, ...unforwardedHeaders(client, written)];
-  return { outcome: { kind: 'continue', setHeaders, removeHeaders, body, clearRouteCache: true }, hideUsageEvent: needsUsage };
+  const rewrite = d.adapter.rewriteBody(req, d.providerModel);
+  if (rewrite.body !== null) setHeaders.push(['content-length', String(rewrite.body.length)]);
+  const written = new Set([...setHeaders.map(([name]) => name), ...attempt.remove]);
+  const removeHeaders = [...attempt.remove, ...unforwardedHeaders(client, written)];
+  const outcome: Outcome = { kind: 'continue', setHeaders, removeHeaders, body: rewrite.body ?? undefined, clearRouteCache: true };
+  return { outcome, hideUsageEvent: rewrite.hideUsageEvent };
 }

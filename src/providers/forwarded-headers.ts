@@ -4,24 +4,9 @@
  * and `OpenAI-Project` choose which organization the gateway's key bills — and every header a new
  * SDK or browser sends would otherwise reach it next to the gateway's credential.
  *
- * Entries are lower-case names; one ending in `*` is a prefix (`x-stainless-*`).
+ * Entries are lower-case names; one ending in `*` is a prefix (`x-stainless-*`). Each provider's
+ * list is its adapter's `forwardedHeaders` (providers/<name>/adapter.ts).
  */
-
-/**
- * What an OpenAI-style API needs or an SDK sends harmlessly: the body's type and length, what the
- * client accepts, who it is (`user-agent`, the OpenAI SDKs' `x-stainless-*` telemetry: language,
- * version, retry count, timeout) and W3C trace context, so a provider's trace joins the caller's.
- * Not `accept-encoding` (the router reads usage from the response, which must not be compressed).
- */
-const OPENAI_COMPATIBLE = ['content-type', 'content-length', 'accept', 'user-agent', 'x-stainless-*', 'traceparent', 'tracestate'] as const;
-
-/** Every provider kind speaks OpenAI's wire format today, so they share one list. */
-export const PROVIDER_HEADERS: Readonly<Record<'openai' | 'azure-openai' | 'vllm' | 'openai-compatible', readonly string[]>> = {
-  openai: OPENAI_COMPATIBLE,
-  'azure-openai': OPENAI_COMPATIBLE,
-  vllm: OPENAI_COMPATIBLE,
-  'openai-compatible': OPENAI_COMPATIBLE,
-};
 
 export interface HeaderAllowlist {
   readonly exact: ReadonlySet<string>;

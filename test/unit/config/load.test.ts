@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../src/config/load.js';
+import { ConfigError, loadConfig, parseConfig } from '../../../src/config/load.js';
 import { ROUTER_YAML, config } from '../../support/fixtures.js';
 
 function problems(yaml: string) {
@@ -23,7 +23,7 @@ describe('router.yaml', () => {
     expect(c.groups.get('gpt-4o-mini')!.deployments.map((d) => d.name)).toEqual(['mini-a', 'mini-b']);
     const a = c.deployments.get('mini-a')!;
     expect(a.price).toEqual({ inputNanosPerToken: 150, cachedInputNanosPerToken: 75, outputNanosPerToken: 600 });
-    expect(a.credential).toBe('sk-mini-a');
+    expect(a.upstreamHeaders).toEqual([['authorization', 'Bearer sk-mini-a']]);
     expect(c.deployments.get('mini-b')!.price.cachedInputNanosPerToken).toBe(150);
     expect(c.clusterHeader).toBe('x-llm-cluster');
     expect(c.maxRequestBodyBytes).toBe(4 * 1024 * 1024);
@@ -43,7 +43,50 @@ describe('router.yaml', () => {
   });
 
   it('remembers a credential variable that is not set, so serve can warn', () => {
-    expect(config({}).deployments.get('mini-a')!.missingCredentialEnv).toBe('MINI_A_KEY');
+    expect(config({}).deployments.get('mini-a')!.missingCredential).toBe('environment variable MINI_A_KEY');
+  });
+
+  it("calls each deployment at its provider's path with its provider's auth, unless router.yaml says otherwise", () => {
+    const c = config();
+    expect(c.deployments.get('mini-a')!.paths).toEqual({ chat: '/v1/chat/completions', embeddings: '/v1/embeddings' });
+    // Azure: the deployment (its provider_model) in the path, the GA api-version, the key in api-key.
+    const azure = parseConfig(ROUTER_YAML.replace('    provider: azure-openai\n', '    provider: azure-openai\n    api_key_env: AZ\n'), 'router.yaml', { AZ: 'az-key' }).deployments.get('mini-b')!;
+    expect(azure.paths.chat).toBe('/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21');
+    expect(azure.upstreamHeaders).toEqual([['api-key', 'az-key']]);
+    // What other deployments set is removed on its attempts (they share one header map), its own kept.
+    expect(azure.removedHeaders).toContain('authorization');
+    expect(azure.removedHeaders).not.toContain('api-key');
+    const custom = parseConfig(
+      ROUTER_YAML.replace(
+        '    api_key_env: MINI_A_KEY\n',
+        "    api_key_env: MINI_A_KEY\n    endpoint: {base_path: /api/openai/v1, query: {tenant: a b}, auth: x-api-key, headers: {X-Gateway: edge}}\n",
+      ),
+      'router.yaml',
+      { MINI_A_KEY: 'k' },
+    ).deployments.get('mini-a')!;
+    expect(custom.paths.chat).toBe('/api/openai/v1/chat/completions?tenant=a+b');
+    expect(custom.upstreamHeaders).toEqual([['x-gateway', 'edge'], ['x-api-key', 'k']]);
+  });
+
+  it('refuses a fixed header that is a credential header, and a base path with a query or trailing slash', () => {
+    const withEndpoint = (e: string) => problems(ROUTER_YAML.replace('    api_key_env: MINI_A_KEY\n', `    api_key_env: MINI_A_KEY\n    endpoint: ${e}\n`));
+    expect(withEndpoint('{headers: {Authorization: x}}')).toEqual([expect.stringMatching(/deployments\[0\]\.endpoint\.headers\.Authorization: is a credential header/)]);
+    expect(withEndpoint('{base_path: /v1/}')).toEqual([expect.stringMatching(/base_path: must be a path/)]);
+    expect(withEndpoint('{base_path: "/v1?x=1"}')).toEqual([expect.stringMatching(/base_path: must be a path/)]);
+  });
+
+  it('reads a credential from a file (a mounted Secret) relative to router.yaml, at every load', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'router-'));
+    writeFileSync(join(dir, 'router.yaml'), ROUTER_YAML.replace('    api_key_env: MINI_A_KEY\n', '    api_key_file: secrets/mini-a\n'));
+    mkdirSync(join(dir, 'secrets'));
+    expect((await loadConfig(join(dir, 'router.yaml'), {})).deployments.get('mini-a')!.missingCredential).toBe('file secrets/mini-a');
+    writeFileSync(join(dir, 'secrets', 'mini-a'), 'sk-from-file\n');
+    expect((await loadConfig(join(dir, 'router.yaml'), {})).deployments.get('mini-a')!.upstreamHeaders).toEqual([['authorization', 'Bearer sk-from-file']]);
+    writeFileSync(join(dir, 'secrets', 'mini-a'), 'sk-rotated');
+    expect((await loadConfig(join(dir, 'router.yaml'), {})).deployments.get('mini-a')!.upstreamHeaders).toEqual([['authorization', 'Bearer sk-rotated']]);
+    expect(problems(ROUTER_YAML.replace('    api_key_env: MINI_A_KEY\n', '    api_key_env: MINI_A_KEY\n    api_key_file: k\n'))).toEqual([
+      expect.stringMatching(/deployments\[0\]\.api_key_file: set api_key_env or api_key_file, not both/),
+    ]);
   });
 
   it('reports every problem at once, each with its YAML path and line', () => {

@@ -42,8 +42,8 @@ describe('a retry (the hop filter)', () => {
   it("to another deployment of the group: names the next hop, that deployment's credential (none: the previous one removed)", () => {
     const { p } = setup();
     const out = cont(p.hop().onRequestHeaders(headers(), false, on('b', 2)));
-    expect(out.setHeaders).toEqual([['x-llm-cluster', 'o']]);
-    expect(out.removeHeaders).toEqual(['x-envoy-attempt-count', 'authorization', 'x-api-key', 'api-key', 'accept-encoding']);
+    expect(out.setHeaders).toEqual([['x-llm-cluster', 'o'], [':path', '/v1/chat/completions']]);
+    expect(out.removeHeaders).toEqual(['x-envoy-attempt-count', 'authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'accept-encoding']);
     expect(out.readRequestBody).toBe(false);
   });
 
@@ -52,9 +52,10 @@ describe('a retry (the hop filter)', () => {
     const out = cont(p.hop().onRequestHeaders(headers({ 'x-llm-plan': 'b a o' }), false, on('a', 3, 'b a o')));
     expect(out.setHeaders).toEqual([
       ['x-llm-cluster', 'o'],
+      [':path', '/v1/chat/completions'],
       ['authorization', 'Bearer sk-a'],
     ]);
-    expect(out.removeHeaders).toEqual(['x-envoy-attempt-count', 'x-api-key', 'api-key', 'accept-encoding']);
+    expect(out.removeHeaders).toEqual(['x-envoy-attempt-count', 'x-api-key', 'api-key', 'x-goog-api-key', 'accept-encoding']);
   });
 
   it('to a deployment with another model id: the body rewritten for it', () => {
@@ -63,6 +64,7 @@ describe('a retry (the hop filter)', () => {
     const out = cont(hop.onRequestHeaders(headers(), false, on('o', 3)));
     expect(out.setHeaders).toEqual([
       ['x-llm-cluster', 'o'],
+      [':path', '/v1/chat/completions'],
       ['authorization', 'Bearer sk-o'],
     ]);
     expect(out.readRequestBody).toBe(true);
@@ -102,7 +104,7 @@ describe('an attempt that did not succeed (the failed-attempt filter)', () => {
     expect(first.done).toBe(true);
     expect((await store.loadOf(['a'], NOW))[0]!.coolingUntilMs).toBe(NOW + 2000);
     // The next retry skips the cooling deployment.
-    expect(cont(p.hop().onRequestHeaders(headers({ 'x-request-id': 'r2', 'x-llm-plan': 'b a o' }), false, on('b', 2))).setHeaders).toEqual([['x-llm-cluster', 'o']]);
+    expect(cont(p.hop().onRequestHeaders(headers({ 'x-request-id': 'r2', 'x-llm-plan': 'b a o' }), false, on('b', 2))).setHeaders).toEqual([['x-llm-cluster', 'o'], [':path', '/v1/chat/completions']]);
     // When the next attempt stays in the deployment, Envoy waits for the provider's delay.
     const last = p.failedAttempt();
     expect(cont(last.onResponseHeaders({ ':status': '429', 'retry-after': '3' }, false, on('o', 1, 'o', 'o'))).setHeaders).toEqual([['x-llm-backoff', '3']]);
@@ -148,12 +150,14 @@ describe('across a config reload', () => {
     const out = cont(after.hop().onRequestHeaders(headers(), false, on('o', 3)));
     expect(out.setHeaders).toEqual([
       ['x-llm-cluster', 'o'],
+      [':path', '/v1/chat/completions'],
       ['authorization', 'Bearer sk-o'],
     ]);
     expect(out.readRequestBody).toBe(true);
     // A retry on a: o, gone from the config, is no longer a hop for it; b still cools.
     expect(cont(after.hop().onRequestHeaders(headers(), false, on('a', 2))).setHeaders).toEqual([
       ['x-llm-cluster', 'a'],
+      [':path', '/v1/chat/completions'],
       ['authorization', 'Bearer sk-a'],
     ]);
     expect([after.usable('o', NOW), after.usable('b', NOW), after.usable('n', NOW)]).toEqual([false, false, true]);

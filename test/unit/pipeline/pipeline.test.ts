@@ -68,13 +68,15 @@ describe('request phases', () => {
       // The fallback plan (after the request's id in this router's attempt log): the group's other
       // deployment, also for each retry Envoy may make.
       ['x-llm-plan', expect.stringMatching(/^@\S+ mini-a mini-b$/)],
+      // OpenAI's path, whatever path the client used (`/chat/completions` too), and its key.
+      [':path', '/v1/chat/completions'],
       ['authorization', 'Bearer sk-mini-a'],
       ['x-llm-hop-2', 'mini-b'],
       ['x-llm-hop-3', 'mini-b'],
       ['x-llm-hop-4', 'mini-b'],
       ['content-length', String(out.body!.length)],
     ]);
-    expect(out.removeHeaders).toEqual(['x-api-key', 'api-key', 'accept-encoding']);
+    expect(out.removeHeaders).toEqual(['x-api-key', 'api-key', 'x-goog-api-key', 'accept-encoding']);
     expect(JSON.parse(out.body!.toString())).toEqual({ model: 'gpt-4o-mini-2024-07-18', messages: [{ role: 'user', content: 'hi' }] });
   });
 
@@ -88,7 +90,7 @@ describe('request phases', () => {
     // …at the body, routed to mini-a with mini-b planned, what mini-b does not take goes too.
     const out = asContinue(await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })));
     expect(out.setHeaders).toContainEqual(['x-llm-plan', expect.stringMatching(/^@\S+ mini-a mini-b$/)]);
-    expect(out.removeHeaders).toEqual(['x-api-key', 'api-key', 'accept-encoding', 'openai-beta', 'x-team-id']);
+    expect(out.removeHeaders).toEqual(['x-api-key', 'api-key', 'x-goog-api-key', 'accept-encoding', 'openai-beta', 'x-team-id']);
   });
 
   it('forward_headers may not name the credential headers', () => {
@@ -127,6 +129,20 @@ describe('request phases', () => {
     expect(sync(p.exchange().onRequestBody(body({ model: 'gpt-4o-mini', disable_fallbacks: 'yes', messages: [{ role: 'user', content: 'hi' }] }))).kind).toBe('reply');
   });
 
+  it("the router's own fields (tags, metadata.tags, metadata.route_preference, disable_fallbacks) never reach the provider", async () => {
+    const { p } = pipeline([0.9]); // mini-b: the body needs no other change
+    const send = async (fields: Record<string, unknown>) => {
+      const x = p.exchange();
+      x.onRequestHeaders(HEADERS, false);
+      return asContinue(await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...fields })));
+    };
+    const out = await send({ tags: ['a'], metadata: { tags: ['b'], route_preference: 'cost-first', app: 'web' }, disable_fallbacks: false });
+    expect(JSON.parse(out.body!.toString())).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], metadata: { app: 'web' } });
+    // metadata holding only the router's members goes altogether; the provider's own metadata is kept as sent.
+    expect(JSON.parse((await send({ metadata: { tags: ['b'] } })).body!.toString())).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    expect((await send({ metadata: { app: 'web' } })).body).toBeUndefined();
+  });
+
   it('forwards the original bytes when nothing needs to change, and drops the client credential', async () => {
     const { p } = pipeline([0.9]); // mini-b: provider model equals the group name, no credential
     const x = p.exchange();
@@ -136,6 +152,8 @@ describe('request phases', () => {
     expect(out.setHeaders).toEqual([
       ['x-llm-cluster', 'mini-b'],
       ['x-llm-plan', expect.stringMatching(/^@\S+ mini-b mini-a$/)],
+      // Azure's deployment path (no credential configured for it here).
+      [':path', '/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21'],
       ['x-llm-hop-2', 'mini-a'],
       ['x-llm-hop-3', 'mini-a'],
       ['x-llm-hop-4', 'mini-a'],

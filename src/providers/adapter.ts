@@ -1,0 +1,66 @@
+/**
+ * What the router needs of a provider's API, one implementation per wire format
+ * (`providers/<name>/adapter.ts`, listed in `providers/registry.ts`). The pipeline speaks to
+ * providers only through this: adding a provider touches its own folder and one registry line.
+ */
+import type { FallbackReason } from '../routing/plan.js';
+import type { Endpoint, ProviderLimits } from '../routing/types.js';
+import type { ResponseObserver } from './openai/response.js';
+
+export type HeaderPair = readonly [name: string, value: string];
+
+/** How a deployment's credential travels. */
+export type AuthStyle = 'bearer' | 'api-key' | 'x-api-key' | 'goog-api-key' | 'none';
+export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key', 'goog-api-key', 'none'] as const satisfies readonly AuthStyle[];
+
+/** Where and how a deployment is called, as router.yaml gives it with the provider's defaults filled in. */
+export interface EndpointSettings {
+  /** Prefix of every path, without a trailing slash (`/v1`, `/openai/deployments/gpt-4o`). */
+  readonly basePath: string;
+  /** Query parameters on every call (Azure's `api-version`). */
+  readonly query: Readonly<Record<string, string>>;
+  readonly auth: AuthStyle;
+  /** Fixed headers on every call (`anthropic-version`, a gateway's own header). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** What a deployment's own settings start from: the provider's public API. */
+export interface EndpointDefaults {
+  /** `providerModel` is the deployment's model id (Azure names its deployment in the path). */
+  basePath(providerModel: string): string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly auth: AuthStyle;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** The parts of the client's request a rewrite reads. */
+export interface RequestToRewrite {
+  readonly body: Record<string, unknown>;
+  readonly stream: boolean;
+  readonly clientWantsUsage: boolean;
+  /** The body holds fields for the router alone (router-fields.ts). */
+  readonly routerFields: boolean;
+}
+
+export interface BodyRewrite {
+  /** The body the provider gets, or null when the client's bytes go unchanged. */
+  readonly body: Buffer | null;
+  /** The router asked for a usage report the client did not: the response observer drops it. */
+  readonly hideUsageEvent: boolean;
+}
+
+export interface ProviderAdapter {
+  readonly defaults: EndpointDefaults;
+  /** Client headers its API reads that a client may send (providers/forwarded-headers.ts). */
+  readonly forwardedHeaders: readonly string[];
+  /** The path under the base path for each endpoint it serves. */
+  readonly paths: Readonly<Record<Endpoint, string>>;
+  /** The request body for a deployment whose model id is `providerModel`. */
+  rewriteBody(req: RequestToRewrite, providerModel: string): BodyRewrite;
+  /** Reads a response for usage and the model that answered; may change what the client gets. */
+  observeResponse(contentType: string, hideUsageEvent: boolean): ResponseObserver | null;
+  /** A refusal that another deployment may serve (a content filter, a context window). */
+  fallbackReasonOf(errorBody: Buffer): FallbackReason | null;
+  /** Its remaining requests and tokens, from response headers. */
+  rateLimitsOf(headers: Readonly<Record<string, string>>, nowMs: number): ProviderLimits | null;
+}

@@ -1,0 +1,50 @@
+/**
+ * OpenAI's wire format, spoken by OpenAI itself and by every OpenAI-compatible server (vLLM,
+ * Ollama, Groq, Mistral, DeepSeek, Gemini's compatible endpoint); Azure OpenAI differs only in
+ * where it is called and how it is authenticated (azure-openai/adapter.ts).
+ */
+import type { BodyRewrite, EndpointDefaults, ProviderAdapter, RequestToRewrite } from '../adapter.js';
+import { withoutRouterFields } from '../router-fields.js';
+import { fallbackReasonOf } from './errors.js';
+import { rateLimitsOf } from './rate-limit-headers.js';
+import { observeResponse } from './response.js';
+
+/**
+ * What an OpenAI-style API needs or an SDK sends harmlessly: the body's type and length, what the
+ * client accepts, who it is (`user-agent`, the OpenAI SDKs' `x-stainless-*` telemetry: language,
+ * version, retry count, timeout) and W3C trace context, so a provider's trace joins the caller's.
+ * Not `accept-encoding` (the router reads usage from the response, which must not be compressed).
+ */
+const FORWARDED_HEADERS = ['content-type', 'content-length', 'accept', 'user-agent', 'x-stainless-*', 'traceparent', 'tracestate'] as const;
+
+const UNCHANGED: BodyRewrite = { body: null, hideUsageEvent: false };
+
+/**
+ * The client's body with the provider's model id, a usage report on streams (what the router
+ * bills) and without the router's own fields — serialised once, and only when one of them changes it.
+ */
+function rewriteBody(req: RequestToRewrite, providerModel: string): BodyRewrite {
+  const needsModel = req.body.model !== providerModel;
+  const needsUsage = req.stream && !req.clientWantsUsage;
+  if (!needsModel && !needsUsage && !req.routerFields) return UNCHANGED;
+  const rewritten = req.routerFields ? withoutRouterFields(req.body) : { ...req.body };
+  if (needsModel) rewritten.model = providerModel;
+  if (needsUsage) rewritten.stream_options = { ...(req.body.stream_options as object | null | undefined), include_usage: true };
+  return { body: Buffer.from(JSON.stringify(rewritten)), hideUsageEvent: needsUsage };
+}
+
+/** An adapter for OpenAI's wire format at the given defaults. */
+export function openAiWire(defaults: EndpointDefaults): ProviderAdapter {
+  return {
+    defaults,
+    forwardedHeaders: FORWARDED_HEADERS,
+    paths: { chat: '/chat/completions', embeddings: '/embeddings' },
+    rewriteBody,
+    observeResponse,
+    fallbackReasonOf,
+    rateLimitsOf,
+  };
+}
+
+/** OpenAI's API, and any server that serves it under `/v1` with a bearer token. */
+export const openAi = openAiWire({ basePath: () => '/v1', query: {}, auth: 'bearer', headers: {} });
