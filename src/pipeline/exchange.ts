@@ -2,48 +2,39 @@
  * One `Exchange` per HTTP request, driven phase by phase by the Envoy adapter. Each attempt Envoy
  * makes of it (fallback hops included) has an `Attempt` of its own (attempt.ts).
  *
- *   request headers  → endpoint, virtual key, method, content type, size     (exchange.onRequestHeaders)
- *   request body     → parse once, validate, read the candidates' live load, (exchange.onRequestBody)
- *                      shed, choose a deployment and the fallback plan, admit,
- *                      rewrite (upstream.ts)
- *   response headers → only when an operator turns them on (envoy.yaml skips  (exchange.onResponseHeaders)
- *                      them): status, time to first byte, read the body or not
- *   response body    → status, the deployment that answered and the format    (exchange.onResponseBody)
- *                      from the first chunk; usage from JSON or SSE; hide our
- *                      usage chunk; an error event after a stream cut short
- *   end              → one usage record and one log line (with the decision  (exchange.onEnd)
- *                      record and the attempts), the load released, however it ended
+ *   request headers  → endpoint, virtual key, method, content type, size,    (onRequestHeaders)
+ *                      overload, the client headers no deployment receives
+ *   request body     → the routing stages (request-body.ts: read, validate,  (onRequestBody)
+ *                      count, classify, load, shed, choose, admit), then the
+ *                      request rewritten for the deployment (upstream.ts)
+ *   response headers → only when an operator turns them on (envoy.yaml skips  (onResponseHeaders)
+ *                      them): the debug and limit headers; the response side
+ *   response body    → the response side (response.ts): the deployment that  (onResponseBody)
+ *                      answered, its adapter reading usage and changing what
+ *                      the client gets
+ *   end              → billed and settled (response.ts); one usage record and  (onEnd)
+ *                      one log line with the decision and the attempts
  */
 import { randomUUID } from 'node:crypto';
-import { hashKey, mayRequest, presentedKey, type VirtualKey } from '../auth/keys.js';
-import { deploymentBudgetCharges, hasDeploymentBudgets, plannedCharges, worstCaseNanos } from '../admission/charges.js';
-import { refusal } from '../admission/refusal.js';
-import { shedding } from '../admission/shedding.js';
-import type { Deployment, ModelGroup } from '../config/compile.js';
+import { hashKey, presentedKey, type VirtualKey } from '../auth/keys.js';
+import type { Deployment } from '../config/compile.js';
 import { RouterError } from '../errors.js';
-import type { ResponseObserver, ResponseReport } from '../providers/openai/response.js';
-import { costNanos, NO_USAGE, type Usage } from '../providers/usage.js';
 import { clipped } from '../telemetry/logger.js';
-import { embed } from '../providers/openai/embeddings.js';
-import { headAndTail } from '../routing/classifier/semantic.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
-import { routeRequestOf } from '../routing/features.js';
-import { completionTokens, earliestRecovery, estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
-import type { LoadsOf, Target } from '../routing/choose.js';
+import { estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
-import type { Decision, Endpoint, ExclusionReason, LoadView, RouteRequest } from '../routing/types.js';
+import type { Decision, Endpoint, RouteRequest } from '../routing/types.js';
 import type { UsageRecord } from '../state/store.js';
-import { parseChatRequest, parseEmbeddingsRequest, type ApiRequest } from './api-request.js';
+import type { ApiRequest } from './api-request.js';
 import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
-import { settleAttempt } from './attempt.js';
 import { Holdings } from './holdings.js';
-import { readBody } from './json-body.js';
+import { BodyRouting } from './request-body.js';
+import { ResponseSide } from './response.js';
 import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
-const NOTHING_SPENT: ReadonlySet<string> = new Set();
 const NO_TAGS: readonly string[] = [];
 const NO_HEADERS: Headers = {};
 
@@ -66,9 +57,6 @@ function sniffContentType(chunk: Buffer): string {
   return '';
 }
 
-/** Exclusions that hold whatever the load: a request refused for these alone gets a 400, not a retriable 503. */
-const PERMANENT: ReadonlySet<ExclusionReason> = new Set(['capability', 'context_window']);
-
 /** The paths the router routes, with and without the `/v1` an SDK's base URL may already hold. */
 const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ['/v1/chat/completions', 'chat'],
@@ -76,8 +64,6 @@ const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
   ['/v1/embeddings', 'embeddings'],
   ['/embeddings', 'embeddings'],
 ]);
-
-const UNKNOWN_LOAD: LoadsOf = () => null;
 
 export class Exchange implements StreamHandler {
   private readonly startMs: number;
@@ -92,28 +78,21 @@ export class Exchange implements StreamHandler {
   /** The request's virtual key, when `auth.mode` is `keys`. */
   private key: VirtualKey | null = null;
   private decision: Decision | null = null;
-  /** Where the request was sent (attempt 1), and the hops later attempts may take. */
-  private deployment: Deployment | null = null;
+  /** The hops attempts after the first may take. */
   private plan: Plan | null = null;
-  /** The deployment whose answer the client got: the primary, or a fallback hop. */
-  private served: Deployment | null = null;
+  /** Once the request went upstream: its response, read and billed (response.ts). */
+  private response: ResponseSide | null = null;
   /**
    * What the record of a routed request needs of its features: the features themselves (prompt
    * text, metadata) are let go once it is routed, so an open stream holds none of its body.
    */
   private countedTags: readonly string[] = NO_TAGS;
-  /** The prompt's tokens as estimated when routed: what a stream cut before the provider's usage report is billed. */
-  private promptEstimate = 0;
   private requestedModel: string | null = null;
   private stream = false;
   /** Its load and reservations in the shared state, given back when it ends. */
   private readonly holdings: Holdings;
-  /** We turned on `include_usage` for a client that did not ask, so its usage chunk is ours to drop. */
-  private hideUsageEvent = false;
+  /** Of a request the router answered (or never routed): the status the log line gives. */
   private status = 0;
-  private ttfbMs: number | null = null;
-  private ttftMs: number | null = null;
-  private observer: ResponseObserver | null = null;
   private rejection: RouterError | null = null;
   /** The router answered the client itself (an error or the models list). */
   private answered = false;
@@ -121,7 +100,8 @@ export class Exchange implements StreamHandler {
   private bodyAtMs: number | null = null;
   /** Counted among the requests awaiting a routing decision (Pipeline.exchange() counts it). */
   private deciding = true;
-  private responseStarted = false;
+  /** A response reached a request the router did not send upstream: nothing to read of it. */
+  private unroutedResponse = false;
   private finished = false;
 
   constructor(private readonly p: Pipeline) {
@@ -210,182 +190,44 @@ export class Exchange implements StreamHandler {
     }
   }
 
-  /** Synchronous for a request the router answers itself; otherwise after reading the live load. */
+  /**
+   * Routed in stages (request-body.ts), synchronously when none waits on I/O, then rewritten for the
+   * deployment chosen; or refused.
+   */
   onRequestBody(body: Buffer): Outcome | Promise<Outcome> {
     this.bodyAtMs = performance.now();
+    const caller = { endpoint: this.endpoint!, key: this.key, headers: this.headers, requestId: this.requestId, startMs: this.startMs };
+    const routing = new BodyRouting(this.p, caller, this.holdings, body);
     try {
-      if (body.length > this.p.config.maxRequestBodyBytes) {
-        throw new RouterError('body_too_large', `The request body is ${body.length} bytes; the limit is ${this.p.config.maxRequestBodyBytes}.`);
-      }
-      const text = readBody(body);
-      if (typeof text === 'string') return this.withBody(text);
-      return text.then(
-        (read) => this.withBody(read),
-        (err: unknown) => this.reject(err),
+      const waiting = routing.run();
+      if (waiting === undefined) return this.routed(routing);
+      return waiting.then(
+        () => this.routed(routing),
+        (err: unknown) => this.refused(routing, err),
       );
     } catch (err) {
-      return this.reject(err);
+      return this.refused(routing, err);
     }
   }
 
-  /** The body read (json-body.ts): validated, its features read, its prompt counted if that may matter. */
-  private withBody(text: string): Outcome | Promise<Outcome> {
-    try {
-      const req = this.endpoint === 'embeddings' ? parseEmbeddingsRequest(text) : parseChatRequest(text);
-      this.requestedModel = clipped(req.model);
-      this.stream = req.stream;
-      if (this.key !== null && !mayRequest(this.key, req.model)) {
-        throw new RouterError('model_not_allowed', `The API key '${this.key.name}' may not use the model '${req.model}'.`, 'model');
-      }
-      const features = routeRequestOf(req.body, this.headers, this.p.config.routing, this.key, req.endpoint);
-      // A prompt that might not fit a context window (or meets a token rule) is counted, within its
-      // budget and in slices that let other requests through (token-counting.ts).
-      // A budget of 0 counts nothing exactly: every prompt is taken at its bound.
-      if (this.p.config.tokenCountBudgetMs > 0 && features.promptTokensBound + (features.maxTokens ?? 0) >= this.p.config.countTokensAbove) {
-        return this.p.tokenCounting.count(features.prompt, this.p.config.tokenCountBudgetMs).then(
-          (tokens) => this.resolveAndRoute(req, { ...features, promptTokensCounted: tokens }),
-          (err: unknown) => this.reject(err),
-        );
-      }
-      return this.resolveAndRoute(req, features);
-    } catch (err) {
-      return this.reject(err);
+  private routed(routing: BodyRouting): Outcome {
+    this.keepRouting(routing);
+    return this.forward(routing.req!, routing.features!, routing.deployment!);
+  }
+
+  private refused(routing: BodyRouting, err: unknown): Outcome {
+    this.keepRouting(routing);
+    return this.reject(err);
+  }
+
+  /** What the response phases and the record need of the routing; the rest (the body, its features) is let go. */
+  private keepRouting(routing: BodyRouting): void {
+    if (routing.req !== null) {
+      this.requestedModel = clipped(routing.req.model);
+      this.stream = routing.req.stream;
     }
-  }
-
-  private resolveAndRoute(req: ApiRequest, features: RouteRequest): Outcome | Promise<Outcome> {
-    if (!this.p.router.wantsEmbedding(features)) return this.routeWith(req, features, null);
-    const endpoint = this.p.config.virtualModels.get(features.model)!.semantic!.embeddings!;
-    return embed(endpoint, [headAndTail(features.lastUserText)]).then(
-      ([vector]) => this.routeWith(req, features, vector!),
-      (err: unknown) => {
-        // The local matcher decides instead: a slow or failing endpoint never fails the request.
-        this.p.log.warn({ err, requestId: this.requestId, url: endpoint.url }, 'embeddings endpoint failed: classifying locally');
-        return this.routeWith(req, features, null);
-      },
-    );
-  }
-
-  private routeWith(req: ApiRequest, features: RouteRequest, promptVector: Float32Array | null): Outcome | Promise<Outcome> {
-    try {
-      const target = this.p.router.resolve(features, promptVector);
-      if (target === null) throw new RouterError('model_not_found', `The model '${req.model}' does not exist or you do not have access to it.`, 'model');
-      return this.withLoad(target, features, (loadsOf, spent) => {
-        const shed = shedding(this.p.config, features.tier, target.group.name, loadsOf(target.group));
-        if (shed === null) return this.route(req, features, target, loadsOf, spent);
-        // Degrading is a fallback too: never to a group the key may not use.
-        const degradeTo = shed.degradeTo !== null && this.p.router.mayServe(features, shed.degradeTo) ? shed.degradeTo : null;
-        this.p.metrics.shed.inc({ tier: features.tier ?? '', group: target.group.name, action: degradeTo === null ? 'refused' : 'degraded' });
-        if (degradeTo === null) {
-          throw new RouterError(
-            'overloaded',
-            `'${req.model}' is at capacity for tier '${features.tier}' (${shed.inFlight} requests in flight, limit ${shed.limit}); retry shortly.`,
-            null,
-            1,
-          );
-        }
-        const degraded = { group: this.p.config.groups.get(degradeTo)!, classification: target.classification };
-        return this.withLoad(degraded, features, (degradedLoads, degradedSpent) => this.route(req, features, degraded, degradedLoads, degradedSpent));
-      });
-    } catch (err) {
-      return this.reject(err);
-    }
-  }
-
-  /**
-   * Reads the live load of every deployment the request may be routed or fall back to — and, when
-   * provider or model-group budgets exist, which of them this request's worst-case cost would take
-   * past one — then decides. Without the store it decides on configuration.
-   */
-  private withLoad(
-    target: NonNullable<Target>,
-    features: RouteRequest,
-    next: (loadsOf: LoadsOf, spent: ReadonlySet<string>) => Outcome | Promise<Outcome>,
-  ): Promise<Outcome> {
-    const run = (loadsOf: LoadsOf, spent: ReadonlySet<string>): Outcome | Promise<Outcome> => {
-      try {
-        return next(loadsOf, spent);
-      } catch (err) {
-        return this.reject(err);
-      }
-    };
-    const groups = this.p.router.reachable(target.group);
-    const deployments = groups.length === 1 ? target.group.deployments : groups.flatMap((g) => g.deployments);
-    const names = deployments.map((d) => d.name);
-    const now = this.p.env.now();
-    const budgets = deployments.map((d) => {
-      const prompt = estimatedPromptTokens(features);
-      return deploymentBudgetCharges(d, worstCaseNanos(prompt, completionTokens(features, this.p.config.defaultMaxTokens), d), now, this.p.config);
-    });
-    const charges = budgets.flat();
-    return Promise.all([this.p.store.loadOf(names, now), charges.length === 0 ? [] : this.p.store.used(charges)]).then(
-      ([loads, used]) => {
-        const spent = new Set<string>();
-        let i = 0;
-        for (const [j, own] of budgets.entries()) {
-          for (const c of own) if (used[i++]! + c.amount > c.limit) spent.add(deployments[j]!.name);
-        }
-        this.p.availability.learn(names, loads);
-        return run(loadsByGroup(groups, loads), spent);
-      },
-      (err: unknown) => {
-        // Without the shared state, route on configuration alone rather than fail the request.
-        this.storeError(err, 'load unavailable from the state store: routing without it');
-        return run(UNKNOWN_LOAD, NOTHING_SPENT);
-      },
-    );
-  }
-
-  private route(req: ApiRequest, features: RouteRequest, target: NonNullable<Target>, loadsOf: LoadsOf, spent: ReadonlySet<string>): Outcome | Promise<Outcome> {
-    try {
-      const avoid = { budgetSpent: spent, unhealthy: this.p.availability.unhealthy };
-      const decision = this.p.router.choose(features, target, loadsOf, this.p.env, avoid);
-      this.decision = decision;
-      this.p.count(decision);
-      if (decision.outcome !== 'routed') {
-        const excluded = decision.outcome === 'no_candidates' ? decision.excluded : [];
-        const why = excluded.map((e) => `${e.deployment}: ${e.reason} (${e.detail})`).join('; ');
-        const recovery = earliestRecovery(excluded);
-        if (recovery !== null) {
-          const retryAfterSec = Math.max(1, Math.ceil((recovery - this.p.env.now()) / 1000));
-          throw new RouterError('rate_limited', `Every deployment of '${req.model}' is rate limited or cooling down: ${why}. Retry after ${retryAfterSec} s.`, null, retryAfterSec);
-        }
-        if (excluded.length > 0 && excluded.every((e) => PERMANENT.has(e.reason))) {
-          throw new RouterError('unsupported_request', `No deployment of '${req.model}' can serve this request: ${why}.`, 'model');
-        }
-        throw new RouterError('no_deployment', `No deployment of '${req.model}' can take this request now: ${why}.`, 'model');
-      }
-      const d = decision.primary;
-      this.plan = { endpoint: req.endpoint, primary: d.name, hops: req.disableFallbacks ? [] : this.p.router.hops(features, decision, loadsOf, this.p.env, avoid) };
-      const charges = plannedCharges(
-        { key: this.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), completionTokens: completionTokens(features, this.p.config.defaultMaxTokens), deployment: d, nowMs: this.startMs },
-        this.p.config,
-      );
-      // Nothing to reserve: no admission, unless a planned hop has budgets. Its cost is settled against
-      // this request's reservation (holdings.settle), so an empty one is made to settle against.
-      if (charges.length === 0 && !this.plan.hops.some((h) => hasDeploymentBudgets(this.p.config.deployments.get(h.deployment)!, this.p.config))) return this.forward(req, features, d);
-      const id = randomUUID();
-      return this.p.store.admit(id, charges).then(
-        (result) => {
-          if (!result.ok) return this.reject(refusal(charges[result.refused]!, result.used, result.buckets, this.p.env.now()));
-          this.holdings.admitted(id, charges, result.used);
-          return this.forward(req, features, d);
-        },
-        (err: unknown) => {
-          // The configured policy per kind of check: fail open (unmetered) or closed (503).
-          const policy = this.p.config.onStoreFailure;
-          const closed = charges.some((c) => (c.kind === 'cost' ? policy.budgets : policy.rateLimits) === 'closed');
-          this.storeError(err, closed ? 'admission check failed in the state store: refusing' : 'admission check failed in the state store: admitting without limits');
-          if (closed) return this.reject(new RouterError('admission_unavailable', 'Limits cannot be checked right now; retry shortly.', null, 1));
-          // The reservation may have landed after all (a timeout is not a refusal): it is settled like
-          // any other, and a settlement of a reservation that never landed changes nothing.
-          this.holdings.admitted(id, charges, null);
-          return this.forward(req, features, d);
-        },
-      );
-    } catch (err) {
-      return this.reject(err);
-    }
+    this.decision = routing.decision;
+    this.plan = routing.plan;
   }
 
   /** The request goes upstream to `d`: counted in its load, routed, its body rewritten if needed. */
@@ -400,17 +242,15 @@ export class Exchange implements StreamHandler {
   private forward(req: ApiRequest, features: RouteRequest, d: Deployment): Outcome {
     this.decided();
     try {
-      this.deployment = d;
-      this.served = d;
       this.plan = { ...this.plan!, id: this.p.attempts.open() };
       this.countedTags = features.countedTags;
-      this.promptEstimate = estimatedPromptTokens(features);
       this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
       const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
       const planned = [d, ...this.plan!.hops.map((h) => this.p.known.get(h.deployment)!)];
       const client = { headers: this.headers, any: this.p.forwardable, planned };
       const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);
-      this.hideUsageEvent = upstream.hideUsageEvent;
+      const sent = { requestId: this.requestId, startMs: this.startMs, deployment: d, planId: this.plan.id, hideUsageEvent: upstream.hideUsageEvent, stream: req.stream, promptEstimate: estimatedPromptTokens(features) };
+      this.response = new ResponseSide(this.p, this.holdings, sent);
       // An open stream keeps nothing of its request it no longer reads (bench/results/memory).
       this.headers = NO_HEADERS;
       return upstream.outcome;
@@ -420,17 +260,23 @@ export class Exchange implements StreamHandler {
   }
 
   onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes = NO_ATTRIBUTES): Outcome {
-    this.startResponse(Number(headers[':status'] ?? 0), headers['content-type'] ?? '', attributes);
-    if (this.served !== null && this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(this.served, headers);
+    const response = this.response;
+    if (response === null) {
+      this.unroutedResponse = true;
+      this.status = Number(headers[':status'] ?? 0);
+    } else {
+      response.start(Number(headers[':status'] ?? 0), headers['content-type'] ?? '', attributes);
+      if (this.p.config.routing.providerLimitHeaders) response.providerLimits(headers);
+    }
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', this.describeWithAttempts(this.decision)]] : [];
     setHeaders.push(...this.holdings.limitHeaders(this.p.env.now()));
-    if (this.deployment === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
+    if (response === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     if (endOfStream) {
       this.finish(true);
       return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     }
-    if (this.observer === null && setHeaders.length === 0) return PASS;
-    return { kind: 'continue', setHeaders, removeHeaders: [], readBody: this.observer === null ? undefined : 'streamed' };
+    if (!response.reading && setHeaders.length === 0) return PASS;
+    return { kind: 'continue', setHeaders, removeHeaders: [], readBody: response.reading ? 'streamed' : undefined };
   }
 
   /**
@@ -439,12 +285,18 @@ export class Exchange implements StreamHandler {
    * `response.code` attribute and its format from the first bytes.
    */
   onResponseBody(chunk: Buffer, endOfStream: boolean, attributes: Attributes = NO_ATTRIBUTES): Outcome {
-    if (!this.responseStarted) {
-      if (chunk.length === 0 && !endOfStream) return PASS;
-      this.startResponse(attributes.status ?? 0, sniffContentType(chunk), attributes);
+    const response = this.response;
+    if (response === null) {
+      if (!this.unroutedResponse) this.status = attributes.status ?? 0;
+      this.unroutedResponse = true;
+      if (endOfStream) this.finish(true);
+      return PASS;
     }
-    if (this.ttftMs === null && chunk.length > 0) this.ttftMs = this.p.env.now() - this.startMs;
-    const replacement = this.observer?.push(chunk, endOfStream) ?? null;
+    if (!response.started) {
+      if (chunk.length === 0 && !endOfStream) return PASS;
+      response.start(attributes.status ?? 0, sniffContentType(chunk), attributes);
+    }
+    const replacement = response.chunk(chunk, endOfStream);
     if (endOfStream) this.finish(true);
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
   }
@@ -457,56 +309,12 @@ export class Exchange implements StreamHandler {
   }
 
   /**
-   * The response starts. Envoy's attributes say which deployment it came from (`xds.cluster_name`) and
-   * after how many attempts: when a fallback hop answered, the load moves to it and its prices bill
-   * the request; the final attempt's outcome is settled like any other attempt's.
-   */
-  private startResponse(status: number, contentType: string, attributes: Attributes): void {
-    this.responseStarted = true;
-    this.status = status;
-    const now = this.p.env.now();
-    this.ttfbMs = now - this.startMs;
-    if (this.deployment === null) return;
-    const served = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
-    if (served !== undefined && served !== this.served) {
-      this.served = served;
-      this.holdings.moveLoad(served, now);
-    }
-    this.observer = this.served!.adapter.observeResponse(contentType, this.hideUsageEvent);
-    if (attributes.attempt !== null) this.settleFinalAttempt(attributes.attempt, now);
-  }
-
-  /**
-   * The last attempt: a success no upstream filter was asked about, or a failure none answered (Envoy's
-   * own 503 after a refused connection). One the failed-attempt filter saw is already settled.
-   */
-  private settleFinalAttempt(attempt: number, now: number): void {
-    const d = this.served!;
-    const hop = attempt === 1 ? 'first' : 'fallback';
-    if (this.status >= 200 && this.status < 300) {
-      settleAttempt(this.p, this.requestId, this.plan?.id, { attempt, deployment: d.name, status: this.status, result: 'ok', next: null, atMs: now }, { kind: 'ok' }, hop);
-      return;
-    }
-    const seen = this.p.attempts.peek(this.plan?.id).find((r) => r.attempt === attempt);
-    if (seen === undefined || seen.result === 'sent') {
-      settleAttempt(this.p, this.requestId, this.plan?.id, { attempt, deployment: d.name, status: null, result: 'failed', next: null, atMs: now }, { kind: 'failed' }, hop);
-    }
-  }
-
-  private recordProviderLimits(d: Deployment, headers: Headers): void {
-    const limits = d.adapter.rateLimitsOf(headers, this.p.env.now());
-    if (limits === null) return;
-    this.p.store.recordProviderLimits(d.name, limits).catch((err: unknown) => {
-      this.storeError(err, 'provider limits not recorded in the state store', { deployment: d.name });
-    });
-  }
-
-  /**
    * True once nothing more of this request needs the router: it was answered by the router, its
    * response body is not read, or the body has ended. The adapter then closes the stream itself.
    */
   get done(): boolean {
-    return this.answered || this.finished || (this.responseStarted && this.observer === null);
+    if (this.answered || this.finished) return true;
+    return this.response === null ? this.unroutedResponse : this.response.started && !this.response.reading;
   }
 
   /** The gRPC stream closed: Envoy finished, the client went away or the upstream broke. */
@@ -536,48 +344,28 @@ export class Exchange implements StreamHandler {
     return errorReply(routerError, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
   }
 
-  /**
-   * A stream that ended without the provider's usage report is billed for what the client got: the
-   * prompt as estimated when it was routed and one completion token per content event delivered,
-   * which is how providers stream.
-   */
-  private billedUsage(report: ResponseReport): { usage: Usage; estimated: boolean } {
-    if (report.usage !== null) return { usage: report.usage, estimated: false };
-    if (!this.stream || report.contentEvents === 0) return { usage: NO_USAGE, estimated: false };
-    const promptTokens = this.promptEstimate;
-    const completionTokens = report.contentEvents;
-    return { usage: { promptTokens, cachedPromptTokens: 0, completionTokens, reasoningTokens: 0, totalTokens: promptTokens + completionTokens }, estimated: true };
-  }
-
   private finish(complete: boolean): void {
     this.finished = true;
     const now = this.p.env.now();
     const latencyMs = now - this.startMs;
-    const d = this.served;
     const decision = this.decision;
     const routing: Record<string, unknown> | undefined = decision === null ? undefined : decisionRecord(decision);
-    if (d === null) {
+    const response = this.response;
+    if (response === null) {
       this.p.log.info(
         { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, latencyMs },
         'request',
       );
       return;
     }
+    const billed = response.settle(complete, now);
+    const d = billed.served;
     if (routing !== undefined) {
       routing.plan = this.plan === null ? undefined : formatPlan(this.plan);
       routing.attempts = this.p.attempts.take(this.plan?.id);
       routing.served = d.name;
     }
-    const report = this.observer?.report() ?? { usage: null, responseModel: null, contentEvents: 0, complete: false };
-    const { usage, estimated } = this.billedUsage(report);
-    const reported = report.usage !== null;
-    // The client got the whole answer (no cut, no error event of ours), with the provider's usage.
-    const whole = complete && reported && report.complete;
-    const cost = costNanos(usage, d.price);
-    this.holdings.settle(reported || estimated ? { tokens: usage.totalTokens, costNanos: cost } : null, !this.responseStarted || this.status >= 400, d === this.deployment ? null : d);
-    // Only the deployment the request was sent to, answering in full, gives a latency sample.
-    const sample = whole && this.status >= 200 && this.status < 300 && d === this.deployment ? { latencyMs: latencyMs, ttftMs: this.ttftMs } : null;
-    this.holdings.releaseLoad(now, reported || estimated ? usage.totalTokens : null, sample);
+    const { usage } = billed;
     const record: UsageRecord = {
       recordId: randomUUID(),
       requestId: this.requestId,
@@ -589,20 +377,20 @@ export class Exchange implements StreamHandler {
       deployment: d.name,
       provider: d.provider,
       providerModel: d.providerModel,
-      responseModel: report.responseModel,
+      responseModel: billed.responseModel,
       stream: this.stream,
-      status: this.status,
-      complete: whole,
-      usageEstimated: estimated,
+      status: response.status,
+      complete: billed.whole,
+      usageEstimated: billed.estimated,
       promptTokens: usage.promptTokens,
       cachedPromptTokens: usage.cachedPromptTokens,
       completionTokens: usage.completionTokens,
       reasoningTokens: usage.reasoningTokens,
       totalTokens: usage.totalTokens,
-      costNanos: cost,
+      costNanos: billed.costNanos,
       latencyMs,
-      ttfbMs: this.ttfbMs,
-      ttftMs: this.ttftMs,
+      ttfbMs: response.ttfbMs,
+      ttftMs: response.ttftMs,
     };
     this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
     this.p.store.recordUsage(record).catch((err: unknown) => {
@@ -610,16 +398,4 @@ export class Exchange implements StreamHandler {
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
   }
-}
-
-/** The loads read for `groups`' deployments (in order), per group. */
-function loadsByGroup(groups: readonly ModelGroup[], loads: readonly LoadView[]): LoadsOf {
-  if (groups.length === 1) return () => loads;
-  const byGroup = new Map<string, readonly LoadView[]>();
-  let at = 0;
-  for (const g of groups) {
-    byGroup.set(g.name, loads.slice(at, at + g.deployments.length));
-    at += g.deployments.length;
-  }
-  return (g) => byGroup.get(g.name) ?? null;
 }

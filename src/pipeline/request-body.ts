@@ -1,0 +1,269 @@
+/**
+ * The request-body phase, one stage per step (exchange.ts runs it, then rewrites the request for
+ * the deployment chosen):
+ *
+ *   read      the body's structure checked and its text decoded (json-body.ts)
+ *   validate  parsed once, checked (api-request.ts), the model allowed to the key, its features read
+ *   count     the prompt counted exactly when a count may matter, within its budget
+ *   classify  `auto` and virtual models resolved to a model group (embedding the prompt if asked)
+ *   load      the live load of every deployment it may go to, and the budgets its cost would spend
+ *   shed      the tier refused or degraded when the group is at its threshold
+ *   choose    a deployment and the fallback plan
+ *   admit     every charge reserved, or the request refused
+ *
+ * A stage refuses by throwing a RouterError; the shared state failing degrades a stage (routing on
+ * configuration, admitting or refusing as configured), never the request.
+ */
+import { randomUUID } from 'node:crypto';
+import { mayRequest, type VirtualKey } from '../auth/keys.js';
+import { deploymentBudgetCharges, hasDeploymentBudgets, plannedCharges, worstCaseNanos } from '../admission/charges.js';
+import { refusal } from '../admission/refusal.js';
+import { shedding } from '../admission/shedding.js';
+import type { Deployment, ModelGroup } from '../config/compile.js';
+import { RouterError } from '../errors.js';
+import { embed } from '../providers/openai/embeddings.js';
+import { headAndTail } from '../routing/classifier/semantic.js';
+import type { LoadsOf, Target } from '../routing/choose.js';
+import { routeRequestOf } from '../routing/features.js';
+import { completionTokens, earliestRecovery, estimatedPromptTokens } from '../routing/filters.js';
+import type { Plan } from '../routing/plan.js';
+import type { Decision, Endpoint, ExclusionReason, LoadView, RouteRequest } from '../routing/types.js';
+import { clipped } from '../telemetry/logger.js';
+import { parseChatRequest, parseEmbeddingsRequest, type ApiRequest } from './api-request.js';
+import type { Holdings } from './holdings.js';
+import { readBody } from './json-body.js';
+import type { Pipeline } from './pipeline.js';
+import { runStages, type Stage } from './stages.js';
+import type { Headers } from './types.js';
+
+/** Exclusions that hold whatever the load: a request refused for these alone gets a 400, not a retriable 503. */
+const PERMANENT: ReadonlySet<ExclusionReason> = new Set(['capability', 'context_window']);
+const NOTHING_SPENT: ReadonlySet<string> = new Set();
+const UNKNOWN_LOAD: LoadsOf = () => null;
+
+/** Who sent the request, as the request-headers phase found it. */
+export interface Caller {
+  readonly endpoint: Endpoint;
+  readonly key: VirtualKey | null;
+  readonly headers: Headers;
+  readonly requestId: string;
+  readonly startMs: number;
+}
+
+const STAGES: readonly Stage<BodyRouting>[] = [
+  (r) => r.read(),
+  (r) => r.validate(),
+  (r) => r.count(),
+  (r) => r.classify(),
+  (r) => r.load(),
+  (r) => r.shed(),
+  (r) => r.choose(),
+  (r) => r.admit(),
+];
+
+/** One request's body phase: what each stage found, for the next stage and for the exchange. */
+export class BodyRouting {
+  private text = '';
+  req: ApiRequest | null = null;
+  features: RouteRequest | null = null;
+  private promptVector: Float32Array | null = null;
+  private target: NonNullable<Target> | null = null;
+  private loadsOf: LoadsOf = UNKNOWN_LOAD;
+  private spent: ReadonlySet<string> = NOTHING_SPENT;
+  decision: Decision | null = null;
+  plan: Plan | null = null;
+  deployment: Deployment | null = null;
+
+  constructor(
+    private readonly p: Pipeline,
+    private readonly caller: Caller,
+    private readonly holdings: Holdings,
+    private readonly body: Buffer,
+  ) {}
+
+  /** Resolves (or returns, when no stage waited) once a deployment is chosen and admitted; throws or rejects with the refusal. */
+  run(): void | Promise<void> {
+    return runStages(this, STAGES);
+  }
+
+  read(): void | Promise<void> {
+    const limit = this.p.config.maxRequestBodyBytes;
+    if (this.body.length > limit) throw new RouterError('body_too_large', `The request body is ${this.body.length} bytes; the limit is ${limit}.`);
+    const text = readBody(this.body);
+    if (typeof text === 'string') this.text = text;
+    else return text.then((read) => void (this.text = read));
+  }
+
+  validate(): void {
+    const req = this.caller.endpoint === 'embeddings' ? parseEmbeddingsRequest(this.text) : parseChatRequest(this.text);
+    this.text = '';
+    this.req = req;
+    const key = this.caller.key;
+    if (key !== null && !mayRequest(key, req.model)) {
+      throw new RouterError('model_not_allowed', `The API key '${key.name}' may not use the model '${clipped(req.model)}'.`, 'model');
+    }
+    this.features = routeRequestOf(req.body, this.caller.headers, this.p.config.routing, key, req.endpoint);
+  }
+
+  /**
+   * A prompt that might not fit a context window (or meets a token rule) is counted, within its
+   * budget and in slices that let other requests through (token-counting.ts). A budget of 0 counts
+   * nothing exactly: every prompt is taken at its bound.
+   */
+  count(): void | Promise<void> {
+    const features = this.features!;
+    const budgetMs = this.p.config.tokenCountBudgetMs;
+    if (budgetMs === 0 || features.promptTokensBound + (features.maxTokens ?? 0) < this.p.config.countTokensAbove) return;
+    return this.p.tokenCounting.count(features.prompt, budgetMs).then((tokens) => void (this.features = { ...features, promptTokensCounted: tokens }));
+  }
+
+  classify(): void | Promise<void> {
+    const features = this.features!;
+    if (!this.p.router.wantsEmbedding(features)) return this.resolve();
+    const endpoint = this.p.config.virtualModels.get(features.model)!.semantic!.embeddings!;
+    return embed(endpoint, [headAndTail(features.lastUserText)]).then(
+      ([vector]) => {
+        this.promptVector = vector!;
+        this.resolve();
+      },
+      (err: unknown) => {
+        // The local matcher decides instead: a slow or failing endpoint never fails the request.
+        this.p.log.warn({ err, requestId: this.caller.requestId, url: endpoint.url }, 'embeddings endpoint failed: classifying locally');
+        this.resolve();
+      },
+    );
+  }
+
+  private resolve(): void {
+    this.target = this.p.router.resolve(this.features!, this.promptVector);
+    if (this.target === null) throw new RouterError('model_not_found', `The model '${clipped(this.req!.model)}' does not exist or you do not have access to it.`, 'model');
+  }
+
+  /**
+   * The live load of every deployment the request may be routed or fall back to — and, when
+   * provider or model-group budgets exist, which of them this request's worst-case cost would take
+   * past one. Without the store the request is routed on configuration.
+   */
+  load(): Promise<void> {
+    const features = this.features!;
+    const groups = this.p.router.reachable(this.target!.group);
+    const deployments = groups.length === 1 ? this.target!.group.deployments : groups.flatMap((g) => g.deployments);
+    const names = deployments.map((d) => d.name);
+    const now = this.p.env.now();
+    const prompt = estimatedPromptTokens(features);
+    const completion = completionTokens(features, this.p.config.defaultMaxTokens);
+    const budgets = deployments.map((d) => deploymentBudgetCharges(d, worstCaseNanos(prompt, completion, d), now, this.p.config));
+    const charges = budgets.flat();
+    return Promise.all([this.p.store.loadOf(names, now), charges.length === 0 ? [] : this.p.store.used(charges)]).then(
+      ([loads, used]) => {
+        const spent = new Set<string>();
+        let i = 0;
+        for (const [j, own] of budgets.entries()) {
+          for (const c of own) if (used[i++]! + c.amount > c.limit) spent.add(deployments[j]!.name);
+        }
+        this.p.availability.learn(names, loads);
+        this.loadsOf = loadsByGroup(groups, loads);
+        this.spent = spent;
+      },
+      (err: unknown) => {
+        this.p.storeError(err, 'load unavailable from the state store: routing without it', { requestId: this.caller.requestId });
+        this.loadsOf = UNKNOWN_LOAD;
+        this.spent = NOTHING_SPENT;
+      },
+    );
+  }
+
+  /** At its group's threshold, the tier is refused, or degraded to a group the key may use (whose load is read in turn). */
+  shed(): void | Promise<void> {
+    const features = this.features!;
+    const target = this.target!;
+    const shed = shedding(this.p.config, features.tier, target.group.name, this.loadsOf(target.group));
+    if (shed === null) return;
+    // Degrading is a fallback too: never to a group the key may not use.
+    const degradeTo = shed.degradeTo !== null && this.p.router.mayServe(features, shed.degradeTo) ? shed.degradeTo : null;
+    this.p.metrics.shed.inc({ tier: features.tier ?? '', group: target.group.name, action: degradeTo === null ? 'refused' : 'degraded' });
+    if (degradeTo === null) {
+      throw new RouterError(
+        'overloaded',
+        `'${clipped(this.req!.model)}' is at capacity for tier '${features.tier}' (${shed.inFlight} requests in flight, limit ${shed.limit}); retry shortly.`,
+        null,
+        1,
+      );
+    }
+    this.target = { group: this.p.config.groups.get(degradeTo)!, classification: target.classification };
+    return this.load();
+  }
+
+  choose(): void {
+    const features = this.features!;
+    const req = this.req!;
+    const avoid = { budgetSpent: this.spent, unhealthy: this.p.availability.unhealthy };
+    const decision = this.p.router.choose(features, this.target!, this.loadsOf, this.p.env, avoid);
+    this.decision = decision;
+    this.p.count(decision);
+    if (decision.outcome !== 'routed') throw refusalOf(decision, clipped(req.model), this.p.env.now());
+    this.deployment = decision.primary;
+    const hops = req.disableFallbacks ? [] : this.p.router.hops(features, decision, this.loadsOf, this.p.env, avoid);
+    this.plan = { endpoint: req.endpoint, primary: decision.primary.name, hops };
+  }
+
+  /**
+   * Every charge reserved, or none. Nothing to reserve: no admission, unless a planned hop has
+   * budgets — its cost is settled against this request's reservation (holdings.settle), so an empty
+   * one is made to settle against.
+   */
+  admit(): void | Promise<void> {
+    const features = this.features!;
+    const d = this.deployment!;
+    const config = this.p.config;
+    const charges = plannedCharges(
+      { key: this.caller.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), completionTokens: completionTokens(features, config.defaultMaxTokens), deployment: d, nowMs: this.caller.startMs },
+      config,
+    );
+    if (charges.length === 0 && !this.plan!.hops.some((h) => hasDeploymentBudgets(config.deployments.get(h.deployment)!, config))) return;
+    const id = randomUUID();
+    return this.p.store.admit(id, charges).then(
+      (result) => {
+        if (!result.ok) throw refusal(charges[result.refused]!, result.used, result.buckets, this.p.env.now());
+        this.holdings.admitted(id, charges, result.used);
+      },
+      (err: unknown) => {
+        // The configured policy per kind of check: fail open (unmetered) or closed (503).
+        const policy = config.onStoreFailure;
+        const closed = charges.some((c) => (c.kind === 'cost' ? policy.budgets : policy.rateLimits) === 'closed');
+        this.p.storeError(err, closed ? 'admission check failed in the state store: refusing' : 'admission check failed in the state store: admitting without limits', { requestId: this.caller.requestId });
+        if (closed) throw new RouterError('admission_unavailable', 'Limits cannot be checked right now; retry shortly.', null, 1);
+        // The reservation may have landed after all (a timeout is not a refusal): it is settled like
+        // any other, and a settlement of a reservation that never landed changes nothing.
+        this.holdings.admitted(id, charges, null);
+      },
+    );
+  }
+}
+
+/** Why no deployment took the request: retriable (rate limits, cooldowns, load) or not (what it needs). */
+function refusalOf(decision: Exclude<Decision, { outcome: 'routed' }>, model: string, nowMs: number): RouterError {
+  const excluded = decision.outcome === 'no_candidates' ? decision.excluded : [];
+  const why = excluded.map((e) => `${e.deployment}: ${e.reason} (${e.detail})`).join('; ');
+  const recovery = earliestRecovery(excluded);
+  if (recovery !== null) {
+    const retryAfterSec = Math.max(1, Math.ceil((recovery - nowMs) / 1000));
+    return new RouterError('rate_limited', `Every deployment of '${model}' is rate limited or cooling down: ${why}. Retry after ${retryAfterSec} s.`, null, retryAfterSec);
+  }
+  if (excluded.length > 0 && excluded.every((e) => PERMANENT.has(e.reason))) {
+    return new RouterError('unsupported_request', `No deployment of '${model}' can serve this request: ${why}.`, 'model');
+  }
+  return new RouterError('no_deployment', `No deployment of '${model}' can take this request now: ${why}.`, 'model');
+}
+
+/** The loads read for `groups`' deployments (in order), per group. */
+function loadsByGroup(groups: readonly ModelGroup[], loads: readonly LoadView[]): LoadsOf {
+  if (groups.length === 1) return () => loads;
+  const byGroup = new Map<string, readonly LoadView[]>();
+  let at = 0;
+  for (const g of groups) {
+    byGroup.set(g.name, loads.slice(at, at + g.deployments.length));
+    at += g.deployments.length;
+  }
+  return (g) => byGroup.get(g.name) ?? null;
+}
