@@ -30,6 +30,7 @@ const endpointsFor = (addresses: readonly RouterAddress[]) => [{ lb_endpoints: a
 interface HttpConnectionManager {
   http_filters: Array<{ name: string; typed_config: { processing_mode?: Record<string, string>; response_attributes?: string[]; allow_mode_override?: boolean; upstream_http_filters?: unknown } }>;
   route_config: { virtual_hosts: Array<{ routes: Array<{ match: Record<string, unknown>; route: Route }>; typed_per_filter_config?: Record<string, unknown> }> };
+  internal_address_config?: unknown;
 }
 
 interface Route {
@@ -54,6 +55,13 @@ export interface RenderOptions {
   readonly streamIdleTimeout?: string;
   /** The router cluster's circuit-breaker max_requests (a test of Envoy's own refusal need not hold 10,000 requests). */
   readonly routerMaxRequests?: number;
+  /**
+   * Loopback clients are internal to Envoy (`use_remote_address` with `internal_address_config`), as
+   * a mesh's pods often are: Envoy then honours their `x-envoy-*` request headers (retries, timeouts),
+   * which the gateway's first filter must remove. Without the filter a client's
+   * `x-envoy-upstream-rq-timeout-ms: 1` got a 504 and `x-envoy-max-retries: 0` took the fallback away.
+   */
+  readonly internalClients?: boolean;
 }
 
 interface ClusterAction {
@@ -100,6 +108,7 @@ export function renderEnvoyConfig(
     extProc.allow_mode_override = true;
     delete extProc.response_attributes;
   }
+  if (options.internalClients === true) Object.assign(hcm, { use_remote_address: true, internal_address_config: { cidr_ranges: [{ address_prefix: '127.0.0.0', prefix_len: 8 }] } });
   const routes = hcm.route_config.virtual_hosts.flatMap((vh) => vh.routes);
   for (const r of routes) listDeployments(r.route.inline_cluster_specifier_plugin, Object.keys(deployments));
   if (options.streamIdleTimeout !== undefined) {

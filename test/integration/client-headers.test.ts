@@ -26,6 +26,8 @@ beforeAll(async () => {
     ],
     groups: { chat: { fallbacks: ['cheap'] } },
     routerEnv: { KEY_PRIMARY: PRIMARY.key, KEY_CHEAP: CHEAP.key },
+    // The strongest case: Envoy honours x-envoy-* request headers from clients it deems internal.
+    internalClients: true,
   });
 }, 60_000);
 
@@ -62,8 +64,8 @@ describe('client headers that would steer Envoy', () => {
     expect(record.costNanos).toBe(usage.promptTokens * nanosPerToken(PRIMARY.price.input_per_million) + usage.completionTokens * nanosPerToken(PRIMARY.price.output_per_million));
   });
 
-  // Envoy 1.40 honours these two only from clients it deems internal (none here: no
-  // internal_address_config); the gateway removes them whatever Envoy deems.
+  // Envoy honours these only from clients it deems internal (here: loopback, as a mesh's pods may
+  // be); the gateway's first filter removes them whatever Envoy deems.
   it("a client's x-envoy-upstream-rq-timeout-ms does not cut the provider's answer short", async () => {
     stack.resetMocks();
     // 1 ms, honoured, would time the attempt out (504) before the mock's 300 ms answer.

@@ -53,6 +53,8 @@ export interface StackOptions {
   readonly mockLimitsClock?: () => number;
   /** The router cluster's circuit-breaker max_requests in Envoy; the shipped one otherwise. */
   readonly routerMaxRequests?: number;
+  /** Envoy deems loopback clients internal, and honours their x-envoy-* headers (devstack/envoy-config.ts). */
+  readonly internalClients?: boolean;
 }
 
 /** A line of envoy.yaml's access log. */
@@ -195,6 +197,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, {
         ...(options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }),
         ...(options.routerMaxRequests === undefined ? {} : { routerMaxRequests: options.routerMaxRequests }),
+        ...(options.internalClients === undefined ? {} : { internalClients: options.internalClients }),
       }));
     // Every stack's pair passes check-envoy, as files and (below) as Envoy runs it: the checker holds
     // for each configuration the suite runs.
