@@ -58,7 +58,7 @@ function toolUseFor(body: Readonly<Record<string, unknown>>, id: string): ToolUs
   const answersTool = Array.isArray(lastContent) && (lastContent as Block[]).some((b) => b?.type === 'tool_result');
   if (tools.length === 0 || choice?.type === 'none' || answersTool) return null;
   const name = choice?.type === 'tool' ? choice.name : tools[0]?.name;
-  return typeof name === 'string' ? { id: `toolu_${id}`, name } : null;
+  return typeof name === 'string' ? { id, name } : null;
 }
 
 const event = (type: string, data: Record<string, unknown>): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
@@ -68,7 +68,7 @@ function messageAnswer(body: Readonly<Record<string, unknown>>, ctx: AnswerConte
   const id = `msg_mock_${ctx.instance}_${ctx.sequence}`;
   const model = typeof body.model === 'string' ? body.model : 'mock-model';
   const prompt = promptOf(body, ctx);
-  const tool = toolUseFor(body, id);
+  const tool = toolUseFor(body, `toolu_mock_${ctx.instance}_${ctx.sequence}`);
   const outputTokens = b.chunks + (tool === null ? 0 : 1);
   const stopReason = tool === null ? 'end_turn' : 'tool_use';
   const promptUsage = { input_tokens: prompt.inputTokens, cache_creation_input_tokens: prompt.cacheCreationTokens, cache_read_input_tokens: prompt.cacheReadTokens };
