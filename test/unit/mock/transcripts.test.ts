@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startMockInstance, type MockInstanceConfig } from '../../../src/mock/server.js';
+import type { MockInstanceConfig } from '../../../src/mock/behaviour.js';
+import { startMockInstance } from '../../../src/mock/server.js';
 import { sseEvents, type SseEvent } from '../../support/sse-events.js';
 
 const FIXTURES = join(import.meta.dirname, '../../fixtures/streams');
