@@ -2,7 +2,8 @@
  * Each deployment is called as its provider's API expects, through real Envoy: at its own path
  * (Azure's deployment path and api-version), with its credential in its own header — on the first
  * attempt and on a fallback hop to another provider, which must carry nothing of the previous
- * deployment's — and with the router's own request fields removed.
+ * deployment's — and with the router's own request fields removed. Every mock is strict: it refuses
+ * what the real API refuses (an unknown parameter, a wrong path, api-version or credential header).
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +21,8 @@ const lastSeen = (name: string) => mock(name).stats().last.at(-1)!;
 beforeAll(async () => {
   stack = await startStack({
     deployments: [
-      { name: AZURE.name, group: 'chat', providerModel: AZURE.providerModel, apiKeyEnv: 'KEY_AZURE', extra: { provider: 'azure-openai' } },
-      { name: OPENAI.name, group: 'backup', apiKeyEnv: 'KEY_OPENAI' },
+      { name: AZURE.name, group: 'chat', providerModel: AZURE.providerModel, apiKeyEnv: 'KEY_AZURE', extra: { provider: 'azure-openai' }, mock: { strict: true } },
+      { name: OPENAI.name, group: 'backup', apiKeyEnv: 'KEY_OPENAI', mock: { strict: true } },
       {
         name: CUSTOM.name,
         group: 'custom',
@@ -49,6 +50,20 @@ describe('provider endpoints and auth', () => {
     expect(seen.path).toBe(`/openai/deployments/${AZURE.providerModel}/chat/completions?api-version=2024-10-21`);
     expect(seen.headers['api-key']).toBe(AZURE.key);
     expect(seen.authorization).toBeNull();
+  });
+
+  it("the router's own fields reach no provider: a tagged request passes strict mocks, with the provider's metadata kept", async () => {
+    stack.resetMocks();
+    const tagged = { model: 'chat', messages: [{ role: 'user' as const, content: 'hi' }], tags: ['team-a'], metadata: { tags: 'x', route_preference: 'cost-first', app: 'web' } };
+    const res = await client(`${stack.url}/v1`).chat.completions.create(tagged as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(res.choices[0]!.message.content).toBeTruthy();
+    const body = lastSeen(AZURE.name).body as Record<string, unknown>;
+    expect(body.tags).toBeUndefined();
+    expect(body.metadata).toEqual({ app: 'web' });
+    // Streaming too, where the router also asks for the usage report.
+    const stream = await client(`${stack.url}/v1`).chat.completions.create({ ...tagged, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming);
+    for await (const chunk of stream) void chunk;
+    expect(mock(AZURE.name).stats().statuses).toEqual({ '200': 2 });
   });
 
   it('a base URL without /v1 still reaches the provider at its own path', async () => {

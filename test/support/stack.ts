@@ -27,6 +27,11 @@ export interface StackDeployment {
   readonly hosts?: number;
   readonly behaviour?: Partial<Behaviour>;
   readonly apiKeyEnv?: string;
+  /**
+   * The mock's wire format (default OpenAI) and whether it rejects what the real API rejects (default:
+   * off for OpenAI, on for the other formats). A strict mock expects the credential `apiKeyEnv` names.
+   */
+  readonly mock?: { readonly format?: 'openai' | 'azure-openai' | 'anthropic'; readonly strict?: boolean };
   /** More router.yaml fields for this deployment (tags, tier, context_window, price, limits, …). */
   readonly extra?: Readonly<Record<string, unknown>>;
   /** In router.yaml only: Envoy gets no cluster (and no mock) for it, the mistake check-envoy reports. */
@@ -130,8 +135,15 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
   try {
     for (const d of options.deployments) {
       if (d.withoutCluster) continue;
+      const apiKey = d.apiKeyEnv === undefined ? undefined : (options.routerEnv?.[d.apiKeyEnv] ?? process.env[d.apiKeyEnv]);
+      // The mock speaks the deployment's provider's format unless told otherwise: Azure's at its deployment path.
+      const azure = d.extra?.provider === 'azure-openai';
+      const format = d.mock?.format ?? (azure ? 'azure-openai' : undefined);
+      const deployments = format === 'azure-openai' ? [d.providerModel ?? `${d.group}-provider`] : undefined;
+      // Lenient unless asked, as OpenAI's: most tests configure no credential.
+      const wire = { format, strict: d.mock?.strict ?? (d.mock?.format === undefined && azure ? false : undefined), api_key: apiKey, deployments };
       mocks[d.name] = await Promise.all(
-        Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {} }, { limitsClock: options.mockLimitsClock })),
+        Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {}, ...wire }, { limitsClock: options.mockLimitsClock })),
       );
     }
     const [listener, admin] = [await freePort(), await freePort()];

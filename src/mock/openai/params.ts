@@ -1,0 +1,55 @@
+/**
+ * The request parameters OpenAI accepts, with the JSON types each may have. Derived from
+ * openai/openai-openapi `openapi.yaml` (commit f85dbe2, 2026-08-21): `CreateChatCompletionRequest`
+ * (with `CreateModelResponseProperties` merged in) and `CreateEmbeddingRequest`; the chat set equals
+ * `ChatCompletionCreateParamsBase` of the `openai` npm package 6.49.0. Regenerate when OpenAI adds one.
+ */
+import type { JsonType } from '../wire.js';
+
+export const CHAT_PARAMS: Readonly<Record<string, readonly JsonType[]>> = {
+  messages: ['array'],
+  model: ['string'],
+  audio: ['object', 'null'],
+  frequency_penalty: ['number', 'null'],
+  function_call: ['string', 'object'],
+  functions: ['array'],
+  logit_bias: ['object', 'null'],
+  logprobs: ['boolean', 'null'],
+  max_completion_tokens: ['integer', 'null'],
+  max_tokens: ['integer', 'null'],
+  metadata: ['object', 'null'],
+  modalities: ['array', 'null'],
+  moderation: ['object', 'null'],
+  n: ['integer', 'null'],
+  parallel_tool_calls: ['boolean'],
+  prediction: ['object', 'null'],
+  presence_penalty: ['number', 'null'],
+  prompt_cache_key: ['string', 'null'],
+  prompt_cache_options: ['object'],
+  prompt_cache_retention: ['string', 'null'],
+  reasoning_effort: ['string', 'null'],
+  response_format: ['object'],
+  safety_identifier: ['string', 'null'],
+  seed: ['integer', 'null'],
+  service_tier: ['string', 'null'],
+  stop: ['string', 'array', 'null'],
+  store: ['boolean', 'null'],
+  stream: ['boolean', 'null'],
+  stream_options: ['object', 'null'],
+  temperature: ['number', 'null'],
+  tool_choice: ['string', 'object'],
+  tools: ['array'],
+  top_logprobs: ['integer', 'null'],
+  top_p: ['number', 'null'],
+  user: ['string'],
+  verbosity: ['string', 'null'],
+  web_search_options: ['object'],
+};
+
+export const EMBEDDING_PARAMS: Readonly<Record<string, readonly JsonType[]>> = {
+  input: ['string', 'array'],
+  model: ['string'],
+  dimensions: ['integer'],
+  encoding_format: ['string'],
+  user: ['string'],
+};
