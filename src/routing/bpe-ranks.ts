@@ -6,8 +6,11 @@
  * ~60 MB of the JS heap (docs/decisions.md, "Token counting in flat tables").
  */
 
-/** Built a slice of lines at a time, the event loop getting a turn between slices: the whole build takes tens of ms. */
-const LINES_PER_SLICE = 16_384;
+/**
+ * Built a slice of lines at a time, the event loop getting a turn between slices: the whole build
+ * takes 50–100 ms, the first slices (before V8 optimises the loops) up to a few ms each.
+ */
+const LINES_PER_SLICE = 2048;
 /** All 256 single bytes are tokens, so no piece is ever left without one. */
 const BYTE_TOKENS = 256;
 const SPACE = 0x20;
@@ -20,7 +23,7 @@ const BASE64 = new Int8Array(256).fill(-1);
 [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].forEach((c, i) => (BASE64[c.charCodeAt(0)] = i));
 
 /** FNV-1a over the bytes, then a final mix so the table's low bits depend on every byte. */
-function hash(bytes: Uint8Array, start: number, end: number): number {
+export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   let h = 0x811c9dc5;
   for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
   h ^= h >>> 16;
@@ -29,8 +32,6 @@ function hash(bytes: Uint8Array, start: number, end: number): number {
 }
 
 export class RankTable {
-  /** The longest token: a longer run of bytes is no token without looking. */
-  private readonly maxTokenBytes: number;
   private readonly mask: number;
 
   /**
@@ -41,11 +42,10 @@ export class RankTable {
     private readonly bytes: Uint8Array,
     private readonly starts: Uint32Array,
     private readonly slots: Int32Array,
+    /** The longest token: a longer run of bytes is no token without looking. */
+    private readonly maxTokenBytes: number,
   ) {
     this.mask = slots.length - 1;
-    let max = 0;
-    for (let r = 0; r + 1 < starts.length; r++) max = Math.max(max, starts[r + 1]! - starts[r]!);
-    this.maxTokenBytes = max;
   }
 
   get tokens(): number {
@@ -54,10 +54,15 @@ export class RankTable {
 
   /** The rank of `text[start, end)` as one token, or -1 when no token has those bytes. */
   rank(text: Uint8Array, start: number, end: number): number {
+    return end - start > this.maxTokenBytes ? -1 : this.rankHashed(text, start, end, hashBytes(text, start, end));
+  }
+
+  /** `rank`, given the bytes' `hashBytes`. */
+  rankHashed(text: Uint8Array, start: number, end: number, hash: number): number {
     const length = end - start;
     if (length > this.maxTokenBytes) return -1;
     const { bytes, starts, slots, mask } = this;
-    for (let slot = hash(text, start, end) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const entry = slots[slot]!;
       if (entry === 0) return -1;
       const at = starts[entry - 1]!;
@@ -80,6 +85,7 @@ export class RankTable {
     let tokens = 0;
     let used = 0;
     let pos = 0;
+    let maxTokenBytes = 0;
     const malformed = () => new Error(`rank file: line ${tokens + 1} is not "<base64 bytes> ${tokens}"`);
     while (pos < file.length) {
       starts[tokens] = used;
@@ -104,6 +110,7 @@ export class RankTable {
         rank = rank * 10 + d;
       }
       if (pos === digits || rank !== tokens || used === starts[tokens]) throw malformed();
+      maxTokenBytes = Math.max(maxTokenBytes, used - starts[tokens]!);
       pos++;
       tokens++;
       if (tokens % LINES_PER_SLICE === 0) await nextTurn();
@@ -113,7 +120,7 @@ export class RankTable {
 
     let size = 1;
     while (size < tokens * 2) size *= 2;
-    const table = new RankTable(bytes.slice(0, used), starts.slice(0, tokens + 1), new Int32Array(size));
+    const table = new RankTable(bytes.slice(0, used), starts.slice(0, tokens + 1), new Int32Array(size), maxTokenBytes);
     for (let r = 0; r < tokens; r++) {
       table.insert(r);
       if ((r + 1) % LINES_PER_SLICE === 0) await nextTurn();
@@ -126,7 +133,7 @@ export class RankTable {
 
   private insert(r: number): void {
     const { bytes, starts, slots, mask } = this;
-    let slot = hash(bytes, starts[r]!, starts[r + 1]!) & mask;
+    let slot = hashBytes(bytes, starts[r]!, starts[r + 1]!) & mask;
     while (slots[slot] !== 0) slot = (slot + 1) & mask;
     slots[slot] = r + 1;
   }

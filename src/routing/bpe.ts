@@ -5,7 +5,7 @@
  * pair forms a token; each part left is a token. Only counts: no token ids are produced.
  * Special-token text (`<|endoftext|>`) is plain text here.
  */
-import type { RankTable } from './bpe-ranks.js';
+import { hashBytes, type RankTable } from './bpe-ranks.js';
 
 /**
  * tiktoken's o200k_base pattern. Its case-insensitive contraction group `(?i:'s|'t|'re|'ve|'m|'ll|'d)`
@@ -35,24 +35,64 @@ const NO_PAIR = -1;
 
 const utf8 = new TextEncoder();
 
-/** What merging a piece of up to `bytes` bytes works in. */
-class MergeState {
+/** Byte-pair merging of one piece at a time, in arrays kept for pieces up to `capacity` bytes. */
+class Merger {
   /** Per byte of the piece: where the next and the previous parts start, and the rank of the part starting there merged with the next. */
-  readonly next: Int32Array;
-  readonly prev: Int32Array;
-  readonly pairRank: Int32Array;
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  private readonly pairRank: Int32Array;
   /** Pairs to merge, lowest key first; an entry whose rank is no longer its pair's is skipped. n - 1 pairs, then at most 2 per merge. */
-  readonly heap: Float64Array;
-  size = 0;
+  private readonly heap: Float64Array;
+  private size = 0;
 
-  constructor(bytes: number) {
-    this.next = new Int32Array(bytes + 1);
-    this.prev = new Int32Array(bytes + 1);
-    this.pairRank = new Int32Array(bytes + 1);
-    this.heap = new Float64Array(3 * bytes);
+  constructor(
+    private readonly ranks: RankTable,
+    readonly capacity: number,
+  ) {
+    this.next = new Int32Array(capacity + 1);
+    this.prev = new Int32Array(capacity + 1);
+    this.pairRank = new Int32Array(capacity + 1);
+    this.heap = new Float64Array(3 * capacity);
   }
 
-  push(key: number): void {
+  /** How many tokens merging leaves of `bytes[start, end)`: O(n log n) in its length n. */
+  parts(bytes: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    const { next, prev, pairRank } = this;
+    this.size = 0;
+    for (let i = 0; i < n; i++) {
+      next[i] = i + 1;
+      prev[i] = i - 1;
+    }
+    for (let i = 0; i < n; i++) this.rankPair(bytes, start, n, i);
+
+    let parts = n;
+    while (this.size > 0) {
+      const key = this.pop();
+      const r = Math.floor(key / POSITION_SPAN);
+      const i = key - r * POSITION_SPAN;
+      if (pairRank[i] !== r) continue; // merged away, or its pair changed since
+      const absorbed = next[i]!;
+      const after = next[absorbed]!;
+      next[i] = after;
+      if (after < n) prev[after] = i;
+      pairRank[absorbed] = NO_PAIR;
+      parts--;
+      this.rankPair(bytes, start, n, i);
+      if (i > 0) this.rankPair(bytes, start, n, prev[i]!);
+    }
+    return parts;
+  }
+
+  /** Ranks the pair of parts starting at `i` (positions relative to `start`; `n` ends the last part). */
+  private rankPair(bytes: Uint8Array, start: number, n: number, i: number): void {
+    const after = this.next[i]!;
+    const r = after >= n ? NO_PAIR : this.ranks.rank(bytes, start + i, start + this.next[after]!);
+    this.pairRank[i] = r;
+    if (r !== NO_PAIR) this.push(r * POSITION_SPAN + i);
+  }
+
+  private push(key: number): void {
     const heap = this.heap;
     let i = this.size++;
     while (i > 0) {
@@ -64,7 +104,7 @@ class MergeState {
     heap[i] = key;
   }
 
-  pop(): number {
+  private pop(): number {
     const heap = this.heap;
     const top = heap[0]!;
     const last = heap[--this.size]!;
@@ -82,11 +122,47 @@ class MergeState {
   }
 }
 
+/**
+ * The counts of pieces merged lately, one a slot (the last piece hashed there): text that repeats —
+ * a run cut into identical segments, a word the vocabulary lacks — is merged once. Each holds a
+ * copy of its piece's bytes, in one flat array: no prompt stays reachable from it, as prompts did
+ * from gpt-tokenizer's cache of strings. bench/token-count.ts, "'a' run".
+ */
+class MergedPieces {
+  private static readonly SLOTS = 1024;
+  /** Longer pieces are merged each time: a segment of ASCII fits. */
+  static readonly MAX_BYTES = 256;
+  private readonly bytes = new Uint8Array(MergedPieces.SLOTS * MergedPieces.MAX_BYTES);
+  /** 0: an empty slot (a merged piece has at least 2 bytes). */
+  private readonly lengths = new Int32Array(MergedPieces.SLOTS);
+  private readonly counts = new Int32Array(MergedPieces.SLOTS);
+
+  /** The count kept for `text[start, end)` (whose `hashBytes` is `hash`), or -1. */
+  get(text: Uint8Array, start: number, end: number, hash: number): number {
+    const slot = hash & (MergedPieces.SLOTS - 1);
+    const length = end - start;
+    if (this.lengths[slot] !== length) return -1;
+    const at = slot * MergedPieces.MAX_BYTES;
+    for (let i = 0; i < length; i++) if (this.bytes[at + i] !== text[start + i]) return -1;
+    return this.counts[slot]!;
+  }
+
+  set(text: Uint8Array, start: number, end: number, hash: number, count: number): void {
+    const slot = hash & (MergedPieces.SLOTS - 1);
+    this.bytes.set(text.subarray(start, end), slot * MergedPieces.MAX_BYTES);
+    this.lengths[slot] = end - start;
+    this.counts[slot] = count;
+  }
+}
+
 export class TokenCounter {
   private readonly text = new Uint8Array(SCRATCH_CHARS * 3);
-  private readonly state = new MergeState(SCRATCH_CHARS * 3);
+  private readonly merger: Merger;
+  private readonly merged = new MergedPieces();
 
-  constructor(private readonly ranks: RankTable) {}
+  constructor(private readonly ranks: RankTable) {
+    this.merger = new Merger(ranks, SCRATCH_CHARS * 3);
+  }
 
   count(text: string): number {
     // UTF-8 takes at most 3 bytes per UTF-16 unit (a surrogate pair: 4 for 2); a lone surrogate becomes U+FFFD, 3.
@@ -107,49 +183,22 @@ export class TokenCounter {
         lone ||= (length & LONE_SURROGATE) !== 0;
         if (length & PAIR) char++;
       }
-      // gpt-tokenizer looks a piece up whole as a string, which never matches one with a lone
-      // surrogate: such a piece is merged from its bytes (U+FFFD's for the surrogate).
-      tokens += !lone && this.ranks.rank(bytes, start, byte) >= 0 ? 1 : this.merge(bytes, start, byte);
+      tokens += this.piece(bytes, start, byte, lone);
     }
     return tokens;
   }
 
-  /** How many tokens byte-pair merging leaves of `bytes[start, end)`: O(n log n) in its length n. */
-  private merge(bytes: Uint8Array, start: number, end: number): number {
+  private piece(bytes: Uint8Array, start: number, end: number, lone: boolean): number {
     const n = end - start;
-    const state = n < this.state.next.length ? this.state : new MergeState(n);
-    const { next, prev, pairRank } = state;
-    const ranks = this.ranks;
-    /** Ranks the pair of parts starting at `i` (positions relative to `start`; `n` ends the last part). */
-    const rankPair = (i: number) => {
-      const after = next[i]!;
-      const r = after >= n ? NO_PAIR : ranks.rank(bytes, start + i, start + next[after]!);
-      pairRank[i] = r;
-      if (r !== NO_PAIR) state.push(r * POSITION_SPAN + i);
-    };
-
-    state.size = 0;
-    for (let i = 0; i < n; i++) {
-      next[i] = i + 1;
-      prev[i] = i - 1;
-    }
-    next[n] = n;
-    for (let i = 0; i < n; i++) rankPair(i);
-
-    let parts = n;
-    while (state.size > 0) {
-      const key = state.pop();
-      const r = Math.floor(key / POSITION_SPAN);
-      const i = key - r * POSITION_SPAN;
-      if (pairRank[i] !== r) continue; // merged away, or its pair changed since
-      const absorbed = next[i]!;
-      const after = next[absorbed]!;
-      next[i] = after;
-      if (after < n) prev[after] = i;
-      pairRank[absorbed] = NO_PAIR;
-      parts--;
-      rankPair(i);
-      if (i > 0) rankPair(prev[i]!);
+    const hash = hashBytes(bytes, start, end);
+    // gpt-tokenizer looks a piece up whole as a string, which never matches one with a lone
+    // surrogate: such a piece is merged from its bytes (U+FFFD's for the surrogate).
+    if (!lone && this.ranks.rankHashed(bytes, start, end, hash) >= 0) return 1;
+    if (n > MergedPieces.MAX_BYTES) return (n <= this.merger.capacity ? this.merger : new Merger(this.ranks, n)).parts(bytes, start, end);
+    let parts = this.merged.get(bytes, start, end, hash);
+    if (parts < 0) {
+      parts = this.merger.parts(bytes, start, end);
+      this.merged.set(bytes, start, end, hash, parts);
     }
     return parts;
   }

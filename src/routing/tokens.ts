@@ -83,7 +83,7 @@ const exactCut = (text: string, i: number) => text.charCodeAt(i) === SPACE && !i
  * Where the segment of `text` starting at `start` ends: at the last exact cut within
  * `SEGMENT_CHARS`, else at the limit, never inside a surrogate pair.
  */
-function segmentEnd(text: string, start: number): number {
+export function segmentEnd(text: string, start: number): number {
   const limit = start + SEGMENT_CHARS;
   if (limit >= text.length) return text.length;
   for (let i = limit; i > start; i--) if (exactCut(text, i)) return i;
