@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { out: { type: 'string' }, 'token-count': { type: 'boolean' } } });
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', 'token-count');
   await loadTokenizer();
-  const ranks = await RankTable.build(await readO200kRanks(), () => new Promise((resolve) => setImmediate(resolve)));
+  const ranks = await RankTable.build(readO200kRanks);
   setMergeCacheSize(8192);
   // compile before timing
   for (const warm of [await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8'), cjk(4000)]) {

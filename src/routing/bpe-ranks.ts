@@ -6,11 +6,6 @@
  * ~60 MB of the JS heap (docs/decisions.md, "Token counting in flat tables").
  */
 
-/**
- * Built a slice of lines at a time, the event loop getting a turn between slices: the whole build
- * takes 50–100 ms, the first slices (before V8 optimises the loops) up to a few ms each.
- */
-const LINES_PER_SLICE = 2048;
 /** All 256 single bytes are tokens, so no piece is ever left without one. */
 const BYTE_TOKENS = 256;
 const SPACE = 0x20;
@@ -29,6 +24,36 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number): number
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   return h ^ (h >>> 13);
+}
+
+/** The rank file from its start, a chunk at a time: a chunk may be overwritten once the next is asked for. */
+export type RankFile = () => AsyncIterable<Uint8Array>;
+
+/** Lines, token bytes and the longest token of a rank file, read once without decoding. */
+async function measure(read: RankFile): Promise<{ tokens: number; bytes: number; maxTokenBytes: number }> {
+  let tokens = 0;
+  let bytes = 0;
+  let maxTokenBytes = 0;
+  let chars = 0;
+  let inRank = false;
+  for await (const chunk of read()) {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i]!;
+      if (inRank) {
+        if (c === NEWLINE) {
+          tokens++;
+          inRank = false;
+        }
+      } else if (c === SPACE) {
+        const length = (chars * 6) >> 3;
+        bytes += length;
+        maxTokenBytes = Math.max(maxTokenBytes, length);
+        chars = 0;
+        inRank = true;
+      } else if (c !== PADDING) chars++;
+    }
+  }
+  return { tokens: inRank ? tokens + 1 : tokens, bytes, maxTokenBytes };
 }
 
 export class RankTable {
@@ -75,56 +100,66 @@ export class RankTable {
 
   /**
    * Builds the table from a `.tiktoken` rank file: one token a line, its bytes in base64, a space,
-   * its rank; ranks from 0 in line order (the table's index is the rank). `nextTurn` is awaited
-   * between slices of lines.
+   * its rank; ranks from 0 in line order (the table's index is the rank). The file is read twice, a
+   * chunk at a time: once for the sizes, then to decode each token into the table. So only the
+   * table's own arrays are allocated, at their final size, and nothing of the file's size: memory
+   * the process allocates, even briefly, stays in its RSS (reading the file whole and trimming
+   * working arrays cost 15 MB where the table holds 4.6: docs/decisions.md). Each chunk read is a
+   * turn of the event loop for other work.
    */
-  static async build(file: Uint8Array, nextTurn: () => Promise<void>): Promise<RankTable> {
-    // Each line takes at least 4 bytes per 3 token bytes plus " 0\n": upper bounds, trimmed at the end.
-    const bytes = new Uint8Array(Math.ceil((file.length * 3) / 4));
-    const starts = new Uint32Array(Math.ceil(file.length / 5) + 1);
+  static async build(read: RankFile): Promise<RankTable> {
+    const size = await measure(read);
+    if (size.tokens < BYTE_TOKENS) throw new Error(`rank file: ${size.tokens} tokens, fewer than the ${BYTE_TOKENS} single bytes`);
+    let slots = 1;
+    while (slots < size.tokens * 2) slots *= 2;
+    const bytes = new Uint8Array(size.bytes);
+    const starts = new Uint32Array(size.tokens + 1);
+    const table = new RankTable(bytes, starts, new Int32Array(slots), size.maxTokenBytes);
+
     let tokens = 0;
     let used = 0;
-    let pos = 0;
-    let maxTokenBytes = 0;
+    let acc = 0;
+    let bits = 0;
+    let rank = 0;
+    let digits = 0;
+    let inRank = false;
     const malformed = () => new Error(`rank file: line ${tokens + 1} is not "<base64 bytes> ${tokens}"`);
-    while (pos < file.length) {
-      starts[tokens] = used;
-      let acc = 0;
-      let bits = 0;
-      for (; pos < file.length && file[pos] !== SPACE; pos++) {
-        if (file[pos] === PADDING) continue;
-        const v = BASE64[file[pos]!]!;
-        if (v < 0) throw malformed();
-        acc = ((acc << 6) | v) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-          bits -= 8;
-          bytes[used++] = acc >>> bits;
+    const endLine = () => {
+      if (digits === 0 || rank !== tokens || used === starts[tokens]) throw malformed();
+      starts[++tokens] = used;
+      table.insert(tokens - 1);
+      acc = bits = rank = digits = 0;
+      inRank = false;
+    };
+    for await (const chunk of read()) {
+      for (let i = 0; i < chunk.length; i++) {
+        const c = chunk[i]!;
+        if (inRank) {
+          if (c === NEWLINE) {
+            endLine();
+            continue;
+          }
+          const d = c - DIGIT_0;
+          if (d < 0 || d > 9) throw malformed();
+          rank = rank * 10 + d;
+          digits++;
+        } else if (c === SPACE) inRank = true;
+        else if (c !== PADDING) {
+          const v = BASE64[c]!;
+          if (v < 0) throw malformed();
+          acc = ((acc << 6) | v) & 0xffffff;
+          bits += 6;
+          if (bits >= 8) {
+            // More than the first reading found: the file changed in between.
+            if (used === bytes.length || tokens === size.tokens) throw malformed();
+            bits -= 8;
+            bytes[used++] = acc >>> bits;
+          }
         }
       }
-      let rank = 0;
-      const digits = ++pos;
-      for (; pos < file.length && file[pos] !== NEWLINE; pos++) {
-        const d = file[pos]! - DIGIT_0;
-        if (d < 0 || d > 9) throw malformed();
-        rank = rank * 10 + d;
-      }
-      if (pos === digits || rank !== tokens || used === starts[tokens]) throw malformed();
-      maxTokenBytes = Math.max(maxTokenBytes, used - starts[tokens]!);
-      pos++;
-      tokens++;
-      if (tokens % LINES_PER_SLICE === 0) await nextTurn();
     }
-    if (tokens < BYTE_TOKENS) throw new Error(`rank file: ${tokens} tokens, fewer than the ${BYTE_TOKENS} single bytes`);
-    starts[tokens] = used;
-
-    let size = 1;
-    while (size < tokens * 2) size *= 2;
-    const table = new RankTable(bytes.slice(0, used), starts.slice(0, tokens + 1), new Int32Array(size), maxTokenBytes);
-    for (let r = 0; r < tokens; r++) {
-      table.insert(r);
-      if ((r + 1) % LINES_PER_SLICE === 0) await nextTurn();
-    }
+    if (inRank) endLine(); // the last line without its newline
+    if (tokens !== size.tokens || used !== size.bytes) throw malformed();
     for (let b = 0; b < BYTE_TOKENS; b++) {
       if (table.rank(Uint8Array.of(b), 0, 1) < 0) throw new Error(`rank file: byte ${b} is not a token`);
     }

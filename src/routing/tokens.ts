@@ -3,9 +3,9 @@
  * families tokenise within a few percent of it) but costly, so callers first use the bound every
  * prompt has for free: a token is at least one UTF-8 byte.
  *
- * The tokenizer's tables (routing/bpe-ranks.ts) cost about 4 MB, outside the JS heap's object graph,
- * and tens of ms to build, a slice per turn of the event loop (`loadTokenizer`); the router builds
- * them before serving, since any client can send a prompt that needs a count (only one longer in
+ * The tokenizer's tables (routing/bpe-ranks.ts) cost under 5 MB, outside the JS heap's object graph,
+ * and tens of ms to build, a chunk of the rank file per turn of the event loop (`loadTokenizer`);
+ * the router builds them before serving, since any client can send a prompt that needs a count (only one longer in
  * bytes than a context window or a token threshold is counted).
  *
  * What a count costs depends on the text, and a client chooses the text: a run the tokenizer's
@@ -16,7 +16,6 @@
  * at a time, so the pipeline can spread a count over turns of the event loop and stop it at a
  * budget; what it did not count is bounded by its bytes (pipeline/token-counting.ts).
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { readO200kRanks } from '../providers/openai/o200k-ranks.js';
 import { RankTable } from './bpe-ranks.js';
 import { TokenCounter } from './bpe.js';
@@ -27,7 +26,7 @@ let loading: Promise<void> | null = null;
 /** Builds the tables once; concurrent callers share the build. */
 export function loadTokenizer(): Promise<void> {
   loading ??= (async () => {
-    const ranks = await RankTable.build(await readO200kRanks(), () => nextTurn());
+    const ranks = await RankTable.build(readO200kRanks);
     counter = new TokenCounter(ranks);
   })();
   return loading;

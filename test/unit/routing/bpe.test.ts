@@ -13,18 +13,24 @@ import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readO200kRanks } from '../../../src/providers/openai/o200k-ranks.js';
 import { TokenCounter } from '../../../src/routing/bpe.js';
-import { RankTable } from '../../../src/routing/bpe-ranks.js';
+import { RankTable, type RankFile } from '../../../src/routing/bpe-ranks.js';
 
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
 const BOM = '\ufeff';
 const withoutBom = (text: string) => !text.includes(BOM);
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 let counter: TokenCounter;
+/** Turns of the event loop while the tables were built. */
 let turns = 0;
 beforeAll(async () => {
-  const ranks = await RankTable.build(await readO200kRanks(), () => (turns++, nextTurn()));
-  counter = new TokenCounter(ranks);
+  let building = true;
+  const tick = () => {
+    if (!building) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  counter = new TokenCounter(await RankTable.build(readO200kRanks));
+  building = false;
 });
 
 /** Compares each text's count with the oracle's, naming the first that differs. */
@@ -155,15 +161,22 @@ describe('TokenCounter: counts as gpt-tokenizer (tiktoken) does', () => {
 });
 
 describe('RankTable', () => {
-  /** A rank file: one line per token, "<base64> <rank>". */
-  const rankFile = (tokens: ReadonlyArray<string | number[]>) =>
-    Buffer.from(tokens.map((t, rank) => `${Buffer.from(typeof t === 'string' ? Buffer.from(t, 'latin1') : t).toString('base64')} ${rank}\n`).join(''));
+  /** The lines of a rank file: "<base64> <rank>". */
+  const lines = (tokens: ReadonlyArray<string | number[]>) => tokens.map((t, rank) => `${Buffer.from(typeof t === 'string' ? Buffer.from(t, 'latin1') : t).toString('base64')} ${rank}`);
+  /** A rank file read `chunkBytes` at a time. */
+  const inChunks =
+    (text: string, chunkBytes = 64): RankFile =>
+    async function* () {
+      const file = Buffer.from(text, 'latin1');
+      for (let i = 0; i < file.length; i += chunkBytes) yield file.subarray(i, i + chunkBytes);
+    };
   const bytes = Array.from({ length: 256 }, (_, b) => [b]);
-  const build = (tokens: ReadonlyArray<string | number[]>) => RankTable.build(rankFile(tokens), nextTurn);
+  const build = (tokens: ReadonlyArray<string | number[]>, chunkBytes?: number) => RankTable.build(inChunks(lines(tokens).join('\n') + '\n', chunkBytes));
+  // "ab" outranks "bc": "abcz" → ab|c|z, never a|bcz; "pppq" → pp|p|q, never p|ppq (leftmost first).
+  const SMALL = [...bytes, 'ab', 'bc', 'pp', 'abcd', 'ppq', 'bcz'];
 
   it('merges the lowest-ranked pair first, the leftmost on a tie, and stops when no pair is a token', async () => {
-    // "ab" outranks "bc": "abcz" → ab|c|z, never a|bcz; "pppq" → pp|p|q, never p|ppq (leftmost first).
-    const small = new TokenCounter(await build([...bytes, 'ab', 'bc', 'pp', 'abcd', 'ppq', 'bcz']));
+    const small = new TokenCounter(await build(SMALL));
     expect(small.count('abc')).toBe(2);
     expect(small.count('abcz')).toBe(3);
     expect(small.count('pppq')).toBe(3);
@@ -171,17 +184,31 @@ describe('RankTable', () => {
     expect(small.count('xyz')).toBe(3);
     // "abcd" is a token, but merging reaches ab|c|d and stops; only the whole piece finds it.
     expect(small.count('abcd')).toBe(1);
-    expect(small.count('abcde')).toBe(4);
+  });
+
+  it('reads lines cut anywhere between chunks, and a last line without its newline', async () => {
+    const whole = new TokenCounter(await build(SMALL, 1 << 20));
+    for (const table of [await build(SMALL, 1), await build(SMALL, 7), await RankTable.build(inChunks(lines(SMALL).join('\n'), 5))]) {
+      const counter = new TokenCounter(table);
+      for (const text of ['abc', 'abcz', 'pppq', 'abcd', 'ppq', 'bcz']) expect(counter.count(text)).toBe(whole.count(text));
+    }
   });
 
   it('refuses a rank file out of order, malformed, or without every single byte', async () => {
-    await expect(RankTable.build(Buffer.from('YQ== 1\n'), nextTurn)).rejects.toThrow('line 1');
-    await expect(RankTable.build(Buffer.from('Y!== 0\n'), nextTurn)).rejects.toThrow('line 1');
+    const file = (edit: (ls: string[]) => void) => {
+      const ls = lines(SMALL);
+      edit(ls);
+      return RankTable.build(inChunks(ls.join('\n') + '\n'));
+    };
+    await expect(file((ls) => (ls[10] = 'Cg== 11'))).rejects.toThrow('line 11 is not');
+    await expect(file((ls) => (ls[10] = 'C!== 10'))).rejects.toThrow('line 11 is not');
+    await expect(file((ls) => (ls[10] = 'Cg== 1x'))).rejects.toThrow('line 11 is not');
+    await expect(file((ls) => (ls[10] = 'Cg=='))).rejects.toThrow('line 11 is not');
     await expect(build(bytes.slice(0, 255))).rejects.toThrow('fewer than the 256');
     await expect(build([...bytes.slice(1), [0, 0]])).rejects.toThrow('byte 0 is not a token');
   });
 
-  it("builds o200k's 199,998 tokens over many turns of the event loop", () => {
-    expect(turns).toBeGreaterThanOrEqual(20);
+  it("builds o200k's 199,998 tokens over many turns of the event loop (a chunk of the file each)", () => {
+    expect(turns).toBeGreaterThanOrEqual(100);
   });
 });
