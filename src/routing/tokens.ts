@@ -9,12 +9,13 @@
  * bytes than a context window or a token threshold is counted).
  *
  * What a count costs depends on the text, and a client chooses the text: a run the tokenizer's
- * pre-split leaves whole (letters, punctuation or spaces with no break) is byte-pair merged as one
- * piece, O(n log n) in its length here (it was quadratic: one 64 KB run took 7 s), and text made
- * of pieces the vocabulary lacks costs several times what prose does a byte (bench/token-count.ts).
- * `PromptTokenCounter` therefore counts in segments of at most `SEGMENT_CHARS` (linear cost), one
- * at a time, so the pipeline can spread a count over turns of the event loop and stop it at a
- * budget; what it did not count is bounded by its bytes (pipeline/token-counting.ts).
+ * pre-split leaves whole (letters, punctuation or spaces with no break) is one piece to byte-pair
+ * merge, O(n log n) in its length (routing/bpe.ts; gpt-tokenizer's merge was quadratic: one 64 KB
+ * run took 7 s), and text made of pieces the vocabulary lacks costs about twice what prose does a
+ * byte (bench/token-count.ts). `PromptTokenCounter` counts in segments of at most `SEGMENT_CHARS`,
+ * one at a time, so that no step costs more than a fraction of a millisecond and the pipeline can
+ * spread a count over turns of the event loop and stop it at a budget; what it did not count is
+ * bounded by its bytes (pipeline/token-counting.ts).
  */
 import { readO200kRanks } from '../providers/openai/o200k-ranks.js';
 import { RankTable } from './bpe-ranks.js';
