@@ -2,8 +2,9 @@
  * A byte-pair vocabulary (o200k_base's mergeable ranks) in three flat typed arrays: every token's
  * bytes end to end in rank order, where each one starts, and an open-addressing hash table from
  * bytes to rank. For o200k's 199,998 tokens that is 1.4 MB of bytes, 0.8 MB of starts and 2 MB of
- * slots; gpt-tokenizer's tables held the same vocabulary as 200,000 strings, arrays and a Map,
- * ~60 MB of the JS heap (docs/decisions.md, "Token counting in flat tables").
+ * slots; gpt-tokenizer's tables held the same vocabulary as 200,000 strings, arrays and a Map:
+ * 20–35 MB of live JS heap, ~50 MB of the router's RSS (docs/decisions.md, "Token counting in flat
+ * tables").
  */
 
 /** All 256 single bytes are tokens, so no piece is ever left without one. */
@@ -73,10 +74,6 @@ export class RankTable {
     this.mask = slots.length - 1;
   }
 
-  get tokens(): number {
-    return this.starts.length - 1;
-  }
-
   /** The rank of `text[start, end)` as one token, or -1 when no token has those bytes. */
   rank(text: Uint8Array, start: number, end: number): number {
     return end - start > this.maxTokenBytes ? -1 : this.rankHashed(text, start, end, hashBytes(text, start, end));
@@ -104,8 +101,8 @@ export class RankTable {
    * chunk at a time: once for the sizes, then to decode each token into the table. So only the
    * table's own arrays are allocated, at their final size, and nothing of the file's size: memory
    * the process allocates, even briefly, stays in its RSS (reading the file whole and trimming
-   * working arrays cost 15 MB where the table holds 4.6: docs/decisions.md). Each chunk read is a
-   * turn of the event loop for other work.
+   * working arrays after measured ~9 MB more: docs/decisions.md). Each chunk read is a turn of the
+   * event loop for other work.
    */
   static async build(read: RankFile): Promise<RankTable> {
     const size = await measure(read);

@@ -1,7 +1,8 @@
 /**
  * The o200k token counter gives tiktoken's count: compared, text by text, with gpt-tokenizer's
- * `countTokens` (the oracle, imported here only) on corpora of every kind of text a prompt holds and
- * on generated text; and its merge order and rank-file checks on a vocabulary small enough to follow.
+ * `countTokens` (the oracle: tests and the bench load its code, the router never does) on corpora
+ * of every kind of text a prompt holds and on generated text; and its merge order and rank-file
+ * checks on a vocabulary small enough to follow.
  *
  * Text with a byte-order mark (U+FEFF) is left out of the comparisons: gpt-tokenizer decodes the
  * byte strings it looks up with a TextDecoder, which drops a leading BOM, so it never finds o200k's
