@@ -3,8 +3,9 @@
  *
  * What reading one request's body and counting its prompt cost the event loop, for the texts and
  * shapes a client can choose (the router's hardening against one request stalling it):
- * - counting 16 KB of each kind of text whole (as before) and in segments (as now), with the
- *   segments' over-count; 64 KB in segments, to show the cost is linear;
+ * - counting 16 KB of each kind of text whole and in segments (as the router does), with the
+ *   segments' over-count; 64 KB in segments, to show the cost is linear, against gpt-tokenizer's
+ *   counter over the same segments (what the router ran before its own, routing/bpe.ts);
  * - a 4 MB prompt of random CJK characters without a space, counted through `TokenCounting` with
  *   the default budget: how long it took and the longest the event loop waited meanwhile;
  * - a 4 MB body per shape: decoded at once, read in slices (structure checked, text decoded) with
@@ -15,11 +16,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { clearMergeCache, countTokens as gptTokenizerCount, setMergeCacheSize } from 'gpt-tokenizer/encoding/o200k_base';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { MAX_JSON_NAMES, readBody } from '../src/pipeline/json-body.js';
 import { TokenCounting } from '../src/pipeline/token-counting.js';
-import { loadTokenizer, PromptTokenCounter, promptTokensBound, type PromptText } from '../src/routing/tokens.js';
+import { readO200kRanks } from '../src/providers/openai/o200k-ranks.js';
+import { TokenCounter } from '../src/routing/bpe.js';
+import { RankTable } from '../src/routing/bpe-ranks.js';
+import { loadTokenizer, PromptTokenCounter, promptTokensBound, segmentEnd, type PromptText } from '../src/routing/tokens.js';
 import { runAsEntryPoint, writeResults } from './entry.js';
 
 const AS_TEXT = { disallowedSpecial: new Set<string>() };
@@ -48,6 +52,35 @@ function segmented(text: string): number {
   return counter.tokens();
 }
 
+/** `count` over the segments `PromptTokenCounter` cuts `text` into. */
+function inSegments(text: string, count: (segment: string) => number): number {
+  let tokens = 0;
+  for (let start = 0; start < text.length; ) {
+    const end = segmentEnd(text, start);
+    tokens += count(text.slice(start, end));
+    start = end;
+  }
+  return tokens;
+}
+
+/**
+ * The median ms of 5 counts of `text` in segments with our counter and with gpt-tokenizer's as the
+ * router ran it (a copy of each segment, 8,192 cached merges), taking turns so the machine's drift
+ * falls on both. Each count starts with empty caches, as a prompt unlike the last would.
+ */
+function againstGptTokenizer(text: string, ranks: RankTable): { ms: number; gptTokenizerMs: number } {
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let run = 0; run < 5; run++) {
+    const counter = new TokenCounter(ranks);
+    ours.push(timed(() => inSegments(text, (s) => counter.count(s))).ms);
+    clearMergeCache();
+    theirs.push(timed(() => inSegments(text, (s) => gptTokenizerCount(Buffer.from(s, 'utf8').toString('utf8'), AS_TEXT))).ms);
+  }
+  const median = (times: number[]) => times.sort((a, b) => a - b)[2]!;
+  return { ms: median(ours), gptTokenizerMs: median(theirs) };
+}
+
 async function texts(): Promise<Array<[string, string]>> {
   const lock = JSON.stringify(JSON.parse(await readFile(join(PROJECT_ROOT, 'package-lock.json'), 'utf8')));
   return [
@@ -65,16 +98,22 @@ async function texts(): Promise<Array<[string, string]>> {
 /** Slices a string to about `bytes` of UTF-8. */
 const sized = (text: string, bytes: number) => text.slice(0, Math.floor((text.length * bytes) / Buffer.byteLength(text, 'utf8')));
 
-async function countRows(): Promise<string[]> {
-  const rows = ['| text | whole 16 KB ms | segments 16 KB ms | over-count | segments 64 KB ms | µs/byte (64 KB) |', '|---|---|---|---|---|---|'];
+async function countRows(ranks: RankTable): Promise<string[]> {
+  const rows = [
+    '| text | whole 16 KB ms | segments 16 KB ms | over-count | segments 64 KB ms | µs/byte (64 KB) | gpt-tokenizer, segments 64 KB ms | time vs gpt-tokenizer |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const [name, text] of await texts()) {
     const small = sized(text, 16 * 1024);
     const large = sized(text, 64 * 1024);
-    const whole = timed(() => countTokens(small, AS_TEXT));
+    const whole = timed(() => new TokenCounter(ranks).count(small));
     const seg = timed(() => segmented(small));
-    const big = timed(() => segmented(large));
+    const big = againstGptTokenizer(large, ranks);
     const over = ((seg.value / whole.value - 1) * 100).toFixed(2);
-    rows.push(`| ${name} | ${whole.ms.toFixed(1)} | ${seg.ms.toFixed(1)} | ${over} % | ${big.ms.toFixed(1)} | ${((big.ms * 1000) / Buffer.byteLength(large, 'utf8')).toFixed(2)} |`);
+    const bytes = Buffer.byteLength(large, 'utf8');
+    rows.push(
+      `| ${name} | ${whole.ms.toFixed(1)} | ${seg.ms.toFixed(1)} | ${over} % | ${big.ms.toFixed(1)} | ${((big.ms * 1000) / bytes).toFixed(2)} | ${big.gptTokenizerMs.toFixed(1)} | ${(big.ms / big.gptTokenizerMs).toFixed(2)} |`,
+    );
   }
   return rows;
 }
@@ -135,12 +174,17 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { out: { type: 'string' }, 'token-count': { type: 'boolean' } } });
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', 'token-count');
   await loadTokenizer();
-  segmented(await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8')); // compile before timing
-  segmented(cjk(4000));
+  const ranks = await RankTable.build(readO200kRanks);
+  setMergeCacheSize(8192);
+  // compile before timing
+  for (const warm of [await readFile(join(PROJECT_ROOT, 'README.md'), 'utf8'), cjk(4000)]) {
+    segmented(warm);
+    againstGptTokenizer(warm, ranks);
+  }
   const table = [
     `Prompt counting and body reading, node ${process.version}.`,
     '',
-    ...(await countRows()),
+    ...(await countRows(ranks)),
     '',
     ...(await budgetRows()),
     '',

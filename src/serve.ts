@@ -50,7 +50,7 @@ export async function serve(configPath: string): Promise<void> {
   pollEnvoy(pipeline, log);
   // Any client can send a prompt longer than the smallest context window: loading the tokenizer on
   // the first one stalled the event loop for 0.2–0.4 s, so it is loaded before serving — unless
-  // nothing is ever counted exactly (its tables cost ~70 MB of RSS: bench/results/memory).
+  // nothing is ever counted exactly (its tables cost about 5 MB: routing/bpe-ranks.ts).
   if (config.tokenCountBudgetMs > 0) await loadTokenizer();
 
   // New streams get the new pipeline; open ones finish on the one they started with.

@@ -335,8 +335,9 @@ export const routerConfigSchema = z
         max_tag_length: z.number().int().positive().default(64),
         /**
          * The longest a prompt is counted in tokens (from when its count is asked for, waiting for its
-         * turn included); the rest of it counts one token a byte. Prose counts at 0.1–0.6 µs a byte,
-         * text made to be costly at 3–7 µs: the default counts about 0.4–2 MB of prose exactly.
+         * turn included); the rest of it counts one token a byte. Prose counts at 0.1–0.25 µs a byte,
+         * text made to be costly at up to ~0.5 µs (bench/token-count.ts): the default counts about
+         * 1–2.5 MB of prose exactly.
          */
         token_count_budget_ms: z.number().int().nonnegative().default(250),
         /**

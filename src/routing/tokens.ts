@@ -3,45 +3,39 @@
  * families tokenise within a few percent of it) but costly, so callers first use the bound every
  * prompt has for free: a token is at least one UTF-8 byte.
  *
- * The tokenizer's tables cost about 60 MB of memory and 0.2–0.4 s of the event loop to load
- * (`loadTokenizer`); the router loads them before serving, since any client can send a prompt that
- * needs a count (only one longer in bytes than a context window or a token threshold is counted).
+ * The tokenizer's tables (routing/bpe-ranks.ts) cost under 5 MB, outside the JS heap's object graph,
+ * and tens of ms to build, a chunk of the rank file per turn of the event loop (`loadTokenizer`);
+ * the router builds them before serving, since any client can send a prompt that needs a count (only one longer in
+ * bytes than a context window or a token threshold is counted).
  *
- * What a count costs depends on the text, and a client chooses the text: byte-pair merging is
- * quadratic in the length of a run the tokenizer's pre-split leaves whole (letters, punctuation or
- * spaces with no break), so one 64 KB run took 7 s, and text made of pieces the vocabulary lacks
- * costs 3–7 µs a byte even in short pieces, against 0.1–0.6 µs for prose. `PromptTokenCounter`
- * therefore counts in segments of at most `SEGMENT_CHARS` (linear cost), one at a time, so the
- * pipeline can spread a count over turns of the event loop and stop it at a budget; what it did not
- * count is bounded by its bytes (pipeline/token-counting.ts).
+ * What a count costs depends on the text, and a client chooses the text: a run the tokenizer's
+ * pre-split leaves whole (letters, punctuation or spaces with no break) is one piece to byte-pair
+ * merge, O(n log n) in its length (routing/bpe.ts; gpt-tokenizer's merge was quadratic: one 64 KB
+ * run took 7 s), and text made of pieces the vocabulary lacks costs about twice what prose does a
+ * byte (bench/token-count.ts). `PromptTokenCounter` counts in segments of at most `SEGMENT_CHARS`,
+ * one at a time, so that no step costs more than a fraction of a millisecond and the pipeline can
+ * spread a count over turns of the event loop and stop it at a budget; what it did not count is
+ * bounded by its bytes (pipeline/token-counting.ts).
  */
-type CountTokens = (text: string, options: { disallowedSpecial: ReadonlySet<string> }) => number;
-let countTokens: CountTokens | null = null;
+import { readO200kRanks } from '../providers/openai/o200k-ranks.js';
+import { RankTable } from './bpe-ranks.js';
+import { TokenCounter } from './bpe.js';
 
-/**
- * The tokenizer remembers the merges of recent pieces (100,000 by default), keyed by the piece: a
- * substring that kept its whole prompt alive (20 prompts of 1 MB stayed in the heap after 4 KB of
- * each was counted). Pieces now come from a copy of a segment, and fewer are kept: each holds at most
- * a segment's text.
- */
-const MERGE_CACHE_ENTRIES = 8192;
+let counter: TokenCounter | null = null;
+let loading: Promise<void> | null = null;
 
-export async function loadTokenizer(): Promise<void> {
-  if (countTokens !== null) return;
-  const tokenizer = await import('gpt-tokenizer/encoding/o200k_base');
-  tokenizer.setMergeCacheSize(MERGE_CACHE_ENTRIES);
-  countTokens = tokenizer.countTokens as CountTokens;
+/** Builds the tables once; concurrent callers share the build. */
+export function loadTokenizer(): Promise<void> {
+  loading ??= (async () => {
+    const ranks = await RankTable.build(readO200kRanks);
+    counter = new TokenCounter(ranks);
+  })();
+  return loading;
 }
 
 export function tokenizerLoaded(): boolean {
-  return countTokens !== null;
+  return counter !== null;
 }
-
-/**
- * Special-token markers in a prompt (`<|endoftext|>`) are text the provider tokenises as such; the
- * tokenizer's default refuses them with an exception.
- */
-const AS_TEXT = { disallowedSpecial: new Set<string>() };
 
 /**
  * The longest piece given to the tokenizer at once. Segments end before a space where they can, which
@@ -89,7 +83,7 @@ const exactCut = (text: string, i: number) => text.charCodeAt(i) === SPACE && !i
  * Where the segment of `text` starting at `start` ends: at the last exact cut within
  * `SEGMENT_CHARS`, else at the limit, never inside a surrogate pair.
  */
-function segmentEnd(text: string, start: number): number {
+export function segmentEnd(text: string, start: number): number {
   const limit = start + SEGMENT_CHARS;
   if (limit >= text.length) return text.length;
   for (let i = limit; i > start; i--) if (exactCut(text, i)) return i;
@@ -120,10 +114,9 @@ export class PromptTokenCounter {
     const end = segmentEnd(text, this.offset);
     // The halves of a run cut apart may merge into one token fewer than the whole run: a token of margin.
     if (end < text.length && !exactCut(text, end)) this.counted += 1;
-    // A copy, not a slice of the prompt: see MERGE_CACHE_ENTRIES.
-    const bytes = Buffer.from(text.slice(this.offset, end), 'utf8');
-    this.counted += countTokens!(bytes.toString('utf8'), AS_TEXT);
-    this.countedBytes += bytes.length;
+    const segment = text.slice(this.offset, end);
+    this.counted += counter!.count(segment);
+    this.countedBytes += Buffer.byteLength(segment, 'utf8');
     if (end < text.length) this.offset = end;
     else {
       this.part += 1;
