@@ -40,7 +40,9 @@ type Json = Record<string, unknown>;
 
 interface Turn {
   readonly role: 'user' | 'assistant';
-  readonly content: Json[];
+  /** tool_result blocks, which lead a user turn (Anthropic refuses text before them). */
+  readonly results: Json[];
+  readonly blocks: Json[];
 }
 
 /** Anthropic's image types (`Base64ImageSource.media_type`). */
@@ -120,24 +122,17 @@ function stopSequencesOf(stop: unknown): string[] | null {
 }
 
 /** `system` blocks and alternating turns from the OpenAI `messages`. */
-function conversationOf(messages: unknown): { system: Json[]; messages: Turn[] } {
+function conversationOf(messages: unknown): { system: Json[]; messages: Json[] } {
   if (!Array.isArray(messages) || messages.length === 0) throw invalid('messages', 'expected a non-empty array');
   const system: Json[] = [];
   const turns: Turn[] = [];
-  // tool_result blocks lead a user turn (Anthropic refuses text before them): how many the last turn starts with.
-  let leadingResults = 0;
-  const add = (role: Turn['role'], blocks: Json[], toolResult: boolean): void => {
+  const add = (role: Turn['role'], blocks: readonly Json[], toolResult: boolean): void => {
     // A message with nothing in it (an empty string) adds no turn: an empty one would be refused.
     if (blocks.length === 0) return;
     let last = turns[turns.length - 1];
-    if (last === undefined || last.role !== role) {
-      turns.push((last = { role, content: [] }));
-      leadingResults = 0;
-    }
-    for (const block of blocks) {
-      if (toolResult) last.content.splice(leadingResults++, 0, block);
-      else last.content.push(block);
-    }
+    if (last === undefined || last.role !== role) turns.push((last = { role, results: [], blocks: [] }));
+    const into = toolResult ? last.results : last.blocks;
+    for (const block of blocks) into.push(block);
   };
   for (let i = 0; i < messages.length; i++) {
     const m: unknown = messages[i];
@@ -146,7 +141,7 @@ function conversationOf(messages: unknown): { system: Json[]; messages: Turn[] }
     switch (m.role) {
       case 'system':
       case 'developer':
-        system.push(...textBlocksOf(m.content, `${at}.content`));
+        addTextBlocks(m.content, `${at}.content`, system);
         break;
       case 'user':
         add('user', userBlocksOf(m.content, `${at}.content`), false);
@@ -164,14 +159,19 @@ function conversationOf(messages: unknown): { system: Json[]; messages: Turn[] }
     }
   }
   if (turns.length === 0) throw invalid('messages', 'no message has any content besides the system prompt');
-  return { system, messages: turns };
+  return { system, messages: turns.map((t) => ({ role: t.role, content: t.results.length === 0 ? t.blocks : t.results.concat(t.blocks) })) };
 }
 
-/** Text blocks of a string or an array of text parts; empty text is skipped (Anthropic refuses an empty text block). */
-function textBlocksOf(content: unknown, at: string): Json[] {
-  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+/**
+ * Adds the text blocks of a string or an array of text parts to `blocks`; empty text is skipped
+ * (Anthropic refuses an empty text block). Pushed one by one: a client's array may be too long to spread.
+ */
+function addTextBlocks(content: unknown, at: string, blocks: Json[]): Json[] {
+  if (typeof content === 'string') {
+    if (content !== '') blocks.push({ type: 'text', text: content });
+    return blocks;
+  }
   if (!Array.isArray(content)) throw invalid(at, 'expected a string or an array of text parts');
-  const blocks: Json[] = [];
   for (let j = 0; j < content.length; j++) {
     const part: unknown = content[j];
     if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') throw invalid(`${at}[${j}]`, 'expected a text part');
@@ -181,8 +181,8 @@ function textBlocksOf(content: unknown, at: string): Json[] {
 }
 
 function userBlocksOf(content: unknown, at: string): Json[] {
-  if (!Array.isArray(content)) return textBlocksOf(content, at);
   const blocks: Json[] = [];
+  if (!Array.isArray(content)) return addTextBlocks(content, at, blocks);
   for (let j = 0; j < content.length; j++) {
     const part: unknown = content[j];
     const partAt = `${at}[${j}]`;
@@ -229,7 +229,7 @@ function assistantBlocksOf(m: Json, at: string): Json[] {
       if (text !== '') blocks.push({ type: 'text', text });
     }
   } else if (isSet(content)) {
-    blocks.push(...textBlocksOf(content, `${at}.content`));
+    addTextBlocks(content, `${at}.content`, blocks);
   }
   const calls = m.tool_calls;
   if (!isSet(calls)) return blocks;
@@ -264,7 +264,7 @@ function toolResultOf(m: Json, at: string): Json {
   if (typeof content === 'string') {
     if (content !== '') block.content = content;
   } else {
-    const blocks = textBlocksOf(content, `${at}.content`);
+    const blocks = addTextBlocks(content, `${at}.content`, []);
     if (blocks.length > 0) block.content = blocks;
   }
   return block;

@@ -155,6 +155,12 @@ describe('conversation', () => {
       },
     ]);
   });
+  it('a message of more parts than a call can spread is translated, not a stack overflow', () => {
+    const parts = Array.from({ length: 200_000 }, () => ({ type: 'text', text: 'a' }));
+    const out = translate({ messages: [{ role: 'system', content: parts }, { role: 'assistant', content: parts }, { role: 'tool', tool_call_id: 'c', content: parts }] });
+    expect((out.system as unknown[]).length).toBe(parts.length);
+    expect((out.messages as Array<{ content: unknown[] }>).map((m) => m.content.length)).toEqual([parts.length, 1]);
+  });
 });
 
 describe('parameters', () => {

@@ -1,6 +1,7 @@
 /**
  * Anthropic JSON answers as OpenAI chat completions, and their usage in the router's terms.
  */
+import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { describe, expect, it } from 'vitest';
 import { finishReasonOf, JsonResponseTranslator, toOpenAiCompletion, usageOf } from '../../../../src/providers/anthropic/response.js';
 import { feed } from '../../../support/streams.js';
@@ -23,6 +24,7 @@ const MESSAGE = {
   usage: { input_tokens: 20, cache_creation_input_tokens: 100, cache_read_input_tokens: 2000, output_tokens: 55, output_tokens_details: { thinking_tokens: 12 }, service_tier: 'standard' },
 };
 
+/** The SDK's `ChatCompletion` type holds it to OpenAI's shape. */
 const COMPLETION = {
   id: 'msg_013Zva2CMHLNnXjNJJKqJ2EF',
   object: 'chat.completion',
@@ -42,7 +44,7 @@ const COMPLETION = {
     },
   ],
   usage: { prompt_tokens: 2120, completion_tokens: 55, total_tokens: 2175, prompt_tokens_details: { cached_tokens: 2000 }, completion_tokens_details: { reasoning_tokens: 12 } },
-};
+} satisfies ChatCompletion;
 
 describe('toOpenAiCompletion', () => {
   it('joins text blocks, turns tool_use blocks into tool calls with JSON arguments, counts every prompt token', () => {
