@@ -52,8 +52,13 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const isSet = (v: unknown): boolean => v !== undefined && v !== null;
 
 const invalid = (param: string, why: string): RouterError => new RouterError('invalid_request', `Invalid '${param}': ${why}.`, param);
-const unsupported = (param: string, why: string): RouterError =>
-  new RouterError('unsupported_parameter', `Unsupported parameter: '${param}' ${why} with this model's provider (Anthropic).`, param);
+/** `qualifier` narrows the parameter ("above 1"); `hint` says what to use instead. */
+const unsupported = (param: string, qualifier = '', hint = ''): RouterError =>
+  new RouterError(
+    'unsupported_parameter',
+    `Unsupported parameter: '${param}'${qualifier === '' ? '' : ` ${qualifier}`} is not supported with this model (served by Anthropic's Messages API)${hint === '' ? '' : `; ${hint}`}.`,
+    param,
+  );
 
 /** The Anthropic request body for the OpenAI chat-completions `body`; throws a RouterError for what cannot be sent. */
 export function fromOpenAiRequest(body: Json, options: RequestOptions): Buffer {
@@ -86,15 +91,15 @@ export function fromOpenAiRequest(body: Json, options: RequestOptions): Buffer {
 
 /** Parameters whose effect Anthropic cannot give, when set to anything but their default. */
 function refuseUntranslatable(body: Json): void {
-  if (isSet(body.n) && body.n !== 1) throw unsupported('n', 'above 1 is not supported: one choice per request');
-  if (body.logprobs === true) throw unsupported('logprobs', 'is not supported');
-  if (isSet(body.top_logprobs)) throw unsupported('top_logprobs', 'is not supported');
-  if (isSet(body.audio)) throw unsupported('audio', 'is not supported: no audio output');
-  if (Array.isArray(body.modalities) && body.modalities.includes('audio')) throw unsupported('modalities', "with 'audio' is not supported");
-  if (isSet(body.functions)) throw unsupported('functions', "is not supported: use 'tools'");
-  if (isSet(body.function_call)) throw unsupported('function_call', "is not supported: use 'tool_choice'");
-  if (isObject(body.logit_bias) && Object.keys(body.logit_bias).length > 0) throw unsupported('logit_bias', 'is not supported');
-  if (isSet(body.web_search_options)) throw unsupported('web_search_options', 'is not supported');
+  if (isSet(body.n) && body.n !== 1) throw unsupported('n', 'above 1', 'it gives one choice per request');
+  if (body.logprobs === true) throw unsupported('logprobs');
+  if (isSet(body.top_logprobs)) throw unsupported('top_logprobs');
+  if (isSet(body.audio)) throw unsupported('audio');
+  if (Array.isArray(body.modalities) && body.modalities.includes('audio')) throw unsupported('modalities', "with 'audio'");
+  if (isSet(body.functions)) throw unsupported('functions', '', "use 'tools'");
+  if (isSet(body.function_call)) throw unsupported('function_call', '', "use 'tool_choice'");
+  if (isObject(body.logit_bias) && Object.keys(body.logit_bias).length > 0) throw unsupported('logit_bias');
+  if (isSet(body.web_search_options)) throw unsupported('web_search_options');
 }
 
 function maxTokensOf(body: Json, fallback: number): number {
@@ -153,7 +158,7 @@ function conversationOf(messages: unknown): { system: Json[]; messages: Json[] }
         add('user', [toolResultOf(m, at)], true);
         break;
       case 'function':
-        throw unsupported(`${at}.role`, "'function' is not supported: use 'tool' messages");
+        throw unsupported(`${at}.role`, "'function'", "use 'tool' messages");
       default:
         throw invalid(`${at}.role`, "expected 'system', 'developer', 'user', 'assistant' or 'tool'");
     }
@@ -193,7 +198,7 @@ function userBlocksOf(content: unknown, at: string): Json[] {
     } else if (part.type === 'image_url') {
       blocks.push(imageOf(part.image_url, `${partAt}.image_url`));
     } else if (part.type === 'input_audio' || part.type === 'file') {
-      throw unsupported(`${partAt}.type`, `'${part.type}' is not supported`);
+      throw unsupported(`${partAt}.type`, `'${part.type}'`);
     } else {
       throw invalid(`${partAt}.type`, "expected 'text' or 'image_url'");
     }
@@ -211,13 +216,13 @@ function imageOf(image: unknown, at: string): Json {
   const marker = url.indexOf(';base64,', 0);
   const mediaType = marker === -1 ? '' : url.slice(5, marker).toLowerCase();
   if (marker === -1 || mediaType.includes(',')) throw invalid(`${at}.url`, 'expected a base64 data: URL (data:<type>;base64,<data>)');
-  if (!IMAGE_TYPES.has(mediaType)) throw unsupported(`${at}.url`, `with media type '${mediaType}' is not supported (jpeg, png, gif or webp)`);
+  if (!IMAGE_TYPES.has(mediaType)) throw unsupported(`${at}.url`, `with media type '${mediaType}'`, 'use jpeg, png, gif or webp');
   return { type: 'image', source: { type: 'base64', media_type: mediaType, data: url.slice(marker + 8) } };
 }
 
 function assistantBlocksOf(m: Json, at: string): Json[] {
-  if (isSet(m.function_call)) throw unsupported(`${at}.function_call`, "is not supported: use 'tool_calls'");
-  if (isSet(m.audio)) throw unsupported(`${at}.audio`, 'is not supported');
+  if (isSet(m.function_call)) throw unsupported(`${at}.function_call`, '', "use 'tool_calls'");
+  if (isSet(m.audio)) throw unsupported(`${at}.audio`);
   const blocks: Json[] = [];
   const content = m.content;
   if (Array.isArray(content)) {
@@ -240,7 +245,7 @@ function assistantBlocksOf(m: Json, at: string): Json[] {
 
 function toolUseOf(call: unknown, at: string): Json {
   if (!isObject(call) || typeof call.id !== 'string') throw invalid(`${at}.id`, 'expected a string');
-  if (call.type !== 'function') throw unsupported(`${at}.type`, `'${String(call.type)}' is not supported: function tools only`);
+  if (call.type !== 'function') throw unsupported(`${at}.type`, `'${String(call.type)}'`, 'use function tools');
   const fn = call.function;
   if (!isObject(fn) || typeof fn.name !== 'string') throw invalid(`${at}.function.name`, 'expected a string');
   if (typeof fn.arguments !== 'string') throw invalid(`${at}.function.arguments`, 'expected a JSON string');
@@ -275,7 +280,7 @@ function toolsOf(tools: unknown): Json[] | null {
   if (!Array.isArray(tools)) throw invalid('tools', 'expected an array');
   return tools.map((tool: unknown, i) => {
     if (!isObject(tool)) throw invalid(`tools[${i}]`, 'expected an object');
-    if (tool.type !== 'function') throw unsupported(`tools[${i}].type`, `'${String(tool.type)}' is not supported: function tools only`);
+    if (tool.type !== 'function') throw unsupported(`tools[${i}].type`, `'${String(tool.type)}'`, 'use function tools');
     const fn = tool.function;
     if (!isObject(fn) || typeof fn.name !== 'string') throw invalid(`tools[${i}].function.name`, 'expected a string');
     if (isSet(fn.parameters) && !isObject(fn.parameters)) throw invalid(`tools[${i}].function.parameters`, 'expected a JSON schema object');
@@ -296,7 +301,7 @@ function toolChoiceOf(choice: unknown, parallel: unknown): Json | null {
   if (isObject(choice) && choice.type === 'function' && isObject(choice.function) && typeof choice.function.name === 'string') {
     return { type: 'tool', name: choice.function.name, ...single };
   }
-  if (isObject(choice) && typeof choice.type === 'string' && choice.type !== 'function') throw unsupported('tool_choice', `of type '${choice.type}' is not supported`);
+  if (isObject(choice) && typeof choice.type === 'string' && choice.type !== 'function') throw unsupported('tool_choice', `of type '${choice.type}'`);
   throw invalid('tool_choice', "expected 'none', 'auto', 'required' or a named function");
 }
 
@@ -305,7 +310,7 @@ function outputFormatOf(format: unknown): Json | null {
   if (!isSet(format)) return null;
   if (!isObject(format)) throw invalid('response_format', 'expected an object');
   if (format.type === 'text') return null;
-  if (format.type === 'json_object') throw unsupported('response_format', "of type 'json_object' is not supported: use 'json_schema'");
+  if (format.type === 'json_object') throw unsupported('response_format', "of type 'json_object'", "use 'json_schema'");
   if (format.type !== 'json_schema') throw invalid('response_format.type', "expected 'text', 'json_object' or 'json_schema'");
   const schema = isObject(format.json_schema) ? format.json_schema.schema : undefined;
   if (!isObject(schema)) throw invalid('response_format.json_schema.schema', 'expected a JSON schema object');

@@ -287,7 +287,14 @@ describe('refused', () => {
   ])('%s: a 400 unsupported_parameter naming it', (param, fields) => {
     const err = refusal({ messages: [USER], ...fields });
     expect({ status: err.status, code: err.code, param: err.param, type: err.type }).toEqual({ status: 400, code: 'unsupported_parameter', param, type: 'invalid_request_error' });
-    expect(err.message).toContain('Anthropic');
+    expect(err.message).toMatch(/^Unsupported parameter: '.+'.* is not supported with this model \(served by Anthropic's Messages API\)/);
+  });
+
+  it('says what to use instead, when there is something', () => {
+    expect(refusal({ messages: [USER], n: 3 }).message).toBe("Unsupported parameter: 'n' above 1 is not supported with this model (served by Anthropic's Messages API); it gives one choice per request.");
+    expect(refusal({ messages: [USER], response_format: { type: 'json_object' } }).message).toBe(
+      "Unsupported parameter: 'response_format' of type 'json_object' is not supported with this model (served by Anthropic's Messages API); use 'json_schema'.",
+    );
   });
 
   it.each([
