@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'request_headers_too_large'
   | 'no_deployment'
   | 'unsupported_request'
+  | 'unsupported_parameter'
   | 'rate_limited'
   | 'budget_exceeded'
   | 'internal_error';
@@ -51,6 +52,9 @@ const SPECS: Record<ErrorCode, ErrorSpec> = {
   // No deployment of the model can ever take this request (an embeddings request to a chat model, a
   // prompt over every context window): retrying would not help.
   unsupported_request: { status: 400, type: 'invalid_request_error' },
+  // The deployment's provider cannot honour a parameter (n > 1 on Anthropic, logprobs, audio): OpenAI's
+  // own code for a parameter a model does not support.
+  unsupported_parameter: { status: 400, type: 'invalid_request_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
   budget_exceeded: { status: 429, type: 'insufficient_quota' },
   internal_error: { status: 500, type: 'server_error' },

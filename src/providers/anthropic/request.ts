@@ -1,0 +1,318 @@
+/**
+ * An OpenAI chat-completions request, translated into an Anthropic Messages request (shapes from
+ * `@anthropic-ai/sdk` `MessageCreateParamsBase`). The Anthropic body is built from the fields this
+ * module knows, so nothing else reaches the provider: the router's own fields, OpenAI-only hints
+ * Anthropic has no use for (dropped) and anything it would refuse. A parameter whose effect
+ * Anthropic cannot give (n > 1, logprobs, audio, JSON mode, the deprecated functions API) is
+ * refused with a 400 `unsupported_parameter` naming it, rather than answered differently from what
+ * the client asked. The body is serialised once.
+ *
+ *   system / developer messages   → `system` text blocks, in order, wherever they stood
+ *   user text and image parts     → text and image blocks (a data: URL → base64 source, http(s) → url)
+ *   assistant content, tool_calls → text blocks, then tool_use blocks (arguments parsed to `input`)
+ *   tool messages                 → tool_result blocks in a user turn, ahead of any text in it
+ *   consecutive same-role turns   → one turn, as Anthropic requires alternation
+ *   tools / tool_choice           → tools with `input_schema`; auto / none / required → any / named → tool
+ *   parallel_tool_calls: false    → tool_choice.disable_parallel_tool_use
+ *   stop (string or list)         → stop_sequences
+ *   max_completion_tokens / max_tokens → max_tokens, `defaultMaxTokens` when neither is set
+ *   temperature                   → temperature, clamped to Anthropic's [0, 1]
+ *   top_p, top_k, stream          → the same
+ *   response_format json_schema   → output_config.format
+ *   user (else safety_identifier) → metadata.user_id
+ */
+import { RouterError } from '../../errors.js';
+
+/**
+ * Anthropic requires `max_tokens`; OpenAI lets the model write until it stops. 4,096 is the
+ * smallest output limit of any Claude model (Claude 3 Haiku), so no model refuses it.
+ */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+export interface RequestOptions {
+  /** The deployment's model id. */
+  readonly model: string;
+  /** `max_tokens` when the client set neither `max_tokens` nor `max_completion_tokens`. */
+  readonly defaultMaxTokens?: number;
+}
+
+type Json = Record<string, unknown>;
+
+interface Turn {
+  readonly role: 'user' | 'assistant';
+  /** tool_result blocks, which lead a user turn (Anthropic refuses text before them). */
+  readonly results: Json[];
+  readonly blocks: Json[];
+}
+
+/** Anthropic's image types (`Base64ImageSource.media_type`). */
+const IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isSet = (v: unknown): boolean => v !== undefined && v !== null;
+
+const invalid = (param: string, why: string): RouterError => new RouterError('invalid_request', `Invalid '${param}': ${why}.`, param);
+/** `qualifier` narrows the parameter ("above 1"); `hint` says what to use instead. */
+const unsupported = (param: string, qualifier = '', hint = ''): RouterError =>
+  new RouterError(
+    'unsupported_parameter',
+    `Unsupported parameter: '${param}'${qualifier === '' ? '' : ` ${qualifier}`} is not supported with this model (served by Anthropic's Messages API)${hint === '' ? '' : `; ${hint}`}.`,
+    param,
+  );
+
+/** The Anthropic request body for the OpenAI chat-completions `body`; throws a RouterError for what cannot be sent. */
+export function fromOpenAiRequest(body: Json, options: RequestOptions): Buffer {
+  refuseUntranslatable(body);
+  const out: Json = { model: options.model, max_tokens: maxTokensOf(body, options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS) };
+  const { system, messages } = conversationOf(body.messages);
+  if (system.length > 0) out.system = system;
+  out.messages = messages;
+  const stop = stopSequencesOf(body.stop);
+  if (stop !== null) out.stop_sequences = stop;
+  const temperature = numberOf(body, 'temperature', 0, 2);
+  if (temperature !== null) out.temperature = Math.min(temperature, 1);
+  const topP = numberOf(body, 'top_p', 0, 1);
+  if (topP !== null) out.top_p = topP;
+  if (isSet(body.top_k)) {
+    if (!Number.isInteger(body.top_k) || (body.top_k as number) < 0) throw invalid('top_k', 'expected a non-negative integer');
+    out.top_k = body.top_k;
+  }
+  if (body.stream === true) out.stream = true;
+  const tools = toolsOf(body.tools);
+  if (tools !== null) out.tools = tools;
+  const toolChoice = toolChoiceOf(body.tool_choice, body.parallel_tool_calls);
+  if (toolChoice !== null) out.tool_choice = toolChoice;
+  const format = outputFormatOf(body.response_format);
+  if (format !== null) out.output_config = { format };
+  const user = typeof body.user === 'string' && body.user !== '' ? body.user : body.safety_identifier;
+  if (typeof user === 'string' && user !== '') out.metadata = { user_id: user };
+  return Buffer.from(JSON.stringify(out));
+}
+
+/** Parameters whose effect Anthropic cannot give, when set to anything but their default. */
+function refuseUntranslatable(body: Json): void {
+  if (isSet(body.n) && body.n !== 1) throw unsupported('n', 'above 1', 'it gives one choice per request');
+  if (body.logprobs === true) throw unsupported('logprobs');
+  if (isSet(body.top_logprobs)) throw unsupported('top_logprobs');
+  if (isSet(body.audio)) throw unsupported('audio');
+  if (Array.isArray(body.modalities) && body.modalities.includes('audio')) throw unsupported('modalities', "with 'audio'");
+  if (isSet(body.functions)) throw unsupported('functions', '', "use 'tools'");
+  if (isSet(body.function_call)) throw unsupported('function_call', '', "use 'tool_choice'");
+  if (isObject(body.logit_bias) && Object.keys(body.logit_bias).length > 0) throw unsupported('logit_bias');
+  if (isSet(body.web_search_options)) throw unsupported('web_search_options');
+}
+
+function maxTokensOf(body: Json, fallback: number): number {
+  for (const field of ['max_completion_tokens', 'max_tokens'] as const) {
+    const v = body[field];
+    if (!isSet(v)) continue;
+    if (!Number.isInteger(v) || (v as number) <= 0) throw invalid(field, 'expected a positive integer');
+    return v as number;
+  }
+  return fallback;
+}
+
+function numberOf(body: Json, field: string, min: number, max: number): number | null {
+  const v = body[field];
+  if (!isSet(v)) return null;
+  if (typeof v !== 'number' || !(v >= min && v <= max)) throw invalid(field, `expected a number from ${min} to ${max}`);
+  return v;
+}
+
+function stopSequencesOf(stop: unknown): string[] | null {
+  if (!isSet(stop)) return null;
+  const list = typeof stop === 'string' ? [stop] : stop;
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw invalid('stop', 'expected a string or an array of strings');
+  return list.length === 0 ? null : (list as string[]);
+}
+
+/** `system` blocks and alternating turns from the OpenAI `messages`. */
+function conversationOf(messages: unknown): { system: Json[]; messages: Json[] } {
+  if (!Array.isArray(messages) || messages.length === 0) throw invalid('messages', 'expected a non-empty array');
+  const system: Json[] = [];
+  const turns: Turn[] = [];
+  const add = (role: Turn['role'], blocks: readonly Json[], toolResult: boolean): void => {
+    // A message with nothing in it (an empty string) adds no turn: an empty one would be refused.
+    if (blocks.length === 0) return;
+    let last = turns[turns.length - 1];
+    if (last === undefined || last.role !== role) turns.push((last = { role, results: [], blocks: [] }));
+    const into = toolResult ? last.results : last.blocks;
+    for (const block of blocks) into.push(block);
+  };
+  for (let i = 0; i < messages.length; i++) {
+    const m: unknown = messages[i];
+    const at = `messages[${i}]`;
+    if (!isObject(m)) throw invalid(at, 'expected an object');
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        addTextBlocks(m.content, `${at}.content`, system);
+        break;
+      case 'user':
+        add('user', userBlocksOf(m.content, `${at}.content`), false);
+        break;
+      case 'assistant':
+        add('assistant', assistantBlocksOf(m, at), false);
+        break;
+      case 'tool':
+        add('user', [toolResultOf(m, at)], true);
+        break;
+      case 'function':
+        throw unsupported(`${at}.role`, "'function'", "use 'tool' messages");
+      default:
+        throw invalid(`${at}.role`, "expected 'system', 'developer', 'user', 'assistant' or 'tool'");
+    }
+  }
+  if (turns.length === 0) throw invalid('messages', 'no message has any content besides the system prompt');
+  return { system, messages: turns.map((t) => ({ role: t.role, content: t.results.length === 0 ? t.blocks : t.results.concat(t.blocks) })) };
+}
+
+/**
+ * Adds the text blocks of a string or an array of text parts to `blocks`; empty text is skipped
+ * (Anthropic refuses an empty text block). Pushed one by one: a client's array may be too long to spread.
+ */
+function addTextBlocks(content: unknown, at: string, blocks: Json[]): Json[] {
+  if (typeof content === 'string') {
+    if (content !== '') blocks.push({ type: 'text', text: content });
+    return blocks;
+  }
+  if (!Array.isArray(content)) throw invalid(at, 'expected a string or an array of text parts');
+  for (let j = 0; j < content.length; j++) {
+    const part: unknown = content[j];
+    if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') throw invalid(`${at}[${j}]`, 'expected a text part');
+    if (part.text !== '') blocks.push({ type: 'text', text: part.text });
+  }
+  return blocks;
+}
+
+function userBlocksOf(content: unknown, at: string): Json[] {
+  const blocks: Json[] = [];
+  if (!Array.isArray(content)) return addTextBlocks(content, at, blocks);
+  for (let j = 0; j < content.length; j++) {
+    const part: unknown = content[j];
+    const partAt = `${at}[${j}]`;
+    if (!isObject(part)) throw invalid(partAt, 'expected a content part');
+    if (part.type === 'text') {
+      if (typeof part.text !== 'string') throw invalid(`${partAt}.text`, 'expected a string');
+      if (part.text !== '') blocks.push({ type: 'text', text: part.text });
+    } else if (part.type === 'image_url') {
+      blocks.push(imageOf(part.image_url, `${partAt}.image_url`));
+    } else if (part.type === 'input_audio' || part.type === 'file') {
+      throw unsupported(`${partAt}.type`, `'${part.type}'`);
+    } else {
+      throw invalid(`${partAt}.type`, "expected 'text' or 'image_url'");
+    }
+  }
+  return blocks;
+}
+
+/** An image block: a base64 data: URL becomes a base64 source, an http(s) URL a url source (`detail` has no counterpart). */
+function imageOf(image: unknown, at: string): Json {
+  const url = isObject(image) ? image.url : undefined;
+  if (typeof url !== 'string') throw invalid(`${at}.url`, 'expected a string');
+  if (url.startsWith('https://') || url.startsWith('http://')) return { type: 'image', source: { type: 'url', url } };
+  if (!url.startsWith('data:')) throw invalid(`${at}.url`, 'expected an http(s) URL or a base64 data: URL');
+  // Only the header is searched: the data itself can be megabytes.
+  const marker = url.indexOf(';base64,', 0);
+  const mediaType = marker === -1 ? '' : url.slice(5, marker).toLowerCase();
+  if (marker === -1 || mediaType.includes(',')) throw invalid(`${at}.url`, 'expected a base64 data: URL (data:<type>;base64,<data>)');
+  if (!IMAGE_TYPES.has(mediaType)) throw unsupported(`${at}.url`, `with media type '${mediaType}'`, 'use jpeg, png, gif or webp');
+  return { type: 'image', source: { type: 'base64', media_type: mediaType, data: url.slice(marker + 8) } };
+}
+
+function assistantBlocksOf(m: Json, at: string): Json[] {
+  if (isSet(m.function_call)) throw unsupported(`${at}.function_call`, '', "use 'tool_calls'");
+  if (isSet(m.audio)) throw unsupported(`${at}.audio`);
+  const blocks: Json[] = [];
+  const content = m.content;
+  if (Array.isArray(content)) {
+    // A refusal part is what the assistant said: it stays in the conversation as text.
+    for (let j = 0; j < content.length; j++) {
+      const part: unknown = content[j];
+      const text = isObject(part) ? (part.type === 'text' ? part.text : part.type === 'refusal' ? part.refusal : undefined) : undefined;
+      if (typeof text !== 'string') throw invalid(`${at}.content[${j}]`, 'expected a text or refusal part');
+      if (text !== '') blocks.push({ type: 'text', text });
+    }
+  } else if (isSet(content)) {
+    addTextBlocks(content, `${at}.content`, blocks);
+  }
+  const calls = m.tool_calls;
+  if (!isSet(calls)) return blocks;
+  if (!Array.isArray(calls)) throw invalid(`${at}.tool_calls`, 'expected an array');
+  for (let j = 0; j < calls.length; j++) blocks.push(toolUseOf(calls[j], `${at}.tool_calls[${j}]`));
+  return blocks;
+}
+
+function toolUseOf(call: unknown, at: string): Json {
+  if (!isObject(call) || typeof call.id !== 'string') throw invalid(`${at}.id`, 'expected a string');
+  if (call.type !== 'function') throw unsupported(`${at}.type`, `'${String(call.type)}'`, 'use function tools');
+  const fn = call.function;
+  if (!isObject(fn) || typeof fn.name !== 'string') throw invalid(`${at}.function.name`, 'expected a string');
+  if (typeof fn.arguments !== 'string') throw invalid(`${at}.function.arguments`, 'expected a JSON string');
+  let input: unknown = {};
+  // Some clients send no arguments at all for a tool without parameters.
+  if (fn.arguments.trim() !== '') {
+    try {
+      input = JSON.parse(fn.arguments);
+    } catch {
+      throw invalid(`${at}.function.arguments`, 'not valid JSON');
+    }
+  }
+  if (!isObject(input)) throw invalid(`${at}.function.arguments`, 'expected a JSON object');
+  return { type: 'tool_use', id: call.id, name: fn.name, input };
+}
+
+function toolResultOf(m: Json, at: string): Json {
+  if (typeof m.tool_call_id !== 'string') throw invalid(`${at}.tool_call_id`, 'expected a string');
+  const content = m.content;
+  const block: Json = { type: 'tool_result', tool_use_id: m.tool_call_id };
+  if (typeof content === 'string') {
+    if (content !== '') block.content = content;
+  } else {
+    const blocks = addTextBlocks(content, `${at}.content`, []);
+    if (blocks.length > 0) block.content = blocks;
+  }
+  return block;
+}
+
+function toolsOf(tools: unknown): Json[] | null {
+  if (!isSet(tools)) return null;
+  if (!Array.isArray(tools)) throw invalid('tools', 'expected an array');
+  return tools.map((tool: unknown, i) => {
+    if (!isObject(tool)) throw invalid(`tools[${i}]`, 'expected an object');
+    if (tool.type !== 'function') throw unsupported(`tools[${i}].type`, `'${String(tool.type)}'`, 'use function tools');
+    const fn = tool.function;
+    if (!isObject(fn) || typeof fn.name !== 'string') throw invalid(`tools[${i}].function.name`, 'expected a string');
+    if (isSet(fn.parameters) && !isObject(fn.parameters)) throw invalid(`tools[${i}].function.parameters`, 'expected a JSON schema object');
+    // OpenAI lets a tool omit its parameters (none); Anthropic requires an object schema.
+    const out: Json = { name: fn.name, input_schema: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } };
+    if (typeof fn.description === 'string') out.description = fn.description;
+    if (typeof fn.strict === 'boolean') out.strict = fn.strict;
+    return out;
+  });
+}
+
+function toolChoiceOf(choice: unknown, parallel: unknown): Json | null {
+  const single = parallel === false ? { disable_parallel_tool_use: true } : null;
+  if (!isSet(choice)) return single === null ? null : { type: 'auto', ...single };
+  if (choice === 'none') return { type: 'none' };
+  if (choice === 'auto') return { type: 'auto', ...single };
+  if (choice === 'required') return { type: 'any', ...single };
+  if (isObject(choice) && choice.type === 'function' && isObject(choice.function) && typeof choice.function.name === 'string') {
+    return { type: 'tool', name: choice.function.name, ...single };
+  }
+  if (isObject(choice) && typeof choice.type === 'string' && choice.type !== 'function') throw unsupported('tool_choice', `of type '${choice.type}'`);
+  throw invalid('tool_choice', "expected 'none', 'auto', 'required' or a named function");
+}
+
+/** Structured output: a JSON schema is Anthropic's `output_config.format`; plain JSON mode has no counterpart. */
+function outputFormatOf(format: unknown): Json | null {
+  if (!isSet(format)) return null;
+  if (!isObject(format)) throw invalid('response_format', 'expected an object');
+  if (format.type === 'text') return null;
+  if (format.type === 'json_object') throw unsupported('response_format', "of type 'json_object'", "use 'json_schema'");
+  if (format.type !== 'json_schema') throw invalid('response_format.type', "expected 'text', 'json_object' or 'json_schema'");
+  const schema = isObject(format.json_schema) ? format.json_schema.schema : undefined;
+  if (!isObject(schema)) throw invalid('response_format.json_schema.schema', 'expected a JSON schema object');
+  return { type: 'json_schema', schema };
+}

@@ -1,0 +1,158 @@
+/**
+ * An Anthropic Messages response (`Message` in `@anthropic-ai/sdk`), translated into an OpenAI
+ * chat.completion, and Anthropic's usage read into the router's `Usage`.
+ *
+ * Usage: Anthropic counts prompt tokens in three disjoint parts (`input_tokens` after the last cache
+ * breakpoint, `cache_read_input_tokens`, `cache_creation_input_tokens`); OpenAI's `prompt_tokens`
+ * is all of them, with the cache reads as `cached_tokens`. Cache writes are billed as uncached
+ * prompt tokens: the router's `Usage` has no price of their own.
+ *
+ * Stop reasons: end_turn, stop_sequence, pause_turn → stop; max_tokens and
+ * model_context_window_exceeded → length; tool_use → tool_calls; refusal → content_filter.
+ */
+import type { ResponseObserver, ResponseReport } from '../openai/response.js';
+import type { Usage } from '../usage.js';
+import { toOpenAiError } from './errors.js';
+
+/** `Usage` and `MessageDeltaUsage`: every field may be missing or null in a delta. */
+export interface AnthropicUsage {
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+  output_tokens_details?: { thinking_tokens?: number | null } | null;
+}
+
+/** OpenAI's `CompletionUsage`. */
+export interface OpenAiUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+  completion_tokens_details: { reasoning_tokens: number };
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
+
+const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  pause_turn: 'stop',
+  max_tokens: 'length',
+  model_context_window_exceeded: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+};
+
+/** The OpenAI finish reason for an Anthropic stop reason; one Anthropic adds later reads as a plain stop. */
+export const finishReasonOf = (stopReason: unknown): FinishReason => (typeof stopReason === 'string' ? FINISH_REASONS[stopReason] : undefined) ?? 'stop';
+
+const tokens = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+
+export function usageOf(u: AnthropicUsage): Usage {
+  const cachedPromptTokens = tokens(u.cache_read_input_tokens);
+  const promptTokens = tokens(u.input_tokens) + cachedPromptTokens + tokens(u.cache_creation_input_tokens);
+  const completionTokens = tokens(u.output_tokens);
+  return {
+    promptTokens,
+    cachedPromptTokens,
+    completionTokens,
+    reasoningTokens: Math.min(tokens(u.output_tokens_details?.thinking_tokens), completionTokens),
+    totalTokens: promptTokens + completionTokens,
+  };
+}
+
+export function openAiUsageOf(usage: Usage): OpenAiUsage {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.totalTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+  };
+}
+
+interface AnthropicMessage {
+  id?: unknown;
+  model?: unknown;
+  content?: unknown;
+  stop_reason?: unknown;
+  usage?: AnthropicUsage | null;
+}
+
+interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/**
+ * The chat.completion for an Anthropic message: its text blocks joined, its tool_use blocks as
+ * tool calls (arguments as a JSON string). Thinking and server-tool blocks have no OpenAI
+ * counterpart and are left out. `createdSec`: Anthropic's answer has no creation time.
+ */
+export function toOpenAiCompletion(message: AnthropicMessage, createdSec: number): Record<string, unknown> {
+  let text: string | null = null;
+  const toolCalls: ToolCall[] = [];
+  const blocks = Array.isArray(message.content) ? (message.content as unknown[]) : [];
+  for (const block of blocks) {
+    const b = block as { type?: unknown; text?: unknown; id?: unknown; name?: unknown; input?: unknown } | null;
+    if (b?.type === 'text' && typeof b.text === 'string') text = text === null ? b.text : text + b.text;
+    else if (b?.type === 'tool_use' && typeof b.id === 'string' && typeof b.name === 'string') {
+      toolCalls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
+    }
+  }
+  const reply: Record<string, unknown> = { role: 'assistant', content: text, refusal: null };
+  if (toolCalls.length > 0) reply.tool_calls = toolCalls;
+  return {
+    id: typeof message.id === 'string' ? message.id : '',
+    object: 'chat.completion',
+    created: createdSec,
+    model: typeof message.model === 'string' ? message.model : '',
+    choices: [{ index: 0, message: reply, logprobs: null, finish_reason: finishReasonOf(message.stop_reason) }],
+    usage: openAiUsageOf(usageOf(message.usage ?? {})),
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A JSON response, read whole and given to the client translated: a message as a chat.completion,
+ * an Anthropic error as an OpenAI error (the status is the pipeline's, errors.ts). A body that is
+ * neither (a proxy's HTML page) reaches the client as it came. Nothing reaches the client before the
+ * body ended: a JSON document cannot be translated in parts.
+ */
+export class JsonResponseTranslator implements ResponseObserver {
+  private readonly chunks: Buffer[] = [];
+  private usage: Usage | null = null;
+  private responseModel: string | null = null;
+  private complete = false;
+
+  constructor(private readonly createdSec: number) {}
+
+  push(chunk: Buffer, endOfStream: boolean): Buffer {
+    // Copied: `chunk` belongs to a gRPC message that should not be kept alive.
+    if (chunk.length > 0) this.chunks.push(Buffer.from(chunk));
+    if (!endOfStream) return EMPTY;
+    const bytes = Buffer.concat(this.chunks);
+    this.chunks.length = 0;
+    let body: unknown;
+    try {
+      body = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return bytes;
+    }
+    const type = (body as { type?: unknown } | null)?.type;
+    if (type === 'error') return Buffer.from(JSON.stringify(toOpenAiError(null, body).body));
+    if (type !== 'message') return bytes;
+    const message = body as AnthropicMessage;
+    if (message.usage != null && typeof message.usage === 'object') this.usage = usageOf(message.usage);
+    if (typeof message.model === 'string') this.responseModel = message.model;
+    this.complete = true;
+    return Buffer.from(JSON.stringify(toOpenAiCompletion(message, this.createdSec)));
+  }
+
+  report(): ResponseReport {
+    return { usage: this.usage, responseModel: this.responseModel, contentEvents: 0, complete: this.complete };
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Anthropic streams translated into OpenAI chunks: the same client bytes and the same report however
+ * Envoy slices the stream (whole, byte by byte, split at every offset — inside events, CRLFs and
+ * UTF-8 characters), and output the official `openai` SDK's stream parser reads as the answer the
+ * Anthropic stream carried: its text, each tool call's arguments as JSON, its finish reason, its
+ * usage, or its error.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { APIError } from 'openai';
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { Stream } from 'openai/streaming';
+import { describe, expect, it } from 'vitest';
+import { MALFORMED_STREAM_EVENT, TRUNCATED_STREAM_EVENT } from '../../../../src/providers/openai/response.js';
+import { observeResponse } from '../../../../src/providers/anthropic/observe.js';
+import { ToOpenAiStream } from '../../../../src/providers/anthropic/stream.js';
+import { sseEvents } from '../../../support/sse-events.js';
+import { feed } from '../../../support/streams.js';
+
+const FIXTURES = join(import.meta.dirname, '../../../fixtures/streams');
+const CREATED = 1_760_000_000;
+const fixture = (name: string): Buffer => readFileSync(join(FIXTURES, name));
+const translator = (includeUsage: boolean) => new ToOpenAiStream({ includeUsage, createdSec: CREATED });
+
+/** What the Anthropic transcript carries, read straight from its events (not through the translator). */
+interface Expected {
+  readonly id: string;
+  readonly model: string;
+  readonly text: string;
+  readonly tools: Array<{ id: string; name: string; input: unknown }>;
+  readonly stopReason: string | null;
+  readonly error: string | null;
+}
+
+function expectedOf(transcript: Buffer): Expected {
+  let id = '';
+  let model = '';
+  let text = '';
+  const tools: Array<{ id: string; name: string; json: string }> = [];
+  let stopReason: string | null = null;
+  let error: string | null = null;
+  for (const e of sseEvents(transcript.toString('utf8'))) {
+    const data = JSON.parse(e.data) as Record<string, any>;
+    if (data.type === 'message_start') ({ id, model } = data.message);
+    if (data.type === 'content_block_start' && data.content_block.type === 'tool_use') tools.push({ id: data.content_block.id, name: data.content_block.name, json: '' });
+    if (data.type === 'content_block_delta' && data.delta.type === 'text_delta') text += data.delta.text;
+    if (data.type === 'content_block_delta' && data.delta.type === 'input_json_delta') tools.at(-1)!.json += data.delta.partial_json;
+    if (data.type === 'message_delta') stopReason = data.delta.stop_reason;
+    if (data.type === 'error') error = data.error.message;
+  }
+  return { id, model, text, tools: tools.map((t) => ({ id: t.id, name: t.name, input: JSON.parse(t.json || '{}') })), stopReason, error };
+}
+
+/** Every way of slicing `bytes` the tests try: whole, byte by byte, in two at every offset, with empty chunks. */
+function* slicings(bytes: Buffer): Generator<Buffer[]> {
+  yield [bytes];
+  yield [...bytes].map((b) => Buffer.from([b]));
+  for (let at = 1; at < bytes.length; at++) yield [bytes.subarray(0, at), bytes.subarray(at)];
+  yield [Buffer.alloc(0), bytes.subarray(0, 99), Buffer.alloc(0), bytes.subarray(99), Buffer.alloc(0)];
+}
+
+/** The chunks the official SDK's stream parser yields for `bytes`, and the error it raised, if any. */
+async function sdkRead(bytes: Buffer): Promise<{ chunks: ChatCompletionChunk[]; error: unknown }> {
+  const stream = Stream.fromSSEResponse<ChatCompletionChunk>(new Response(bytes), new AbortController());
+  const chunks: ChatCompletionChunk[] = [];
+  try {
+    for await (const chunk of stream) chunks.push(chunk);
+  } catch (error) {
+    return { chunks, error };
+  }
+  return { chunks, error: null };
+}
+
+/** The answer the chunks make, as an OpenAI client assembles it. */
+function assemble(chunks: readonly ChatCompletionChunk[]) {
+  let text = '';
+  let finishReason: string | null = null;
+  const calls: Array<{ id: string; name: string; arguments: string }> = [];
+  for (const c of chunks) {
+    for (const choice of c.choices) {
+      text += choice.delta.content ?? '';
+      if (choice.finish_reason !== null) finishReason = choice.finish_reason;
+      for (const t of choice.delta.tool_calls ?? []) {
+        if (t.id !== undefined) calls[t.index] = { id: t.id, name: t.function!.name!, arguments: '' };
+        calls[t.index]!.arguments += t.function?.arguments ?? '';
+      }
+    }
+  }
+  return { text, finishReason, calls, usage: chunks.find((c) => c.usage != null)?.usage ?? null };
+}
+
+const TRANSCRIPTS = ['anthropic-documented.sse', 'anthropic-mock.sse', 'anthropic-mock-tool.sse', 'anthropic-tools.sse', 'anthropic-error.sse'];
+const FINISH: Readonly<Record<string, string>> = { end_turn: 'stop', tool_use: 'tool_calls' };
+
+describe.each(TRANSCRIPTS)('%s', (name) => {
+  const transcript = fixture(name);
+  const expected = expectedOf(transcript);
+
+  it.each([true, false])('include_usage %s: the same bytes and report however the stream is sliced', (includeUsage) => {
+    const reference = translator(includeUsage);
+    const whole = feed(reference, [transcript]);
+    const report = reference.report();
+    for (const parts of slicings(transcript)) {
+      const t = translator(includeUsage);
+      const out = feed(t, parts);
+      if (!out.equals(whole)) expect({ parts: parts.map((p) => p.length), out: out.toString('utf8') }).toEqual({ parts: parts.map((p) => p.length), out: whole.toString('utf8') });
+      expect(t.report()).toEqual(report);
+    }
+  });
+
+  it.each([true, false])("include_usage %s: the SDK's parser reads the answer the transcript carries", async (includeUsage) => {
+    const t = translator(includeUsage);
+    const out = feed(t, [transcript]);
+    const { chunks, error } = await sdkRead(out);
+    for (const c of chunks) {
+      expect(c).toMatchObject({ id: expected.id, object: 'chat.completion.chunk', created: CREATED, model: expected.model });
+      for (const choice of c.choices) expect(choice).toMatchObject({ index: 0, delta: expect.any(Object), logprobs: null });
+    }
+    expect(chunks[0]!.choices[0]!.delta).toEqual({ role: 'assistant', content: '' });
+    const answer = assemble(chunks);
+    expect(answer.text).toBe(expected.text);
+    expect(answer.calls.map((c) => ({ id: c.id, name: c.name, input: JSON.parse(c.arguments) }))).toEqual(expected.tools);
+    if (expected.error !== null) {
+      expect(error).toBeInstanceOf(APIError);
+      expect(error).toMatchObject({ message: expect.stringContaining(expected.error), type: 'service_unavailable_error', code: 'overloaded_error' });
+      expect(answer.finishReason).toBeNull();
+      expect(t.report()).toMatchObject({ usage: null, complete: false });
+      return;
+    }
+    expect(error).toBeNull();
+    expect(out.toString('utf8').endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(answer.finishReason).toBe(FINISH[expected.stopReason!]);
+    const report = t.report();
+    expect(report.complete).toBe(true);
+    expect(report.responseModel).toBe(expected.model);
+    expect(report.usage).not.toBeNull();
+    const u = report.usage!;
+    expect(answer.usage).toEqual(
+      includeUsage
+        ? {
+            prompt_tokens: u.promptTokens,
+            completion_tokens: u.completionTokens,
+            total_tokens: u.totalTokens,
+            prompt_tokens_details: { cached_tokens: u.cachedPromptTokens },
+            completion_tokens_details: { reasoning_tokens: 0 },
+          }
+        : null,
+    );
+  });
+});
+
+describe('translation', () => {
+  it('the documented stream, exactly', () => {
+    const out = feed(translator(true), [fixture('anthropic-documented.sse')]).toString('utf8');
+    const head = `data: {"id":"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY","object":"chat.completion.chunk","created":${CREATED},"model":"claude-3-5-sonnet-20241022","choices":[`;
+    expect(out).toBe(
+      [
+        `${head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`,
+        `${head}{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}]}\n\n`,
+        `${head}{"index":0,"delta":{"content":"!"},"logprobs":null,"finish_reason":null}]}\n\n`,
+        `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n`,
+        `${head}],"usage":{"prompt_tokens":25,"completion_tokens":15,"total_tokens":40,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}\n\n`,
+        'data: [DONE]\n\n',
+      ].join(''),
+    );
+  });
+
+  it('usage: prompt tokens include cache reads and writes; message_delta counts replace message_start counts', () => {
+    const t = translator(false);
+    feed(t, [fixture('anthropic-tools.sse')]);
+    expect(t.report()).toEqual({
+      usage: { promptTokens: 412 + 1536, cachedPromptTokens: 1536, completionTokens: 118, reasoningTokens: 0, totalTokens: 412 + 1536 + 118 },
+      responseModel: 'claude-sonnet-4-5-20250929',
+      // 4 text deltas and 7 non-empty argument fragments.
+      contentEvents: 11,
+      complete: true,
+    });
+  });
+
+  it('tool calls: OpenAI indexes count tool calls, not content blocks; ids and names come first, then arguments', async () => {
+    const { chunks } = await sdkRead(feed(translator(false), [fixture('anthropic-tools.sse')]));
+    const toolDeltas = chunks.flatMap((c) => c.choices[0]?.delta.tool_calls ?? []);
+    expect(toolDeltas[0]).toEqual({ index: 0, id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '' } });
+    expect(toolDeltas.filter((d) => d.id !== undefined).map((d) => d.index)).toEqual([0, 1]);
+    expect(toolDeltas.filter((d) => d.id === undefined).every((d) => Object.keys(d).join() === 'index,function' && d.function!.arguments !== '')).toBe(true);
+  });
+
+  const event = (data: object): string => `event: ${(data as { type: string }).type}\ndata: ${JSON.stringify(data)}\n\n`;
+  const START = event({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-x', content: [], stop_reason: null, usage: { input_tokens: 9, output_tokens: 1 } } });
+  const TEXT = (text: string) => event({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } });
+  const DELTA = event({ type: 'message_delta', delta: { stop_reason: 'max_tokens', stop_sequence: null }, usage: { output_tokens: 4 } });
+  const STOP = event({ type: 'message_stop' });
+
+  it('a tool call that gets no argument fragment gets "{}" when its block stops', async () => {
+    const toolStart = event({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'now', input: {} } });
+    const out = feed(translator(false), [Buffer.from(START + toolStart + event({ type: 'content_block_stop', index: 0 }) + DELTA + STOP)]);
+    expect(assemble((await sdkRead(out)).chunks).calls).toEqual([{ id: 'toolu_1', name: 'now', arguments: '{}' }]);
+  });
+
+  it('ping, thinking blocks, signatures and event types it does not know give the client nothing', () => {
+    const ignored = [
+      event({ type: 'ping' }),
+      event({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } }),
+      event({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hmm' } }),
+      event({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'c2ln' } }),
+      event({ type: 'content_block_stop', index: 0 }),
+      event({ type: 'future_event', x: 1 }),
+      ': a comment\n\n',
+    ].join('');
+    const t = translator(false);
+    expect(t.push(Buffer.from(START), false).length).toBeGreaterThan(0);
+    expect(t.push(Buffer.from(ignored), false).length).toBe(0);
+    expect(t.report().contentEvents).toBe(0);
+  });
+
+  it('max_tokens → finish_reason length; a stream that ends after its message_delta without message_stop is whole', async () => {
+    const t = translator(true);
+    const out = feed(t, [Buffer.from(START + TEXT('Hi') + DELTA)]);
+    const { chunks, error } = await sdkRead(out);
+    expect(error).toBeNull();
+    expect(assemble(chunks)).toMatchObject({ text: 'Hi', finishReason: 'length', usage: { prompt_tokens: 9, completion_tokens: 4 } });
+    expect(t.report()).toMatchObject({ complete: true, usage: { promptTokens: 9, completionTokens: 4 } });
+  });
+
+  it('a stream cut before its message_delta: what was translated, then the truncation error; no usage, not complete', () => {
+    const t = translator(true);
+    const out = feed(t, [Buffer.from(START + TEXT('Hi') + TEXT(' there')), Buffer.alloc(0)]).toString('utf8');
+    expect(out.endsWith(TRUNCATED_STREAM_EVENT.toString('utf8'))).toBe(true);
+    expect(out).toContain('"content":" there"');
+    expect(t.report()).toEqual({ usage: null, responseModel: 'claude-x', contentEvents: 2, complete: false });
+  });
+
+  it('a stream cut inside an event: the malformed-stream error, nothing after it', () => {
+    const t = translator(false);
+    const out = feed(t, [Buffer.from(START + TEXT('Hi') + 'event: content_block_delta\ndata: {"type":"content_bl')]).toString('utf8');
+    expect(out.endsWith(MALFORMED_STREAM_EVENT.toString('utf8'))).toBe(true);
+    expect(t.report().complete).toBe(false);
+  });
+
+  it('an event that is not JSON: the malformed-stream error, and nothing the provider sends later reaches the client', () => {
+    const t = translator(false);
+    const first = t.push(Buffer.from(`${START}data: <html>502</html>\n\n${TEXT('lost')}`), false).toString('utf8');
+    expect(first.endsWith(MALFORMED_STREAM_EVENT.toString('utf8'))).toBe(true);
+    expect(first).not.toContain('lost');
+    expect(t.push(Buffer.from(TEXT('later') + DELTA + STOP), true).length).toBe(0);
+    expect(t.report()).toMatchObject({ complete: false, usage: null });
+  });
+
+  it('nothing after message_stop or an error event reaches the client', () => {
+    for (const end of [STOP, event({ type: 'error', error: { type: 'api_error', message: 'Internal server error' } })]) {
+      const t = translator(false);
+      const out = t.push(Buffer.from(START + DELTA + end + TEXT('late')), false).toString('utf8');
+      expect(out).not.toContain('late');
+      expect(t.push(Buffer.from(TEXT('later')), true).length).toBe(0);
+    }
+  });
+
+  it('accepts CRLF line endings, split anywhere', () => {
+    const lf = fixture('anthropic-tools.sse');
+    const crlf = Buffer.from(lf.toString('utf8').replaceAll('\n', '\r\n'));
+    const expected = feed(translator(true), [lf]);
+    for (const parts of slicings(crlf)) expect(feed(translator(true), parts).equals(expected)).toBe(true);
+  });
+
+  it('complete only once the stream ended', () => {
+    const t = translator(false);
+    t.push(fixture('anthropic-documented.sse'), false);
+    expect(t.report().complete).toBe(false);
+    expect(t.push(Buffer.alloc(0), true).length).toBe(0);
+    expect(t.report().complete).toBe(true);
+  });
+});
+
+describe('observeResponse', () => {
+  it('picks the stream or JSON translator by content type; include_usage is the opposite of hideUsageEvent', () => {
+    const documented = fixture('anthropic-documented.sse');
+    expect(feed(observeResponse('text/event-stream; charset=utf-8', false, CREATED)!, [documented]).toString()).toContain('"usage":{');
+    expect(feed(observeResponse('text/event-stream', true, CREATED)!, [documented]).toString()).not.toContain('"usage"');
+    expect(observeResponse('application/json', false, CREATED)).not.toBeNull();
+    expect(observeResponse('text/html', false, CREATED)).toBeNull();
+  });
+});
