@@ -40,8 +40,8 @@ export interface Deployment {
   readonly capabilities: ReadonlySet<Capability>;
   /** Speaks its provider's API (providers/registry.ts). */
   readonly adapter: ProviderAdapter;
-  /** `:path`, query included, of a call for each endpoint. */
-  readonly paths: Readonly<Record<Endpoint, string>>;
+  /** `:path`, query included, of a call for each endpoint; null for one its provider does not serve (schema.ts refuses the capability). */
+  readonly paths: Readonly<Record<Endpoint, string | null>>;
   /** What every attempt at it carries: its credential (none when it needs none: vLLM, the mock) and fixed headers. */
   readonly upstreamHeaders: readonly HeaderPair[];
   /**
@@ -214,10 +214,10 @@ function credentialOf(d: DeploymentFile, env: NodeJS.ProcessEnv, files: Readonly
 }
 
 /** The path and headers of every call to `d`: router.yaml's `endpoint`, else its provider's defaults. */
-function upstreamOf(d: DeploymentFile, adapter: ProviderAdapter, credential: string | null): { paths: Record<Endpoint, string>; headers: HeaderPair[] } {
+function upstreamOf(d: DeploymentFile, adapter: ProviderAdapter, credential: string | null): { paths: Record<Endpoint, string | null>; headers: HeaderPair[] } {
   const basePath = d.endpoint?.base_path ?? adapter.defaults.basePath(d.provider_model);
   const query = new URLSearchParams(d.endpoint?.query ?? adapter.defaults.query).toString();
-  const pathOf = (suffix: string) => `${basePath}${suffix}${query === '' ? '' : `?${query}`}`;
+  const pathOf = (suffix: string | null) => (suffix === null ? null : `${basePath}${suffix}${query === '' ? '' : `?${query}`}`);
   const headers: HeaderPair[] = Object.entries({ ...adapter.defaults.headers, ...d.endpoint?.headers }).map(([name, value]) => [name.toLowerCase(), value]);
   const auth = credentialHeader(d.endpoint?.auth ?? adapter.defaults.auth, credential);
   if (auth !== null) headers.push(auth);

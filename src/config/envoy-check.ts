@@ -9,7 +9,7 @@
  * from (a 15 s route timeout, a one-host cluster outlier detection never ejects).
  */
 import type { RouterConfig } from './compile.js';
-import { HOP_HEADERS, STREAM_HEADER } from '../pipeline/upstream.js';
+import { HOP_HEADERS, STREAM_HEADER, TRANSLATE_HEADER } from '../pipeline/upstream.js';
 import { list, obj, objects, type Found, type Obj, type YamlPath } from './yaml-walk.js';
 
 export type Level = 'error' | 'warning';
@@ -186,7 +186,7 @@ class Checker {
       .filter((t) => t['@type'] === TYPE.headerMutation)
       .flatMap((t) => list(obj(t.mutations).request_mutations).map(obj));
     const removed = (name: string): boolean => mutations.some((m) => str(m.remove) === name || stringMatches(obj(obj(m.remove_on_match).key_matcher), name));
-    const internal = [this.router.clusterHeader, PLAN_HEADER, ...HOP_HEADERS, STREAM_HEADER];
+    const internal = [this.router.clusterHeader, PLAN_HEADER, ...HOP_HEADERS, STREAM_HEADER, TRANSLATE_HEADER];
     const kept = [...STEERING_ENVOY_HEADERS, ...internal].filter((h) => !removed(h));
     if (kept.length > 0) {
       this.error(path, `no header_mutation before the ext_proc filter removes a client's ${kept.join(', ')}: a client could pick the deployment, its credential and its price, or Envoy's retries and timeouts (envoy.yaml: llm-client-headers)`);

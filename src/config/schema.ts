@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { WINDOWS } from '../admission/windows.js';
 import { AUTH_STYLES } from '../providers/adapter.js';
 import { CREDENTIAL_HEADERS } from '../providers/auth.js';
-import { PROVIDER_NAMES } from '../providers/registry.js';
+import { PROVIDER_NAMES, PROVIDERS } from '../providers/registry.js';
 
 const admin = z
   .strictObject({
@@ -106,7 +106,15 @@ const deployment = z
   /** The provider's limits for this deployment: requests and tokens per minute. */
   rpm_limit: z.number().int().positive().optional(),
   tpm_limit: z.number().int().positive().optional(),
-}).refine((d) => d.api_key_env === undefined || d.api_key_file === undefined, { message: 'set api_key_env or api_key_file, not both', path: ['api_key_file'] });
+})
+  .refine((d) => d.api_key_env === undefined || d.api_key_file === undefined, { message: 'set api_key_env or api_key_file, not both', path: ['api_key_file'] })
+  .superRefine((d, ctx) => {
+    for (const endpoint of ['chat', 'embeddings'] as const) {
+      if (d.capabilities.includes(endpoint) && PROVIDERS[d.provider].paths[endpoint] === null) {
+        ctx.addIssue({ code: 'custom', path: ['capabilities'], message: `provider ${d.provider} has no ${endpoint} API` });
+      }
+    }
+  });
 
 export const STRATEGY_KINDS = ['weighted-random', 'least-busy', 'latency-based', 'cost-based', 'usage-based', 'balanced'] as const;
 export const BALANCE_PRESETS = ['balanced', 'cost-first', 'quality-first'] as const;

@@ -4,10 +4,12 @@
  * attempt that succeeds costs the router nothing: a `header_mutation` names the next hop the
  * request phase planned. The router is asked only about:
  *
- *   `Hop`            every retry, at its request headers: name the cluster of the attempt after it
- *                    (Envoy re-reads it: `refresh_cluster_on_retry`); this deployment's credential;
- *                    its model id (the body, only when it differs); and the previous attempt, if it
- *                    got no response at all (refused, reset, timed out), counted as a failure
+ *   `Hop`            every retry, and a first attempt at a deployment whose API does not take
+ *                    OpenAI's format, at its request headers: name the cluster of the attempt after
+ *                    it (Envoy re-reads it: `refresh_cluster_on_retry`); this deployment's path,
+ *                    credential and headers; its body (only when its model id or format differs);
+ *                    and the previous attempt, if it got no response at all (refused, reset, timed
+ *                    out), counted as a failure
  *   `FailedAttempt`  every attempt answered with a non-2xx status, at its response headers: cooldowns
  *                    from 429/Retry-After and failures; a 400 read whole when a later hop could take
  *                    it over, and marked retriable (`x-llm-retry`) when one serves its reason
@@ -76,7 +78,8 @@ export class Hop implements StreamHandler {
     const own = attemptHeaders(d, plan.endpoint);
     setHeaders.push(...own.set);
     const removeHeaders = [ATTEMPT_COUNT_HEADER, ...own.remove];
-    const readRequestBody = d.providerModel !== this.p.known.get(plan.primary)!.providerModel;
+    // Envoy buffered the body in OpenAI's format with the first deployment's model id.
+    const readRequestBody = d.adapter.translate !== null || d.providerModel !== this.p.known.get(plan.primary)!.providerModel;
     if (!readRequestBody) this.finished = true;
     return { kind: 'continue', setHeaders, removeHeaders, readRequestBody };
   }
@@ -94,16 +97,19 @@ export class Hop implements StreamHandler {
     settleAttempt(this.p, requestId, plan.id, record, { kind: 'failed' }, attempt - 1 === 1 ? 'first' : 'fallback');
   }
 
-  /** A hop to a deployment with another model id: the body as the primary got it, as this one's adapter writes it. */
+  /**
+   * An attempt at a deployment with another model id or another format: the body Envoy buffered
+   * (OpenAI's format, as the request phase wrote it), as this deployment's adapter writes it.
+   */
   onRequestBody(body: Buffer): Outcome {
     this.finished = true;
     const d = this.deployment!;
     try {
       const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
       // The request phase already asked for a stream's usage and removed the router's fields.
-      const rewrite = d.adapter.rewriteBody({ body: parsed, stream: parsed.stream === true, clientWantsUsage: true, routerFields: false }, d.providerModel);
-      if (rewrite.body === null) return PASS;
-      return { kind: 'continue', setHeaders: [['content-length', String(rewrite.body.length)]], removeHeaders: [], body: rewrite.body };
+      const rewritten = d.adapter.translate !== null ? d.adapter.translate(parsed, d.providerModel) : d.adapter.rewriteBody({ body: parsed, stream: parsed.stream === true, clientWantsUsage: true, routerFields: false }, d.providerModel).body;
+      if (rewritten === null) return PASS;
+      return { kind: 'continue', setHeaders: [['content-length', String(rewritten.length)]], removeHeaders: [], body: rewritten };
     } catch (err) {
       // The request phase parsed and re-wrote this body, so this cannot happen; if it does, say so.
       this.p.log.error({ err, deployment: d.name }, 'fallback hop: request body unreadable');

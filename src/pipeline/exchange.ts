@@ -271,12 +271,15 @@ export class Exchange implements StreamHandler {
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', this.describeWithAttempts(this.decision)]] : [];
     setHeaders.push(...this.holdings.limitHeaders(this.p.env.now()));
     if (response === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
+    const translated = response.clientHeaders();
+    setHeaders.push(...translated.set);
+    const removeHeaders = translated.remove;
     if (endOfStream) {
       this.finish(true);
-      return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
+      return setHeaders.length === 0 && removeHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders };
     }
-    if (!response.reading && setHeaders.length === 0) return PASS;
-    return { kind: 'continue', setHeaders, removeHeaders: [], readBody: response.reading ? 'streamed' : undefined };
+    if (!response.reading && setHeaders.length === 0 && removeHeaders.length === 0) return PASS;
+    return { kind: 'continue', setHeaders, removeHeaders, readBody: response.reading ? 'streamed' : undefined };
   }
 
   /**

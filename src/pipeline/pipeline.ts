@@ -24,7 +24,6 @@ import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
 import { renderModelsList } from './models-list.js';
 import { TokenCounting } from './token-counting.js';
-import { HOP_HEADERS, PLAN_HEADER, STREAM_HEADER } from './upstream.js';
 import type { Continue } from './types.js';
 
 /** The routing environment, and how late the process's event loop runs (telemetry/loop-lag.ts). */
@@ -89,8 +88,15 @@ export class Pipeline {
     this.createdSec = Math.floor(env.now() / 1000);
     this.modelNames = [...config.groups.keys(), ...config.virtualModels.keys()];
     this.modelsList = renderModelsList(this.modelNames, this.createdSec);
-    this.requestHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders: [config.clusterHeader, PLAN_HEADER, STREAM_HEADER, ...HOP_HEADERS] };
-    this.withResponseHeadersOutcome = { ...this.requestHeadersOutcome, sendResponseHeaders: true };
+    // A client's internal headers (routing, plan, hops) never get here: envoy.yaml's first filter
+    // removes them (check-envoy requires it), and no allowlist names them. Removing them again would
+    // count against Envoy's 100 header mutations a reply, which a client's junk headers already use.
+    const removeHeaders: readonly string[] = [];
+    this.withResponseHeadersOutcome = { kind: 'continue', setHeaders: [], removeHeaders, sendResponseHeaders: true };
+    // A translated answer changes the status and length the provider's headers give: with any
+    // deployment whose format is not OpenAI's, every request's response headers come to the router.
+    const translating = [...config.deployments.values()].some((d) => d.adapter.translate !== null);
+    this.requestHeadersOutcome = translating ? this.withResponseHeadersOutcome : { kind: 'continue', setHeaders: [], removeHeaders };
   }
 
   /** Whether `deployment` may take a new attempt: in the config now, not cooling, not unhealthy in Envoy. */

@@ -202,8 +202,12 @@ export class BodyRouting {
     this.decision = decision;
     this.p.count(decision);
     if (decision.outcome !== 'routed') throw refusalOf(decision, clipped(req.model), this.p.env.now());
+    const untranslatable = translationRefusal(decision.primary, req.body);
+    if (untranslatable !== null) throw untranslatable;
     this.deployment = decision.primary;
-    const hops = req.disableFallbacks ? [] : this.p.router.hops(features, decision, this.loadsOf, this.p.env, avoid);
+    const planned = req.disableFallbacks ? [] : this.p.router.hops(features, decision, this.loadsOf, this.p.env, avoid);
+    // A hop whose provider cannot express the request is no fallback for it.
+    const hops = planned.filter((h) => translationRefusal(this.p.config.deployments.get(h.deployment)!, req.body) === null);
     this.plan = { endpoint: req.endpoint, primary: decision.primary.name, hops };
   }
 
@@ -238,6 +242,22 @@ export class BodyRouting {
         this.holdings.admitted(id, charges, null);
       },
     );
+  }
+}
+
+/**
+ * Why `d`'s provider cannot take the request (a parameter its API lacks, such as `n` above 1 for
+ * Anthropic), or null. Translated once here so that a request no attempt could send is refused
+ * before it goes anywhere; each attempt translates again in its own filter.
+ */
+function translationRefusal(d: Deployment, body: Record<string, unknown>): RouterError | null {
+  if (d.adapter.translate === null) return null;
+  try {
+    d.adapter.translate(body, d.providerModel);
+    return null;
+  } catch (err) {
+    if (err instanceof RouterError) return err;
+    throw err;
   }
 }
 

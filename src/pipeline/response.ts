@@ -10,7 +10,7 @@ import { costNanos, NO_USAGE, type Usage } from '../providers/usage.js';
 import { settleAttempt } from './attempt.js';
 import type { Holdings } from './holdings.js';
 import type { Pipeline } from './pipeline.js';
-import type { Attributes, Headers } from './types.js';
+import type { Attributes, HeaderPair, Headers } from './types.js';
 
 /** What the request phase settled for a request it sent upstream. */
 export interface Sent {
@@ -40,6 +40,8 @@ export interface Billed {
 }
 
 const NO_REPORT = { usage: null, responseModel: null, contentEvents: 0, complete: false } as const;
+const UNCHANGED_HEADERS = { set: [], remove: [] } as const;
+const CONTENT_LENGTH = ['content-length'] as const;
 
 export class ResponseSide {
   status = 0;
@@ -78,8 +80,19 @@ export class ResponseSide {
       this.served = served;
       this.holdings.moveLoad(served, now);
     }
-    this.observer = this.served.adapter.observeResponse(contentType, this.sent.hideUsageEvent);
+    this.observer = this.served.adapter.observeResponse(contentType, this.sent.hideUsageEvent, now);
     if (attributes.attempt !== null) this.settleFinalAttempt(attributes.attempt, now);
+  }
+
+  /**
+   * What the client's response headers need when the answer is translated: the status an OpenAI
+   * client expects, and no `content-length` (the body's length changes).
+   */
+  clientHeaders(): { readonly set: readonly HeaderPair[]; readonly remove: readonly string[] } {
+    const adapter = this.served.adapter;
+    if (adapter.translate === null) return UNCHANGED_HEADERS;
+    const status = adapter.clientStatus(this.status);
+    return { set: status === this.status ? [] : [[':status', String(status)]], remove: CONTENT_LENGTH };
   }
 
   /** The provider's remaining requests and tokens, from its headers, into the shared load. */

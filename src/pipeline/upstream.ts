@@ -15,6 +15,11 @@ import type { HeaderPair, Headers, Outcome } from './types.js';
 export const PLAN_HEADER = 'x-llm-plan';
 /** Marks a streaming request for envoy.yaml's stream route (an idle timeout per attempt). */
 export const STREAM_HEADER = 'x-llm-stream';
+/**
+ * Marks a request whose first deployment does not take OpenAI's format: envoy.yaml then sends its
+ * first attempt, like every retry, to the router, which writes that attempt's body.
+ */
+export const TRANSLATE_HEADER = 'x-llm-translate';
 
 /**
  * The hops the request-body reply plans for attempts 2 to 4 (envoy.yaml: `num_retries: 3`). Envoy
@@ -31,7 +36,8 @@ export const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
  * and fixed headers — on a fallback hop they replace the previous deployment's.
  */
 export function attemptHeaders(d: Deployment, endpoint: Endpoint): { readonly set: HeaderPair[]; readonly remove: readonly string[] } {
-  return { set: [[':path', d.paths[endpoint]], ...d.upstreamHeaders], remove: d.removedHeaders };
+  // Routing sends a request only to a deployment with the endpoint's capability, which its provider serves (schema.ts).
+  return { set: [[':path', d.paths[endpoint]!], ...d.upstreamHeaders], remove: d.removedHeaders };
 }
 
 /**
@@ -119,6 +125,7 @@ export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: s
   const setHeaders: HeaderPair[] = [[clusterHeader, d.name], [PLAN_HEADER, plan], ...attempt.set];
   HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.name]));
   if (req.stream) setHeaders.push([STREAM_HEADER, '1']);
+  if (d.adapter.translate !== null) setHeaders.push([TRANSLATE_HEADER, '1']);
   const rewrite = d.adapter.rewriteBody(req, d.providerModel);
   if (rewrite.body !== null) setHeaders.push(['content-length', String(rewrite.body.length)]);
   const written = new Set([...setHeaders.map(([name]) => name), ...attempt.remove]);

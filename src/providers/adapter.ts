@@ -53,12 +53,26 @@ export interface ProviderAdapter {
   readonly defaults: EndpointDefaults;
   /** Client headers its API reads that a client may send (providers/forwarded-headers.ts). */
   readonly forwardedHeaders: readonly string[];
-  /** The path under the base path for each endpoint it serves. */
-  readonly paths: Readonly<Record<Endpoint, string>>;
-  /** The request body for a deployment whose model id is `providerModel`. */
+  /** The path under the base path for each endpoint; null for one it does not serve. */
+  readonly paths: Readonly<Record<Endpoint, string | null>>;
+  /**
+   * The request body in OpenAI's format for a deployment whose model id is `providerModel`: what
+   * Envoy buffers and replays on every attempt.
+   */
   rewriteBody(req: RequestToRewrite, providerModel: string): BodyRewrite;
-  /** Reads a response for usage and the model that answered; may change what the client gets. */
-  observeResponse(contentType: string, hideUsageEvent: boolean): ResponseObserver | null;
+  /**
+   * For an API that does not take OpenAI's format: its body, written from the OpenAI one in each
+   * attempt's own filter (pipeline/attempt.ts), so a fallback hop to another format starts from
+   * the client's request. Throws a RouterError for what it cannot express. Null: OpenAI's format.
+   */
+  readonly translate: ((openAiBody: Record<string, unknown>, providerModel: string) => Buffer) | null;
+  /** The status an OpenAI client gets for the provider's (Anthropic's 529 is a 503). */
+  clientStatus(status: number): number;
+  /**
+   * Reads a response for usage and the model that answered; may change what the client gets (a
+   * translating adapter's answer in OpenAI's format). `nowMs`: when the response started.
+   */
+  observeResponse(contentType: string, hideUsageEvent: boolean, nowMs: number): ResponseObserver | null;
   /** A refusal that another deployment may serve (a content filter, a context window). */
   fallbackReasonOf(errorBody: Buffer): FallbackReason | null;
   /** Its remaining requests and tokens, from response headers. */

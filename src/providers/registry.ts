@@ -1,5 +1,6 @@
 /** Every provider the router can call, by the name router.yaml's `deployments[].provider` gives it. */
 import type { ProviderAdapter } from './adapter.js';
+import { anthropic } from './anthropic/adapter.js';
 import { azureOpenAi } from './azure-openai/adapter.js';
 import { openAi } from './openai/adapter.js';
 
@@ -8,6 +9,7 @@ export const PROVIDERS = {
   'azure-openai': azureOpenAi,
   vllm: openAi,
   'openai-compatible': openAi,
+  anthropic,
 } as const satisfies Readonly<Record<string, ProviderAdapter>>;
 
 export type ProviderName = keyof typeof PROVIDERS;

@@ -136,12 +136,13 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     for (const d of options.deployments) {
       if (d.withoutCluster) continue;
       const apiKey = d.apiKeyEnv === undefined ? undefined : (options.routerEnv?.[d.apiKeyEnv] ?? process.env[d.apiKeyEnv]);
-      // The mock speaks the deployment's provider's format unless told otherwise: Azure's at its deployment path.
-      const azure = d.extra?.provider === 'azure-openai';
-      const format = d.mock?.format ?? (azure ? 'azure-openai' : undefined);
+      // The mock speaks the deployment's provider's format unless told otherwise (Azure's at its
+      // deployment path), lenient for OpenAI's and Azure's (most tests configure no credential).
+      const provider = d.extra?.provider;
+      const format = d.mock?.format ?? (provider === 'azure-openai' || provider === 'anthropic' ? provider : undefined);
       const deployments = format === 'azure-openai' ? [d.providerModel ?? `${d.group}-provider`] : undefined;
-      // Lenient unless asked, as OpenAI's: most tests configure no credential.
-      const wire = { format, strict: d.mock?.strict ?? (d.mock?.format === undefined && azure ? false : undefined), api_key: apiKey, deployments };
+      const strict = d.mock?.strict ?? (d.mock?.format === undefined && provider === 'azure-openai' ? false : undefined);
+      const wire = { format, strict, api_key: apiKey, deployments };
       mocks[d.name] = await Promise.all(
         Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {}, ...wire }, { limitsClock: options.mockLimitsClock })),
       );

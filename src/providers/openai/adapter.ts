@@ -15,7 +15,7 @@ import { observeResponse } from './response.js';
  * version, retry count, timeout) and W3C trace context, so a provider's trace joins the caller's.
  * Not `accept-encoding` (the router reads usage from the response, which must not be compressed).
  */
-const FORWARDED_HEADERS = ['content-type', 'content-length', 'accept', 'user-agent', 'x-stainless-*', 'traceparent', 'tracestate'] as const;
+export const FORWARDED_HEADERS = ['content-type', 'content-length', 'accept', 'user-agent', 'x-stainless-*', 'traceparent', 'tracestate'] as const;
 
 const UNCHANGED: BodyRewrite = { body: null, hideUsageEvent: false };
 
@@ -23,7 +23,7 @@ const UNCHANGED: BodyRewrite = { body: null, hideUsageEvent: false };
  * The client's body with the provider's model id, a usage report on streams (what the router
  * bills) and without the router's own fields — serialised once, and only when one of them changes it.
  */
-function rewriteBody(req: RequestToRewrite, providerModel: string): BodyRewrite {
+export function rewriteBody(req: RequestToRewrite, providerModel: string): BodyRewrite {
   const needsModel = req.body.model !== providerModel;
   const needsUsage = req.stream && !req.clientWantsUsage;
   if (!needsModel && !needsUsage && !req.routerFields) return UNCHANGED;
@@ -40,6 +40,8 @@ export function openAiWire(defaults: EndpointDefaults): ProviderAdapter {
     forwardedHeaders: FORWARDED_HEADERS,
     paths: { chat: '/chat/completions', embeddings: '/embeddings' },
     rewriteBody,
+    translate: null,
+    clientStatus: (status) => status,
     observeResponse,
     fallbackReasonOf,
     rateLimitsOf,

@@ -171,7 +171,7 @@ describe('check-envoy', () => {
 
   it("a client's x-envoy-* and internal x-llm-* headers not removed before the router's filter; client inputs removed", () => {
     expect(problemsAfter((e) => (hcmOf(e).http_filters = hcmOf(e).http_filters.filter((f: any) => f.name !== 'llm-client-headers')))).toEqual([
-      expect.stringMatching(/^error: .*http_filters: no header_mutation before the ext_proc filter removes a client's x-envoy-attempt-count, x-envoy-max-retries, .*x-llm-cluster, x-llm-plan, x-llm-hop-2, .*x-llm-stream: a client could pick the deployment, its credential and its price/),
+      expect.stringMatching(/^error: .*http_filters: no header_mutation before the ext_proc filter removes a client's x-envoy-attempt-count, x-envoy-max-retries, .*x-llm-cluster, x-llm-plan, x-llm-hop-2, .*x-llm-stream, x-llm-translate: a client could pick the deployment, its credential and its price/),
     ]);
     // The regex covers the router's headers by name: a renamed cluster header must be added to it.
     const renamed = routerWith((r) => (r.routing = { ...r.routing, cluster_header: 'x-route-to' }));
