@@ -50,16 +50,25 @@ export const instanceSchema = z.strictObject({
    */
   models: z.record(z.string(), behaviourSchema.partial()).default({}),
   /** The wire format this instance speaks: its paths, credential header, request checks, errors and answers. */
-  format: z.enum(['openai', 'azure-openai', 'anthropic']).default('openai'),
+  format: z.enum(['openai', 'azure-openai', 'anthropic', 'bedrock']).default('openai'),
   /**
    * Reject what the real API rejects (unknown parameters, missing or mistyped fields, wrong or
    * missing credential, wrong path or version) with the provider's status and error body. Default:
-   * on for `azure-openai` and `anthropic`, off for `openai` (routers that forward their own fields
+   * on for `azure-openai`, `anthropic` and `bedrock`, off for `openai` (routers that forward their own fields
    * still reach it).
    */
   strict: z.boolean().optional(),
   /** The credential a strict instance expects (Bearer token, `api-key`, `x-api-key`); any non-empty one when absent. */
   api_key: z.string().min(1).optional(),
+  /** `bedrock`: the key pair and region every request's SigV4 signature is checked with. */
+  aws: z
+    .strictObject({
+      access_key_id: z.string().min(1),
+      secret_access_key: z.string().min(1),
+      session_token: z.string().min(1).optional(),
+      region: z.string().min(1),
+    })
+    .default({ access_key_id: 'AKIAMOCKBEDROCK', secret_access_key: 'mock-bedrock-secret', region: 'us-east-1' }),
   /** `azure-openai`: the deployment names it serves (others: 404 DeploymentNotFound); any when absent. */
   deployments: z.array(z.string().min(1)).optional(),
 });

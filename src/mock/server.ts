@@ -1,6 +1,6 @@
 /**
- * Mock LLM provider: one instance speaks one wire format (OpenAI, Azure OpenAI or Anthropic
- * Messages; `openai/`, `azure/`, `anthropic/`) and, strict, rejects what the real API rejects with
+ * Mock LLM provider: one instance speaks one wire format (OpenAI, Azure OpenAI, Anthropic
+ * Messages or Bedrock Converse; `openai/`, `azure/`, `anthropic/`, `bedrock/`) and, strict, rejects what the real API rejects with
  * its status and error body. Deterministic: prompt tokens = ⌈characters / 4⌉ of all message text,
  * one completion token per content chunk, so tests can compare what the router billed with what the
  * mock reported. This file only dispatches and keeps what all formats share: stats, behaviour,
@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { anthropicFormat } from './anthropic/format.js';
 import { azureFormat } from './azure/format.js';
+import { bedrockFormat } from './bedrock/format.js';
 import { behaviourFor, behaviourSchema, type Behaviour, type MockInstanceConfig, instanceSchema, mockConfigSchema } from './behaviour.js';
 import { openaiFormat } from './openai/format.js';
 import { MinuteLimiter } from './rate-limit.js';
@@ -40,7 +41,7 @@ export interface SeenRequest {
 
 export interface MockStats {
   name: string;
-  /** `openai`, `azure-openai` or `anthropic`. */
+  /** `openai`, `azure-openai`, `anthropic` or `bedrock`. */
   format: string;
   strict: boolean;
   /** Chat requests (`/chat/completions`, `/v1/messages`), rejected ones included. */
@@ -94,7 +95,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, extra: Rec
 
 const sendRejection = (res: ServerResponse, r: Rejection, extra: Record<string, string> = {}): void => sendJson(res, r.status, r.body, { ...r.headers, ...extra });
 
-function formatOf(config: ReturnType<typeof instanceSchema.parse>): WireFormat {
+function formatOf(config: ReturnType<typeof instanceSchema.parse>, clock: () => number): WireFormat {
   switch (config.format) {
     case 'openai':
       return openaiFormat;
@@ -102,6 +103,10 @@ function formatOf(config: ReturnType<typeof instanceSchema.parse>): WireFormat {
       return azureFormat(config.deployments);
     case 'anthropic':
       return anthropicFormat;
+    case 'bedrock': {
+      const { access_key_id: accessKeyId, secret_access_key: secretAccessKey, session_token: sessionToken, region } = config.aws;
+      return bedrockFormat({ credentials: { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) }, region, clock });
+    }
   }
 }
 
@@ -111,11 +116,13 @@ export interface MockOptions {
    * it, so no minute boundary can fall inside them and reset the limits halfway.
    */
   readonly limitsClock?: () => number;
+  /** The clock SigV4 signatures are checked against (`bedrock`; default the wall clock). */
+  readonly signatureClock?: () => number;
 }
 
-export async function startMockInstance(config: MockInstanceConfig, { limitsClock = Date.now }: MockOptions = {}): Promise<MockInstance> {
+export async function startMockInstance(config: MockInstanceConfig, { limitsClock = Date.now, signatureClock = Date.now }: MockOptions = {}): Promise<MockInstance> {
   const parsed = instanceSchema.parse(config);
-  const format = formatOf(parsed);
+  const format = formatOf(parsed, signatureClock);
   const strict = parsed.strict ?? parsed.format !== 'openai';
   let behaviour: Behaviour = parsed.behaviour;
   const emptyUsage = () => ({ promptTokens: 0, completionTokens: 0, totalTokens: 0, cacheReadTokens: 0, cacheCreationTokens: 0 });
@@ -164,7 +171,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
     });
     if (stats.last.length > KEEP_LAST) stats.last.shift();
 
-    const rejection = strict ? (format.checkRequest(wire, parsed.api_key) ?? format.checkBody(endpoint, parsedBody)) : null;
+    const rejection = strict ? (format.checkRequest(wire, parsed.api_key, raw) ?? format.checkBody(endpoint, parsedBody)) : null;
     if (rejection !== null) {
       countStatus(rejection.status);
       return sendRejection(res, rejection);
@@ -181,6 +188,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
     const answer = format.answer(endpoint, body, {
       instance: parsed.name,
       sequence: ++sequence,
+      path: wire.path,
       createdSec: Math.floor(Date.now() / 1000),
       behaviour: b,
       word: (i) => WORDS[i % WORDS.length]!,
@@ -210,7 +218,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       if (answer.reportsUsage) countUsage(answer.usage);
       return sendJson(res, status, answer.body, limitHeaders);
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...limitHeaders });
+    res.writeHead(200, { 'content-type': answer.script.contentType ?? 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...limitHeaders });
     await playStream(res, b, answer.script, () => {
       if (answer.reportsUsage) countUsage(answer.usage);
     });

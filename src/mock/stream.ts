@@ -6,15 +6,20 @@
 import type { ServerResponse } from 'node:http';
 import type { Behaviour } from './behaviour.js';
 
+/** SSE text, or a binary frame (Bedrock's eventstream messages). */
+export type Frame = string | Buffer;
+
 export interface StreamScript {
+  /** Default `text/event-stream`. */
+  readonly contentType?: string;
   /** Frames before the first content chunk (OpenAI's role delta; Anthropic's message_start, …). */
-  readonly head: readonly string[];
+  readonly head: readonly Frame[];
   /** The frame carrying content chunk `i`. */
-  chunk(i: number): string;
+  chunk(i: number): Frame;
   /** Frames after the last content chunk: the finish, the usage. */
-  readonly tail: readonly string[];
-  /** The closing frame (`data: [DONE]`, `message_stop`). */
-  readonly end: string;
+  readonly tail: readonly Frame[];
+  /** The closing frame (`data: [DONE]`, `message_stop`, Bedrock's metadata). */
+  readonly end: Frame;
 }
 
 const sleep = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
@@ -24,10 +29,13 @@ const MALFORMED = 'data: <html><body>502 Bad Gateway</body></html>\n\n';
 /** Streams `script` to `res`; `onTail` runs once the tail (with its usage) was written. */
 export async function playStream(res: ServerResponse, b: Behaviour, script: StreamScript, onTail: () => void): Promise<void> {
   // In the same write as the frame after it, so both reach the router in one chunk: the client must get neither that frame nor the rest.
-  const malformedAfter = (chunks: number): string => (b.malformed_after_chunks === chunks ? MALFORMED : '');
+  const malformedAfter = (chunks: number, next: Frame): Frame => {
+    if (b.malformed_after_chunks !== chunks) return next;
+    return typeof next === 'string' ? MALFORMED + next : Buffer.concat([Buffer.from(MALFORMED), next]);
+  };
   // Resolves once the bytes reached the socket, so a cut happens after the client got them.
   let flushed: Promise<void> = Promise.resolve();
-  const send = (data: string): void => {
+  const send = (data: Frame): void => {
     flushed = new Promise((resolve) => res.write(data, () => resolve()));
   };
   await sleep(b.ttft_ms);
@@ -42,9 +50,9 @@ export async function playStream(res: ServerResponse, b: Behaviour, script: Stre
     }
     if (b.stall_after_chunks !== undefined && i >= b.stall_after_chunks) return; // leave it open, silent
     if (res.destroyed) return;
-    send(malformedAfter(i) + script.chunk(i));
+    send(malformedAfter(i, script.chunk(i)));
   }
   for (const frame of script.tail) send(frame);
   onTail();
-  res.end(malformedAfter(b.chunks) + script.end);
+  res.end(malformedAfter(b.chunks, script.end));
 }

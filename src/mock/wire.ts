@@ -28,6 +28,8 @@ export interface AnswerContext {
   /** The instance's name and the request's number there: ids built from them are unique (`chatcmpl-mock-…`). */
   readonly instance: string;
   readonly sequence: number;
+  /** The request's path (Bedrock names the model and streaming there). */
+  readonly path: string;
   readonly createdSec: number;
   readonly behaviour: Behaviour;
   /** Content chunk `i` of the answer (one completion token each). */
@@ -57,8 +59,8 @@ export type Answer = { readonly usage: ReportedUsage; readonly reportsUsage: boo
 export interface WireFormat {
   /** The endpoint a request is for, or the provider's answer to a path or method it does not serve. */
   route(req: WireRequest): Endpoint | Rejection;
-  /** Strict mode: the provider's answer to a wrong credential, required header, query parameter or path parameter. */
-  checkRequest(req: WireRequest, expectedKey: string | undefined): Rejection | null;
+  /** Strict mode: the provider's answer to a wrong credential (a signature over `body`), required header, query parameter or path parameter. */
+  checkRequest(req: WireRequest, expectedKey: string | undefined, body: Buffer): Rejection | null;
   /** Strict mode: the provider's answer to a body it refuses; `body` is undefined when it was not JSON. */
   checkBody(endpoint: Endpoint, body: unknown): Rejection | null;
   /** The provider's error answer for a status the behaviour asks for (`error_code` when it has one). */

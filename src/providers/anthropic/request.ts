@@ -53,15 +53,22 @@ const isSet = (v: unknown): boolean => v !== undefined && v !== null;
 
 const invalid = (param: string, why: string): RouterError => new RouterError('invalid_request', `Invalid '${param}': ${why}.`, param);
 /** `qualifier` narrows the parameter ("above 1"); `hint` says what to use instead. */
+/** Named in each refusal; Bedrock's translation, built on this one, names its own API instead. */
+export const SERVED_BY = "served by Anthropic's Messages API";
 const unsupported = (param: string, qualifier = '', hint = ''): RouterError =>
   new RouterError(
     'unsupported_parameter',
-    `Unsupported parameter: '${param}'${qualifier === '' ? '' : ` ${qualifier}`} is not supported with this model (served by Anthropic's Messages API)${hint === '' ? '' : `; ${hint}`}.`,
+    `Unsupported parameter: '${param}'${qualifier === '' ? '' : ` ${qualifier}`} is not supported with this model (${SERVED_BY})${hint === '' ? '' : `; ${hint}`}.`,
     param,
   );
 
 /** The Anthropic request body for the OpenAI chat-completions `body`; throws a RouterError for what cannot be sent. */
 export function fromOpenAiRequest(body: Json, options: RequestOptions): Buffer {
+  return Buffer.from(JSON.stringify(messagesParamsOf(body, options)));
+}
+
+/** The Anthropic request as an object, before serialisation (Bedrock's Converse request is built from it). */
+export function messagesParamsOf(body: Json, options: RequestOptions): Json {
   refuseUntranslatable(body);
   const out: Json = { model: options.model, max_tokens: maxTokensOf(body, options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS) };
   const { system, messages } = conversationOf(body.messages);
@@ -86,7 +93,7 @@ export function fromOpenAiRequest(body: Json, options: RequestOptions): Buffer {
   if (format !== null) out.output_config = { format };
   const user = typeof body.user === 'string' && body.user !== '' ? body.user : body.safety_identifier;
   if (typeof user === 'string' && user !== '') out.metadata = { user_id: user };
-  return Buffer.from(JSON.stringify(out));
+  return out;
 }
 
 /** Parameters whose effect Anthropic cannot give, when set to anything but their default. */
