@@ -1,6 +1,6 @@
 /**
- * Mock LLM provider: one instance speaks one wire format (OpenAI, Azure OpenAI or Anthropic
- * Messages; `openai/`, `azure/`, `anthropic/`) and, strict, rejects what the real API rejects with
+ * Mock LLM provider: one instance speaks one wire format (OpenAI, Azure OpenAI, Anthropic
+ * Messages or Gemini; `openai/`, `azure/`, `anthropic/`, `gemini/`) and, strict, rejects what the real API rejects with
  * its status and error body. Deterministic: prompt tokens = ⌈characters / 4⌉ of all message text,
  * one completion token per content chunk, so tests can compare what the router billed with what the
  * mock reported. This file only dispatches and keeps what all formats share: stats, behaviour,
@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { anthropicFormat } from './anthropic/format.js';
 import { azureFormat } from './azure/format.js';
+import { geminiFormat } from './gemini/format.js';
 import { behaviourFor, behaviourSchema, type Behaviour, type MockInstanceConfig, instanceSchema, mockConfigSchema } from './behaviour.js';
 import { openaiFormat } from './openai/format.js';
 import { MinuteLimiter } from './rate-limit.js';
@@ -102,6 +103,8 @@ function formatOf(config: ReturnType<typeof instanceSchema.parse>): WireFormat {
       return azureFormat(config.deployments);
     case 'anthropic':
       return anthropicFormat;
+    case 'gemini':
+      return geminiFormat;
   }
 }
 
@@ -152,9 +155,10 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       parsedBody = undefined;
     }
     const body = typeof parsedBody === 'object' && parsedBody !== null && !Array.isArray(parsedBody) ? (parsedBody as Record<string, unknown>) : {};
+    const model = format.modelOf?.(wire) ?? body.model;
     stats.last.push({
       path: req.url ?? '',
-      model: body.model,
+      model,
       stream: body.stream === true,
       streamOptions: body.stream_options,
       authorization: wire.headers.authorization ?? null,
@@ -169,7 +173,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       countStatus(rejection.status);
       return sendRejection(res, rejection);
     }
-    const forModel = typeof body.model === 'string' ? parsed.models[body.model] : undefined;
+    const forModel = typeof model === 'string' ? parsed.models[model] : undefined;
     const b = behaviourFor(forModel === undefined && scripted === undefined ? behaviour : { ...behaviour, ...forModel, ...scripted }, req.headers);
     if (b.status < 200 || b.status >= 300) {
       countStatus(b.status);
@@ -182,6 +186,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       instance: parsed.name,
       sequence: ++sequence,
       createdSec: Math.floor(Date.now() / 1000),
+      request: wire,
       behaviour: b,
       word: (i) => WORDS[i % WORDS.length]!,
       cacheSeen: (prefix) => {
