@@ -19,6 +19,7 @@
  *   a blocked prompt     200   content_policy   invalid_request_error / content_filter  (no candidates, `promptFeedback.blockReason`)
  */
 import type { FallbackReason } from '../../routing/plan.js';
+import { fallbackReasonFrom } from '../fallback-reason.js';
 import type { ErrorKind, TranslatedError } from '../anthropic/errors.js';
 import { isObject } from '../chat-request.js';
 
@@ -85,13 +86,4 @@ export function toOpenAiError(status: number | null, body: unknown): TranslatedE
 }
 
 /** A refusal another deployment may serve: a prompt over the model's context window, or a blocked prompt. */
-export function fallbackReasonOf(errorBody: Buffer): FallbackReason | null {
-  let body: unknown;
-  try {
-    body = JSON.parse(errorBody.toString('utf8'));
-  } catch {
-    return null;
-  }
-  const { kind } = toOpenAiError(400, body);
-  return kind === 'context_window' || kind === 'content_policy' ? kind : null;
-}
+export const fallbackReasonOf = (errorBody: Buffer): FallbackReason | null => fallbackReasonFrom(errorBody, (body) => toOpenAiError(400, body).kind);
