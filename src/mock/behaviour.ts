@@ -50,15 +50,15 @@ export const instanceSchema = z.strictObject({
    */
   models: z.record(z.string(), behaviourSchema.partial()).default({}),
   /** The wire format this instance speaks: its paths, credential header, request checks, errors and answers. */
-  format: z.enum(['openai', 'azure-openai', 'anthropic', 'bedrock']).default('openai'),
+  format: z.enum(['openai', 'azure-openai', 'anthropic', 'bedrock', 'gemini']).default('openai'),
   /**
    * Reject what the real API rejects (unknown parameters, missing or mistyped fields, wrong or
    * missing credential, wrong path or version) with the provider's status and error body. Default:
-   * on for `azure-openai`, `anthropic` and `bedrock`, off for `openai` (routers that forward their own fields
+   * on for every format but `openai` (routers that forward their own fields
    * still reach it).
    */
   strict: z.boolean().optional(),
-  /** The credential a strict instance expects (Bearer token, `api-key`, `x-api-key`); any non-empty one when absent. */
+  /** The credential a strict instance expects (Bearer token, `api-key`, `x-api-key`, `x-goog-api-key`); any non-empty one when absent. */
   api_key: z.string().min(1).optional(),
   /** `bedrock`: the key pair and region every request's SigV4 signature is checked with. */
   aws: z

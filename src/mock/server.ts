@@ -1,6 +1,6 @@
 /**
  * Mock LLM provider: one instance speaks one wire format (OpenAI, Azure OpenAI, Anthropic
- * Messages or Bedrock Converse; `openai/`, `azure/`, `anthropic/`, `bedrock/`) and, strict, rejects what the real API rejects with
+ * Messages, Bedrock Converse or Gemini; `openai/`, `azure/`, `anthropic/`, `bedrock/`, `gemini/`) and, strict, rejects what the real API rejects with
  * its status and error body. Deterministic: prompt tokens = ⌈characters / 4⌉ of all message text,
  * one completion token per content chunk, so tests can compare what the router billed with what the
  * mock reported. This file only dispatches and keeps what all formats share: stats, behaviour,
@@ -19,6 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { anthropicFormat } from './anthropic/format.js';
 import { azureFormat } from './azure/format.js';
 import { bedrockFormat } from './bedrock/format.js';
+import { geminiFormat } from './gemini/format.js';
 import { behaviourFor, behaviourSchema, type Behaviour, type MockInstanceConfig, instanceSchema, mockConfigSchema } from './behaviour.js';
 import { openaiFormat } from './openai/format.js';
 import { MinuteLimiter } from './rate-limit.js';
@@ -107,6 +108,8 @@ function formatOf(config: ReturnType<typeof instanceSchema.parse>, clock: () => 
       const { access_key_id: accessKeyId, secret_access_key: secretAccessKey, session_token: sessionToken, region } = config.aws;
       return bedrockFormat({ credentials: { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) }, region, clock });
     }
+    case 'gemini':
+      return geminiFormat;
   }
 }
 
@@ -159,9 +162,10 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       parsedBody = undefined;
     }
     const body = typeof parsedBody === 'object' && parsedBody !== null && !Array.isArray(parsedBody) ? (parsedBody as Record<string, unknown>) : {};
+    const model = format.modelOf?.(wire) ?? body.model;
     stats.last.push({
       path: req.url ?? '',
-      model: body.model,
+      model,
       stream: body.stream === true,
       streamOptions: body.stream_options,
       authorization: wire.headers.authorization ?? null,
@@ -176,7 +180,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       countStatus(rejection.status);
       return sendRejection(res, rejection);
     }
-    const forModel = typeof body.model === 'string' ? parsed.models[body.model] : undefined;
+    const forModel = typeof model === 'string' ? parsed.models[model] : undefined;
     const b = behaviourFor(forModel === undefined && scripted === undefined ? behaviour : { ...behaviour, ...forModel, ...scripted }, req.headers);
     if (b.status < 200 || b.status >= 300) {
       countStatus(b.status);
@@ -190,6 +194,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       sequence: ++sequence,
       path: wire.path,
       createdSec: Math.floor(Date.now() / 1000),
+      request: wire,
       behaviour: b,
       word: (i) => WORDS[i % WORDS.length]!,
       cacheSeen: (prefix) => {

@@ -31,6 +31,8 @@ export interface AnswerContext {
   /** The request's path (Bedrock names the model and streaming there). */
   readonly path: string;
   readonly createdSec: number;
+  /** The request's path, query and headers (Gemini names the model and streaming in its path). */
+  readonly request: WireRequest;
   readonly behaviour: Behaviour;
   /** Content chunk `i` of the answer (one completion token each). */
   word(i: number): string;
@@ -59,6 +61,8 @@ export type Answer = { readonly usage: ReportedUsage; readonly reportsUsage: boo
 export interface WireFormat {
   /** The endpoint a request is for, or the provider's answer to a path or method it does not serve. */
   route(req: WireRequest): Endpoint | Rejection;
+  /** The model a request names outside its body (Gemini's path); without it, the body's `model`. */
+  modelOf?(req: WireRequest): string | null;
   /** Strict mode: the provider's answer to a wrong credential (a signature over `body`), required header, query parameter or path parameter. */
   checkRequest(req: WireRequest, expectedKey: string | undefined, body: Buffer): Rejection | null;
   /** Strict mode: the provider's answer to a body it refuses; `body` is undefined when it was not JSON. */

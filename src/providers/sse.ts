@@ -130,3 +130,15 @@ export function eventData(bytes: Buffer, start: number, end: number): string | n
   }
   return data;
 }
+
+/** The event's data parsed: undefined when it has none (a comment, an event without data), null when it is not a JSON object. */
+export function eventObject(bytes: Buffer, start: number, end: number): Record<string, unknown> | null | undefined {
+  const data = eventData(bytes, start, end);
+  if (data === null || data.trim() === '') return undefined;
+  try {
+    const value: unknown = JSON.parse(data);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

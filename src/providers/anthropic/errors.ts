@@ -21,6 +21,7 @@
  * router itself answers when it is overloaded, retried by SDKs and by Envoy alike.
  */
 import type { FallbackReason } from '../../routing/plan.js';
+import { fallbackReasonFrom } from '../fallback-reason.js';
 
 /** What a provider error means to the router: rate_limited, overloaded and server_error are retriable. */
 export type ErrorKind = 'invalid_request' | 'context_window' | 'content_policy' | 'auth' | 'rate_limited' | 'overloaded' | 'server_error';
@@ -97,13 +98,4 @@ export function toOpenAiError(status: number | null, body: unknown): TranslatedE
 }
 
 /** A refusal another deployment may serve: a prompt over the model's context window, or a content filter. */
-export function fallbackReasonOf(errorBody: Buffer): FallbackReason | null {
-  let body: unknown;
-  try {
-    body = JSON.parse(errorBody.toString('utf8'));
-  } catch {
-    return null;
-  }
-  const { kind } = toOpenAiError(400, body);
-  return kind === 'context_window' || kind === 'content_policy' ? kind : null;
-}
+export const fallbackReasonOf = (errorBody: Buffer): FallbackReason | null => fallbackReasonFrom(errorBody, (body) => toOpenAiError(400, body).kind);

@@ -21,7 +21,24 @@
  *   response_format json_schema   → output_config.format
  *   user (else safety_identifier) → metadata.user_id
  */
-import { RouterError } from '../../errors.js';
+import {
+  dataUrlOf,
+  forEachAssistantText,
+  forEachText,
+  forEachToolCall,
+  functionToolOf,
+  integerOf,
+  invalid,
+  isObject,
+  isSet,
+  maxTokensOf,
+  numberOf,
+  refuseOpenAiOnly,
+  responseFormatOf,
+  stopSequencesOf,
+  unsupportedBy,
+  type Json,
+} from '../chat-request.js';
 
 /**
  * Anthropic requires `max_tokens`; OpenAI lets the model write until it stops. 4,096 is the
@@ -36,8 +53,6 @@ export interface RequestOptions {
   readonly defaultMaxTokens?: number;
 }
 
-type Json = Record<string, unknown>;
-
 interface Turn {
   readonly role: 'user' | 'assistant';
   /** tool_result blocks, which lead a user turn (Anthropic refuses text before them). */
@@ -48,19 +63,9 @@ interface Turn {
 /** Anthropic's image types (`Base64ImageSource.media_type`). */
 const IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isSet = (v: unknown): boolean => v !== undefined && v !== null;
-
-const invalid = (param: string, why: string): RouterError => new RouterError('invalid_request', `Invalid '${param}': ${why}.`, param);
-/** `qualifier` narrows the parameter ("above 1"); `hint` says what to use instead. */
 /** Named in each refusal; Bedrock's translation, built on this one, names its own API instead. */
 export const SERVED_BY = "served by Anthropic's Messages API";
-const unsupported = (param: string, qualifier = '', hint = ''): RouterError =>
-  new RouterError(
-    'unsupported_parameter',
-    `Unsupported parameter: '${param}'${qualifier === '' ? '' : ` ${qualifier}`} is not supported with this model (${SERVED_BY})${hint === '' ? '' : `; ${hint}`}.`,
-    param,
-  );
+const unsupported = unsupportedBy("Anthropic's Messages API");
 
 /** The Anthropic request body for the OpenAI chat-completions `body`; throws a RouterError for what cannot be sent. */
 export function fromOpenAiRequest(body: Json, options: RequestOptions): Buffer {
@@ -80,10 +85,8 @@ export function messagesParamsOf(body: Json, options: RequestOptions): Json {
   if (temperature !== null) out.temperature = Math.min(temperature, 1);
   const topP = numberOf(body, 'top_p', 0, 1);
   if (topP !== null) out.top_p = topP;
-  if (isSet(body.top_k)) {
-    if (!Number.isInteger(body.top_k) || (body.top_k as number) < 0) throw invalid('top_k', 'expected a non-negative integer');
-    out.top_k = body.top_k;
-  }
+  const topK = integerOf(body, 'top_k', 0);
+  if (topK !== null) out.top_k = topK;
   if (body.stream === true) out.stream = true;
   const tools = toolsOf(body.tools);
   if (tools !== null) out.tools = tools;
@@ -99,38 +102,7 @@ export function messagesParamsOf(body: Json, options: RequestOptions): Json {
 /** Parameters whose effect Anthropic cannot give, when set to anything but their default. */
 function refuseUntranslatable(body: Json): void {
   if (isSet(body.n) && body.n !== 1) throw unsupported('n', 'above 1', 'it gives one choice per request');
-  if (body.logprobs === true) throw unsupported('logprobs');
-  if (isSet(body.top_logprobs)) throw unsupported('top_logprobs');
-  if (isSet(body.audio)) throw unsupported('audio');
-  if (Array.isArray(body.modalities) && body.modalities.includes('audio')) throw unsupported('modalities', "with 'audio'");
-  if (isSet(body.functions)) throw unsupported('functions', '', "use 'tools'");
-  if (isSet(body.function_call)) throw unsupported('function_call', '', "use 'tool_choice'");
-  if (isObject(body.logit_bias) && Object.keys(body.logit_bias).length > 0) throw unsupported('logit_bias');
-  if (isSet(body.web_search_options)) throw unsupported('web_search_options');
-}
-
-function maxTokensOf(body: Json, fallback: number): number {
-  for (const field of ['max_completion_tokens', 'max_tokens'] as const) {
-    const v = body[field];
-    if (!isSet(v)) continue;
-    if (!Number.isInteger(v) || (v as number) <= 0) throw invalid(field, 'expected a positive integer');
-    return v as number;
-  }
-  return fallback;
-}
-
-function numberOf(body: Json, field: string, min: number, max: number): number | null {
-  const v = body[field];
-  if (!isSet(v)) return null;
-  if (typeof v !== 'number' || !(v >= min && v <= max)) throw invalid(field, `expected a number from ${min} to ${max}`);
-  return v;
-}
-
-function stopSequencesOf(stop: unknown): string[] | null {
-  if (!isSet(stop)) return null;
-  const list = typeof stop === 'string' ? [stop] : stop;
-  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw invalid('stop', 'expected a string or an array of strings');
-  return list.length === 0 ? null : (list as string[]);
+  refuseOpenAiOnly(body, unsupported);
 }
 
 /** `system` blocks and alternating turns from the OpenAI `messages`. */
@@ -153,7 +125,7 @@ function conversationOf(messages: unknown): { system: Json[]; messages: Json[] }
     switch (m.role) {
       case 'system':
       case 'developer':
-        addTextBlocks(m.content, `${at}.content`, system);
+        forEachText(m.content, `${at}.content`, (text) => system.push({ type: 'text', text }));
         break;
       case 'user':
         add('user', userBlocksOf(m.content, `${at}.content`), false);
@@ -174,27 +146,16 @@ function conversationOf(messages: unknown): { system: Json[]; messages: Json[] }
   return { system, messages: turns.map((t) => ({ role: t.role, content: t.results.length === 0 ? t.blocks : t.results.concat(t.blocks) })) };
 }
 
-/**
- * Adds the text blocks of a string or an array of text parts to `blocks`; empty text is skipped
- * (Anthropic refuses an empty text block). Pushed one by one: a client's array may be too long to spread.
- */
-function addTextBlocks(content: unknown, at: string, blocks: Json[]): Json[] {
-  if (typeof content === 'string') {
-    if (content !== '') blocks.push({ type: 'text', text: content });
-    return blocks;
-  }
-  if (!Array.isArray(content)) throw invalid(at, 'expected a string or an array of text parts');
-  for (let j = 0; j < content.length; j++) {
-    const part: unknown = content[j];
-    if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') throw invalid(`${at}[${j}]`, 'expected a text part');
-    if (part.text !== '') blocks.push({ type: 'text', text: part.text });
-  }
+/** Text blocks for a string or text parts; empty text is skipped (Anthropic refuses an empty text block). */
+function textBlocksOf(content: unknown, at: string): Json[] {
+  const blocks: Json[] = [];
+  forEachText(content, at, (text) => blocks.push({ type: 'text', text }));
   return blocks;
 }
 
 function userBlocksOf(content: unknown, at: string): Json[] {
   const blocks: Json[] = [];
-  if (!Array.isArray(content)) return addTextBlocks(content, at, blocks);
+  if (!Array.isArray(content)) return textBlocksOf(content, at);
   for (let j = 0; j < content.length; j++) {
     const part: unknown = content[j];
     const partAt = `${at}[${j}]`;
@@ -218,55 +179,19 @@ function imageOf(image: unknown, at: string): Json {
   const url = isObject(image) ? image.url : undefined;
   if (typeof url !== 'string') throw invalid(`${at}.url`, 'expected a string');
   if (url.startsWith('https://') || url.startsWith('http://')) return { type: 'image', source: { type: 'url', url } };
-  if (!url.startsWith('data:')) throw invalid(`${at}.url`, 'expected an http(s) URL or a base64 data: URL');
-  // Only the header is searched: the data itself can be megabytes.
-  const marker = url.indexOf(';base64,', 0);
-  const mediaType = marker === -1 ? '' : url.slice(5, marker).toLowerCase();
-  if (marker === -1 || mediaType.includes(',')) throw invalid(`${at}.url`, 'expected a base64 data: URL (data:<type>;base64,<data>)');
-  if (!IMAGE_TYPES.has(mediaType)) throw unsupported(`${at}.url`, `with media type '${mediaType}'`, 'use jpeg, png, gif or webp');
-  return { type: 'image', source: { type: 'base64', media_type: mediaType, data: url.slice(marker + 8) } };
+  const inline = dataUrlOf(url, `${at}.url`);
+  if (inline === null) throw invalid(`${at}.url`, 'expected an http(s) URL or a base64 data: URL');
+  if (!IMAGE_TYPES.has(inline.mediaType)) throw unsupported(`${at}.url`, `with media type '${inline.mediaType}'`, 'use jpeg, png, gif or webp');
+  return { type: 'image', source: { type: 'base64', media_type: inline.mediaType, data: inline.data } };
 }
 
 function assistantBlocksOf(m: Json, at: string): Json[] {
   if (isSet(m.function_call)) throw unsupported(`${at}.function_call`, '', "use 'tool_calls'");
   if (isSet(m.audio)) throw unsupported(`${at}.audio`);
   const blocks: Json[] = [];
-  const content = m.content;
-  if (Array.isArray(content)) {
-    // A refusal part is what the assistant said: it stays in the conversation as text.
-    for (let j = 0; j < content.length; j++) {
-      const part: unknown = content[j];
-      const text = isObject(part) ? (part.type === 'text' ? part.text : part.type === 'refusal' ? part.refusal : undefined) : undefined;
-      if (typeof text !== 'string') throw invalid(`${at}.content[${j}]`, 'expected a text or refusal part');
-      if (text !== '') blocks.push({ type: 'text', text });
-    }
-  } else if (isSet(content)) {
-    addTextBlocks(content, `${at}.content`, blocks);
-  }
-  const calls = m.tool_calls;
-  if (!isSet(calls)) return blocks;
-  if (!Array.isArray(calls)) throw invalid(`${at}.tool_calls`, 'expected an array');
-  for (let j = 0; j < calls.length; j++) blocks.push(toolUseOf(calls[j], `${at}.tool_calls[${j}]`));
+  forEachAssistantText(m.content, `${at}.content`, (text) => blocks.push({ type: 'text', text }));
+  forEachToolCall(m.tool_calls, `${at}.tool_calls`, unsupported, (id, name, input) => blocks.push({ type: 'tool_use', id, name, input }));
   return blocks;
-}
-
-function toolUseOf(call: unknown, at: string): Json {
-  if (!isObject(call) || typeof call.id !== 'string') throw invalid(`${at}.id`, 'expected a string');
-  if (call.type !== 'function') throw unsupported(`${at}.type`, `'${String(call.type)}'`, 'use function tools');
-  const fn = call.function;
-  if (!isObject(fn) || typeof fn.name !== 'string') throw invalid(`${at}.function.name`, 'expected a string');
-  if (typeof fn.arguments !== 'string') throw invalid(`${at}.function.arguments`, 'expected a JSON string');
-  let input: unknown = {};
-  // Some clients send no arguments at all for a tool without parameters.
-  if (fn.arguments.trim() !== '') {
-    try {
-      input = JSON.parse(fn.arguments);
-    } catch {
-      throw invalid(`${at}.function.arguments`, 'not valid JSON');
-    }
-  }
-  if (!isObject(input)) throw invalid(`${at}.function.arguments`, 'expected a JSON object');
-  return { type: 'tool_use', id: call.id, name: fn.name, input };
 }
 
 function toolResultOf(m: Json, at: string): Json {
@@ -276,7 +201,7 @@ function toolResultOf(m: Json, at: string): Json {
   if (typeof content === 'string') {
     if (content !== '') block.content = content;
   } else {
-    const blocks = addTextBlocks(content, `${at}.content`, []);
+    const blocks = textBlocksOf(content, `${at}.content`);
     if (blocks.length > 0) block.content = blocks;
   }
   return block;
@@ -286,15 +211,11 @@ function toolsOf(tools: unknown): Json[] | null {
   if (!isSet(tools)) return null;
   if (!Array.isArray(tools)) throw invalid('tools', 'expected an array');
   return tools.map((tool: unknown, i) => {
-    if (!isObject(tool)) throw invalid(`tools[${i}]`, 'expected an object');
-    if (tool.type !== 'function') throw unsupported(`tools[${i}].type`, `'${String(tool.type)}'`, 'use function tools');
-    const fn = tool.function;
-    if (!isObject(fn) || typeof fn.name !== 'string') throw invalid(`tools[${i}].function.name`, 'expected a string');
-    if (isSet(fn.parameters) && !isObject(fn.parameters)) throw invalid(`tools[${i}].function.parameters`, 'expected a JSON schema object');
+    const { name, description, parameters, strict } = functionToolOf(tool, `tools[${i}]`, unsupported);
     // OpenAI lets a tool omit its parameters (none); Anthropic requires an object schema.
-    const out: Json = { name: fn.name, input_schema: isObject(fn.parameters) ? fn.parameters : { type: 'object', properties: {} } };
-    if (typeof fn.description === 'string') out.description = fn.description;
-    if (typeof fn.strict === 'boolean') out.strict = fn.strict;
+    const out: Json = { name, input_schema: parameters ?? { type: 'object', properties: {} } };
+    if (description !== undefined) out.description = description;
+    if (strict !== undefined) out.strict = strict;
     return out;
   });
 }
@@ -314,12 +235,8 @@ function toolChoiceOf(choice: unknown, parallel: unknown): Json | null {
 
 /** Structured output: a JSON schema is Anthropic's `output_config.format`; plain JSON mode has no counterpart. */
 function outputFormatOf(format: unknown): Json | null {
-  if (!isSet(format)) return null;
-  if (!isObject(format)) throw invalid('response_format', 'expected an object');
-  if (format.type === 'text') return null;
-  if (format.type === 'json_object') throw unsupported('response_format', "of type 'json_object'", "use 'json_schema'");
-  if (format.type !== 'json_schema') throw invalid('response_format.type', "expected 'text', 'json_object' or 'json_schema'");
-  const schema = isObject(format.json_schema) ? format.json_schema.schema : undefined;
-  if (!isObject(schema)) throw invalid('response_format.json_schema.schema', 'expected a JSON schema object');
-  return { type: 'json_schema', schema };
+  const wanted = responseFormatOf(format);
+  if (wanted === null) return null;
+  if (wanted.schema === undefined) throw unsupported('response_format', "of type 'json_object'", "use 'json_schema'");
+  return { type: 'json_schema', schema: wanted.schema };
 }

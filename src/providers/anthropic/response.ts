@@ -10,7 +10,7 @@
  * Stop reasons: end_turn, stop_sequence, pause_turn → stop; max_tokens and
  * model_context_window_exceeded → length; tool_use → tool_calls; refusal → content_filter.
  */
-import type { ResponseObserver, ResponseReport } from '../openai/response.js';
+import { JsonTranslator, untranslated } from '../json-translator.js';
 import type { Usage } from '../usage.js';
 import { toOpenAiError } from './errors.js';
 
@@ -114,45 +114,20 @@ export function toOpenAiCompletion(message: AnthropicMessage, createdSec: number
   };
 }
 
-const EMPTY = Buffer.alloc(0);
-
 /**
- * A JSON response, read whole and given to the client translated: a message as a chat.completion,
- * an Anthropic error as an OpenAI error (the status is the pipeline's, errors.ts). A body that is
- * neither (a proxy's HTML page) reaches the client as it came. Nothing reaches the client before the
- * body ended: a JSON document cannot be translated in parts.
+ * A JSON response as the client gets it: a message as a chat.completion, an Anthropic error as an
+ * OpenAI error (the status is the pipeline's, errors.ts); anything else as it came.
  */
-export class JsonResponseTranslator implements ResponseObserver {
-  private readonly chunks: Buffer[] = [];
-  private usage: Usage | null = null;
-  private responseModel: string | null = null;
-  private complete = false;
-
-  constructor(private readonly createdSec: number) {}
-
-  push(chunk: Buffer, endOfStream: boolean): Buffer {
-    // Copied: `chunk` belongs to a gRPC message that should not be kept alive.
-    if (chunk.length > 0) this.chunks.push(Buffer.from(chunk));
-    if (!endOfStream) return EMPTY;
-    const bytes = Buffer.concat(this.chunks);
-    this.chunks.length = 0;
-    let body: unknown;
-    try {
-      body = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      return bytes;
-    }
-    const type = (body as { type?: unknown } | null)?.type;
-    if (type === 'error') return Buffer.from(JSON.stringify(toOpenAiError(null, body).body));
-    if (type !== 'message') return bytes;
-    const message = body as AnthropicMessage;
-    if (message.usage != null && typeof message.usage === 'object') this.usage = usageOf(message.usage);
-    if (typeof message.model === 'string') this.responseModel = message.model;
-    this.complete = true;
-    return Buffer.from(JSON.stringify(toOpenAiCompletion(message, this.createdSec)));
-  }
-
-  report(): ResponseReport {
-    return { usage: this.usage, responseModel: this.responseModel, contentEvents: 0, complete: this.complete };
+export class JsonResponseTranslator extends JsonTranslator {
+  constructor(createdSec: number) {
+    super((body, bytes) => {
+      const type = (body as { type?: unknown } | null)?.type;
+      if (type === 'error') return { ...untranslated(bytes), bytes: Buffer.from(JSON.stringify(toOpenAiError(null, body).body)) };
+      if (type !== 'message') return untranslated(bytes);
+      const message = body as AnthropicMessage;
+      const usage = message.usage != null && typeof message.usage === 'object' ? usageOf(message.usage) : null;
+      const responseModel = typeof message.model === 'string' ? message.model : null;
+      return { bytes: Buffer.from(JSON.stringify(toOpenAiCompletion(message, createdSec))), usage, responseModel, complete: true };
+    });
   }
 }

@@ -22,7 +22,7 @@
  * the pipeline for what the client got (`contentEvents`: text deltas and tool-argument fragments).
  */
 import { MALFORMED_STREAM_EVENT, TRUNCATED_STREAM_EVENT, type ResponseObserver, type ResponseReport } from '../openai/response.js';
-import { eventData, SseSplitter, type Verdict } from '../sse.js';
+import { eventObject, SseSplitter, type Verdict } from '../sse.js';
 import { toOpenAiError } from './errors.js';
 import { finishReasonOf, openAiUsageOf, usageOf, type AnthropicUsage, type FinishReason } from './response.js';
 
@@ -98,16 +98,10 @@ export class ToOpenAiStream implements ResponseObserver {
 
   private onEvent(bytes: Buffer, start: number, end: number): Verdict {
     if (this.state !== 'open') return 'last';
-    const data = eventData(bytes, start, end);
+    const event = eventObject(bytes, start, end);
     // A comment, or an event without data: nothing to translate.
-    if (data === null || data.trim() === '') return 'keep';
-    let event: unknown;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      event = null;
-    }
-    if (!isObject(event)) this.fail(MALFORMED);
+    if (event === undefined) return 'keep';
+    if (event === null) this.fail(MALFORMED);
     else this.translate(event);
     return this.state === 'open' ? 'keep' : 'last';
   }

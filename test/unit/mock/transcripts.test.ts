@@ -14,6 +14,8 @@ const FIXTURES = join(import.meta.dirname, '../../fixtures/streams');
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8');
 
 const ANTHROPIC_HEADERS = { 'x-api-key': 'k', 'anthropic-version': '2023-06-01' };
+const GEMINI_HEADERS = { 'x-goog-api-key': 'k' };
+const GEMINI_STREAM = '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse';
 const CASES: ReadonlyArray<[file: string, config: Partial<MockInstanceConfig>, path: string, headers: Record<string, string>, body: object]> = [
   ['openai-mock.sse', { format: 'openai' }, '/v1/chat/completions', {}, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], stream: true, stream_options: { include_usage: true } }],
   ['anthropic-mock.sse', { format: 'anthropic' }, '/v1/messages', ANTHROPIC_HEADERS, { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: 'Say hello' }], stream: true }],
@@ -28,6 +30,17 @@ const CASES: ReadonlyArray<[file: string, config: Partial<MockInstanceConfig>, p
       messages: [{ role: 'user', content: 'Weather in Paris?' }],
       tools: [{ name: 'get_weather', description: 'Current weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
       stream: true,
+    },
+  ],
+  ['gemini-mock.sse', { format: 'gemini' }, GEMINI_STREAM, GEMINI_HEADERS, { contents: [{ role: 'user', parts: [{ text: 'Say hello' }] }] }],
+  [
+    'gemini-mock-tool.sse',
+    { format: 'gemini' },
+    GEMINI_STREAM,
+    GEMINI_HEADERS,
+    {
+      contents: [{ role: 'user', parts: [{ text: 'Weather in Paris?' }] }],
+      tools: [{ functionDeclarations: [{ name: 'get_weather', description: 'Current weather', parametersJsonSchema: { type: 'object', properties: { city: { type: 'string' } } } }] }],
     },
   ],
 ];
@@ -129,5 +142,22 @@ describe('golden stream transcripts', () => {
       content_block: { type: 'tool_use', id: 'toolu_mock_golden_1', name: 'get_weather', input: {} },
     });
     expect(data.find((d) => d.type === 'message_delta')).toMatchObject({ delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 4 } });
+  });
+
+  it('Gemini: the documented event sequence (text events, the last with its finish reason), with every documented field, CRLF-delimited', () => {
+    const documented = sseEvents(fixture('gemini-documented.sse')).map((e) => JSON.parse(e.data) as Record<string, any>);
+    const mock = sseEvents(fixture('gemini-mock.sse')).map((e) => JSON.parse(e.data) as Record<string, any>);
+    const kind = (r: Record<string, any>): string => (r.candidates[0].finishReason === undefined ? 'text' : `finish:${r.candidates[0].finishReason}`);
+    expect([...new Set(mock.map(kind))]).toEqual([...new Set(documented.map(kind))]);
+    for (const d of documented) expect(missingKeys(d, kind(d) === 'text' ? mock[0] : mock.at(-1))).toEqual([]);
+    expect(fixture('gemini-mock.sse').split('\r\n\r\n').length).toBe(mock.length + 1);
+    // Cumulative usage: each event counts the candidate tokens so far.
+    expect(mock.map((r) => r.usageMetadata.candidatesTokenCount)).toEqual([1, 2, 3, 3]);
+  });
+
+  it('Gemini with tools: a functionCall part after the text, before the finishing event', () => {
+    const events = sseEvents(fixture('gemini-mock-tool.sse')).map((e) => JSON.parse(e.data) as Record<string, any>);
+    expect(events.at(-2)!.candidates[0].content.parts).toEqual([{ functionCall: { name: 'get_weather', args: {} } }]);
+    expect(events.at(-1)).toMatchObject({ candidates: [{ finishReason: 'STOP' }], usageMetadata: { candidatesTokenCount: 4 } });
   });
 });

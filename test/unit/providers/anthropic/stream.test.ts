@@ -8,12 +8,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APIError } from 'openai';
-import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
-import { Stream } from 'openai/streaming';
 import { describe, expect, it } from 'vitest';
 import { MALFORMED_STREAM_EVENT, TRUNCATED_STREAM_EVENT } from '../../../../src/providers/openai/response.js';
 import { observeResponse } from '../../../../src/providers/anthropic/observe.js';
 import { ToOpenAiStream } from '../../../../src/providers/anthropic/stream.js';
+import { assemble, expectSameHoweverSliced, sdkRead, slicings } from '../../../support/openai-chunks.js';
 import { sseEvents } from '../../../support/sse-events.js';
 import { feed } from '../../../support/streams.js';
 
@@ -51,44 +50,6 @@ function expectedOf(transcript: Buffer): Expected {
   return { id, model, text, tools: tools.map((t) => ({ id: t.id, name: t.name, input: JSON.parse(t.json || '{}') })), stopReason, error };
 }
 
-/** Every way of slicing `bytes` the tests try: whole, byte by byte, in two at every offset, with empty chunks. */
-function* slicings(bytes: Buffer): Generator<Buffer[]> {
-  yield [bytes];
-  yield [...bytes].map((b) => Buffer.from([b]));
-  for (let at = 1; at < bytes.length; at++) yield [bytes.subarray(0, at), bytes.subarray(at)];
-  yield [Buffer.alloc(0), bytes.subarray(0, 99), Buffer.alloc(0), bytes.subarray(99), Buffer.alloc(0)];
-}
-
-/** The chunks the official SDK's stream parser yields for `bytes`, and the error it raised, if any. */
-async function sdkRead(bytes: Buffer): Promise<{ chunks: ChatCompletionChunk[]; error: unknown }> {
-  const stream = Stream.fromSSEResponse<ChatCompletionChunk>(new Response(bytes), new AbortController());
-  const chunks: ChatCompletionChunk[] = [];
-  try {
-    for await (const chunk of stream) chunks.push(chunk);
-  } catch (error) {
-    return { chunks, error };
-  }
-  return { chunks, error: null };
-}
-
-/** The answer the chunks make, as an OpenAI client assembles it. */
-function assemble(chunks: readonly ChatCompletionChunk[]) {
-  let text = '';
-  let finishReason: string | null = null;
-  const calls: Array<{ id: string; name: string; arguments: string }> = [];
-  for (const c of chunks) {
-    for (const choice of c.choices) {
-      text += choice.delta.content ?? '';
-      if (choice.finish_reason !== null) finishReason = choice.finish_reason;
-      for (const t of choice.delta.tool_calls ?? []) {
-        if (t.id !== undefined) calls[t.index] = { id: t.id, name: t.function!.name!, arguments: '' };
-        calls[t.index]!.arguments += t.function?.arguments ?? '';
-      }
-    }
-  }
-  return { text, finishReason, calls, usage: chunks.find((c) => c.usage != null)?.usage ?? null };
-}
-
 const TRANSCRIPTS = ['anthropic-documented.sse', 'anthropic-mock.sse', 'anthropic-mock-tool.sse', 'anthropic-tools.sse', 'anthropic-error.sse'];
 const FINISH: Readonly<Record<string, string>> = { end_turn: 'stop', tool_use: 'tool_calls' };
 
@@ -97,15 +58,7 @@ describe.each(TRANSCRIPTS)('%s', (name) => {
   const expected = expectedOf(transcript);
 
   it.each([true, false])('include_usage %s: the same bytes and report however the stream is sliced', (includeUsage) => {
-    const reference = translator(includeUsage);
-    const whole = feed(reference, [transcript]);
-    const report = reference.report();
-    for (const parts of slicings(transcript)) {
-      const t = translator(includeUsage);
-      const out = feed(t, parts);
-      if (!out.equals(whole)) expect({ parts: parts.map((p) => p.length), out: out.toString('utf8') }).toEqual({ parts: parts.map((p) => p.length), out: whole.toString('utf8') });
-      expect(t.report()).toEqual(report);
-    }
+    expectSameHoweverSliced(() => translator(includeUsage), transcript);
   });
 
   it.each([true, false])("include_usage %s: the SDK's parser reads the answer the transcript carries", async (includeUsage) => {
