@@ -10,7 +10,7 @@ import type { HeaderPair, ProviderAdapter } from '../providers/adapter.js';
 import { credentialHeader, CREDENTIAL_HEADERS } from '../providers/auth.js';
 import { headerAllowlist, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import { PROVIDERS } from '../providers/registry.js';
-import type { Endpoint } from '../routing/types.js';
+import type { Call } from '../routing/types.js';
 import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
 
 export type { BalancePreset, Capability, StrategyKind };
@@ -41,7 +41,7 @@ export interface Deployment {
   /** Speaks its provider's API (providers/registry.ts). */
   readonly adapter: ProviderAdapter;
   /** `:path`, query included, of a call for each endpoint; null for one its provider does not serve (schema.ts refuses the capability). */
-  readonly paths: Readonly<Record<Endpoint, string | null>>;
+  readonly paths: Readonly<Record<Call, string | null>>;
   /** What every attempt at it carries: its credential (none when it needs none: vLLM, the mock) and fixed headers. */
   readonly upstreamHeaders: readonly HeaderPair[];
   /**
@@ -214,14 +214,15 @@ function credentialOf(d: DeploymentFile, env: NodeJS.ProcessEnv, files: Readonly
 }
 
 /** The path and headers of every call to `d`: router.yaml's `endpoint`, else its provider's defaults. */
-function upstreamOf(d: DeploymentFile, adapter: ProviderAdapter, credential: string | null): { paths: Record<Endpoint, string | null>; headers: HeaderPair[] } {
+function upstreamOf(d: DeploymentFile, adapter: ProviderAdapter, credential: string | null): { paths: Record<Call, string | null>; headers: HeaderPair[] } {
   const basePath = d.endpoint?.base_path ?? adapter.defaults.basePath(d.provider_model);
   const query = new URLSearchParams(d.endpoint?.query ?? adapter.defaults.query).toString();
-  const pathOf = (suffix: string | null) => (suffix === null ? null : `${basePath}${suffix}${query === '' ? '' : `?${query}`}`);
+  // The provider's own query on a path (Gemini's `alt=sse`) comes first.
+  const pathOf = (suffix: string | null) => (suffix === null ? null : query === '' ? `${basePath}${suffix}` : `${basePath}${suffix}${suffix.includes('?') ? '&' : '?'}${query}`);
   const headers: HeaderPair[] = Object.entries({ ...adapter.defaults.headers, ...d.endpoint?.headers }).map(([name, value]) => [name.toLowerCase(), value]);
   const auth = credentialHeader(d.endpoint?.auth ?? adapter.defaults.auth, credential);
   if (auth !== null) headers.push(auth);
-  return { paths: { chat: pathOf(adapter.paths.chat), embeddings: pathOf(adapter.paths.embeddings) }, headers };
+  return { paths: { chat: pathOf(adapter.paths.chat), 'chat-stream': pathOf(adapter.paths['chat-stream']), embeddings: pathOf(adapter.paths.embeddings) }, headers };
 }
 
 type DeploymentFile = RouterConfigFile['deployments'][number];

@@ -75,7 +75,7 @@ export class Hop implements StreamHandler {
     const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, next?.deployment ?? d.name]];
     // The path, credential and headers of the cluster Envoy chose for this attempt (`xds.cluster_name`),
     // whatever an earlier attempt carried: every attempt shares one request header map.
-    const own = attemptHeaders(d, plan.endpoint);
+    const own = attemptHeaders(d, plan.call);
     setHeaders.push(...own.set);
     const removeHeaders = [ATTEMPT_COUNT_HEADER, ...own.remove];
     // Envoy buffered the body in OpenAI's format with the first deployment's model id.

@@ -27,7 +27,7 @@ import type { LoadsOf, Target } from '../routing/choose.js';
 import { routeRequestOf } from '../routing/features.js';
 import { completionTokens, earliestRecovery, estimatedPromptTokens } from '../routing/filters.js';
 import type { Plan } from '../routing/plan.js';
-import type { Decision, Endpoint, ExclusionReason, LoadView, RouteRequest } from '../routing/types.js';
+import { callOf, type Decision, type Endpoint, type ExclusionReason, type LoadView, type RouteRequest } from '../routing/types.js';
 import { clipped } from '../telemetry/logger.js';
 import { parseChatRequest, parseEmbeddingsRequest, type ApiRequest } from './api-request.js';
 import type { Holdings } from './holdings.js';
@@ -208,7 +208,7 @@ export class BodyRouting {
     const planned = req.disableFallbacks ? [] : this.p.router.hops(features, decision, this.loadsOf, this.p.env, avoid);
     // A hop whose provider cannot express the request is no fallback for it.
     const hops = planned.filter((h) => translationRefusal(this.p.config.deployments.get(h.deployment)!, req.body) === null);
-    this.plan = { endpoint: req.endpoint, primary: decision.primary.name, hops };
+    this.plan = { call: callOf(req.endpoint, req.stream), primary: decision.primary.name, hops };
   }
 
   /**

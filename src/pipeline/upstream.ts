@@ -7,7 +7,7 @@
 import type { Deployment } from '../config/compile.js';
 import { RouterError } from '../errors.js';
 import { allows, type HeaderAllowlist } from '../providers/forwarded-headers.js';
-import type { Endpoint } from '../routing/types.js';
+import { callOf, type Call } from '../routing/types.js';
 import type { ApiRequest } from './api-request.js';
 import type { HeaderPair, Headers, Outcome } from './types.js';
 
@@ -35,9 +35,9 @@ export const ATTEMPT_COUNT_HEADER = 'x-envoy-attempt-count';
  * What every attempt at `d` carries and may not carry: its path for the endpoint, its credential
  * and fixed headers — on a fallback hop they replace the previous deployment's.
  */
-export function attemptHeaders(d: Deployment, endpoint: Endpoint): { readonly set: HeaderPair[]; readonly remove: readonly string[] } {
+export function attemptHeaders(d: Deployment, call: Call): { readonly set: HeaderPair[]; readonly remove: readonly string[] } {
   // Routing sends a request only to a deployment with the endpoint's capability, which its provider serves (schema.ts).
-  return { set: [[':path', d.paths[endpoint]!], ...d.upstreamHeaders], remove: d.removedHeaders };
+  return { set: [[':path', d.paths[call]!], ...d.upstreamHeaders], remove: d.removedHeaders };
 }
 
 /**
@@ -121,7 +121,7 @@ export interface Upstream {
  * repeats when the plan has fewer: Envoy then retries within that deployment).
  */
 export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[], client: ClientHeaders): Upstream {
-  const attempt = attemptHeaders(d, req.endpoint);
+  const attempt = attemptHeaders(d, callOf(req.endpoint, req.stream));
   const setHeaders: HeaderPair[] = [[clusterHeader, d.name], [PLAN_HEADER, plan], ...attempt.set];
   HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.name]));
   if (req.stream) setHeaders.push([STREAM_HEADER, '1']);

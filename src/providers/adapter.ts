@@ -4,7 +4,7 @@
  * providers only through this: adding a provider touches its own folder and one registry line.
  */
 import type { FallbackReason } from '../routing/plan.js';
-import type { Endpoint, ProviderLimits } from '../routing/types.js';
+import type { Call, ProviderLimits } from '../routing/types.js';
 import type { ResponseObserver } from './openai/response.js';
 
 export type HeaderPair = readonly [name: string, value: string];
@@ -53,8 +53,8 @@ export interface ProviderAdapter {
   readonly defaults: EndpointDefaults;
   /** Client headers its API reads that a client may send (providers/forwarded-headers.ts). */
   readonly forwardedHeaders: readonly string[];
-  /** The path under the base path for each endpoint; null for one it does not serve. */
-  readonly paths: Readonly<Record<Endpoint, string | null>>;
+  /** The path under the base path (a query may follow) for each call; null for one it does not serve. */
+  readonly paths: Readonly<Record<Call, string | null>>;
   /**
    * The request body in OpenAI's format for a deployment whose model id is `providerModel`: what
    * Envoy buffers and replays on every attempt.

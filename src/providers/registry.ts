@@ -2,6 +2,7 @@
 import type { ProviderAdapter } from './adapter.js';
 import { anthropic } from './anthropic/adapter.js';
 import { azureOpenAi } from './azure-openai/adapter.js';
+import { gemini } from './gemini/adapter.js';
 import { openAi } from './openai/adapter.js';
 
 export const PROVIDERS = {
@@ -10,6 +11,7 @@ export const PROVIDERS = {
   vllm: openAi,
   'openai-compatible': openAi,
   anthropic,
+  gemini,
 } as const satisfies Readonly<Record<string, ProviderAdapter>>;
 
 export type ProviderName = keyof typeof PROVIDERS;

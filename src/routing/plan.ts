@@ -12,7 +12,7 @@
  * on another deployment of the same model before the reason's own fallback.
  */
 import type { Deployment } from '../config/compile.js';
-import type { Endpoint } from './types.js';
+import type { Call } from './types.js';
 
 /** Provider errors that move a request to the group's own kind of fallback (not 5xx or 429, which any hop takes). */
 export const FALLBACK_REASONS = ['content_policy', 'context_window'] as const;
@@ -30,8 +30,8 @@ export interface Plan {
    * no client can send or guess it (a client's plan header is removed), so requests never share one.
    */
   readonly id?: string;
-  /** The API the client called: each hop is called at its own path for it. */
-  readonly endpoint: Endpoint;
+  /** What the client called for: each hop is called at its own path for it. */
+  readonly call: Call;
   /** The deployment the request's body and credential were prepared for (attempt 1). */
   readonly primary: string;
   readonly hops: readonly Hop[];
@@ -40,13 +40,16 @@ export interface Plan {
 const FLAG: Readonly<Record<FallbackReason, string>> = { content_policy: 'p', context_window: 'w' };
 const NONE: ReadonlySet<FallbackReason> = new Set();
 
-/** Endpoints other than chat, as a plan names them (a token starting with `#`). */
-const ENDPOINT_TOKENS: ReadonlyMap<string, Endpoint> = new Map([['#embeddings', 'embeddings']]);
+/** Calls other than chat, as a plan names them (a token starting with `#`). */
+const CALL_TOKENS: ReadonlyMap<string, Call> = new Map([
+  ['#chat-stream', 'chat-stream'],
+  ['#embeddings', 'embeddings'],
+]);
 
-/** `@id #endpoint primary hop hop:pw …` — deployment names are cluster names, which have no spaces, colons or `#`. */
+/** `@id #call primary hop hop:pw …` — deployment names are cluster names, which have no spaces, colons or `#`. */
 export function formatPlan(plan: Plan): string {
   let out = plan.id === undefined ? '' : `@${plan.id} `;
-  if (plan.endpoint !== 'chat') out += `#${plan.endpoint} `;
+  if (plan.call !== 'chat') out += `#${plan.call} `;
   out += plan.primary;
   for (const h of plan.hops) {
     out += ` ${h.deployment}`;
@@ -60,8 +63,8 @@ export function parsePlan(value: string | undefined, known: ReadonlyMap<string, 
   if (value === undefined) return null;
   const entries = value.trim().split(/\s+/);
   const id = entries[0]?.startsWith('@') ? entries.shift()!.slice(1) : undefined;
-  const endpoint = entries[0]?.startsWith('#') ? ENDPOINT_TOKENS.get(entries.shift()!) : 'chat';
-  if (endpoint === undefined) return null;
+  const call = entries[0]?.startsWith('#') ? CALL_TOKENS.get(entries.shift()!) : 'chat';
+  if (call === undefined) return null;
   const [primary, ...rest] = entries;
   if (primary === undefined || !known.has(primary)) return null;
   const hops: Hop[] = [];
@@ -72,7 +75,7 @@ export function parsePlan(value: string | undefined, known: ReadonlyMap<string, 
     for (const r of FALLBACK_REASONS) if (flags.includes(FLAG[r])) serves.add(r);
     hops.push({ deployment: name, serves: serves.size === 0 ? NONE : serves });
   }
-  return id === undefined ? { endpoint, primary, hops } : { id, endpoint, primary, hops };
+  return id === undefined ? { call, primary, hops } : { id, call, primary, hops };
 }
 
 /**

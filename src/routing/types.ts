@@ -13,6 +13,10 @@ export interface PolicyEnv {
 /** The OpenAI endpoints the router routes. */
 export type Endpoint = 'chat' | 'embeddings';
 
+/** What a provider is called for: some APIs stream at another path (Gemini, Bedrock). */
+export type Call = 'chat' | 'chat-stream' | 'embeddings';
+export const callOf = (endpoint: Endpoint, stream: boolean): Call => (endpoint === 'chat' && stream ? 'chat-stream' : endpoint);
+
 /** What routing needs to know about a request, derived once from its body and headers (features.ts). */
 export interface RouteRequest {
   /** The `model` the client asked for: a model group or a virtual model such as `auto`. */

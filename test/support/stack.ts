@@ -15,8 +15,13 @@ import { ROUTER_NODE_FLAGS } from '../../src/devstack/node-flags.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
 import { startMockInstance, type MockInstance } from '../../src/mock/server.js';
+import type { MockInstanceConfig } from '../../src/mock/behaviour.js';
 import { emptyTotals, usageDay, type UsageDimension, type UsageRecord, type UsageTotals } from '../../src/state/store.js';
 import { freePort } from '../../src/devstack/ports.js';
+
+type MockFormat = MockInstanceConfig['format'] & string;
+/** The formats the mock speaks; a deployment of a provider of the same name gets that format. */
+const MOCK_FORMATS: readonly MockFormat[] = ['openai', 'azure-openai', 'anthropic', 'bedrock', 'gemini'];
 
 export interface StackDeployment {
   readonly name: string;
@@ -31,7 +36,7 @@ export interface StackDeployment {
    * The mock's wire format (default OpenAI) and whether it rejects what the real API rejects (default:
    * off for OpenAI, on for the other formats). A strict mock expects the credential `apiKeyEnv` names.
    */
-  readonly mock?: { readonly format?: 'openai' | 'azure-openai' | 'anthropic'; readonly strict?: boolean };
+  readonly mock?: { readonly format?: MockFormat; readonly strict?: boolean };
   /** More router.yaml fields for this deployment (tags, tier, context_window, price, limits, …). */
   readonly extra?: Readonly<Record<string, unknown>>;
   /** In router.yaml only: Envoy gets no cluster (and no mock) for it, the mistake check-envoy reports. */
@@ -139,7 +144,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       // The mock speaks the deployment's provider's format unless told otherwise (Azure's at its
       // deployment path), lenient for OpenAI's and Azure's (most tests configure no credential).
       const provider = d.extra?.provider;
-      const format = d.mock?.format ?? (provider === 'azure-openai' || provider === 'anthropic' ? provider : undefined);
+      const format = d.mock?.format ?? MOCK_FORMATS.find((f) => f !== 'openai' && f === provider);
       const deployments = format === 'azure-openai' ? [d.providerModel ?? `${d.group}-provider`] : undefined;
       const strict = d.mock?.strict ?? (d.mock?.format === undefined && provider === 'azure-openai' ? false : undefined);
       const wire = { format, strict, api_key: apiKey, deployments };

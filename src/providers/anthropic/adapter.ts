@@ -17,7 +17,7 @@ export const anthropic: ProviderAdapter = {
   defaults: { basePath: () => '/v1', query: {}, auth: 'x-api-key', headers: { 'anthropic-version': ANTHROPIC_VERSION } },
   // What the Anthropic SDKs send besides OpenAI's: the beta features a client opts in to.
   forwardedHeaders: [...FORWARDED_HEADERS, 'anthropic-beta'],
-  paths: { chat: '/messages', embeddings: null },
+  paths: { chat: '/messages', 'chat-stream': '/messages', embeddings: null },
   rewriteBody,
   translate: (body, providerModel) => fromOpenAiRequest(body, { model: providerModel }),
   clientStatus: openAiStatusOf,

@@ -38,7 +38,7 @@ export function openAiWire(defaults: EndpointDefaults): ProviderAdapter {
   return {
     defaults,
     forwardedHeaders: FORWARDED_HEADERS,
-    paths: { chat: '/chat/completions', embeddings: '/embeddings' },
+    paths: { chat: '/chat/completions', 'chat-stream': '/chat/completions', embeddings: '/embeddings' },
     rewriteBody,
     translate: null,
     clientStatus: (status) => status,

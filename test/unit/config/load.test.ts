@@ -48,7 +48,7 @@ describe('router.yaml', () => {
 
   it("calls each deployment at its provider's path with its provider's auth, unless router.yaml says otherwise", () => {
     const c = config();
-    expect(c.deployments.get('mini-a')!.paths).toEqual({ chat: '/v1/chat/completions', embeddings: '/v1/embeddings' });
+    expect(c.deployments.get('mini-a')!.paths).toEqual({ chat: '/v1/chat/completions', 'chat-stream': '/v1/chat/completions', embeddings: '/v1/embeddings' });
     // Azure: the deployment (its provider_model) in the path, the GA api-version, the key in api-key.
     const azure = parseConfig(ROUTER_YAML.replace('    provider: azure-openai\n', '    provider: azure-openai\n    api_key_env: AZ\n'), 'router.yaml', { AZ: 'az-key' }).deployments.get('mini-b')!;
     expect(azure.paths.chat).toBe('/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21');
@@ -95,7 +95,7 @@ describe('router.yaml', () => {
       .replace('context_window: 128000\n  - name: big', 'context_windw: 128000\n  - name: big');
     expect(problems(broken)).toEqual([
       '10:deployments[0].weight: Too small: expected number to be >0',
-      '15:deployments[1].provider: Invalid option: expected one of "openai"|"azure-openai"|"vllm"|"openai-compatible"|"anthropic"',
+      '15:deployments[1].provider: Invalid option: expected one of "openai"|"azure-openai"|"vllm"|"openai-compatible"|"anthropic"|"gemini"',
       '14:deployments[1].context_window: Invalid input: expected number, received undefined',
       '14:deployments[1]: Unrecognized key: "context_windw"',
     ]);
