@@ -6,6 +6,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStream } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -65,12 +66,7 @@ describe('an Anthropic deployment for OpenAI clients', () => {
   it('streams with include_usage: OpenAI chunks, one usage chunk, billed as reported', async () => {
     stack.resetMocks();
     const stream = await client().chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } });
-    let text = '';
-    let usage: OpenAI.CompletionUsage | null | undefined = null;
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta.content ?? '';
-      if (chunk.usage) usage = chunk.usage;
-    }
+    const { text, usage } = await readStream(stream);
     expect(text.length).toBeGreaterThan(0);
     const reported = mock(CLAUDE.name).stats().usage;
     expect(usage).toMatchObject({ prompt_tokens: reported.promptTokens, completion_tokens: reported.completionTokens });
@@ -142,9 +138,7 @@ describe('fallbacks across formats', () => {
     mock(CLAUDE.name).setBehaviour({ status: 529 });
     try {
       const stream = await client().chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hello' }], stream: true });
-      let text = '';
-      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-      expect(text.length).toBeGreaterThan(0);
+      expect((await readStream(stream)).text.length).toBeGreaterThan(0);
     } finally {
       mock(CLAUDE.name).setBehaviour({ status: 200 });
     }

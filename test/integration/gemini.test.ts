@@ -6,6 +6,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStream } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -50,12 +51,7 @@ describe('a Gemini deployment for OpenAI clients', () => {
   it('streams at streamGenerateContent?alt=sse, with the usage chunk the client asked for', async () => {
     stack.resetMocks();
     const stream = await client().chat.completions.create({ model: 'gemini', messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } });
-    let text = '';
-    let usage: OpenAI.CompletionUsage | null | undefined = null;
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta.content ?? '';
-      if (chunk.usage) usage = chunk.usage;
-    }
+    const { text, usage } = await readStream(stream);
     expect(text.length).toBeGreaterThan(0);
     expect(lastSeen(GEMINI.name).path).toBe(`/v1beta/models/${GEMINI.providerModel}:streamGenerateContent?alt=sse`);
     const reported = mock(GEMINI.name).stats().usage;
@@ -84,9 +80,7 @@ describe('a Gemini deployment for OpenAI clients', () => {
     mock(GPT.name).setBehaviour({ status: 503 });
     try {
       const stream = await client().chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hello' }], stream: true });
-      let text = '';
-      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-      expect(text.length).toBeGreaterThan(0);
+      expect((await readStream(stream)).text.length).toBeGreaterThan(0);
     } finally {
       mock(GPT.name).setBehaviour({ status: 200 });
     }

@@ -2,14 +2,8 @@
 import { request } from 'node:http';
 import type OpenAI from 'openai';
 
-/** Streams a completion with `include_usage` and returns the text and the usage chunk's usage. */
-export async function streamWithUsage(client: OpenAI, model: string): Promise<{ text: string; usage: OpenAI.CompletionUsage | null }> {
-  const stream = await client.chat.completions.create({
-    model,
-    stream: true,
-    stream_options: { include_usage: true },
-    messages: [{ role: 'user', content: 'Say hello' }],
-  });
+/** Reads a stream to its end: its text and the usage chunk's usage, if any. */
+export async function readStream(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Promise<{ text: string; usage: OpenAI.CompletionUsage | null }> {
   let text = '';
   let usage: OpenAI.CompletionUsage | null = null;
   for await (const chunk of stream) {
@@ -17,6 +11,11 @@ export async function streamWithUsage(client: OpenAI, model: string): Promise<{ 
     usage = chunk.usage ?? usage;
   }
   return { text, usage };
+}
+
+/** Streams a completion with `include_usage` and returns the text and the usage chunk's usage. */
+export async function streamWithUsage(client: OpenAI, model: string): Promise<{ text: string; usage: OpenAI.CompletionUsage | null }> {
+  return readStream(await client.chat.completions.create({ model, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Say hello' }] }));
 }
 
 /** A raw POST of a chat-completions body (an object is JSON-encoded), with extra headers. */
