@@ -6,7 +6,7 @@
 import { hashKey, keyFromRecord, type Limits, type VirtualKey } from '../auth/keys.js';
 import type { OverloadLimits } from '../admission/overload.js';
 import type { WindowName } from '../admission/windows.js';
-import type { HeaderPair, ProviderAdapter } from '../providers/adapter.js';
+import type { HeaderPair, ProviderAdapter, Signer } from '../providers/adapter.js';
 import { credentialHeader, CREDENTIAL_HEADERS } from '../providers/auth.js';
 import { headerAllowlist, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import { PROVIDERS } from '../providers/registry.js';
@@ -49,6 +49,8 @@ export interface Deployment {
    * from the response), and whatever another deployment's attempt set on the request all attempts share.
    */
   readonly removedHeaders: readonly string[];
+  /** Signs each attempt (`aws-sigv4`), after its body is written (pipeline/attempt.ts). */
+  readonly signer: Signer | null;
   /** The variable or file named for its credential when it is missing, so `serve` can say so at start. */
   readonly missingCredential: string | null;
   /** The client headers it receives: its provider's allowlist and its own `forward_headers`. */
@@ -199,18 +201,42 @@ function groupWeights(file: RouterConfigFile, group: string): (d: RouterConfigFi
   return () => 1;
 }
 
-/** The credential of `d`: from its variable or its file (`files`: their contents, read by load.ts). */
-function credentialOf(d: DeploymentFile, env: NodeJS.ProcessEnv, files: ReadonlyMap<string, string>): { value: string | null; missing: string | null } {
-  if (d.api_key_env !== undefined) {
-    const value = env[d.api_key_env] ?? null;
-    return { value, missing: value === null ? `environment variable ${d.api_key_env}` : null };
+interface Secret {
+  readonly value: string | null;
+  /** The variable or file named for it when it is missing. */
+  readonly missing: string | null;
+}
+
+const NO_SECRET: Secret = { value: null, missing: null };
+
+/** A secret from its variable or its file (`files`: their contents, read by load.ts). */
+function secretOf(ref: { readonly env?: string | undefined; readonly file?: string | undefined }, env: NodeJS.ProcessEnv, files: ReadonlyMap<string, string>): Secret {
+  if (ref.env !== undefined) {
+    const value = env[ref.env] ?? null;
+    return { value, missing: value === null ? `environment variable ${ref.env}` : null };
   }
-  if (d.api_key_file !== undefined) {
+  if (ref.file !== undefined) {
     // A Secret mounted as a file usually ends in a newline, which no credential holds.
-    const value = files.get(d.api_key_file)?.trim() || null;
-    return { value, missing: value === null ? `file ${d.api_key_file}` : null };
+    const value = files.get(ref.file)?.trim() || null;
+    return { value, missing: value === null ? `file ${ref.file}` : null };
   }
-  return { value: null, missing: null };
+  return NO_SECRET;
+}
+
+/** Every file router.yaml names for a deployment's secrets (load.ts reads them). */
+export function secretFilesOf(d: DeploymentFile): string[] {
+  const refs = [{ file: d.api_key_file }, d.aws?.access_key_id, d.aws?.secret_access_key, d.aws?.session_token];
+  return refs.flatMap((r) => (r?.file === undefined ? [] : [r.file]));
+}
+
+/** The signer of a deployment whose auth is `aws-sigv4`, or why it has none. */
+function signerOf(d: DeploymentFile, adapter: ProviderAdapter, env: NodeJS.ProcessEnv, files: ReadonlyMap<string, string>): { signer: Signer | null; missing: string | null } {
+  if (d.aws === undefined || adapter.signerFor === undefined) return { signer: null, missing: null };
+  const [keyId, secret, token] = [d.aws.access_key_id, d.aws.secret_access_key, d.aws.session_token].map((r) => (r === undefined ? NO_SECRET : secretOf(r, env, files)));
+  const missing = keyId!.missing ?? secret!.missing ?? token!.missing;
+  if (missing !== null || keyId!.value === null || secret!.value === null) return { signer: null, missing };
+  const host = d.aws.host ?? adapter.awsHostOf!(d.aws.region);
+  return { signer: adapter.signerFor({ region: d.aws.region, host, accessKeyId: keyId!.value, secretAccessKey: secret!.value, sessionToken: token!.value }), missing: null };
 }
 
 /** The path and headers of every call to `d`: router.yaml's `endpoint`, else its provider's defaults. */
@@ -233,8 +259,8 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
   const byGroup = new Map<string, Deployment[]>();
   const weightOf = new Map(file.model_groups.map((g) => [g.name, groupWeights(file, g.name)]));
   const upstreams = file.deployments.map((d) => {
-    const credential = credentialOf(d, env, files);
-    return { credential, ...upstreamOf(d, PROVIDERS[d.provider], credential.value) };
+    const credential = secretOf({ env: d.api_key_env, file: d.api_key_file }, env, files);
+    return { credential, ...signerOf(d, PROVIDERS[d.provider], env, files), ...upstreamOf(d, PROVIDERS[d.provider], credential.value) };
   });
   // Attempts share one request header map: what any deployment sets, another's attempt removes.
   const setByAny = new Set(upstreams.flatMap((u) => u.headers.map(([name]) => name)));
@@ -265,7 +291,8 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
       paths: upstream.paths,
       upstreamHeaders: upstream.headers,
       removedHeaders: mayNotCarry.filter((name) => !own.has(name)),
-      missingCredential: upstream.credential.missing,
+      signer: upstream.signer,
+      missingCredential: upstream.credential.missing ?? upstream.missing,
       forwardHeaders: headerAllowlist([...adapter.forwardedHeaders, ...d.forward_headers]),
     };
     deployments.set(d.name, deployment);

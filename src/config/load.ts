@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { type Document, LineCounter, parseDocument } from 'yaml';
-import { compileConfig, type RouterConfig } from './compile.js';
+import { compileConfig, secretFilesOf, type RouterConfig } from './compile.js';
 import { checkEnvoyConfig, type Level } from './envoy-check.js';
 import { configDumpAsStatic } from './envoy-dump.js';
 import { routerConfigSchema, type RouterConfigFile } from './schema.js';
@@ -81,7 +81,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<RouterConfig> {
   const validated = validateConfig(await readFile(file, 'utf8'), file);
   // Relative to router.yaml; a missing or unreadable file leaves the deployment without a credential, as serve.ts warns.
-  const named = [...new Set(validated.deployments.flatMap((d) => d.api_key_file ?? []))];
+  const named = [...new Set(validated.deployments.flatMap(secretFilesOf))];
   const contents = await Promise.all(named.map((f) => readFile(resolve(dirname(file), f), 'utf8').catch(() => null)));
   const files = new Map(named.flatMap((f, i): Array<[string, string]> => (contents[i] == null ? [] : [[f, contents[i]!]])));
   return compileConfig(validated, env, files);

@@ -67,6 +67,21 @@ const endpoint = z.strictObject({
     .optional(),
 });
 
+/** A secret from an environment variable or a file (a mounted Secret, read at start and every reload). */
+const secretRef = z
+  .strictObject({ env: z.string().min(1).optional(), file: z.string().min(1).optional() })
+  .refine((r) => (r.env === undefined) !== (r.file === undefined), { message: 'set exactly one of env and file' });
+
+/** `provider: bedrock`: the AWS key pair each attempt is signed with (SigV4), and its region. */
+const aws = z.strictObject({
+  region: z.string().regex(/^[a-z0-9-]+$/, 'must be an AWS region such as us-east-1'),
+  access_key_id: secretRef,
+  secret_access_key: secretRef,
+  session_token: secretRef.optional(),
+  /** The host signed for and called; the region's public endpoint by default. */
+  host: z.string().regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be a host name').optional(),
+});
+
 const deployment = z
   .strictObject({
   /** The Envoy cluster that serves this deployment; the router writes it into the routing header. */
@@ -84,6 +99,7 @@ const deployment = z
   api_key_env: z.string().min(1).optional(),
   /** A file holding the provider credential (a mounted Kubernetes Secret), read at start and at every reload. */
   api_key_file: z.string().min(1).optional(),
+  aws: aws.optional(),
   endpoint: endpoint.optional(),
   /**
    * Client headers this deployment receives besides its provider's allowlist (providers/forwarded-headers.ts);
@@ -109,6 +125,9 @@ const deployment = z
 })
   .refine((d) => d.api_key_env === undefined || d.api_key_file === undefined, { message: 'set api_key_env or api_key_file, not both', path: ['api_key_file'] })
   .superRefine((d, ctx) => {
+    const signed = (d.endpoint?.auth ?? PROVIDERS[d.provider].defaults.auth) === 'aws-sigv4';
+    if (signed && d.aws === undefined) ctx.addIssue({ code: 'custom', path: ['aws'], message: `provider ${d.provider} signs each request: set aws (region and key pair)` });
+    if (!signed && d.aws !== undefined) ctx.addIssue({ code: 'custom', path: ['aws'], message: 'only for a deployment whose auth is aws-sigv4' });
     for (const endpoint of ['chat', 'embeddings'] as const) {
       if (d.capabilities.includes(endpoint) && PROVIDERS[d.provider].paths[endpoint] === null) {
         ctx.addIssue({ code: 'custom', path: ['capabilities'], message: `provider ${d.provider} has no ${endpoint} API` });

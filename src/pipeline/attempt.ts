@@ -19,6 +19,7 @@ import { retryAtMs } from '../providers/retry-after.js';
 import { clipped } from '../telemetry/logger.js';
 import { attemptResult, cooldownAfter, type AttemptResult } from '../routing/cooldown.js';
 import { FALLBACK_REASONS, nextHop, parsePlan, type FallbackReason, type Plan } from '../routing/plan.js';
+import type { Call } from '../routing/types.js';
 import type { AttemptRecord } from './attempts.js';
 import type { Pipeline } from './pipeline.js';
 import { PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
@@ -55,6 +56,7 @@ function lastFallbackReason(records: readonly AttemptRecord[]): FallbackReason |
 
 export class Hop implements StreamHandler {
   private deployment: Deployment | null = null;
+  private call: Call = 'chat';
   private finished = false;
 
   constructor(private readonly p: Pipeline) {}
@@ -68,6 +70,7 @@ export class Hop implements StreamHandler {
     const now = this.p.env.now();
     this.noteSilentPrevious(requestId, plan, attempt, now);
     this.deployment = d;
+    this.call = plan.call;
     const earlier = this.p.attempts.peek(plan.id);
     const next = nextHop(plan, d.name, (name) => this.p.usable(name, now), lastFallbackReason(earlier));
     this.p.attempts.put(plan.id, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
@@ -109,7 +112,10 @@ export class Hop implements StreamHandler {
       // The request phase already asked for a stream's usage and removed the router's fields.
       const rewritten = d.adapter.translate !== null ? d.adapter.translate(parsed, d.providerModel) : d.adapter.rewriteBody({ body: parsed, stream: parsed.stream === true, clientWantsUsage: true, routerFields: false }, d.providerModel).body;
       if (rewritten === null) return PASS;
-      return { kind: 'continue', setHeaders: [['content-length', String(rewritten.length)]], removeHeaders: [], body: rewritten };
+      const setHeaders: HeaderPair[] = [['content-length', String(rewritten.length)]];
+      // Signed last: the signature covers this attempt's path, host and body as they leave.
+      if (d.signer !== null) setHeaders.push(...d.signer(d.paths[this.call]!, rewritten, this.p.env.now()));
+      return { kind: 'continue', setHeaders, removeHeaders: [], body: rewritten };
     } catch (err) {
       // The request phase parsed and re-wrote this body, so this cannot happen; if it does, say so.
       this.p.log.error({ err, deployment: d.name }, 'fallback hop: request body unreadable');

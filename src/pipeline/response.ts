@@ -80,7 +80,7 @@ export class ResponseSide {
       this.served = served;
       this.holdings.moveLoad(served, now);
     }
-    this.observer = this.served.adapter.observeResponse(contentType, this.sent.hideUsageEvent, now);
+    this.observer = this.served.adapter.observeResponse(contentType, this.sent.hideUsageEvent, now, this.served.providerModel);
     if (attributes.attempt !== null) this.settleFinalAttempt(attributes.attempt, now);
   }
 

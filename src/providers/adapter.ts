@@ -9,9 +9,22 @@ import type { ResponseObserver } from './openai/response.js';
 
 export type HeaderPair = readonly [name: string, value: string];
 
-/** How a deployment's credential travels. */
-export type AuthStyle = 'bearer' | 'api-key' | 'x-api-key' | 'goog-api-key' | 'none';
-export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key', 'goog-api-key', 'none'] as const satisfies readonly AuthStyle[];
+/** How a deployment's credential travels; `aws-sigv4`: each attempt is signed (`signerFor`). */
+export type AuthStyle = 'bearer' | 'api-key' | 'x-api-key' | 'goog-api-key' | 'aws-sigv4' | 'none';
+export const AUTH_STYLES = ['bearer', 'api-key', 'x-api-key', 'goog-api-key', 'aws-sigv4', 'none'] as const satisfies readonly AuthStyle[];
+
+/** AWS credentials and where they sign for. */
+export interface AwsSettings {
+  readonly region: string;
+  /** The host the request is signed for, and sent to (`:authority`). */
+  readonly host: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string | null;
+}
+
+/** The headers that authenticate one attempt: its final path and body signed at `nowMs`. */
+export type Signer = (path: string, body: Buffer, nowMs: number) => readonly HeaderPair[];
 
 /** Where and how a deployment is called, as router.yaml gives it with the provider's defaults filled in. */
 export interface EndpointSettings {
@@ -72,7 +85,11 @@ export interface ProviderAdapter {
    * Reads a response for usage and the model that answered; may change what the client gets (a
    * translating adapter's answer in OpenAI's format). `nowMs`: when the response started.
    */
-  observeResponse(contentType: string, hideUsageEvent: boolean, nowMs: number): ResponseObserver | null;
+  observeResponse(contentType: string, hideUsageEvent: boolean, nowMs: number, providerModel: string): ResponseObserver | null;
+  /** For `aws-sigv4`: the signer of a deployment's attempts. */
+  readonly signerFor?: (aws: AwsSettings) => Signer;
+  /** For `aws-sigv4`: the host a region's API is served at. */
+  readonly awsHostOf?: (region: string) => string;
   /** A refusal that another deployment may serve (a content filter, a context window). */
   fallbackReasonOf(errorBody: Buffer): FallbackReason | null;
   /** Its remaining requests and tokens, from response headers. */

@@ -18,6 +18,7 @@ export function credentialHeaderOf(style: AuthStyle): (typeof CREDENTIAL_HEADERS
       return 'x-api-key';
     case 'goog-api-key':
       return 'x-goog-api-key';
+    case 'aws-sigv4':
     case 'none':
       return null;
   }

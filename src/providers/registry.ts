@@ -2,6 +2,7 @@
 import type { ProviderAdapter } from './adapter.js';
 import { anthropic } from './anthropic/adapter.js';
 import { azureOpenAi } from './azure-openai/adapter.js';
+import { bedrock } from './bedrock/adapter.js';
 import { gemini } from './gemini/adapter.js';
 import { openAi } from './openai/adapter.js';
 
@@ -12,6 +13,7 @@ export const PROVIDERS = {
   'openai-compatible': openAi,
   anthropic,
   gemini,
+  bedrock,
 } as const satisfies Readonly<Record<string, ProviderAdapter>>;
 
 export type ProviderName = keyof typeof PROVIDERS;

@@ -95,7 +95,7 @@ describe('router.yaml', () => {
       .replace('context_window: 128000\n  - name: big', 'context_windw: 128000\n  - name: big');
     expect(problems(broken)).toEqual([
       '10:deployments[0].weight: Too small: expected number to be >0',
-      '15:deployments[1].provider: Invalid option: expected one of "openai"|"azure-openai"|"vllm"|"openai-compatible"|"anthropic"|"gemini"',
+      '15:deployments[1].provider: Invalid option: expected one of "openai"|"azure-openai"|"vllm"|"openai-compatible"|"anthropic"|"gemini"|"bedrock"',
       '14:deployments[1].context_window: Invalid input: expected number, received undefined',
       '14:deployments[1]: Unrecognized key: "context_windw"',
     ]);
