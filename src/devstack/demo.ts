@@ -13,7 +13,9 @@ import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from './pr
 const ROUTER_CONFIG = join(PROJECT_ROOT, 'examples', 'router.yaml');
 const MOCK_CONFIG = join(PROJECT_ROOT, 'examples', 'mock-providers.yaml');
 const ENVOY_CONFIG = join(PROJECT_ROOT, 'envoy', 'envoy.yaml');
-const DEPLOYMENTS = ['openai-gpt-4o-mini', 'azure-gpt-4o-mini', 'openai-gpt-4o'];
+const DEPLOYMENTS = ['openai-gpt-4o-mini', 'azure-gpt-4o-mini', 'openai-gpt-4o', 'anthropic-claude-sonnet'];
+/** examples/router.yaml's Anthropic credential: any key serves the mock. */
+const ANTHROPIC_KEY_ENV = 'ANTHROPIC_API_KEY';
 /** examples/router.yaml's `server.admin.token_env`. */
 const ADMIN_TOKEN_ENV = 'LLM_ROUTER_ADMIN_TOKEN';
 
@@ -22,13 +24,15 @@ envoy-llm-router demo is up.
   Envoy        http://127.0.0.1:10000   (admin http://127.0.0.1:9901)
   router       gRPC 127.0.0.1:50051, admin http://127.0.0.1:9090 (/readyz, /usage/log, /usage/totals)
                admin token ${adminToken} (${ADMIN_TOKEN_ENV})
-  providers    mock OpenAI on 127.0.0.1:18081-18084 (/_mock/stats)
+  providers    mock OpenAI and Azure OpenAI on 127.0.0.1:18081-18084, Anthropic on :18085 (/_mock/stats)
 
 Try it (demo keys: sk-llmr-demo, sk-llmr-free, sk-llmr-premium):
   curl -s http://127.0.0.1:10000/v1/chat/completions -H 'authorization: Bearer sk-llmr-demo' \\
     -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
   curl -sN http://127.0.0.1:10000/v1/chat/completions -H 'authorization: Bearer sk-llmr-demo' \\
     -H 'content-type: application/json' -d '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Say hello"}]}'
+  curl -s http://127.0.0.1:10000/v1/chat/completions -H 'authorization: Bearer sk-llmr-demo' \\
+    -H 'content-type: application/json' -d '{"model":"claude-sonnet","messages":[{"role":"user","content":"Say hello"}]}'
   curl -s http://127.0.0.1:10000/v1/embeddings -H 'authorization: Bearer sk-llmr-demo' \\
     -H 'content-type: application/json' -d '{"model":"text-embedding-3-small","input":"hello"}'
   curl -s 'http://127.0.0.1:9090/usage/log?limit=5' -H 'authorization: Bearer ${adminToken}'
@@ -49,7 +53,7 @@ export async function runDemo(): Promise<void> {
   try {
     const router = spawnChild('router', process.execPath, [...ROUTER_NODE_FLAGS, join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', ROUTER_CONFIG], {
       echo: true,
-      env: { ...process.env, [ADMIN_TOKEN_ENV]: adminToken },
+      env: { ...process.env, [ADMIN_TOKEN_ENV]: adminToken, [ANTHROPIC_KEY_ENV]: process.env[ANTHROPIC_KEY_ENV] || 'sk-ant-demo' },
     });
     children.push(router);
     await waitUntil(() => httpOk('http://127.0.0.1:9090/readyz'), 15_000, () => `router not ready:\n${router.output()}`, router);

@@ -44,6 +44,24 @@ it('serves a chat completion, a streamed completion with usage and an embedding 
   expect(log.data.every((r) => r.keyId === 'demo')).toBe(true);
 });
 
+it('routes across vendors: Claude answers the openai SDK, and takes over when gpt-4o fails', async () => {
+  const client = new OpenAI({ baseURL: 'http://127.0.0.1:10000/v1', apiKey: 'sk-llmr-demo', maxRetries: 0 });
+  const claude = await client.chat.completions.create({ model: 'claude-sonnet', messages: [{ role: 'user', content: 'Say hello' }] });
+  expect(claude.choices[0]?.message.content).toMatch(/^Hello/);
+  expect(claude.model).toBe('claude-sonnet-4-5');
+  // gpt-4o's only deployment fails (its mock told so, as an operator would script an outage): Envoy retries on Claude.
+  const behave = (status: number) => fetch('http://127.0.0.1:18083/_mock/behaviour', { method: 'PUT', body: JSON.stringify({ status }) });
+  await behave(503);
+  try {
+    const failover = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello' }] });
+    expect(failover.model).toBe('claude-sonnet-4-5');
+  } finally {
+    await behave(200);
+  }
+  const log = (await (await fetch('http://127.0.0.1:9090/usage/log?limit=1', { headers: { authorization: `Bearer ${printedAdminToken()}` } })).json()) as { data: Array<{ deployment: string; provider: string }> };
+  expect(log.data[0]).toMatchObject({ deployment: 'anthropic-claude-sonnet', provider: 'anthropic' });
+});
+
 it("prints curl examples that work as printed: each carries a demo key", () => {
   const curls = demo.output().split('\n').filter((line) => line.includes('curl') && line.includes(':10000'));
   expect(curls.length).toBeGreaterThanOrEqual(3);

@@ -237,8 +237,8 @@ describe('check-envoy', () => {
     const bad = spawnSync(process.execPath, ['dist/main.js', 'check-envoy', '-c', 'examples/router.yaml', broken], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(new RegExp(`^${broken}:\\d+:\\d+ static_resources\\.clusters: error: no cluster named "openai-gpt-4o"`, 'm'));
-    expect(bad.stderr).toContain(`${broken}: does not fit examples/router.yaml (4 deployments): 2 errors, 0 warnings`);
+    expect(bad.stderr).toContain(`${broken}: does not fit examples/router.yaml (5 deployments): 2 errors, 0 warnings`);
     const good = spawnSync(process.execPath, ['dist/main.js', 'check-envoy', '-c', 'examples/router.yaml'], { encoding: 'utf8' });
-    expect([good.status, good.stdout.trim()]).toEqual([0, 'envoy/envoy.yaml: fits examples/router.yaml (4 deployments): 0 errors, 0 warnings']);
+    expect([good.status, good.stdout.trim()]).toEqual([0, 'envoy/envoy.yaml: fits examples/router.yaml (5 deployments): 0 errors, 0 warnings']);
   });
 });

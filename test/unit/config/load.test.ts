@@ -112,7 +112,7 @@ describe('router.yaml', () => {
 
   it('the bundled example is valid', () => {
     const out = execFileSync(process.execPath, ['dist/main.js', 'validate', 'examples/router.yaml'], { encoding: 'utf8' });
-    expect(out).toContain('examples/router.yaml: OK (3 model groups, 4 deployments)');
+    expect(out).toContain('examples/router.yaml: OK (4 model groups, 5 deployments)');
   });
 
   it('`llm-router validate` prints every problem with file, line and path, and exits 1', () => {
