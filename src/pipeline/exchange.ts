@@ -30,6 +30,7 @@ import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, ty
 
 import type { Pipeline } from './pipeline.js';
 import { Holdings } from './holdings.js';
+import { modelsPathOf } from './models-list.js';
 import { BodyRouting } from './request-body.js';
 import { ResponseSide } from './response.js';
 import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js';
@@ -72,8 +73,10 @@ export class Exchange implements StreamHandler {
   private requestId = '';
   private method = '';
   private path = '';
-  /** The endpoint the path names; null for the models list. */
+  /** The endpoint the path names; null for the models API. */
   private endpoint: Endpoint | null = null;
+  /** The models API: '' for the list, a model's id; null for any other path. */
+  private modelsPath: string | null = null;
   private keyId = 'anonymous';
   /** The request's virtual key, when `auth.mode` is `keys`. */
   private key: VirtualKey | null = null;
@@ -119,7 +122,8 @@ export class Exchange implements StreamHandler {
     const q = rawPath.indexOf('?');
     this.path = clipped(q === -1 ? rawPath : rawPath.slice(0, q));
     try {
-      const isModels = this.path === '/v1/models' || this.path === '/models';
+      this.modelsPath = modelsPathOf(this.path);
+      const isModels = this.modelsPath !== null;
       this.endpoint = ENDPOINTS.get(this.path) ?? null;
       if (!isModels && this.endpoint === null) throw new RouterError('not_found', `Unknown request URL: ${this.method} ${this.path}.`);
       if (this.p.config.auth.mode === 'off') {
@@ -159,10 +163,13 @@ export class Exchange implements StreamHandler {
     try {
       if (isModels) {
         if (this.method !== 'GET') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}.`);
+        const id = this.modelsPath!;
+        const body = id === '' ? this.p.modelsListFor(this.key) : this.p.modelFor(this.key, id);
+        if (body === null) throw new RouterError('model_not_found', `The model '${clipped(id)}' does not exist or you do not have access to it.`, 'model');
         this.status = 200;
         this.answered = true;
         this.stopDeciding();
-        return { kind: 'reply', status: 200, body: this.p.modelsListFor(this.key), headers: JSON_HEADERS };
+        return { kind: 'reply', status: 200, body, headers: JSON_HEADERS };
       }
       if (this.method !== 'POST') throw new RouterError('method_not_allowed', `Method ${this.method} is not allowed on ${this.path}; use POST.`);
       const contentType = headers['content-type'] ?? '';

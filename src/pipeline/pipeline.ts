@@ -22,7 +22,7 @@ import { FailedAttempt, Hop } from './attempt.js';
 import { AttemptLog } from './attempts.js';
 import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
-import { renderModelsList } from './models-list.js';
+import { renderModel, renderModelsList } from './models-list.js';
 import { TokenCounting } from './token-counting.js';
 import type { Continue } from './types.js';
 
@@ -127,6 +127,12 @@ export class Pipeline {
       this.keyModelsLists.set(key, list);
     }
     return list;
+  }
+
+  /** One model the caller may use, or null (OpenAI's 404 for a model it does not know or the key may not use). */
+  modelFor(key: VirtualKey | null, id: string): Buffer | null {
+    if (!this.modelNames.includes(id) || (key !== null && !mayRequest(key, id))) return null;
+    return renderModel(id, this.createdSec);
   }
 
   /** What the overload bounds are measured on, now. */

@@ -3,6 +3,7 @@
  * keys added and removed at runtime, and the key's tags and tier steering the route.
  */
 import { readFile } from 'node:fs/promises';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
 import type { UsageDimension } from '../../src/state/store.js';
@@ -81,6 +82,16 @@ describe('virtual keys', () => {
     expect(await list(KEYS.limited)).toEqual(['cheap']);
     expect(await list(KEYS.team)).toEqual(['cheap', 'tagged', 'tiered']);
     expect((await fetch(`${stack.url}/v1/models`)).status).toBe(401);
+  });
+
+  it('retrieves one model a key may use at /v1/models/{id}, in the SDK; 404 otherwise', async () => {
+    const sdk = (key: string) => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: key, maxRetries: 0 });
+    expect(await sdk(KEYS.limited).models.retrieve('cheap')).toMatchObject({ id: 'cheap', object: 'model' });
+    for (const [key, model] of [[KEYS.limited, 'tiered'], [KEYS.team, 'no-such-model']] as const) {
+      const err = await sdk(key).models.retrieve(model).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+    }
   });
 
   it("routes by the key's tier and tags, whatever headers the client sends", async () => {
