@@ -21,10 +21,13 @@
  * Usage is reported once message_delta brought the final count; a stream cut before it is billed by
  * the pipeline for what the client got (`contentEvents`: text deltas and tool-argument fragments).
  */
-import { MALFORMED_STREAM_EVENT, TRUNCATED_STREAM_EVENT, type ResponseObserver, type ResponseReport } from '../openai/response.js';
+import { isObject, type Json } from '../chat-request.js';
+import type { ResponseObserver, ResponseReport } from '../openai/response.js';
+import { OpenAiChunks } from '../openai-chunks.js';
+import type { FinishReason } from '../openai-completion.js';
 import { eventObject, SseSplitter, type Verdict } from '../sse.js';
 import { toOpenAiError } from './errors.js';
-import { finishReasonOf, openAiUsageOf, usageOf, type AnthropicUsage, type FinishReason } from './response.js';
+import { finishReasonOf, usageOf, type AnthropicUsage } from './response.js';
 
 export interface StreamOptions {
   /** The client asked for `stream_options.include_usage`: a usage chunk (no choices) comes before `[DONE]`. */
@@ -41,23 +44,11 @@ interface ToolCall {
   sentArguments: boolean;
 }
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const EMPTY = Buffer.alloc(0);
-const DONE = 'data: [DONE]\n\n';
-const CHOICE_END = ',"logprobs":null,"finish_reason":null}]}\n\n';
-const TRUNCATED = TRUNCATED_STREAM_EVENT.toString('utf8');
-const MALFORMED = MALFORMED_STREAM_EVENT.toString('utf8');
 const USAGE_FIELDS = ['input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'] as const;
 
 export class ToOpenAiStream implements ResponseObserver {
   private readonly splitter = new SseSplitter((bytes, start, end) => this.onEvent(bytes, start, end), false);
-  /** The OpenAI events of the current push. */
-  private readonly out: string[] = [];
-  /** Every chunk's start, up to its choices: `data: {"id":…,"object":…,"created":…,"model":…,"choices":[`. */
-  private head: string;
+  private readonly chunks: OpenAiChunks;
   private responseModel: string | null = null;
   private readonly usage: AnthropicUsage = {};
   /** message_delta reported the final usage. */
@@ -65,26 +56,20 @@ export class ToOpenAiStream implements ResponseObserver {
   private finishReason: FinishReason | null = null;
   private readonly tools = new Map<number, ToolCall>();
   private contentEvents = 0;
-  /** `finished`: `[DONE]` sent; `failed`: an error event sent. Either way nothing more reaches the client. */
-  private state: 'open' | 'finished' | 'failed' = 'open';
   private ended = false;
 
   constructor(private readonly options: StreamOptions) {
-    this.head = this.headOf('', '');
+    this.chunks = new OpenAiChunks(options.createdSec);
   }
 
   push(chunk: Buffer, endOfStream: boolean): Buffer {
     this.ended ||= endOfStream;
-    if (this.state !== 'open') return EMPTY;
-    this.splitter.push(chunk, endOfStream);
-    if (endOfStream && this.state === 'open') {
+    if (this.chunks.open) this.splitter.push(chunk, endOfStream);
+    if (endOfStream && this.chunks.open) {
       if (this.finishReason !== null) this.finish();
-      else this.fail(TRUNCATED);
+      else this.chunks.truncated();
     }
-    if (this.out.length === 0) return EMPTY;
-    const bytes = Buffer.from(this.out.length === 1 ? this.out[0]! : this.out.join(''));
-    this.out.length = 0;
-    return bytes;
+    return this.chunks.take();
   }
 
   report(): ResponseReport {
@@ -92,18 +77,18 @@ export class ToOpenAiStream implements ResponseObserver {
       usage: this.usageFinal ? usageOf(this.usage) : null,
       responseModel: this.responseModel,
       contentEvents: this.contentEvents,
-      complete: this.ended && this.state === 'finished',
+      complete: this.ended && this.chunks.finished,
     };
   }
 
   private onEvent(bytes: Buffer, start: number, end: number): Verdict {
-    if (this.state !== 'open') return 'last';
+    if (!this.chunks.open) return 'last';
     const event = eventObject(bytes, start, end);
     // A comment, or an event without data: nothing to translate.
     if (event === undefined) return 'keep';
-    if (event === null) this.fail(MALFORMED);
+    if (event === null) this.chunks.malformed();
     else this.translate(event);
-    return this.state === 'open' ? 'keep' : 'last';
+    return this.chunks.open ? 'keep' : 'last';
   }
 
   private translate(event: Json): void {
@@ -121,7 +106,7 @@ export class ToOpenAiStream implements ResponseObserver {
       case 'message_stop':
         return this.finish();
       case 'error':
-        return this.fail(`data: ${JSON.stringify(toOpenAiError(null, event).body)}\n\n`);
+        return this.chunks.error(toOpenAiError(null, event).body);
       default:
       // ping, and event types Anthropic may add: nothing for the client.
     }
@@ -131,25 +116,25 @@ export class ToOpenAiStream implements ResponseObserver {
     if (!isObject(message)) return;
     const model = typeof message.model === 'string' ? message.model : '';
     this.responseModel = model;
-    this.head = this.headOf(typeof message.id === 'string' ? message.id : '', model);
+    this.chunks.identify(typeof message.id === 'string' ? message.id : '', model);
     this.addUsage(message.usage);
-    this.choice('{"role":"assistant","content":""}');
+    this.chunks.role(0);
   }
 
   private startBlock(index: unknown, block: unknown): void {
     if (!isObject(block)) return;
-    if (block.type === 'text' && typeof block.text === 'string' && block.text !== '') this.text(block.text);
+    if (block.type === 'text' && typeof block.text === 'string' && block.text !== '') this.chunks.content(0, block.text);
     if (block.type !== 'tool_use' || typeof index !== 'number' || typeof block.id !== 'string' || typeof block.name !== 'string') return;
     const call: ToolCall = { index: this.tools.size, input: block.input, sentArguments: false };
     this.tools.set(index, call);
-    this.choice(`{"tool_calls":[{"index":${call.index},"id":${JSON.stringify(block.id)},"type":"function","function":{"name":${JSON.stringify(block.name)},"arguments":""}}]}`);
+    this.chunks.toolCall(0, call.index, block.id, block.name, '');
   }
 
   private delta(index: unknown, delta: unknown): void {
     if (!isObject(delta)) return;
     if (delta.type === 'text_delta' && typeof delta.text === 'string' && delta.text !== '') {
       this.contentEvents++;
-      this.text(delta.text);
+      this.chunks.content(0, delta.text);
       return;
     }
     const call = typeof index === 'number' ? this.tools.get(index) : undefined;
@@ -172,19 +157,13 @@ export class ToOpenAiStream implements ResponseObserver {
     }
     if (this.finishReason !== null) return;
     this.finishReason = finishReasonOf(isObject(delta) ? delta.stop_reason : null);
-    this.out.push(`${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.finishReason}"}]}\n\n`);
+    this.chunks.finish(0, this.finishReason);
   }
 
   private finish(): void {
     if (this.finishReason === null) this.messageDelta(null, null);
-    if (this.options.includeUsage) this.out.push(`${this.head}],"usage":${JSON.stringify(openAiUsageOf(usageOf(this.usage)))}}\n\n`);
-    this.out.push(DONE);
-    this.state = 'finished';
-  }
-
-  private fail(errorEvent: string): void {
-    this.out.push(errorEvent);
-    this.state = 'failed';
+    if (this.options.includeUsage) this.chunks.usage(usageOf(this.usage));
+    this.chunks.done();
   }
 
   /** Anthropic's delta usage is cumulative and may leave fields null: each number given replaces the last. */
@@ -194,20 +173,8 @@ export class ToOpenAiStream implements ResponseObserver {
     if (isObject(usage.output_tokens_details)) this.usage.output_tokens_details = usage.output_tokens_details;
   }
 
-  private headOf(id: string, model: string): string {
-    return `data: {"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${this.options.createdSec},"model":${JSON.stringify(model)},"choices":[`;
-  }
-
-  private choice(delta: string): void {
-    this.out.push(`${this.head}{"index":0,"delta":${delta}${CHOICE_END}`);
-  }
-
-  private text(text: string): void {
-    this.choice(`{"content":${JSON.stringify(text)}}`);
-  }
-
   private arguments(call: ToolCall, fragment: string): void {
     call.sentArguments = true;
-    this.choice(`{"tool_calls":[{"index":${call.index},"function":{"arguments":${JSON.stringify(fragment)}}}]}`);
+    this.chunks.toolArguments(0, call.index, fragment);
   }
 }

@@ -17,8 +17,10 @@
  * from `contentEvents`). One that ends before messageStop, or breaks the framing, gets the error
  * event an OpenAI stream gets (openai/response.ts).
  */
-import { MALFORMED_STREAM_EVENT, TRUNCATED_STREAM_EVENT, type ResponseObserver, type ResponseReport } from '../openai/response.js';
-import { openAiUsageOf, type FinishReason } from '../anthropic/response.js';
+import { isObject } from '../chat-request.js';
+import type { ResponseObserver, ResponseReport } from '../openai/response.js';
+import { OpenAiChunks } from '../openai-chunks.js';
+import type { FinishReason } from '../openai-completion.js';
 import type { Usage } from '../usage.js';
 import { toOpenAiError } from './errors.js';
 import { EventStreamDecoder, EventStreamError, type EventMessage } from './eventstream.js';
@@ -34,56 +36,30 @@ interface ToolCall {
   sentArguments: boolean;
 }
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const EMPTY = Buffer.alloc(0);
-const DONE = 'data: [DONE]\n\n';
-const CHOICE_END = ',"logprobs":null,"finish_reason":null}]}\n\n';
-const TRUNCATED = TRUNCATED_STREAM_EVENT.toString('utf8');
-const MALFORMED = MALFORMED_STREAM_EVENT.toString('utf8');
 /** Converse events are a few hundred bytes; a megabyte leaves room for a whole tool input in one delta. */
 const MAX_EVENT_BYTES = 1024 * 1024;
 
 export class ToOpenAiStream implements ResponseObserver {
   private readonly decoder = new EventStreamDecoder(MAX_EVENT_BYTES);
-  private readonly out: string[] = [];
-  /** Every chunk's start, up to its choices. */
-  private readonly head: string;
+  private readonly chunks: OpenAiChunks;
   private usage: Usage | null = null;
   private finishReason: FinishReason | null = null;
   private readonly tools = new Map<number, ToolCall>();
   private contentEvents = 0;
-  private state: 'open' | 'finished' | 'failed' = 'open';
   private ended = false;
 
   constructor(private readonly options: StreamOptions) {
-    this.head = `data: {"id":${JSON.stringify(options.id)},"object":"chat.completion.chunk","created":${options.createdSec},"model":${JSON.stringify(options.model)},"choices":[`;
+    this.chunks = new OpenAiChunks(options.createdSec, options.id, options.model);
   }
 
   push(chunk: Buffer, endOfStream: boolean): Buffer {
     this.ended ||= endOfStream;
-    if (this.state !== 'open') return EMPTY;
-    let messages: EventMessage[] = [];
-    try {
-      messages = this.decoder.push(chunk);
-    } catch (err) {
-      if (!(err instanceof EventStreamError)) throw err;
-      this.fail(MALFORMED);
-    }
-    for (const message of messages) {
-      if (this.state !== 'open') break;
-      this.onMessage(message);
-    }
-    if (endOfStream && this.state === 'open') {
+    if (this.chunks.open) this.decode(chunk);
+    if (endOfStream && this.chunks.open) {
       if (this.finishReason !== null) this.finish();
-      else this.fail(TRUNCATED);
+      else this.chunks.truncated();
     }
-    if (this.out.length === 0) return EMPTY;
-    const bytes = Buffer.from(this.out.length === 1 ? this.out[0]! : this.out.join(''));
-    this.out.length = 0;
-    return bytes;
+    return this.chunks.take();
   }
 
   report(): ResponseReport {
@@ -91,8 +67,22 @@ export class ToOpenAiStream implements ResponseObserver {
       usage: this.usage,
       responseModel: this.finishReason === null ? null : this.options.model,
       contentEvents: this.contentEvents,
-      complete: this.ended && this.state === 'finished',
+      complete: this.ended && this.chunks.finished,
     };
+  }
+
+  private decode(chunk: Buffer): void {
+    let messages: EventMessage[] = [];
+    try {
+      messages = this.decoder.push(chunk);
+    } catch (err) {
+      if (!(err instanceof EventStreamError)) throw err;
+      this.chunks.malformed();
+    }
+    for (const message of messages) {
+      if (!this.chunks.open) break;
+      this.onMessage(message);
+    }
   }
 
   private onMessage(message: EventMessage): void {
@@ -105,16 +95,16 @@ export class ToOpenAiStream implements ResponseObserver {
     const kind = message.headers[':message-type'];
     if (kind === 'exception') {
       const type = message.headers[':exception-type'];
-      return this.fail(`data: ${JSON.stringify(toOpenAiError(null, typeof type === 'string' ? type : null, payload).body)}\n\n`);
+      return this.chunks.error(toOpenAiError(null, typeof type === 'string' ? type : null, payload).body);
     }
     if (kind === 'error') {
       const text = message.headers[':error-message'];
-      return this.fail(`data: ${JSON.stringify(toOpenAiError(null, null, { message: typeof text === 'string' ? text : null }).body)}\n\n`);
+      return this.chunks.error(toOpenAiError(null, null, { message: typeof text === 'string' ? text : null }).body);
     }
-    if (!isObject(payload)) return this.fail(MALFORMED);
+    if (!isObject(payload)) return this.chunks.malformed();
     switch (message.headers[':event-type']) {
       case 'messageStart':
-        return this.choice('{"role":"assistant","content":""}');
+        return this.chunks.role(0);
       case 'contentBlockStart':
         return this.startBlock(payload.contentBlockIndex, payload.start);
       case 'contentBlockDelta':
@@ -136,14 +126,14 @@ export class ToOpenAiStream implements ResponseObserver {
     if (typeof index !== 'number' || !isObject(toolUse) || typeof toolUse.toolUseId !== 'string' || typeof toolUse.name !== 'string') return;
     const call: ToolCall = { index: this.tools.size, sentArguments: false };
     this.tools.set(index, call);
-    this.choice(`{"tool_calls":[{"index":${call.index},"id":${JSON.stringify(toolUse.toolUseId)},"type":"function","function":{"name":${JSON.stringify(toolUse.name)},"arguments":""}}]}`);
+    this.chunks.toolCall(0, call.index, toolUse.toolUseId, toolUse.name, '');
   }
 
   private delta(index: unknown, delta: unknown): void {
     if (!isObject(delta)) return;
     if (typeof delta.text === 'string' && delta.text !== '') {
       this.contentEvents++;
-      this.choice(`{"content":${JSON.stringify(delta.text)}}`);
+      this.chunks.content(0, delta.text);
       return;
     }
     const call = typeof index === 'number' ? this.tools.get(index) : undefined;
@@ -163,27 +153,17 @@ export class ToOpenAiStream implements ResponseObserver {
   private stop(stopReason: unknown): void {
     if (this.finishReason !== null) return;
     this.finishReason = finishReasonOf(stopReason);
-    this.out.push(`${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.finishReason}"}]}\n\n`);
+    this.chunks.finish(0, this.finishReason);
   }
 
   private finish(): void {
     if (this.finishReason === null) this.stop(null);
-    if (this.options.includeUsage && this.usage !== null) this.out.push(`${this.head}],"usage":${JSON.stringify(openAiUsageOf(this.usage))}}\n\n`);
-    this.out.push(DONE);
-    this.state = 'finished';
-  }
-
-  private fail(errorEvent: string): void {
-    this.out.push(errorEvent);
-    this.state = 'failed';
-  }
-
-  private choice(delta: string): void {
-    this.out.push(`${this.head}{"index":0,"delta":${delta}${CHOICE_END}`);
+    if (this.options.includeUsage && this.usage !== null) this.chunks.usage(this.usage);
+    this.chunks.done();
   }
 
   private arguments(call: ToolCall, fragment: string): void {
     call.sentArguments = true;
-    this.choice(`{"tool_calls":[{"index":${call.index},"function":{"arguments":${JSON.stringify(fragment)}}}]}`);
+    this.chunks.toolArguments(0, call.index, fragment);
   }
 }
