@@ -18,9 +18,8 @@
  * event an OpenAI stream gets (openai/response.ts).
  */
 import { isObject } from '../chat-request.js';
-import type { ResponseObserver, ResponseReport } from '../openai/response.js';
-import { OpenAiChunks } from '../openai-chunks.js';
 import type { FinishReason } from '../openai-completion.js';
+import { FragmentedToolCalls, TranslatedStream } from '../translated-stream.js';
 import type { Usage } from '../usage.js';
 import { toOpenAiError } from './errors.js';
 import { EventStreamDecoder, EventStreamError, type EventMessage } from './eventstream.js';
@@ -31,47 +30,36 @@ export interface StreamOptions extends AnswerIdentity {
   readonly includeUsage: boolean;
 }
 
-interface ToolCall {
-  readonly index: number;
-  sentArguments: boolean;
-}
-
 /** Converse events are a few hundred bytes; a megabyte leaves room for a whole tool input in one delta. */
 const MAX_EVENT_BYTES = 1024 * 1024;
 
-export class ToOpenAiStream implements ResponseObserver {
+export class ToOpenAiStream extends TranslatedStream {
   private readonly decoder = new EventStreamDecoder(MAX_EVENT_BYTES);
-  private readonly chunks: OpenAiChunks;
-  private usage: Usage | null = null;
+  private readonly tools = new FragmentedToolCalls(this.chunks);
+  private bedrockUsage: Usage | null = null;
   private finishReason: FinishReason | null = null;
-  private readonly tools = new Map<number, ToolCall>();
-  private contentEvents = 0;
-  private ended = false;
 
-  constructor(private readonly options: StreamOptions) {
-    this.chunks = new OpenAiChunks(options.createdSec, options.id, options.model);
+  /** Converse's stream names neither its id nor its model: the adapter gives both. */
+  private readonly model: string;
+
+  constructor(options: StreamOptions) {
+    super(options, options.id, options.model);
+    this.model = options.model;
   }
 
-  push(chunk: Buffer, endOfStream: boolean): Buffer {
-    this.ended ||= endOfStream;
-    if (this.chunks.open) this.decode(chunk);
-    if (endOfStream && this.chunks.open) {
-      if (this.finishReason !== null) this.finish();
-      else this.chunks.truncated();
-    }
-    return this.chunks.take();
+  protected answered(): boolean {
+    return this.finishReason !== null;
   }
 
-  report(): ResponseReport {
-    return {
-      usage: this.usage,
-      responseModel: this.finishReason === null ? null : this.options.model,
-      contentEvents: this.contentEvents,
-      complete: this.ended && this.chunks.finished,
-    };
+  protected usage(): Usage | null {
+    return this.bedrockUsage;
   }
 
-  private decode(chunk: Buffer): void {
+  protected responseModel(): string | null {
+    return this.finishReason === null ? null : this.model;
+  }
+
+  protected read(chunk: Buffer): void {
     let messages: EventMessage[] = [];
     try {
       messages = this.decoder.push(chunk);
@@ -110,11 +98,11 @@ export class ToOpenAiStream implements ResponseObserver {
       case 'contentBlockDelta':
         return this.delta(payload.contentBlockIndex, payload.delta);
       case 'contentBlockStop':
-        return this.stopBlock(payload.contentBlockIndex);
+        return this.tools.stop(payload.contentBlockIndex);
       case 'messageStop':
         return this.stop(payload.stopReason);
       case 'metadata':
-        if (isObject(payload.usage)) this.usage = bedrockUsageOf(payload.usage as BedrockUsage);
+        if (isObject(payload.usage)) this.bedrockUsage = bedrockUsageOf(payload.usage as BedrockUsage);
         return this.finish();
       default:
       // Event types Bedrock may add: nothing for the client.
@@ -124,30 +112,18 @@ export class ToOpenAiStream implements ResponseObserver {
   private startBlock(index: unknown, start: unknown): void {
     const toolUse = isObject(start) ? start.toolUse : undefined;
     if (typeof index !== 'number' || !isObject(toolUse) || typeof toolUse.toolUseId !== 'string' || typeof toolUse.name !== 'string') return;
-    const call: ToolCall = { index: this.tools.size, sentArguments: false };
-    this.tools.set(index, call);
-    this.chunks.toolCall(0, call.index, toolUse.toolUseId, toolUse.name, '');
+    this.tools.start(index, toolUse.toolUseId, toolUse.name, undefined);
   }
 
   private delta(index: unknown, delta: unknown): void {
     if (!isObject(delta)) return;
+    const input = isObject(delta.toolUse) ? delta.toolUse.input : undefined;
     if (typeof delta.text === 'string' && delta.text !== '') {
       this.contentEvents++;
       this.chunks.content(0, delta.text);
-      return;
-    }
-    const call = typeof index === 'number' ? this.tools.get(index) : undefined;
-    const input = isObject(delta.toolUse) ? delta.toolUse.input : undefined;
-    if (call !== undefined && typeof input === 'string' && input !== '') {
+    } else if (typeof input === 'string' && this.tools.fragment(index, input)) {
       this.contentEvents++;
-      this.arguments(call, input);
     }
-  }
-
-  private stopBlock(index: unknown): void {
-    const call = typeof index === 'number' ? this.tools.get(index) : undefined;
-    // A tool without parameters may get no fragment: its client still needs arguments that parse.
-    if (call !== undefined && !call.sentArguments) this.arguments(call, '{}');
   }
 
   private stop(stopReason: unknown): void {
@@ -156,14 +132,9 @@ export class ToOpenAiStream implements ResponseObserver {
     this.chunks.finish(0, this.finishReason);
   }
 
-  private finish(): void {
+  protected finish(): void {
     if (this.finishReason === null) this.stop(null);
-    if (this.options.includeUsage && this.usage !== null) this.chunks.usage(this.usage);
+    if (this.options.includeUsage && this.bedrockUsage !== null) this.chunks.usage(this.bedrockUsage);
     this.chunks.done();
-  }
-
-  private arguments(call: ToolCall, fragment: string): void {
-    call.sentArguments = true;
-    this.chunks.toolArguments(0, call.index, fragment);
   }
 }

@@ -19,21 +19,12 @@
  * whole one. Usage is reported once a finish reason came; a stream cut before is billed by the
  * pipeline for what the client got (`contentEvents`: text deltas and tool calls).
  */
-import { isObject } from '../chat-request.js';
-import type { ResponseObserver, ResponseReport } from '../openai/response.js';
-import { OpenAiChunks } from '../openai-chunks.js';
+import { isObject, type Json } from '../chat-request.js';
 import type { FinishReason } from '../openai-completion.js';
-import { eventObject, SseSplitter, type Verdict } from '../sse.js';
+import { SseTranslatedStream } from '../translated-stream.js';
 import type { Usage } from '../usage.js';
 import { toOpenAiError } from './errors.js';
 import { blockReasonOf, candidateOf, finishReasonOf, modelOf, responseIdOf, toolCallIdOf, usageOf, type GeminiResponse } from './response.js';
-
-export interface StreamOptions {
-  /** The client asked for `stream_options.include_usage`: a usage chunk (no choices) comes before `[DONE]`. */
-  readonly includeUsage: boolean;
-  /** The chunks' `created`. */
-  readonly createdSec: number;
-}
 
 interface Choice {
   /** Tool calls sent so far: the next one's OpenAI index and its position for its id. */
@@ -41,59 +32,42 @@ interface Choice {
   finished: boolean;
 }
 
-export class ToOpenAiStream implements ResponseObserver {
-  private readonly splitter = new SseSplitter((bytes, start, end) => this.onEvent(bytes, start, end), false);
-  private readonly chunks: OpenAiChunks;
+export class ToOpenAiStream extends SseTranslatedStream {
   /** Set by the first event, with the chunks' id and model. */
   private identified = false;
   private responseId = '';
-  private responseModel: string | null = null;
+  private model: string | null = null;
   private readonly choices = new Map<number, Choice>();
-  private usage: Usage | null = null;
-  private contentEvents = 0;
+  private lastUsage: Usage | null = null;
 
-  constructor(private readonly options: StreamOptions) {
-    this.chunks = new OpenAiChunks(options.createdSec);
-  }
-
-  push(chunk: Buffer, endOfStream: boolean): Buffer {
-    if (this.chunks.open) this.splitter.push(chunk, endOfStream);
-    if (endOfStream && this.chunks.open) {
-      if (this.allFinished()) this.finish();
-      else this.chunks.truncated();
-    }
-    return this.chunks.take();
-  }
-
-  report(): ResponseReport {
-    return { usage: this.allFinished() ? this.usage : null, responseModel: this.responseModel, contentEvents: this.contentEvents, complete: this.chunks.finished };
-  }
-
-  private allFinished(): boolean {
+  /** Gemini's stream has no closing event: it is whole when every candidate it started has finished. */
+  protected answered(): boolean {
     if (this.choices.size === 0) return false;
     for (const choice of this.choices.values()) if (!choice.finished) return false;
     return true;
   }
 
-  private onEvent(bytes: Buffer, start: number, end: number): Verdict {
-    if (!this.chunks.open) return 'last';
-    const event = eventObject(bytes, start, end);
-    // A comment, or an event without data: nothing to translate.
-    if (event === undefined) return 'keep';
-    if (event === null) this.chunks.malformed();
-    else if (isObject(event.error)) this.chunks.error(toOpenAiError(null, event).body);
-    else this.translate(event as GeminiResponse);
-    return this.chunks.open ? 'keep' : 'last';
+  protected usage(): Usage | null {
+    return this.answered() ? this.lastUsage : null;
   }
 
-  private translate(response: GeminiResponse): void {
+  protected responseModel(): string | null {
+    return this.model;
+  }
+
+  protected translate(event: Json): void {
+    if (isObject(event.error)) this.chunks.error(toOpenAiError(null, event).body);
+    else this.translateResponse(event as GeminiResponse);
+  }
+
+  private translateResponse(response: GeminiResponse): void {
     if (!this.identified) {
       this.identified = true;
       this.responseId = responseIdOf(response);
-      this.responseModel = modelOf(response);
-      this.chunks.identify(this.responseId, this.responseModel);
+      this.model = modelOf(response);
+      this.chunks.identify(this.responseId, this.model);
     }
-    if (isObject(response.usageMetadata)) this.usage = usageOf(response.usageMetadata);
+    if (isObject(response.usageMetadata)) this.lastUsage = usageOf(response.usageMetadata);
     const candidates = Array.isArray(response.candidates) ? (response.candidates as unknown[]) : [];
     for (let i = 0; i < candidates.length; i++) {
       const c = candidateOf(candidates[i], i);
@@ -133,8 +107,8 @@ export class ToOpenAiStream implements ResponseObserver {
     this.chunks.finish(index, reason);
   }
 
-  private finish(): void {
-    if (this.options.includeUsage) this.chunks.usage(this.usage ?? usageOf({}));
+  protected finish(): void {
+    if (this.options.includeUsage) this.chunks.usage(this.lastUsage ?? usageOf({}));
     this.chunks.done();
   }
 }
