@@ -166,3 +166,56 @@ export function refuseOpenAiOnly(body: Json, unsupported: Unsupported): void {
   if (isObject(body.logit_bias) && Object.keys(body.logit_bias).length > 0) throw unsupported('logit_bias');
   if (isSet(body.web_search_options)) throw unsupported('web_search_options');
 }
+
+/** What a translation does with each message; `at` names it in errors (`messages[i]`). */
+export interface MessageReaders {
+  /** Each non-empty text of a system or developer message, in order. */
+  readonly system: (text: string) => void;
+  readonly user: (m: Json, at: string) => void;
+  /** An assistant message, its deprecated `function_call` and `audio` already refused. */
+  readonly assistant: (m: Json, at: string) => void;
+  readonly tool: (m: Json, at: string) => void;
+}
+
+/** Reads the OpenAI `messages` in order, each checked to be a message of a known role; `function` messages are `unsupported`. */
+export function readMessages(messages: unknown, unsupported: Unsupported, readers: MessageReaders): void {
+  if (!Array.isArray(messages) || messages.length === 0) throw invalid('messages', 'expected a non-empty array');
+  for (let i = 0; i < messages.length; i++) {
+    const m: unknown = messages[i];
+    const at = `messages[${i}]`;
+    if (!isObject(m)) throw invalid(at, 'expected an object');
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        forEachText(m.content, `${at}.content`, readers.system);
+        break;
+      case 'user':
+        readers.user(m, at);
+        break;
+      case 'assistant':
+        if (isSet(m.function_call)) throw unsupported(`${at}.function_call`, '', "use 'tool_calls'");
+        if (isSet(m.audio)) throw unsupported(`${at}.audio`);
+        readers.assistant(m, at);
+        break;
+      case 'tool':
+        readers.tool(m, at);
+        break;
+      case 'function':
+        throw unsupported(`${at}.role`, "'function'", "use 'tool' messages");
+      default:
+        throw invalid(`${at}.role`, "expected 'system', 'developer', 'user', 'assistant' or 'tool'");
+    }
+  }
+}
+
+/** The refusal of `messages` that gave no turn: only system prompts, or only empty messages. */
+export const noTurns = (): RouterError => invalid('messages', 'no message has any content besides the system prompt');
+
+/** `tool_choice` checked: null when absent, a mode, or the one function the model must call; other tool types are `unsupported`. */
+export function toolChoiceOf(choice: unknown, unsupported: Unsupported): 'none' | 'auto' | 'required' | { name: string } | null {
+  if (!isSet(choice)) return null;
+  if (choice === 'none' || choice === 'auto' || choice === 'required') return choice;
+  if (isObject(choice) && choice.type === 'function' && isObject(choice.function) && typeof choice.function.name === 'string') return { name: choice.function.name };
+  if (isObject(choice) && typeof choice.type === 'string' && choice.type !== 'function') throw unsupported('tool_choice', `of type '${choice.type}'`);
+  throw invalid('tool_choice', "expected 'none', 'auto', 'required' or a named function");
+}

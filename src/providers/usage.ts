@@ -22,3 +22,25 @@ export function costNanos(usage: Usage, price: Price): number {
       usage.completionTokens * price.outputNanosPerToken,
   );
 }
+
+/** A provider's token count as a count: missing, negative or not a number reads as none. */
+export const tokenCount = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
+
+/** OpenAI's `CompletionUsage`, as translated answers report it. */
+export interface OpenAiUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+  completion_tokens_details: { reasoning_tokens: number };
+}
+
+export function openAiUsageOf(usage: Usage): OpenAiUsage {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.totalTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
+    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
+  };
+}

@@ -1,8 +1,10 @@
 /** Reading a translated stream as an OpenAI client does, and slicing a transcript every way Envoy might. */
+import { APIError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { Stream } from 'openai/streaming';
 import { expect } from 'vitest';
 import type { ResponseObserver } from '../../src/providers/openai/response.js';
+import type { Usage } from '../../src/providers/usage.js';
 import { feed } from './streams.js';
 
 /** Every way of slicing `bytes` the tests try: whole, byte by byte, in two at every offset, with empty chunks. */
@@ -55,4 +57,58 @@ export function assemble(chunks: readonly ChatCompletionChunk[], index = 0) {
     }
   }
   return { text, finishReason, calls, usage: chunks.find((c) => c.usage != null)?.usage ?? null };
+}
+
+/** The usage chunk a client that asked for it should get for a report's `usage`. */
+export const usageChunkOf = (u: Usage) => ({
+  prompt_tokens: u.promptTokens,
+  completion_tokens: u.completionTokens,
+  total_tokens: u.totalTokens,
+  prompt_tokens_details: { cached_tokens: u.cachedPromptTokens },
+  completion_tokens_details: { reasoning_tokens: u.reasoningTokens },
+});
+
+/** What a provider's transcript carries, read from its own events (not through the translator). */
+export interface Carried {
+  readonly id: string;
+  readonly model: string;
+  readonly text: string;
+  /** The provider's error message and the OpenAI code it means, when the stream fails. */
+  readonly error: { readonly message: string; readonly code: string } | null;
+}
+
+/**
+ * Feeds `transcript` whole to `observer` (a fresh translator), reads its bytes with the official
+ * SDK's stream parser and checks what every translated stream of one choice owes its client: each
+ * chunk names the answer's id and model, the first is the role chunk, the text is the transcript's, tool call ids
+ * are unique; a failed stream raises the provider's error, with no finish reason and nothing billed
+ * as whole; a whole one ends with `[DONE]`, is reported complete with its model and usage, and
+ * carries that usage in a chunk when `includeUsage`. Returns the assembled answer and the report
+ * for what is the provider's own.
+ */
+export async function expectSdkReadsCarried(observer: ResponseObserver, transcript: Buffer, carried: Carried, createdSec: number, includeUsage: boolean) {
+  const out = feed(observer, [transcript]);
+  const { chunks, error } = await sdkRead(out);
+  for (const c of chunks) {
+    expect(c).toMatchObject({ id: carried.id, object: 'chat.completion.chunk', created: createdSec, model: carried.model });
+    for (const choice of c.choices) expect(choice).toMatchObject({ index: 0, delta: expect.any(Object), logprobs: null });
+  }
+  expect(chunks[0]!.choices[0]!.delta).toEqual({ role: 'assistant', content: '' });
+  const answer = assemble(chunks);
+  expect(answer.text).toBe(carried.text);
+  expect(new Set(answer.calls.map((c) => c.id)).size).toBe(answer.calls.length);
+  const report = observer.report();
+  if (carried.error !== null) {
+    expect(error).toBeInstanceOf(APIError);
+    expect(error).toMatchObject({ message: expect.stringContaining(carried.error.message), type: 'service_unavailable_error', code: carried.error.code });
+    expect(answer.finishReason).toBeNull();
+    expect(report).toMatchObject({ usage: null, complete: false });
+    return { answer, report };
+  }
+  expect(error).toBeNull();
+  expect(out.toString('utf8').endsWith('data: [DONE]\n\n')).toBe(true);
+  expect(report).toMatchObject({ complete: true, responseModel: carried.model });
+  expect(report.usage).not.toBeNull();
+  expect(answer.usage).toEqual(includeUsage ? usageChunkOf(report.usage!) : null);
+  return { answer, report };
 }

@@ -22,30 +22,9 @@
  */
 import type { FallbackReason } from '../../routing/plan.js';
 import { fallbackReasonFrom } from '../fallback-reason.js';
+import { CONTENT_FILTER, CONTEXT_WINDOW, specOfStatus, translatedError, type ErrorSpec, type StatusSpecs, type TranslatedError } from '../translated-error.js';
 
-/** What a provider error means to the router: rate_limited, overloaded and server_error are retriable. */
-export type ErrorKind = 'invalid_request' | 'context_window' | 'content_policy' | 'auth' | 'rate_limited' | 'overloaded' | 'server_error';
-
-export interface OpenAiErrorBody {
-  error: { message: string; type: string; param: null; code: string | null };
-}
-
-export interface TranslatedError {
-  /** The status the client gets. */
-  readonly status: number;
-  readonly kind: ErrorKind;
-  readonly body: OpenAiErrorBody;
-}
-
-interface Spec {
-  /** Anthropic's status for the type, which a stream's error event does not carry. */
-  readonly status: number;
-  readonly kind: ErrorKind;
-  readonly type: string;
-  readonly code: string | null;
-}
-
-const BY_TYPE: Readonly<Record<string, Spec>> = {
+const BY_TYPE: Readonly<Record<string, ErrorSpec>> = {
   invalid_request_error: { status: 400, kind: 'invalid_request', type: 'invalid_request_error', code: null },
   authentication_error: { status: 401, kind: 'auth', type: 'authentication_error', code: 'invalid_api_key' },
   billing_error: { status: 402, kind: 'auth', type: 'insufficient_quota', code: 'insufficient_quota' },
@@ -62,20 +41,17 @@ const BY_TYPE: Readonly<Record<string, Spec>> = {
 const CONTEXT_MESSAGE = /prompt is too long|exceed context limit|context window/i;
 const POLICY_MESSAGE = /content filtering|content policy|usage policy/i;
 
-const CONTEXT: Spec = { status: 400, kind: 'context_window', type: 'invalid_request_error', code: 'context_length_exceeded' };
-const POLICY: Spec = { status: 400, kind: 'content_policy', type: 'invalid_request_error', code: 'content_filter' };
-
 /** The status an OpenAI client gets for the provider's. */
 export const openAiStatusOf = (status: number): number => (status === 529 ? 503 : status);
 
 /** For an error of a type Anthropic adds later, or a body that is not Anthropic's (a proxy's page). */
-function specOfStatus(status: number): Spec {
-  if (status === 429) return BY_TYPE.rate_limit_error!;
-  if (status === 529 || status === 503) return { ...BY_TYPE.overloaded_error!, status };
-  if (status === 401 || status === 403) return { ...BY_TYPE.authentication_error!, status };
-  if (status >= 500) return { ...BY_TYPE.api_error!, status };
-  return { ...BY_TYPE.invalid_request_error!, status: status >= 400 ? status : 400 };
-}
+const BY_STATUS: StatusSpecs = {
+  invalid: BY_TYPE.invalid_request_error!,
+  auth: BY_TYPE.authentication_error!,
+  rateLimited: BY_TYPE.rate_limit_error!,
+  overloaded: BY_TYPE.overloaded_error!,
+  server: BY_TYPE.api_error!,
+};
 
 /**
  * The OpenAI error for an Anthropic error `body` (parsed; anything else is read by its status).
@@ -85,16 +61,12 @@ export function toOpenAiError(status: number | null, body: unknown): TranslatedE
   const error = (body as { error?: { type?: unknown; message?: unknown } } | null)?.error;
   const type = typeof error?.type === 'string' ? error.type : null;
   const message = typeof error?.message === 'string' ? error.message : null;
-  let spec = (type === null ? undefined : BY_TYPE[type]) ?? specOfStatus(status ?? 500);
+  let spec = (type === null ? undefined : BY_TYPE[type]) ?? (status === 529 ? BY_STATUS.overloaded : specOfStatus(status ?? 500, BY_STATUS));
   if (spec.kind === 'invalid_request' && message !== null) {
-    if (CONTEXT_MESSAGE.test(message)) spec = CONTEXT;
-    else if (POLICY_MESSAGE.test(message)) spec = POLICY;
+    if (CONTEXT_MESSAGE.test(message)) spec = CONTEXT_WINDOW;
+    else if (POLICY_MESSAGE.test(message)) spec = CONTENT_FILTER;
   }
-  return {
-    status: openAiStatusOf(status ?? spec.status),
-    kind: spec.kind,
-    body: { error: { message: message ?? `The provider answered with status ${status ?? spec.status}.`, type: spec.type, param: null, code: spec.code } },
-  };
+  return translatedError(openAiStatusOf(status ?? spec.status), spec, message, status ?? spec.status);
 }
 
 /** A refusal another deployment may serve: a prompt over the model's context window, or a content filter. */

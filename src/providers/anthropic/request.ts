@@ -32,10 +32,13 @@ import {
   isObject,
   isSet,
   maxTokensOf,
+  noTurns,
   numberOf,
+  readMessages,
   refuseOpenAiOnly,
   responseFormatOf,
   stopSequencesOf,
+  toolChoiceOf,
   unsupportedBy,
   type Json,
 } from '../chat-request.js';
@@ -90,7 +93,7 @@ export function messagesParamsOf(body: Json, options: RequestOptions): Json {
   if (body.stream === true) out.stream = true;
   const tools = toolsOf(body.tools);
   if (tools !== null) out.tools = tools;
-  const toolChoice = toolChoiceOf(body.tool_choice, body.parallel_tool_calls);
+  const toolChoice = toolChoiceFor(body.tool_choice, body.parallel_tool_calls);
   if (toolChoice !== null) out.tool_choice = toolChoice;
   const format = outputFormatOf(body.response_format);
   if (format !== null) out.output_config = { format };
@@ -107,7 +110,6 @@ function refuseUntranslatable(body: Json): void {
 
 /** `system` blocks and alternating turns from the OpenAI `messages`. */
 function conversationOf(messages: unknown): { system: Json[]; messages: Json[] } {
-  if (!Array.isArray(messages) || messages.length === 0) throw invalid('messages', 'expected a non-empty array');
   const system: Json[] = [];
   const turns: Turn[] = [];
   const add = (role: Turn['role'], blocks: readonly Json[], toolResult: boolean): void => {
@@ -118,31 +120,13 @@ function conversationOf(messages: unknown): { system: Json[]; messages: Json[] }
     const into = toolResult ? last.results : last.blocks;
     for (const block of blocks) into.push(block);
   };
-  for (let i = 0; i < messages.length; i++) {
-    const m: unknown = messages[i];
-    const at = `messages[${i}]`;
-    if (!isObject(m)) throw invalid(at, 'expected an object');
-    switch (m.role) {
-      case 'system':
-      case 'developer':
-        forEachText(m.content, `${at}.content`, (text) => system.push({ type: 'text', text }));
-        break;
-      case 'user':
-        add('user', userBlocksOf(m.content, `${at}.content`), false);
-        break;
-      case 'assistant':
-        add('assistant', assistantBlocksOf(m, at), false);
-        break;
-      case 'tool':
-        add('user', [toolResultOf(m, at)], true);
-        break;
-      case 'function':
-        throw unsupported(`${at}.role`, "'function'", "use 'tool' messages");
-      default:
-        throw invalid(`${at}.role`, "expected 'system', 'developer', 'user', 'assistant' or 'tool'");
-    }
-  }
-  if (turns.length === 0) throw invalid('messages', 'no message has any content besides the system prompt');
+  readMessages(messages, unsupported, {
+    system: (text) => system.push({ type: 'text', text }),
+    user: (m, at) => add('user', userBlocksOf(m.content, `${at}.content`), false),
+    assistant: (m, at) => add('assistant', assistantBlocksOf(m, at), false),
+    tool: (m, at) => add('user', [toolResultOf(m, at)], true),
+  });
+  if (turns.length === 0) throw noTurns();
   return { system, messages: turns.map((t) => ({ role: t.role, content: t.results.length === 0 ? t.blocks : t.results.concat(t.blocks) })) };
 }
 
@@ -186,8 +170,6 @@ function imageOf(image: unknown, at: string): Json {
 }
 
 function assistantBlocksOf(m: Json, at: string): Json[] {
-  if (isSet(m.function_call)) throw unsupported(`${at}.function_call`, '', "use 'tool_calls'");
-  if (isSet(m.audio)) throw unsupported(`${at}.audio`);
   const blocks: Json[] = [];
   forEachAssistantText(m.content, `${at}.content`, (text) => blocks.push({ type: 'text', text }));
   forEachToolCall(m.tool_calls, `${at}.tool_calls`, unsupported, (id, name, input) => blocks.push({ type: 'tool_use', id, name, input }));
@@ -220,17 +202,14 @@ function toolsOf(tools: unknown): Json[] | null {
   });
 }
 
-function toolChoiceOf(choice: unknown, parallel: unknown): Json | null {
+function toolChoiceFor(choice: unknown, parallel: unknown): Json | null {
   const single = parallel === false ? { disable_parallel_tool_use: true } : null;
-  if (!isSet(choice)) return single === null ? null : { type: 'auto', ...single };
-  if (choice === 'none') return { type: 'none' };
-  if (choice === 'auto') return { type: 'auto', ...single };
-  if (choice === 'required') return { type: 'any', ...single };
-  if (isObject(choice) && choice.type === 'function' && isObject(choice.function) && typeof choice.function.name === 'string') {
-    return { type: 'tool', name: choice.function.name, ...single };
-  }
-  if (isObject(choice) && typeof choice.type === 'string' && choice.type !== 'function') throw unsupported('tool_choice', `of type '${choice.type}'`);
-  throw invalid('tool_choice', "expected 'none', 'auto', 'required' or a named function");
+  const wanted = toolChoiceOf(choice, unsupported);
+  if (wanted === null) return single === null ? null : { type: 'auto', ...single };
+  if (wanted === 'none') return { type: 'none' };
+  if (wanted === 'auto') return { type: 'auto', ...single };
+  if (wanted === 'required') return { type: 'any', ...single };
+  return { type: 'tool', name: wanted.name, ...single };
 }
 
 /** Structured output: a JSON schema is Anthropic's `output_config.format`; plain JSON mode has no counterpart. */

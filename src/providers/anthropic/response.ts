@@ -11,7 +11,8 @@
  * model_context_window_exceeded → length; tool_use → tool_calls; refusal → content_filter.
  */
 import { JsonTranslator, untranslated } from '../json-translator.js';
-import type { Usage } from '../usage.js';
+import { choiceOf, completionOf, type FinishReason, type OpenAiToolCall } from '../openai-completion.js';
+import { tokenCount as tokens, type Usage } from '../usage.js';
 import { toOpenAiError } from './errors.js';
 
 /** `Usage` and `MessageDeltaUsage`: every field may be missing or null in a delta. */
@@ -22,17 +23,6 @@ export interface AnthropicUsage {
   cache_read_input_tokens?: number | null;
   output_tokens_details?: { thinking_tokens?: number | null } | null;
 }
-
-/** OpenAI's `CompletionUsage`. */
-export interface OpenAiUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
-  completion_tokens_details: { reasoning_tokens: number };
-}
-
-export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';
 
 const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
   end_turn: 'stop',
@@ -47,8 +37,6 @@ const FINISH_REASONS: Readonly<Record<string, FinishReason>> = {
 /** The OpenAI finish reason for an Anthropic stop reason; one Anthropic adds later reads as a plain stop. */
 export const finishReasonOf = (stopReason: unknown): FinishReason => (typeof stopReason === 'string' ? FINISH_REASONS[stopReason] : undefined) ?? 'stop';
 
-const tokens = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
-
 export function usageOf(u: AnthropicUsage): Usage {
   const cachedPromptTokens = tokens(u.cache_read_input_tokens);
   const promptTokens = tokens(u.input_tokens) + cachedPromptTokens + tokens(u.cache_creation_input_tokens);
@@ -62,28 +50,12 @@ export function usageOf(u: AnthropicUsage): Usage {
   };
 }
 
-export function openAiUsageOf(usage: Usage): OpenAiUsage {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
-    completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
-  };
-}
-
 interface AnthropicMessage {
   id?: unknown;
   model?: unknown;
   content?: unknown;
   stop_reason?: unknown;
   usage?: AnthropicUsage | null;
-}
-
-interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
 }
 
 /**
@@ -93,7 +65,7 @@ interface ToolCall {
  */
 export function toOpenAiCompletion(message: AnthropicMessage, createdSec: number): Record<string, unknown> {
   let text: string | null = null;
-  const toolCalls: ToolCall[] = [];
+  const toolCalls: OpenAiToolCall[] = [];
   const blocks = Array.isArray(message.content) ? (message.content as unknown[]) : [];
   for (const block of blocks) {
     const b = block as { type?: unknown; text?: unknown; id?: unknown; name?: unknown; input?: unknown } | null;
@@ -102,16 +74,9 @@ export function toOpenAiCompletion(message: AnthropicMessage, createdSec: number
       toolCalls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } });
     }
   }
-  const reply: Record<string, unknown> = { role: 'assistant', content: text, refusal: null };
-  if (toolCalls.length > 0) reply.tool_calls = toolCalls;
-  return {
-    id: typeof message.id === 'string' ? message.id : '',
-    object: 'chat.completion',
-    created: createdSec,
-    model: typeof message.model === 'string' ? message.model : '',
-    choices: [{ index: 0, message: reply, logprobs: null, finish_reason: finishReasonOf(message.stop_reason) }],
-    usage: openAiUsageOf(usageOf(message.usage ?? {})),
-  };
+  const id = typeof message.id === 'string' ? message.id : '';
+  const model = typeof message.model === 'string' ? message.model : '';
+  return completionOf(id, createdSec, model, [choiceOf(0, text, toolCalls, finishReasonOf(message.stop_reason))], usageOf(message.usage ?? {}));
 }
 
 /**

@@ -22,23 +22,16 @@
  * of the client's: 503, as the router answers when it is overloaded, retried by SDKs and Envoy.
  */
 import type { FallbackReason } from '../../routing/plan.js';
-import type { ErrorKind, TranslatedError } from '../anthropic/errors.js';
+import { fallbackReasonFrom } from '../fallback-reason.js';
+import { CONTEXT_WINDOW, specOfStatus, translatedError, type ErrorSpec, type StatusSpecs, type TranslatedError } from '../translated-error.js';
 
-interface Spec {
-  readonly status: number;
-  readonly kind: ErrorKind;
-  readonly type: string;
-  readonly code: string | null;
-}
+const AUTH: ErrorSpec = { status: 403, kind: 'auth', type: 'authentication_error', code: 'invalid_api_key' };
+const INVALID: ErrorSpec = { status: 400, kind: 'invalid_request', type: 'invalid_request_error', code: null };
+const SERVER: ErrorSpec = { status: 500, kind: 'server_error', type: 'server_error', code: 'api_error' };
+const OVERLOADED: ErrorSpec = { status: 503, kind: 'overloaded', type: 'service_unavailable_error', code: 'overloaded' };
+const RATE_LIMITED: ErrorSpec = { status: 429, kind: 'rate_limited', type: 'rate_limit_error', code: 'rate_limit_exceeded' };
 
-const AUTH: Spec = { status: 403, kind: 'auth', type: 'authentication_error', code: 'invalid_api_key' };
-const INVALID: Spec = { status: 400, kind: 'invalid_request', type: 'invalid_request_error', code: null };
-const SERVER: Spec = { status: 500, kind: 'server_error', type: 'server_error', code: 'api_error' };
-const OVERLOADED: Spec = { status: 503, kind: 'overloaded', type: 'service_unavailable_error', code: 'overloaded' };
-const RATE_LIMITED: Spec = { status: 429, kind: 'rate_limited', type: 'rate_limit_error', code: 'rate_limit_exceeded' };
-const CONTEXT: Spec = { status: 400, kind: 'context_window', type: 'invalid_request_error', code: 'context_length_exceeded' };
-
-const BY_TYPE: Readonly<Record<string, Spec>> = {
+const BY_TYPE: Readonly<Record<string, ErrorSpec>> = {
   ValidationException: INVALID,
   AccessDeniedException: { status: 403, kind: 'auth', type: 'permission_error', code: 'permission_error' },
   UnrecognizedClientException: AUTH,
@@ -66,13 +59,8 @@ function typeName(errorType: string | null): string | null {
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
 
-function specOfStatus(status: number): Spec {
-  if (status === 429) return RATE_LIMITED;
-  if (status === 503) return OVERLOADED;
-  if (status === 401 || status === 403) return { ...AUTH, status };
-  if (status >= 500) return { ...SERVER, status };
-  return { ...INVALID, status: status >= 400 ? status : 400 };
-}
+/** For a type Bedrock adds later, or a body that is not Bedrock's (a proxy's page). */
+const BY_STATUS: StatusSpecs = { invalid: INVALID, auth: AUTH, rateLimited: RATE_LIMITED, overloaded: OVERLOADED, server: SERVER };
 
 /**
  * The OpenAI error for a Bedrock error: `status` the response's (null for a stream's exception
@@ -82,23 +70,11 @@ export function toOpenAiError(status: number | null, errorType: string | null, b
   const raw = (body as { message?: unknown; Message?: unknown } | null) ?? {};
   const message = typeof raw.message === 'string' ? raw.message : typeof raw.Message === 'string' ? raw.Message : null;
   const name = typeName(errorType);
-  let spec = (name === null ? undefined : BY_TYPE[name]) ?? specOfStatus(status ?? 500);
-  if (spec.kind === 'invalid_request' && spec.status === 400 && message !== null && CONTEXT_MESSAGE.test(message)) spec = CONTEXT;
+  let spec = (name === null ? undefined : BY_TYPE[name]) ?? specOfStatus(status ?? 500, BY_STATUS);
+  if (spec.kind === 'invalid_request' && spec.status === 400 && message !== null && CONTEXT_MESSAGE.test(message)) spec = CONTEXT_WINDOW;
   const sent = status ?? spec.status;
-  return {
-    status: spec.kind === 'overloaded' ? 503 : sent,
-    kind: spec.kind,
-    body: { error: { message: message ?? `The provider answered with status ${sent}.`, type: spec.type, param: null, code: spec.code } },
-  };
+  return translatedError(spec.kind === 'overloaded' ? 503 : sent, spec, message, sent);
 }
 
 /** A refusal another deployment may serve: a prompt over the model's context window (Bedrock's guardrails answer 200). */
-export function fallbackReasonOf(errorBody: Buffer): FallbackReason | null {
-  let body: unknown;
-  try {
-    body = JSON.parse(errorBody.toString('utf8'));
-  } catch {
-    return null;
-  }
-  return toOpenAiError(400, 'ValidationException', body).kind === 'context_window' ? 'context_window' : null;
-}
+export const fallbackReasonOf = (errorBody: Buffer): FallbackReason | null => fallbackReasonFrom(errorBody, (body) => toOpenAiError(400, 'ValidationException', body).kind);

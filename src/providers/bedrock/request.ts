@@ -20,16 +20,10 @@
  */
 import { RouterError } from '../../errors.js';
 import { messagesParamsOf, SERVED_BY } from '../anthropic/request.js';
-
-type Json = Record<string, unknown>;
+import { isObject, isSet, unsupportedBy, type Json } from '../chat-request.js';
 
 const BEDROCK = "served by Amazon Bedrock's Converse API";
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isSet = (v: unknown): boolean => v !== undefined && v !== null;
-
-const unsupported = (param: string, qualifier: string, hint: string): RouterError =>
-  new RouterError('unsupported_parameter', `Unsupported parameter: '${param}' ${qualifier} is not supported with this model (${BEDROCK}); ${hint}.`, param);
+const unsupported = unsupportedBy("Amazon Bedrock's Converse API");
 
 /** The Converse request body for the OpenAI chat-completions `body`; throws a RouterError for what cannot be sent. */
 export function fromOpenAiRequest(body: Json): Buffer {

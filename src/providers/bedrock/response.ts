@@ -13,8 +13,9 @@
  * Converse answers carry neither an id nor the model: the adapter gives both (the request id
  * Bedrock sends in `x-amzn-requestid`, the deployment's model id).
  */
-import { openAiUsageOf, usageOf, type FinishReason } from '../anthropic/response.js';
-import type { ResponseObserver, ResponseReport } from '../openai/response.js';
+import { usageOf } from '../anthropic/response.js';
+import { JsonTranslator, untranslated } from '../json-translator.js';
+import { choiceOf, completionOf, type FinishReason, type OpenAiToolCall } from '../openai-completion.js';
 import type { Usage } from '../usage.js';
 import { toOpenAiError } from './errors.js';
 
@@ -57,17 +58,11 @@ export function bedrockUsageOf(u: BedrockUsage): Usage {
   });
 }
 
-interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
-
 /** The chat.completion for a Converse answer: text blocks joined, toolUse blocks as tool calls; reasoning and other blocks left out. */
 export function toOpenAiCompletion(answer: Record<string, unknown>, identity: AnswerIdentity): Record<string, unknown> {
   const message = (answer.output as { message?: { content?: unknown } } | null)?.message;
   let text: string | null = null;
-  const toolCalls: ToolCall[] = [];
+  const toolCalls: OpenAiToolCall[] = [];
   for (const block of Array.isArray(message?.content) ? (message.content as unknown[]) : []) {
     const b = block as { text?: unknown; toolUse?: { toolUseId?: unknown; name?: unknown; input?: unknown } } | null;
     if (typeof b?.text === 'string') text = text === null ? b.text : text + b.text;
@@ -75,59 +70,27 @@ export function toOpenAiCompletion(answer: Record<string, unknown>, identity: An
       toolCalls.push({ id: b.toolUse.toolUseId, type: 'function', function: { name: b.toolUse.name, arguments: JSON.stringify(b.toolUse.input ?? {}) } });
     }
   }
-  const reply: Record<string, unknown> = { role: 'assistant', content: text, refusal: null };
-  if (toolCalls.length > 0) reply.tool_calls = toolCalls;
-  return {
-    id: identity.id,
-    object: 'chat.completion',
-    created: identity.createdSec,
-    model: identity.model,
-    choices: [{ index: 0, message: reply, logprobs: null, finish_reason: finishReasonOf(answer.stopReason) }],
-    usage: openAiUsageOf(bedrockUsageOf((answer.usage as BedrockUsage | null) ?? {})),
-  };
+  const choice = choiceOf(0, text, toolCalls, finishReasonOf(answer.stopReason));
+  return completionOf(identity.id, identity.createdSec, identity.model, [choice], bedrockUsageOf((answer.usage as BedrockUsage | null) ?? {}));
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /**
  * A JSON response, read whole and given to the client translated: an answer as a chat.completion,
  * an error (`{"message"}`, its type from `x-amzn-errortype`) as an OpenAI error. A body that is
  * neither reaches the client as it came.
  */
-export class JsonResponseTranslator implements ResponseObserver {
-  private readonly chunks: Buffer[] = [];
-  private usage: Usage | null = null;
-  private complete = false;
-
+export class JsonResponseTranslator extends JsonTranslator {
   /** `errorType`: the response's `x-amzn-errortype`, null on success. */
-  constructor(
-    private readonly identity: AnswerIdentity,
-    private readonly errorType: string | null,
-  ) {}
-
-  push(chunk: Buffer, endOfStream: boolean): Buffer {
-    // Copied: `chunk` belongs to a gRPC message that should not be kept alive.
-    if (chunk.length > 0) this.chunks.push(Buffer.from(chunk));
-    if (!endOfStream) return EMPTY;
-    const bytes = Buffer.concat(this.chunks);
-    this.chunks.length = 0;
-    let body: unknown;
-    try {
-      body = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      return bytes;
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return bytes;
-    const answer = body as Record<string, unknown>;
-    if (this.errorType !== null || answer.output === undefined) {
-      return typeof answer.message === 'string' || typeof answer.Message === 'string' ? Buffer.from(JSON.stringify(toOpenAiError(null, this.errorType, body).body)) : bytes;
-    }
-    if (typeof answer.usage === 'object' && answer.usage !== null) this.usage = bedrockUsageOf(answer.usage as BedrockUsage);
-    this.complete = true;
-    return Buffer.from(JSON.stringify(toOpenAiCompletion(answer, this.identity)));
-  }
-
-  report(): ResponseReport {
-    return { usage: this.usage, responseModel: this.complete ? this.identity.model : null, contentEvents: 0, complete: this.complete };
+  constructor(identity: AnswerIdentity, errorType: string | null) {
+    super((body, bytes) => {
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return untranslated(bytes);
+      const answer = body as Record<string, unknown>;
+      if (errorType !== null || answer.output === undefined) {
+        if (typeof answer.message !== 'string' && typeof answer.Message !== 'string') return untranslated(bytes);
+        return { ...untranslated(bytes), bytes: Buffer.from(JSON.stringify(toOpenAiError(null, errorType, body).body)) };
+      }
+      const usage = typeof answer.usage === 'object' && answer.usage !== null ? bedrockUsageOf(answer.usage as BedrockUsage) : null;
+      return { bytes: Buffer.from(JSON.stringify(toOpenAiCompletion(answer, identity))), usage, responseModel: identity.model, complete: true };
+    });
   }
 }

@@ -17,8 +17,9 @@
  * from `contentEvents`). One that ends before messageStop, or breaks the framing, gets the error
  * event an OpenAI stream gets (openai/response.ts).
  */
-import { MALFORMED_STREAM_EVENT, TRUNCATED_STREAM_EVENT, type ResponseObserver, type ResponseReport } from '../openai/response.js';
-import { openAiUsageOf, type FinishReason } from '../anthropic/response.js';
+import { isObject } from '../chat-request.js';
+import type { FinishReason } from '../openai-completion.js';
+import { FragmentedToolCalls, TranslatedStream } from '../translated-stream.js';
 import type { Usage } from '../usage.js';
 import { toOpenAiError } from './errors.js';
 import { EventStreamDecoder, EventStreamError, type EventMessage } from './eventstream.js';
@@ -29,70 +30,47 @@ export interface StreamOptions extends AnswerIdentity {
   readonly includeUsage: boolean;
 }
 
-interface ToolCall {
-  readonly index: number;
-  sentArguments: boolean;
-}
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-const EMPTY = Buffer.alloc(0);
-const DONE = 'data: [DONE]\n\n';
-const CHOICE_END = ',"logprobs":null,"finish_reason":null}]}\n\n';
-const TRUNCATED = TRUNCATED_STREAM_EVENT.toString('utf8');
-const MALFORMED = MALFORMED_STREAM_EVENT.toString('utf8');
 /** Converse events are a few hundred bytes; a megabyte leaves room for a whole tool input in one delta. */
 const MAX_EVENT_BYTES = 1024 * 1024;
 
-export class ToOpenAiStream implements ResponseObserver {
+export class ToOpenAiStream extends TranslatedStream {
   private readonly decoder = new EventStreamDecoder(MAX_EVENT_BYTES);
-  private readonly out: string[] = [];
-  /** Every chunk's start, up to its choices. */
-  private readonly head: string;
-  private usage: Usage | null = null;
+  private readonly tools = new FragmentedToolCalls(this.chunks);
+  private bedrockUsage: Usage | null = null;
   private finishReason: FinishReason | null = null;
-  private readonly tools = new Map<number, ToolCall>();
-  private contentEvents = 0;
-  private state: 'open' | 'finished' | 'failed' = 'open';
-  private ended = false;
 
-  constructor(private readonly options: StreamOptions) {
-    this.head = `data: {"id":${JSON.stringify(options.id)},"object":"chat.completion.chunk","created":${options.createdSec},"model":${JSON.stringify(options.model)},"choices":[`;
+  /** Converse's stream names neither its id nor its model: the adapter gives both. */
+  private readonly model: string;
+
+  constructor(options: StreamOptions) {
+    super(options, options.id, options.model);
+    this.model = options.model;
   }
 
-  push(chunk: Buffer, endOfStream: boolean): Buffer {
-    this.ended ||= endOfStream;
-    if (this.state !== 'open') return EMPTY;
+  protected answered(): boolean {
+    return this.finishReason !== null;
+  }
+
+  protected usage(): Usage | null {
+    return this.bedrockUsage;
+  }
+
+  protected responseModel(): string | null {
+    return this.finishReason === null ? null : this.model;
+  }
+
+  protected read(chunk: Buffer): void {
     let messages: EventMessage[] = [];
     try {
       messages = this.decoder.push(chunk);
     } catch (err) {
       if (!(err instanceof EventStreamError)) throw err;
-      this.fail(MALFORMED);
+      this.chunks.malformed();
     }
     for (const message of messages) {
-      if (this.state !== 'open') break;
+      if (!this.chunks.open) break;
       this.onMessage(message);
     }
-    if (endOfStream && this.state === 'open') {
-      if (this.finishReason !== null) this.finish();
-      else this.fail(TRUNCATED);
-    }
-    if (this.out.length === 0) return EMPTY;
-    const bytes = Buffer.from(this.out.length === 1 ? this.out[0]! : this.out.join(''));
-    this.out.length = 0;
-    return bytes;
-  }
-
-  report(): ResponseReport {
-    return {
-      usage: this.usage,
-      responseModel: this.finishReason === null ? null : this.options.model,
-      contentEvents: this.contentEvents,
-      complete: this.ended && this.state === 'finished',
-    };
   }
 
   private onMessage(message: EventMessage): void {
@@ -105,26 +83,26 @@ export class ToOpenAiStream implements ResponseObserver {
     const kind = message.headers[':message-type'];
     if (kind === 'exception') {
       const type = message.headers[':exception-type'];
-      return this.fail(`data: ${JSON.stringify(toOpenAiError(null, typeof type === 'string' ? type : null, payload).body)}\n\n`);
+      return this.chunks.error(toOpenAiError(null, typeof type === 'string' ? type : null, payload).body);
     }
     if (kind === 'error') {
       const text = message.headers[':error-message'];
-      return this.fail(`data: ${JSON.stringify(toOpenAiError(null, null, { message: typeof text === 'string' ? text : null }).body)}\n\n`);
+      return this.chunks.error(toOpenAiError(null, null, { message: typeof text === 'string' ? text : null }).body);
     }
-    if (!isObject(payload)) return this.fail(MALFORMED);
+    if (!isObject(payload)) return this.chunks.malformed();
     switch (message.headers[':event-type']) {
       case 'messageStart':
-        return this.choice('{"role":"assistant","content":""}');
+        return this.chunks.role(0);
       case 'contentBlockStart':
         return this.startBlock(payload.contentBlockIndex, payload.start);
       case 'contentBlockDelta':
         return this.delta(payload.contentBlockIndex, payload.delta);
       case 'contentBlockStop':
-        return this.stopBlock(payload.contentBlockIndex);
+        return this.tools.stop(payload.contentBlockIndex);
       case 'messageStop':
         return this.stop(payload.stopReason);
       case 'metadata':
-        if (isObject(payload.usage)) this.usage = bedrockUsageOf(payload.usage as BedrockUsage);
+        if (isObject(payload.usage)) this.bedrockUsage = bedrockUsageOf(payload.usage as BedrockUsage);
         return this.finish();
       default:
       // Event types Bedrock may add: nothing for the client.
@@ -134,56 +112,29 @@ export class ToOpenAiStream implements ResponseObserver {
   private startBlock(index: unknown, start: unknown): void {
     const toolUse = isObject(start) ? start.toolUse : undefined;
     if (typeof index !== 'number' || !isObject(toolUse) || typeof toolUse.toolUseId !== 'string' || typeof toolUse.name !== 'string') return;
-    const call: ToolCall = { index: this.tools.size, sentArguments: false };
-    this.tools.set(index, call);
-    this.choice(`{"tool_calls":[{"index":${call.index},"id":${JSON.stringify(toolUse.toolUseId)},"type":"function","function":{"name":${JSON.stringify(toolUse.name)},"arguments":""}}]}`);
+    this.tools.start(index, toolUse.toolUseId, toolUse.name, undefined);
   }
 
   private delta(index: unknown, delta: unknown): void {
     if (!isObject(delta)) return;
+    const input = isObject(delta.toolUse) ? delta.toolUse.input : undefined;
     if (typeof delta.text === 'string' && delta.text !== '') {
       this.contentEvents++;
-      this.choice(`{"content":${JSON.stringify(delta.text)}}`);
-      return;
-    }
-    const call = typeof index === 'number' ? this.tools.get(index) : undefined;
-    const input = isObject(delta.toolUse) ? delta.toolUse.input : undefined;
-    if (call !== undefined && typeof input === 'string' && input !== '') {
+      this.chunks.content(0, delta.text);
+    } else if (typeof input === 'string' && this.tools.fragment(index, input)) {
       this.contentEvents++;
-      this.arguments(call, input);
     }
-  }
-
-  private stopBlock(index: unknown): void {
-    const call = typeof index === 'number' ? this.tools.get(index) : undefined;
-    // A tool without parameters may get no fragment: its client still needs arguments that parse.
-    if (call !== undefined && !call.sentArguments) this.arguments(call, '{}');
   }
 
   private stop(stopReason: unknown): void {
     if (this.finishReason !== null) return;
     this.finishReason = finishReasonOf(stopReason);
-    this.out.push(`${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.finishReason}"}]}\n\n`);
+    this.chunks.finish(0, this.finishReason);
   }
 
-  private finish(): void {
+  protected finish(): void {
     if (this.finishReason === null) this.stop(null);
-    if (this.options.includeUsage && this.usage !== null) this.out.push(`${this.head}],"usage":${JSON.stringify(openAiUsageOf(this.usage))}}\n\n`);
-    this.out.push(DONE);
-    this.state = 'finished';
-  }
-
-  private fail(errorEvent: string): void {
-    this.out.push(errorEvent);
-    this.state = 'failed';
-  }
-
-  private choice(delta: string): void {
-    this.out.push(`${this.head}{"index":0,"delta":${delta}${CHOICE_END}`);
-  }
-
-  private arguments(call: ToolCall, fragment: string): void {
-    call.sentArguments = true;
-    this.choice(`{"tool_calls":[{"index":${call.index},"function":{"arguments":${JSON.stringify(fragment)}}}]}`);
+    if (this.options.includeUsage && this.bedrockUsage !== null) this.chunks.usage(this.bedrockUsage);
+    this.chunks.done();
   }
 }

@@ -19,19 +19,11 @@
  *   a blocked prompt     200   content_policy   invalid_request_error / content_filter  (no candidates, `promptFeedback.blockReason`)
  */
 import type { FallbackReason } from '../../routing/plan.js';
-import { fallbackReasonFrom } from '../fallback-reason.js';
-import type { ErrorKind, TranslatedError } from '../anthropic/errors.js';
 import { isObject } from '../chat-request.js';
+import { fallbackReasonFrom } from '../fallback-reason.js';
+import { CONTENT_FILTER, CONTEXT_WINDOW, specOfStatus, translatedError, type ErrorSpec, type StatusSpecs, type TranslatedError } from '../translated-error.js';
 
-interface Spec {
-  /** Google's status for it, which a stream's error event carries only in its body. */
-  readonly status: number;
-  readonly kind: ErrorKind;
-  readonly type: string;
-  readonly code: string | null;
-}
-
-const BY_STATUS: Readonly<Record<string, Spec>> = {
+const BY_RPC_STATUS: Readonly<Record<string, ErrorSpec>> = {
   INVALID_ARGUMENT: { status: 400, kind: 'invalid_request', type: 'invalid_request_error', code: null },
   FAILED_PRECONDITION: { status: 400, kind: 'auth', type: 'permission_error', code: 'failed_precondition' },
   OUT_OF_RANGE: { status: 400, kind: 'invalid_request', type: 'invalid_request_error', code: null },
@@ -46,18 +38,16 @@ const BY_STATUS: Readonly<Record<string, Spec>> = {
 
 /** "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)." */
 const CONTEXT_MESSAGE = /token count .*exceeds|exceeds the maximum number of tokens|context window/i;
-const CONTEXT: Spec = { status: 400, kind: 'context_window', type: 'invalid_request_error', code: 'context_length_exceeded' };
-const KEY_INVALID: Spec = { status: 400, kind: 'auth', type: 'authentication_error', code: 'invalid_api_key' };
-const BLOCKED: Spec = { status: 400, kind: 'content_policy', type: 'invalid_request_error', code: 'content_filter' };
+const KEY_INVALID: ErrorSpec = { status: 400, kind: 'auth', type: 'authentication_error', code: 'invalid_api_key' };
 
 /** For a status Google adds later, or a body that is not Google's (a proxy's page). */
-function specOfCode(code: number): Spec {
-  if (code === 429) return BY_STATUS.RESOURCE_EXHAUSTED!;
-  if (code === 503) return BY_STATUS.UNAVAILABLE!;
-  if (code === 401 || code === 403) return { ...BY_STATUS.PERMISSION_DENIED!, status: code };
-  if (code >= 500) return { ...BY_STATUS.INTERNAL!, status: code };
-  return { ...BY_STATUS.INVALID_ARGUMENT!, status: code >= 400 ? code : 400 };
-}
+const BY_CODE: StatusSpecs = {
+  invalid: BY_RPC_STATUS.INVALID_ARGUMENT!,
+  auth: BY_RPC_STATUS.PERMISSION_DENIED!,
+  rateLimited: BY_RPC_STATUS.RESOURCE_EXHAUSTED!,
+  overloaded: BY_RPC_STATUS.UNAVAILABLE!,
+  server: BY_RPC_STATUS.INTERNAL!,
+};
 
 /** Whether `details` holds an ErrorInfo with reason API_KEY_INVALID, Google's mark of a wrong key. */
 const keyInvalid = (details: unknown): boolean => Array.isArray(details) && details.some((d) => isObject(d) && d.reason === 'API_KEY_INVALID');
@@ -71,18 +61,14 @@ export function toOpenAiError(status: number | null, body: unknown): TranslatedE
   const feedback = isObject(body) && error === null ? body.promptFeedback : undefined;
   if (isObject(feedback) && typeof feedback.blockReason === 'string') {
     const message = `The prompt was blocked by Gemini's safety filters (blockReason ${feedback.blockReason}).`;
-    return { status: BLOCKED.status, kind: BLOCKED.kind, body: { error: { message, type: BLOCKED.type, param: null, code: BLOCKED.code } } };
+    return translatedError(CONTENT_FILTER.status, CONTENT_FILTER, message, CONTENT_FILTER.status);
   }
   const code = typeof error?.code === 'number' ? error.code : (status ?? 500);
   const message = typeof error?.message === 'string' ? error.message : null;
-  let spec = (typeof error?.status === 'string' ? BY_STATUS[error.status] : undefined) ?? specOfCode(code);
+  let spec = (typeof error?.status === 'string' ? BY_RPC_STATUS[error.status] : undefined) ?? specOfStatus(code, BY_CODE);
   if (spec.kind === 'invalid_request' && (keyInvalid(error?.details) || (message !== null && /API key not valid/i.test(message)))) spec = KEY_INVALID;
-  else if (spec.kind === 'invalid_request' && message !== null && CONTEXT_MESSAGE.test(message)) spec = CONTEXT;
-  return {
-    status: status ?? spec.status,
-    kind: spec.kind,
-    body: { error: { message: message ?? `The provider answered with status ${status ?? code}.`, type: spec.type, param: null, code: spec.code } },
-  };
+  else if (spec.kind === 'invalid_request' && message !== null && CONTEXT_MESSAGE.test(message)) spec = CONTEXT_WINDOW;
+  return translatedError(status ?? spec.status, spec, message, status ?? code);
 }
 
 /** A refusal another deployment may serve: a prompt over the model's context window, or a blocked prompt. */

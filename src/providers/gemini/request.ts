@@ -37,10 +37,13 @@ import {
   isObject,
   isSet,
   maxTokensOf,
+  noTurns,
   numberOf,
+  readMessages,
   refuseOpenAiOnly,
   responseFormatOf,
   stopSequencesOf,
+  toolChoiceOf,
   unsupportedBy,
   type Json,
 } from '../chat-request.js';
@@ -120,7 +123,6 @@ function generationConfigOf(body: Json): Json | null {
 
 /** `systemInstruction` parts and the turns of `contents` from the OpenAI `messages`. */
 function conversationOf(messages: unknown): { system: Json[]; contents: Turn[] } {
-  if (!Array.isArray(messages) || messages.length === 0) throw invalid('messages', 'expected a non-empty array');
   const system: Json[] = [];
   const contents: Turn[] = [];
   /** Each tool call's function, by id, as the assistant turns so far named it: a tool result must name its function. */
@@ -132,31 +134,13 @@ function conversationOf(messages: unknown): { system: Json[]; contents: Turn[] }
     if (last === undefined || last.role !== role) contents.push((last = { role, parts: [] }));
     for (const part of parts) last.parts.push(part);
   };
-  for (let i = 0; i < messages.length; i++) {
-    const m: unknown = messages[i];
-    const at = `messages[${i}]`;
-    if (!isObject(m)) throw invalid(at, 'expected an object');
-    switch (m.role) {
-      case 'system':
-      case 'developer':
-        forEachText(m.content, `${at}.content`, (text) => system.push({ text }));
-        break;
-      case 'user':
-        add('user', userPartsOf(m.content, `${at}.content`));
-        break;
-      case 'assistant':
-        add('model', modelPartsOf(m, at, callNames));
-        break;
-      case 'tool':
-        add('user', [functionResponseOf(m, at, callNames)]);
-        break;
-      case 'function':
-        throw unsupported(`${at}.role`, "'function'", "use 'tool' messages");
-      default:
-        throw invalid(`${at}.role`, "expected 'system', 'developer', 'user', 'assistant' or 'tool'");
-    }
-  }
-  if (contents.length === 0) throw invalid('messages', 'no message has any content besides the system prompt');
+  readMessages(messages, unsupported, {
+    system: (text) => system.push({ text }),
+    user: (m, at) => add('user', userPartsOf(m.content, `${at}.content`)),
+    assistant: (m, at) => add('model', modelPartsOf(m, at, callNames)),
+    tool: (m, at) => add('user', [functionResponseOf(m, at, callNames)]),
+  });
+  if (contents.length === 0) throw noTurns();
   return { system, contents };
 }
 
@@ -220,8 +204,6 @@ function fileOf(file: unknown, at: string): Json {
 }
 
 function modelPartsOf(m: Json, at: string, callNames: Map<string, string>): Json[] {
-  if (isSet(m.function_call)) throw unsupported(`${at}.function_call`, '', "use 'tool_calls'");
-  if (isSet(m.audio)) throw unsupported(`${at}.audio`);
   const parts: Json[] = [];
   forEachAssistantText(m.content, `${at}.content`, (text) => parts.push({ text }));
   forEachToolCall(m.tool_calls, `${at}.tool_calls`, unsupported, (id, name, args) => {
@@ -257,14 +239,8 @@ function toolsOf(tools: unknown): Json[] | null {
 }
 
 function toolConfigOf(choice: unknown): Json | null {
-  if (!isSet(choice)) return null;
-  const config = (mode: string, names?: string[]): Json => ({ functionCallingConfig: names === undefined ? { mode } : { mode, allowedFunctionNames: names } });
-  if (choice === 'none') return config('NONE');
-  if (choice === 'auto') return config('AUTO');
-  if (choice === 'required') return config('ANY');
-  if (isObject(choice) && choice.type === 'function' && isObject(choice.function) && typeof choice.function.name === 'string') {
-    return config('ANY', [choice.function.name]);
-  }
-  if (isObject(choice) && typeof choice.type === 'string' && choice.type !== 'function') throw unsupported('tool_choice', `of type '${choice.type}'`);
-  throw invalid('tool_choice', "expected 'none', 'auto', 'required' or a named function");
+  const wanted = toolChoiceOf(choice, unsupported);
+  if (wanted === null) return null;
+  const mode = wanted === 'none' ? 'NONE' : wanted === 'auto' ? 'AUTO' : 'ANY';
+  return { functionCallingConfig: typeof wanted === 'object' ? { mode, allowedFunctionNames: [wanted.name] } : { mode } };
 }

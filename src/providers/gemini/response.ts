@@ -18,10 +18,10 @@
  * content_filter; others (OTHER, MALFORMED_FUNCTION_CALL, …) → stop. A prompt Gemini blocked
  * (no candidates, `promptFeedback.blockReason`) is one choice with no content, content_filter.
  */
-import { openAiUsageOf, type FinishReason } from '../anthropic/response.js';
 import { isObject, type Json } from '../chat-request.js';
 import { untranslated, type JsonTranslate } from '../json-translator.js';
-import type { Usage } from '../usage.js';
+import { choiceOf, completionOf, type FinishReason } from '../openai-completion.js';
+import { tokenCount as tokens, type Usage } from '../usage.js';
 import { toOpenAiError } from './errors.js';
 
 /** `GenerateContentResponseUsageMetadata`. */
@@ -52,8 +52,6 @@ export function finishReasonOf(reason: unknown, calledTools: boolean): FinishRea
   if (typeof reason === 'string' && FILTERED.has(reason)) return 'content_filter';
   return calledTools ? 'tool_calls' : 'stop';
 }
-
-const tokens = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
 
 export function usageOf(u: GeminiUsage): Usage {
   const promptTokens = tokens(u.promptTokenCount) + tokens(u.toolUsePromptTokenCount);
@@ -124,24 +122,12 @@ export function toOpenAiCompletion(response: GeminiResponse, createdSec: number)
   for (let i = 0; i < candidates.length; i++) {
     const c = candidateOf(candidates[i], i);
     if (c === null) continue;
-    const message: Json = { role: 'assistant', content: c.text, refusal: null };
-    if (c.calls.length > 0) {
-      message.tool_calls = c.calls.map((t, k) => ({ id: toolCallIdOf(t.call, id, c.index, k), type: 'function', function: { name: t.name, arguments: JSON.stringify(t.args) } }));
-    }
-    choices.push({ index: c.index, message, logprobs: null, finish_reason: finishReasonOf(c.finishReason, c.calls.length > 0) });
+    const toolCalls = c.calls.map((t, k) => ({ id: toolCallIdOf(t.call, id, c.index, k), type: 'function' as const, function: { name: t.name, arguments: JSON.stringify(t.args) } }));
+    choices.push(choiceOf(c.index, c.text, toolCalls, finishReasonOf(c.finishReason, c.calls.length > 0)));
   }
-  if (choices.length === 0 && blockReasonOf(response) !== null) {
-    choices.push({ index: 0, message: { role: 'assistant', content: null, refusal: null }, logprobs: null, finish_reason: 'content_filter' });
-  }
+  if (choices.length === 0 && blockReasonOf(response) !== null) choices.push(choiceOf(0, null, [], 'content_filter'));
   choices.sort((a, b) => (a.index as number) - (b.index as number));
-  return {
-    id,
-    object: 'chat.completion',
-    created: createdSec,
-    model: modelOf(response),
-    choices,
-    usage: openAiUsageOf(usageOf(response.usageMetadata ?? {})),
-  };
+  return completionOf(id, createdSec, modelOf(response), choices, usageOf(response.usageMetadata ?? {}));
 }
 
 /**

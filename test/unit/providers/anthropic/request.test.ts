@@ -4,9 +4,9 @@
  * `@anthropic-ai/sdk` declares), and what cannot be translated is a 400 naming the parameter.
  */
 import { describe, expect, it } from 'vitest';
-import { RouterError } from '../../../../src/errors.js';
 import { anthropicFormat } from '../../../../src/mock/anthropic/format.js';
 import { DEFAULT_MAX_TOKENS, fromOpenAiRequest } from '../../../../src/providers/anthropic/request.js';
+import { refusalOf } from '../../../support/refusal.js';
 
 const MODEL = 'claude-sonnet-4-5-20250929';
 const USER = { role: 'user', content: 'Hi' };
@@ -19,15 +19,7 @@ function translate(body: Record<string, unknown>, defaultMaxTokens?: number): Re
   return parsed;
 }
 
-function refusal(body: Record<string, unknown>): RouterError {
-  try {
-    fromOpenAiRequest({ model: 'claude', ...body }, { model: MODEL });
-  } catch (err) {
-    expect(err).toBeInstanceOf(RouterError);
-    return err as RouterError;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = (body: Record<string, unknown>) => refusalOf(() => fromOpenAiRequest({ model: 'claude', ...body }, { model: MODEL }));
 
 describe('conversation', () => {
   it('system and developer messages become system blocks, in order, wherever they stood', () => {

@@ -5,23 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RouterError } from '../../../../src/errors.js';
 import { fallbackReasonOf, toOpenAiError } from '../../../../src/providers/bedrock/errors.js';
 import { encodeMessage } from '../../../../src/providers/bedrock/eventstream.js';
 import { observeResponse } from '../../../../src/providers/bedrock/observe.js';
 import { fromOpenAiRequest } from '../../../../src/providers/bedrock/request.js';
+import { refusalOf } from '../../../support/refusal.js';
 
 const GOLDEN = Buffer.from(readFileSync(join(import.meta.dirname, '../../../fixtures/streams/bedrock-mock-tool.eventstream.b64'), 'utf8'), 'base64');
 const IDENTITY = { id: 'req-1', model: 'anthropic.claude-3-haiku-20240307-v1:0', createdSec: 1700000000 };
 const converse = (body: Record<string, unknown>) => JSON.parse(fromOpenAiRequest(body).toString('utf8')) as Record<string, unknown>;
-const refusal = (body: Record<string, unknown>): RouterError => {
-  try {
-    fromOpenAiRequest(body);
-  } catch (err) {
-    return err as RouterError;
-  }
-  throw new Error('not refused');
-};
+const refusal = (body: Record<string, unknown>) => refusalOf(() => fromOpenAiRequest(body));
 
 describe('Bedrock request', () => {
   it('translates a conversation with system, images, tools and tool results', () => {

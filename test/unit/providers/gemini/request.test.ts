@@ -4,10 +4,10 @@
  * reference declares), and what cannot be translated is a 400 naming the parameter.
  */
 import { describe, expect, it } from 'vitest';
-import { RouterError } from '../../../../src/errors.js';
 import { geminiFormat } from '../../../../src/mock/gemini/format.js';
 import { chatPathOf } from '../../../../src/providers/gemini/endpoint.js';
 import { fromOpenAiRequest } from '../../../../src/providers/gemini/request.js';
+import { refusalOf } from '../../../support/refusal.js';
 
 const USER = { role: 'user', content: 'Hi' };
 const CALL = { id: 'call_r1_0_0', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
@@ -18,15 +18,7 @@ function translate(body: Record<string, unknown>): Record<string, any> {
   return parsed;
 }
 
-function refusal(body: Record<string, unknown>): RouterError {
-  try {
-    fromOpenAiRequest({ model: 'gemini', ...body });
-  } catch (err) {
-    expect(err).toBeInstanceOf(RouterError);
-    return err as RouterError;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = (body: Record<string, unknown>) => refusalOf(() => fromOpenAiRequest({ model: 'gemini', ...body }));
 
 describe('conversation', () => {
   it('system and developer messages become systemInstruction parts; the model and stream stay out of the body', () => {
