@@ -11,6 +11,7 @@ import { credentialHeader, CREDENTIAL_HEADERS } from '../providers/auth.js';
 import { headerAllowlist, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { Call } from '../routing/types.js';
+import { figuresOf } from './catalog.js';
 import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
 
 export type { BalancePreset, Capability, StrategyKind };
@@ -269,6 +270,9 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
     const upstream = upstreams[i]!;
     const adapter = PROVIDERS[d.provider];
     const own = new Set(upstream.headers.map(([name]) => name));
+    // schema.ts refused a deployment that neither router.yaml nor the catalog gives both figures for.
+    const figures = figuresOf(d);
+    const price = figures.price!;
     const deployment: Deployment = {
       name: d.name,
       provider: d.provider,
@@ -276,11 +280,11 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
       providerModel: d.provider_model,
       weight: weightOf.get(d.model_group)!(d),
       price: {
-        inputNanosPerToken: d.price.input_per_million * 1000,
-        cachedInputNanosPerToken: (d.price.cached_input_per_million ?? d.price.input_per_million) * 1000,
-        outputNanosPerToken: d.price.output_per_million * 1000,
+        inputNanosPerToken: price.input_per_million * 1000,
+        cachedInputNanosPerToken: (price.cached_input_per_million ?? price.input_per_million) * 1000,
+        outputNanosPerToken: price.output_per_million * 1000,
       },
-      contextWindow: d.context_window,
+      contextWindow: figures.context_window!,
       capabilities: new Set(d.capabilities),
       tags: new Set(d.tags),
       tier: d.tier ?? null,
@@ -410,7 +414,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
       retryAfterSec: file.limits.overload.retry_after_s,
     },
     countTokensAbove: Math.min(
-      ...file.deployments.map((d) => d.context_window),
+      ...[...deployments.values()].map((d) => d.contextWindow),
       ...file.virtual_models.flatMap((v) => v.rules.flatMap((r) => [r.when.min_prompt_tokens ?? Infinity, r.when.max_prompt_tokens ?? Infinity])),
     ),
     tokenCountBudgetMs: file.limits.token_count_budget_ms,

@@ -8,6 +8,7 @@ import { WINDOWS } from '../admission/windows.js';
 import { AUTH_STYLES } from '../providers/adapter.js';
 import { CREDENTIAL_HEADERS } from '../providers/auth.js';
 import { PROVIDER_NAMES, PROVIDERS } from '../providers/registry.js';
+import { figuresOf } from './catalog.js';
 
 const admin = z
   .strictObject({
@@ -92,8 +93,10 @@ const deployment = z
   provider_model: z.string().min(1),
   /** Share of traffic for weighted-random. Unset in every deployment of a group: weights follow the RPM (else TPM) limits. */
   weight: z.number().positive().optional(),
-  price: price,
-  context_window: z.number().int().positive(),
+  /** USD per 1M tokens; by default the model catalog's (config/catalog.ts). */
+  price: price.optional(),
+  /** Tokens; by default the model catalog's. */
+  context_window: z.number().int().positive().optional(),
   capabilities: z.array(z.enum(CAPABILITIES)).default(['chat', 'streaming']),
   /** Name of the environment variable that holds the provider credential sent upstream. */
   api_key_env: z.string().min(1).optional(),
@@ -128,6 +131,13 @@ const deployment = z
     const signed = (d.endpoint?.auth ?? PROVIDERS[d.provider].defaults.auth) === 'aws-sigv4';
     if (signed && d.aws === undefined) ctx.addIssue({ code: 'custom', path: ['aws'], message: `provider ${d.provider} signs each request: set aws (region and key pair)` });
     if (!signed && d.aws !== undefined) ctx.addIssue({ code: 'custom', path: ['aws'], message: 'only for a deployment whose auth is aws-sigv4' });
+    const figures = figuresOf(d);
+    for (const field of ['price', 'context_window'] as const) {
+      if (figures[field] === null) {
+        const lacks = figures.inCatalog ? `has no ${field} for` : 'has no entry for';
+        ctx.addIssue({ code: 'custom', path: [field], message: `required: the model catalog ${lacks} ${d.provider} model "${d.provider_model}"` });
+      }
+    }
     for (const endpoint of ['chat', 'embeddings'] as const) {
       if (d.capabilities.includes(endpoint) && PROVIDERS[d.provider].paths[endpoint] === null) {
         ctx.addIssue({ code: 'custom', path: ['capabilities'], message: `provider ${d.provider} has no ${endpoint} API` });

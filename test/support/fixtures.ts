@@ -1,4 +1,4 @@
-import { parseConfig } from '../../src/config/load.js';
+import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { PromptTokenCounter } from '../../src/routing/tokens.js';
 import type { PolicyEnv, RouteRequest } from '../../src/routing/types.js';
 import type { PipelineEnv } from '../../src/pipeline/pipeline.js';
@@ -32,6 +32,17 @@ deployments:
 `;
 
 export const config = (env: NodeJS.ProcessEnv = { MINI_A_KEY: 'sk-mini-a' }) => parseConfig(ROUTER_YAML, 'router.yaml', env);
+
+/** router.yaml's problems as `line:path: message`; throws when it has none. */
+export function configProblems(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'router.yaml', {});
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems.map((p) => `${p.line}:${p.path}: ${p.message}`);
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
 
 /** A fixed clock, a scripted sequence of random numbers (cycled) and an event loop that never lags. */
 export function fixedEnv(randoms: number[] = [0.5], nowMs = Date.UTC(2026, 10, 22, 12)): PipelineEnv {
