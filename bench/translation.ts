@@ -31,10 +31,12 @@ const BEDROCK_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
 /** The Bedrock mock's own key pair and region (src/mock/behaviour.ts), given to the router. */
 const AWS = { AWS_KEY_ID: 'AKIAMOCKBEDROCK', AWS_SECRET: 'mock-bedrock-secret' };
 const KEYS = { KEY_OPENAI: 'sk-openai', KEY_ANTHROPIC: 'sk-ant', KEY_GEMINI: 'goog-key' };
+/** The credentials the deployments name, for the router's environment. */
+export const CREDENTIALS = { ...KEYS, ...AWS };
 
 /** The passthrough first: it is the baseline, and plain Envoy routes to the first deployment. */
 const BASELINE = 'openai';
-const DEPLOYMENTS: readonly BenchDeployment[] = [
+export const DEPLOYMENTS: readonly BenchDeployment[] = [
   { name: BASELINE, mock: { format: 'openai', api_key: KEYS.KEY_OPENAI, behaviour: BEHAVIOUR }, router: { provider: 'openai', provider_model: BASELINE, api_key_env: 'KEY_OPENAI' } },
   { name: 'anthropic', mock: { format: 'anthropic', api_key: KEYS.KEY_ANTHROPIC, behaviour: BEHAVIOUR }, router: { provider: 'anthropic', provider_model: 'claude-sonnet-4-5', api_key_env: 'KEY_ANTHROPIC' } },
   { name: 'gemini', mock: { format: 'gemini', api_key: KEYS.KEY_GEMINI, behaviour: BEHAVIOUR }, router: { provider: 'gemini', provider_model: 'gemini-2.5-flash', api_key_env: 'KEY_GEMINI' } },
@@ -68,7 +70,7 @@ interface Tally {
 
 const PLAIN = 'plain Envoy → openai';
 
-const workloads = (model: string) => ({
+export const workloads = (model: string) => ({
   json: { name: `${model} chat-1k`, stream: false, body: chatBody(model, 1000, false), headers: {} },
   stream: { name: `${model} stream-50`, stream: true, body: chatBody(model, 1000, true), headers: {} },
 });
@@ -144,7 +146,7 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', 'translation');
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-translation-'));
-  const targets = await startTargets(dir, { peers: false, variants: [], deployments: DEPLOYMENTS, routerEnv: { ...process.env, ...KEYS, ...AWS } });
+  const targets = await startTargets(dir, { peers: false, variants: [], deployments: DEPLOYMENTS, routerEnv: { ...process.env, ...CREDENTIALS } });
   try {
     const plain = targets.list.find((t) => t.name === 'plain')!;
     const subjects: Subject[] = [
