@@ -21,6 +21,8 @@ export interface LoadResult {
   readonly ttfbMs: number[];
   /** Streams only: ms between consecutive body chunks. */
   readonly gapMs: number[];
+  /** Streams only, per successful request: ms from (scheduled) start to the first body chunk (the first event a client can show). */
+  readonly firstChunkMs: number[];
   readonly ok: number;
   readonly errors: number;
   /** Per request not answered 200: its status (0 without a response), whether the router refused it as overloaded, ms from (scheduled) start to its end. */
@@ -52,12 +54,14 @@ function oneRequest(agent: Agent, to: Endpoint, w: Workload, startedAt: number, 
       (res) => {
         const ttfb = performance.now() - startedAt;
         let last = -1;
+        let firstChunk = -1;
         let errorBody = '';
         res.on('data', (chunk: Buffer) => {
           if (res.statusCode !== 200) errorBody += chunk.toString();
           if (!w.stream) return;
           const now = performance.now();
           if (last >= 0) out.gapMs.push(now - last);
+          else firstChunk = now - startedAt;
           last = now;
         });
         res.on('end', () => {
@@ -65,6 +69,7 @@ function oneRequest(agent: Agent, to: Endpoint, w: Workload, startedAt: number, 
             out.ok++;
             out.latencyMs.push(performance.now() - startedAt);
             out.ttfbMs.push(ttfb);
+            if (firstChunk >= 0) out.firstChunkMs.push(firstChunk);
           } else failed(out, res.statusCode ?? 0, errorBody.includes('"code":"overloaded"'), startedAt);
           resolve();
         });
@@ -84,7 +89,7 @@ function oneRequest(agent: Agent, to: Endpoint, w: Workload, startedAt: number, 
 
 type Mutable = { -readonly [K in keyof LoadResult]: LoadResult[K] };
 
-const empty = (): Mutable => ({ latencyMs: [], ttfbMs: [], gapMs: [], ok: 0, errors: 0, failures: [], dropped: 0, elapsedMs: 0 });
+const empty = (): Mutable => ({ latencyMs: [], ttfbMs: [], gapMs: [], firstChunkMs: [], ok: 0, errors: 0, failures: [], dropped: 0, elapsedMs: 0 });
 
 function failed(out: Mutable, status: number, overloaded: boolean, startedAt: number): void {
   out.errors++;

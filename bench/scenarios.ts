@@ -11,13 +11,14 @@ export const MODELS = {
   'bench-open-stream': { chunks: 5, stall_after_chunks: 1 },
 } as const;
 
-const body = (model: keyof typeof MODELS, chars: number, stream: boolean) =>
+/** A chat request to `model` with a prompt of `chars` characters, as a gateway's client sends it. */
+export const chatBody = (model: string, chars: number, stream: boolean) =>
   Buffer.from(JSON.stringify({ model, ...(stream ? { stream: true } : {}), messages: messages(chars) }));
 
 export const WORKLOADS = {
-  'chat-1k': { name: 'chat-1k', stream: false, body: body('bench-chat', 1000, false), headers: {} },
-  'chat-100k': { name: 'chat-100k', stream: false, body: body('bench-chat', 100_000, false), headers: {} },
-  'stream-50': { name: 'stream-50', stream: true, body: body('bench-stream-50', 1000, true), headers: {} },
+  'chat-1k': { name: 'chat-1k', stream: false, body: chatBody('bench-chat', 1000, false), headers: {} },
+  'chat-100k': { name: 'chat-100k', stream: false, body: chatBody('bench-chat', 100_000, false), headers: {} },
+  'stream-50': { name: 'stream-50', stream: true, body: chatBody('bench-stream-50', 1000, true), headers: {} },
 } satisfies Record<string, Workload>;
 
 export type Scenario =
@@ -44,5 +45,5 @@ export function scenarios(quick: boolean): Scenario[] {
 /** Streams held open at once for the memory figure (the upstream stalls after the first chunk). */
 export const OPEN_STREAMS = {
   count: 1000,
-  workload: { name: 'open-streams', stream: true, body: body('bench-open-stream', 1000, true), headers: {} },
+  workload: { name: 'open-streams', stream: true, body: chatBody('bench-open-stream', 1000, true), headers: {} },
 } as const;

@@ -12,12 +12,25 @@ import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../sr
 import { freePort } from '../src/devstack/ports.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
 import type { Endpoint } from './load.js';
+import type { MockInstanceConfig } from '../src/mock/behaviour.js';
 import { startPeers, type Peer } from './peers/index.js';
 
 import { MODELS } from './scenarios.js';
 
 /** One deployment (= Envoy cluster) per model, named after it, all served by the one mock. */
 const CLUSTERS = Object.keys(MODELS);
+
+/**
+ * A deployment of its own (`TargetOptions.deployments`): its model group and Envoy cluster take its
+ * name, and its own mock instance (in the one mock process) answers it in its provider's format.
+ */
+export interface BenchDeployment {
+  readonly name: string;
+  /** Its mock instance, but for name and port: format, behaviour, the credential it expects. */
+  readonly mock: Omit<MockInstanceConfig, 'name' | 'port'>;
+  /** Its router.yaml entry, but for name, model group, price and context window: provider, provider_model, credentials. */
+  readonly router: Readonly<Record<string, unknown>>;
+}
 
 /** What is measured: plain Envoy (the baseline), Envoy with the router, and the peers that started. */
 export interface Target {
@@ -53,18 +66,17 @@ async function startEnvoy(
   name: string,
   dir: string,
   shipped: string,
-  mockPort: number,
+  clusters: Readonly<Record<string, readonly number[]>>,
   routers: readonly RouterAddress[],
   options: RenderOptions,
 ): Promise<{ child: Child; port: number }> {
   const [listener, admin] = [await freePort(), await freePort()];
   const file = join(dir, `${name}.yaml`);
-  const clusters = Object.fromEntries(CLUSTERS.map((name) => [name, [mockPort]]));
   await writeFile(file, renderEnvoyConfig(shipped, { listener, admin, router: routers }, clusters, options));
   const child = spawnChild(name, resolveEnvoy(), ['-c', file, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile: join(dir, `${name}.log`) });
   const adminUrl = `http://127.0.0.1:${admin}`;
   await waitUntil(() => httpOk(`${adminUrl}/ready`), 30_000, () => child.output(), child);
-  await waitUntil(() => clustersHealthy(adminUrl, CLUSTERS), 30_000, () => child.output(), child);
+  await waitUntil(() => clustersHealthy(adminUrl, Object.keys(clusters)), 30_000, () => child.output(), child);
   return { child, port: listener };
 }
 
@@ -77,6 +89,10 @@ export interface TargetOptions {
   readonly routerNodeFlags?: readonly string[];
   /** router.yaml `limits` of the main router process (bench/overload.ts compares two). */
   readonly routerLimits?: Readonly<Record<string, unknown>>;
+  /** Instead of one OpenAI deployment per model of MODELS (bench/translation.ts); plain Envoy routes to the first. */
+  readonly deployments?: readonly BenchDeployment[];
+  /** The router processes' environment (the credentials `deployments` name); this process's otherwise. */
+  readonly routerEnv?: NodeJS.ProcessEnv;
 }
 
 export async function startTargets(dir: string, options: TargetOptions): Promise<Targets> {
@@ -87,11 +103,19 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
   try {
     const main = join(PROJECT_ROOT, 'dist', 'main.js');
     const mockPort = await freePort();
+    const own = options.deployments;
+    const ports = own === undefined ? [mockPort] : [mockPort, ...(await Promise.all(own.slice(1).map(() => freePort())))];
+    const instances = own === undefined ? [{ name: 'bench', port: mockPort, models: MODELS }] : own.map((d, i) => ({ ...d.mock, name: d.name, port: ports[i]! }));
+    const clusters: Record<string, number[]> =
+      own === undefined ? Object.fromEntries(CLUSTERS.map((name) => [name, [mockPort]])) : Object.fromEntries(own.map((d, i) => [d.name, [ports[i]!]]));
+    // One deployment per model, named after it; provider_model = group name, so requests that
+    // need no rewrite pass their bytes unchanged.
+    const deployments = own === undefined ? CLUSTERS.map((model) => ({ name: model, provider: 'openai', provider_model: model })) : own.map((d) => ({ ...d.router, name: d.name }));
     const mockFile = join(dir, 'mock.yaml');
-    await writeFile(mockFile, stringify({ instances: [{ name: 'bench', port: mockPort, models: MODELS }] }));
+    await writeFile(mockFile, stringify({ instances }));
     const mock = spawnChild('mock', process.execPath, [main, 'mock-provider', '-c', mockFile], { logFile: join(dir, 'mock.log') });
     children.push(mock);
-    await waitUntil(() => httpOk(`http://127.0.0.1:${mockPort}/health`), 10_000, () => mock.output(), mock);
+    for (const port of ports) await waitUntil(() => httpOk(`http://127.0.0.1:${port}/health`), 10_000, () => mock.output(), mock);
 
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
     const startRouter = async (
@@ -111,14 +135,12 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         stringify({
           server: { grpc: { ...(typeof address === 'number' ? { port } : { socket: address.socket }), options: grpcOptions }, admin: { port: admin } },
           limits,
-          model_groups: CLUSTERS.map((name) => ({ name, strategy })),
-          // One deployment per model, named after it; provider_model = group name, so requests that
-          // need no rewrite pass their bytes unchanged.
-          deployments: CLUSTERS.map((model) => ({ name: model, provider: 'openai', model_group: model, provider_model: model, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 })),
+          model_groups: Object.keys(clusters).map((name) => ({ name, strategy })),
+          deployments: deployments.map((d) => ({ ...d, model_group: d.name, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 })),
         }),
       );
       const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-      const child = spawnChild(name, process.execPath, [...nodeFlags, ...profile, main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`) });
+      const child = spawnChild(name, process.execPath, [...nodeFlags, ...profile, main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`), env: options.routerEnv });
       children.push(child);
       await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), 15_000, () => child.output(), child);
       return { child, address };
@@ -126,9 +148,9 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
 
     const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
-    const plain = await startEnvoy('envoy-plain', dir, shipped, mockPort, [router.address], { withoutRouterTo: 'bench-chat' });
+    const plain = await startEnvoy('envoy-plain', dir, shipped, clusters, [router.address], { withoutRouterTo: own?.[0]?.name ?? 'bench-chat' });
     children.push(plain.child);
-    const routed = await startEnvoy('envoy-router', dir, shipped, mockPort, [router.address], {});
+    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], {});
     children.push(routed.child);
     const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null };
     const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null }, routerTarget];
@@ -136,7 +158,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       const spec = VARIANTS[variant];
       const routers = [];
       for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy));
-      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, mockPort, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
+      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.
       list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null });
