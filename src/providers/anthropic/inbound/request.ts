@@ -24,17 +24,13 @@
  * top_k, thinking enabled, document / search_result / server-tool blocks, images in tool results,
  * server tools, output_config.effort, container, inference_geo, user_profile_id.
  */
+import { isObject, isSet, type Json } from '../../chat-request.js';
 import { anthropicFormat } from '../../../mock/anthropic/format.js';
 import { withoutRouterFields } from '../../router-fields.js';
 import { AnthropicRefusal, invalidRequest, type AnthropicErrorType } from './errors.js';
 
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isSet = (v: unknown): boolean => v !== undefined && v !== null;
-
-const notServed = (at: string, what = 'is'): AnthropicRefusal =>
-  invalidRequest(at, `${what} not supported when this model is served by a deployment that does not speak Anthropic's Messages API`);
+const notServed = (at: string, what = ''): AnthropicRefusal =>
+  invalidRequest(at, `${what === '' ? '' : `${what} `}not supported when this model is served by a deployment that does not speak Anthropic's Messages API`);
 
 /**
  * Refuses a body Anthropic would refuse (`endpoint`: `/v1/messages` or its `count_tokens`), with

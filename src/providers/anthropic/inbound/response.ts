@@ -12,14 +12,11 @@
  * `stop_sequence` is always null and a stop always `end_turn`: OpenAI removes a matched stop
  * sequence from the answer and reports `stop` either way, so which one matched, if any, is unknowable.
  */
+import { isObject, type Json } from '../../chat-request.js';
 import { JsonTranslator, untranslated } from '../../json-translator.js';
 import { normaliseUsage } from '../../openai/response.js';
 import type { Usage } from '../../usage.js';
 import { anthropicErrorOf } from './errors.js';
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'refusal';
 

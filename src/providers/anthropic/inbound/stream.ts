@@ -17,15 +17,12 @@
  * when it reached its finish_reason, and otherwise ends with an error, so SDKs raise instead of
  * taking a broken answer for a whole one.
  */
+import { isObject, type Json } from '../../chat-request.js';
 import { normaliseUsage, type ResponseObserver, type ResponseReport } from '../../openai/response.js';
 import { eventData, SseSplitter, type Verdict } from '../../sse.js';
 import type { Usage } from '../../usage.js';
 import { anthropicErrorOf, errorBody, type AnthropicErrorBody } from './errors.js';
 import { anthropicUsageOf, stopReasonOf } from './response.js';
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const EMPTY = Buffer.alloc(0);
 const ZERO_USAGE = { input_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 };
