@@ -7,7 +7,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { RouterError } from '../../../../../src/errors.js';
 import { anthropicErrorOf } from '../../../../../src/providers/anthropic/inbound/errors.js';
-import { observeForAnthropicClient } from '../../../../../src/providers/anthropic/inbound/observe.js';
+import { anthropicTranslator } from '../../../../../src/providers/anthropic/inbound/observe.js';
 import { toAnthropicMessage } from '../../../../../src/providers/anthropic/inbound/response.js';
 import { ASK, sdkClient } from '../../../../support/anthropic-client.js';
 import { feed } from '../../../../support/streams.js';
@@ -23,7 +23,7 @@ const completion = (message: object, finishReason: string, usage: object = { pro
 
 /** The body an Anthropic client gets for an OpenAI JSON body at `status`, and what the observer reports. */
 function translated(body: object, status = 200) {
-  const observer = observeForAnthropicClient('application/json', status)!;
+  const observer = anthropicTranslator('application/json', status)!;
   const bytes = feed(observer, [Buffer.from(JSON.stringify(body))]);
   return { bytes, report: observer.report() };
 }
@@ -111,8 +111,8 @@ describe('errors', () => {
 
   it('a body that is not an OpenAI error or answer passes as it came', () => {
     const page = Buffer.from('<html>Bad gateway</html>');
-    const observer = observeForAnthropicClient('application/json', 502)!;
+    const observer = anthropicTranslator('application/json', 502)!;
     expect(feed(observer, [page]).equals(page)).toBe(true);
-    expect(observeForAnthropicClient('text/plain', 502)).toBeNull();
+    expect(anthropicTranslator('text/plain', 502)).toBeNull();
   });
 });
