@@ -4,11 +4,16 @@
  * names the field) so SDK users see familiar errors.
  */
 import { RouterError } from '../errors.js';
+import { openAiFormOfMessages, type ClientApi } from '../providers/client-apis.js';
 import { hasRouterFields } from '../providers/router-fields.js';
 import type { Endpoint } from '../routing/types.js';
 
 export interface ApiRequest {
   readonly endpoint: Endpoint;
+  /** The API the client called: OpenAI's, or Anthropic's Messages API (`body` is then its OpenAI form). */
+  readonly api: ClientApi;
+  /** The body as the client sent it, parsed: `body` itself for OpenAI's API. */
+  readonly clientBody: Record<string, unknown>;
   readonly model: string;
   readonly stream: boolean;
   /** The client's own `stream_options.include_usage`, so we know whether it wants the usage chunk. */
@@ -59,7 +64,22 @@ function disableFallbacksOf(body: Record<string, unknown>): boolean {
 
 /** `text`: the body as json-body.ts `readBody` let it through. */
 export function parseChatRequest(text: string): ApiRequest {
-  const body = parseBody(text);
+  return chatRequestOf(parseBody(text));
+}
+
+/**
+ * An Anthropic Messages request (`POST /v1/messages`): checked as Anthropic checks it (an
+ * AnthropicRefusal otherwise), then read in its OpenAI form, which routing and every
+ * non-Anthropic deployment use.
+ */
+export function parseMessagesRequest(text: string): ApiRequest {
+  const clientBody = parseBody(text);
+  const openAi = chatRequestOf({ ...openAiFormOfMessages(clientBody), model: clientBody.model });
+  // The router's own fields are the client's, whichever form is read.
+  return { ...openAi, api: 'anthropic', clientBody, disableFallbacks: disableFallbacksOf(clientBody), routerFields: hasRouterFields(clientBody) };
+}
+
+function chatRequestOf(body: Record<string, unknown> & { model: string }): ApiRequest {
   const { model, messages, stream, stream_options: streamOptions } = body;
   if (messages === undefined) throw new RouterError('invalid_request', "Missing required parameter: 'messages'.", 'messages');
   if (!Array.isArray(messages)) throw new RouterError('invalid_request', "Invalid type for 'messages': expected an array.", 'messages');
@@ -85,6 +105,8 @@ export function parseChatRequest(text: string): ApiRequest {
   }
   return {
     endpoint: 'chat',
+    api: 'openai',
+    clientBody: body,
     model,
     stream: stream === true,
     clientWantsUsage: isObject(streamOptions) && streamOptions.include_usage === true,
@@ -108,5 +130,5 @@ export function parseEmbeddingsRequest(text: string): ApiRequest {
     throw new RouterError('invalid_request', "Invalid 'input': expected a non-empty string, array of strings, array of token ids, or array of token-id arrays.", 'input');
   }
   positiveInteger(body, 'dimensions');
-  return { endpoint: 'embeddings', model: body.model, stream: false, clientWantsUsage: false, disableFallbacks: disableFallbacksOf(body), routerFields: hasRouterFields(body), body };
+  return { endpoint: 'embeddings', api: 'openai', clientBody: body, model: body.model, stream: false, clientWantsUsage: false, disableFallbacks: disableFallbacksOf(body), routerFields: hasRouterFields(body), body };
 }

@@ -19,11 +19,11 @@ import { retryAtMs } from '../providers/retry-after.js';
 import { clipped } from '../telemetry/logger.js';
 import { attemptResult, cooldownAfter, type AttemptResult } from '../routing/cooldown.js';
 import { FALLBACK_REASONS, nextHop, parsePlan, type FallbackReason, type Plan } from '../routing/plan.js';
-import type { Call } from '../routing/types.js';
+import type { Call, ClientApi } from '../routing/types.js';
 import type { AttemptRecord } from './attempts.js';
 import type { Pipeline } from './pipeline.js';
 import { PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
-import { ATTEMPT_COUNT_HEADER, attemptHeaders, PLAN_HEADER } from './upstream.js';
+import { ATTEMPT_COUNT_HEADER, attemptBody, attemptHeaders, PLAN_HEADER } from './upstream.js';
 
 /** A response header that makes Envoy retry (route `retriable_headers`); removed before the client sees it. */
 export const RETRY_HEADER = 'x-llm-retry';
@@ -57,6 +57,7 @@ function lastFallbackReason(records: readonly AttemptRecord[]): FallbackReason |
 export class Hop implements StreamHandler {
   private deployment: Deployment | null = null;
   private call: Call = 'chat';
+  private api: ClientApi = 'openai';
   private finished = false;
 
   constructor(private readonly p: Pipeline) {}
@@ -71,6 +72,7 @@ export class Hop implements StreamHandler {
     this.noteSilentPrevious(requestId, plan, attempt, now);
     this.deployment = d;
     this.call = plan.call;
+    this.api = plan.api;
     const earlier = this.p.attempts.peek(plan.id);
     const next = nextHop(plan, d.name, (name) => this.p.usable(name, now), lastFallbackReason(earlier));
     this.p.attempts.put(plan.id, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
@@ -81,8 +83,8 @@ export class Hop implements StreamHandler {
     const own = attemptHeaders(d, plan.call);
     setHeaders.push(...own.set);
     const removeHeaders = [ATTEMPT_COUNT_HEADER, ...own.remove];
-    // Envoy buffered the body in OpenAI's format with the first deployment's model id.
-    const readRequestBody = d.adapter.translate !== null || d.providerModel !== this.p.known.get(plan.primary)!.providerModel;
+    // Envoy buffered the body in the client's API: OpenAI's with the first deployment's model id, or another's as the client sent it.
+    const readRequestBody = plan.api !== 'openai' || d.adapter.translate !== null || d.providerModel !== this.p.known.get(plan.primary)!.providerModel;
     if (!readRequestBody) this.finished = true;
     return { kind: 'continue', setHeaders, removeHeaders, readRequestBody };
   }
@@ -108,9 +110,7 @@ export class Hop implements StreamHandler {
     this.finished = true;
     const d = this.deployment!;
     try {
-      const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-      // The request phase already asked for a stream's usage and removed the router's fields.
-      const rewritten = d.adapter.translate !== null ? d.adapter.translate(parsed, d.providerModel) : d.adapter.rewriteBody({ body: parsed, stream: parsed.stream === true, clientWantsUsage: true, routerFields: false }, d.providerModel).body;
+      const rewritten = attemptBody(JSON.parse(body.toString('utf8')) as Record<string, unknown>, this.api, d);
       if (rewritten === null) return PASS;
       const setHeaders: HeaderPair[] = [['content-length', String(rewritten.length)]];
       // Signed last: the signature covers this attempt's path, host and body as they leave.

@@ -30,6 +30,7 @@ import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, ty
 
 import type { Pipeline } from './pipeline.js';
 import { Holdings } from './holdings.js';
+import { clientError, ownClientError, type ClientApi } from '../providers/client-apis.js';
 import { modelsPathOf } from './models-list.js';
 import { BodyRouting } from './request-body.js';
 import { ResponseSide } from './response.js';
@@ -39,13 +40,13 @@ const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json'
 const NO_TAGS: readonly string[] = [];
 const NO_HEADERS: Headers = {};
 
-/** The error in OpenAI's format, with `Retry-After` when it has one and the decision when debugging. */
-function errorReply(err: RouterError, decision: string | null): Outcome {
+/** The error as the client's API writes it (`reply`), with `Retry-After` when it has one and the decision when debugging. */
+function errorReply(err: RouterError, reply: { status: number; body: unknown }, decision: string | null): Outcome {
   const headers: HeaderPair[] = [...JSON_HEADERS];
   if (err.retryAfterSec !== null) headers.push(['retry-after', String(err.retryAfterSec)]);
   headers.push(...err.headers);
   if (decision !== null) headers.push(['x-llm-router-decision', decision]);
-  return { kind: 'reply', status: err.status, body: Buffer.from(JSON.stringify(err.toJSON())), headers };
+  return { kind: 'reply', status: reply.status, body: Buffer.from(JSON.stringify(reply.body)), headers };
 }
 
 /** The content type a body's first bytes show: JSON starts with `{`/`[`, SSE with a field name or `:`. */
@@ -58,12 +59,13 @@ function sniffContentType(chunk: Buffer): string {
   return '';
 }
 
-/** The paths the router routes, with and without the `/v1` an SDK's base URL may already hold. */
-const ENDPOINTS: ReadonlyMap<string, Endpoint> = new Map([
-  ['/v1/chat/completions', 'chat'],
-  ['/chat/completions', 'chat'],
-  ['/v1/embeddings', 'embeddings'],
-  ['/embeddings', 'embeddings'],
+/** The paths the router routes, with and without the `/v1` an SDK's base URL may already hold, and the API each speaks. */
+const ENDPOINTS: ReadonlyMap<string, { readonly endpoint: Endpoint; readonly api: ClientApi }> = new Map([
+  ['/v1/chat/completions', { endpoint: 'chat', api: 'openai' }],
+  ['/chat/completions', { endpoint: 'chat', api: 'openai' }],
+  ['/v1/embeddings', { endpoint: 'embeddings', api: 'openai' }],
+  ['/embeddings', { endpoint: 'embeddings', api: 'openai' }],
+  ['/v1/messages', { endpoint: 'chat', api: 'anthropic' }],
 ]);
 
 export class Exchange implements StreamHandler {
@@ -77,6 +79,8 @@ export class Exchange implements StreamHandler {
   private endpoint: Endpoint | null = null;
   /** The models API: '' for the list, a model's id; null for any other path. */
   private modelsPath: string | null = null;
+  /** The API the client speaks: its errors and answers are written in it. */
+  private api: ClientApi = 'openai';
   private keyId = 'anonymous';
   /** The request's virtual key, when `auth.mode` is `keys`. */
   private key: VirtualKey | null = null;
@@ -124,7 +128,9 @@ export class Exchange implements StreamHandler {
     try {
       this.modelsPath = modelsPathOf(this.path);
       const isModels = this.modelsPath !== null;
-      this.endpoint = ENDPOINTS.get(this.path) ?? null;
+      const routed = ENDPOINTS.get(this.path);
+      this.endpoint = routed?.endpoint ?? null;
+      this.api = routed?.api ?? 'openai';
       if (!isModels && this.endpoint === null) throw new RouterError('not_found', `Unknown request URL: ${this.method} ${this.path}.`);
       if (this.p.config.auth.mode === 'off') {
         this.keyId = this.p.anonymousIds.idOf(headers, this.startMs);
@@ -188,7 +194,8 @@ export class Exchange implements StreamHandler {
       this.debug = this.p.config.routing.decisionHeader && (this.key === null || this.key.debug) && headers['x-llm-router-debug'] === '1';
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
-      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders;
+      // Another client API's answers are translated unless a deployment speaks it: their status and length change.
+      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders || this.api !== 'openai';
       const outcome = responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
       const none = headersNoneReceive(headers, this.p.forwardable);
       return none.length === 0 ? outcome : { ...outcome, removeHeaders: [...outcome.removeHeaders, ...none] };
@@ -203,7 +210,7 @@ export class Exchange implements StreamHandler {
    */
   onRequestBody(body: Buffer): Outcome | Promise<Outcome> {
     this.bodyAtMs = performance.now();
-    const caller = { endpoint: this.endpoint!, key: this.key, headers: this.headers, requestId: this.requestId, startMs: this.startMs };
+    const caller = { endpoint: this.endpoint!, api: this.api, key: this.key, headers: this.headers, requestId: this.requestId, startMs: this.startMs };
     const routing = new BodyRouting(this.p, caller, this.holdings, body);
     try {
       const waiting = routing.run();
@@ -256,7 +263,7 @@ export class Exchange implements StreamHandler {
       const planned = [d, ...this.plan!.hops.map((h) => this.p.known.get(h.deployment)!)];
       const client = { headers: this.headers, any: this.p.forwardable, planned };
       const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);
-      const sent = { requestId: this.requestId, startMs: this.startMs, deployment: d, planId: this.plan.id, hideUsageEvent: upstream.hideUsageEvent, stream: req.stream, promptEstimate: estimatedPromptTokens(features) };
+      const sent = { requestId: this.requestId, startMs: this.startMs, deployment: d, planId: this.plan.id, hideUsageEvent: upstream.hideUsageEvent, api: req.api, stream: req.stream, promptEstimate: estimatedPromptTokens(features) };
       this.response = new ResponseSide(this.p, this.holdings, sent);
       // An open stream keeps nothing of its request it no longer reads (bench/results/memory).
       this.headers = NO_HEADERS;
@@ -345,13 +352,20 @@ export class Exchange implements StreamHandler {
 
   private reject(err: unknown): Outcome {
     this.decided();
+    // A request refused in the client's own API's terms (a Messages request Anthropic would refuse).
+    const own = ownClientError(err);
     const routerError =
-      err instanceof RouterError ? err : new RouterError('internal_error', `Internal error while routing request ${this.requestId}.`);
-    if (!(err instanceof RouterError)) this.p.log.error({ err, requestId: this.requestId }, 'unexpected error in the request pipeline');
+      err instanceof RouterError
+        ? err
+        : own !== null
+          ? new RouterError('invalid_request', (err as Error).message)
+          : new RouterError('internal_error', `Internal error while routing request ${this.requestId}.`);
+    if (!(err instanceof RouterError) && own === null) this.p.log.error({ err, requestId: this.requestId }, 'unexpected error in the request pipeline');
     this.rejection = routerError;
     this.answered = true;
-    this.status = routerError.status;
-    return errorReply(routerError, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
+    const reply = own ?? clientError(this.api, routerError.status, routerError.toJSON());
+    this.status = reply.status;
+    return errorReply(routerError, reply, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
   }
 
   private finish(complete: boolean): void {

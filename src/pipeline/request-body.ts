@@ -29,7 +29,8 @@ import { completionTokens, earliestRecovery, estimatedPromptTokens } from '../ro
 import type { Plan } from '../routing/plan.js';
 import { callOf, type Decision, type Endpoint, type ExclusionReason, type LoadView, type RouteRequest } from '../routing/types.js';
 import { clipped } from '../telemetry/logger.js';
-import { parseChatRequest, parseEmbeddingsRequest, type ApiRequest } from './api-request.js';
+import { parseChatRequest, parseEmbeddingsRequest, parseMessagesRequest, type ApiRequest } from './api-request.js';
+import type { ClientApi } from '../providers/client-apis.js';
 import type { Holdings } from './holdings.js';
 import { readBody } from './json-body.js';
 import type { Pipeline } from './pipeline.js';
@@ -44,6 +45,7 @@ const UNKNOWN_LOAD: LoadsOf = () => null;
 /** Who sent the request, as the request-headers phase found it. */
 export interface Caller {
   readonly endpoint: Endpoint;
+  readonly api: ClientApi;
   readonly key: VirtualKey | null;
   readonly headers: Headers;
   readonly requestId: string;
@@ -95,7 +97,7 @@ export class BodyRouting {
   }
 
   validate(): void {
-    const req = this.caller.endpoint === 'embeddings' ? parseEmbeddingsRequest(this.text) : parseChatRequest(this.text);
+    const req = this.caller.endpoint === 'embeddings' ? parseEmbeddingsRequest(this.text) : this.caller.api === 'anthropic' ? parseMessagesRequest(this.text) : parseChatRequest(this.text);
     this.text = '';
     this.req = req;
     const key = this.caller.key;
@@ -202,13 +204,13 @@ export class BodyRouting {
     this.decision = decision;
     this.p.count(decision);
     if (decision.outcome !== 'routed') throw refusalOf(decision, clipped(req.model), this.p.env.now());
-    const untranslatable = translationRefusal(decision.primary, req.body);
+    const untranslatable = translationRefusal(decision.primary, req);
     if (untranslatable !== null) throw untranslatable;
     this.deployment = decision.primary;
     const planned = req.disableFallbacks ? [] : this.p.router.hops(features, decision, this.loadsOf, this.p.env, avoid);
     // A hop whose provider cannot express the request is no fallback for it.
-    const hops = planned.filter((h) => translationRefusal(this.p.config.deployments.get(h.deployment)!, req.body) === null);
-    this.plan = { call: callOf(req.endpoint, req.stream), primary: decision.primary.name, hops };
+    const hops = planned.filter((h) => translationRefusal(this.p.config.deployments.get(h.deployment)!, req) === null);
+    this.plan = { call: callOf(req.endpoint, req.stream), api: req.api, primary: decision.primary.name, hops };
   }
 
   /**
@@ -250,10 +252,11 @@ export class BodyRouting {
  * Anthropic), or null. Translated once here so that a request no attempt could send is refused
  * before it goes anywhere; each attempt translates again in its own filter.
  */
-function translationRefusal(d: Deployment, body: Record<string, unknown>): RouterError | null {
-  if (d.adapter.translate === null) return null;
+function translationRefusal(d: Deployment, req: ApiRequest): RouterError | null {
+  // Its own API: the client's body goes as it is.
+  if (d.adapter.translate === null || d.adapter.native === req.api) return null;
   try {
-    d.adapter.translate(body, d.providerModel);
+    d.adapter.translate(req.body, d.providerModel);
     return null;
   } catch (err) {
     if (err instanceof RouterError) return err;

@@ -5,6 +5,8 @@
  * the client got. The reservations and the load are settled here; exchange.ts writes the record.
  */
 import type { Deployment } from '../config/compile.js';
+import { clientStatusFor, observerFor } from '../providers/client-apis.js';
+import type { ClientApi } from '../routing/types.js';
 import type { ResponseObserver } from '../providers/openai/response.js';
 import { costNanos, NO_USAGE, type Usage } from '../providers/usage.js';
 import { settleAttempt } from './attempt.js';
@@ -22,6 +24,8 @@ export interface Sent {
   readonly planId: string | undefined;
   /** The router asked for a usage report the client did not: its event is dropped. */
   readonly hideUsageEvent: boolean;
+  /** The client's API, which its answer is written in. */
+  readonly api: ClientApi;
   readonly stream: boolean;
   /** The prompt's tokens as estimated when routed: what a stream cut before the provider's usage report is billed. */
   readonly promptEstimate: number;
@@ -80,7 +84,11 @@ export class ResponseSide {
       this.served = served;
       this.holdings.moveLoad(served, now);
     }
-    this.observer = this.served.adapter.observeResponse(contentType, this.sent.hideUsageEvent, now, this.served.providerModel);
+    const { adapter, providerModel } = this.served;
+    const { api } = this.sent;
+    // For another client API, the OpenAI form keeps its usage chunk: the translation reads it.
+    const own = adapter.observeResponse(contentType, api === 'openai' && this.sent.hideUsageEvent, now, providerModel);
+    this.observer = observerFor(api, own, adapter.native === api, contentType, adapter.clientStatus(status));
     if (attributes.attempt !== null) this.settleFinalAttempt(attributes.attempt, now);
   }
 
@@ -90,8 +98,8 @@ export class ResponseSide {
    */
   clientHeaders(): { readonly set: readonly HeaderPair[]; readonly remove: readonly string[] } {
     const adapter = this.served.adapter;
-    if (adapter.translate === null) return UNCHANGED_HEADERS;
-    const status = adapter.clientStatus(this.status);
+    if (adapter.native === this.sent.api) return UNCHANGED_HEADERS;
+    const status = clientStatusFor(this.sent.api, adapter.clientStatus(this.status));
     return { set: status === this.status ? [] : [[':status', String(status)]], remove: CONTENT_LENGTH };
   }
 

@@ -7,7 +7,10 @@
 import type { Deployment } from '../config/compile.js';
 import { RouterError } from '../errors.js';
 import { allows, type HeaderAllowlist } from '../providers/forwarded-headers.js';
-import { callOf, type Call } from '../routing/types.js';
+import type { BodyRewrite } from '../providers/adapter.js';
+import { openAiFormOf } from '../providers/client-apis.js';
+import { withoutRouterFields } from '../providers/router-fields.js';
+import { callOf, type Call, type ClientApi } from '../routing/types.js';
 import type { ApiRequest } from './api-request.js';
 import type { HeaderPair, Headers, Outcome } from './types.js';
 
@@ -110,6 +113,36 @@ export function unforwardedHeaders(client: ClientHeaders, written: ReadonlySet<s
   return out;
 }
 
+/**
+ * The body Envoy buffers and replays on every attempt. For OpenAI's API: OpenAI's format as the
+ * adapter writes it (model id, usage report, the router's fields removed). For another client API:
+ * the client's body without the router's fields — with the deployment's model id when it speaks
+ * that API itself (the client's bytes otherwise go as they came); any other deployment's attempt
+ * translates it (`attemptBody`).
+ */
+function bufferedBody(req: ApiRequest, d: Deployment): BodyRewrite & { readonly translated: boolean } {
+  if (req.api === 'openai') return { ...d.adapter.rewriteBody(req, d.providerModel), translated: d.adapter.translate !== null };
+  const native = d.adapter.native === req.api;
+  const modelChanges = native && req.clientBody.model !== d.providerModel;
+  if (!req.routerFields && !modelChanges) return { body: null, hideUsageEvent: false, translated: !native };
+  const body = req.routerFields ? withoutRouterFields(req.clientBody) : { ...req.clientBody };
+  if (modelChanges) body.model = d.providerModel;
+  return { body: Buffer.from(JSON.stringify(body)), hideUsageEvent: false, translated: !native };
+}
+
+/**
+ * One attempt's body at `d`, from the body Envoy buffered (in the client's `api`): its own API's
+ * with its model id, else the OpenAI form translated by its adapter or rewritten for it. Null: the
+ * buffered bytes go as they are.
+ */
+export function attemptBody(buffered: Record<string, unknown>, api: ClientApi, d: Deployment): Buffer | null {
+  if (d.adapter.native === api) return buffered.model === d.providerModel ? null : Buffer.from(JSON.stringify({ ...buffered, model: d.providerModel }));
+  const openAi = openAiFormOf(api, buffered);
+  if (d.adapter.translate !== null) return d.adapter.translate(openAi, d.providerModel);
+  // The request phase already asked for a stream's usage and removed the router's fields.
+  return d.adapter.rewriteBody({ body: openAi, stream: openAi.stream === true, clientWantsUsage: true, routerFields: false }, d.providerModel).body ?? Buffer.from(JSON.stringify(openAi));
+}
+
 export interface Upstream {
   readonly outcome: Outcome;
   /** The router asked for `include_usage` the client did not: its usage chunk is the router's to drop. */
@@ -125,8 +158,9 @@ export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: s
   const setHeaders: HeaderPair[] = [[clusterHeader, d.name], [PLAN_HEADER, plan], ...attempt.set];
   HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.name]));
   if (req.stream) setHeaders.push([STREAM_HEADER, '1']);
-  if (d.adapter.translate !== null) setHeaders.push([TRANSLATE_HEADER, '1']);
-  const rewrite = d.adapter.rewriteBody(req, d.providerModel);
+  const rewrite = bufferedBody(req, d);
+  // A deployment that does not take the buffered body as it is gets its own from the attempt filter.
+  if (rewrite.translated) setHeaders.push([TRANSLATE_HEADER, '1']);
   if (rewrite.body !== null) setHeaders.push(['content-length', String(rewrite.body.length)]);
   const written = new Set([...setHeaders.map(([name]) => name), ...attempt.remove]);
   const removeHeaders = [...attempt.remove, ...unforwardedHeaders(client, written)];

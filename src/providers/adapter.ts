@@ -5,6 +5,7 @@
  */
 import type { FallbackReason } from '../routing/plan.js';
 import type { Call, ProviderLimits } from '../routing/types.js';
+import type { ClientApi } from './client-apis.js';
 import type { ResponseObserver } from './openai/response.js';
 
 export type HeaderPair = readonly [name: string, value: string];
@@ -64,6 +65,8 @@ export interface BodyRewrite {
 
 export interface ProviderAdapter {
   readonly defaults: EndpointDefaults;
+  /** The client API whose requests and answers it takes as they are (client-apis.ts); null: none. */
+  readonly native: ClientApi | null;
   /** Client headers its API reads that a client may send (providers/forwarded-headers.ts). */
   readonly forwardedHeaders: readonly string[];
   /** The path under the base path (a query may follow) for each call; null for one it does not serve. */

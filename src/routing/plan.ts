@@ -12,7 +12,7 @@
  * on another deployment of the same model before the reason's own fallback.
  */
 import type { Deployment } from '../config/compile.js';
-import type { Call } from './types.js';
+import type { Call, ClientApi } from './types.js';
 
 /** Provider errors that move a request to the group's own kind of fallback (not 5xx or 429, which any hop takes). */
 export const FALLBACK_REASONS = ['content_policy', 'context_window'] as const;
@@ -32,6 +32,8 @@ export interface Plan {
   readonly id?: string;
   /** What the client called for: each hop is called at its own path for it. */
   readonly call: Call;
+  /** The client's API, which the body Envoy buffered is written in (each attempt translates from it). */
+  readonly api: ClientApi;
   /** The deployment the request's body and credential were prepared for (attempt 1). */
   readonly primary: string;
   readonly hops: readonly Hop[];
@@ -46,10 +48,14 @@ const CALL_TOKENS: ReadonlyMap<string, Call> = new Map([
   ['#embeddings', 'embeddings'],
 ]);
 
-/** `@id #call primary hop hop:pw …` — deployment names are cluster names, which have no spaces, colons or `#`. */
+/** A body in Anthropic's Messages format. */
+const API_TOKEN = '#anthropic';
+
+/** `@id #call #api primary hop hop:pw …` — deployment names are cluster names, which have no spaces, colons or `#`. */
 export function formatPlan(plan: Plan): string {
   let out = plan.id === undefined ? '' : `@${plan.id} `;
   if (plan.call !== 'chat') out += `#${plan.call} `;
+  if (plan.api !== 'openai') out += `#${plan.api} `;
   out += plan.primary;
   for (const h of plan.hops) {
     out += ` ${h.deployment}`;
@@ -63,8 +69,9 @@ export function parsePlan(value: string | undefined, known: ReadonlyMap<string, 
   if (value === undefined) return null;
   const entries = value.trim().split(/\s+/);
   const id = entries[0]?.startsWith('@') ? entries.shift()!.slice(1) : undefined;
-  const call = entries[0]?.startsWith('#') ? CALL_TOKENS.get(entries.shift()!) : 'chat';
+  const call = entries[0]?.startsWith('#') && entries[0] !== API_TOKEN ? CALL_TOKENS.get(entries.shift()!) : 'chat';
   if (call === undefined) return null;
+  const api: ClientApi = entries[0] === API_TOKEN ? (entries.shift(), 'anthropic') : 'openai';
   const [primary, ...rest] = entries;
   if (primary === undefined || !known.has(primary)) return null;
   const hops: Hop[] = [];
@@ -75,7 +82,7 @@ export function parsePlan(value: string | undefined, known: ReadonlyMap<string, 
     for (const r of FALLBACK_REASONS) if (flags.includes(FLAG[r])) serves.add(r);
     hops.push({ deployment: name, serves: serves.size === 0 ? NONE : serves });
   }
-  return id === undefined ? { call, primary, hops } : { id, call, primary, hops };
+  return id === undefined ? { call, api, primary, hops } : { id, call, api, primary, hops };
 }
 
 /**

@@ -13,6 +13,9 @@ export interface PolicyEnv {
 /** The OpenAI endpoints the router routes. */
 export type Endpoint = 'chat' | 'embeddings';
 
+/** The APIs clients call the gateway with (providers/client-apis.ts). */
+export type ClientApi = 'openai' | 'anthropic';
+
 /** What a provider is called for: some APIs stream at another path (Gemini, Bedrock). */
 export type Call = 'chat' | 'chat-stream' | 'embeddings';
 export const callOf = (endpoint: Endpoint, stream: boolean): Call => (endpoint === 'chat' && stream ? 'chat-stream' : endpoint);

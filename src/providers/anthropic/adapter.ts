@@ -15,6 +15,7 @@ export const ANTHROPIC_VERSION = '2023-06-01';
 
 export const anthropic: ProviderAdapter = {
   defaults: { basePath: () => '/v1', query: {}, auth: 'x-api-key', headers: { 'anthropic-version': ANTHROPIC_VERSION } },
+  native: 'anthropic',
   // What the Anthropic SDKs send besides OpenAI's: the beta features a client opts in to.
   forwardedHeaders: [...FORWARDED_HEADERS, 'anthropic-beta'],
   paths: { chat: '/messages', 'chat-stream': '/messages', embeddings: null },

@@ -15,6 +15,7 @@ const SIGNED_CONTENT_TYPE = ['content-type', 'application/json'] as const;
 
 export const bedrock: ProviderAdapter = {
   defaults: { basePath: (model) => `/model/${encodeURIComponent(model)}`, query: {}, auth: 'aws-sigv4', headers: {} },
+  native: null,
   forwardedHeaders: FORWARDED_HEADERS,
   paths: { chat: '/converse', 'chat-stream': '/converse-stream', embeddings: null },
   rewriteBody,

@@ -13,6 +13,7 @@ import { fromOpenAiRequest } from './request.js';
 
 export const gemini: ProviderAdapter = {
   defaults: { basePath: (model) => `${GEMINI_BASE_PATH}/models/${encodeURIComponent(model)}`, query: {}, auth: GEMINI_AUTH, headers: {} },
+  native: null,
   forwardedHeaders: FORWARDED_HEADERS,
   paths: { chat: GENERATE_METHOD, 'chat-stream': `${STREAM_METHOD}?alt=${STREAM_QUERY.alt}`, embeddings: null },
   rewriteBody,

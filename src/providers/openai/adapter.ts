@@ -37,6 +37,7 @@ export function rewriteBody(req: RequestToRewrite, providerModel: string): BodyR
 export function openAiWire(defaults: EndpointDefaults): ProviderAdapter {
   return {
     defaults,
+    native: 'openai',
     forwardedHeaders: FORWARDED_HEADERS,
     paths: { chat: '/chat/completions', 'chat-stream': '/chat/completions', embeddings: '/embeddings' },
     rewriteBody,

@@ -45,7 +45,7 @@ function planFor(model: string): Plan {
   const req = request(model);
   const decision = decide(model);
   if (decision.outcome !== 'routed') throw new Error('not routed');
-  return { call: 'chat', primary: decision.primary.name, hops: router.hops(req, decision, (g) => g.deployments.map(() => IDLE), env) };
+  return { call: 'chat', api: 'openai', primary: decision.primary.name, hops: router.hops(req, decision, (g) => g.deployments.map(() => IDLE), env) };
 }
 
 describe('fallback plans', () => {
@@ -78,7 +78,7 @@ describe('fallback plans', () => {
     const plan = parsePlan('gpt4o-a gpt4o-b claude-a:p', config.deployments)!;
     expect(plannedHops(plan, 3, () => true)).toEqual(['gpt4o-b', 'claude-a', 'claude-a']);
     expect(plannedHops(plan, 3, (x) => x !== 'gpt4o-b')).toEqual(['claude-a', 'claude-a', 'claude-a']);
-    expect(plannedHops({ call: 'chat', primary: 'gpt4o-a', hops: [] }, 3, () => true)).toEqual(['gpt4o-a', 'gpt4o-a', 'gpt4o-a']);
+    expect(plannedHops({ call: 'chat', api: 'openai', primary: 'gpt4o-a', hops: [] }, 3, () => true)).toEqual(['gpt4o-a', 'gpt4o-a', 'gpt4o-a']);
   });
 
   it('a prompt no deployment of the group can hold goes to its context-window fallback up front', () => {

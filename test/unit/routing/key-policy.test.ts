@@ -124,7 +124,7 @@ describe("fallbacks within the key's models", () => {
   const plan = (req: RouteRequest) => {
     const decision = router.choose(req, router.resolve(req)!, loads([]), env);
     if (decision.outcome !== 'routed') throw new Error('not routed');
-    return formatPlan({ call: 'chat', primary: decision.primary.name, hops: router.hops(req, decision, loads([]), env) });
+    return formatPlan({ call: 'chat', api: 'openai', primary: decision.primary.name, hops: router.hops(req, decision, loads([]), env) });
   };
 
   it('plans hops only to groups the key may request', () => {
