@@ -25,7 +25,7 @@ beforeAll(async () => {
         group: 'bedrock',
         providerModel: BEDROCK_MODEL,
         // The mock's own key pair (src/mock/behaviour.ts), from the router's environment.
-        extra: { provider: 'bedrock', aws: { region: 'us-east-1', access_key_id: { env: 'AWS_KEY_ID' }, secret_access_key: { env: 'AWS_SECRET' } } },
+        extra: { provider: 'bedrock', capabilities: ['chat', 'streaming', 'tools', 'vision'], aws: { region: 'us-east-1', access_key_id: { env: 'AWS_KEY_ID' }, secret_access_key: { env: 'AWS_SECRET' } } },
       },
     ],
     groups: { gpt: { fallbacks: ['claude', 'bedrock'] }, claude: { fallbacks: ['bedrock'] } },
@@ -57,6 +57,30 @@ describe('OpenAI (503) → Anthropic (529) → Bedrock', () => {
     expect(reported.completionTokens).toBe(res.usage!.completion_tokens + usage!.completion_tokens);
   });
 
+  it('Bedrock: a tool call round trips, an image part goes as an image block, the router\'s own fields never reach it', async () => {
+    stack.resetMocks();
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const first = await client().chat.completions.create({ model: 'bedrock', messages: [{ role: 'user', content: 'weather?' }], tools, tags: ['team-a'] } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const call = first.choices[0]!.message.tool_calls?.[0];
+    expect(call?.type === 'function' ? call.function.name : null).toBe('get_weather');
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+    await client().chat.completions.create({
+      model: 'bedrock',
+      messages: [
+        { role: 'user', content: 'weather?' },
+        first.choices[0]!.message as OpenAI.ChatCompletionAssistantMessageParam,
+        { role: 'tool', tool_call_id: call!.id, content: '18°C' },
+        { role: 'user', content: [{ type: 'text', text: 'and this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] },
+      ],
+      tools,
+    });
+    const body = mock('bedrock').stats().last.at(-1)!.body as { messages: Array<{ content: Array<Record<string, unknown>> }> };
+    const kinds = body.messages.flatMap((m) => m.content.flatMap((c) => Object.keys(c)));
+    expect(kinds).toEqual(expect.arrayContaining(['toolUse', 'toolResult', 'image']));
+    expect(mock('bedrock').stats().statuses).toEqual({ '200': 2 });
+    expect(JSON.stringify(mock('bedrock').stats().last.map((r) => r.body))).not.toContain('team-a');
+  });
+
   it('succeeds for every one of 500 requests; each mock saw its own format and credential; Bedrock is billed', async () => {
     stack.resetMocks();
     let next = 0;
@@ -74,7 +98,8 @@ describe('OpenAI (503) → Anthropic (529) → Bedrock', () => {
     expect(failures).toEqual([]);
     // The failing deployments were tried (then cooled down); every answer came from Bedrock.
     expect(mock('gpt').stats().last.every((r) => r.path === '/v1/chat/completions' && r.authorization === 'Bearer sk-openai')).toBe(true);
-    expect(mock('claude').stats().last.every((r) => r.path === '/v1/messages' && r.headers['x-api-key'] === 'sk-ant' && r.authorization === null)).toBe(true);
+    expect(mock('claude').stats().last.every((r) => r.path === '/v1/messages' && r.headers['x-api-key'] === 'sk-ant' && r.authorization === null && r.model === 'claude-sonnet-4-5')).toBe(true);
+    expect(mock('gpt').stats().last.every((r) => r.model === 'gpt-provider')).toBe(true);
     expect(mock('claude').stats().statuses['529']).toBeGreaterThan(0);
     expect(mock('bedrock').stats().statuses).toEqual({ '200': 500 });
     const records = await stack.usageLog(500);

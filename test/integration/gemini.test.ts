@@ -22,7 +22,7 @@ const client = () => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', 
 beforeAll(async () => {
   stack = await startStack({
     deployments: [
-      { name: GEMINI.name, group: 'gemini', providerModel: GEMINI.providerModel, apiKeyEnv: 'KEY_GEMINI', extra: { provider: 'gemini', capabilities: ['chat', 'streaming', 'tools'] } },
+      { name: GEMINI.name, group: 'gemini', providerModel: GEMINI.providerModel, apiKeyEnv: 'KEY_GEMINI', extra: { provider: 'gemini', capabilities: ['chat', 'streaming', 'tools', 'vision'] } },
       { name: GPT.name, group: 'gpt', apiKeyEnv: 'KEY_GPT', mock: { strict: true } },
     ],
     groups: { gpt: { fallbacks: ['gemini'] } },
@@ -73,6 +73,22 @@ describe('a Gemini deployment for OpenAI clients', () => {
     const body = lastSeen(GEMINI.name).body as { contents: Array<{ parts: Array<Record<string, { name?: string }>> }> };
     expect(body.contents.flatMap((c) => c.parts).find((p) => p.functionResponse !== undefined)?.functionResponse?.name).toBe('get_weather');
     expect(mock(GEMINI.name).stats().statuses).toEqual({ '200': 2 });
+  });
+
+  it("an image part goes as inlineData, and the router's own fields (tags) never reach Gemini's strict API", async () => {
+    stack.resetMocks();
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+    const params = {
+      model: 'gemini',
+      tags: ['team-a'],
+      metadata: { tags: 'x' },
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } }] }],
+    };
+    const res = await client().chat.completions.create(params as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    expect(res.choices[0]!.message.content).toBeTruthy();
+    const body = lastSeen(GEMINI.name).body as { contents: Array<{ parts: Array<Record<string, unknown>> }> };
+    expect(body.contents[0]!.parts).toContainEqual({ inlineData: { mimeType: 'image/png', data: png } });
+    expect(JSON.stringify(body)).not.toContain('team-a');
   });
 
   it('OpenAI (503) → Gemini, streaming: the hop is translated and called at its own streaming path', async () => {
