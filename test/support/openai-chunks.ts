@@ -1,8 +1,8 @@
 /** Reading a translated stream as an OpenAI client does, and slicing a transcript every way Envoy might. */
 import { APIError } from 'openai';
-import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { Stream } from 'openai/streaming';
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ResponseObserver } from '../../src/providers/openai/response.js';
 import type { Usage } from '../../src/providers/usage.js';
 import { feed } from './streams.js';
@@ -111,4 +111,78 @@ export async function expectSdkReadsCarried(observer: ResponseObserver, transcri
   expect(report.usage).not.toBeNull();
   expect(answer.usage).toEqual(includeUsage ? usageChunkOf(report.usage!) : null);
   return { answer, report };
+}
+
+/** A stream's identity, as every chunk of it carries it. */
+interface StreamIdentity {
+  readonly id: string;
+  readonly model: string;
+  readonly created: number;
+}
+
+/**
+ * The exact bytes a translated text answer streams as: the role, one delta per text, the finish, the
+ * usage chunk and `[DONE]` — what a provider's documented stream must become.
+ */
+export function textStreamOf(identity: StreamIdentity, texts: readonly string[], finishReason: string, usage: object): string {
+  const head = `data: {"id":"${identity.id}","object":"chat.completion.chunk","created":${identity.created},"model":"${identity.model}","choices":[`;
+  const delta = (d: object, finish: string | null) => `${head}{"index":0,"delta":${JSON.stringify(d)},"logprobs":null,"finish_reason":${JSON.stringify(finish)}}]}\n\n`;
+  return [
+    delta({ role: 'assistant', content: '' }, null),
+    ...texts.map((content) => delta({ content }, null)),
+    delta({}, finishReason),
+    `${head}],"usage":${JSON.stringify(usage)}}\n\n`,
+    'data: [DONE]\n\n',
+  ].join('');
+}
+
+/** A translated JSON answer of one choice: text and one tool call. */
+export function toolCallCompletionOf(
+  identity: StreamIdentity,
+  content: string,
+  call: { readonly id: string; readonly name: string; readonly arguments: string },
+  usage: ChatCompletion['usage'],
+): ChatCompletion {
+  return {
+    id: identity.id,
+    object: 'chat.completion',
+    created: identity.created,
+    model: identity.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content, refusal: null, tool_calls: [{ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }] },
+        logprobs: null,
+        finish_reason: 'tool_calls',
+      },
+    ],
+    usage,
+  };
+}
+
+/**
+ * For each transcript: the translation gives the same bytes and report however it is sliced, and the
+ * official SDK reads from it the answer the transcript carries (`check` adds the provider's own
+ * expectations), with and without the usage chunk.
+ */
+export function describeTranscripts<E extends Carried>(
+  names: readonly string[],
+  fixture: (name: string) => Buffer,
+  expectedOf: (transcript: Buffer) => E,
+  translator: (includeUsage: boolean) => ResponseObserver,
+  createdSec: number,
+  check: (read: Awaited<ReturnType<typeof expectSdkReadsCarried>>, expected: E) => void,
+): void {
+  describe.each(names)('%s', (name) => {
+    const transcript = fixture(name);
+    const expected = expectedOf(transcript);
+
+    it.each([true, false])('include_usage %s: the same bytes and report however the stream is sliced', (includeUsage) => {
+      expectSameHoweverSliced(() => translator(includeUsage), transcript);
+    });
+
+    it.each([true, false])("include_usage %s: the SDK's parser reads the answer the transcript carries", async (includeUsage) => {
+      check(await expectSdkReadsCarried(translator(includeUsage), transcript, expected, createdSec, includeUsage), expected);
+    });
+  });
 }

@@ -1,7 +1,7 @@
 /**
  * Anthropic JSON answers as OpenAI chat completions, and their usage in the router's terms.
  */
-import type { ChatCompletion } from 'openai/resources/chat/completions';
+import { toolCallCompletionOf } from '../../../support/openai-chunks.js';
 import { describe, expect, it } from 'vitest';
 import { finishReasonOf, JsonResponseTranslator, toOpenAiCompletion, usageOf } from '../../../../src/providers/anthropic/response.js';
 import { feed } from '../../../support/streams.js';
@@ -24,27 +24,13 @@ const MESSAGE = {
   usage: { input_tokens: 20, cache_creation_input_tokens: 100, cache_read_input_tokens: 2000, output_tokens: 55, output_tokens_details: { thinking_tokens: 12 }, service_tier: 'standard' },
 };
 
-/** The SDK's `ChatCompletion` type holds it to OpenAI's shape. */
-const COMPLETION = {
-  id: 'msg_013Zva2CMHLNnXjNJJKqJ2EF',
-  object: 'chat.completion',
-  created: CREATED,
-  model: 'claude-sonnet-4-5-20250929',
-  choices: [
-    {
-      index: 0,
-      message: {
-        role: 'assistant',
-        content: 'Let me check the weather in 東京.',
-        refusal: null,
-        tool_calls: [{ id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '{"location":"東京","unit":"celsius"}' } }],
-      },
-      logprobs: null,
-      finish_reason: 'tool_calls',
-    },
-  ],
-  usage: { prompt_tokens: 2120, completion_tokens: 55, total_tokens: 2175, prompt_tokens_details: { cached_tokens: 2000 }, completion_tokens_details: { reasoning_tokens: 12 } },
-} satisfies ChatCompletion;
+/** Built by the shared helper, which holds it to the SDK's `ChatCompletion` shape. */
+const COMPLETION = toolCallCompletionOf(
+  { id: 'msg_013Zva2CMHLNnXjNJJKqJ2EF', model: 'claude-sonnet-4-5-20250929', created: CREATED },
+  'Let me check the weather in 東京.',
+  { id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: '{"location":"東京","unit":"celsius"}' },
+  { prompt_tokens: 2120, completion_tokens: 55, total_tokens: 2175, prompt_tokens_details: { cached_tokens: 2000 }, completion_tokens_details: { reasoning_tokens: 12 } },
+);
 
 describe('toOpenAiCompletion', () => {
   it('joins text blocks, turns tool_use blocks into tool calls with JSON arguments, counts every prompt token', () => {

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { MALFORMED_STREAM_EVENT, TRUNCATED_STREAM_EVENT } from '../../../../src/providers/openai/response.js';
 import { observeResponse } from '../../../../src/providers/anthropic/observe.js';
 import { ToOpenAiStream } from '../../../../src/providers/anthropic/stream.js';
-import { assemble, expectSameHoweverSliced, expectSdkReadsCarried, sdkRead, slicings } from '../../../support/openai-chunks.js';
+import { assemble, describeTranscripts, sdkRead, slicings, textStreamOf } from '../../../support/openai-chunks.js';
 import { sseEvents } from '../../../support/sse-events.js';
 import { feed } from '../../../support/streams.js';
 
@@ -52,37 +52,19 @@ function expectedOf(transcript: Buffer): Expected {
 const TRANSCRIPTS = ['anthropic-documented.sse', 'anthropic-mock.sse', 'anthropic-mock-tool.sse', 'anthropic-tools.sse', 'anthropic-error.sse'];
 const FINISH: Readonly<Record<string, string>> = { end_turn: 'stop', tool_use: 'tool_calls' };
 
-describe.each(TRANSCRIPTS)('%s', (name) => {
-  const transcript = fixture(name);
-  const expected = expectedOf(transcript);
-
-  it.each([true, false])('include_usage %s: the same bytes and report however the stream is sliced', (includeUsage) => {
-    expectSameHoweverSliced(() => translator(includeUsage), transcript);
-  });
-
-  it.each([true, false])("include_usage %s: the SDK's parser reads the answer the transcript carries", async (includeUsage) => {
-    const { answer, report } = await expectSdkReadsCarried(translator(includeUsage), transcript, expected, CREATED, includeUsage);
-    expect(answer.calls.map((c) => ({ id: c.id, name: c.name, input: JSON.parse(c.arguments) }))).toEqual(expected.tools);
-    if (expected.error !== null) return;
-    expect(answer.finishReason).toBe(FINISH[expected.stopReason!]);
-    expect(report.usage!.reasoningTokens).toBe(0);
-  });
+describeTranscripts(TRANSCRIPTS, fixture, expectedOf, translator, CREATED, ({ answer, report }, expected) => {
+  expect(answer.calls.map((c) => ({ id: c.id, name: c.name, input: JSON.parse(c.arguments) }))).toEqual(expected.tools);
+  if (expected.error !== null) return;
+  expect(answer.finishReason).toBe(FINISH[expected.stopReason!]);
+  expect(report.usage!.reasoningTokens).toBe(0);
 });
 
 describe('translation', () => {
   it('the documented stream, exactly', () => {
     const out = feed(translator(true), [fixture('anthropic-documented.sse')]).toString('utf8');
-    const head = `data: {"id":"msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY","object":"chat.completion.chunk","created":${CREATED},"model":"claude-3-5-sonnet-20241022","choices":[`;
-    expect(out).toBe(
-      [
-        `${head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`,
-        `${head}{"index":0,"delta":{"content":"Hello"},"logprobs":null,"finish_reason":null}]}\n\n`,
-        `${head}{"index":0,"delta":{"content":"!"},"logprobs":null,"finish_reason":null}]}\n\n`,
-        `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n`,
-        `${head}],"usage":{"prompt_tokens":25,"completion_tokens":15,"total_tokens":40,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}\n\n`,
-        'data: [DONE]\n\n',
-      ].join(''),
-    );
+    const identity = { id: 'msg_1nZdL29xx5MUA1yADyHTEsnR8uuvGzszyY', model: 'claude-3-5-sonnet-20241022', created: CREATED };
+    const usage = { prompt_tokens: 25, completion_tokens: 15, total_tokens: 40, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } };
+    expect(out).toBe(textStreamOf(identity, ['Hello', '!'], 'stop', usage));
   });
 
   it('usage: prompt tokens include cache reads and writes; message_delta counts replace message_start counts', () => {

@@ -1,5 +1,5 @@
 /** Gemini JSON answers as OpenAI chat completions, and their usage in the router's terms. */
-import type { ChatCompletion } from 'openai/resources/chat/completions';
+import { toolCallCompletionOf } from '../../../support/openai-chunks.js';
 import { describe, expect, it } from 'vitest';
 import { JsonTranslator } from '../../../../src/providers/json-translator.js';
 import { finishReasonOf, toOpenAiCompletion, translateJson, usageOf } from '../../../../src/providers/gemini/response.js';
@@ -25,26 +25,12 @@ const RESPONSE = {
   responseId: 'Zq3PaNy0KMeQ1dkP7uOQiA0',
 };
 
-const COMPLETION = {
-  id: 'Zq3PaNy0KMeQ1dkP7uOQiA0',
-  object: 'chat.completion',
-  created: CREATED,
-  model: 'gemini-2.5-pro',
-  choices: [
-    {
-      index: 0,
-      message: {
-        role: 'assistant',
-        content: 'Let me check the weather in 東京.',
-        refusal: null,
-        tool_calls: [{ id: 'call_Zq3PaNy0KMeQ1dkP7uOQiA0_0_0', type: 'function', function: { name: 'get_weather', arguments: '{"location":"東京"}' } }],
-      },
-      logprobs: null,
-      finish_reason: 'tool_calls',
-    },
-  ],
-  usage: { prompt_tokens: 2100, completion_tokens: 55, total_tokens: 2155, prompt_tokens_details: { cached_tokens: 2000 }, completion_tokens_details: { reasoning_tokens: 15 } },
-} satisfies ChatCompletion;
+const COMPLETION = toolCallCompletionOf(
+  { id: 'Zq3PaNy0KMeQ1dkP7uOQiA0', model: 'gemini-2.5-pro', created: CREATED },
+  'Let me check the weather in 東京.',
+  { id: 'call_Zq3PaNy0KMeQ1dkP7uOQiA0_0_0', name: 'get_weather', arguments: '{"location":"東京"}' },
+  { prompt_tokens: 2100, completion_tokens: 55, total_tokens: 2155, prompt_tokens_details: { cached_tokens: 2000 }, completion_tokens_details: { reasoning_tokens: 15 } },
+);
 
 describe('toOpenAiCompletion', () => {
   it('joins text parts without thoughts, function calls as tool calls with JSON arguments, thinking billed as completion', () => {

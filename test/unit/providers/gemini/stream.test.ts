@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { observeResponse } from '../../../../src/providers/gemini/observe.js';
 import { ToOpenAiStream } from '../../../../src/providers/gemini/stream.js';
 import { MALFORMED_STREAM_EVENT, TRUNCATED_STREAM_EVENT } from '../../../../src/providers/openai/response.js';
-import { assemble, expectSameHoweverSliced, expectSdkReadsCarried, sdkRead } from '../../../support/openai-chunks.js';
+import { assemble, describeTranscripts, sdkRead, textStreamOf } from '../../../support/openai-chunks.js';
 import { sseEvents } from '../../../support/sse-events.js';
 import { feed } from '../../../support/streams.js';
 
@@ -49,29 +49,19 @@ function expectedOf(transcript: Buffer) {
 
 const TRANSCRIPTS = ['gemini-documented.sse', 'gemini-tools.sse', 'gemini-mock.sse', 'gemini-mock-tool.sse', 'gemini-error.sse'];
 
-describe.each(TRANSCRIPTS)('%s', (name) => {
-  const transcript = fixture(name);
-  const expected = expectedOf(transcript);
-
-  it.each([true, false])('include_usage %s: the same bytes and report however the stream is sliced', (includeUsage) => {
-    expectSameHoweverSliced(() => translator(includeUsage), transcript);
-  });
-
-  it.each([true, false])("include_usage %s: the SDK's parser reads the answer the transcript carries", async (includeUsage) => {
-    const { answer, report } = await expectSdkReadsCarried(translator(includeUsage), transcript, expected, CREATED, includeUsage);
-    expect(answer.calls.map((c) => ({ name: c.name, args: JSON.parse(c.arguments) }))).toEqual(expected.calls);
-    if (expected.error !== null) return;
-    expect(answer.finishReason).toBe(expected.calls.length > 0 ? 'tool_calls' : 'stop');
-    // The last usageMetadata, not a sum: Gemini's counts are cumulative.
-    const u = expected.usage!;
-    const completion = (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0);
-    expect(report.usage).toEqual({
-      promptTokens: u.promptTokenCount,
-      cachedPromptTokens: u.cachedContentTokenCount ?? 0,
-      completionTokens: completion,
-      reasoningTokens: u.thoughtsTokenCount ?? 0,
-      totalTokens: u.promptTokenCount! + completion,
-    });
+describeTranscripts(TRANSCRIPTS, fixture, expectedOf, translator, CREATED, ({ answer, report }, expected) => {
+  expect(answer.calls.map((c) => ({ name: c.name, args: JSON.parse(c.arguments) }))).toEqual(expected.calls);
+  if (expected.error !== null) return;
+  expect(answer.finishReason).toBe(expected.calls.length > 0 ? 'tool_calls' : 'stop');
+  // The last usageMetadata, not a sum: Gemini's counts are cumulative.
+  const u = expected.usage!;
+  const completion = (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0);
+  expect(report.usage).toEqual({
+    promptTokens: u.promptTokenCount,
+    cachedPromptTokens: u.cachedContentTokenCount ?? 0,
+    completionTokens: completion,
+    reasoningTokens: u.thoughtsTokenCount ?? 0,
+    totalTokens: u.promptTokenCount! + completion,
   });
 });
 
@@ -82,18 +72,9 @@ const text = (t: string, index = 0, finishReason?: string) => ({ content: { part
 describe('translation', () => {
   it('the documented stream, exactly', () => {
     const out = feed(translator(true), [fixture('gemini-documented.sse')]).toString('utf8');
-    const head = `data: {"id":"mI2PaK2xN5m4nvgPuaKE6Qk","object":"chat.completion.chunk","created":${CREATED},"model":"gemini-2.5-flash","choices":[`;
-    expect(out).toBe(
-      [
-        `${head}{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`,
-        `${head}{"index":0,"delta":{"content":"The"},"logprobs":null,"finish_reason":null}]}\n\n`,
-        `${head}{"index":0,"delta":{"content":" quick brown fox jumps over the lazy dog. 日本語"},"logprobs":null,"finish_reason":null}]}\n\n`,
-        `${head}{"index":0,"delta":{"content":" ✓"},"logprobs":null,"finish_reason":null}]}\n\n`,
-        `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]}\n\n`,
-        `${head}],"usage":{"prompt_tokens":8,"completion_tokens":14,"total_tokens":22,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}\n\n`,
-        'data: [DONE]\n\n',
-      ].join(''),
-    );
+    const identity = { id: 'mI2PaK2xN5m4nvgPuaKE6Qk', model: 'gemini-2.5-flash', created: CREATED };
+    const usage = { prompt_tokens: 8, completion_tokens: 14, total_tokens: 22, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } };
+    expect(out).toBe(textStreamOf(identity, ['The', ' quick brown fox jumps over the lazy dog. 日本語', ' ✓'], 'stop', usage));
   });
 
   it('function calls: whole in one chunk each, ids made from the response id, OpenAI indexes counting calls; thoughts give nothing', async () => {
