@@ -36,6 +36,8 @@ export interface SeenRequest {
   readonly headers: Record<string, string>;
   /** The parsed JSON body; null when it was not JSON. */
   readonly body: unknown;
+  /** The body's bytes as text, to check what a gateway changed in them. */
+  readonly text: string;
   /** When it arrived (ms since the epoch). */
   readonly atMs: number;
 }
@@ -155,9 +157,10 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
     // Taken at arrival, so steps go to requests in arrival order (a rejected request uses its step up).
     const scripted = script.shift();
     const raw = await readBody(req);
+    const text = raw.toString('utf8');
     let parsedBody: unknown;
     try {
-      parsedBody = JSON.parse(raw.toString('utf8'));
+      parsedBody = JSON.parse(text);
     } catch {
       parsedBody = undefined;
     }
@@ -171,6 +174,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       authorization: wire.headers.authorization ?? null,
       headers: wire.headers,
       body: parsedBody ?? null,
+      text,
       atMs: Date.now(),
     });
     if (stats.last.length > KEEP_LAST) stats.last.shift();

@@ -110,7 +110,7 @@ export class Hop implements StreamHandler {
     this.finished = true;
     const d = this.deployment!;
     try {
-      const rewritten = attemptBody(JSON.parse(body.toString('utf8')) as Record<string, unknown>, this.api, d);
+      const rewritten = attemptBody(body, this.api, d);
       if (rewritten === null) return PASS;
       const setHeaders: HeaderPair[] = [['content-length', String(rewritten.length)]];
       // Signed last: the signature covers this attempt's path, host and body as they leave.

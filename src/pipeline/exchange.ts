@@ -226,7 +226,7 @@ export class Exchange implements StreamHandler {
 
   private routed(routing: BodyRouting): Outcome {
     this.keepRouting(routing);
-    return this.forward(routing.req!, routing.features!, routing.deployment!);
+    return this.forward(routing.req!, routing.body, routing.features!, routing.deployment!);
   }
 
   private refused(routing: BodyRouting, err: unknown): Outcome {
@@ -244,7 +244,6 @@ export class Exchange implements StreamHandler {
     this.plan = routing.plan;
   }
 
-  /** The request goes upstream to `d`: counted in its load, routed, its body rewritten if needed. */
   /** The body phase ends in forward() or reject(): what the router added before the request went on. */
   private decided(): void {
     this.stopDeciding();
@@ -253,7 +252,8 @@ export class Exchange implements StreamHandler {
     this.bodyAtMs = null;
   }
 
-  private forward(req: ApiRequest, features: RouteRequest, d: Deployment): Outcome {
+  /** The request goes upstream to `d`: counted in its load, routed, its body (`raw`) rewritten if needed. */
+  private forward(req: ApiRequest, raw: Buffer, features: RouteRequest, d: Deployment): Outcome {
     this.decided();
     try {
       this.plan = { ...this.plan!, id: this.p.attempts.open() };
@@ -262,7 +262,7 @@ export class Exchange implements StreamHandler {
       const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
       const planned = [d, ...this.plan!.hops.map((h) => this.p.known.get(h.deployment)!)];
       const client = { headers: this.headers, any: this.p.forwardable, planned };
-      const upstream = upstreamRequest(req, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);
+      const upstream = upstreamRequest(req, raw, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);
       const sent = { requestId: this.requestId, startMs: this.startMs, deployment: d, planId: this.plan.id, hideUsageEvent: upstream.hideUsageEvent, api: req.api, stream: req.stream, promptEstimate: estimatedPromptTokens(features) };
       this.response = new ResponseSide(this.p, this.holdings, sent);
       // An open stream keeps nothing of its request it no longer reads (bench/results/memory).

@@ -7,6 +7,7 @@
  * at once 50–130 ms.
  */
 import { RouterError } from '../errors.js';
+import { stringEnd } from '../json/splice.js';
 
 /**
  * How deep objects and arrays may nest. Parsing deep nesting is slow and serialising it again (a
@@ -27,22 +28,9 @@ export const MAX_JSON_NAMES = 10_000;
 const SLICE_BYTES = 256 * 1024;
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 
 const isBlank = (b: number | undefined) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
-
-/** The quote closing the string opened at `open` (not one an odd run of backslashes escapes), or -1. */
-function stringEnd(bytes: Buffer, open: number): number {
-  let i = open;
-  for (;;) {
-    i = bytes.indexOf(QUOTE, i + 1);
-    if (i === -1) return -1;
-    let backslashes = 0;
-    while (bytes[i - 1 - backslashes] === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return i;
-  }
-}
 
 /**
  * Where a scan of the bytes outside strings has got to. A first pass tracks depth and counts

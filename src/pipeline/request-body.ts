@@ -80,7 +80,8 @@ export class BodyRouting {
     private readonly p: Pipeline,
     private readonly caller: Caller,
     private readonly holdings: Holdings,
-    private readonly body: Buffer,
+    /** The request body as the client sent it. */
+    readonly body: Buffer,
   ) {}
 
   /** Resolves (or returns, when no stage waited) once a deployment is chosen and admitted; throws or rejects with the refusal. */

@@ -9,7 +9,8 @@ import { RouterError } from '../errors.js';
 import { allows, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import type { BodyRewrite } from '../providers/adapter.js';
 import { openAiFormOf } from '../providers/client-apis.js';
-import { withoutRouterFields } from '../providers/router-fields.js';
+import { editsRemovingRouterFields } from '../providers/router-fields.js';
+import { spliced } from '../json/splice.js';
 import { callOf, type Call, type ClientApi } from '../routing/types.js';
 import type { ApiRequest } from './api-request.js';
 import type { HeaderPair, Headers, Outcome } from './types.js';
@@ -114,20 +115,20 @@ export function unforwardedHeaders(client: ClientHeaders, written: ReadonlySet<s
 }
 
 /**
- * The body Envoy buffers and replays on every attempt. For OpenAI's API: OpenAI's format as the
- * adapter writes it (model id, usage report, the router's fields removed). For another client API:
- * the client's body without the router's fields — with the deployment's model id when it speaks
- * that API itself (the client's bytes otherwise go as they came); any other deployment's attempt
+ * The body Envoy buffers and replays on every attempt, edited in the client's bytes (`raw`). For
+ * OpenAI's API: OpenAI's format as the adapter writes it (model id, usage report, the router's
+ * fields removed). For another client API: the client's body without the router's fields — with
+ * the deployment's model id when it speaks that API itself; any other deployment's attempt
  * translates it (`attemptBody`).
  */
-function bufferedBody(req: ApiRequest, d: Deployment): BodyRewrite & { readonly translated: boolean } {
-  if (req.api === 'openai') return { ...d.adapter.rewriteBody(req, d.providerModel), translated: d.adapter.translate !== null };
+function bufferedBody(req: ApiRequest, raw: Buffer, d: Deployment): BodyRewrite & { readonly translated: boolean } {
+  if (req.api === 'openai') {
+    const rewrite = d.adapter.rewriteBody({ body: req.body, raw, stream: req.stream, clientWantsUsage: req.clientWantsUsage, routerFields: req.routerFields }, d.providerModel);
+    return { ...rewrite, translated: d.adapter.translate !== null };
+  }
   const native = d.adapter.native === req.api;
-  const modelChanges = native && req.clientBody.model !== d.providerModel;
-  if (!req.routerFields && !modelChanges) return { body: null, hideUsageEvent: false, translated: !native };
-  const body = req.routerFields ? withoutRouterFields(req.clientBody) : { ...req.clientBody };
-  if (modelChanges) body.model = d.providerModel;
-  return { body: Buffer.from(JSON.stringify(body)), hideUsageEvent: false, translated: !native };
+  const set: Record<string, string> = native ? { model: JSON.stringify(d.providerModel) } : {};
+  return { body: spliced(raw, editsRemovingRouterFields(set, req.routerFields)), hideUsageEvent: false, translated: !native };
 }
 
 /**
@@ -135,12 +136,13 @@ function bufferedBody(req: ApiRequest, d: Deployment): BodyRewrite & { readonly 
  * with its model id, else the OpenAI form translated by its adapter or rewritten for it. Null: the
  * buffered bytes go as they are.
  */
-export function attemptBody(buffered: Record<string, unknown>, api: ClientApi, d: Deployment): Buffer | null {
-  if (d.adapter.native === api) return buffered.model === d.providerModel ? null : Buffer.from(JSON.stringify({ ...buffered, model: d.providerModel }));
-  const openAi = openAiFormOf(api, buffered);
+export function attemptBody(buffered: Buffer, api: ClientApi, d: Deployment): Buffer | null {
+  if (d.adapter.native === api) return spliced(buffered, { set: { model: JSON.stringify(d.providerModel) } });
+  const openAi = openAiFormOf(api, JSON.parse(buffered.toString('utf8')) as Record<string, unknown>);
   if (d.adapter.translate !== null) return d.adapter.translate(openAi, d.providerModel);
   // The request phase already asked for a stream's usage and removed the router's fields.
-  return d.adapter.rewriteBody({ body: openAi, stream: openAi.stream === true, clientWantsUsage: true, routerFields: false }, d.providerModel).body ?? Buffer.from(JSON.stringify(openAi));
+  const raw = Buffer.from(JSON.stringify(openAi));
+  return d.adapter.rewriteBody({ body: openAi, raw, stream: openAi.stream === true, clientWantsUsage: true, routerFields: false }, d.providerModel).body ?? raw;
 }
 
 export interface Upstream {
@@ -153,12 +155,12 @@ export interface Upstream {
  * `plan`: the header value; `hops`: the deployments of attempts 2 to 4 as planned now (the last one
  * repeats when the plan has fewer: Envoy then retries within that deployment).
  */
-export function upstreamRequest(req: ApiRequest, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[], client: ClientHeaders): Upstream {
+export function upstreamRequest(req: ApiRequest, raw: Buffer, d: Deployment, clusterHeader: string, plan: string, hops: readonly string[], client: ClientHeaders): Upstream {
   const attempt = attemptHeaders(d, callOf(req.endpoint, req.stream));
   const setHeaders: HeaderPair[] = [[clusterHeader, d.name], [PLAN_HEADER, plan], ...attempt.set];
   HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.name]));
   if (req.stream) setHeaders.push([STREAM_HEADER, '1']);
-  const rewrite = bufferedBody(req, d);
+  const rewrite = bufferedBody(req, raw, d);
   // A deployment that does not take the buffered body as it is gets its own from the attempt filter.
   if (rewrite.translated) setHeaders.push([TRANSLATE_HEADER, '1']);
   if (rewrite.body !== null) setHeaders.push(['content-length', String(rewrite.body.length)]);

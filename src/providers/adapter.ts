@@ -49,7 +49,10 @@ export interface EndpointDefaults {
 
 /** The parts of the client's request a rewrite reads. */
 export interface RequestToRewrite {
+  /** `raw` parsed. */
   readonly body: Record<string, unknown>;
+  /** The body's bytes, which a rewrite edits in place (json/splice.ts). */
+  readonly raw: Buffer;
   readonly stream: boolean;
   readonly clientWantsUsage: boolean;
   /** The body holds fields for the router alone (router-fields.ts). */

@@ -3,6 +3,7 @@
  * parameter they do not know with a 400, and `metadata` must hold strings only. They are read
  * (routing/features.ts, pipeline/api-request.ts) and removed in the one rewrite a body gets.
  */
+import type { MemberEdits } from '../json/splice.js';
 
 /** Top-level fields the router reads. */
 const TOP_LEVEL = ['tags', 'disable_fallbacks'] as const;
@@ -34,4 +35,14 @@ export function withoutRouterFields(body: Record<string, unknown>): Record<strin
     else out.metadata = rest;
   }
   return out;
+}
+
+const METADATA_EDITS: MemberEdits = { remove: IN_METADATA, dropWhenEmpty: true };
+
+/**
+ * Edits of a body's bytes (json/splice.ts) that make `set`, and remove the router's fields when
+ * the body holds some; `metadata` is dropped when nothing else was in it.
+ */
+export function editsRemovingRouterFields(set: Readonly<Record<string, string | MemberEdits>>, routerFields: boolean): MemberEdits {
+  return routerFields ? { set: { ...set, metadata: METADATA_EDITS }, remove: TOP_LEVEL } : { set };
 }

@@ -6,6 +6,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordingFetch } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -16,7 +17,9 @@ const GPT = { name: 'gpt', key: 'sk-openai-secret' };
 const mock = (name: string) => stack.mocks[name]![0]!;
 const lastSeen = (name: string) => mock(name).stats().last.at(-1)!;
 const lastRecord = async () => (await stack.usageLog(1))[0]!;
-const client = () => new Anthropic({ baseURL: stack.url, apiKey: 'sk-client', maxRetries: 0 });
+const client = (fetch?: typeof globalThis.fetch) => new Anthropic({ baseURL: stack.url, apiKey: 'sk-client', maxRetries: 0, ...(fetch === undefined ? {} : { fetch }) });
+/** What the SDK sent, as an Anthropic deployment should receive it: with its model id, without the router's fields. */
+const asForwarded = (sent: string) => sent.replace('"model":"claude"', `"model":"${CLAUDE.providerModel}"`).replace(',"tags":["team-a"]', '');
 
 beforeAll(async () => {
   stack = await startStack({
@@ -35,26 +38,29 @@ afterAll(async () => {
 const tools: Anthropic.Tool[] = [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
 
 describe('served by an Anthropic deployment: the client body as it is', () => {
-  it('JSON: the body reaches Anthropic unchanged apart from the model id, with the deployment key; billed as reported', async () => {
+  it("JSON: the client's bytes reach Anthropic apart from the model id and the router's fields, with the deployment key; billed as reported", async () => {
     stack.resetMocks();
-    const params = { model: 'claude', max_tokens: 300, system: 'Be brief.', messages: [{ role: 'user' as const, content: 'hello' }], tags: ['team-a'] };
-    const message = await client().messages.create(params as Anthropic.MessageCreateParamsNonStreaming);
+    const recording = recordingFetch();
+    const params = { model: 'claude', max_tokens: 300, system: 'Be brief.', messages: [{ role: 'user' as const, content: 'hello' }], tags: ['team-a'], temperature: 0.2 };
+    const message = await client(recording.fetch).messages.create(params as Anthropic.MessageCreateParamsNonStreaming);
     expect(message.type).toBe('message');
     expect(message.content[0]).toMatchObject({ type: 'text' });
     const seen = lastSeen(CLAUDE.name);
-    const { tags: _routerOnly, ...forwarded } = params;
-    expect(seen.body).toEqual({ ...forwarded, model: CLAUDE.providerModel });
+    expect(seen.text).toBe(asForwarded(recording.sent[0]!));
+    expect(seen.text).not.toContain('tags');
     expect(seen.headers['x-api-key']).toBe(CLAUDE.key);
     const reported = mock(CLAUDE.name).stats().usage;
     expect(await lastRecord()).toMatchObject({ deployment: CLAUDE.name, status: 200, complete: true, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
   });
 
-  it('streams as Anthropic streamed it, tool use included', async () => {
+  it('streams as Anthropic streamed it, tool use included; the body as the client sent it', async () => {
     stack.resetMocks();
-    const stream = client().messages.stream({ model: 'claude', max_tokens: 300, messages: [{ role: 'user', content: 'weather?' }], tools });
+    const recording = recordingFetch();
+    const stream = client(recording.fetch).messages.stream({ model: 'claude', max_tokens: 300, messages: [{ role: 'user', content: 'weather?' }], tools });
     const message = await stream.finalMessage();
     expect(message.stop_reason).toBe('tool_use');
     expect(message.content.some((b) => b.type === 'tool_use' && b.name === 'get_weather')).toBe(true);
+    expect(lastSeen(CLAUDE.name).text).toBe(asForwarded(recording.sent[0]!));
     expect(await lastRecord()).toMatchObject({ deployment: CLAUDE.name, stream: true, complete: true });
   });
 });

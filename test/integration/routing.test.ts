@@ -5,7 +5,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postChat, streamWithUsage } from '../support/clients.js';
+import { postChat, recordingFetch, streamWithUsage } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -28,14 +28,16 @@ afterAll(async () => {
 });
 
 describe('OpenAI SDK through Envoy', () => {
-  it('gets a chat completion from the deployment of the requested group, with the provider model id', async () => {
+  it("gets a chat completion from the deployment of the requested group: the client's bytes with the provider model id", async () => {
     stack.resetMocks();
-    const completion = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello' }] });
+    const recording = recordingFetch();
+    const sdk = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'sk-client-key', maxRetries: 0, fetch: recording.fetch });
+    const completion = await sdk.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'Say hello' }], temperature: 0.5 });
     expect(completion.choices[0]?.message.content).toContain('Hello');
     expect(completion.usage?.total_tokens).toBeGreaterThan(0);
     const seen = stack.mocks.big![0]!.stats().last;
     expect(seen).toHaveLength(1);
-    expect(seen[0]!.model).toBe('gpt-4o-2024-08-06');
+    expect(seen[0]!.text).toBe(recording.sent[0]!.replace('"model":"gpt-4o"', '"model":"gpt-4o-2024-08-06"'));
   });
 
   it('streams chunks and then usage when include_usage is asked', async () => {
@@ -46,12 +48,16 @@ describe('OpenAI SDK through Envoy', () => {
 
   it('does not show the usage chunk to a streaming client that did not ask for it, but still asks the provider', async () => {
     stack.resetMocks();
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Say hello' }] });
+    const recording = recordingFetch();
+    const sdk = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'sk-client-key', maxRetries: 0, fetch: recording.fetch });
+    const stream = await sdk.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'Say hello' }] });
     const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.length).toBe(12); // role chunk + 10 content chunks + finish chunk
     expect(chunks.every((c) => c.choices.length === 1 && !c.usage)).toBe(true);
-    expect(stack.mocks.big![0]!.stats().last[0]!.streamOptions).toEqual({ include_usage: true });
+    // The client's bytes, with the provider model id and the usage report asked for.
+    const sent = recording.sent[0]!.replace('"model":"gpt-4o"', '"model":"gpt-4o-2024-08-06"');
+    expect(stack.mocks.big![0]!.stats().last[0]!.text).toBe(`${sent.slice(0, -1)},"stream_options":{"include_usage":true}}`);
   });
 
   it('lists the model groups at /v1/models', async () => {

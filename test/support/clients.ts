@@ -43,3 +43,13 @@ export function rawRequest(
     req.end(body);
   });
 }
+
+/** A `fetch` for an SDK client's options that keeps the body of every request it sends, as sent. */
+export function recordingFetch(): { fetch: typeof fetch; sent: string[] } {
+  const sent: string[] = [];
+  const recording: typeof fetch = (input, init) => {
+    if (typeof init?.body === 'string') sent.push(init.body);
+    return fetch(input, init);
+  };
+  return { fetch: recording, sent };
+}

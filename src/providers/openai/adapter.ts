@@ -4,7 +4,8 @@
  * where it is called and how it is authenticated (azure-openai/adapter.ts).
  */
 import type { BodyRewrite, EndpointDefaults, ProviderAdapter, RequestToRewrite } from '../adapter.js';
-import { withoutRouterFields } from '../router-fields.js';
+import { spliced, type MemberEdits } from '../../json/splice.js';
+import { editsRemovingRouterFields } from '../router-fields.js';
 import { fallbackReasonOf } from './errors.js';
 import { rateLimitsOf } from './rate-limit-headers.js';
 import { observeResponse } from './response.js';
@@ -19,18 +20,22 @@ export const FORWARDED_HEADERS = ['content-type', 'content-length', 'accept', 'u
 
 const UNCHANGED: BodyRewrite = { body: null, hideUsageEvent: false };
 
+/** A stream's usage report, asked for whatever else `stream_options` holds. */
+const INCLUDE_USAGE: MemberEdits = { set: { include_usage: 'true' } };
+
 /**
  * The client's body with the provider's model id, a usage report on streams (what the router
- * bills) and without the router's own fields — serialised once, and only when one of them changes it.
+ * bills) and without the router's own fields — spliced into the client's bytes, and only when one
+ * of them changes it.
  */
 export function rewriteBody(req: RequestToRewrite, providerModel: string): BodyRewrite {
   const needsModel = req.body.model !== providerModel;
   const needsUsage = req.stream && !req.clientWantsUsage;
   if (!needsModel && !needsUsage && !req.routerFields) return UNCHANGED;
-  const rewritten = req.routerFields ? withoutRouterFields(req.body) : { ...req.body };
-  if (needsModel) rewritten.model = providerModel;
-  if (needsUsage) rewritten.stream_options = { ...(req.body.stream_options as object | null | undefined), include_usage: true };
-  return { body: Buffer.from(JSON.stringify(rewritten)), hideUsageEvent: needsUsage };
+  const set: Record<string, string | MemberEdits> = {};
+  if (needsModel) set.model = JSON.stringify(providerModel);
+  if (needsUsage) set.stream_options = INCLUDE_USAGE;
+  return { body: spliced(req.raw, editsRemovingRouterFields(set, req.routerFields)), hideUsageEvent: needsUsage };
 }
 
 /** An adapter for OpenAI's wire format at the given defaults. */
