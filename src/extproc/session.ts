@@ -5,9 +5,9 @@
  */
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { ProcessingRequest } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import { PASS, type Outcome, type StreamHandler } from '../pipeline/types.js';
-import { asBuffer, encodeOutcome, readAttributes, readHeaders, type Phase } from './translate.js';
+import type { EnvoyMessage } from './decode.js';
+import { encodeOutcome, type Phase } from './translate.js';
 
 const INTERNAL_ERROR: Outcome = {
   kind: 'reply',
@@ -16,7 +16,7 @@ const INTERNAL_ERROR: Outcome = {
   headers: [['content-type', 'application/json']],
 };
 
-export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, exchange: StreamHandler, log: Logger): void {
+export function runSession(call: ServerDuplexStream<EnvoyMessage, Buffer>, exchange: StreamHandler, log: Logger): void {
   let ended = false;
   const end = (): void => {
     if (ended) return;
@@ -25,28 +25,27 @@ export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, 
   };
 
   /** Turns one Envoy message into the exchange's outcome for it; a promise when routing reads the store. */
-  const handle = (req: ProcessingRequest): { phase: Phase; outcome: Outcome | Promise<Outcome> } | null => {
-    const r = req.request;
+  const handle = (m: EnvoyMessage): { phase: Phase; outcome: Outcome | Promise<Outcome> } | null => {
+    if (m.phase === null) {
+      log.warn('ext_proc message without a request case');
+      return null;
+    }
     try {
-      switch (r.case) {
+      switch (m.phase) {
         case 'requestHeaders':
-          return { phase: r.case, outcome: exchange.onRequestHeaders(readHeaders(r.value.headers), r.value.endOfStream, readAttributes(req)) };
+          return { phase: m.phase, outcome: exchange.onRequestHeaders(m.headers, m.endOfStream, m.attributes) };
         case 'requestBody':
-          return { phase: r.case, outcome: exchange.onRequestBody(asBuffer(r.value.body)) };
+          return { phase: m.phase, outcome: exchange.onRequestBody(m.body) };
         case 'responseHeaders':
-          return { phase: r.case, outcome: exchange.onResponseHeaders(readHeaders(r.value.headers), r.value.endOfStream, readAttributes(req)) };
+          return { phase: m.phase, outcome: exchange.onResponseHeaders(m.headers, m.endOfStream, m.attributes) };
         case 'responseBody':
-          return { phase: r.case, outcome: exchange.onResponseBody(asBuffer(r.value.body), r.value.endOfStream, readAttributes(req)) };
-        case 'requestTrailers':
-        case 'responseTrailers':
-          // Our processing mode never asks for trailers; if an operator's config does, pass them.
-          return { phase: r.case, outcome: PASS };
+          return { phase: m.phase, outcome: exchange.onResponseBody(m.body, m.endOfStream, m.attributes) };
         default:
-          log.warn('ext_proc message without a request case');
-          return null;
+          // Our processing mode never asks for trailers; if an operator's config does, pass them.
+          return { phase: m.phase, outcome: PASS };
       }
     } catch (err) {
-      return { phase: r.case as Phase, outcome: failed(r.case as Phase, err) };
+      return { phase: m.phase, outcome: failed(m.phase, err) };
     }
   };
   const failed = (phase: Phase, err: unknown): Outcome => {
@@ -60,8 +59,8 @@ export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, 
     // now rather than when Envoy tears the filter down (see raiseStreamResetLimit in server.ts).
     if (exchange.done) call.end();
   };
-  const dispatch = (req: ProcessingRequest): void | Promise<void> => {
-    const h = handle(req);
+  const dispatch = (m: EnvoyMessage): void | Promise<void> => {
+    const h = handle(m);
     if (h === null) return;
     const { phase, outcome } = h;
     if (!(outcome instanceof Promise)) return reply(phase, outcome);
@@ -72,8 +71,8 @@ export function runSession(call: ServerDuplexStream<ProcessingRequest, Buffer>, 
   };
   /** Set while an asynchronous outcome is pending: later messages wait behind it, so replies stay in order. */
   let queue: Promise<void> | null = null;
-  call.on('data', (req: ProcessingRequest) => {
-    const run = queue === null ? dispatch(req) : queue.then(() => dispatch(req));
+  call.on('data', (m: EnvoyMessage) => {
+    const run = queue === null ? dispatch(m) : queue.then(() => dispatch(m));
     if (run instanceof Promise) {
       const mine: Promise<void> = run.then(() => {
         if (queue === mine) queue = null;

@@ -1,61 +1,23 @@
 /**
- * Envoy ext_proc messages ⇄ the pipeline's plain values. Everything protobuf lives here and in
- * server.ts; the pipeline never sees an Envoy type.
+ * The pipeline's outcomes → Envoy ext_proc replies (decode.ts reads Envoy's messages). Everything
+ * protobuf lives in extproc/; the pipeline never sees an Envoy type.
  */
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
-import type { HeaderMap, HeaderValueOptionSchema } from '../gen/envoy/config/core/v3/base_pb.js';
+import type { HeaderValueOptionSchema } from '../gen/envoy/config/core/v3/base_pb.js';
 import { ProcessingMode_BodySendMode, ProcessingMode_HeaderSendMode, ProcessingModeSchema } from '../gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.js';
 import {
   CommonResponse_ResponseStatus,
   type CommonResponseSchema,
-  type ProcessingRequest,
   type ProcessingResponse,
   ProcessingResponseSchema,
 } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import type { StatusCode } from '../gen/envoy/type/v3/http_status_pb.js';
-import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome } from '../pipeline/types.js';
+import { PASS, type HeaderPair, type Outcome } from '../pipeline/types.js';
 
 /** The phases Envoy can send; the names are the `ProcessingResponse.response` oneof cases. */
 export type Phase = 'requestHeaders' | 'requestBody' | 'requestTrailers' | 'responseHeaders' | 'responseBody' | 'responseTrailers';
 
 const PHASES: readonly Phase[] = ['requestHeaders', 'requestBody', 'requestTrailers', 'responseHeaders', 'responseBody', 'responseTrailers'];
-
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** Envoy sends header values in `raw_value` (runtime guard send_header_raw_value); `value` is the fallback. */
-export function readHeaders(map: HeaderMap | undefined): Headers {
-  // No prototype: a header named `constructor` or `__proto__` is a header like any other.
-  const out = Object.create(null) as Record<string, string>;
-  if (map === undefined) return out;
-  for (const h of map.headers) {
-    if (out[h.key] !== undefined) continue;
-    out[h.key] = h.rawValue.length > 0 ? asBuffer(h.rawValue).toString('utf8') : h.value;
-  }
-  return out;
-}
-
-/**
- * The filter's `request_attributes` / `response_attributes`, which Envoy sends with the first
- * message of each direction; a field is null when not configured or not on this message.
- */
-export function readAttributes(req: ProcessingRequest): Attributes {
-  const a = req.attributes['envoy.filters.http.ext_proc'];
-  if (a === undefined) return NO_ATTRIBUTES;
-  const status = a['response.code'];
-  const attempt = a['upstream.request_attempt_count'];
-  return {
-    status: typeof status === 'number' ? status : null,
-    cluster: text(a['xds.cluster_name']),
-    attempt: typeof attempt === 'number' ? attempt : null,
-    requestId: text(a["request.headers['x-request-id']"]),
-    plan: text(a["request.headers['x-llm-plan']"]),
-    nextCluster: text(a["request.headers['x-llm-cluster']"]),
-  };
-}
-
-const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
 /** Only `raw_value` is set: Envoy reads nothing else, and setting both fails the request. */
 function headerOptions(pairs: readonly HeaderPair[]): MessageInitShape<typeof HeaderValueOptionSchema>[] {

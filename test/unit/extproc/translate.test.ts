@@ -1,10 +1,9 @@
 /** What the router sends Envoy, decoded with the same generated codecs Envoy's protos define. */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
-import { HeaderMapSchema } from '../../../src/gen/envoy/config/core/v3/base_pb.js';
 import { ProcessingMode_BodySendMode } from '../../../src/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.js';
 import { ProcessingResponseSchema } from '../../../src/gen/envoy/service/ext_proc/v3/external_processor_pb.js';
-import { encodeOutcome, readHeaders } from '../../../src/extproc/translate.js';
+import { encodeOutcome } from '../../../src/extproc/translate.js';
 import { PASS } from '../../../src/pipeline/types.js';
 
 describe('encodeOutcome', () => {
@@ -47,24 +46,4 @@ describe('encodeOutcome', () => {
       expect(msg.response.case).toBe(phase);
     },
   );
-});
-
-describe('readHeaders', () => {
-  it('reads raw_value (UTF-8), falls back to value, and keeps the first of repeated headers', () => {
-    const map = fromBinary(
-      HeaderMapSchema,
-      toBinary(
-        HeaderMapSchema,
-        create(HeaderMapSchema, {
-          headers: [
-            { key: ':path', rawValue: Buffer.from('/v1/chat/completions') },
-            { key: 'x-name', rawValue: Buffer.from('jürgen') },
-            { key: 'x-old', value: 'plain' },
-            { key: 'x-name', rawValue: Buffer.from('second') },
-          ],
-        }),
-      ),
-    );
-    expect(readHeaders(map)).toEqual({ ':path': '/v1/chat/completions', 'x-name': 'jürgen', 'x-old': 'plain' });
-  });
 });

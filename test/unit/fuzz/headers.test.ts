@@ -2,12 +2,12 @@
  * Property tests of every reader of header values a client or a provider sends: arbitrary names and
  * values never throw, and what comes out is in range. Seeded and bounded, so every run is the same.
  */
-import { create } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { presentedKey } from '../../../src/auth/keys.js';
-import { readHeaders } from '../../../src/extproc/translate.js';
-import { HeaderMapSchema } from '../../../src/gen/envoy/config/core/v3/base_pb.js';
+import { decodeProcessingRequest } from '../../../src/extproc/decode.js';
+import { ProcessingRequestSchema } from '../../../src/gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import { parseDuration, rateLimitsOf } from '../../../src/providers/openai/rate-limit-headers.js';
 import { MAX_RETRY_AFTER_MS, retryAtMs } from '../../../src/providers/retry-after.js';
 
@@ -30,13 +30,16 @@ const sent = (entries: Record<string, string | undefined>): Record<string, strin
 /** Header names, the keys of a plain object's prototype among them. */
 const name = fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 12 }), fc.constantFrom('__proto__', 'constructor', 'hasOwnProperty', 'toString', 'authorization', 'x-api-key'));
 
-describe('readHeaders (Envoy header map → plain values)', () => {
+describe('decodeProcessingRequest (Envoy header map → plain values)', () => {
   it('keeps the first value of every name, prototype keys included, decoding raw bytes as UTF-8', () => {
     const entry = fc.record({ key: name, value: fc.string({ maxLength: 20 }), raw: fc.option(fc.uint8Array({ maxLength: 20 }), { nil: undefined }) });
     fc.assert(
       fc.property(fc.array(entry, { maxLength: 12 }), (entries) => {
-        const map = create(HeaderMapSchema, { headers: entries.map((e) => ({ key: e.key, value: e.value, rawValue: e.raw ?? new Uint8Array() })) });
-        const headers = readHeaders(map);
+        const headerMap = { headers: entries.map((e) => ({ key: e.key, value: e.value, rawValue: e.raw ?? new Uint8Array() })) };
+        const message = create(ProcessingRequestSchema, { request: { case: 'requestHeaders', value: { headers: headerMap } } });
+        const decoded = decodeProcessingRequest(Buffer.from(toBinary(ProcessingRequestSchema, message)));
+        if (decoded.phase !== 'requestHeaders') throw new Error(`decoded as ${decoded.phase}`);
+        const headers = decoded.headers;
         const expected = new Map<string, string>();
         for (const e of entries) if (!expected.has(e.key)) expected.set(e.key, e.raw !== undefined && e.raw.length > 0 ? Buffer.from(e.raw).toString('utf8') : e.value);
         expect(Object.keys(headers).sort()).toEqual([...expected.keys()].sort());
