@@ -6,7 +6,7 @@
 import type { BodyRewrite, EndpointDefaults, ProviderAdapter, RequestToRewrite } from '../adapter.js';
 import { withoutRouterFields } from '../router-fields.js';
 import { fallbackReasonOf } from './errors.js';
-import { rateLimitsOf } from './rate-limit-headers.js';
+import { RATE_LIMIT_HEADERS, rateLimitsOf } from './rate-limit-headers.js';
 import { observeResponse } from './response.js';
 
 /**
@@ -46,6 +46,7 @@ export function openAiWire(defaults: EndpointDefaults): ProviderAdapter {
     observeResponse,
     fallbackReasonOf,
     rateLimitsOf,
+    rateLimitHeaders: RATE_LIMIT_HEADERS,
   };
 }
 
