@@ -47,6 +47,9 @@ const PLAN_HEADER = 'x-llm-plan';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** What the attempt-failed filter reads of a failed attempt besides its providers' limit headers. */
+const RETRY_HEADERS = ['retry-after', 'retry-after-ms'];
+
 const ofType = (root: Found, type: string): Found[] => [...objects(root.value, root.path)].filter((f) => f.value['@type'] === type);
 
 /** An ext_proc filter's `initial_metadata` value for `x-llm-filter`: which of the router's filters it is. */
@@ -60,6 +63,13 @@ const durationMs = (v: unknown): number | null => {
 
 /** Envoy's request headers that steer it, standing for the x-envoy-* family a client must not send. */
 const STEERING_ENVOY_HEADERS = [ATTEMPT_COUNT, 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-upstream-rq-timeout-ms'];
+
+/** Whether an ext_proc filter's `forward_rules` let the response header `name` through to the router. */
+function forwards(forwardRules: Obj, name: string): boolean {
+  const matches = (headers: unknown): boolean => list(obj(headers).patterns).some((p) => stringMatches(obj(p), name));
+  const { allowed_headers: allowed, disallowed_headers: disallowed } = forwardRules;
+  return (allowed === undefined || matches(allowed)) && (disallowed === undefined || !matches(disallowed));
+}
 
 /** Whether an Envoy StringMatcher (exact, prefix, suffix, contains, safe_regex; ignore_case) matches `value`. */
 function stringMatches(m: Obj, value: string): boolean {
@@ -257,10 +267,26 @@ class Checker {
         const attribute = `request.headers['${h}']`;
         if (!attributes.includes(attribute)) this.error([...failed.path, 'response_attributes'], `lacks ${attribute}: the router cannot tell which request and deployment failed`);
       }
+      this.checkFailedAttemptHeaders(failed);
     }
     const names = ofType(upstream, TYPE.headerMutation).flatMap((m) => list(obj(m.value.mutations).request_mutations).map((r) => str(obj(obj(obj(r).append).header).key)));
     if (!names.includes(this.router.clusterHeader)) {
       this.warn(routerFilter.path, `no upstream header_mutation sets ${this.router.clusterHeader} on a first attempt: a retry after it reaches its planned hop only through ${ATTEMPT_COUNT}`);
+    }
+  }
+
+  /** The attempt-failed filter's forward_rules let through the status, Retry-After and the limits each provider reports. */
+  private checkFailedAttemptHeaders(failed: Found): void {
+    const rules = obj(failed.value.forward_rules);
+    const path = [...failed.path, 'forward_rules'];
+    if (!forwards(rules, ':status')) this.error(path, 'does not forward :status: the router cannot tell a 429 from a 503, and starts no cooldown');
+    const retry = RETRY_HEADERS.filter((h) => !forwards(rules, h));
+    if (retry.length > 0) this.warn(path, `does not forward ${retry.join(', ')}: a rate-limited deployment cools for cooldown_ms instead of as long as its provider asks`);
+    if (!this.router.routing.providerLimitHeaders) return;
+    const limits = new Set<string>();
+    for (const d of this.router.deployments.values()) for (const h of d.adapter.rateLimitHeaders) if (!forwards(rules, h)) limits.add(h);
+    if (limits.size > 0) {
+      this.warn(path, `does not forward ${[...limits].join(', ')}: routing.provider_limit_headers is on, but a failed attempt's provider limits (a 429 saying none are left) never reach the router`);
     }
   }
 

@@ -30,9 +30,13 @@ export const behaviourSchema = z.strictObject({
   malformed_after_chunks: z.number().int().min(0).optional(),
   /** Stop sending, but keep the connection open, after this many content chunks. */
   stall_after_chunks: z.number().int().min(0).optional(),
-  /** Provider limits per minute: reported in `x-ratelimit-*` headers, 429 once spent. */
+  /** Provider limits per minute, reported in the format's headers (OpenAI's `x-ratelimit-*`, …), 429 once spent. */
   limit_requests_per_minute: z.number().int().positive().optional(),
+  /** Prompt and completion tokens together. */
   limit_tokens_per_minute: z.number().int().positive().optional(),
+  /** Anthropic's separate input and output windows (`anthropic-ratelimit-{input,output}-tokens-*`); other formats enforce them without reporting them. */
+  limit_input_tokens_per_minute: z.number().int().positive().optional(),
+  limit_output_tokens_per_minute: z.number().int().positive().optional(),
   /** Status of `GET /health`, for Envoy's active health checks. */
   health_status: z.number().int().min(100).max(599).default(200),
 });

@@ -1,50 +1,77 @@
 /**
- * The mock's own per-minute limits, reported like OpenAI does: `x-ratelimit-{limit,remaining,reset}-
- * {requests,tokens}` on every answer, and 429 with `Retry-After` once a limit is spent. Fixed
- * one-minute windows; a request's tokens (prompt + completion) count when it is accepted. The
- * caller passes the time (the mock server's `limitsClock`).
+ * The mock's own per-minute limits: requests, tokens (prompt + completion), and Anthropic's separate
+ * input and output token windows. Fixed one-minute windows; a request's tokens count when it is
+ * accepted, and one is refused once any window is spent. Each wire format reports the windows in
+ * its provider's headers (`WireFormat.limitHeaders`). The caller passes the time (the mock server's
+ * `limitsClock`).
  */
-import { formatDuration } from '../providers/openai/rate-limit-headers.js';
-
 const MINUTE_MS = 60_000;
 
 export interface Limits {
   readonly requestsPerMinute?: number | undefined;
   readonly tokensPerMinute?: number | undefined;
+  readonly inputTokensPerMinute?: number | undefined;
+  readonly outputTokensPerMinute?: number | undefined;
 }
+
+/** One window's size and what is left of it; null for a window the instance does not limit. */
+export interface LimitCount {
+  readonly limit: number;
+  readonly remaining: number;
+}
+
+/** The windows after a request was counted (or refused), for a format to write in its headers. */
+export interface LimitReport {
+  readonly requests: LimitCount | null;
+  readonly tokens: LimitCount | null;
+  readonly inputTokens: LimitCount | null;
+  readonly outputTokens: LimitCount | null;
+  /** When the minute ends, and how long until then. */
+  readonly resetAtMs: number;
+  readonly resetInMs: number;
+  /** The request was refused: its answer is the format's 429. */
+  readonly refused: boolean;
+}
+
+const report = (limit: number | undefined, used: number): LimitCount | null => (limit === undefined ? null : { limit, remaining: Math.max(0, limit - used) });
 
 export class MinuteLimiter {
   private window = -1;
   private requests = 0;
-  private tokens = 0;
+  private input = 0;
+  private output = 0;
 
-  /** Whether a request costing `tokens` may run now, and the headers to answer with either way. */
-  take(limits: Limits, tokens: number, nowMs: number): { allowed: boolean; headers: Record<string, string> } {
+  /** Whether a request costing `inputTokens` + `outputTokens` may run now, and the windows either way. */
+  take(limits: Limits, inputTokens: number, outputTokens: number, nowMs: number): LimitReport {
     const index = Math.floor(nowMs / MINUTE_MS);
     if (index !== this.window) {
       this.window = index;
       this.requests = 0;
-      this.tokens = 0;
+      this.input = 0;
+      this.output = 0;
     }
-    const { requestsPerMinute: rpm, tokensPerMinute: tpm } = limits;
-    const allowed = (rpm === undefined || this.requests < rpm) && (tpm === undefined || this.tokens < tpm);
+    const { requestsPerMinute: rpm, tokensPerMinute: tpm, inputTokensPerMinute: itpm, outputTokensPerMinute: otpm } = limits;
+    const under = (limit: number | undefined, used: number): boolean => limit === undefined || used < limit;
+    const allowed = under(rpm, this.requests) && under(tpm, this.input + this.output) && under(itpm, this.input) && under(otpm, this.output);
     if (allowed) {
       this.requests += 1;
-      this.tokens += tokens;
+      this.input += inputTokens;
+      this.output += outputTokens;
     }
-    const reset = formatDuration((index + 1) * MINUTE_MS - nowMs);
-    const headers: Record<string, string> = {};
-    if (rpm !== undefined) {
-      headers['x-ratelimit-limit-requests'] = String(rpm);
-      headers['x-ratelimit-remaining-requests'] = String(Math.max(0, rpm - this.requests));
-      headers['x-ratelimit-reset-requests'] = reset;
-    }
-    if (tpm !== undefined) {
-      headers['x-ratelimit-limit-tokens'] = String(tpm);
-      headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, tpm - this.tokens));
-      headers['x-ratelimit-reset-tokens'] = reset;
-    }
-    if (!allowed) headers['retry-after'] = String(Math.ceil(((index + 1) * MINUTE_MS - nowMs) / 1000));
-    return { allowed, headers };
+    const resetAtMs = (index + 1) * MINUTE_MS;
+    return {
+      requests: report(rpm, this.requests),
+      tokens: report(tpm, this.input + this.output),
+      inputTokens: report(itpm, this.input),
+      outputTokens: report(otpm, this.output),
+      resetAtMs,
+      resetInMs: resetAtMs - nowMs,
+      refused: !allowed,
+    };
   }
+}
+
+/** `Retry-After` in whole seconds until the minute ends, on a refusal: what OpenAI and Anthropic send. */
+export function retryAfterOf(r: LimitReport): Record<string, string> {
+  return r.refused ? { 'retry-after': String(Math.ceil(r.resetInMs / 1000)) } : {};
 }

@@ -209,12 +209,18 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
     });
     let limitHeaders: Record<string, string> = {};
     if (endpoint === 'chat') {
-      const limit = limiter.take({ requestsPerMinute: b.limit_requests_per_minute, tokensPerMinute: b.limit_tokens_per_minute }, answer.usage.promptTokens + answer.usage.completionTokens, limitsClock());
-      if (!limit.allowed) {
+      const limits = {
+        requestsPerMinute: b.limit_requests_per_minute,
+        tokensPerMinute: b.limit_tokens_per_minute,
+        inputTokensPerMinute: b.limit_input_tokens_per_minute,
+        outputTokensPerMinute: b.limit_output_tokens_per_minute,
+      };
+      const report = limiter.take(limits, answer.usage.promptTokens, answer.usage.completionTokens, limitsClock());
+      limitHeaders = format.limitHeaders(report);
+      if (report.refused) {
         countStatus(429);
-        return sendRejection(res, format.limitError(`mock ${parsed.name}: rate limit reached`), limit.headers);
+        return sendRejection(res, format.limitError(`mock ${parsed.name}: rate limit reached`), limitHeaders);
       }
-      limitHeaders = limit.headers;
     }
     if (newPrefix !== null) {
       if (cachedPrefixes.size >= CACHE_ENTRIES) cachedPrefixes.clear();

@@ -4,6 +4,7 @@
  * answers; `server.ts` owns what is the same for all of them (stats, behaviour, limits, stream faults).
  */
 import type { Behaviour } from './behaviour.js';
+import type { LimitReport } from './rate-limit.js';
 import type { StreamScript } from './stream.js';
 
 export type Endpoint = 'chat' | 'embeddings' | 'count_tokens';
@@ -71,6 +72,8 @@ export interface WireFormat {
   error(status: number, message: string, code: string | undefined): Rejection;
   /** The provider's 429 once the instance's per-minute limits are spent. */
   limitError(message: string): Rejection;
+  /** The headers the provider reports its limits in, on every answer (the 429 included); none for one that reports none. */
+  limitHeaders(report: LimitReport): Record<string, string>;
   answer(endpoint: Endpoint, body: Readonly<Record<string, unknown>>, ctx: AnswerContext): Answer;
 }
 

@@ -100,4 +100,6 @@ export interface ProviderAdapter {
   fallbackReasonOf(errorBody: Buffer): FallbackReason | null;
   /** Its remaining requests and tokens, from response headers. */
   rateLimitsOf(headers: Readonly<Record<string, string>>, nowMs: number): ProviderLimits | null;
+  /** The headers `rateLimitsOf` reads, which Envoy must forward to the router (check-envoy). */
+  readonly rateLimitHeaders: readonly string[];
 }

@@ -10,6 +10,7 @@
  * a valid integer"). The wording for a body that is not JSON is the mock's own.
  */
 import { randomBytes } from 'node:crypto';
+import { retryAfterOf, type LimitCount, type LimitReport } from '../rate-limit.js';
 import { auditParams, type JsonType, type Rejection, type WireFormat } from '../wire.js';
 import { anthropicAnswer } from './messages.js';
 import { COUNT_TOKENS_PARAMS, MESSAGE_PARAMS, VERSIONS } from './params.js';
@@ -46,6 +47,29 @@ const TYPE_NAMES: Readonly<Record<JsonType, string>> = {
   null: 'null',
 };
 
+/**
+ * `anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}`, the
+ * reset an RFC 3339 time in whole seconds, and `retry-after` on a 429: one family per window the
+ * instance limits (`tokens` is input and output together). `date` is the limits clock's, as Anthropic's
+ * answers carry their own clock's time: a reader takes the resets relative to it.
+ */
+export function anthropicLimitHeaders(r: LimitReport): Record<string, string> {
+  const headers = retryAfterOf(r);
+  const reset = new Date(r.resetAtMs).toISOString().replace(/\.\d+Z$/, 'Z');
+  const add = (kind: string, c: LimitCount | null): void => {
+    if (c === null) return;
+    headers[`anthropic-ratelimit-${kind}-limit`] = String(c.limit);
+    headers[`anthropic-ratelimit-${kind}-remaining`] = String(c.remaining);
+    headers[`anthropic-ratelimit-${kind}-reset`] = reset;
+  };
+  add('requests', r.requests);
+  add('tokens', r.tokens);
+  add('input-tokens', r.inputTokens);
+  add('output-tokens', r.outputTokens);
+  if (r.requests !== null || r.tokens !== null || r.inputTokens !== null || r.outputTokens !== null) headers.date = new Date(r.resetAtMs - r.resetInMs).toUTCString();
+  return headers;
+}
+
 const ROUTES: Readonly<Record<string, 'chat' | 'count_tokens'>> = { '/v1/messages': 'chat', '/v1/messages/count_tokens': 'count_tokens' };
 
 export const anthropicFormat: WireFormat = {
@@ -79,5 +103,6 @@ export const anthropicFormat: WireFormat = {
   // "Overloaded" is what the API says with 529; the mock's own message otherwise.
   error: (status, message) => anthropicError(status, status === 529 ? 'Overloaded' : message),
   limitError: (message) => anthropicError(429, message),
+  limitHeaders: anthropicLimitHeaders,
   answer: anthropicAnswer,
 };

@@ -10,7 +10,20 @@
  * openai/openai-python#362, SciSharp/BotSharp#386, run-llama/llama_index#12484, chatboxai/chatbox#861).
  */
 import { checkOpenaiBody, openaiAnswer, openaiLimitError, openaiScriptedError } from '../openai/format.js';
+import { retryAfterOf, type LimitReport } from '../rate-limit.js';
 import type { Rejection, WireFormat } from '../wire.js';
+
+/**
+ * Azure reports only what is left (`x-ratelimit-remaining-{requests,tokens}`: no limit, no reset),
+ * and `retry-after` with `retry-after-ms` on a 429.
+ */
+function azureLimitHeaders(r: LimitReport): Record<string, string> {
+  const headers = retryAfterOf(r);
+  if (r.refused) headers['retry-after-ms'] = String(r.resetInMs);
+  if (r.requests !== null) headers['x-ratelimit-remaining-requests'] = String(r.requests.remaining);
+  if (r.tokens !== null) headers['x-ratelimit-remaining-tokens'] = String(r.tokens.remaining);
+  return headers;
+}
 
 /**
  * The data-plane inference versions published in Azure/azure-rest-api-specs
@@ -64,6 +77,7 @@ export function azureFormat(deployments: readonly string[] | undefined): WireFor
     checkBody: (endpoint, body) => checkOpenaiBody(endpoint, body, false),
     error: openaiScriptedError,
     limitError: openaiLimitError,
+    limitHeaders: azureLimitHeaders,
     answer: openaiAnswer,
   };
 }

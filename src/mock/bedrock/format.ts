@@ -187,6 +187,8 @@ export function bedrockFormat(settings: BedrockMockSettings): WireFormat {
       return code !== undefined && code.endsWith('Exception') ? bedrockError(status, message, code) : bedrockError(status, message);
     },
     limitError: (message) => bedrockError(429, message),
+    // Bedrock reports no limits in headers, and sends no Retry-After with a ThrottlingException.
+    limitHeaders: () => ({}),
     answer: (_endpoint, body, ctx) => converseAnswer(body, ctx, ctx.path.endsWith('/converse-stream')),
   };
 }

@@ -192,5 +192,7 @@ export const geminiFormat: WireFormat = {
     return geminiError(status, MESSAGES[status] ?? message);
   },
   limitError: (message) => geminiError(429, message),
+  // Gemini reports no limits in headers; its 429 says RESOURCE_EXHAUSTED in the body.
+  limitHeaders: () => ({}),
   answer: geminiAnswer,
 };

@@ -6,7 +6,9 @@
  * the published spec, `params.ts`). A tool call (to the first function tool, or the one
  * `tool_choice` names) follows the text when the request offers tools and does not answer one.
  */
+import { formatDuration } from '../../providers/openai/rate-limit-headers.js';
 import { embeddingsResponse } from '../embeddings.js';
+import { retryAfterOf, type LimitCount, type LimitReport } from '../rate-limit.js';
 import { NO_USAGE, auditParams, contentChars, tokensOfChars, type Answer, type AnswerContext, type Endpoint, type JsonType, type Rejection, type WireFormat, type WireRequest } from '../wire.js';
 import { CHAT_PARAMS, EMBEDDING_PARAMS } from './params.js';
 
@@ -157,6 +159,24 @@ export function openaiLimitError(message: string): Rejection {
   return openaiError(429, message, null, 'rate_limit_exceeded', 'tokens');
 }
 
+/**
+ * OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, the reset a duration (`45s`), and
+ * `Retry-After` on a 429. OpenAI has no separate input and output windows.
+ */
+export function openaiLimitHeaders(r: LimitReport): Record<string, string> {
+  const headers = retryAfterOf(r);
+  const reset = formatDuration(r.resetInMs);
+  const add = (kind: string, c: LimitCount | null): void => {
+    if (c === null) return;
+    headers[`x-ratelimit-limit-${kind}`] = String(c.limit);
+    headers[`x-ratelimit-remaining-${kind}`] = String(c.remaining);
+    headers[`x-ratelimit-reset-${kind}`] = reset;
+  };
+  add('requests', r.requests);
+  add('tokens', r.tokens);
+  return headers;
+}
+
 const ROUTES: Readonly<Record<string, Endpoint>> = {
   '/v1/chat/completions': 'chat',
   '/chat/completions': 'chat',
@@ -181,5 +201,6 @@ export const openaiFormat: WireFormat = {
   checkBody: (endpoint, body) => checkOpenaiBody(endpoint, body, true),
   error: openaiScriptedError,
   limitError: openaiLimitError,
+  limitHeaders: openaiLimitHeaders,
   answer: openaiAnswer,
 };

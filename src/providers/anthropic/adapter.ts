@@ -8,6 +8,7 @@ import type { ProviderAdapter } from '../adapter.js';
 import { FORWARDED_HEADERS, rewriteBody } from '../openai/adapter.js';
 import { fallbackReasonOf, openAiStatusOf } from './errors.js';
 import { observeResponse } from './observe.js';
+import { RATE_LIMIT_HEADERS, rateLimitsOf } from './rate-limit-headers.js';
 import { fromOpenAiRequest } from './request.js';
 
 /** The API version every current model is served under. */
@@ -24,6 +25,6 @@ export const anthropic: ProviderAdapter = {
   clientStatus: openAiStatusOf,
   observeResponse: (contentType, hideUsageEvent, nowMs) => observeResponse(contentType, hideUsageEvent, Math.floor(nowMs / 1000)),
   fallbackReasonOf,
-  // Anthropic's `anthropic-ratelimit-*` headers are not read yet.
-  rateLimitsOf: () => null,
+  rateLimitsOf,
+  rateLimitHeaders: RATE_LIMIT_HEADERS,
 };

@@ -25,7 +25,9 @@ export const bedrock: ProviderAdapter = {
   observeResponse: (contentType, hideUsageEvent, nowMs, providerModel) =>
     observeResponse(contentType, { hideUsageEvent, errorType: null, id: `chatcmpl-${nowMs.toString(36)}`, model: providerModel, createdSec: Math.floor(nowMs / 1000) }),
   fallbackReasonOf,
+  // Bedrock reports no limits in its headers: a ThrottlingException (429) is all it says.
   rateLimitsOf: () => null,
+  rateLimitHeaders: [],
   awsHostOf: (region) => `bedrock-runtime.${region}.amazonaws.com`,
   signerFor: (aws) => {
     const credentials = { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey, ...(aws.sessionToken === null ? {} : { sessionToken: aws.sessionToken }) };

@@ -22,5 +22,7 @@ export const gemini: ProviderAdapter = {
   clientStatus: (status) => status,
   observeResponse: (contentType, hideUsageEvent, nowMs) => observeResponse(contentType, hideUsageEvent, Math.floor(nowMs / 1000)),
   fallbackReasonOf,
+  // Gemini reports no limits in its headers: a 429 RESOURCE_EXHAUSTED is all it says.
   rateLimitsOf: () => null,
+  rateLimitHeaders: [],
 };

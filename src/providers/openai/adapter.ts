@@ -7,7 +7,7 @@ import type { BodyRewrite, EndpointDefaults, ProviderAdapter, RequestToRewrite }
 import { spliced, type MemberEdits } from '../../json/splice.js';
 import { editsRemovingRouterFields } from '../router-fields.js';
 import { fallbackReasonOf } from './errors.js';
-import { rateLimitsOf } from './rate-limit-headers.js';
+import { RATE_LIMIT_HEADERS, rateLimitsOf } from './rate-limit-headers.js';
 import { observeResponse } from './response.js';
 
 /**
@@ -51,6 +51,7 @@ export function openAiWire(defaults: EndpointDefaults): ProviderAdapter {
     observeResponse,
     fallbackReasonOf,
     rateLimitsOf,
+    rateLimitHeaders: RATE_LIMIT_HEADERS,
   };
 }
 

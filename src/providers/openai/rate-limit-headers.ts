@@ -4,6 +4,7 @@
  * duration such as `1s`, `6m0s` or `250ms`.
  */
 import type { LimitWindow, ProviderLimits } from '../../routing/types.js';
+import { limitWindow } from '../rate-limit-window.js';
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
@@ -26,18 +27,12 @@ export function formatDuration(ms: number): string {
   return s < 60 ? `${Number(s.toFixed(3))}s` : `${Math.floor(s / 60)}m${Number((s % 60).toFixed(3))}s`;
 }
 
-/** A count as providers write it (decimal digits); NaN for anything else (`0x10`, `1e3`, `Infinity`). */
-function count(text: string | undefined): number {
-  const t = text?.trim();
-  return t !== undefined && /^\d+(\.\d+)?$/.test(t) ? Number(t) : Number.NaN;
-}
+/** Every header `rateLimitsOf` reads: Envoy's attempt-failed filter must forward them (check-envoy). */
+export const RATE_LIMIT_HEADERS = (['requests', 'tokens'] as const).flatMap((kind) => ['limit', 'remaining', 'reset'].map((part) => `x-ratelimit-${part}-${kind}`));
 
 function window(headers: Readonly<Record<string, string>>, kind: 'requests' | 'tokens', nowMs: number): LimitWindow | null {
-  const limit = count(headers[`x-ratelimit-limit-${kind}`]);
-  const remaining = count(headers[`x-ratelimit-remaining-${kind}`]);
   const reset = parseDuration(headers[`x-ratelimit-reset-${kind}`] ?? '');
-  if (!(limit > 0 && Number.isFinite(limit)) || !Number.isFinite(remaining) || reset === null) return null;
-  return { limit, remaining: Math.min(remaining, limit), resetAtMs: nowMs + reset };
+  return limitWindow(headers[`x-ratelimit-limit-${kind}`], headers[`x-ratelimit-remaining-${kind}`], reset === null ? null : nowMs + reset, nowMs);
 }
 
 /** The limits a response reports; null when it reports none. */

@@ -169,6 +169,25 @@ describe('check-envoy', () => {
     ]);
   });
 
+  it("the attempt-failed filter's forward_rules: the status, Retry-After, and with provider_limit_headers every configured provider's limit headers", () => {
+    const failed = (e: any) => routerFilterOf(e).upstream_http_filters[1].typed_config.matcher.matcher_list.matchers[0].on_match.action.typed_config.typed_config.typed_config;
+    const openAiOnly = (e: any) => (failed(e).forward_rules.allowed_headers.patterns = [{ exact: ':status' }, { exact: 'retry-after' }, { exact: 'retry-after-ms' }, { prefix: 'x-ratelimit-' }]);
+    const reading = routerWith((r) => (r.routing = { ...r.routing, provider_limit_headers: true }));
+    expect(problemsAfter(() => {}, reading)).toEqual([]);
+    // The example has an Anthropic deployment: its anthropic-ratelimit-* would not reach the router.
+    expect(problemsAfter(openAiOnly, reading)).toEqual([
+      expect.stringMatching(/^warning: .*forward_rules: does not forward anthropic-ratelimit-requests-limit, .*anthropic-ratelimit-output-tokens-reset, date: routing\.provider_limit_headers is on/),
+    ]);
+    // Without provider_limit_headers the router reads none.
+    expect(problemsAfter(openAiOnly)).toEqual([]);
+    expect(problemsAfter((e) => (failed(e).forward_rules.disallowed_headers = { patterns: [{ safe_regex: { regex: 'retry-after.*' } }] }))).toEqual([
+      expect.stringMatching(/^warning: .*forward_rules: does not forward retry-after, retry-after-ms: a rate-limited deployment cools for cooldown_ms/),
+    ]);
+    expect(problemsAfter((e) => (failed(e).forward_rules.allowed_headers.patterns = [{ prefix: 'retry-after' }]))).toEqual([
+      expect.stringMatching(/^error: .*forward_rules: does not forward :status/),
+    ]);
+  });
+
   it("a client's x-envoy-* and internal x-llm-* headers not removed before the router's filter; client inputs removed", () => {
     expect(problemsAfter((e) => (hcmOf(e).http_filters = hcmOf(e).http_filters.filter((f: any) => f.name !== 'llm-client-headers')))).toEqual([
       expect.stringMatching(/^error: .*http_filters: no header_mutation before the ext_proc filter removes a client's x-envoy-attempt-count, x-envoy-max-retries, .*x-llm-cluster, x-llm-plan, x-llm-hop-2, .*x-llm-stream, x-llm-translate: a client could pick the deployment, its credential and its price/),

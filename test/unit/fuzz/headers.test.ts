@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { presentedKey } from '../../../src/auth/keys.js';
 import { decodeProcessingRequest } from '../../../src/extproc/decode.js';
 import { ProcessingRequestSchema } from '../../../src/gen/envoy/service/ext_proc/v3/external_processor_pb.js';
-import { parseDuration, rateLimitsOf } from '../../../src/providers/openai/rate-limit-headers.js';
+import { RATE_LIMIT_HEADERS as ANTHROPIC_HEADERS, rateLimitsOf as anthropicRateLimitsOf } from '../../../src/providers/anthropic/rate-limit-headers.js';
+import { RATE_LIMIT_HEADERS as OPENAI_HEADERS, parseDuration, rateLimitsOf } from '../../../src/providers/openai/rate-limit-headers.js';
 import { MAX_RETRY_AFTER_MS, retryAtMs } from '../../../src/providers/retry-after.js';
 
 const SEED = 1011;
@@ -77,19 +78,25 @@ describe('retryAtMs (a provider\'s Retry-After and retry-after-ms)', () => {
   });
 });
 
-describe('rateLimitsOf (a provider\'s x-ratelimit-* headers)', () => {
-  const KINDS = ['requests', 'tokens'] as const;
-  it('is null or windows with a finite positive limit, 0 ≤ remaining ≤ limit, and a finite reset from now on', () => {
-    const fields = KINDS.flatMap((k) => [`x-ratelimit-limit-${k}`, `x-ratelimit-remaining-${k}`, `x-ratelimit-reset-${k}`]);
+describe("rateLimitsOf (a provider's x-ratelimit-* or anthropic-ratelimit-* headers)", () => {
+  // RFC 3339 times near and far, with and without fractions and offsets, for Anthropic's resets.
+  const rfc3339 = fc.date({ min: new Date(-6.2e13), max: new Date(2.5e14), noInvalidDate: true }).chain((d) =>
+    fc.constantFrom(d.toISOString(), d.toISOString().replace(/\.\d+Z$/, 'Z'), d.toISOString().replace('Z', '+05:30')),
+  );
+  const field = fc.option(fc.oneof(value, rfc3339), { nil: undefined });
+  it.each([
+    ['OpenAI', OPENAI_HEADERS, rateLimitsOf],
+    ['Anthropic', ANTHROPIC_HEADERS, anthropicRateLimitsOf],
+  ] as const)('%s: null or windows with a finite positive limit, 0 ≤ remaining ≤ limit, and a reset within the hour from now on', (_name, fields, read) => {
     fc.assert(
-      fc.property(fc.tuple(...fields.map(() => optional)), (values) => {
-        const limits = rateLimitsOf(sent(Object.fromEntries(fields.map((f, i) => [f, values[i]]))), NOW_MS);
+      fc.property(fc.tuple(...fields.map(() => field)), (values) => {
+        const limits = read(sent(Object.fromEntries(fields.map((f, i) => [f, values[i]]))), NOW_MS);
         if (limits === null) return;
         for (const w of [limits.requests, limits.tokens]) {
           if (w === null) continue;
           expect(Number.isFinite(w.limit) && w.limit > 0).toBe(true);
           expect(w.remaining >= 0 && w.remaining <= w.limit).toBe(true);
-          expect(Number.isFinite(w.resetAtMs) && w.resetAtMs >= NOW_MS).toBe(true);
+          expect(w.resetAtMs >= NOW_MS && w.resetAtMs <= NOW_MS + MAX_RETRY_AFTER_MS).toBe(true);
         }
       }),
       { seed: SEED, numRuns: 1000 },
