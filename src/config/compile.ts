@@ -249,7 +249,8 @@ function upstreamOf(d: DeploymentFile, adapter: ProviderAdapter, credential: str
   const headers: HeaderPair[] = Object.entries({ ...adapter.defaults.headers, ...d.endpoint?.headers }).map(([name, value]) => [name.toLowerCase(), value]);
   const auth = credentialHeader(d.endpoint?.auth ?? adapter.defaults.auth, credential);
   if (auth !== null) headers.push(auth);
-  return { paths: { chat: pathOf(adapter.paths.chat), 'chat-stream': pathOf(adapter.paths['chat-stream']), embeddings: pathOf(adapter.paths.embeddings) }, headers };
+  const paths = { chat: pathOf(adapter.paths.chat), 'chat-stream': pathOf(adapter.paths['chat-stream']), embeddings: pathOf(adapter.paths.embeddings), completions: pathOf(adapter.paths.completions), count_tokens: pathOf(adapter.paths.count_tokens) };
+  return { paths, headers };
 }
 
 type DeploymentFile = RouterConfigFile['deployments'][number];

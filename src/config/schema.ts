@@ -40,7 +40,7 @@ const price = z.strictObject({
   cached_input_per_million: z.number().min(0).optional(),
 });
 
-export const CAPABILITIES = ['chat', 'embeddings', 'vision', 'tools', 'json', 'streaming'] as const;
+export const CAPABILITIES = ['chat', 'embeddings', 'completions', 'vision', 'tools', 'json', 'streaming'] as const;
 
 const headerName = z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name');
 
@@ -138,7 +138,7 @@ const deployment = z
         ctx.addIssue({ code: 'custom', path: [field], message: `required: the model catalog ${lacks} ${d.provider} model "${d.provider_model}"` });
       }
     }
-    for (const endpoint of ['chat', 'embeddings'] as const) {
+    for (const endpoint of ['chat', 'embeddings', 'completions'] as const) {
       if (d.capabilities.includes(endpoint) && PROVIDERS[d.provider].paths[endpoint] === null) {
         ctx.addIssue({ code: 'custom', path: ['capabilities'], message: `provider ${d.provider} has no ${endpoint} API` });
       }

@@ -47,7 +47,7 @@ export interface MockStats {
   /** `openai`, `azure-openai`, `anthropic` or `bedrock`. */
   format: string;
   strict: boolean;
-  /** Chat requests (`/chat/completions`, `/v1/messages`), rejected ones included. */
+  /** Chat and text-completion requests (`/chat/completions`, `/completions`, `/v1/messages`), rejected ones included. */
   requests: number;
   /** Requests to the embeddings endpoint. */
   embeddingRequests: number;
@@ -149,7 +149,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
   };
 
   const handleApi = async (req: IncomingMessage, res: ServerResponse, wire: WireRequest, endpoint: Endpoint): Promise<void> => {
-    if (endpoint === 'chat') {
+    if (endpoint === 'chat' || endpoint === 'completions') {
       stats.inFlight++;
       res.once('close', () => stats.inFlight--);
       stats.requests++;
@@ -208,7 +208,7 @@ export async function startMockInstance(config: MockInstanceConfig, { limitsCloc
       },
     });
     let limitHeaders: Record<string, string> = {};
-    if (endpoint === 'chat') {
+    if (endpoint === 'chat' || endpoint === 'completions') {
       const limits = {
         requestsPerMinute: b.limit_requests_per_minute,
         tokensPerMinute: b.limit_tokens_per_minute,

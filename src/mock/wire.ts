@@ -7,7 +7,7 @@ import type { Behaviour } from './behaviour.js';
 import type { LimitReport } from './rate-limit.js';
 import type { StreamScript } from './stream.js';
 
-export type Endpoint = 'chat' | 'embeddings' | 'count_tokens';
+export type Endpoint = 'chat' | 'embeddings' | 'completions' | 'count_tokens';
 
 export interface WireRequest {
   readonly method: string;

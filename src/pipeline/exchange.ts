@@ -65,8 +65,14 @@ const ENDPOINTS: ReadonlyMap<string, { readonly endpoint: Endpoint; readonly api
   ['/chat/completions', { endpoint: 'chat', api: 'openai' }],
   ['/v1/embeddings', { endpoint: 'embeddings', api: 'openai' }],
   ['/embeddings', { endpoint: 'embeddings', api: 'openai' }],
+  ['/v1/completions', { endpoint: 'completions', api: 'openai' }],
+  ['/completions', { endpoint: 'completions', api: 'openai' }],
   ['/v1/messages', { endpoint: 'chat', api: 'anthropic' }],
+  ['/v1/messages/count_tokens', { endpoint: 'count_tokens', api: 'anthropic' }],
 ]);
+
+/** Says that a token count is the router's own (o200k), not the model's tokenizer's. */
+const ESTIMATE_HEADER: HeaderPair = ['x-llm-token-count', 'estimate'];
 
 export class Exchange implements StreamHandler {
   private readonly startMs: number;
@@ -89,6 +95,8 @@ export class Exchange implements StreamHandler {
   private plan: Plan | null = null;
   /** Once the request went upstream: its response, read and billed (response.ts). */
   private response: ResponseSide | null = null;
+  /** A token count passed to a deployment that counts: its name, for the log line (nothing is billed). */
+  private countedBy: string | null = null;
   /**
    * What the record of a routed request needs of its features: the features themselves (prompt
    * text, metadata) are let go once it is routed, so an open stream holds none of its body.
@@ -226,7 +234,31 @@ export class Exchange implements StreamHandler {
 
   private routed(routing: BodyRouting): Outcome {
     this.keepRouting(routing);
+    if (routing.req!.endpoint === 'count_tokens') return this.countTokens(routing.req!, routing.body, routing.deployment, routing.inputTokens);
     return this.forward(routing.req!, routing.body, routing.features!, routing.deployment!);
+  }
+
+  /**
+   * A token count: passed to the deployment that counts, with its path, credential and model id
+   * and no plan (no load, reservation, cooldown or usage record: a count is not a completion, and
+   * Anthropic limits counts apart from messages); or answered with the router's own count.
+   */
+  private countTokens(req: ApiRequest, raw: Buffer, d: Deployment | null, inputTokens: number | null): Outcome {
+    this.decided();
+    try {
+      if (d === null) {
+        this.status = 200;
+        this.answered = true;
+        return { kind: 'reply', status: 200, body: Buffer.from(JSON.stringify({ input_tokens: inputTokens })), headers: [...JSON_HEADERS, ESTIMATE_HEADER] };
+      }
+      this.countedBy = d.name;
+      const client = { headers: this.headers, any: this.p.forwardable, planned: [d] };
+      const outcome = upstreamRequest(req, raw, d, this.p.config.clusterHeader, null, [d.name], client).outcome;
+      this.headers = NO_HEADERS;
+      return outcome;
+    } catch (err) {
+      return this.reject(err);
+    }
   }
 
   private refused(routing: BodyRouting, err: unknown): Outcome {
@@ -377,7 +409,7 @@ export class Exchange implements StreamHandler {
     const response = this.response;
     if (response === null) {
       this.p.log.info(
-        { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, latencyMs },
+        { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, deployment: this.countedBy ?? undefined, latencyMs },
         'request',
       );
       return;

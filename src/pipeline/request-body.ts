@@ -11,6 +11,10 @@
  *   choose    a deployment and the fallback plan
  *   admit     every charge reserved, or the request refused
  *
+ * A token count (`count_tokens`) is read, validated and classified alike, then given to one of its
+ * group's deployments that counts (Anthropic's, exact) or counted by the router (an estimate): it
+ * is not a completion, so it spends no load, budget or rate limit (docs/decisions.md).
+ *
  * A stage refuses by throwing a RouterError; the shared state failing degrades a stage (routing on
  * configuration, admitting or refusing as configured), never the request.
  */
@@ -27,9 +31,10 @@ import type { LoadsOf, Target } from '../routing/choose.js';
 import { routeRequestOf } from '../routing/features.js';
 import { completionTokens, earliestRecovery, estimatedPromptTokens } from '../routing/filters.js';
 import type { Plan } from '../routing/plan.js';
-import { callOf, type Decision, type Endpoint, type ExclusionReason, type LoadView, type RouteRequest } from '../routing/types.js';
+import * as weightedRandom from '../routing/strategies/weighted-random.js';
+import { callOf, IDLE, type Decision, type Endpoint, type ExclusionReason, type LoadView, type RouteRequest } from '../routing/types.js';
 import { clipped } from '../telemetry/logger.js';
-import { parseChatRequest, parseEmbeddingsRequest, parseMessagesRequest, type ApiRequest } from './api-request.js';
+import { parseChatRequest, parseCompletionsRequest, parseCountTokensRequest, parseEmbeddingsRequest, parseMessagesRequest, type ApiRequest } from './api-request.js';
 import type { ClientApi } from '../providers/client-apis.js';
 import type { Holdings } from './holdings.js';
 import { readBody } from './json-body.js';
@@ -63,6 +68,25 @@ const STAGES: readonly Stage<BodyRouting>[] = [
   (r) => r.admit(),
 ];
 
+const COUNT_STAGES: readonly Stage<BodyRouting>[] = [(r) => r.read(), (r) => r.validate(), (r) => r.classify(), (r) => r.countTokens()];
+
+/** One weighted draw, as the weighted-random strategy makes it. */
+const DRAW = weightedRandom.create();
+
+/** The parser of each endpoint's body; chat's depends on the client's API. */
+function parserOf(endpoint: Endpoint, api: ClientApi): (text: string) => ApiRequest {
+  switch (endpoint) {
+    case 'embeddings':
+      return parseEmbeddingsRequest;
+    case 'completions':
+      return parseCompletionsRequest;
+    case 'count_tokens':
+      return parseCountTokensRequest;
+    case 'chat':
+      return api === 'anthropic' ? parseMessagesRequest : parseChatRequest;
+  }
+}
+
 /** One request's body phase: what each stage found, for the next stage and for the exchange. */
 export class BodyRouting {
   private text = '';
@@ -75,6 +99,8 @@ export class BodyRouting {
   decision: Decision | null = null;
   plan: Plan | null = null;
   deployment: Deployment | null = null;
+  /** A token count the router made itself (no deployment of the group counts): its answer. */
+  inputTokens: number | null = null;
 
   constructor(
     private readonly p: Pipeline,
@@ -86,7 +112,7 @@ export class BodyRouting {
 
   /** Resolves (or returns, when no stage waited) once a deployment is chosen and admitted; throws or rejects with the refusal. */
   run(): void | Promise<void> {
-    return runStages(this, STAGES);
+    return runStages(this, this.caller.endpoint === 'count_tokens' ? COUNT_STAGES : STAGES);
   }
 
   read(): void | Promise<void> {
@@ -98,7 +124,7 @@ export class BodyRouting {
   }
 
   validate(): void {
-    const req = this.caller.endpoint === 'embeddings' ? parseEmbeddingsRequest(this.text) : this.caller.api === 'anthropic' ? parseMessagesRequest(this.text) : parseChatRequest(this.text);
+    const req = parserOf(this.caller.endpoint, this.caller.api)(this.text);
     this.text = '';
     this.req = req;
     const key = this.caller.key;
@@ -118,6 +144,29 @@ export class BodyRouting {
     const budgetMs = this.p.config.tokenCountBudgetMs;
     if (budgetMs === 0 || features.promptTokensBound + (features.maxTokens ?? 0) < this.p.config.countTokensAbove) return;
     return this.p.tokenCounting.count(features.prompt, budgetMs).then((tokens) => void (this.features = { ...features, promptTokensCounted: tokens }));
+  }
+
+  /**
+   * A token count goes to a usable deployment of the group whose API counts (Anthropic's: exact),
+   * drawn by weight; without one, the router counts the prompt as the count stage does (o200k
+   * within the count budget, a token a byte past it): an estimate of another model's count.
+   */
+  countTokens(): void | Promise<void> {
+    const group = this.target!.group;
+    const now = this.p.env.now();
+    const counting = group.deployments.filter((d) => d.paths.count_tokens !== null && this.p.usable(d.name, now));
+    if (counting.length > 0) {
+      const ranking = DRAW.rank(this.features!, counting.map((deployment) => ({ deployment, load: IDLE })), { group, env: this.p.env, weights: group.balance.weights });
+      this.deployment = counting[ranking.order[0]!]!;
+      return;
+    }
+    const features = this.features!;
+    const budgetMs = this.p.config.tokenCountBudgetMs;
+    if (budgetMs === 0) {
+      this.inputTokens = features.promptTokensBound;
+      return;
+    }
+    return this.p.tokenCounting.count(features.prompt, budgetMs).then((tokens) => void (this.inputTokens = tokens));
   }
 
   classify(): void | Promise<void> {

@@ -11,6 +11,9 @@ import { anthropicErrorOf, anthropicStatusOf, AnthropicRefusal } from './anthrop
 import { observeForAnthropicClient } from './anthropic/inbound/observe.js';
 import { checkMessagesRequest, toOpenAiRequest } from './anthropic/inbound/request.js';
 
+/** A Messages `count_tokens` request checked as Anthropic checks it, in the shape the router counts (throws an AnthropicRefusal). */
+export { countedFormOf as countedFormOfCountTokens } from './anthropic/inbound/count-tokens.js';
+
 export type { ClientApi };
 
 type Json = Record<string, unknown>;

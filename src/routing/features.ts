@@ -1,5 +1,5 @@
 /**
- * What a chat-completions or embeddings request means for routing, read once from its parsed body
+ * What a chat-completions, text-completions, embeddings or token-count request means for routing, read once from its parsed body
  * and headers: capabilities it needs, its size in tokens (exact only when asked), tags, tier,
  * preference and the text the classifier reads. Pure: the same body and headers give the same features.
  */
@@ -47,7 +47,7 @@ function scanMessages(messages: readonly unknown[], tools: unknown): Scan {
   return { parts, bytes, messages: messages.length, images, lastUserText, tokenIds: 0 };
 }
 
-/** An embeddings `input`, as parseEmbeddingsRequest admitted it: texts, token ids, or arrays of either. */
+/** An embeddings `input` or a completions `prompt`, as api-request.ts admitted it: texts, token ids, or arrays of either. */
 function scanInput(input: unknown): Scan {
   const parts: string[] = [];
   let bytes = 0;
@@ -65,6 +65,30 @@ function scanInput(input: unknown): Scan {
 }
 
 const NO_TAGS: readonly string[] = [];
+
+/** What a text completion may generate when `max_tokens` is unset: OpenAI's default (and vLLM's). */
+export const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+/** The tokens each choice may generate, when bounded: none for an embedding, 16 for a completion that sets none. */
+function maxTokensOf(body: Record<string, unknown>, endpoint: Endpoint): number | null {
+  if (endpoint === 'embeddings') return 0;
+  if (endpoint === 'completions') return typeof body.max_tokens === 'number' ? body.max_tokens : COMPLETIONS_DEFAULT_MAX_TOKENS;
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  return typeof maxTokens === 'number' ? maxTokens : null;
+}
+
+/**
+ * The completions generated: `n`; for text completions, `n` per prompt of a batch, or `best_of`
+ * candidates per prompt when more (each is billed).
+ */
+function choicesOf(body: Record<string, unknown>, endpoint: Endpoint): number {
+  if (endpoint === 'embeddings') return 1;
+  const n = typeof body.n === 'number' ? body.n : 1;
+  if (endpoint !== 'completions') return n;
+  const prompt = body.prompt;
+  const prompts = Array.isArray(prompt) && typeof prompt[0] !== 'number' ? prompt.length : 1;
+  return prompts * (typeof body.best_of === 'number' ? Math.max(n, body.best_of) : n);
+}
 
 /**
  * The tags the request sends itself — body `tags`, `metadata.tags`, the tags header — deduplicated.
@@ -134,8 +158,9 @@ export interface Caller {
 }
 
 /**
- * `body` has passed parseChatRequest (`messages` a non-empty array) or, for `endpoint` embeddings,
- * parseEmbeddingsRequest (`input` valid); `model` is a string. `caller` is the virtual key, when keys are on.
+ * `body` has passed parseChatRequest or parseCountTokensRequest (`messages` a non-empty array) or,
+ * for `endpoint` embeddings or completions, parseEmbeddingsRequest (`input` valid) or
+ * parseCompletionsRequest (`prompt` valid); `model` is a string. `caller` is the virtual key, when keys are on.
  */
 export function routeRequestOf(
   body: Record<string, unknown>,
@@ -144,16 +169,14 @@ export function routeRequestOf(
   caller: Caller | null = null,
   endpoint: Endpoint = 'chat',
 ): RouteRequest {
-  const embeddings = endpoint === 'embeddings';
-  const scan = embeddings ? scanInput(body.input) : scanMessages(body.messages as unknown[], body.tools);
+  const scan = endpoint === 'embeddings' ? scanInput(body.input) : endpoint === 'completions' ? scanInput(body.prompt) : scanMessages(body.messages as unknown[], body.tools);
   const metadata = isObject(body.metadata) ? body.metadata : {};
-  const needs = new Set<Capability>([embeddings ? 'embeddings' : 'chat']);
+  const needs = new Set<Capability>([endpoint === 'embeddings' || endpoint === 'completions' ? endpoint : 'chat']);
   if (body.stream === true) needs.add('streaming');
   if (scan.images > 0) needs.add('vision');
   const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
   if (hasTools) needs.add('tools');
   if (isObject(body.response_format) && body.response_format.type !== 'text') needs.add('json');
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   const requestTags = tagsOf(body, metadata, headers, settings);
   if (caller !== null) checkBudgetedTags(requestTags, caller, settings.tags);
   const tags = caller === null || caller.tags.length === 0 ? requestTags : [...new Set([...requestTags, ...caller.tags])];
@@ -165,8 +188,8 @@ export function routeRequestOf(
     prompt: scan,
     promptTokensCounted: null,
     // An embedding has no completion: nothing to reserve beyond the input.
-    maxTokens: embeddings ? 0 : typeof maxTokens === 'number' ? maxTokens : null,
-    choices: !embeddings && typeof body.n === 'number' ? body.n : 1,
+    maxTokens: maxTokensOf(body, endpoint),
+    choices: choicesOf(body, endpoint),
     tags,
     // Only tags the config knows get usage totals: each distinct tag is an aggregate kept for good.
     countedTags: tags.length === 0 ? NO_TAGS : tags.filter((t) => settings.tags.known.has(t) || (caller?.tags.includes(t) ?? false)),

@@ -46,6 +46,7 @@ const NONE: ReadonlySet<FallbackReason> = new Set();
 const CALL_TOKENS: ReadonlyMap<string, Call> = new Map([
   ['#chat-stream', 'chat-stream'],
   ['#embeddings', 'embeddings'],
+  ['#completions', 'completions'],
 ]);
 
 /** A body in Anthropic's Messages format. */

@@ -10,14 +10,20 @@ export interface PolicyEnv {
   random(): number;
 }
 
-/** The OpenAI endpoints the router routes. */
-export type Endpoint = 'chat' | 'embeddings';
+/**
+ * What the client asked for: OpenAI's chat completions, embeddings and legacy text completions, or
+ * a count of a Messages request's input tokens (Anthropic's `count_tokens`).
+ */
+export type Endpoint = 'chat' | 'embeddings' | 'completions' | 'count_tokens';
 
 /** The APIs clients call the gateway with (providers/client-apis.ts). */
 export type ClientApi = 'openai' | 'anthropic';
 
-/** What a provider is called for: some APIs stream at another path (Gemini, Bedrock). */
-export type Call = 'chat' | 'chat-stream' | 'embeddings';
+/**
+ * What a provider is called for: some APIs stream chat at another path (Gemini, Bedrock). Every
+ * provider that serves text completions streams them at the same path, so they have one call.
+ */
+export type Call = 'chat' | 'chat-stream' | 'embeddings' | 'completions' | 'count_tokens';
 export const callOf = (endpoint: Endpoint, stream: boolean): Call => (endpoint === 'chat' && stream ? 'chat-stream' : endpoint);
 
 /** What routing needs to know about a request, derived once from its body and headers (features.ts). */

@@ -2,7 +2,9 @@
  * The request parameters Anthropic's Messages API accepts, with their JSON types. Derived from the
  * `@anthropic-ai/sdk` types (anthropics/anthropic-sdk-typescript 0.120.0, commit bfa9197,
  * 2026-08-19): `MessageCreateParamsBase` and `MessageCountTokensParams` in
- * `src/resources/messages/messages.ts`. Regenerate when Anthropic adds one.
+ * `src/resources/messages/messages.ts`; the count_tokens set checked against `MessageCountTokensParams`
+ * of the pinned dev dependency (1.14.0), which added `speed` and `workspace_id`. Regenerate when
+ * Anthropic adds one.
  */
 import type { JsonType } from '../wire.js';
 
@@ -33,11 +35,13 @@ export const COUNT_TOKENS_PARAMS: Readonly<Record<string, readonly JsonType[]>> 
   model: ['string'],
   cache_control: ['object', 'null'],
   output_config: ['object'],
+  speed: ['string', 'null'],
   system: ['string', 'array'],
   thinking: ['object'],
   tool_choice: ['object'],
   tools: ['array'],
   user_profile_id: ['string'],
+  workspace_id: ['string'],
 };
 
 /** The `anthropic-version` values the API accepts (docs.anthropic.com/en/api/versioning). */

@@ -1,6 +1,6 @@
 /**
  * Azure OpenAI's wire format: `POST /openai/deployments/{deployment}/chat/completions?api-version=…`
- * (and `/embeddings`) with an `api-key` header. The body, its checks and the answers are OpenAI's
+ * (and `/completions`, `/embeddings`) with an `api-key` header. The body, its checks and the answers are OpenAI's
  * (Azure answers body errors in OpenAI's shape), except that `model` is optional: the path names the
  * deployment. Azure's own errors are `{"error":{"code","message"}}`: 404 "Resource not found" for a
  * path it does not serve or a missing `api-version`, 400 "API version not supported", 404
@@ -47,7 +47,7 @@ export const API_VERSIONS: ReadonlySet<string> = new Set([
 const azureError = (status: number, code: string, message: string): Rejection => ({ status, body: { error: { code, message } } });
 
 const NOT_FOUND = azureError(404, '404', 'Resource not found');
-const PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
+const PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|completions|embeddings)$/;
 
 /** The Azure format; `deployments` are the names the resource serves (any when absent). */
 export function azureFormat(deployments: readonly string[] | undefined): WireFormat {
@@ -55,7 +55,7 @@ export function azureFormat(deployments: readonly string[] | undefined): WireFor
     route(req) {
       const match = PATH.exec(req.path);
       if (match === null || req.method !== 'POST') return NOT_FOUND;
-      return match[2] === 'embeddings' ? 'embeddings' : 'chat';
+      return match[2] === 'embeddings' ? 'embeddings' : match[2] === 'completions' ? 'completions' : 'chat';
     },
     checkRequest(req, expectedKey) {
       const key = req.headers['api-key'];

@@ -1,6 +1,7 @@
 /**
  * OpenAI's wire format: `POST /v1/chat/completions` (JSON, or SSE chunks ending in `data: [DONE]`,
- * with a usage chunk when `stream_options.include_usage` is set) and `POST /v1/embeddings`, with
+ * with a usage chunk when `stream_options.include_usage` is set), the legacy `POST /v1/completions`
+ * (the same, in `text_completion` objects: completions.ts) and `POST /v1/embeddings`, with
  * `Authorization: Bearer <key>`. Error bodies are `{"error":{"message","type","param","code"}}`
  * with OpenAI's own wording (seen in answers quoted in public issue threads; the parameter set is
  * the published spec, `params.ts`). A tool call (to the first function tool, or the one
@@ -10,7 +11,8 @@ import { formatDuration } from '../../providers/openai/rate-limit-headers.js';
 import { embeddingsResponse } from '../embeddings.js';
 import { retryAfterOf, type LimitCount, type LimitReport } from '../rate-limit.js';
 import { NO_USAGE, auditParams, contentChars, tokensOfChars, type Answer, type AnswerContext, type Endpoint, type JsonType, type Rejection, type WireFormat, type WireRequest } from '../wire.js';
-import { CHAT_PARAMS, EMBEDDING_PARAMS } from './params.js';
+import { completionsAnswer } from './completions.js';
+import { CHAT_PARAMS, COMPLETION_PARAMS, COMPLETION_RANGES, EMBEDDING_PARAMS } from './params.js';
 
 /** OpenAI's error body. */
 export function openaiError(status: number, message: string, param: string | null = null, code: string | null = null, type = 'invalid_request_error'): Rejection {
@@ -43,18 +45,34 @@ const invalidType = (param: string, expected: JsonType, actual: JsonType): Rejec
 
 const missing = (param: string): Rejection => openaiError(400, `Missing required parameter: '${param}'.`, param, 'missing_required_parameter');
 
+const PARAMS: Readonly<Record<Endpoint, Readonly<Record<string, readonly JsonType[]>>>> = { chat: CHAT_PARAMS, completions: COMPLETION_PARAMS, embeddings: EMBEDDING_PARAMS, count_tokens: {} };
+const REQUIRED: Readonly<Record<Endpoint, string>> = { chat: 'messages', completions: 'prompt', embeddings: 'input', count_tokens: 'model' };
+
+/** A completions request's integers out of their range, with the wording OpenAI gives `n` out of its own. */
+function outOfRange(fields: Readonly<Record<string, unknown>>): Rejection | null {
+  for (const [param, [min, max]] of Object.entries(COMPLETION_RANGES)) {
+    const v = fields[param];
+    if (typeof v !== 'number') continue;
+    if (v < min) return openaiError(400, `Invalid '${param}': integer below minimum value. Expected a value >= ${min}, but got ${v} instead.`, param, 'integer_below_min_value');
+    if (v > max) return openaiError(400, `Invalid '${param}': integer above maximum value. Expected a value <= ${max}, but got ${v} instead.`, param, 'integer_above_max_value');
+  }
+  const n = typeof fields.n === 'number' ? fields.n : 1;
+  if (typeof fields.best_of === 'number' && fields.best_of < n) return openaiError(400, "'best_of' must be greater than or equal to 'n'.", 'best_of');
+  if (fields.stream === true && typeof fields.best_of === 'number' && fields.best_of > 1) return openaiError(400, "Cannot stream results with 'best_of' greater than 1.", 'best_of');
+  return null;
+}
 /** The checks OpenAI makes on a body, in its order; `modelRequired` is false for Azure (the deployment names it). */
 export function checkOpenaiBody(endpoint: Endpoint, body: unknown, modelRequired: boolean): Rejection | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return openaiError(400, BAD_JSON);
   const fields = body as Record<string, unknown>;
-  const params = endpoint === 'embeddings' ? EMBEDDING_PARAMS : CHAT_PARAMS;
-  const { unknown, mistyped } = auditParams(fields, params);
+  const { unknown, mistyped } = auditParams(fields, PARAMS[endpoint]);
   if (unknown.length === 1) return openaiError(400, `Unrecognized request argument supplied: ${unknown[0]}`);
   if (unknown.length > 1) return openaiError(400, `Unrecognized request arguments supplied: ${unknown.join(', ')}`);
   if (modelRequired && fields.model === undefined) return openaiError(400, 'you must provide a model parameter');
-  const required = endpoint === 'embeddings' ? 'input' : 'messages';
+  const required = REQUIRED[endpoint];
   if (fields[required] === undefined) return missing(required);
   if (mistyped !== null) return invalidType(mistyped.key, mistyped.expected.find((t) => t !== 'null')!, mistyped.actual);
+  if (endpoint === 'completions') return streamOptionsWithoutStream(fields) ?? outOfRange(fields);
   if (endpoint !== 'chat') return null;
   const messages = fields.messages as unknown[];
   if (messages.length === 0) {
@@ -64,10 +82,12 @@ export function checkOpenaiBody(endpoint: Endpoint, body: unknown, modelRequired
     if (typeof m !== 'object' || m === null || Array.isArray(m)) return invalidType(`messages[${i}]`, 'object', m === null ? 'null' : Array.isArray(m) ? 'array' : (typeof m as JsonType));
     if ((m as { role?: unknown }).role === undefined) return missing(`messages[${i}].role`);
   }
-  if (fields.stream_options != null && fields.stream !== true) {
-    return openaiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options');
-  }
-  return null;
+  return streamOptionsWithoutStream(fields);
+}
+
+function streamOptionsWithoutStream(fields: Readonly<Record<string, unknown>>): Rejection | null {
+  if (fields.stream_options == null || fields.stream === true) return null;
+  return openaiError(400, "The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options');
 }
 
 interface ToolCall {
@@ -139,8 +159,9 @@ function chatAnswer(body: Readonly<Record<string, unknown>>, ctx: AnswerContext)
   };
 }
 
-/** The answer to a chat or embeddings request, shared by OpenAI and Azure OpenAI. */
+/** The answer to a chat, completions or embeddings request, shared by OpenAI and Azure OpenAI. */
 export function openaiAnswer(endpoint: Endpoint, body: Readonly<Record<string, unknown>>, ctx: AnswerContext): Answer {
+  if (endpoint === 'completions') return completionsAnswer(body, ctx);
   if (endpoint !== 'embeddings') return chatAnswer(body, ctx);
   const answer = embeddingsResponse(body);
   if (answer === null) {
@@ -180,6 +201,8 @@ export function openaiLimitHeaders(r: LimitReport): Record<string, string> {
 const ROUTES: Readonly<Record<string, Endpoint>> = {
   '/v1/chat/completions': 'chat',
   '/chat/completions': 'chat',
+  '/v1/completions': 'completions',
+  '/completions': 'completions',
   '/v1/embeddings': 'embeddings',
   '/embeddings': 'embeddings',
 };

@@ -19,7 +19,7 @@ export const anthropic: ProviderAdapter = {
   native: 'anthropic',
   // What the Anthropic SDKs send besides OpenAI's: the beta features a client opts in to.
   forwardedHeaders: [...FORWARDED_HEADERS, 'anthropic-beta'],
-  paths: { chat: '/messages', 'chat-stream': '/messages', embeddings: null },
+  paths: { chat: '/messages', 'chat-stream': '/messages', embeddings: null, completions: null, count_tokens: '/messages/count_tokens' },
   rewriteBody,
   translate: (body, providerModel) => fromOpenAiRequest(body, { model: providerModel }),
   clientStatus: openAiStatusOf,

@@ -17,7 +17,7 @@ export const bedrock: ProviderAdapter = {
   defaults: { basePath: (model) => `/model/${encodeURIComponent(model)}`, query: {}, auth: 'aws-sigv4', headers: {} },
   native: null,
   forwardedHeaders: FORWARDED_HEADERS,
-  paths: { chat: '/converse', 'chat-stream': '/converse-stream', embeddings: null },
+  paths: { chat: '/converse', 'chat-stream': '/converse-stream', embeddings: null, completions: null, count_tokens: null },
   rewriteBody,
   // The model and streaming are in the path.
   translate: (body) => fromOpenAiRequest(body),

@@ -15,7 +15,7 @@ export const gemini: ProviderAdapter = {
   defaults: { basePath: (model) => `${GEMINI_BASE_PATH}/models/${encodeURIComponent(model)}`, query: {}, auth: GEMINI_AUTH, headers: {} },
   native: null,
   forwardedHeaders: FORWARDED_HEADERS,
-  paths: { chat: GENERATE_METHOD, 'chat-stream': `${STREAM_METHOD}?alt=${STREAM_QUERY.alt}`, embeddings: null },
+  paths: { chat: GENERATE_METHOD, 'chat-stream': `${STREAM_METHOD}?alt=${STREAM_QUERY.alt}`, embeddings: null, completions: null, count_tokens: null },
   rewriteBody,
   // The model is in the path.
   translate: (body) => fromOpenAiRequest(body),

@@ -44,7 +44,7 @@ export function openAiWire(defaults: EndpointDefaults): ProviderAdapter {
     defaults,
     native: 'openai',
     forwardedHeaders: FORWARDED_HEADERS,
-    paths: { chat: '/chat/completions', 'chat-stream': '/chat/completions', embeddings: '/embeddings' },
+    paths: { chat: '/chat/completions', 'chat-stream': '/chat/completions', embeddings: '/embeddings', completions: '/completions', count_tokens: null },
     rewriteBody,
     translate: null,
     clientStatus: (status) => status,

@@ -1,5 +1,5 @@
 /**
- * Reads an OpenAI chat-completions response (JSON or SSE) for what we bill: the usage block and the
+ * Reads an OpenAI chat-completions or text-completions response (JSON or SSE) for what we bill: the usage block and the
  * model that answered. SSE events are JSON-parsed only when they can hold a usage object.
  */
 import { eventData, SseSplitter, type Verdict } from '../sse.js';
@@ -48,6 +48,8 @@ export function normaliseUsage(u: OpenAiUsage): Usage {
 
 const USAGE_KEY = Buffer.from('"usage"');
 const CONTENT_KEY = Buffer.from('"content":"');
+/** A text completion's chunk carries its answer in `text`. */
+const TEXT_KEY = Buffer.from('"text":"');
 const FINISH_KEY = Buffer.from('"finish_reason":"');
 const DONE_DATA = Buffer.from('data: [DONE]');
 const NULL_VALUE = Buffer.from('null');
@@ -274,7 +276,7 @@ class SseResponseObserver implements ResponseObserver {
       this.malformed = true;
       return 'last';
     }
-    if (hasNonEmpty(event, CONTENT_KEY, 0, event.length)) this.contentEvents++;
+    if (hasNonEmpty(event, CONTENT_KEY, 0, event.length) || hasNonEmpty(event, TEXT_KEY, 0, event.length)) this.contentEvents++;
     if (!this.complete && (hasNonEmpty(event, FINISH_KEY, 0, event.length) || isDone(event))) this.complete = true;
     if (!mayHoldUsage(event, 0, event.length)) {
       const cut = this.hideUsageEvent ? nullUsageMember(event) : null;

@@ -38,10 +38,17 @@ describe('router.yaml', () => {
 
   it("calls each deployment at its provider's path with its provider's auth, unless router.yaml says otherwise", () => {
     const c = config();
-    expect(c.deployments.get('mini-a')!.paths).toEqual({ chat: '/v1/chat/completions', 'chat-stream': '/v1/chat/completions', embeddings: '/v1/embeddings' });
+    expect(c.deployments.get('mini-a')!.paths).toEqual({
+      chat: '/v1/chat/completions',
+      'chat-stream': '/v1/chat/completions',
+      embeddings: '/v1/embeddings',
+      completions: '/v1/completions',
+      count_tokens: null,
+    });
     // Azure: the deployment (its provider_model) in the path, the GA api-version, the key in api-key.
     const azure = parseConfig(ROUTER_YAML.replace('    provider: azure-openai\n', '    provider: azure-openai\n    api_key_env: AZ\n'), 'router.yaml', { AZ: 'az-key' }).deployments.get('mini-b')!;
     expect(azure.paths.chat).toBe('/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21');
+    expect(azure.paths.completions).toBe('/openai/deployments/gpt-4o-mini/completions?api-version=2024-10-21');
     expect(azure.upstreamHeaders).toEqual([['api-key', 'az-key']]);
     // What other deployments set is removed on its attempts (they share one header map), its own kept.
     expect(azure.removedHeaders).toContain('authorization');
@@ -56,6 +63,13 @@ describe('router.yaml', () => {
     ).deployments.get('mini-a')!;
     expect(custom.paths.chat).toBe('/api/openai/v1/chat/completions?tenant=a+b');
     expect(custom.upstreamHeaders).toEqual([['x-gateway', 'edge'], ['x-api-key', 'k']]);
+  });
+
+  it('refuses a capability whose API the provider lacks: text completions on Anthropic', () => {
+    const claude = "    provider: anthropic\n    provider_model: claude-sonnet-4-5\n    capabilities: [chat, completions]\n";
+    expect(problems(ROUTER_YAML.replace('    provider: openai\n    model_group: gpt-4o\n    provider_model: gpt-4o\n', `${claude}    model_group: gpt-4o\n`))).toEqual([
+      expect.stringMatching(/deployments\[2\]\.capabilities: provider anthropic has no completions API$/),
+    ]);
   });
 
   it('refuses a fixed header that is a credential header, and a base path with a query or trailing slash', () => {

@@ -59,6 +59,14 @@ describe('fallback plans', () => {
     expect(formatPlan(planFor('plain'))).toBe('plain-a mini-a:p bigger-a:pw');
   });
 
+  it('names the call, so each hop of a stream or a text completion is called at its own path', () => {
+    for (const call of ['chat-stream', 'embeddings', 'completions'] as const) {
+      const plan = { ...planFor('gpt-4o'), call };
+      expect(formatPlan(plan).startsWith(`#${call} `)).toBe(true);
+      expect(parsePlan(formatPlan(plan), config.deployments)).toEqual(plan);
+    }
+  });
+
   it('rejects a plan naming an unknown deployment', () => {
     expect(parsePlan('gpt4o-a nope', config.deployments)).toBeNull();
     expect(parsePlan(undefined, config.deployments)).toBeNull();
