@@ -1,7 +1,9 @@
 /**
  * How requests end: a client that goes away still leaves a usage record; SIGTERM lets open streams
- * finish; with the router gone, Envoy fails closed (503) and nothing reaches a provider.
+ * finish; with the router gone, Envoy fails closed (503, or 529 in Anthropic's format for its SDK's
+ * clients) and nothing reaches a provider.
  */
+import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { postChat } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -67,5 +69,17 @@ it('with the router down, Envoy answers 503 and no request reaches a provider', 
   // An OpenAI error SDKs retry, with a message and a stable code (Envoy's internals stay in its log).
   expect(res.headers.get('retry-after')).toBe('1');
   expect(await res.json()).toEqual({ error: { message: "The gateway's router is unavailable; retry shortly.", type: 'service_unavailable_error', param: null, code: 'router_unavailable' } });
+  expect(stack.mockRequests()).toBe(0);
+});
+
+it("with the router down, an Anthropic SDK client gets Anthropic's overloaded error (529), which the SDK retries", async () => {
+  stack.resetMocks();
+  const client = new Anthropic({ baseURL: stack.url, apiKey: 'sk-client', maxRetries: 0 });
+  const error = await client.messages.create({ model: 'gpt-4o-mini', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(Anthropic.InternalServerError);
+  const apiError = error as InstanceType<typeof Anthropic.APIError>;
+  expect(apiError.status).toBe(529);
+  expect(apiError.headers?.get('retry-after')).toBe('1');
+  expect(apiError.error).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'The gateway could not reach a model deployment or its router; retry shortly.' } });
   expect(stack.mockRequests()).toBe(0);
 });
