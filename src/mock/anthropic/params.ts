@@ -2,8 +2,9 @@
  * The request parameters Anthropic's Messages API accepts, with their JSON types. Derived from the
  * `@anthropic-ai/sdk` types (anthropics/anthropic-sdk-typescript 0.120.0, commit bfa9197,
  * 2026-08-19): `MessageCreateParamsBase` and `MessageCountTokensParams` in
- * `src/resources/messages/messages.ts`; the count_tokens set checked against `MessageCountTokensParams`
- * of the pinned dev dependency (1.14.0), which added `speed` and `workspace_id`. Regenerate when
+ * `src/resources/messages/messages.ts`; both sets checked against the pinned dev dependency
+ * (1.14.0), which added `diagnostics`, `speed` and `workspace_id` (it no longer lists `temperature`,
+ * `top_k` and `top_p`, which the API still takes for the models that have them). Regenerate when
  * Anthropic adds one.
  */
 import type { JsonType } from '../wire.js';
@@ -14,10 +15,12 @@ export const MESSAGE_PARAMS: Readonly<Record<string, readonly JsonType[]>> = {
   model: ['string'],
   cache_control: ['object', 'null'],
   container: ['object', 'string', 'null'],
+  diagnostics: ['object', 'null'],
   inference_geo: ['string', 'null'],
   metadata: ['object'],
   output_config: ['object'],
   service_tier: ['string'],
+  speed: ['string', 'null'],
   stop_sequences: ['array'],
   stream: ['boolean'],
   system: ['string', 'array'],
@@ -28,6 +31,7 @@ export const MESSAGE_PARAMS: Readonly<Record<string, readonly JsonType[]>> = {
   top_k: ['integer'],
   top_p: ['number'],
   user_profile_id: ['string'],
+  workspace_id: ['string'],
 };
 
 export const COUNT_TOKENS_PARAMS: Readonly<Record<string, readonly JsonType[]>> = {
