@@ -1,4 +1,4 @@
-// Writes the descriptor image `buf generate` compiles src/gen/ from: Envoy's ext_proc service
+// Writes the descriptor image `buf generate` compiles test/gen/ from: Envoy's ext_proc service
 // and every file it imports, exactly as Envoy's API defines them at the release go.mod pins.
 //
 // Envoy's API comes from go-control-plane's envoy module, which is released with each Envoy

@@ -7,7 +7,7 @@ import { create, fromBinary, toBinary, type JsonObject, type MessageInitShape } 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeProcessingRequest, type EnvoyMessage } from '../../../src/extproc/decode.js';
-import { ProcessingRequestSchema, type ProcessingRequest } from '../../../src/gen/envoy/service/ext_proc/v3/external_processor_pb.js';
+import { ProcessingRequestSchema, type ProcessingRequest } from '../../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import { NO_ATTRIBUTES, type Attributes } from '../../../src/pipeline/types.js';
 
 const SEED = 4242;

@@ -1,10 +1,12 @@
-/** What the router sends Envoy, decoded with the same generated codecs Envoy's protos define. */
-import { fromBinary } from '@bufbuild/protobuf';
+/** What the router sends Envoy, decoded with the generated codecs of Envoy's own API. */
+import { create, fromBinary, toJson } from '@bufbuild/protobuf';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ProcessingMode_BodySendMode } from '../../../src/gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.js';
-import { ProcessingResponseSchema } from '../../../src/gen/envoy/service/ext_proc/v3/external_processor_pb.js';
-import { encodeOutcome } from '../../../src/extproc/translate.js';
-import { PASS } from '../../../src/pipeline/types.js';
+import { ProcessingMode_BodySendMode, ProcessingMode_HeaderSendMode, ProcessingModeSchema } from '../../gen/envoy/extensions/filters/http/ext_proc/v3/processing_mode_pb.js';
+import { ProcessingResponseSchema, type ProcessingResponse } from '../../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
+import type { StatusCode } from '../../gen/envoy/type/v3/http_status_pb.js';
+import { encodeOutcome, type Phase } from '../../../src/extproc/translate.js';
+import { PASS, type HeaderPair, type Outcome } from '../../../src/pipeline/types.js';
 
 describe('encodeOutcome', () => {
   it('sets header values only in raw_value (Envoy ignores `value` and fails on both)', () => {
@@ -46,4 +48,79 @@ describe('encodeOutcome', () => {
       expect(msg.response.case).toBe(phase);
     },
   );
+});
+
+describe('encodeOutcome: the same replies as the generated encoder', () => {
+  /** The oracle: the reply as a generated message (how the router encoded replies before). */
+  function expected(phase: Phase, outcome: Outcome): ProcessingResponse {
+    const headerOptions = (pairs: readonly HeaderPair[]) => pairs.map(([key, value]) => ({ header: { key, rawValue: Buffer.from(value) } }));
+    if (outcome.kind === 'reply') {
+      return create(ProcessingResponseSchema, {
+        response: { case: 'immediateResponse', value: { status: { code: outcome.status as StatusCode }, headers: { setHeaders: headerOptions(outcome.headers) }, body: outcome.body, details: 'llm_router_reply' } },
+      });
+    }
+    if (phase === 'requestTrailers' || phase === 'responseTrailers') return create(ProcessingResponseSchema, { response: { case: phase, value: {} } });
+    const mutation = outcome.setHeaders.length > 0 || outcome.removeHeaders.length > 0;
+    const common = {
+      headerMutation: mutation ? { setHeaders: headerOptions(outcome.setHeaders), removeHeaders: [...outcome.removeHeaders] } : undefined,
+      bodyMutation: outcome.body === undefined ? undefined : { mutation: { case: 'body' as const, value: outcome.body } },
+      clearRouteCache: outcome.clearRouteCache === true,
+    };
+    const empty = !mutation && outcome.body === undefined && outcome.clearRouteCache !== true;
+    const message = create(ProcessingResponseSchema, { response: { case: phase, value: empty ? {} : { response: common } } });
+    if (phase === 'responseHeaders' && outcome.readBody !== undefined) {
+      message.modeOverride = create(ProcessingModeSchema, { responseBodyMode: outcome.readBody === 'streamed' ? ProcessingMode_BodySendMode.STREAMED : ProcessingMode_BodySendMode.BUFFERED });
+    }
+    if (phase === 'requestHeaders' && outcome.sendResponseHeaders === true) {
+      message.modeOverride = create(ProcessingModeSchema, {
+        requestHeaderMode: ProcessingMode_HeaderSendMode.SEND,
+        requestBodyMode: ProcessingMode_BodySendMode.BUFFERED,
+        requestTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
+        responseHeaderMode: ProcessingMode_HeaderSendMode.SEND,
+        responseBodyMode: ProcessingMode_BodySendMode.STREAMED,
+        responseTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
+      });
+    }
+    if (phase === 'requestHeaders' && outcome.readRequestBody === true) {
+      message.modeOverride = create(ProcessingModeSchema, {
+        requestHeaderMode: ProcessingMode_HeaderSendMode.SEND,
+        requestBodyMode: ProcessingMode_BodySendMode.BUFFERED,
+        requestTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
+        responseHeaderMode: ProcessingMode_HeaderSendMode.SKIP,
+        responseBodyMode: ProcessingMode_BodySendMode.NONE,
+        responseTrailerMode: ProcessingMode_HeaderSendMode.SKIP,
+      });
+    }
+    return message;
+  }
+
+  const text = fc.string({ unit: 'grapheme', maxLength: 30 });
+  const pair = fc.tuple(text, fc.oneof(text, fc.string({ maxLength: 300 }))) as fc.Arbitrary<HeaderPair>;
+  const phase = fc.constantFrom<Phase>('requestHeaders', 'requestBody', 'requestTrailers', 'responseHeaders', 'responseBody', 'responseTrailers');
+  const body = fc.uint8Array({ maxLength: 400 }).map((b) => Buffer.from(b));
+  const continued: fc.Arbitrary<Outcome> = fc.record(
+    {
+      kind: fc.constant('continue' as const),
+      setHeaders: fc.array(pair, { maxLength: 14 }),
+      removeHeaders: fc.array(text, { maxLength: 5 }),
+      body,
+      clearRouteCache: fc.boolean(),
+      readBody: fc.constantFrom('streamed' as const, 'buffered' as const),
+      sendResponseHeaders: fc.boolean(),
+      readRequestBody: fc.boolean(),
+    },
+    { requiredKeys: ['kind', 'setHeaders', 'removeHeaders'] },
+  );
+  const reply: fc.Arbitrary<Outcome> = fc.record({ kind: fc.constant('reply' as const), status: fc.integer({ min: 200, max: 599 }), body, headers: fc.array(pair, { maxLength: 4 }) });
+
+  it('decodes to the message the generated encoder writes, for every kind of reply', () => {
+    fc.assert(
+      fc.property(phase, fc.oneof(continued, reply, fc.constant(PASS)), (p, outcome) => {
+        // In JSON form: bytes and defaults compare by value, whichever encoder wrote them.
+        const json = (m: ProcessingResponse) => toJson(ProcessingResponseSchema, m);
+        expect(json(fromBinary(ProcessingResponseSchema, encodeOutcome(p, outcome)))).toEqual(json(expected(p, outcome)));
+      }),
+      { seed: 77, numRuns: 2000 },
+    );
+  });
 });

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { presentedKey } from '../../../src/auth/keys.js';
 import { decodeProcessingRequest } from '../../../src/extproc/decode.js';
-import { ProcessingRequestSchema } from '../../../src/gen/envoy/service/ext_proc/v3/external_processor_pb.js';
+import { ProcessingRequestSchema } from '../../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import { RATE_LIMIT_HEADERS as ANTHROPIC_HEADERS, rateLimitsOf as anthropicRateLimitsOf } from '../../../src/providers/anthropic/rate-limit-headers.js';
 import { RATE_LIMIT_HEADERS as OPENAI_HEADERS, parseDuration, rateLimitsOf } from '../../../src/providers/openai/rate-limit-headers.js';
 import { MAX_RETRY_AFTER_MS, retryAtMs } from '../../../src/providers/retry-after.js';
