@@ -92,6 +92,8 @@ export interface TargetOptions {
   readonly deployments?: readonly BenchDeployment[];
   /** The router processes' environment (the credentials `deployments` name); this process's otherwise. */
   readonly routerEnv?: NodeJS.ProcessEnv;
+  /** A command the main router process runs under (bench/cost.ts: valgrind), which may slow its start many times over. */
+  readonly routerWrapper?: readonly string[];
 }
 
 export async function startTargets(dir: string, options: TargetOptions): Promise<Targets> {
@@ -125,6 +127,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       strategy = 'weighted-random',
       nodeFlags: readonly string[] = ROUTER_NODE_FLAGS,
       limits: Readonly<Record<string, unknown>> = {},
+      wrapper: readonly string[] = [],
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -139,17 +142,19 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         }),
       );
       const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-      const child = spawnChild(name, process.execPath, [...nodeFlags, ...profile, main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`), env: options.routerEnv });
+      const [command, ...args] = [...wrapper, process.execPath, ...nodeFlags, ...profile, main, 'serve', '-c', file];
+      const child = spawnChild(name, command!, args, { logFile: join(dir, `${name}.log`), env: options.routerEnv });
       children.push(child);
-      await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), 15_000, () => child.output(), child);
+      await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), wrapper.length === 0 ? 15_000 : 240_000, () => child.output(), child);
       return { child, address };
     };
 
-    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, clusters, [router.address], { withoutRouterTo: own?.[0]?.name ?? 'bench-chat' });
     children.push(plain.child);
-    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], {});
+    // A router under a wrapper answers many times slower: its Envoy waits longer for each message.
+    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], options.routerWrapper === undefined ? {} : { messageTimeout: '60s' });
     children.push(routed.child);
     const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null, envoyPid: routed.child.process.pid ?? null };
     const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null, envoyPid: plain.child.process.pid ?? null }, routerTarget];

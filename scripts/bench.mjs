@@ -4,6 +4,7 @@
 // `npm run bench -- --token-count`: what counting a prompt and reading a body cost (bench/token-count.ts).
 // `npm run bench -- --overload`: failures at overload, shedding off and on (bench/overload.ts).
 // `npm run bench -- --translation`: translated providers against the OpenAI passthrough (bench/translation.ts).
+// `npm run bench -- --cost`: the router's instructions per request under callgrind (bench/cost.ts).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, setup } from './setup.mjs';
@@ -11,6 +12,6 @@ import { ROOT, setup } from './setup.mjs';
 const env = setup({ redis: false });
 const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.bench.json'], { cwd: ROOT, stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-const entry = process.argv.includes('--classifier') ? 'classifier.js' : process.argv.includes('--token-count') ? 'token-count.js' : process.argv.includes('--memory') ? 'memory.js' : process.argv.includes('--overload') ? 'overload.js' : process.argv.includes('--translation') ? 'translation.js' : 'run.js';
+const entry = process.argv.includes('--classifier') ? 'classifier.js' : process.argv.includes('--token-count') ? 'token-count.js' : process.argv.includes('--memory') ? 'memory.js' : process.argv.includes('--overload') ? 'overload.js' : process.argv.includes('--translation') ? 'translation.js' : process.argv.includes('--cost') ? 'cost.js' : 'run.js';
 const r = spawnSync(process.execPath, [join(ROOT, 'bench', '.build', 'bench', entry), ...process.argv.slice(2)], { cwd: ROOT, env, stdio: 'inherit' });
 process.exit(r.status ?? 1);
