@@ -22,8 +22,11 @@ export interface Measurement {
   readonly ok: number;
   readonly errors: number;
   readonly dropped: number;
-  /** CPU of the gateway process (router, Portkey, LiteLLM; not Envoy), % of one core. */
+  /** CPU of the gateway process (router, Portkey, LiteLLM, AI Gateway's extproc; not Envoy), % of one core. */
   readonly gatewayCpuPercent: number;
+  /** CPU seconds (user + system, from /proc) the gateway process and the Envoy in front of it used during the measurement; null where there is none. */
+  readonly gatewayCpuSec: number | null;
+  readonly envoyCpuSec: number | null;
 }
 
 export interface RunResults {
@@ -54,6 +57,9 @@ export interface TargetSummary {
   readonly addedTtfbP50: Spread;
   readonly addedGapP99: Spread;
   readonly throughputRatio: number;
+  /** CPU seconds per 1,000 requests served (median over rounds): the gateway process and its Envoy; null where there is none. */
+  readonly gatewayCpuPer1k: number | null;
+  readonly envoyCpuPer1k: number | null;
 }
 
 export interface ScenarioSummary {
@@ -67,6 +73,15 @@ export interface ScenarioSummary {
 
 function spread(values: number[]): Spread {
   return { min: min(values), median: median(values) };
+}
+
+/** Median over rounds of a process's CPU seconds per 1,000 requests served; null when it was not measured (older results too). */
+function perThousand(own: readonly Measurement[], cpu: (m: Measurement) => number | null | undefined): number | null {
+  const values = own.flatMap((m) => {
+    const sec = cpu(m);
+    return sec === null || sec === undefined || m.ok === 0 ? [] : [(sec / m.ok) * 1000];
+  });
+  return values.length === 0 ? null : median(values);
 }
 
 export function summarise(measurements: readonly Measurement[]): ScenarioSummary[] {
@@ -90,6 +105,8 @@ export function summarise(measurements: readonly Measurement[]): ScenarioSummary
         addedTtfbP50: delta((m) => m.ttfbMs.p50),
         addedGapP99: delta((m) => m.gapMs.p99),
         throughputRatio: median(pairs.map(([plain, m]) => m.throughputPerSec / plain.throughputPerSec)),
+        gatewayCpuPer1k: perThousand(own, (m) => m.gatewayCpuSec),
+        envoyCpuPer1k: perThousand(own, (m) => m.envoyCpuSec),
       };
     }
     const first = ms[0]!;
@@ -140,6 +157,19 @@ function peerChecks(summaries: readonly ScenarioSummary[], results: RunResults):
   return checks;
 }
 
+/** The router's ext_proc CPU per 1,000 requests against AI Gateway's extproc, in the same run (issue 13's acceptance). */
+function extProcCpuChecks(summaries: readonly ScenarioSummary[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const scenario of ['chat-1k closed c=16', 'chat-1k closed c=64', 'stream-50 closed c=16']) {
+    const s = summaries.find((x) => x.scenario === scenario);
+    const router = s?.targets.router?.gatewayCpuPer1k;
+    const peer = s?.targets['ai-gateway']?.gatewayCpuPer1k;
+    if (router === null || router === undefined || peer === null || peer === undefined) continue;
+    checks.push({ target: `router ext_proc CPU per 1,000 requests, ${scenario}`, limit: `≤ AI Gateway's`, measured: `${router.toFixed(2)} s vs ${peer.toFixed(2)} s`, met: router <= peer });
+  }
+  return checks;
+}
+
 export function checkTargets(summaries: readonly ScenarioSummary[], results: RunResults): TargetCheck[] {
   const router = (name: string) => summaries.find((s) => s.scenario === name)?.targets.router;
   const memory = results.memory;
@@ -159,6 +189,7 @@ export function checkTargets(summaries: readonly ScenarioSummary[], results: Run
   if (saturation !== undefined) {
     checks.push({ target: 'saturation throughput (chat 1 KB, closed c=64) vs plain Envoy', limit: '≥ 50%', measured: `${(saturation.throughputRatio * 100).toFixed(0)}%`, met: saturation.throughputRatio >= 0.5 });
   }
+  checks.push(...extProcCpuChecks(summaries));
   checks.push({ target: `router RSS with ${memory.streams} open streams`, limit: '≤ 150 MB', measured: `${memory.peakRssMb.toFixed(0)} MB (before: ${memory.idleRssMb.toFixed(0)} MB)`, met: memory.peakRssMb <= 150 && memory.ok === memory.streams });
   return [...checks, ...peerChecks(summaries, results)];
 }
@@ -212,6 +243,18 @@ export function renderMarkdown(results: RunResults, summaries: readonly Scenario
       return `| ${s.scenario} | ${f(plain?.p50)} / ${f(plain?.p99)} | ${gateways.map((g) => cell(s.targets[g], (t) => `${f(t.addedP50.median)} / ${f(t.addedP99.median)}`)).join(' | ')} | ${f(r?.addedTtfbP50.median)} / ${s.workload.startsWith('stream') ? f(r?.addedGapP99.median) : '–'} | ${gateways.map((g) => cell(s.targets[g], (t) => `${(t.throughputRatio * 100).toFixed(0)}% (${t.throughput.toFixed(0)}/s)`)).join(' | ')} | ${r === undefined ? '–' : `${r.cpuPercent.toFixed(0)}%`} |`;
     }),
   ];
+  const withCpu = ['plain', ...gateways].filter((g) => summaries.some((s) => s.targets[g]?.gatewayCpuPer1k != null || s.targets[g]?.envoyCpuPer1k != null));
+  if (withCpu.length > 0) {
+    const cpu = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(2));
+    lines.push(
+      '',
+      'CPU seconds per 1,000 requests served (user + system from /proc, median over rounds): the gateway process (ext_proc server or proxy) / its Envoy.',
+      '',
+      `| scenario | ${withCpu.map((g) => (g === 'plain' ? 'plain Envoy' : `${g} / its Envoy`)).join(' | ')} |`,
+      `|---|${withCpu.map(() => '---|').join('')}`,
+      ...summaries.map((s) => `| ${s.scenario} | ${withCpu.map((g) => { const t = s.targets[g]; return t === undefined ? '–' : g === 'plain' ? cpu(t.envoyCpuPer1k) : `${cpu(t.gatewayCpuPer1k)} / ${cpu(t.envoyCpuPer1k)}`; }).join(' | ')} |`),
+    );
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--out DIR] [--rounds N] [--no-peers] [--variants uds,x2] [--profile]
+ * npm run bench [-- --quick] [--out DIR] [--rounds N] [--no-peers | --peers ai-gateway,portkey] [--variants uds,x2] [--profile]
  *
  * Every figure for the router is compared with plain Envoy measured in the same run, alternating
  * which goes first each round; a round's added latency is router minus plain, and the report shows
@@ -15,15 +15,18 @@ import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { closedLoop, holdStreams, openLoop, type LoadResult } from './load.js';
 import { runAsEntryPoint } from './entry.js';
 import { renderCharts, renderFlameGraph, writeReport, type Measurement, type RunResults } from './report.js';
+import { PEER_NAMES, type PeerName } from './peers/index.js';
 import { OPEN_STREAMS, scenarioName, scenarios, type Scenario } from './scenarios.js';
 import { distribution } from './stats.js';
 import { cpuSeconds, peakRssMb, resetPeakRss, rssMb, startTargets, VARIANTS, type Target, type Targets, type VariantName } from './targets.js';
 
+const cpuOf = (pid: number | null): Promise<number> => (pid === null ? Promise.resolve(0) : cpuSeconds(pid));
+
 export async function measure(target: Target, s: Scenario, round: number): Promise<Measurement> {
-  const cpuBefore = target.pid === null ? 0 : await cpuSeconds(target.pid);
+  const [cpuBefore, envoyCpuBefore] = [await cpuOf(target.pid), await cpuOf(target.envoyPid)];
   const r: LoadResult =
     s.kind === 'closed' ? await closedLoop(target.endpoint, s.workload, s.concurrency, s.durationMs) : await openLoop(target.endpoint, s.workload, s.ratePerSec, s.durationMs);
-  const cpuSec = target.pid === null ? 0 : (await cpuSeconds(target.pid)) - cpuBefore;
+  const [cpuSec, envoyCpuSec] = [(await cpuOf(target.pid)) - cpuBefore, (await cpuOf(target.envoyPid)) - envoyCpuBefore];
   return {
     scenario: scenarioName(s),
     kind: s.kind,
@@ -40,6 +43,8 @@ export async function measure(target: Target, s: Scenario, round: number): Promi
     errors: r.errors,
     dropped: r.dropped,
     gatewayCpuPercent: (cpuSec / (r.elapsedMs / 1000)) * 100,
+    gatewayCpuSec: target.pid === null ? null : cpuSec,
+    envoyCpuSec: target.envoyPid === null ? null : envoyCpuSec,
   };
 }
 
@@ -66,18 +71,21 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       rounds: { type: 'string' },
       'no-peers': { type: 'boolean', default: false },
+      peers: { type: 'string' },
       variants: { type: 'string', default: '' },
       profile: { type: 'boolean', default: false },
     },
   });
   const variants = values.variants.split(',').filter((v) => v !== '') as VariantName[];
   for (const v of variants) if (!(v in VARIANTS)) throw new Error(`unknown variant ${v}; known: ${Object.keys(VARIANTS).join(', ')}`);
+  const peers = values.peers === undefined ? values['no-peers'] !== true : (values.peers.split(',').filter((p) => p !== '') as PeerName[]);
+  if (Array.isArray(peers)) for (const p of peers) if (!PEER_NAMES.includes(p)) throw new Error(`unknown peer ${p}; known: ${PEER_NAMES.join(', ')}`);
   const quick = values.quick === true;
   const rounds = Number(values.rounds ?? (quick ? 1 : 3));
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : 'latest');
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-bench-'));
   const profileDir = values.profile === true ? join(dir, 'profile') : undefined;
-  const targets = await startTargets(dir, { peers: values['no-peers'] !== true, variants, profileDir });
+  const targets = await startTargets(dir, { peers, variants, profileDir });
   for (const u of targets.unavailable) process.stdout.write(`${u.name}: not measured (${u.error})\n`);
   const started = Date.now();
   const measurements: Measurement[] = [];

@@ -6,14 +6,15 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { PROJECT_ROOT, resolveEnvoy } from '../src/devstack/binaries.js';
+import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { ROUTER_NODE_FLAGS } from '../src/devstack/node-flags.js';
 import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
-import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
+import { httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
 import type { Endpoint } from './load.js';
 import type { MockInstanceConfig } from '../src/mock/behaviour.js';
-import { startPeers, type Peer } from './peers/index.js';
+import { spawnEnvoy } from './envoy.js';
+import { PEER_NAMES, startPeers, type Peer, type PeerName } from './peers/index.js';
 
 import { MODELS } from './scenarios.js';
 
@@ -38,6 +39,8 @@ export interface Target {
   readonly endpoint: Endpoint;
   /** The gateway process whose CPU and memory are reported (none for plain Envoy). */
   readonly pid: number | null;
+  /** The Envoy in front of it, whose CPU is reported too (none for a peer without Envoy). */
+  readonly envoyPid: number | null;
 }
 
 export interface Targets {
@@ -71,17 +74,13 @@ async function startEnvoy(
   options: RenderOptions,
 ): Promise<{ child: Child; port: number }> {
   const [listener, admin] = [await freePort(), await freePort()];
-  const file = join(dir, `${name}.yaml`);
-  await writeFile(file, renderEnvoyConfig(shipped, { listener, admin, router: routers }, clusters, options));
-  const child = spawnChild(name, resolveEnvoy(), ['-c', file, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile: join(dir, `${name}.log`) });
-  const adminUrl = `http://127.0.0.1:${admin}`;
-  await waitUntil(() => httpOk(`${adminUrl}/ready`), 30_000, () => child.output(), child);
-  await waitUntil(() => clustersHealthy(adminUrl, Object.keys(clusters)), 30_000, () => child.output(), child);
-  return { child, port: listener };
+  const config = renderEnvoyConfig(shipped, { listener, admin, router: routers }, clusters, options);
+  return { child: await spawnEnvoy(name, dir, config, admin, Object.keys(clusters)), port: listener };
 }
 
 export interface TargetOptions {
-  readonly peers: boolean;
+  /** The peers to start besides the router: all of them, none, or these. */
+  readonly peers: boolean | readonly PeerName[];
   readonly variants: readonly VariantName[];
   /** The main router process writes a V8 CPU profile here when it stops (`--profile`). */
   readonly profileDir?: string;
@@ -93,6 +92,8 @@ export interface TargetOptions {
   readonly deployments?: readonly BenchDeployment[];
   /** The router processes' environment (the credentials `deployments` name); this process's otherwise. */
   readonly routerEnv?: NodeJS.ProcessEnv;
+  /** A command the main router process runs under (bench/cost.ts: valgrind), which may slow its start many times over. */
+  readonly routerWrapper?: readonly string[];
 }
 
 export async function startTargets(dir: string, options: TargetOptions): Promise<Targets> {
@@ -126,6 +127,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       strategy = 'weighted-random',
       nodeFlags: readonly string[] = ROUTER_NODE_FLAGS,
       limits: Readonly<Record<string, unknown>> = {},
+      wrapper: readonly string[] = [],
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -140,20 +142,22 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         }),
       );
       const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-      const child = spawnChild(name, process.execPath, [...nodeFlags, ...profile, main, 'serve', '-c', file], { logFile: join(dir, `${name}.log`), env: options.routerEnv });
+      const [command, ...args] = [...wrapper, process.execPath, ...nodeFlags, ...profile, main, 'serve', '-c', file];
+      const child = spawnChild(name, command!, args, { logFile: join(dir, `${name}.log`), env: options.routerEnv });
       children.push(child);
-      await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), 15_000, () => child.output(), child);
+      await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), wrapper.length === 0 ? 15_000 : 240_000, () => child.output(), child);
       return { child, address };
     };
 
-    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, clusters, [router.address], { withoutRouterTo: own?.[0]?.name ?? 'bench-chat' });
     children.push(plain.child);
-    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], {});
+    // A router under a wrapper answers many times slower: its Envoy waits longer for each message.
+    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], options.routerWrapper === undefined ? {} : { messageTimeout: '60s' });
     children.push(routed.child);
-    const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null };
-    const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null }, routerTarget];
+    const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null, envoyPid: routed.child.process.pid ?? null };
+    const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null, envoyPid: plain.child.process.pid ?? null }, routerTarget];
     for (const variant of options.variants) {
       const spec = VARIANTS[variant];
       const routers = [];
@@ -161,15 +165,17 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.
-      list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null });
+      list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null, envoyPid: envoy.child.process.pid ?? null });
     }
     const unavailable: Array<{ name: string; error: string }> = [];
-    const peers: Peer[] = options.peers ? await startPeers(dir, Object.keys(MODELS), mockPort) : [];
+    const peerNames = options.peers === true ? PEER_NAMES : options.peers === false ? [] : options.peers;
+    const peers: Peer[] = await startPeers(dir, peerNames, Object.keys(MODELS), mockPort);
     for (const peer of peers) {
       if ('error' in peer) unavailable.push({ name: peer.name, error: peer.error });
       else {
         children.push(peer.child);
-        list.push({ name: peer.name, endpoint: peer.endpoint, pid: peer.child.process.pid ?? null });
+        if (peer.envoy !== undefined) children.push(peer.envoy);
+        list.push({ name: peer.name, endpoint: peer.endpoint, pid: peer.child.process.pid ?? null, envoyPid: peer.envoy?.process.pid ?? null });
       }
     }
     return { list, router: routerTarget, unavailable, stop };

@@ -1,11 +1,9 @@
 /**
  * Peer gateways on the same harness, mock and machine, each set up for the same single-deployment
- * route: Portkey's open-source gateway (npm) and the LiteLLM proxy (PyPI). Installed on first use
- * into bench/.tools/ (never committed). A peer that cannot be installed or started is reported as
+ * route: Portkey's open-source gateway (npm), the LiteLLM proxy (PyPI) and Envoy AI Gateway's external
+ * processor (Go, `ai-gateway.ts`). Installed on first use into bench/.tools/ (never committed). A peer that cannot be installed or started is reported as
  * not measured, with the reason; the run goes on.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -13,23 +11,17 @@ import { PROJECT_ROOT } from '../../src/devstack/binaries.js';
 import { freePort } from '../../src/devstack/ports.js';
 import { httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Endpoint } from '../load.js';
+import { startAiGateway } from './ai-gateway.js';
+import { install, TOOLS } from './tools.js';
 
 export const PORTKEY_VERSION = '1.15.2';
 /** The newest release whose dependencies the PyPI mirror here serves (1.109 needs a newer certifi). */
 export const LITELLM_VERSION = '1.80.0';
 
-const TOOLS = join(PROJECT_ROOT, 'bench', '.tools');
+export type PeerName = 'portkey' | 'litellm' | 'ai-gateway';
 
-export type PeerName = 'portkey' | 'litellm';
-
-export type Peer = { readonly name: PeerName; readonly endpoint: Endpoint; readonly child: Child } | { readonly name: PeerName; readonly error: string };
-
-function install(name: string, check: string, command: string, args: string[]): string | null {
-  if (existsSync(check)) return null;
-  process.stdout.write(`installing ${name} into bench/.tools/ …\n`);
-  const r = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  return r.status === 0 ? null : `install failed: ${command} ${args.join(' ')}: ${(r.stderr ?? '').trim().split('\n').slice(-2).join(' ')}`;
-}
+/** A started peer: where to send requests, its gateway process and, for an ext_proc peer, its own Envoy. */
+export type Peer = { readonly name: PeerName; readonly endpoint: Endpoint; readonly child: Child; readonly envoy?: Child } | { readonly name: PeerName; readonly error: string };
 
 async function startPortkey(dir: string, models: readonly string[], mockPort: number): Promise<Peer> {
   const entry = join(TOOLS, 'portkey', 'node_modules', '@portkey-ai', 'gateway', 'build', 'start-server.js');
@@ -73,6 +65,15 @@ async function startLiteLLM(dir: string, models: readonly string[], mockPort: nu
   return { name: 'litellm', endpoint: { port, headers: { authorization: 'Bearer bench' } }, child };
 }
 
-export async function startPeers(dir: string, models: readonly string[], mockPort: number): Promise<Peer[]> {
-  return [await startPortkey(dir, models, mockPort), await startLiteLLM(dir, models, mockPort)];
+const STARTERS: Record<PeerName, (dir: string, models: readonly string[], mockPort: number) => Promise<Peer>> = {
+  portkey: startPortkey,
+  litellm: startLiteLLM,
+  'ai-gateway': startAiGateway,
+};
+export const PEER_NAMES = Object.keys(STARTERS) as PeerName[];
+
+export async function startPeers(dir: string, names: readonly PeerName[], models: readonly string[], mockPort: number): Promise<Peer[]> {
+  const peers: Peer[] = [];
+  for (const name of names) peers.push(await STARTERS[name](dir, models, mockPort));
+  return peers;
 }

@@ -62,6 +62,17 @@ export interface RenderOptions {
    * `x-envoy-upstream-rq-timeout-ms: 1` got a 504 and `x-envoy-max-retries: 0` took the fallback away.
    */
   readonly internalClients?: boolean;
+  /** Every ext_proc filter's message timeout and its upper bound (the benchmark's router under valgrind answers many times slower). */
+  readonly messageTimeout?: string;
+}
+
+/** Sets `key` to `value` wherever an object of the tree has it. */
+function setEverywhere(node: unknown, key: string, value: unknown): void {
+  if (typeof node !== 'object' || node === null) return;
+  for (const [k, child] of Object.entries(node)) {
+    if (k === key) (node as Record<string, unknown>)[k] = value;
+    else setEverywhere(child, key, value);
+  }
 }
 
 interface ClusterAction {
@@ -108,6 +119,7 @@ export function renderEnvoyConfig(
     extProc.allow_mode_override = true;
     delete extProc.response_attributes;
   }
+  if (options.messageTimeout !== undefined) for (const key of ['message_timeout', 'max_message_timeout']) setEverywhere(hcm, key, options.messageTimeout);
   if (options.internalClients === true) Object.assign(hcm, { use_remote_address: true, internal_address_config: { cidr_ranges: [{ address_prefix: '127.0.0.0', prefix_len: 8 }] } });
   const routes = hcm.route_config.virtual_hosts.flatMap((vh) => vh.routes);
   for (const r of routes) listDeployments(r.route.inline_cluster_specifier_plugin, Object.keys(deployments));

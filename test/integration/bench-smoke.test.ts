@@ -39,6 +39,8 @@ it('measures plain Envoy and the router in the same run and writes the report', 
   }
   expect(measurements.find((m) => m.workload === 'stream-50' && m.target === 'router')!.gapMs.count).toBeGreaterThan(40);
   expect(measurements.find((m) => m.target === 'router')!.gatewayCpuPercent).toBeGreaterThan(0);
+  // Envoy's CPU is measured for every target that has one, plain Envoy included.
+  for (const name of ['plain', 'router']) expect(measurements.find((m) => m.kind === 'closed' && m.target === name)!.envoyCpuSec).toBeGreaterThan(0);
   expect(targets.list.map((t) => t.name)).toEqual(['plain', 'router', 'router-uds']);
 
   const memory = await openStreamsMemory(targets, 20);
@@ -48,6 +50,7 @@ it('measures plain Envoy and the router in the same run and writes the report', 
   const markdown = await writeReport({ quick: true, rounds: 1, startedAt: new Date().toISOString(), durationSec: 1, measurements, memory, unavailable: [] }, out);
   expect(markdown).toContain('| added p50, chat 1 KB, open 200/s | ≤ 0.5 ms |');
   expect(markdown).toContain('| chat-1k closed c=4 |');
+  expect(markdown).toContain('| scenario | plain Envoy | router / its Envoy | router-uds / its Envoy |');
   const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as { summaries: Array<{ scenario: string; targets: Record<string, { throughputRatio: number }> }>; machine: { envoy: string } };
   expect(json.summaries.map((s) => s.scenario)).toEqual(['chat-1k closed c=4', 'chat-1k open 200/s', 'stream-50 open 200/s']);
   for (const s of json.summaries) {
