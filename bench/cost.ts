@@ -74,11 +74,11 @@ async function countOne(target: Target, dir: string, plan: (typeof WORKLOAD_PLAN
 }
 
 /** One run: a fresh router under callgrind; instructions per request of each workload. */
-async function oneRun(): Promise<Record<string, Count>> {
+async function oneRun(nodeFlags: readonly string[] | undefined): Promise<Record<string, Count>> {
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-cost-'));
   const wrapper = ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`];
   // Under callgrind the event loop lags far behind: the router must not take that for overload.
-  const targets = await startTargets(dir, { peers: false, variants: [], routerWrapper: wrapper, routerLimits: NEVER_SHED });
+  const targets = await startTargets(dir, { peers: false, variants: [], routerWrapper: wrapper, routerLimits: NEVER_SHED, ...(nodeFlags === undefined ? {} : { routerNodeFlags: nodeFlags }) });
   try {
     const out: Record<string, Count> = {};
     for (const plan of WORKLOAD_PLAN) out[plan.workload.name] = await countOne(targets.router, dir, plan);
@@ -89,12 +89,14 @@ async function oneRun(): Promise<Record<string, Count>> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { cost: { type: 'boolean' }, runs: { type: 'string', default: '1' }, out: { type: 'string' } } });
+  // `--node-flags="--max-semi-space-size=8 ..."` (one argument): the router's V8 flags instead of the shipped ones (ROUTER_NODE_FLAGS).
+  const { values } = parseArgs({ options: { cost: { type: 'boolean' }, runs: { type: 'string', default: '1' }, out: { type: 'string' }, 'node-flags': { type: 'string' } } });
+  const nodeFlags = values['node-flags']?.split(' ').filter((f) => f !== '');
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('--cost needs valgrind (apt-get install valgrind)');
   const runs: Array<Record<string, Count>> = [];
   for (let i = 0; i < Number(values.runs); i++) {
     const started = Date.now();
-    runs.push(await oneRun());
+    runs.push(await oneRun(nodeFlags));
     const figures = Object.entries(runs.at(-1)!).map(([w, n]) => `${w} ${(n.main / 1e6).toFixed(2)} M (all threads ${(n.all / 1e6).toFixed(2)} M)`);
     process.stdout.write(`run ${i + 1}: ${figures.join(', ')} instructions per request (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   }
