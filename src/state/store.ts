@@ -144,9 +144,15 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+const DAY_MS = 86_400_000;
+/** The last day formatted: every record of a day asks for the same one (a Date and an ISO string less per record). */
+let lastDay = { index: NaN, text: '' };
+
 /** The UTC calendar day a record counts towards, `YYYY-MM-DD`. */
 export function usageDay(timestampMs: number): string {
-  return new Date(timestampMs).toISOString().slice(0, 10);
+  const index = Math.floor(timestampMs / DAY_MS);
+  if (index !== lastDay.index) lastDay = { index, text: new Date(index * DAY_MS).toISOString().slice(0, 10) };
+  return lastDay.text;
 }
 
 /**

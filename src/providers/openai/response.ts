@@ -228,20 +228,23 @@ class JsonResponseObserver implements ResponseObserver {
   private complete = false;
 
   push(chunk: Buffer, endOfStream: boolean): null {
-    if (chunk.length > 0) this.chunks.push(Buffer.from(chunk));
-    if (endOfStream) {
-      const bytes = Buffer.concat(this.chunks);
-      this.chunks.length = 0;
-      try {
-        const body = (
-          bytes.length <= WHOLE_PARSE_MAX_BYTES ? JSON.parse(bytes.toString('utf8')) : { usage: objectAfter(bytes, USAGE_KEY), model: stringAfter(bytes, MODEL_KEY) }
-        ) as { usage?: OpenAiUsage | null; model?: unknown };
-        if (body.usage != null && typeof body.usage === 'object') this.usage = normaliseUsage(body.usage);
-        if (typeof body.model === 'string') this.responseModel = body.model;
-        this.complete = true;
-      } catch {
-        // Not JSON after all (an upstream error page): nothing to bill.
-      }
+    // Kept chunks are copied: a view would keep the whole gRPC message it came in alive.
+    if (!endOfStream) {
+      if (chunk.length > 0) this.chunks.push(Buffer.from(chunk));
+      return null;
+    }
+    // The usual answer comes in one chunk, read where it lies.
+    const bytes = this.chunks.length === 0 ? chunk : Buffer.concat([...this.chunks, chunk]);
+    this.chunks.length = 0;
+    try {
+      const body = (
+        bytes.length <= WHOLE_PARSE_MAX_BYTES ? JSON.parse(bytes.toString('utf8')) : { usage: objectAfter(bytes, USAGE_KEY), model: stringAfter(bytes, MODEL_KEY) }
+      ) as { usage?: OpenAiUsage | null; model?: unknown };
+      if (body.usage != null && typeof body.usage === 'object') this.usage = normaliseUsage(body.usage);
+      if (typeof body.model === 'string') this.responseModel = body.model;
+      this.complete = true;
+    } catch {
+      // Not JSON after all (an upstream error page): nothing to bill.
     }
     return null;
   }
