@@ -29,7 +29,7 @@ function warnAbout(config: RouterConfig, log: Logger): void {
 
 function pollEnvoy(pipeline: Pipeline, log: Logger): void {
   const routing = pipeline.config.routing;
-  if (routing.envoyAdminUrl !== null) pipeline.availability.pollEnvoy(routing.envoyAdminUrl, routing.healthPollMs, new Set(pipeline.config.deployments.keys()), log);
+  if (routing.envoyAdminUrl !== null) pipeline.availability.pollEnvoy(routing.envoyAdminUrl, routing.healthPollMs, pipeline.config.clusters, log);
 }
 
 export async function serve(configPath: string): Promise<void> {

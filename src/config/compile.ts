@@ -25,6 +25,8 @@ export interface Price {
 
 export interface Deployment {
   readonly name: string;
+  /** Its Envoy cluster: `cluster` in router.yaml, else its name. */
+  readonly cluster: string;
   readonly provider: string;
   readonly modelGroup: string;
   readonly providerModel: string;
@@ -191,6 +193,8 @@ export interface RouterConfig {
   readonly groups: ReadonlyMap<string, ModelGroup>;
   readonly virtualModels: ReadonlyMap<string, VirtualModel>;
   readonly deployments: ReadonlyMap<string, Deployment>;
+  /** The same, by Envoy cluster: what `xds.cluster_name` and the routing header name. */
+  readonly clusters: ReadonlyMap<string, Deployment>;
 }
 
 /** weighted-random's weights: explicit ones, else all by RPM limit, else all by TPM limit, else equal. */
@@ -276,6 +280,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
     const price = figures.price!;
     const deployment: Deployment = {
       name: d.name,
+      cluster: d.cluster ?? d.name,
       provider: d.provider,
       modelGroup: d.model_group,
       providerModel: d.provider_model,
@@ -435,5 +440,6 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
     groups,
     virtualModels,
     deployments,
+    clusters: new Map([...deployments.values()].map((d) => [d.cluster, d])),
   };
 }

@@ -8,7 +8,7 @@
  * Errors break routing, billing or credentials; warnings are settings production traffic suffers
  * from (a 15 s route timeout, a one-host cluster outlier detection never ejects).
  */
-import type { RouterConfig } from './compile.js';
+import type { Deployment, RouterConfig } from './compile.js';
 import { HOP_HEADERS, STREAM_HEADER, TRANSLATE_HEADER } from '../pipeline/upstream.js';
 import { list, obj, objects, type Found, type Obj, type YamlPath } from './yaml-walk.js';
 
@@ -33,6 +33,7 @@ const TYPE = {
 } as const;
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const FILTER_CONFIG = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
+const EXT_PROC_PER_ROUTE = `${EXT}filters.http.ext_proc.v3.ExtProcPerRoute`;
 
 /** What each attribute is for; the router reads all of them. */
 const RESPONSE_ATTRIBUTES: ReadonlyArray<readonly [string, string]> = [
@@ -60,6 +61,47 @@ const durationMs = (v: unknown): number | null => {
   const m = /^(\d+(?:\.\d+)?)s$/.exec(str(v) ?? '');
   return m === null ? null : Number(m[1]) * 1000;
 };
+
+/** A deployment as router.yaml names it, with its cluster when that has another name. */
+const named = (d: Deployment): string => (d.cluster === d.name ? `deployment "${d.name}"` : `deployment "${d.name}" (cluster "${d.cluster}")`);
+
+/**
+ * Whether the HTTP filter `name` runs for a route. `levels`: the route, its virtual host and the
+ * route table, most specific first, as Envoy reads them: the most specific `FilterConfig` turns the
+ * filter on or off (else the HCM's `disabled`), and the most specific `ExtProcPerRoute` (bare or in
+ * a `FilterConfig`) can switch an ext_proc filter off.
+ */
+function runsFor(name: string, levels: readonly Obj[], offByDefault: boolean): boolean {
+  let on: boolean | undefined;
+  let skipped: boolean | undefined;
+  for (const level of levels) {
+    const entry = obj(obj(level.typed_per_filter_config)[name]);
+    const perRoute = entry['@type'] === FILTER_CONFIG ? obj(entry.config) : entry;
+    if (entry['@type'] === FILTER_CONFIG) on ??= entry.disabled !== true;
+    if (perRoute['@type'] === EXT_PROC_PER_ROUTE) skipped ??= perRoute.disabled === true;
+  }
+  return (on ?? !offByDefault) && skipped !== true;
+}
+
+/** The clusters a route sends to when it names them itself (`cluster`, `weighted_clusters`). */
+const fixedClusters = (route: Obj): string[] => [
+  ...[str(route.cluster)].filter((c) => c !== undefined),
+  ...list(obj(route.weighted_clusters).clusters).flatMap((c) => [str(obj(c).name)].filter((n) => n !== undefined)),
+];
+
+/** The value a route's header matcher requires exactly, if it does. */
+const exactly = (h: Obj): string | undefined => (h.invert_match === true ? undefined : (str(obj(h.string_match).exact) ?? str(h.exact_match)));
+
+/** The router's HTTP filters of one connection manager, which the routes it does not serve must not run. */
+interface RouterFilters {
+  /** The ext_proc filter's name, and whether it is off unless a route turns it on. */
+  readonly extProc: string;
+  readonly extProcOff: boolean;
+  /** The header_mutation filters before it (llm-client-headers). */
+  readonly clientHeaders: readonly string[];
+  /** The router filter runs the router's upstream filters for every cluster that has none of its own. */
+  readonly upstreamFilters: boolean;
+}
 
 /** Envoy's request headers that steer it, standing for the x-envoy-* family a client must not send. */
 const STEERING_ENVOY_HEADERS = [ATTEMPT_COUNT, 'x-envoy-max-retries', 'x-envoy-retry-on', 'x-envoy-upstream-rq-timeout-ms'];
@@ -96,7 +138,7 @@ function stringMatches(m: Obj, value: string): boolean {
 class Checker {
   readonly problems: EnvoyProblem[] = [];
   private readonly clusters = new Map<string, Found>();
-  private readonly deployments: readonly string[];
+  private readonly deployments: readonly Deployment[];
   /** Objects already checked: YAML aliases make one object appear at several paths; report it once. */
   private readonly seen = new Set<object>();
 
@@ -104,7 +146,7 @@ class Checker {
     private readonly envoy: Obj,
     private readonly router: RouterConfig,
   ) {
-    this.deployments = [...router.deployments.keys()];
+    this.deployments = [...router.deployments.values()];
   }
 
   private error(path: YamlPath, message: string): void {
@@ -132,7 +174,7 @@ class Checker {
         served++;
         this.checkListener(listener);
         this.checkHttpFilters(hcm, at);
-        this.checkRoutes({ value: obj(hcm.value.route_config), path: [...hcm.path, 'route_config'] }, hcm.value.rds !== undefined);
+        this.checkRoutes({ value: obj(hcm.value.route_config), path: [...hcm.path, 'route_config'] }, hcm.value.rds !== undefined, routerFilters(list(hcm.value.http_filters).map(obj), at));
       }
     }
     if (served === 0) this.error(['static_resources', 'listeners'], 'no HTTP connection manager has an ext_proc filter: nothing asks the router where a request goes');
@@ -154,7 +196,6 @@ class Checker {
     const path = [...hcm.path, 'http_filters'];
     const ext: Found = { value: obj(filters[extProcAt]!.typed_config), path: [...path, extProcAt, 'typed_config'] };
     this.checkClientHeaders(filters.slice(0, extProcAt), path);
-    if (filters[extProcAt]!.disabled === true && hcm.value.rds === undefined) this.checkEnabledPerRoute(str(filters[extProcAt]!.name) ?? '', hcm, [...path, extProcAt]);
     this.checkRouterService(ext);
     const mode = obj(ext.value.processing_mode);
     const modePath = [...ext.path, 'processing_mode'];
@@ -204,15 +245,6 @@ class Checker {
     const { tagsHeader, tierHeader, preferenceHeader } = this.router.routing;
     const inputs = [tagsHeader, tierHeader, preferenceHeader, 'x-llm-router-debug'].filter(removed);
     if (inputs.length > 0) this.error(path, `a header_mutation before the ext_proc filter removes ${inputs.join(', ')}: the router never sees these client inputs`);
-  }
-
-  /** The router's filter, off by default (envoy.yaml), is turned on by a virtual host or route. */
-  private checkEnabledPerRoute(name: string, hcm: Found, path: YamlPath): void {
-    const enabled = [...objects(hcm.value.route_config)].some((f) => {
-      const config = obj(obj(f.value.typed_per_filter_config)[name]);
-      return config['@type'] === FILTER_CONFIG && config.disabled !== true;
-    });
-    if (!enabled) this.error(path, `disabled: true, and no virtual host or route turns ${name} on (typed_per_filter_config): the router is never asked`);
   }
 
   /** The cluster an ext_proc filter calls: defined, and its settings checked once. */
@@ -290,7 +322,7 @@ class Checker {
     }
   }
 
-  private checkRoutes(routeConfig: Found, rds: boolean): void {
+  private checkRoutes(routeConfig: Found, rds: boolean, filters: RouterFilters): void {
     if (rds) {
       this.warn(routeConfig.path, 'routes from RDS are not checked');
       return;
@@ -298,13 +330,82 @@ class Checker {
     let routed = 0;
     list(routeConfig.value.virtual_hosts).forEach((vh, v) => {
       const host: Found = { value: obj(vh), path: [...routeConfig.path, 'virtual_hosts', v] };
+      const served: boolean[] = [];
       list(host.value.routes).forEach((r, i) => {
         const route: Found = { value: obj(obj(r).route), path: [...host.path, 'routes', i, 'route'] };
         if (obj(r).route === undefined) return; // a redirect or a direct response
-        if (this.checkRoute(route, host)) routed++;
+        const llm = this.checkRoute(route, host);
+        if (llm) routed++;
+        // A route per deployment cluster, matched on the routing header naming it (a gateway's way), is the router's too.
+        const [only, ...more] = fixedClusters(route.value);
+        const keyed = more.length === 0 && list(obj(obj(r).match).headers).some((h) => obj(h).name === this.router.clusterHeader && exactly(obj(h)) === only);
+        served[i] = llm || keyed;
+        this.checkScope({ value: obj(r), path: [...host.path, 'routes', i] }, [obj(r), host.value, routeConfig.value], llm || keyed, filters);
       });
+      if (served.includes(true) && served.includes(false)) this.checkRoutedStayRouted(host, served);
     });
     if (routed === 0) this.error(routeConfig.path, `no route takes its cluster from the router (a MatcherClusterSpecifier reading ${this.router.clusterHeader}, or cluster_header)`);
+  }
+
+  /**
+   * The router's filters run on the routes that take their cluster from it (LLM routes), and on no
+   * other: a request there is not the router's to answer (it would get a 404, or a provider's
+   * credential on its way to the app's cluster), nor its headers the router's to change.
+   */
+  private checkScope(entry: Found, levels: readonly Obj[], llm: boolean, filters: RouterFilters): void {
+    const on = runsFor(filters.extProc, levels, filters.extProcOff);
+    if (llm) {
+      if (!on) this.error(entry.path, `${filters.extProc} is off for this route (typed_per_filter_config): the router is never asked where its requests go, and Envoy answers them 503`);
+      return;
+    }
+    const clusters = fixedClusters(obj(entry.value.route));
+    if (on) {
+      this.error(
+        entry.path,
+        `${filters.extProc} runs for this route, which does not take its cluster from the router: the router answers its requests 404, or routes them and Envoy sends them, with a provider's credential, to ${clusters.join(', ') || 'its cluster'}. Turn it off for the route (typed_per_filter_config: ExtProcPerRoute disabled: true; envoy.yaml: route app)`,
+      );
+      return;
+    }
+    const [route, host] = levels;
+    if (host!.include_request_attempt_count === true && !list(route!.request_headers_to_remove).includes(ATTEMPT_COUNT)) {
+      this.warn(entry.path, `its requests get ${ATTEMPT_COUNT}, which the virtual host adds for the router's routes (request_headers_to_remove: [${ATTEMPT_COUNT}])`);
+    }
+    const touching = filters.clientHeaders.filter((name) => runsFor(name, levels, false));
+    if (touching.length > 0) {
+      this.warn(entry.path, `${touching.join(', ')} also runs for this route, which the router does not serve: its clients' x-envoy-* and x-llm-* headers are removed (turn it off here: a FilterConfig with disabled: true)`);
+    }
+    if (!filters.upstreamFilters) return;
+    for (const name of clusters) {
+      const cluster = this.clusters.get(name);
+      if (cluster === undefined || obj(obj(cluster.value.typed_extension_protocol_options)[HTTP_OPTIONS]).http_filters !== undefined) continue;
+      this.warn(
+        cluster.path,
+        `cluster "${name}", of a route the router does not serve, runs the router filter's upstream_http_filters: its requests get ${this.router.clusterHeader} and its failed responses go to the router. Give it its own ${HTTP_OPTIONS} http_filters (envoy.yaml: cluster app)`,
+      );
+    }
+  }
+
+  /**
+   * A virtual host with the router's routes and others: a request the router routed is matched
+   * again (clear_route_cache) on a path it may have rewritten (Azure's /openai/deployments/…), so for
+   * each deployment the first route that takes any path with the routing header naming its cluster
+   * must be the router's.
+   */
+  private checkRoutedStayRouted(host: Found, served: readonly boolean[]): void {
+    const header = this.router.clusterHeader;
+    const names = (h: Obj, cluster: string): boolean => h.present_match === true || exactly(h) === cluster;
+    const takes = (match: Obj, cluster: string): boolean =>
+      (match.prefix === '/' || match.prefix === '') &&
+      Object.keys(match).every((k) => k === 'prefix' || k === 'headers') &&
+      list(match.headers).every((h) => obj(h).name === header && obj(h).invert_match !== true && names(obj(h), cluster));
+    const routes = list(host.value.routes).map((r) => obj(obj(r).match));
+    const lost = this.deployments.map((d) => ({ d, at: routes.findIndex((m) => takes(m, d.cluster)) })).filter(({ at }) => at < 0 || served[at] !== true);
+    if (lost.length === 0) return;
+    const { at } = lost[0]!;
+    this.error(
+      at < 0 ? [...host.path, 'routes'] : [...host.path, 'routes', at],
+      `a request the router routed to ${lost.map(({ d }) => named(d)).join(', ')} is matched again on the provider's path (Azure's /openai/deployments/…), which ${at < 0 ? 'no route of the router takes' : 'reaches this route, not the router\'s: with a provider\'s credential'}. Put a route that takes any path with ${header} before the others (envoy.yaml: route llm)`,
+    );
   }
 
   /** True when the route takes its cluster from the router. */
@@ -312,6 +413,9 @@ class Checker {
     const clusterHeader = str(route.value.cluster_header);
     const matchers = ofType({ value: obj(route.value.inline_cluster_specifier_plugin), path: [...route.path, 'inline_cluster_specifier_plugin'] }, TYPE.clusterMatcher);
     if (clusterHeader === undefined && matchers.length === 0) return false;
+    // One route action behind a YAML alias (envoy.yaml: llm and llm-requests) is checked once.
+    if (this.seen.has(route.value)) return true;
+    this.seen.add(route.value);
     if (route.value.timeout === undefined) {
       this.warn(route.path, 'no timeout: Envoy\'s 15 s default cuts long completions and streams; set timeout: 0s and bound silence with idle_timeout');
     }
@@ -360,22 +464,30 @@ class Checker {
       this.seen.add(map);
       const mapPath = [...node.path, 'exact_match_map', 'map'];
       for (const d of this.deployments) {
-        if (map[d] === undefined) this.error(mapPath, `deployment "${d}" of router.yaml is missing (matching ${header ?? 'its input'}): requests routed to it get Envoy's 503`);
+        if (map[d.cluster] === undefined) this.error(mapPath, `${named(d)} of router.yaml is missing (matching ${header ?? 'its input'}): requests routed to it get Envoy's 503`);
       }
       for (const [key, cluster] of actions) {
         if (cluster !== undefined && !this.clusters.has(cluster)) this.error([...mapPath, key], `names cluster "${cluster}", which is not defined`);
-        if (!this.router.deployments.has(key)) this.warn([...mapPath, key], `"${key}" is not a deployment of router.yaml`);
+        const d = this.router.clusters.get(key);
+        if (d === undefined) this.warn([...mapPath, key], `"${key}" is not the cluster of a deployment of router.yaml`);
+        // The router names a deployment by its cluster, and knows it again by the cluster Envoy reports.
+        else if (cluster !== undefined && cluster !== key) this.error([...mapPath, key], `sends ${named(d)} to cluster "${cluster}": the router would not know the deployment Envoy reports, and a fallback hop there would get no credential`);
       }
     }
     if (!inputs.has(this.router.clusterHeader)) this.error(matcher.path, `never reads ${this.router.clusterHeader}, the header the router writes its choice in`);
     return inputs.has(ATTEMPT_COUNT);
   }
 
-  private checkDeploymentCluster(deployment: string): void {
-    const cluster = this.clusters.get(deployment);
+  private checkDeploymentCluster(d: Deployment): void {
+    const cluster = this.clusters.get(d.cluster);
     if (cluster === undefined) {
-      this.error(['static_resources', 'clusters'], `no cluster named "${deployment}" (a deployment of router.yaml): requests routed to it get Envoy's 503`);
+      const of = d.cluster === d.name ? 'a deployment of router.yaml' : `deployment "${d.name}" of router.yaml`;
+      this.error(['static_resources', 'clusters'], `no cluster named "${d.cluster}" (${of}): requests routed to it get Envoy's 503`);
       return;
+    }
+    const own = obj(obj(cluster.value.typed_extension_protocol_options)[HTTP_OPTIONS]).http_filters;
+    if (own !== undefined && !ofType({ value: { own }, path: cluster.path }, TYPE.extProc).some((f) => filterRole(f.value) === 'hop')) {
+      this.error([...cluster.path, 'typed_extension_protocol_options'], `${named(d)}: its own http_filters replace the router filter's upstream_http_filters, without the router's hop filter: a fallback hop to it would carry the previous deployment's credential`);
     }
     const outlier = cluster.value.outlier_detection;
     const hosts = list(obj(cluster.value.load_assignment).endpoints).flatMap((e) => list(obj(e).lb_endpoints)).length;
@@ -385,6 +497,20 @@ class Checker {
     }
     if (cluster.value.health_checks === undefined) this.warn(cluster.path, 'no health_checks: a deployment that is down is only found out by the requests sent to it');
   }
+}
+
+/** The router's filters among `filters`, its ext_proc filter at `extProcAt`. */
+function routerFilters(filters: readonly Obj[], extProcAt: number): RouterFilters {
+  const router = filters.find((f) => obj(f.typed_config)['@type'] === TYPE.router);
+  return {
+    extProc: str(filters[extProcAt]!.name) ?? '',
+    extProcOff: filters[extProcAt]!.disabled === true,
+    clientHeaders: filters
+      .slice(0, extProcAt)
+      .filter((f) => obj(f.typed_config)['@type'] === TYPE.headerMutation)
+      .map((f) => str(f.name) ?? ''),
+    upstreamFilters: list(obj(router?.typed_config).upstream_http_filters).length > 0,
+  };
 }
 
 /** The problems of `envoy` (a parsed envoy.yaml, aliases resolved) for `router`; none when it fits. */

@@ -85,8 +85,14 @@ const aws = z.strictObject({
 
 const deployment = z
   .strictObject({
-  /** The Envoy cluster that serves this deployment; the router writes it into the routing header. */
-  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a valid Envoy cluster name: letters, digits, _ . -'),
+  /** Names it in the fallback plan header (routing/plan.ts), metrics and records; its cluster's name unless `cluster` is set. */
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be letters, digits, _ . - (it is the default cluster name and a token of the plan header)'),
+  /**
+   * The Envoy cluster that serves it, as a mesh or gateway names it (`outbound|443||api.openai.com`,
+   * `httproute/default/llm/rule/0`): the value of the routing and hop headers, and how the router
+   * knows the deployment from Envoy's `xds.cluster_name`. Any header-safe name.
+   */
+  cluster: z.string().regex(/^[\x21-\x7e]{1,1024}$/, 'must be an Envoy cluster name of printable characters without spaces (it travels in a header)').optional(),
   provider: z.enum(PROVIDER_NAMES),
   model_group: z.string().min(1),
   /** The model id the provider expects; the request's `model` is rewritten to it when they differ. */
@@ -457,10 +463,18 @@ export const routerConfigSchema = z
       groups.add(g.name);
     });
     const names = new Set<string>();
+    const clusters = new Map<string, string>();
     const used = new Set<string>();
     cfg.deployments.forEach((d, i) => {
       if (names.has(d.name)) ctx.addIssue({ code: 'custom', path: ['deployments', i, 'name'], message: `duplicate deployment "${d.name}"` });
       names.add(d.name);
+      // The router knows which deployment an attempt went to only by the cluster Envoy reports.
+      const cluster = d.cluster ?? d.name;
+      const sharing = clusters.get(cluster);
+      if (sharing !== undefined && sharing !== d.name) {
+        ctx.addIssue({ code: 'custom', path: ['deployments', i, d.cluster === undefined ? 'name' : 'cluster'], message: `cluster "${cluster}" already serves deployment "${sharing}": each deployment needs a cluster of its own` });
+      }
+      clusters.set(cluster, d.name);
       if (!groups.has(d.model_group)) {
         ctx.addIssue({ code: 'custom', path: ['deployments', i, 'model_group'], message: `unknown model group "${d.model_group}"` });
       }

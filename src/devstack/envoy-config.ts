@@ -1,9 +1,11 @@
 /**
  * Renders envoy/envoy.yaml for other ports and deployments. Tests run the shipped file with only
  * addresses changed, so what CI proves is the config users get: every deployment cluster is a copy
- * of the shipped first deployment cluster (outlier detection, health checks, circuit breakers).
+ * of the shipped first deployment cluster (outlier detection, health checks, circuit breakers), and
+ * the app's route and cluster stay beside them.
  */
 import { parse, stringify } from 'yaml';
+import { STREAM_HEADER } from '../pipeline/upstream.js';
 
 /** Where Envoy reaches a router process: a loopback port or a Unix domain socket. */
 export type RouterAddress = number | { readonly socket: string };
@@ -29,8 +31,15 @@ const endpointsFor = (addresses: readonly RouterAddress[]) => [{ lb_endpoints: a
 
 interface HttpConnectionManager {
   http_filters: Array<{ name: string; typed_config: { processing_mode?: Record<string, string>; response_attributes?: string[]; allow_mode_override?: boolean; upstream_http_filters?: unknown } }>;
-  route_config: { virtual_hosts: Array<{ routes: Array<{ match: Record<string, unknown>; route: Route }>; typed_per_filter_config?: Record<string, unknown> }> };
+  route_config: { virtual_hosts: Array<{ routes: RouteEntry[]; typed_per_filter_config?: Record<string, unknown> }> };
   internal_address_config?: unknown;
+}
+
+/** A route table entry; `route` is absent for a redirect or a direct response. */
+interface RouteEntry {
+  match: { headers?: Array<{ name: string }>; [key: string]: unknown };
+  route?: Route;
+  typed_per_filter_config?: Record<string, unknown>;
 }
 
 interface Route {
@@ -64,6 +73,8 @@ export interface RenderOptions {
   readonly internalClients?: boolean;
   /** Every ext_proc filter's message timeout and its upper bound (the benchmark's router under valgrind answers many times slower). */
   readonly messageTimeout?: string;
+  /** Where the app behind the routes that are not the router's (the shipped `app` cluster) listens; the shipped address otherwise. */
+  readonly appPort?: number;
 }
 
 /** Sets `key` to `value` wherever an object of the tree has it. */
@@ -121,15 +132,18 @@ export function renderEnvoyConfig(
   }
   if (options.messageTimeout !== undefined) for (const key of ['message_timeout', 'max_message_timeout']) setEverywhere(hcm, key, options.messageTimeout);
   if (options.internalClients === true) Object.assign(hcm, { use_remote_address: true, internal_address_config: { cidr_ranges: [{ address_prefix: '127.0.0.0', prefix_len: 8 }] } });
-  const routes = hcm.route_config.virtual_hosts.flatMap((vh) => vh.routes);
+  // The LLM routes take their cluster from the router; the others name theirs (the app's).
+  const all = hcm.route_config.virtual_hosts.flatMap((vh) => vh.routes);
+  const routes = all.filter((r): r is RouteEntry & { route: Route } => r.route?.inline_cluster_specifier_plugin !== undefined);
+  const appClusters = new Set(all.flatMap((r) => r.route?.cluster ?? []));
   for (const r of routes) listDeployments(r.route.inline_cluster_specifier_plugin, Object.keys(deployments));
   if (options.streamIdleTimeout !== undefined) {
-    const stream = routes.find((r) => r.match.headers !== undefined)!;
+    const stream = routes.find((r) => r.match.headers?.some((h) => h.name === STREAM_HEADER))!;
     stream.route.retry_policy = { ...stream.route.retry_policy, per_try_idle_timeout: options.streamIdleTimeout };
   }
   if (options.withoutRouterTo !== undefined) {
     hcm.http_filters = hcm.http_filters.filter((f) => f.name !== 'envoy.filters.http.ext_proc');
-    for (const vh of hcm.route_config.virtual_hosts) delete vh.typed_per_filter_config?.['envoy.filters.http.ext_proc'];
+    for (const scope of [...hcm.route_config.virtual_hosts, ...all]) delete scope.typed_per_filter_config?.['envoy.filters.http.ext_proc'];
     for (const f of hcm.http_filters) delete f.typed_config.upstream_http_filters;
     for (const r of routes) {
       delete r.route.inline_cluster_specifier_plugin;
@@ -139,7 +153,9 @@ export function renderEnvoyConfig(
   }
   const clusters = config.static_resources.clusters;
   const router = clusters.find((c) => c.name === ROUTER_CLUSTER);
-  const template = clusters.find((c) => c.name !== ROUTER_CLUSTER);
+  const template = clusters.find((c) => c.name !== ROUTER_CLUSTER && !appClusters.has(c.name));
+  const apps = clusters.filter((c) => appClusters.has(c.name));
+  if (options.appPort !== undefined) for (const app of apps) app.load_assignment.endpoints = endpointsFor([options.appPort]);
   if (router === undefined || template === undefined) throw new Error(`envoy.yaml must define the ${ROUTER_CLUSTER} cluster and at least one deployment cluster`);
   router.load_assignment.endpoints = endpointsFor(Array.isArray(ports.router) ? ports.router : [ports.router as RouterAddress]);
   if (options.routerMaxRequests !== undefined) {
@@ -153,6 +169,7 @@ export function renderEnvoyConfig(
       name,
       load_assignment: { cluster_name: name, endpoints: endpointsFor(hostPorts) },
     })),
+    ...apps,
   ];
   return stringify(config);
 }

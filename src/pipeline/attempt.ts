@@ -64,7 +64,7 @@ export class Hop implements StreamHandler {
 
   onRequestHeaders(headers: Headers, _endOfStream: boolean, attributes: Attributes): Outcome {
     const plan = parsePlan(headers[PLAN_HEADER], this.p.known);
-    const d = attributes.cluster === null ? undefined : this.p.known.get(attributes.cluster);
+    const d = attributes.cluster === null ? undefined : this.p.knownClusters.get(attributes.cluster);
     const attempt = attributes.attempt ?? 2;
     if (plan === null || d === undefined) return this.ignore();
     const requestId = clipped(headers['x-request-id'] ?? '');
@@ -77,7 +77,7 @@ export class Hop implements StreamHandler {
     const next = nextHop(plan, d.name, (name) => this.p.usable(name, now), lastFallbackReason(earlier));
     this.p.attempts.put(plan.id, { attempt, deployment: d.name, status: null, result: 'sent', next: next?.deployment ?? null, atMs: now });
     // Without the attempt count, Envoy's matcher reads x-llm-cluster for the next attempt (envoy.yaml).
-    const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, next?.deployment ?? d.name]];
+    const setHeaders: HeaderPair[] = [[this.p.config.clusterHeader, next === null ? d.cluster : this.p.known.get(next.deployment)!.cluster]];
     // The path, credential and headers of the cluster Envoy chose for this attempt (`xds.cluster_name`),
     // whatever an earlier attempt carried: every attempt shares one request header map.
     const own = attemptHeaders(d, plan.call);
@@ -152,7 +152,7 @@ export class FailedAttempt implements StreamHandler {
   private plan: Plan | null = null;
   private attempt = 1;
   private status = 0;
-  /** The cluster already named for the next attempt. */
+  /** The deployment whose cluster is already named for the next attempt. */
   private next: string | null = null;
   private atMs = 0;
   private finished = false;
@@ -169,7 +169,7 @@ export class FailedAttempt implements StreamHandler {
 
   onResponseHeaders(headers: Headers, endOfStream: boolean, attributes: Attributes): Outcome {
     const plan = parsePlan(attributes.plan ?? undefined, this.p.known);
-    const d = attributes.cluster === null ? undefined : this.p.known.get(attributes.cluster);
+    const d = attributes.cluster === null ? undefined : this.p.knownClusters.get(attributes.cluster);
     if (plan === null || d === undefined) {
       this.finished = true;
       return PASS;
@@ -178,7 +178,7 @@ export class FailedAttempt implements StreamHandler {
     this.deployment = d;
     this.plan = plan;
     this.attempt = attributes.attempt ?? 1;
-    this.next = attributes.nextCluster;
+    this.next = attributes.nextCluster === null ? null : (this.p.knownClusters.get(attributes.nextCluster)?.name ?? null);
     this.atMs = this.p.env.now();
     this.status = Number(headers[':status'] ?? 0);
     if (this.p.config.routing.providerLimitHeaders) this.recordProviderLimits(d, headers);

@@ -48,7 +48,7 @@ export class Availability {
   }
 
   /** Reads Envoy's health view every `intervalMs`; a failed read keeps the last view. */
-  pollEnvoy(adminUrl: string, intervalMs: number, deployments: ReadonlySet<string>, log: Logger): void {
+  pollEnvoy(adminUrl: string, intervalMs: number, clusters: ReadonlyMap<string, { readonly name: string }>, log: Logger): void {
     const url = new URL('/clusters?format=json', adminUrl).toString();
     let warned = false;
     let missingBefore: readonly string[] = [];
@@ -56,7 +56,7 @@ export class Availability {
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(Math.max(intervalMs, 500)) });
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const next = unhealthyDeployments(await res.json(), deployments);
+        const next = unhealthyDeployments(await res.json(), clusters);
         const changed = next.size !== this.unhealthyNow.size || [...next].some(([d, why]) => this.unhealthyNow.get(d) !== why);
         if (changed) log.info({ unhealthy: [...next.keys()] }, 'Envoy health view changed');
         // A config mistake, not an outage: said loudly, once each time the set of them changes.

@@ -253,7 +253,7 @@ export class Exchange implements StreamHandler {
       }
       this.countedBy = d.name;
       const client = { headers: this.headers, any: this.p.forwardable, planned: [d] };
-      const outcome = upstreamRequest(req, raw, d, this.p.config.clusterHeader, null, [d.name], client).outcome;
+      const outcome = upstreamRequest(req, raw, d, this.p.config.clusterHeader, null, [d.cluster], client).outcome;
       this.headers = NO_HEADERS;
       return outcome;
     } catch (err) {
@@ -291,7 +291,7 @@ export class Exchange implements StreamHandler {
       this.plan = { ...this.plan!, id: this.p.attempts.open() };
       this.countedTags = features.countedTags;
       this.holdings.holdLoad(d, this.startMs, estimatedTokens(features));
-      const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs));
+      const hops = plannedHops(this.plan!, HOP_HEADERS.length, (name) => this.p.usable(name, this.startMs)).map((name) => this.p.known.get(name)!.cluster);
       const planned = [d, ...this.plan!.hops.map((h) => this.p.known.get(h.deployment)!)];
       const client = { headers: this.headers, any: this.p.forwardable, planned };
       const upstream = upstreamRequest(req, raw, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);

@@ -56,6 +56,8 @@ export class Pipeline {
    * so a retry of a request planned before the reload still gets its own credential and model id.
    */
   readonly known: ReadonlyMap<string, Deployment>;
+  /** The same, by Envoy cluster (`xds.cluster_name`, the routing header). */
+  readonly knownClusters: ReadonlyMap<string, Deployment>;
   /** Every client header some deployment receives: what the header bounds count (upstream.ts). */
   readonly forwardable: HeaderAllowlist;
   /**
@@ -84,6 +86,7 @@ export class Pipeline {
     this.deciding = previous?.deciding ?? { count: 0 };
     this.availability = new Availability(config.routing, previous?.availability);
     this.known = previous === undefined ? config.deployments : new Map([...previous.known, ...config.deployments]);
+    this.knownClusters = previous === undefined ? config.clusters : new Map([...previous.knownClusters, ...config.clusters]);
     this.forwardable = unionOf([...config.deployments.values()].map((d) => d.forwardHeaders));
     this.createdSec = Math.floor(env.now() / 1000);
     this.modelNames = [...config.groups.keys(), ...config.virtualModels.keys()];

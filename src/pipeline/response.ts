@@ -79,7 +79,7 @@ export class ResponseSide {
     this.status = status;
     const now = this.p.env.now();
     this.ttfbMs = now - this.sent.startMs;
-    const served = attributes.cluster === null ? undefined : this.p.config.deployments.get(attributes.cluster);
+    const served = attributes.cluster === null ? undefined : this.p.config.clusters.get(attributes.cluster);
     if (served !== undefined && served !== this.served) {
       this.served = served;
       this.holdings.moveLoad(served, now);

@@ -36,7 +36,7 @@ export const PASS: Outcome = Object.freeze({ kind: 'continue', setHeaders: [], r
 export interface Attributes {
   /** `response.code`, with the first response message. */
   readonly status: number | null;
-  /** `xds.cluster_name`: the deployment this attempt went to (upstream filter), or the last one (response). */
+  /** `xds.cluster_name`: the cluster of the deployment this attempt went to (upstream filter), or of the last one (response). */
   readonly cluster: string | null;
   /** `upstream.request_attempt_count`: 1 for the first attempt. */
   readonly attempt: number | null;

@@ -153,13 +153,13 @@ export interface Upstream {
 
 /**
  * `plan`: the header value, or null for a request whose attempts the router does not follow (a
- * token count: its retries stay at `d`); `hops`: the deployments of attempts 2 to 4 as planned now
+ * token count: its retries stay at `d`); `hops`: the clusters of attempts 2 to 4 as planned now
  * (the last one repeats when the plan has fewer: Envoy then retries within that deployment).
  */
 export function upstreamRequest(req: ApiRequest, raw: Buffer, d: Deployment, clusterHeader: string, plan: string | null, hops: readonly string[], client: ClientHeaders): Upstream {
   const attempt = attemptHeaders(d, callOf(req.endpoint, req.stream));
-  const setHeaders: HeaderPair[] = [[clusterHeader, d.name], ...(plan === null ? [] : [[PLAN_HEADER, plan] as const]), ...attempt.set];
-  HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.name]));
+  const setHeaders: HeaderPair[] = [[clusterHeader, d.cluster], ...(plan === null ? [] : [[PLAN_HEADER, plan] as const]), ...attempt.set];
+  HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.cluster]));
   if (req.stream) setHeaders.push([STREAM_HEADER, '1']);
   const rewrite = bufferedBody(req, raw, d);
   // A deployment that does not take the buffered body as it is gets its own from the attempt filter.

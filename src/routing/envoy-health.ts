@@ -2,7 +2,7 @@
  * Envoy's view of deployment health, read from its admin API (`GET /clusters?format=json`): a
  * deployment is unhealthy while none of its hosts is usable — each is ejected by outlier detection,
  * failing active health checks, or marked unhealthy by its discovery service — and when Envoy has
- * no cluster of its name at all (router.yaml and envoy.yaml out of step: Envoy would answer 503).
+ * no cluster of the name router.yaml gives it at all (the two files out of step: Envoy would answer 503).
  */
 
 interface HostStatus {
@@ -27,20 +27,21 @@ const usable = (h: HostStatus): boolean => {
 };
 
 export const NOT_SERVING = 'ejected or failing health checks in Envoy';
-export const NO_CLUSTER = 'Envoy has no cluster of this name (see llm-router check-envoy)';
+export const NO_CLUSTER = 'Envoy has no cluster of the name router.yaml gives it (see llm-router check-envoy)';
 
-/** The deployments (of those named) Envoy cannot serve, each with why. */
-export function unhealthyDeployments(doc: unknown, deployments: ReadonlySet<string>): Map<string, string> {
+/** The deployments Envoy cannot serve, by name, each with why; `clusters`: each deployment by its cluster's name. */
+export function unhealthyDeployments(doc: unknown, clusters: ReadonlyMap<string, { readonly name: string }>): Map<string, string> {
   const statuses = (doc as ClustersDocument | null)?.cluster_statuses;
   const out = new Map<string, string>();
   if (statuses === undefined) return out;
   const known = new Set<string>();
   for (const c of statuses) {
-    if (c.name === undefined || !deployments.has(c.name)) continue;
-    known.add(c.name);
+    const d = c.name === undefined ? undefined : clusters.get(c.name);
+    if (d === undefined) continue;
+    known.add(d.name);
     const hosts = c.host_statuses ?? [];
-    if (hosts.length > 0 && !hosts.some(usable)) out.set(c.name, NOT_SERVING);
+    if (hosts.length > 0 && !hosts.some(usable)) out.set(d.name, NOT_SERVING);
   }
-  for (const d of deployments) if (!known.has(d)) out.set(d, NO_CLUSTER);
+  for (const d of clusters.values()) if (!known.has(d.name)) out.set(d.name, NO_CLUSTER);
   return out;
 }

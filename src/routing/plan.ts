@@ -52,7 +52,11 @@ const CALL_TOKENS: ReadonlyMap<string, Call> = new Map([
 /** A body in Anthropic's Messages format. */
 const API_TOKEN = '#anthropic';
 
-/** `@id #call #api primary hop hop:pw …` — deployment names are cluster names, which have no spaces, colons or `#`. */
+/**
+ * `@id #call #api primary hop hop:pw …` — deployment names (schema.ts), which have no spaces, colons
+ * or `#`. Their clusters, whose names a mesh makes (`outbound|443||api.openai.com`), travel only in
+ * the routing and hop headers.
+ */
 export function formatPlan(plan: Plan): string {
   let out = plan.id === undefined ? '' : `@${plan.id} `;
   if (plan.call !== 'chat') out += `#${plan.call} `;

@@ -25,6 +25,8 @@ const MOCK_FORMATS: readonly MockFormat[] = ['openai', 'azure-openai', 'anthropi
 
 export interface StackDeployment {
   readonly name: string;
+  /** Its Envoy cluster's name, as a mesh or gateway makes it (router.yaml `cluster`); the deployment's name by default. */
+  readonly cluster?: string;
   readonly group: string;
   readonly weight?: number;
   readonly providerModel?: string;
@@ -65,6 +67,8 @@ export interface StackOptions {
   readonly routerMaxRequests?: number;
   /** Envoy deems loopback clients internal, and honours their x-envoy-* headers (devstack/envoy-config.ts). */
   readonly internalClients?: boolean;
+  /** Where the app behind envoy.yaml's non-LLM route listens (its `app` cluster). */
+  readonly appPort?: number;
 }
 
 /** A line of envoy.yaml's access log. */
@@ -178,6 +182,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
         virtual_models: options.virtualModels ?? [],
         deployments: options.deployments.map((d) => ({
           name: d.name,
+          ...(d.cluster === undefined ? {} : { cluster: d.cluster }),
           provider: 'openai',
           model_group: d.group,
           provider_model: d.providerModel ?? `${d.group}-provider`,
@@ -210,12 +215,14 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       fetch(`${routerAdmins[replica]!}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${adminToken}` } });
 
     const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
-    const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [name, hosts.map((h) => h.port)]));
+    const clusterOf = new Map(options.deployments.map((d) => [d.name, d.cluster ?? d.name]));
+    const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [clusterOf.get(name)!, hosts.map((h) => h.port)]));
     const envoyFile = join(dir, 'envoy.yaml');
     await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, {
         ...(options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }),
         ...(options.routerMaxRequests === undefined ? {} : { routerMaxRequests: options.routerMaxRequests }),
         ...(options.internalClients === undefined ? {} : { internalClients: options.internalClients }),
+        ...(options.appPort === undefined ? {} : { appPort: options.appPort }),
       }));
     // Every stack's pair passes check-envoy, as files and (below) as Envoy runs it: the checker holds
     // for each configuration the suite runs.
@@ -232,7 +239,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     children.push(envoy);
     const envoyAdmin = `http://127.0.0.1:${admin}`;
     await waitUntil(() => httpOk(`${envoyAdmin}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
-    await waitUntil(() => clustersHealthy(envoyAdmin, Object.keys(mocks)), 30_000, () => `clusters not healthy:\n${envoy.output()}`, envoy);
+    await waitUntil(() => clustersHealthy(envoyAdmin, Object.keys(hostPorts)), 30_000, () => `clusters not healthy:\n${envoy.output()}`, envoy);
     // Every router has read that health view too: a first poll that saw a health check fail under
     // load would otherwise keep a deployment out of fallback plans until the next one.
     await waitUntil(() => routersSeeHealthy(routerAdmins, adminToken, Object.keys(mocks)), 30_000, () => 'the routers still see a deployment unhealthy', envoy);

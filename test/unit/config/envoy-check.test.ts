@@ -25,6 +25,8 @@ const routerFilterOf = (e: any) => filterOf(e, 'envoy.filters.http.router').type
 const clientHeadersOf = (e: any) => filterOf(e, 'llm-client-headers').typed_config.mutations;
 const clusterOf = (e: any, name: string) => e.static_resources.clusters.find((c: any) => c.name === name);
 /** The map every cluster matcher shares (a YAML alias in envoy.yaml). */
+const llmRoutesOf = (e: any) => routesOf(e).routes.filter((r: any) => r.route.inline_cluster_specifier_plugin !== undefined);
+const appRouteOf = (e: any) => routesOf(e).routes.find((r: any) => r.name === 'app');
 const deploymentMapOf = (e: any) => routesOf(e).routes[0].route.inline_cluster_specifier_plugin.extension.typed_config.cluster_matcher.on_no_match.matcher.matcher_tree.exact_match_map.map;
 
 /** The example router.yaml after `edit`. */
@@ -61,7 +63,7 @@ describe('check-envoy', () => {
       deploymentMapOf(e)['old-deployment'] = { action: { name: 'cluster', typed_config: { cluster: 'openai-gpt-4o-mini' } } };
     });
     expect(problems).toContainEqual(expect.stringMatching(/^error: .*map\.openai-gpt-4o: names cluster "openai-gpt-4o", which is not defined/));
-    expect(problems).toContainEqual(expect.stringMatching(/^warning: .*map\.old-deployment: "old-deployment" is not a deployment of router\.yaml/));
+    expect(problems).toContainEqual(expect.stringMatching(/^warning: .*map\.old-deployment: "old-deployment" is not the cluster of a deployment of router\.yaml/));
   });
 
   it('a router.yaml cluster_header the matcher does not read', () => {
@@ -86,17 +88,22 @@ describe('check-envoy', () => {
 
   it('no route takes its cluster from the router', () => {
     const problems = problemsAfter((e) => {
-      for (const r of routesOf(e).routes) {
+      for (const r of llmRoutesOf(e)) {
         delete r.route.inline_cluster_specifier_plugin;
         r.route.cluster = 'openai-gpt-4o';
       }
     });
-    expect(problems).toEqual([expect.stringMatching(/^error: .*route_config: no route takes its cluster from the router/)]);
+    expect(problems).toEqual([
+      expect.stringMatching(/^error: .*routes\.0: envoy\.filters\.http\.ext_proc runs for this route, which does not take its cluster from the router: .*to openai-gpt-4o/),
+      expect.stringMatching(/^error: .*routes\.1: envoy\.filters\.http\.ext_proc runs for this route/),
+      expect.stringMatching(/^error: .*routes\.2: envoy\.filters\.http\.ext_proc runs for this route/),
+      expect.stringMatching(/^error: .*route_config: no route takes its cluster from the router/),
+    ]);
   });
 
   it('cluster_header routing: works for the first attempt only, which it says; a wrong header is an error', () => {
     const problems = problemsAfter((e) => {
-      for (const r of routesOf(e).routes) {
+      for (const r of llmRoutesOf(e)) {
         delete r.route.inline_cluster_specifier_plugin;
         r.route.cluster_header = 'x-cluster';
       }
@@ -202,10 +209,96 @@ describe('check-envoy', () => {
     ).toEqual([expect.stringMatching(/^error: .*http_filters: a header_mutation before the ext_proc filter removes x-llm-tags, x-llm-tier, x-llm-route-preference, x-llm-router-debug: the router never sees/)]);
   });
 
-  it("the router's filter off by default and turned on nowhere", () => {
+  it("the router's filter off by default and turned on for no LLM route, or turned off for one", () => {
+    const off = /: envoy\.filters\.http\.ext_proc is off for this route \(typed_per_filter_config\): the router is never asked/;
     expect(problemsAfter((e) => delete routesOf(e).typed_per_filter_config)).toEqual([
-      expect.stringMatching(/^error: .*http_filters\.1: disabled: true, and no virtual host or route turns envoy\.filters\.http\.ext_proc on/),
+      expect.stringMatching(new RegExp(`^error: .*routes\\.0${off.source}`)),
+      expect.stringMatching(new RegExp(`^error: .*routes\\.1${off.source}`)),
+      expect.stringMatching(new RegExp(`^error: .*routes\\.2${off.source}`)),
     ]);
+    const perRoute = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute', disabled: true };
+    expect(problemsAfter((e) => (llmRoutesOf(e)[1].typed_per_filter_config = { 'envoy.filters.http.ext_proc': perRoute }))).toEqual([
+      expect.stringMatching(new RegExp(`^error: .*routes\\.1${off.source}`)),
+    ]);
+    // Turned on by the route itself instead of its virtual host.
+    expect(
+      problemsAfter((e) => {
+        const on = routesOf(e).typed_per_filter_config;
+        delete routesOf(e).typed_per_filter_config;
+        for (const r of llmRoutesOf(e)) r.typed_per_filter_config = on;
+        delete appRouteOf(e).typed_per_filter_config['envoy.filters.http.ext_proc'];
+      }),
+    ).toEqual([]);
+  });
+
+  it('the routes the router does not serve: its filters off for them, their clusters without its upstream filters', () => {
+    expect(problemsAfter((e) => delete appRouteOf(e).typed_per_filter_config['envoy.filters.http.ext_proc'])).toEqual([
+      expect.stringMatching(/^error: .*routes\.3: envoy\.filters\.http\.ext_proc runs for this route, which does not take its cluster from the router: the router answers its requests 404, or .* to app\. Turn it off/),
+    ]);
+    expect(
+      problemsAfter((e) => {
+        delete appRouteOf(e).typed_per_filter_config['llm-client-headers'];
+        delete appRouteOf(e).request_headers_to_remove;
+        delete clusterOf(e, 'app').typed_extension_protocol_options;
+      }),
+    ).toEqual([
+      expect.stringMatching(/^warning: .*routes\.3: its requests get x-envoy-attempt-count, which the virtual host adds for the router's routes/),
+      expect.stringMatching(/^warning: .*routes\.3: llm-client-headers also runs for this route, which the router does not serve/),
+      expect.stringMatching(/^warning: static_resources\.clusters\.6: cluster "app", of a route the router does not serve, runs the router filter's upstream_http_filters/),
+    ]);
+  });
+
+  it("a routed request matched again on the provider's path must find the router's routes first", () => {
+    const reaches = /a request the router routed to deployment "openai-gpt-4o-mini", .* is matched again on the provider's path \(Azure's \/openai\/deployments\/…\), which reaches this route, not the router's/;
+    // The app's catch-all before the route that takes any path with the routing header.
+    expect(problemsAfter((e) => routesOf(e).routes.push(routesOf(e).routes.splice(1, 1)[0]))).toEqual([expect.stringMatching(new RegExp(`^error: .*virtual_hosts\\.0\\.routes\\.2: ${reaches.source}`))]);
+    // LLM routes on the client's path only.
+    expect(problemsAfter((e) => (llmRoutesOf(e)[1].match = { prefix: '/v1/' }))).toEqual([expect.stringMatching(new RegExp(`^error: .*virtual_hosts\\.0\\.routes\\.3: ${reaches.source}`))]);
+    // A gateway's way: a route per deployment, matched on the routing header's value, the router's filter on.
+    expect(
+      problemsAfter((e) => {
+        const perDeployment = [...router.deployments.values()].map((d) => ({ match: { prefix: '/', headers: [{ name: 'x-llm-cluster', string_match: { exact: d.cluster } }] }, route: { ...llmRoutesOf(e)[1].route, cluster: d.cluster, inline_cluster_specifier_plugin: undefined } }));
+        routesOf(e).routes.splice(1, 1, ...perDeployment.map((r) => JSON.parse(JSON.stringify(r))));
+      }).filter((p) => p.startsWith('error')),
+    ).toEqual([]);
+  });
+
+  it('deployments on clusters a mesh or gateway named: found by their cluster, each matcher entry sending to its own', () => {
+    const MESH: Record<string, string> = { 'openai-gpt-4o': 'outbound|443||api.openai.com', 'anthropic-claude-sonnet': 'httproute/default/llm/rule/0' };
+    const config = routerWith((r) => r.deployments.forEach((d: any) => MESH[d.name] !== undefined && (d.cluster = MESH[d.name])));
+    /** envoy.yaml with the clusters (and their matcher entries) renamed as the mesh names them. */
+    const meshed = (e: any) => {
+      for (const c of e.static_resources.clusters) if (MESH[c.name] !== undefined) c.name = c.load_assignment.cluster_name = MESH[c.name];
+      const map = deploymentMapOf(e);
+      for (const [from, to] of Object.entries(MESH)) {
+        map[to] = { action: { ...map[from].action, typed_config: { ...map[from].action.typed_config, cluster: to } } };
+        delete map[from];
+      }
+    };
+    expect(problemsAfter(meshed, config)).toEqual([]);
+    // The shipped envoy.yaml, whose clusters have the deployments' names.
+    expect(problemsAfter(() => {}, config).filter((p) => p.startsWith('error'))).toEqual([
+      expect.stringMatching(/^error: .*exact_match_map\.map: deployment "openai-gpt-4o" \(cluster "outbound\|443\|\|api\.openai\.com"\) of router\.yaml is missing/),
+      expect.stringMatching(/^error: .*exact_match_map\.map: deployment "anthropic-claude-sonnet" \(cluster "httproute\/default\/llm\/rule\/0"\) of router\.yaml is missing/),
+      expect.stringMatching(/^error: static_resources\.clusters: no cluster named "outbound\|443\|\|api\.openai\.com" \(deployment "openai-gpt-4o" of router\.yaml\)/),
+      expect.stringMatching(/^error: static_resources\.clusters: no cluster named "httproute\/default\/llm\/rule\/0" \(deployment "anthropic-claude-sonnet" of router\.yaml\)/),
+    ]);
+    // An entry keyed by the deployment's cluster that sends elsewhere.
+    expect(
+      problemsAfter((e) => {
+        meshed(e);
+        deploymentMapOf(e)['outbound|443||api.openai.com'].action.typed_config.cluster = 'openai-gpt-4o-mini';
+      }, config),
+    ).toEqual([expect.stringMatching(/^error: .*map\.outbound\|443\|\|api\.openai\.com: sends deployment "openai-gpt-4o" \(cluster "outbound\|443\|\|api\.openai\.com"\) to cluster "openai-gpt-4o-mini": the router would not know the deployment/)]);
+  });
+
+  it("a deployment cluster whose own upstream filters replace the router's", () => {
+    expect(
+      problemsAfter((e) => {
+        const own = clusterOf(e, 'app').typed_extension_protocol_options;
+        clusterOf(e, 'openai-gpt-4o').typed_extension_protocol_options = own;
+      }),
+    ).toEqual([expect.stringMatching(/^error: static_resources\.clusters\.3\.typed_extension_protocol_options: deployment "openai-gpt-4o": its own http_filters replace the router filter's upstream_http_filters, without the router's hop filter/)]);
   });
 
   it('clusters: the router\'s without HTTP/2 or with default circuit breakers; a one-host deployment outlier detection never ejects', () => {

@@ -113,6 +113,19 @@ describe('router.yaml', () => {
     expect(problems('model_groups:\n  - name: a\n   bad: [\n')[0]).toMatch(/^3:\(yaml\): /);
   });
 
+  it("a deployment's cluster: a mesh's or gateway's name, its own by default; one deployment per cluster", () => {
+    const c = parseConfig(ROUTER_YAML.replace('  - name: mini-b\n', '  - name: mini-b\n    cluster: "outbound|443||mini.example.com"\n'), 'router.yaml', {});
+    expect(c.deployments.get('mini-b')!.cluster).toBe('outbound|443||mini.example.com');
+    expect(c.clusters.get('outbound|443||mini.example.com')!.name).toBe('mini-b');
+    expect([c.deployments.get('mini-a')!.cluster, c.clusters.has('mini-b')]).toEqual(['mini-a', false]);
+    expect(problems(ROUTER_YAML.replace('  - name: mini-b\n', '  - name: mini-b\n    cluster: mini-a\n'))).toEqual([
+      '15:deployments[1].cluster: cluster "mini-a" already serves deployment "mini-a": each deployment needs a cluster of its own',
+    ]);
+    expect(problems(ROUTER_YAML.replace('  - name: mini-b\n', '  - name: mini-b\n    cluster: "two words"\n'))).toEqual([
+      expect.stringMatching(/^15:deployments\[1\]\.cluster: must be an Envoy cluster name of printable characters without spaces/),
+    ]);
+  });
+
   it('the bundled example is valid', () => {
     const out = execFileSync(process.execPath, ['dist/main.js', 'validate', 'examples/router.yaml'], { encoding: 'utf8' });
     expect(out).toContain('examples/router.yaml: OK (4 model groups, 5 deployments)');

@@ -183,18 +183,21 @@ describe('provider signals', () => {
       cluster_statuses: [
         { name: 'a', host_statuses: [{ health_status: { eds_health_status: 'HEALTHY', failed_outlier_check: true } }] },
         { name: 'b', host_statuses: [{ health_status: { failed_active_health_check: true } }, { health_status: { eds_health_status: 'HEALTHY' } }] },
-        { name: 'c', host_statuses: [{ health_status: { eds_health_status: 'UNHEALTHY' } }] },
+        // Deployment c's cluster as a mesh names it.
+        { name: 'outbound|443||c.example.com', host_statuses: [{ health_status: { eds_health_status: 'UNHEALTHY' } }] },
+        { name: 'c', host_statuses: [{ health_status: { eds_health_status: 'HEALTHY' } }] },
         // Not checked yet: Envoy marks it failing until its first health check.
         { name: 'd', host_statuses: [{ health_status: { eds_health_status: 'HEALTHY', failed_active_health_check: true, pending_active_hc: true } }] },
         { name: 'llm_router', host_statuses: [{ health_status: { failed_outlier_check: true } }] },
       ],
     };
-    expect([...unhealthyDeployments(doc, new Set(['a', 'b', 'c', 'd', 'e']))].sort()).toEqual([
+    const clusters = new Map(['a', 'b', 'outbound|443||c.example.com', 'd', 'e'].map((cluster) => [cluster, { name: cluster.startsWith('outbound') ? 'c' : cluster }]));
+    expect([...unhealthyDeployments(doc, clusters)].sort()).toEqual([
       ['a', NOT_SERVING],
       ['c', NOT_SERVING],
       ['e', NO_CLUSTER],
     ]);
     // Nothing read (yet): nothing known to avoid.
-    expect(unhealthyDeployments(null, new Set(['a'])).size).toBe(0);
+    expect(unhealthyDeployments(null, new Map([['a', { name: 'a' }]])).size).toBe(0);
   });
 });
