@@ -35,7 +35,7 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- define "llm-router.config" -}}
 {{- $config := deepCopy .Values.config -}}
 {{- $server := dig "server" dict $config -}}
-{{- $admin := merge (dict "address" "0.0.0.0" "port" .Values.ports.admin) (dig "admin" dict $server) -}}
+{{- $admin := dig "admin" dict $server -}}
 {{- $_ := set $admin "address" "0.0.0.0" -}}
 {{- $_ := set $admin "port" .Values.ports.admin -}}
 {{- if .Values.adminToken.secretName -}}{{- $_ := set $admin "token_env" "LLM_ROUTER_ADMIN_TOKEN" -}}{{- end -}}
