@@ -3,6 +3,7 @@
 // tools from the Go module proxy into .tools/go/ and takes the Kubernetes API's JSON schemas from
 // PyPI's kubernetes-validate package (the schemas' usual home is out of reach from CI).
 //
+// - package-lock.json: `npm ci` accepts it on Linux, macOS and Windows (a dry run per platform).
 // - docker-compose.yml, loaded as `docker compose config` loads it (compose-go): one image built
 //   once, no npm at start, every bind mount read-only, every `service_healthy` dependency on a
 //   service with a healthcheck, the router's config keeping its state in the compose Redis.
@@ -127,6 +128,20 @@ function checkCompose(composeConfig) {
   check("the router's config keeps its state in the compose file's Redis", state?.kind === 'redis' && services.redis !== undefined);
 }
 
+/** `npm ci` accepts the committed lock file on each platform buf ships a binary for, and picks that binary. */
+function checkLockFile() {
+  const tmp = mkdtempSync(join(tmpdir(), 'llmr-lock-'));
+  try {
+    for (const f of ['package.json', 'package-lock.json']) writeFileSync(join(tmp, f), readFileSync(join(ROOT, f)));
+    for (const [os, cpu, buf] of [['linux', 'x64', 'linux-x64'], ['linux', 'arm64', 'linux-aarch64'], ['darwin', 'arm64', 'darwin-arm64'], ['win32', 'x64', 'win32-x64']]) {
+      const r = run('npm', ['ci', '--dry-run', '--no-audit', '--no-fund', `--os=${os}`, `--cpu=${cpu}`], { cwd: tmp });
+      check(`npm ci accepts package-lock.json on ${os}-${cpu} and installs @bufbuild/buf-${buf}`, r.ok && r.out.includes(`@bufbuild/buf-${buf} `), r.out.slice(-2000) + r.err);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** `helm template` of the chart with `values` ('' for the defaults), as YAML documents. */
 function render(helm, values, kubeVersion) {
   const r = run(helm, ['template', 'llm-router', CHART, '--namespace', 'llm-router', '--kube-version', kubeVersion, ...(values === '' ? [] : ['-f', values])]);
@@ -175,6 +190,7 @@ function checkChart(helm, kubeconform, podSecurity, schemaDir) {
 
 const composeConfig = localTool('compose-config');
 const podSecurity = localTool('pod-security');
+checkLockFile();
 checkCompose(composeConfig);
 checkChart(goTool('helm'), goTool('kubeconform'), podSecurity, schemas());
 console.log(`deploy-check: ${passed} passed, ${failed} failed`);
