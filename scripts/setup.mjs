@@ -33,9 +33,9 @@ function onPath(name) {
 function ensureNodeModules() {
   const lock = join(ROOT, 'node_modules', '.package-lock.json');
   if (existsSync(lock)) return;
-  // `npm install`, not `npm ci`: npm 11 leaves other platforms' optional packages (buf's binaries)
-  // out of the lock file and then `npm ci` refuses it as out of sync. `install` still follows the lock.
-  run('npm', ['install', '--no-audit', '--no-fund']);
+  // `npm ci`: exactly the lock file, as the container image installs it. The lock must list every
+  // platform's optional buf binary (an `npm install` that drops them makes `npm ci` refuse it).
+  run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
 function ensureEnvoy() {

@@ -6,6 +6,7 @@
  *   check-envoy -c router.yaml [F]  check an envoy.yaml (or, with --admin URL, a running Envoy) against router.yaml
  *   mock-provider -c mock.yaml      run mock OpenAI-compatible providers
  *   demo                            Envoy + router + mock providers with the bundled example config
+ *   schema                          router.yaml's JSON Schema (router.schema.json is its output)
  */
 import { parseArgs } from 'node:util';
 import { checkEnvoyAdmin, checkEnvoyFile, ConfigError, formatProblem, loadConfig } from './config/load.js';
@@ -22,7 +23,8 @@ const USAGE = `usage: llm-router <command> [options]
                           deployment clusters and matcher entries, ext_proc settings, retries;
                           exit 1 if it has an error (warnings alone exit 0)
   mock-provider -c FILE   run the mock providers listed in FILE
-  demo                    run Envoy, the router and mock providers with the bundled example`;
+  demo                    run Envoy, the router and mock providers with the bundled example
+  schema                  print router.yaml's JSON Schema (for editors and CI)`;
 
 async function validate(files: string[]): Promise<number> {
   if (files.length === 0) {
@@ -80,6 +82,11 @@ async function main(argv: string[]): Promise<number | null> {
       if (values.config === undefined) break;
       await mockProvider(values.config);
       return null;
+    case 'schema': {
+      const { routerJsonSchema } = await import('./config/json-schema.js');
+      console.log(JSON.stringify(routerJsonSchema(), null, 2));
+      return 0;
+    }
     case 'demo': {
       const { runDemo } = await import('./devstack/demo.js');
       await runDemo();
