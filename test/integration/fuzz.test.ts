@@ -3,8 +3,11 @@
  * malformed and hostile bodies, headers, keys, paths and methods — against deployments whose mock
  * providers answer, stream, cut streams, send malformed events, refuse with 429, fail with 500 or
  * refuse content. Every answer must be one the gateway documents, in OpenAI's error format when it
- * is an error; afterwards nothing is left counted or reserved, and the router is alive and no bigger.
+ * is an error; a path outside the LLM routes reaches the app that shares the gateway, untouched;
+ * afterwards nothing is left counted or reserved, and the router is alive and no bigger.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rssMb } from '../../bench/targets.js';
@@ -158,8 +161,19 @@ async function send(url: string, s: Spec): Promise<Outcome> {
   return { spec: s, status: res.status, body, contentType: res.headers.get('content-type') ?? '' };
 }
 
+/** The app's answer to every request: the gateway must pass it on as it is. */
+const APP_ANSWER = 'the app answered';
+/** The paths envoy.yaml's `llm-requests` route takes (Envoy normalises the path first); any other is the app's. */
+const LLM_PATH = /^(\/v1\/.*|\/chat\/completions|\/completions|\/embeddings)$/;
+const isLlmPath = (path: string): boolean => LLM_PATH.test(new URL(path, 'http://gateway').pathname);
+
 /** What is wrong with one answer, or null. */
 function problemWith(o: Outcome): string | null {
+  // The app's: a path outside the LLM routes, unless the request names a cluster (then the router
+  // refuses it: envoy.yaml) or is over Envoy's header limits (refused before any route).
+  const forApp = !isLlmPath(o.spec.path) && !Object.keys(o.spec.headers).some((h) => h.toLowerCase() === 'x-llm-cluster');
+  if (o.body === APP_ANSWER) return forApp && o.status === 404 ? null : 'a request for the router reached the app';
+  if (forApp && o.status !== 431) return `a request for the app got ${o.status} ${o.body.slice(0, 80)}, not the app's answer`;
   if (!DOCUMENTED_STATUSES.has(o.status)) return `undocumented status ${o.status}`;
   if (o.status === 200) {
     if (o.body.startsWith('<cut:')) return o.spec.model === 'fz-cut' ? null : `stream cut on ${o.spec.model}`;
@@ -211,8 +225,14 @@ function sseProblem(body: string): string | null {
 }
 
 let stack: Stack;
+let app: Server;
 
 beforeAll(async () => {
+  app = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(404, { 'content-type': 'text/plain' }).end(APP_ANSWER));
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   const d = (name: string, group: string, behaviour = {}, extra = {}) => ({ name, group, behaviour, extra });
   stack = await startStack({
     deployments: [
@@ -243,11 +263,13 @@ beforeAll(async () => {
     },
     routerEnv: { FZ_KEY_FULL: KEYS.full, FZ_KEY_FREE: KEYS.free, FZ_KEY_BUDGET: KEYS.budget },
     streamIdleTimeout: '2s',
+    appPort: (app.address() as AddressInfo).port,
   });
 }, 60_000);
 
 afterAll(async () => {
   await stack?.stop();
+  await new Promise((resolve) => app?.close(resolve));
 });
 
 describe('black-box fuzzing through Envoy', () => {
