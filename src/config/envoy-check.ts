@@ -1,9 +1,9 @@
 /**
- * Checks an envoy.yaml against the router.yaml it serves: what the router relies on Envoy for (README,
- * "Plugging the router into your Envoy"). Envoy's own `--mode validate` proves a config is well
- * formed; this proves it fits the router — every deployment has its cluster and its matcher entries,
- * the ext_proc filters send what the router reads, retries can leave the first deployment — so a
- * deployment added to one file and not the other is found before traffic finds it.
+ * Checks an envoy.yaml against the router.yaml it serves: what the router relies on Envoy for
+ * (docs/operations.md, "Plugging the router into your Envoy"). Envoy's own `--mode validate` proves a
+ * config is well formed; this proves it fits the router — every deployment has its cluster and its
+ * matcher entries, the ext_proc filters send what the router reads, retries can leave the first
+ * deployment — so a deployment added to one file and not the other is found before traffic finds it.
  *
  * Errors break routing, billing or credentials; warnings are settings production traffic suffers
  * from (a 15 s route timeout, a one-host cluster outlier detection never ejects).

@@ -22,7 +22,7 @@ const KEYS = { full: 'sk-fz-full', free: 'sk-fz-free', budget: 'sk-fz-budget' } 
 /** Model groups: each deployment's mock answers in one way (see `behaviour`). */
 const GROUPS = ['fz-ok', 'fz-stream', 'fz-cut', 'fz-malformed', 'fz-busy', 'fz-down', 'fz-filter'] as const;
 
-/** Codes the gateway documents for a 5xx it answers itself (README, "What a request goes through"). */
+/** Codes the gateway documents for a 5xx it answers itself (docs/requests.md, "Phases"). */
 const DOCUMENTED_5XX_CODES = new Set(['overloaded', 'no_deployment', 'admission_unavailable', 'auth_unavailable', 'router_unavailable', 'no_healthy_upstream', 'upstream_unavailable']);
 /** Statuses a request can end with: the router's own answers, Envoy's own, and a provider's that every hop returned. */
 const DOCUMENTED_STATUSES = new Set([200, 400, 401, 403, 404, 405, 413, 415, 429, 431, 500, 503]);
@@ -205,7 +205,7 @@ function jsonProblem(body: string, isError: boolean): string | null {
 
 /**
  * Every event parses, except a provider's malformed one, which the router passes on and follows
- * with its `upstream_stream_malformed` error event as the stream's last (README, Resilience).
+ * with its `upstream_stream_malformed` error event as the stream's last (docs/requests.md, Resilience).
  */
 function sseProblem(body: string): string | null {
   const events = body.split('\n').filter((line) => line.startsWith('data: ')).map((line) => line.slice(6));

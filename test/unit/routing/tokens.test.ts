@@ -20,7 +20,7 @@ function countAll(p: PromptText): { tokens: number; steps: number } {
 
 describe('PromptTokenCounter', () => {
   it('counts prose and code exactly: segments end before a space', async () => {
-    for (const file of ['README.md', 'src/pipeline/exchange.ts']) {
+    for (const file of ['README.md', 'docs/requests.md', 'src/pipeline/exchange.ts']) {
       const text = await readFile(file, 'utf8');
       expect(countAll(textPrompt(text)).tokens).toBe(countTokens(text, AS_TEXT));
     }
