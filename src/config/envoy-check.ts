@@ -495,7 +495,10 @@ class Checker {
     else if (hosts === 1 && Number(obj(outlier).max_ejection_percent ?? 10) < 100) {
       this.warn([...cluster.path, 'outlier_detection'], 'one host and max_ejection_percent under 100 (default 10): its only host is never ejected');
     }
-    if (cluster.value.health_checks === undefined) this.warn(cluster.path, 'no health_checks: a deployment that is down is only found out by the requests sent to it');
+    // LOGICAL_DNS: one logical host for a remote API (a SaaS provider's), which has no health endpoint to probe.
+    if (cluster.value.health_checks === undefined && cluster.value.type !== 'LOGICAL_DNS') {
+      this.warn(cluster.path, 'no health_checks: a deployment that is down is only found out by the requests sent to it');
+    }
   }
 }
 
