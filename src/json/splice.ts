@@ -20,16 +20,17 @@ export interface MemberEdits {
   readonly dropWhenEmpty?: boolean;
 }
 
-const QUOTE = 0x22;
+export const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
-const COLON = 0x3a;
+export const COLON = 0x3a;
 
-const isBlank = (b: number | undefined) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+/** JSON's whitespace. */
+export const isBlank = (b: number | undefined) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
 /** The quote closing the string opened at `open` (not one an odd run of backslashes escapes). */
 export function stringEnd(bytes: Buffer, open: number): number {

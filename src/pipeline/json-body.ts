@@ -7,7 +7,7 @@
  * at once 50–130 ms.
  */
 import { RouterError } from '../errors.js';
-import { stringEnd } from '../json/splice.js';
+import { COLON, isBlank, QUOTE, stringEnd } from '../json/splice.js';
 
 /**
  * How deep objects and arrays may nest. Parsing deep nesting is slow and serialising it again (a
@@ -26,11 +26,6 @@ export const MAX_JSON_NAMES = 10_000;
 
 /** Scanned or decoded per turn of the event loop; a body no larger is read in one go (a few ms). */
 const SLICE_BYTES = 256 * 1024;
-
-const QUOTE = 0x22;
-const COLON = 0x3a;
-
-const isBlank = (b: number | undefined) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 
 /**
  * Where a scan of the bytes outside strings has got to. A first pass tracks depth and counts

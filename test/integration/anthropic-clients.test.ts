@@ -14,9 +14,6 @@ let stack: Stack;
 const CLAUDE = { name: 'claude', key: 'sk-ant-secret', providerModel: 'claude-sonnet-4-5' };
 const GPT = { name: 'gpt', key: 'sk-openai-secret' };
 
-const mock = (name: string) => stack.mocks[name]![0]!;
-const lastSeen = (name: string) => mock(name).stats().last.at(-1)!;
-const lastRecord = async () => (await stack.usageLog(1))[0]!;
 const client = (fetch?: typeof globalThis.fetch) => new Anthropic({ baseURL: stack.url, apiKey: 'sk-client', maxRetries: 0, ...(fetch === undefined ? {} : { fetch }) });
 /** What the SDK sent, as an Anthropic deployment should receive it: with its model id, without the router's fields. */
 const asForwarded = (sent: string) => sent.replace('"model":"claude"', `"model":"${CLAUDE.providerModel}"`).replace(',"tags":["team-a"]', '');
@@ -45,12 +42,12 @@ describe('served by an Anthropic deployment: the client body as it is', () => {
     const message = await client(recording.fetch).messages.create(params as Anthropic.MessageCreateParamsNonStreaming);
     expect(message.type).toBe('message');
     expect(message.content[0]).toMatchObject({ type: 'text' });
-    const seen = lastSeen(CLAUDE.name);
+    const seen = stack.lastSeen(CLAUDE.name);
     expect(seen.text).toBe(asForwarded(recording.sent[0]!));
     expect(seen.text).not.toContain('tags');
     expect(seen.headers['x-api-key']).toBe(CLAUDE.key);
-    const reported = mock(CLAUDE.name).stats().usage;
-    expect(await lastRecord()).toMatchObject({ deployment: CLAUDE.name, status: 200, complete: true, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
+    const reported = stack.mock(CLAUDE.name).stats().usage;
+    expect(await stack.lastRecord()).toMatchObject({ deployment: CLAUDE.name, status: 200, complete: true, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
   });
 
   it('streams as Anthropic streamed it, tool use included; the body as the client sent it', async () => {
@@ -60,8 +57,8 @@ describe('served by an Anthropic deployment: the client body as it is', () => {
     const message = await stream.finalMessage();
     expect(message.stop_reason).toBe('tool_use');
     expect(message.content.some((b) => b.type === 'tool_use' && b.name === 'get_weather')).toBe(true);
-    expect(lastSeen(CLAUDE.name).text).toBe(asForwarded(recording.sent[0]!));
-    expect(await lastRecord()).toMatchObject({ deployment: CLAUDE.name, stream: true, complete: true });
+    expect(stack.lastSeen(CLAUDE.name).text).toBe(asForwarded(recording.sent[0]!));
+    expect(await stack.lastRecord()).toMatchObject({ deployment: CLAUDE.name, stream: true, complete: true });
   });
 });
 
@@ -72,12 +69,12 @@ describe('served by an OpenAI deployment: translated both ways', () => {
     expect(message.type).toBe('message');
     expect(message.stop_reason).toBe('end_turn');
     expect(message.content[0]!.type === 'text' && message.content[0]!.text.length).toBeGreaterThan(0);
-    const seen = lastSeen(GPT.name);
+    const seen = stack.lastSeen(GPT.name);
     expect(seen.path).toBe('/v1/chat/completions');
     expect(seen.authorization).toBe(`Bearer ${GPT.key}`);
     expect(seen.headers['x-api-key']).toBeUndefined();
     expect(seen.body).toMatchObject({ model: 'gpt-provider', max_tokens: 200, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user' }] });
-    const reported = mock(GPT.name).stats().usage;
+    const reported = stack.mock(GPT.name).stats().usage;
     expect(message.usage.output_tokens).toBe(reported.completionTokens);
   });
 
@@ -97,8 +94,8 @@ describe('served by an OpenAI deployment: translated both ways', () => {
       tools,
     });
     expect(second.type).toBe('message');
-    expect((lastSeen(GPT.name).body as { messages: Array<{ role: string }> }).messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
-    expect(await lastRecord()).toMatchObject({ deployment: GPT.name, status: 200 });
+    expect((stack.lastSeen(GPT.name).body as { messages: Array<{ role: string }> }).messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool']);
+    expect(await stack.lastRecord()).toMatchObject({ deployment: GPT.name, status: 200 });
   });
 });
 

@@ -14,8 +14,6 @@ let stack: Stack;
 const CLAUDE = { name: 'claude', key: 'sk-ant-secret', providerModel: 'claude-sonnet-4-5' };
 const GPT = { name: 'gpt', key: 'sk-openai-secret' };
 
-const mock = (name: string) => stack.mocks[name]![0]!;
-const lastSeen = (name: string) => mock(name).stats().last.at(-1)!;
 
 beforeAll(async () => {
   stack = await startStack({
@@ -34,7 +32,6 @@ afterAll(async () => {
 
 const client = () => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 
-const lastRecord = async () => (await stack.usageLog(1))[0]!;
 
 describe('an Anthropic deployment for OpenAI clients', () => {
   it("JSON: Anthropic's path, key, version and body upstream; OpenAI's completion back; billed as the mock reported", async () => {
@@ -51,15 +48,15 @@ describe('an Anthropic deployment for OpenAI clients', () => {
     expect(res.object).toBe('chat.completion');
     expect(res.choices[0]!.message.content).toBeTruthy();
     expect(res.choices[0]!.finish_reason).toBe('stop');
-    const seen = lastSeen(CLAUDE.name);
+    const seen = stack.lastSeen(CLAUDE.name);
     expect(seen.path).toBe('/v1/messages');
     expect(seen.headers['x-api-key']).toBe(CLAUDE.key);
     expect(seen.headers['anthropic-version']).toBe('2023-06-01');
     expect(seen.authorization).toBeNull();
     expect(seen.body).toMatchObject({ model: CLAUDE.providerModel, system: [{ type: 'text', text: 'Be brief.' }], max_tokens: 200, stop_sequences: ['END'], messages: [{ role: 'user' }] });
-    const reported = mock(CLAUDE.name).stats().usage;
+    const reported = stack.mock(CLAUDE.name).stats().usage;
     expect(res.usage).toMatchObject({ prompt_tokens: reported.promptTokens, completion_tokens: reported.completionTokens });
-    const record = await lastRecord();
+    const record = await stack.lastRecord();
     expect(record).toMatchObject({ deployment: CLAUDE.name, provider: 'anthropic', status: 200, complete: true, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
   });
 
@@ -68,9 +65,9 @@ describe('an Anthropic deployment for OpenAI clients', () => {
     const stream = await client().chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } });
     const { text, usage } = await readStream(stream);
     expect(text.length).toBeGreaterThan(0);
-    const reported = mock(CLAUDE.name).stats().usage;
+    const reported = stack.mock(CLAUDE.name).stats().usage;
     expect(usage).toMatchObject({ prompt_tokens: reported.promptTokens, completion_tokens: reported.completionTokens });
-    expect(await lastRecord()).toMatchObject({ deployment: CLAUDE.name, stream: true, complete: true, completionTokens: reported.completionTokens });
+    expect(await stack.lastRecord()).toMatchObject({ deployment: CLAUDE.name, stream: true, complete: true, completionTokens: reported.completionTokens });
   });
 
   it('a tool call and its result round trip, and an image part goes as an image block', async () => {
@@ -98,10 +95,10 @@ describe('an Anthropic deployment for OpenAI clients', () => {
       tools,
     });
     expect(second.choices[0]!.message).toBeTruthy();
-    const body = lastSeen(CLAUDE.name).body as { messages: Array<{ role: string; content: Array<{ type: string }> }> };
+    const body = stack.lastSeen(CLAUDE.name).body as { messages: Array<{ role: string; content: Array<{ type: string }> }> };
     const types = body.messages.flatMap((m) => m.content.map((c) => c.type));
     expect(types).toEqual(expect.arrayContaining(['tool_use', 'tool_result', 'image']));
-    expect(mock(CLAUDE.name).stats().statuses).toEqual({ '200': 2 });
+    expect(stack.mock(CLAUDE.name).stats().statuses).toEqual({ '200': 2 });
   });
 
   it('what Anthropic cannot give (n > 1) is refused before it goes anywhere, in OpenAI format', async () => {
@@ -118,37 +115,37 @@ describe('an Anthropic deployment for OpenAI clients', () => {
 describe('fallbacks across formats', () => {
   it('OpenAI (503) → Anthropic: the hop gets a translated body and its own credential; billed to Anthropic', async () => {
     stack.resetMocks();
-    mock(GPT.name).setBehaviour({ status: 503 });
+    stack.mock(GPT.name).setBehaviour({ status: 503 });
     try {
       const res = await client().chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hello' }] });
       expect(res.choices[0]!.message.content).toBeTruthy();
     } finally {
-      mock(GPT.name).setBehaviour({ status: 200 });
+      stack.mock(GPT.name).setBehaviour({ status: 200 });
     }
-    expect(mock(GPT.name).stats().statuses).toEqual({ '503': 1 });
-    const seen = lastSeen(CLAUDE.name);
+    expect(stack.mock(GPT.name).stats().statuses).toEqual({ '503': 1 });
+    const seen = stack.lastSeen(CLAUDE.name);
     expect(seen.headers['x-api-key']).toBe(CLAUDE.key);
     expect(seen.authorization).toBeNull();
     expect(seen.body).toMatchObject({ model: CLAUDE.providerModel, max_tokens: expect.any(Number) });
-    expect(await lastRecord()).toMatchObject({ deployment: CLAUDE.name, provider: 'anthropic', status: 200 });
+    expect(await stack.lastRecord()).toMatchObject({ deployment: CLAUDE.name, provider: 'anthropic', status: 200 });
   });
 
   it('Anthropic (529 overloaded) → OpenAI: the hop gets the OpenAI body and a bearer token, none of the Anthropic headers', async () => {
     stack.resetMocks();
-    mock(CLAUDE.name).setBehaviour({ status: 529 });
+    stack.mock(CLAUDE.name).setBehaviour({ status: 529 });
     try {
       const stream = await client().chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 'hello' }], stream: true });
       expect((await readStream(stream)).text.length).toBeGreaterThan(0);
     } finally {
-      mock(CLAUDE.name).setBehaviour({ status: 200 });
+      stack.mock(CLAUDE.name).setBehaviour({ status: 200 });
     }
-    expect(mock(CLAUDE.name).stats().statuses).toEqual({ '529': 1 });
-    const seen = lastSeen(GPT.name);
+    expect(stack.mock(CLAUDE.name).stats().statuses).toEqual({ '529': 1 });
+    const seen = stack.lastSeen(GPT.name);
     expect(seen.path).toBe('/v1/chat/completions');
     expect(seen.authorization).toBe(`Bearer ${GPT.key}`);
     expect(seen.headers['x-api-key']).toBeUndefined();
     expect(seen.headers['anthropic-version']).toBeUndefined();
     expect(seen.body).toMatchObject({ model: 'gpt-provider', stream: true, stream_options: { include_usage: true } });
-    expect(await lastRecord()).toMatchObject({ deployment: GPT.name, provider: 'openai', complete: true });
+    expect(await stack.lastRecord()).toMatchObject({ deployment: GPT.name, provider: 'openai', complete: true });
   });
 });

@@ -15,7 +15,6 @@ let stack: Stack;
 const PRIMARY = { name: 'primary', key: 'sk-primary-secret', price: { input_per_million: 10, output_per_million: 30 } };
 const CHEAP = { name: 'cheap', key: 'sk-cheap-secret', price: { input_per_million: 0.1, output_per_million: 0.4 } };
 
-const mock = (name: string) => stack.mocks[name]![0]!;
 const ask = (headers: Record<string, string> = {}) => postChat(stack.url, { model: 'chat', messages: [{ role: 'user', content: 'hello there' }] }, headers);
 
 beforeAll(async () => {
@@ -38,11 +37,6 @@ afterAll(async () => {
 /** USD per million tokens → nano-USD per token, as the usage record bills. */
 const nanosPerToken = (perMillion: number) => perMillion * 1000;
 
-async function lastRecord() {
-  const [record] = await stack.usageLog(1);
-  return record!;
-}
-
 describe('client headers that would steer Envoy', () => {
   it('an attempt count and the internal routing headers from a client do not move the first attempt', async () => {
     stack.resetMocks();
@@ -56,11 +50,11 @@ describe('client headers that would steer Envoy', () => {
     expect(res.status).toBe(200);
     await res.text();
     // The primary served, with its own credential, and nothing reached the hop.
-    expect(mock(PRIMARY.name).stats().last.map((r) => r.authorization)).toEqual([`Bearer ${PRIMARY.key}`]);
-    expect(mock(CHEAP.name).stats().requests).toBe(0);
-    const record = await lastRecord();
+    expect(stack.mock(PRIMARY.name).stats().last.map((r) => r.authorization)).toEqual([`Bearer ${PRIMARY.key}`]);
+    expect(stack.mock(CHEAP.name).stats().requests).toBe(0);
+    const record = await stack.lastRecord();
     expect(record.deployment).toBe(PRIMARY.name);
-    const usage = mock(PRIMARY.name).stats().usage;
+    const usage = stack.mock(PRIMARY.name).stats().usage;
     expect(record.costNanos).toBe(usage.promptTokens * nanosPerToken(PRIMARY.price.input_per_million) + usage.completionTokens * nanosPerToken(PRIMARY.price.output_per_million));
   });
 
@@ -71,17 +65,17 @@ describe('client headers that would steer Envoy', () => {
     // 1 ms, honoured, would time the attempt out (504) before the mock's 300 ms answer.
     const res = await ask({ 'x-envoy-upstream-rq-timeout-ms': '1', 'x-envoy-upstream-rq-per-try-timeout-ms': '1', 'x-mock-latency-ms': '300' });
     expect(res.status).toBe(200);
-    expect(mock(PRIMARY.name).stats().statuses['200']).toBe(1);
+    expect(stack.mock(PRIMARY.name).stats().statuses['200']).toBe(1);
   });
 
   it("a client's x-envoy-max-retries and x-envoy-retry-on do not take the fallback away", async () => {
     stack.resetMocks();
-    mock(PRIMARY.name).enqueue([{ status: 503 }]);
+    stack.mock(PRIMARY.name).enqueue([{ status: 503 }]);
     const res = await ask({ 'x-envoy-max-retries': '0', 'x-envoy-retry-on': 'reset' });
     expect(res.status).toBe(200);
     await res.text();
-    expect(mock(CHEAP.name).stats().last.map((r) => r.authorization)).toEqual([`Bearer ${CHEAP.key}`]);
-    expect((await lastRecord()).deployment).toBe(CHEAP.name);
+    expect(stack.mock(CHEAP.name).stats().last.map((r) => r.authorization)).toEqual([`Bearer ${CHEAP.key}`]);
+    expect((await stack.lastRecord()).deployment).toBe(CHEAP.name);
   });
 });
 
@@ -113,13 +107,13 @@ describe('client headers a provider receives', () => {
   it('only the allowlisted ones, on the first attempt and on a fallback hop', async () => {
     stack.resetMocks();
     expect((await ask(SENT)).status).toBe(200);
-    check(mock(PRIMARY.name).stats().last[0]!.headers, PRIMARY.key);
+    check(stack.mock(PRIMARY.name).stats().last[0]!.headers, PRIMARY.key);
 
     stack.resetMocks();
-    mock(PRIMARY.name).enqueue([{ status: 503 }]);
+    stack.mock(PRIMARY.name).enqueue([{ status: 503 }]);
     expect((await ask(SENT)).status).toBe(200);
-    check(mock(PRIMARY.name).stats().last[0]!.headers, PRIMARY.key);
-    check(mock(CHEAP.name).stats().last[0]!.headers, CHEAP.key);
+    check(stack.mock(PRIMARY.name).stats().last[0]!.headers, PRIMARY.key);
+    check(stack.mock(CHEAP.name).stats().last[0]!.headers, CHEAP.key);
   });
 });
 
@@ -130,7 +124,7 @@ describe('too many headers', () => {
     stack.resetMocks();
     const res = await ask(many('x-junk-', 90));
     expect(res.status).toBe(200);
-    expect(Object.keys(mock(PRIMARY.name).stats().last[0]!.headers).filter((h) => h.startsWith('x-junk-'))).toEqual([]);
+    expect(Object.keys(stack.mock(PRIMARY.name).stats().last[0]!.headers).filter((h) => h.startsWith('x-junk-'))).toEqual([]);
   });
 
   it('more forwardable headers than Envoy would take with the router\'s: 431 in OpenAI format', async () => {

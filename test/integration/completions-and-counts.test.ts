@@ -25,8 +25,6 @@ const INSTRUCT = { name: 'instruct', key: 'sk-instruct-secret', providerModel: '
 const AZURE = { name: 'azure-instruct', key: 'azure-secret', providerModel: 'my-instruct' };
 const KEYS = { all: 'sk-client-all-0001', gptOnly: 'sk-client-gpt-0002', limited: 'sk-client-limited-0003' };
 
-const mock = (name: string) => stack.mocks[name]![0]!;
-const lastSeen = (name: string) => mock(name).stats().last.at(-1)!;
 const anthropic = (key = KEYS.all) => new Anthropic({ baseURL: stack.url, apiKey: key, maxRetries: 0 });
 const openai = (key = KEYS.all) => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: key, maxRetries: 0 });
 
@@ -71,7 +69,7 @@ describe('count_tokens', () => {
     stack.resetMocks();
     const tools: Anthropic.Tool[] = [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
     const { data, response } = await anthropic().messages.countTokens({ model: 'claude', system: 'Be brief.', messages: MESSAGES, tools }).withResponse();
-    const seen = lastSeen(CLAUDE.name);
+    const seen = stack.lastSeen(CLAUDE.name);
     expect(seen.path).toBe('/v1/messages/count_tokens');
     expect(seen.body).toEqual({ model: CLAUDE.providerModel, system: 'Be brief.', messages: MESSAGES, tools });
     expect(seen.headers['x-api-key']).toBe(CLAUDE.key);
@@ -126,12 +124,12 @@ describe('/v1/completions', () => {
     const completion = await openai().completions.create(params as OpenAI.CompletionCreateParamsNonStreaming);
     expect(completion.object).toBe('text_completion');
     expect(completion.choices).toHaveLength(4);
-    const seen = lastSeen(INSTRUCT.name);
+    const seen = stack.lastSeen(INSTRUCT.name);
     expect(seen.path).toBe('/v1/completions');
     expect(seen.authorization).toBe(`Bearer ${INSTRUCT.key}`);
     const { tags: _routerOnly, ...forwarded } = params;
     expect(seen.body).toEqual({ ...forwarded, model: INSTRUCT.providerModel });
-    const reported = mock(INSTRUCT.name).stats().usage;
+    const reported = stack.mock(INSTRUCT.name).stats().usage;
     expect(completion.usage).toMatchObject({ prompt_tokens: reported.promptTokens, completion_tokens: reported.completionTokens });
     const [record] = await recordsAfter(before, 1);
     expect(record).toMatchObject({ deployment: INSTRUCT.name, requestedModel: 'instruct', stream: false, status: 200, complete: true, usageEstimated: false, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
@@ -149,7 +147,7 @@ describe('/v1/completions', () => {
       if (chunk.usage) usage = chunk.usage;
     }
     expect(text.length).toBeGreaterThan(0);
-    const reported = mock(INSTRUCT.name).stats().usage;
+    const reported = stack.mock(INSTRUCT.name).stats().usage;
     expect(usage).toMatchObject({ prompt_tokens: reported.promptTokens, completion_tokens: reported.completionTokens });
     const [record] = await recordsAfter(before, 1);
     expect(record).toMatchObject({ deployment: INSTRUCT.name, stream: true, complete: true, usageEstimated: false, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
@@ -166,8 +164,8 @@ describe('/v1/completions', () => {
       expect(chunk.choices).toHaveLength(1);
     }
     expect(chunks).toBeGreaterThan(1);
-    expect(lastSeen(INSTRUCT.name).body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
-    const reported = mock(INSTRUCT.name).stats().usage;
+    expect(stack.lastSeen(INSTRUCT.name).body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+    const reported = stack.mock(INSTRUCT.name).stats().usage;
     expect(reported.completionTokens).toBeGreaterThan(0);
     const [record] = await recordsAfter(before, 1);
     expect(record).toMatchObject({ stream: true, complete: true, usageEstimated: false, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
@@ -177,7 +175,7 @@ describe('/v1/completions', () => {
     stack.resetMocks();
     const completion = await openai().completions.create({ model: 'instruct-azure', prompt: 'hi' });
     expect(completion.choices[0]!.text.length).toBeGreaterThan(0);
-    const seen = lastSeen(AZURE.name);
+    const seen = stack.lastSeen(AZURE.name);
     expect(seen.path).toBe(`/openai/deployments/${AZURE.providerModel}/completions?api-version=2024-10-21`);
     expect(seen.headers['api-key']).toBe(AZURE.key);
   });

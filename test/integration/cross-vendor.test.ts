@@ -12,7 +12,6 @@ import { startStack, type Stack } from '../support/stack.js';
 let stack: Stack;
 
 const BEDROCK_MODEL = 'anthropic.claude-3-haiku-20240307-v1:0';
-const mock = (name: string) => stack.mocks[name]![0]!;
 const client = () => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 
 beforeAll(async () => {
@@ -46,11 +45,11 @@ describe('OpenAI (503) → Anthropic (529) → Bedrock', () => {
     const stream = await client().chat.completions.create({ model: 'bedrock', messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } });
     const { text, usage } = await readStream(stream);
     expect(text.length).toBeGreaterThan(0);
-    expect(mock('bedrock').stats().statuses).toEqual({ '200': 2 });
-    const paths = mock('bedrock').stats().last.map((r) => r.path);
+    expect(stack.mock('bedrock').stats().statuses).toEqual({ '200': 2 });
+    const paths = stack.mock('bedrock').stats().last.map((r) => r.path);
     expect(paths).toEqual([`/model/${encodeURIComponent(BEDROCK_MODEL)}/converse`, `/model/${encodeURIComponent(BEDROCK_MODEL)}/converse-stream`]);
-    expect(mock('bedrock').stats().last[1]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAMOCKBEDROCK\//);
-    const reported = mock('bedrock').stats().usage;
+    expect(stack.mock('bedrock').stats().last[1]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIAMOCKBEDROCK\//);
+    const reported = stack.mock('bedrock').stats().usage;
     expect(usage).toMatchObject({ completion_tokens: expect.any(Number) });
     const [streamed] = await stack.usageLog(1);
     expect(streamed).toMatchObject({ deployment: 'bedrock', provider: 'bedrock', complete: true });
@@ -74,11 +73,11 @@ describe('OpenAI (503) → Anthropic (529) → Bedrock', () => {
       ],
       tools,
     });
-    const body = mock('bedrock').stats().last.at(-1)!.body as { messages: Array<{ content: Array<Record<string, unknown>> }> };
+    const body = stack.mock('bedrock').stats().last.at(-1)!.body as { messages: Array<{ content: Array<Record<string, unknown>> }> };
     const kinds = body.messages.flatMap((m) => m.content.flatMap((c) => Object.keys(c)));
     expect(kinds).toEqual(expect.arrayContaining(['toolUse', 'toolResult', 'image']));
-    expect(mock('bedrock').stats().statuses).toEqual({ '200': 2 });
-    expect(JSON.stringify(mock('bedrock').stats().last.map((r) => r.body))).not.toContain('team-a');
+    expect(stack.mock('bedrock').stats().statuses).toEqual({ '200': 2 });
+    expect(JSON.stringify(stack.mock('bedrock').stats().last.map((r) => r.body))).not.toContain('team-a');
   });
 
   it('succeeds for every one of 500 requests; each mock saw its own format and credential; Bedrock is billed', async () => {
@@ -97,11 +96,11 @@ describe('OpenAI (503) → Anthropic (529) → Bedrock', () => {
     await Promise.all(Array.from({ length: 8 }, worker));
     expect(failures).toEqual([]);
     // The failing deployments were tried (then cooled down); every answer came from Bedrock.
-    expect(mock('gpt').stats().last.every((r) => r.path === '/v1/chat/completions' && r.authorization === 'Bearer sk-openai')).toBe(true);
-    expect(mock('claude').stats().last.every((r) => r.path === '/v1/messages' && r.headers['x-api-key'] === 'sk-ant' && r.authorization === null && r.model === 'claude-sonnet-4-5')).toBe(true);
-    expect(mock('gpt').stats().last.every((r) => r.model === 'gpt-provider')).toBe(true);
-    expect(mock('claude').stats().statuses['529']).toBeGreaterThan(0);
-    expect(mock('bedrock').stats().statuses).toEqual({ '200': 500 });
+    expect(stack.mock('gpt').stats().last.every((r) => r.path === '/v1/chat/completions' && r.authorization === 'Bearer sk-openai')).toBe(true);
+    expect(stack.mock('claude').stats().last.every((r) => r.path === '/v1/messages' && r.headers['x-api-key'] === 'sk-ant' && r.authorization === null && r.model === 'claude-sonnet-4-5')).toBe(true);
+    expect(stack.mock('gpt').stats().last.every((r) => r.model === 'gpt-provider')).toBe(true);
+    expect(stack.mock('claude').stats().statuses['529']).toBeGreaterThan(0);
+    expect(stack.mock('bedrock').stats().statuses).toEqual({ '200': 500 });
     const records = await stack.usageLog(500);
     expect(records.every((r) => r.provider === 'bedrock' && r.status === 200)).toBe(true);
     const billed = records.reduce((n, r) => n + r.costNanos, 0);

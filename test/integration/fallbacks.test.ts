@@ -33,7 +33,8 @@ const DEPLOYMENTS = {
 
 type Name = keyof typeof DEPLOYMENTS;
 const envName = (name: string) => `KEY_${name.replace(/-/g, '_').toUpperCase()}`;
-const mock = (name: Name) => stack.mocks[name]![0]!;
+/** A deployment's mock, by a name the table above declares. */
+const mock = (name: Name) => stack.mock(name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
@@ -74,11 +75,6 @@ async function decisionOf(requestId: string): Promise<Record<string, unknown>> {
   throw new Error(`no log line for ${requestId}`);
 }
 
-async function lastRecord() {
-  const [record] = await stack.usageLog(1);
-  return record!;
-}
-
 const ask = (model: string, extra: Record<string, unknown> = {}) => postChat(stack.url, { model, messages: [{ role: 'user', content: 'hi' }], ...extra });
 
 describe('content-policy and context-window fallbacks', () => {
@@ -95,7 +91,7 @@ describe('content-policy and context-window fallbacks', () => {
     expect(refusals).toBe(2);
     expect(mock('claude').stats().statuses['200']).toBe(1);
     expect(mock('mini').stats().requests).toBe(0);
-    const record = await lastRecord();
+    const record = await stack.lastRecord();
     expect(record).toMatchObject({ deployment: 'claude', providerModel: 'claude-sonnet-4', status: 200, complete: true });
     const routing = await decisionOf(record.requestId);
     expect(routing.served).toBe('claude');
@@ -118,7 +114,7 @@ describe('content-policy and context-window fallbacks', () => {
     const res = await ask('gpt-4o');
     expect(res.status).toBe(200);
     expect(((await res.json()) as { model: string }).model).toBe('gpt-4.1');
-    expect((await lastRecord()).deployment).toBe('long');
+    expect((await stack.lastRecord()).deployment).toBe('long');
     for (const n of ['gpt4o-a', 'gpt4o-b', 'gpt4o-c'] as const) mock(n).setBehaviour({ status: 200 });
   });
 
@@ -129,7 +125,7 @@ describe('content-policy and context-window fallbacks', () => {
     expect(((await res.json()) as { model: string }).model).toBe('gpt-4.1');
     expect(mock('long').stats().requests).toBe(1);
     for (const n of ['gpt4o-a', 'gpt4o-b', 'gpt4o-c'] as const) expect(mock(n).stats().requests).toBe(0);
-    const routing = await decisionOf((await lastRecord()).requestId);
+    const routing = await decisionOf((await stack.lastRecord()).requestId);
     expect(routing).toMatchObject({ group: 'gpt-4o-long', served: 'long', fallback_from: { group: 'gpt-4o', reason: 'context_window' } });
   });
 });
@@ -246,10 +242,10 @@ describe('streams cut short', () => {
     };
     await expect(read()).rejects.toThrow();
     expect(chunks).toBe(40);
-    let record = await lastRecord();
+    let record = await stack.lastRecord();
     for (let i = 0; i < 50 && (record.deployment !== 'streamer' || record.stream !== true || record.timestampMs < started); i++) {
       await sleep(50);
-      record = await lastRecord();
+      record = await stack.lastRecord();
     }
     expect(record).toMatchObject({ deployment: 'streamer', stream: true, complete: false, usageEstimated: true, completionTokens: chunks });
     expect(record.costNanos).toBeGreaterThan(0);

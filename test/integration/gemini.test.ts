@@ -14,9 +14,6 @@ let stack: Stack;
 const GEMINI = { name: 'gemini', key: 'goog-secret', providerModel: 'gemini-2.5-flash' };
 const GPT = { name: 'gpt', key: 'sk-openai-secret' };
 
-const mock = (name: string) => stack.mocks[name]![0]!;
-const lastSeen = (name: string) => mock(name).stats().last.at(-1)!;
-const lastRecord = async () => (await stack.usageLog(1))[0]!;
 const client = () => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', maxRetries: 0 });
 
 beforeAll(async () => {
@@ -39,13 +36,13 @@ describe('a Gemini deployment for OpenAI clients', () => {
     stack.resetMocks();
     const res = await client().chat.completions.create({ model: 'gemini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello' }], max_tokens: 100 });
     expect(res.choices[0]!.message.content).toBeTruthy();
-    const seen = lastSeen(GEMINI.name);
+    const seen = stack.lastSeen(GEMINI.name);
     expect(seen.path).toBe(`/v1beta/models/${GEMINI.providerModel}:generateContent`);
     expect(seen.headers['x-goog-api-key']).toBe(GEMINI.key);
     expect(seen.authorization).toBeNull();
     expect(seen.body).toMatchObject({ systemInstruction: expect.any(Object), contents: [{ role: 'user' }], generationConfig: { maxOutputTokens: 100 } });
-    const reported = mock(GEMINI.name).stats().usage;
-    expect(await lastRecord()).toMatchObject({ deployment: GEMINI.name, provider: 'gemini', complete: true, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
+    const reported = stack.mock(GEMINI.name).stats().usage;
+    expect(await stack.lastRecord()).toMatchObject({ deployment: GEMINI.name, provider: 'gemini', complete: true, promptTokens: reported.promptTokens, completionTokens: reported.completionTokens });
   });
 
   it('streams at streamGenerateContent?alt=sse, with the usage chunk the client asked for', async () => {
@@ -53,10 +50,10 @@ describe('a Gemini deployment for OpenAI clients', () => {
     const stream = await client().chat.completions.create({ model: 'gemini', messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } });
     const { text, usage } = await readStream(stream);
     expect(text.length).toBeGreaterThan(0);
-    expect(lastSeen(GEMINI.name).path).toBe(`/v1beta/models/${GEMINI.providerModel}:streamGenerateContent?alt=sse`);
-    const reported = mock(GEMINI.name).stats().usage;
+    expect(stack.lastSeen(GEMINI.name).path).toBe(`/v1beta/models/${GEMINI.providerModel}:streamGenerateContent?alt=sse`);
+    const reported = stack.mock(GEMINI.name).stats().usage;
     expect(usage).toMatchObject({ prompt_tokens: reported.promptTokens, completion_tokens: reported.completionTokens });
-    expect(await lastRecord()).toMatchObject({ deployment: GEMINI.name, stream: true, complete: true });
+    expect(await stack.lastRecord()).toMatchObject({ deployment: GEMINI.name, stream: true, complete: true });
   });
 
   it('a tool call round trips: the tool result names its function', async () => {
@@ -70,9 +67,9 @@ describe('a Gemini deployment for OpenAI clients', () => {
       messages: [{ role: 'user', content: 'weather?' }, first.choices[0]!.message as OpenAI.ChatCompletionAssistantMessageParam, { role: 'tool', tool_call_id: call!.id, content: '18°C' }],
       tools,
     });
-    const body = lastSeen(GEMINI.name).body as { contents: Array<{ parts: Array<Record<string, { name?: string }>> }> };
+    const body = stack.lastSeen(GEMINI.name).body as { contents: Array<{ parts: Array<Record<string, { name?: string }>> }> };
     expect(body.contents.flatMap((c) => c.parts).find((p) => p.functionResponse !== undefined)?.functionResponse?.name).toBe('get_weather');
-    expect(mock(GEMINI.name).stats().statuses).toEqual({ '200': 2 });
+    expect(stack.mock(GEMINI.name).stats().statuses).toEqual({ '200': 2 });
   });
 
   it("an image part goes as inlineData, and the router's own fields (tags) never reach Gemini's strict API", async () => {
@@ -86,24 +83,24 @@ describe('a Gemini deployment for OpenAI clients', () => {
     };
     const res = await client().chat.completions.create(params as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(res.choices[0]!.message.content).toBeTruthy();
-    const body = lastSeen(GEMINI.name).body as { contents: Array<{ parts: Array<Record<string, unknown>> }> };
+    const body = stack.lastSeen(GEMINI.name).body as { contents: Array<{ parts: Array<Record<string, unknown>> }> };
     expect(body.contents[0]!.parts).toContainEqual({ inlineData: { mimeType: 'image/png', data: png } });
     expect(JSON.stringify(body)).not.toContain('team-a');
   });
 
   it('OpenAI (503) → Gemini, streaming: the hop is translated and called at its own streaming path', async () => {
     stack.resetMocks();
-    mock(GPT.name).setBehaviour({ status: 503 });
+    stack.mock(GPT.name).setBehaviour({ status: 503 });
     try {
       const stream = await client().chat.completions.create({ model: 'gpt', messages: [{ role: 'user', content: 'hello' }], stream: true });
       expect((await readStream(stream)).text.length).toBeGreaterThan(0);
     } finally {
-      mock(GPT.name).setBehaviour({ status: 200 });
+      stack.mock(GPT.name).setBehaviour({ status: 200 });
     }
-    const seen = lastSeen(GEMINI.name);
+    const seen = stack.lastSeen(GEMINI.name);
     expect(seen.path).toBe(`/v1beta/models/${GEMINI.providerModel}:streamGenerateContent?alt=sse`);
     expect(seen.headers['x-goog-api-key']).toBe(GEMINI.key);
     expect(seen.authorization).toBeNull();
-    expect(await lastRecord()).toMatchObject({ deployment: GEMINI.name, provider: 'gemini', complete: true });
+    expect(await stack.lastRecord()).toMatchObject({ deployment: GEMINI.name, provider: 'gemini', complete: true });
   });
 });

@@ -15,8 +15,6 @@ const AZURE = { name: 'azure', key: 'azure-secret', providerModel: 'my-gpt-deplo
 const OPENAI = { name: 'openai', key: 'sk-openai-secret' };
 const CUSTOM = { name: 'proxy', key: 'proxy-secret' };
 
-const mock = (name: string) => stack.mocks[name]![0]!;
-const lastSeen = (name: string) => mock(name).stats().last.at(-1)!;
 
 beforeAll(async () => {
   stack = await startStack({
@@ -46,7 +44,7 @@ describe('provider endpoints and auth', () => {
     stack.resetMocks();
     const res = await client(`${stack.url}/v1`).chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
     expect(res.choices[0]!.message.content).toBeTruthy();
-    const seen = lastSeen(AZURE.name);
+    const seen = stack.lastSeen(AZURE.name);
     expect(seen.path).toBe(`/openai/deployments/${AZURE.providerModel}/chat/completions?api-version=2024-10-21`);
     expect(seen.headers['api-key']).toBe(AZURE.key);
     expect(seen.authorization).toBeNull();
@@ -57,26 +55,26 @@ describe('provider endpoints and auth', () => {
     const tagged = { model: 'chat', messages: [{ role: 'user' as const, content: 'hi' }], tags: ['team-a'], metadata: { tags: 'x', route_preference: 'cost-first', app: 'web' } };
     const res = await client(`${stack.url}/v1`).chat.completions.create(tagged as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(res.choices[0]!.message.content).toBeTruthy();
-    const body = lastSeen(AZURE.name).body as Record<string, unknown>;
+    const body = stack.lastSeen(AZURE.name).body as Record<string, unknown>;
     expect(body.tags).toBeUndefined();
     expect(body.metadata).toEqual({ app: 'web' });
     // Streaming too, where the router also asks for the usage report.
     const stream = await client(`${stack.url}/v1`).chat.completions.create({ ...tagged, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming);
     for await (const chunk of stream) void chunk;
-    expect(mock(AZURE.name).stats().statuses).toEqual({ '200': 2 });
+    expect(stack.mock(AZURE.name).stats().statuses).toEqual({ '200': 2 });
   });
 
   it('a base URL without /v1 still reaches the provider at its own path', async () => {
     stack.resetMocks();
     const res = await client(stack.url).chat.completions.create({ model: 'backup', messages: [{ role: 'user', content: 'hi' }] });
     expect(res.choices[0]!.message.content).toBeTruthy();
-    expect(lastSeen(OPENAI.name).path).toBe('/v1/chat/completions');
+    expect(stack.lastSeen(OPENAI.name).path).toBe('/v1/chat/completions');
   });
 
   it("router.yaml's endpoint: base path, auth style and fixed headers", async () => {
     stack.resetMocks();
     await client(`${stack.url}/v1`).chat.completions.create({ model: 'custom', messages: [{ role: 'user', content: 'hi' }] });
-    const seen = lastSeen(CUSTOM.name);
+    const seen = stack.lastSeen(CUSTOM.name);
     expect(seen.path).toBe('/v1/chat/completions');
     expect(seen.headers['x-api-key']).toBe(CUSTOM.key);
     expect(seen.headers['x-gateway-route']).toBe('edge');
@@ -85,11 +83,11 @@ describe('provider endpoints and auth', () => {
 
   it("a fallback hop to another provider gets its own path and credential, and none of the previous deployment's", async () => {
     stack.resetMocks();
-    mock(AZURE.name).setBehaviour({ status: 503 });
+    stack.mock(AZURE.name).setBehaviour({ status: 503 });
     const res = await client(`${stack.url}/v1`).chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });
     expect(res.choices[0]!.message.content).toBeTruthy();
-    expect(mock(AZURE.name).stats().statuses).toEqual({ '503': 1 });
-    const seen = lastSeen(OPENAI.name);
+    expect(stack.mock(AZURE.name).stats().statuses).toEqual({ '503': 1 });
+    const seen = stack.lastSeen(OPENAI.name);
     expect(seen.path).toBe('/v1/chat/completions');
     expect(seen.authorization).toBe(`Bearer ${OPENAI.key}`);
     expect(seen.headers['api-key']).toBeUndefined();

@@ -14,7 +14,7 @@ import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
 import { ROUTER_NODE_FLAGS } from '../../src/devstack/node-flags.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
-import { startMockInstance, type MockInstance } from '../../src/mock/server.js';
+import { startMockInstance, type MockInstance, type SeenRequest } from '../../src/mock/server.js';
 import type { MockInstanceConfig } from '../../src/mock/behaviour.js';
 import { emptyTotals, usageDay, type UsageDimension, type UsageRecord, type UsageTotals } from '../../src/state/store.js';
 import { freePort } from '../../src/devstack/ports.js';
@@ -100,6 +100,12 @@ export interface Stack {
   /** A request to a replica's admin API (the first by default), with the token. */
   adminFetch(path: string, init?: RequestInit, replica?: number): Promise<Response>;
   readonly mocks: Readonly<Record<string, readonly MockInstance[]>>;
+  /** The first mock host of deployment `name`. */
+  mock(name: string): MockInstance;
+  /** The last request deployment `name`'s first mock host received. */
+  lastSeen(name: string): SeenRequest;
+  /** The newest usage record. */
+  lastRecord(): Promise<UsageRecord>;
   readonly router: Child;
   /** Every replica; the first is `router`. */
   readonly routers: readonly Child[];
@@ -245,6 +251,12 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     await waitUntil(() => routersSeeHealthy(routerAdmins, adminToken, Object.keys(mocks)), 30_000, () => 'the routers still see a deployment unhealthy', envoy);
     failOnErrors(envoyAdmin, await checkEnvoyAdmin(envoyAdmin, routerConfig));
 
+    const mock = (name: string): MockInstance => {
+      const host = mocks[name]?.[0];
+      if (host === undefined) throw new Error(`no mock for deployment ${name}`);
+      return host;
+    };
+    const usageLog = async (limit = 10_000) => ((await (await adminFetch(`/usage/log?limit=${limit}`)).json()) as { data: UsageRecord[] }).data;
     return {
       url: `http://127.0.0.1:${listener}`,
       envoyAdmin,
@@ -255,6 +267,9 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       adminFetch,
       routerConfigFiles: routerFiles,
       mocks,
+      mock,
+      lastSeen: (name) => mock(name).stats().last.at(-1)!,
+      lastRecord: async () => (await usageLog(1))[0]!,
       router,
       routers,
       envoy,
@@ -270,7 +285,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
         for (const s of body.stats) if (s.name !== undefined && typeof s.value === 'number') out[s.name] = s.value;
         return out;
       },
-      usageLog: async (limit = 10_000) => ((await (await adminFetch(`/usage/log?limit=${limit}`)).json()) as { data: UsageRecord[] }).data,
+      usageLog,
       usageTotals: async (dimension, id, sinceMs) => {
         const sum = emptyTotals();
         for (let t = sinceMs, end = Date.now(); usageDay(t) <= usageDay(end); t += 86_400_000) {
