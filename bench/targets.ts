@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
-import { ROUTER_NODE_FLAGS } from '../src/devstack/node-flags.js';
+import { ROUTER_NODE_FLAGS, routerCommand } from '../src/devstack/node-flags.js';
 import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
 import { httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
@@ -142,7 +142,8 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         }),
       );
       const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-      const [command, ...args] = [...wrapper, process.execPath, ...nodeFlags, ...profile, main, 'serve', '-c', file];
+      const run = routerCommand(main, ['serve', '-c', file], [...nodeFlags, ...profile], options.routerEnv);
+      const [command, ...args] = [...wrapper, run.command, ...run.args];
       const child = spawnChild(name, command!, args, { logFile: join(dir, `${name}.log`), env: options.routerEnv });
       children.push(child);
       await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), wrapper.length === 0 ? 15_000 : 240_000, () => child.output(), child);
