@@ -43,7 +43,7 @@ beforeAll(async () => {
     deployments: [
       { name: 'cached-1', group: 'cached' },
       { name: 'shared-1', group: 'shared' },
-      { name: 'vectors-1', group: 'vectors' },
+      { name: 'vectors-1', group: 'vectors', extra: { capabilities: ['embeddings'], provider_model: 'text-embedding-3-small', price: { input_per_million: 0.02, output_per_million: 0 } } },
       { name: 'plain-1', group: 'plain' },
     ],
   });
@@ -155,6 +155,7 @@ describe('exact cache', () => {
     const body = { model: 'vectors', input: fresh('embed me') };
     const post = () => fetch(`${stack.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(KEYS.a) }, body: JSON.stringify(body) });
     const first = await post();
+    expect(first.status).toBe(200);
     expect(first.headers.get('x-llm-cache')).toBe('miss');
     const text = await first.text();
     const calls = stack.mockRequests();
