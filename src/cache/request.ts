@@ -30,6 +30,8 @@ export class RequestCache {
   private size = 0;
 
   constructor(
+    /** The group the answer was looked up in (its metrics' label). */
+    readonly group: string,
     private readonly policy: CachePolicy,
     private readonly directives: Directives,
     lookup: Lookup,

@@ -243,7 +243,7 @@ export class Exchange implements StreamHandler {
   private routed(routing: BodyRouting): Outcome {
     this.keepRouting(routing);
     if (routing.req!.endpoint === 'count_tokens') return this.countTokens(routing.req!, routing.body, routing.deployment, routing.inputTokens);
-    if (this.cache?.entry != null) return this.answerFromCache(this.cache.entry);
+    if (this.cache?.entry != null) return this.answerFromCache(this.cache.entry, routing.features!);
     return this.forward(routing.req!, routing.body, routing.features!, routing.deployment!);
   }
 
@@ -287,8 +287,9 @@ export class Exchange implements StreamHandler {
   }
 
   /** A hit: Envoy answers with the stored answer; billed (cost 0, what it saved) when the stream ends. */
-  private answerFromCache(entry: CacheEntry): Outcome {
+  private answerFromCache(entry: CacheEntry, features: RouteRequest): Outcome {
     this.decided();
+    this.countedTags = features.countedTags;
     this.status = 200;
     this.answered = true;
     this.headers = NO_HEADERS;
@@ -443,7 +444,7 @@ export class Exchange implements StreamHandler {
     if (response === null) {
       // Answered from the cache: nothing was spent, the stored answer's cost was saved.
       this.holdings.settle({ tokens: 0, costNanos: 0 }, false);
-      this.p.metrics.cacheSaved.inc({ group: this.decisionGroup() }, hit!.costNanos);
+      this.p.metrics.cacheSaved.inc({ group: this.cache!.group }, hit!.costNanos);
       const served = { deployment: hit!.deployment, provider: hit!.provider, providerModel: hit!.providerModel, responseModel: hit!.responseModel };
       record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: 'exact', savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
     } else {
@@ -465,11 +466,6 @@ export class Exchange implements StreamHandler {
       // The record is in the log line above; this says it is missing from the store.
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
-  }
-
-  /** The group a cache hit was looked up in, for its metrics. */
-  private decisionGroup(): string {
-    return this.decision !== null && this.decision.outcome !== 'unknown_model' ? this.decision.group.name : (this.requestedModel ?? '');
   }
 
   private usageRecord(now: number, latencyMs: number, served: Pick<UsageRecord, 'deployment' | 'provider' | 'providerModel' | 'responseModel'>, outcome: RecordOutcome): UsageRecord {

@@ -221,7 +221,7 @@ export class BodyRouting {
     const name = entryName(`${req.api}:${req.endpoint}`, keyBy === 'group' ? group.name : this.deployment!.name, this.body);
     const storeKey = storeKeyOf(namespaceOf(policy.namespace, this.caller.keyId, key?.team ?? null), name);
     const found = (lookup: Lookup, fresh: Ticket | null) => {
-      this.cache = new RequestCache(policy, directives, lookup, fresh);
+      this.cache = new RequestCache(group.name, policy, directives, lookup, fresh);
       this.p.metrics.cache.inc({ group: group.name, result: this.cache.result });
     };
     if (!directives.lookup) return found(BYPASS, directives.store ? this.p.cache.ticket(storeKey) : null);

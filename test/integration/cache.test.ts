@@ -18,7 +18,7 @@ let redis: TestRedis;
 let stack: Stack;
 let started: number;
 
-const KEYS = { a: 'sk-cache-a-0001', b: 'sk-cache-b-0002', other: 'sk-cache-c-0003' };
+const KEYS = { a: 'sk-cache-a-0001', b: 'sk-cache-b-0002', other: 'sk-cache-c-0003', limited: 'sk-cache-l-0004' };
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 beforeAll(async () => {
@@ -38,6 +38,7 @@ beforeAll(async () => {
         { name: 'a', key_sha256: hashKey(KEYS.a), team: 'red' },
         { name: 'b', key_sha256: hashKey(KEYS.b), team: 'red' },
         { name: 'other', key_sha256: hashKey(KEYS.other), team: 'blue' },
+        { name: 'limited', key_sha256: hashKey(KEYS.limited), rpm_limit: 3, tpm_limit: 100_000 },
       ],
     },
     deployments: [
@@ -149,6 +150,20 @@ describe('exact cache', () => {
     const metrics = (await Promise.all(stack.routerAdmins.map(async (admin) => (await fetch(`${admin}/metrics`)).text()))).join('\n');
     expect(metrics).toMatch(/llm_router_cache_requests_total\{group="cached",result="hit"\} \d+/);
     expect(metrics).toMatch(/llm_router_cache_saved_nanos_total\{group="cached"\} \d+/);
+  });
+
+  it("counts a hit against the key's request rate, not its tokens", async () => {
+    const body = chat(fresh('rate me'));
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await send(body, KEYS.limited));
+    expect(answers.map((a) => [a.status, a.cache])).toEqual([
+      [200, 'miss'],
+      [200, 'hit'],
+      [200, 'hit'],
+      [429, null],
+    ]);
+    const records = (await stack.usageLog()).filter((r) => r.keyId === 'limited');
+    expect(records.filter((r) => r.cache === 'exact').every((r) => r.totalTokens === 0)).toBe(true);
   });
 
   it('caches embeddings', async () => {
