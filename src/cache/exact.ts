@@ -104,6 +104,8 @@ export class ExactCache {
     const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
     const entry = await Promise.race([flight.answer, late]);
     clearTimeout(timer);
+    // A flight that outlived the wait (its request never finished) is nobody's to wait on any more.
+    if (entry === null && this.flights.get(key) === flight) this.flights.delete(key);
     return entry === null ? { kind: 'miss', ticket: this.ticket(key) } : { kind: 'hit', entry };
   }
 

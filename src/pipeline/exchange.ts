@@ -284,6 +284,8 @@ export class Exchange implements StreamHandler {
     this.decision = routing.decision;
     this.plan = routing.plan;
     this.cache = routing.cache;
+    // The stream ended while the body was routed: nothing will be stored, and nobody should wait for it.
+    if (this.finished) this.cache?.finish(null, '', 0, 0);
   }
 
   /** A hit: Envoy answers with the stored answer; billed (cost 0, what it saved) when the stream ends. */

@@ -68,3 +68,16 @@ describe('exact cache lookups', () => {
     expect(errors).toEqual(['cache lookup failed: bypassing the cache']);
   });
 });
+
+describe('a request that never finishes', () => {
+  it('holds up identical requests no longer than the wait, once', async () => {
+    const { cache } = setup();
+    const lost = await cache.lookup('key:a/lost', 50);
+    expect(lost.kind).toBe('miss');
+    // Its ticket is never finished: the next one waits out the wait, then goes itself…
+    expect((await cache.lookup('key:a/lost', 50)).kind).toBe('miss');
+    // …and after it nobody waits on the lost one.
+    const next = await cache.lookup('key:a/lost', 60_000);
+    expect(next.kind).toBe('miss');
+  });
+});
