@@ -166,6 +166,29 @@ describe('exact cache', () => {
     expect(records.filter((r) => r.cache === 'exact').every((r) => r.totalTokens === 0)).toBe(true);
   });
 
+  it("answers an Anthropic client from the cache in the Messages API's own form, JSON and stream apart", async () => {
+    const content = fresh('messages');
+    const messages = (stream: boolean) =>
+      fetch(`${stack.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': KEYS.a },
+        body: JSON.stringify({ model: 'cached', max_tokens: 64, ...(stream ? { stream: true } : {}), messages: [{ role: 'user', content }] }),
+      });
+    for (const stream of [false, true]) {
+      const first = await messages(stream);
+      expect([first.status, first.headers.get('x-llm-cache')]).toEqual([200, 'miss']);
+      const text = await first.text();
+      const calls = stack.mockRequests();
+      const second = await messages(stream);
+      expect([second.status, second.headers.get('x-llm-cache')]).toEqual([200, 'hit']);
+      const again = await second.text();
+      expect(again).toBe(text);
+      expect(stack.mockRequests()).toBe(calls);
+      if (stream) expect(again).toContain('event: message_stop');
+      else expect(JSON.parse(again)).toMatchObject({ type: 'message', role: 'assistant' });
+    }
+  });
+
   it('caches embeddings', async () => {
     const body = { model: 'vectors', input: fresh('embed me') };
     const post = () => fetch(`${stack.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(KEYS.a) }, body: JSON.stringify(body) });
