@@ -5,11 +5,11 @@
  */
 import type { Deployment } from '../config/compile.js';
 import type { HeaderPair, Outcome } from '../pipeline/types.js';
+import type { CacheResult } from '../state/store.js';
 import type { CacheEntry } from './entry.js';
 import type { Lookup, Ticket } from './exact.js';
 import { entryTtlMs, type CachePolicy, type Directives } from './policy.js';
 
-export type CacheResult = 'hit' | 'miss' | 'bypass';
 
 /** How a finished request's answer turned out, as billed. */
 export interface Answered {

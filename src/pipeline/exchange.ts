@@ -448,7 +448,7 @@ export class Exchange implements StreamHandler {
       this.holdings.settle({ tokens: 0, costNanos: 0 }, false);
       this.p.metrics.cacheSaved.inc({ group: this.cache!.group }, hit!.costNanos);
       const served = { deployment: hit!.deployment, provider: hit!.provider, providerModel: hit!.providerModel, responseModel: hit!.responseModel };
-      record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: 'exact', savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
+      record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: { kind: 'exact', result: 'hit' }, savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
     } else {
       const billed = response.settle(complete, now);
       const d = billed.served;
@@ -461,7 +461,7 @@ export class Exchange implements StreamHandler {
       this.cache?.finish(answered, this.stream ? 'text/event-stream' : 'application/json', now, this.p.env.random());
       const served = { deployment: d.name, provider: d.provider, providerModel: d.providerModel, responseModel: billed.responseModel };
       const { usage, estimated, costNanos } = billed;
-      record = this.usageRecord(now, latencyMs, served, { status: response.status, complete: billed.whole, usageEstimated: estimated, usage, costNanos, cache: null, savedCostNanos: 0, ttfbMs: response.ttfbMs, ttftMs: response.ttftMs });
+      record = this.usageRecord(now, latencyMs, served, { status: response.status, complete: billed.whole, usageEstimated: estimated, usage, costNanos, cache: this.cache === null ? null : { kind: 'exact', result: this.cache.result }, savedCostNanos: 0, ttfbMs: response.ttfbMs, ttftMs: response.ttftMs });
     }
     this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
     this.p.store.recordUsage(record).catch((err: unknown) => {

@@ -126,7 +126,8 @@ export class MemoryStore implements StateStore {
         t.completionTokens += record.completionTokens;
         t.totalTokens += record.totalTokens;
         t.costNanos += record.costNanos;
-        if (record.cache !== null) t.cacheHits += 1;
+        if (record.cache?.result === 'hit') t.cacheHits += 1;
+        if (record.cache?.result === 'miss') t.cacheMisses += 1;
         t.savedCostNanos += record.savedCostNanos;
       }
     }

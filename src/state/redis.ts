@@ -299,7 +299,8 @@ export class RedisStore implements StateStore {
       record.costNanos,
       this.options.maxLogEntries,
       JSON.stringify(record),
-      record.cache === null ? 0 : 1,
+      record.cache?.result === 'hit' ? 1 : 0,
+      record.cache?.result === 'miss' ? 1 : 0,
       record.savedCostNanos,
     );
   }
@@ -313,6 +314,7 @@ export class RedisStore implements StateStore {
     t.totalTokens = Number(h.total_tokens ?? 0);
     t.costNanos = Number(h.cost_nanos ?? 0);
     t.cacheHits = Number(h.cache_hits ?? 0);
+    t.cacheMisses = Number(h.cache_misses ?? 0);
     t.savedCostNanos = Number(h.saved_cost_nanos ?? 0);
     return t;
   }

@@ -42,8 +42,11 @@ export interface UsageRecord {
   readonly totalTokens: number;
   /** Cost in nano-USD (1e-9 $), an integer so aggregates add up exactly. */
   readonly costNanos: number;
-  /** Answered from the cache (cost 0): which one; null when a provider answered. */
-  readonly cache: 'exact' | null;
+  /**
+   * What the response cache did: answered the request (`hit`, at cost 0), sent it on and stored or
+   * offered the answer (`miss`), or stayed out (`bypass`); null when its group does not cache.
+   */
+  readonly cache: { readonly kind: 'exact'; readonly result: CacheResult } | null;
   /** A cache hit: what the provider charged for the stored answer, saved this time (nano-USD); 0 otherwise. */
   readonly savedCostNanos: number;
   /** From request headers to the end of the response, as the router saw it. */
@@ -60,10 +63,13 @@ export interface UsageTotals {
   completionTokens: number;
   totalTokens: number;
   costNanos: number;
-  /** Requests answered from the cache, and what they saved (nano-USD). */
+  /** Requests answered from the cache, requests the cache sent on to a provider, and what the hits saved (nano-USD). */
   cacheHits: number;
+  cacheMisses: number;
   savedCostNanos: number;
 }
+
+export type CacheResult = 'hit' | 'miss' | 'bypass';
 
 export const USAGE_DIMENSIONS = ['key', 'team', 'tag', 'model', 'deployment', 'provider'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
@@ -234,5 +240,5 @@ export function latencyMeans(samples: readonly LatencySample[], nowMs: number, o
 }
 
 export function emptyTotals(): UsageTotals {
-  return { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costNanos: 0, cacheHits: 0, savedCostNanos: 0 };
+  return { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costNanos: 0, cacheHits: 0, cacheMisses: 0, savedCostNanos: 0 };
 }

@@ -138,14 +138,16 @@ describe('exact cache', () => {
     const body = chat(fresh('bill me'));
     await send(body, KEYS.a, { 'x-request-id': `${body.messages[0]!.content}-1` });
     const paid = await recordOf(`${body.messages[0]!.content}-1`);
-    expect(paid).toMatchObject({ cache: null, savedCostNanos: 0 });
+    expect(paid).toMatchObject({ cache: { kind: 'exact', result: 'miss' }, savedCostNanos: 0 });
     expect(paid.costNanos).toBeGreaterThan(0);
     const before = await stack.usageTotals('key', 'a', started);
     await send(body, KEYS.a, { 'x-request-id': `${body.messages[0]!.content}-2` });
     const hit = await recordOf(`${body.messages[0]!.content}-2`);
-    expect(hit).toMatchObject({ cache: 'exact', costNanos: 0, savedCostNanos: paid.costNanos, deployment: 'cached-1', keyId: 'a', status: 200, complete: true });
+    expect(hit).toMatchObject({ cache: { kind: 'exact', result: 'hit' }, costNanos: 0, savedCostNanos: paid.costNanos, deployment: 'cached-1', keyId: 'a', status: 200, complete: true });
     const after = await stack.usageTotals('key', 'a', started);
     expect(after.cacheHits - before.cacheHits).toBeGreaterThanOrEqual(1);
+    expect(after.cacheMisses - before.cacheMisses).toBeGreaterThanOrEqual(0);
+    expect(after.cacheMisses).toBeGreaterThanOrEqual(1);
     expect(after.savedCostNanos - before.savedCostNanos).toBeGreaterThanOrEqual(paid.costNanos);
     const metrics = (await Promise.all(stack.routerAdmins.map(async (admin) => (await fetch(`${admin}/metrics`)).text()))).join('\n');
     expect(metrics).toMatch(/llm_router_cache_requests_total\{group="cached",result="hit"\} \d+/);
@@ -163,7 +165,7 @@ describe('exact cache', () => {
       [429, null],
     ]);
     const records = (await stack.usageLog()).filter((r) => r.keyId === 'limited');
-    expect(records.filter((r) => r.cache === 'exact').every((r) => r.totalTokens === 0)).toBe(true);
+    expect(records.filter((r) => r.cache?.result === 'hit').every((r) => r.totalTokens === 0)).toBe(true);
   });
 
   it("answers an Anthropic client from the cache in the Messages API's own form, JSON and stream apart", async () => {
