@@ -31,6 +31,7 @@ beforeAll(async () => {
       cached: { cache: { ttl_seconds: 600 } },
       shared: { cache: { namespace: 'team' } },
       vectors: { cache: {} },
+      pinned: { cache: { key_by: 'deployment' } },
     },
     config: {
       auth: { mode: 'keys' },
@@ -46,6 +47,7 @@ beforeAll(async () => {
       { name: 'shared-1', group: 'shared' },
       { name: 'vectors-1', group: 'vectors', extra: { capabilities: ['embeddings'], provider_model: 'text-embedding-3-small', price: { input_per_million: 0.02, output_per_million: 0 } } },
       { name: 'plain-1', group: 'plain' },
+      { name: 'pinned-1', group: 'pinned' },
     ],
   });
 }, 90_000);
@@ -189,6 +191,16 @@ describe('exact cache', () => {
       if (stream) expect(again).toContain('event: message_stop');
       else expect(JSON.parse(again)).toMatchObject({ type: 'message', role: 'assistant' });
     }
+  });
+
+  it('keys entries by the deployment once routed, where the group says so', async () => {
+    const body = { ...chat(fresh('pinned')), model: 'pinned' };
+    expect((await send(body)).cache).toBe('miss');
+    const calls = stack.mockRequests();
+    const hit = await send(body, KEYS.a, { 'x-request-id': `${body.messages[0]!.content}-hit` });
+    expect(hit.cache).toBe('hit');
+    expect(stack.mockRequests()).toBe(calls);
+    expect(await recordOf(`${body.messages[0]!.content}-hit`)).toMatchObject({ deployment: 'pinned-1', cache: { result: 'hit' } });
   });
 
   it('caches embeddings', async () => {
