@@ -41,14 +41,17 @@ export interface Directives {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * `Cache-Control: no-cache` (answer fresh, then store) and `no-store` (neither), or the same as the
- * body's `cache: {no_cache, no_store}`; `x-llm-cache-ttl: <seconds>`.
+ * `Cache-Control: no-cache` (answer fresh, then store) and `no-store` (neither); the body's
+ * `cache: {no_cache | no_store: true}` keeps the request out of the cache either way, as an entry
+ * stored under a body holding that field would be found only by requests that never look.
+ * `x-llm-cache-ttl: <seconds>`.
  */
 export function directivesOf(cacheControl: string | undefined, ttlHeader: string | undefined, body: Record<string, unknown>): Directives {
   const control = (cacheControl ?? '').toLowerCase();
   const field = isObject(body.cache) ? body.cache : null;
-  const noStore = /(^|[\s,])no-store($|[\s,;=])/.test(control) || field?.no_store === true;
-  const noCache = noStore || /(^|[\s,])no-cache($|[\s,;=])/.test(control) || field?.no_cache === true;
+  const optedOut = field?.no_store === true || field?.no_cache === true;
+  const noStore = optedOut || /(^|[\s,])no-store($|[\s,;=])/.test(control);
+  const noCache = noStore || /(^|[\s,])no-cache($|[\s,;=])/.test(control);
   const seconds = ttlHeader === undefined ? NaN : Number(ttlHeader.trim());
   return { lookup: !noCache, store: !noStore, ttlMs: Number.isFinite(seconds) && seconds >= 0 && ttlHeader!.trim() !== '' ? seconds * 1000 : null };
 }

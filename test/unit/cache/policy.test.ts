@@ -5,12 +5,12 @@ import { decodeEntry, encodeEntry, type CacheEntry } from '../../../src/cache/en
 const POLICY: CachePolicy = { ttlMs: 300_000, ttlJitter: 0.1, namespace: 'key', keyBy: 'group', maxEntryBytes: 1000, waitMs: 1000 };
 
 describe('cache policy', () => {
-  it('reads Cache-Control and the body field: no-store keeps out of it, no-cache refreshes it', () => {
+  it('reads Cache-Control (no-store keeps out of it, no-cache refreshes it) and the body field (keeps out of it)', () => {
     expect(directivesOf(undefined, undefined, {})).toEqual({ lookup: true, store: true, ttlMs: null });
     expect(directivesOf('no-cache', undefined, {})).toEqual({ lookup: false, store: true, ttlMs: null });
     expect(directivesOf('max-age=0, No-Store', undefined, {})).toEqual({ lookup: false, store: false, ttlMs: null });
     expect(directivesOf(undefined, undefined, { cache: { no_store: true } })).toMatchObject({ lookup: false, store: false });
-    expect(directivesOf(undefined, undefined, { cache: { no_cache: true } })).toMatchObject({ lookup: false, store: true });
+    expect(directivesOf(undefined, undefined, { cache: { no_cache: true } })).toMatchObject({ lookup: false, store: false });
     expect(directivesOf('no-cachex', undefined, {})).toMatchObject({ lookup: true });
   });
 
