@@ -92,6 +92,8 @@ export interface TargetOptions {
   readonly deployments?: readonly BenchDeployment[];
   /** The router processes' environment (the credentials `deployments` name); this process's otherwise. */
   readonly routerEnv?: NodeJS.ProcessEnv;
+  /** More router.yaml fields of the main router process's model groups, by group (bench/cache.ts: a cache). */
+  readonly routerGroups?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** A command the main router process runs under (bench/cost.ts: valgrind), which may slow its start many times over. */
   readonly routerWrapper?: readonly string[];
 }
@@ -128,6 +130,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       nodeFlags: readonly string[] = ROUTER_NODE_FLAGS,
       limits: Readonly<Record<string, unknown>> = {},
       wrapper: readonly string[] = [],
+      groups: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {},
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -137,7 +140,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         stringify({
           server: { grpc: { ...(typeof address === 'number' ? { port } : { socket: address.socket }), options: grpcOptions }, admin: { port: admin } },
           limits,
-          model_groups: Object.keys(clusters).map((name) => ({ name, strategy })),
+          model_groups: Object.keys(clusters).map((name) => ({ name, strategy, ...groups[name] })),
           deployments: deployments.map((d) => ({ ...d, model_group: d.name, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 })),
         }),
       );
@@ -150,7 +153,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       return { child, address };
     };
 
-    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper, options.routerGroups);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, clusters, [router.address], { withoutRouterTo: own?.[0]?.name ?? 'bench-chat' });
     children.push(plain.child);
