@@ -26,13 +26,14 @@ import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
 import type { Decision, Endpoint, RouteRequest } from '../routing/types.js';
 import type { UsageRecord } from '../state/store.js';
 import type { ApiRequest } from './api-request.js';
-import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
+import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type RequestMetadata, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
 import { Holdings } from './holdings.js';
 import { clientError, ownClientError, type ClientApi } from '../providers/client-apis.js';
 import { modelsPathOf } from './models-list.js';
 import { BodyRouting } from './request-body.js';
+import { refusalMetadata, routingMetadata, usageMetadata } from './request-metadata.js';
 import { ResponseSide } from './response.js';
 import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js';
 
@@ -41,12 +42,12 @@ const NO_TAGS: readonly string[] = [];
 const NO_HEADERS: Headers = {};
 
 /** The error as the client's API writes it (`reply`), with `Retry-After` when it has one and the decision when debugging. */
-function errorReply(err: RouterError, reply: { status: number; body: unknown }, decision: string | null): Outcome {
+function errorReply(err: RouterError, reply: { status: number; body: unknown }, decision: string | null, metadata: RequestMetadata): Outcome {
   const headers: HeaderPair[] = [...JSON_HEADERS];
   if (err.retryAfterSec !== null) headers.push(['retry-after', String(err.retryAfterSec)]);
   headers.push(...err.headers);
   if (decision !== null) headers.push(['x-llm-router-decision', decision]);
-  return { kind: 'reply', status: reply.status, body: Buffer.from(JSON.stringify(reply.body)), headers };
+  return { kind: 'reply', status: reply.status, body: Buffer.from(JSON.stringify(reply.body)), headers, metadata };
 }
 
 /** The content type a body's first bytes show: JSON starts with `{`/`[`, SSE with a field name or `:`. */
@@ -299,7 +300,7 @@ export class Exchange implements StreamHandler {
       this.response = new ResponseSide(this.p, this.holdings, sent);
       // An open stream keeps nothing of its request it no longer reads (bench/results/memory).
       this.headers = NO_HEADERS;
-      return upstream.outcome;
+      return { ...upstream.outcome, metadata: routingMetadata(this.decision, this.requestedModel, d) };
     } catch (err) {
       return this.reject(err);
     }
@@ -320,10 +321,7 @@ export class Exchange implements StreamHandler {
     const translated = response.clientHeaders();
     setHeaders.push(...translated.set);
     const removeHeaders = translated.remove;
-    if (endOfStream) {
-      this.finish(true);
-      return setHeaders.length === 0 && removeHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders };
-    }
+    if (endOfStream) return { kind: 'continue', setHeaders, removeHeaders, metadata: this.finish(true) };
     if (!response.reading && setHeaders.length === 0 && removeHeaders.length === 0) return PASS;
     return { kind: 'continue', setHeaders, removeHeaders, readBody: response.reading ? 'streamed' : undefined };
   }
@@ -346,7 +344,7 @@ export class Exchange implements StreamHandler {
       response.start(attributes.status ?? 0, sniffContentType(chunk), attributes);
     }
     const replacement = response.chunk(chunk, endOfStream);
-    if (endOfStream) this.finish(true);
+    if (endOfStream) return { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement ?? undefined, metadata: this.finish(true) };
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
   }
 
@@ -397,10 +395,11 @@ export class Exchange implements StreamHandler {
     this.answered = true;
     const reply = own ?? clientError(this.api, routerError.status, routerError.toJSON());
     this.status = reply.status;
-    return errorReply(routerError, reply, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
+    return errorReply(routerError, reply, this.debug && this.decision !== null ? describeDecision(this.decision) : null, refusalMetadata(routerError.code, this.decision));
   }
 
-  private finish(complete: boolean): void {
+  /** The record and log line of the request; what Envoy is told of its usage, for one that went upstream. */
+  private finish(complete: boolean): RequestMetadata | undefined {
     this.finished = true;
     const now = this.p.env.now();
     const latencyMs = now - this.startMs;
@@ -408,11 +407,12 @@ export class Exchange implements StreamHandler {
     const routing: Record<string, unknown> | undefined = decision === null ? undefined : decisionRecord(decision);
     const response = this.response;
     if (response === null) {
+      this.p.metrics.answered(this.endpoint ?? (this.modelsPath !== null ? 'models' : 'other'), this.status, this.rejection?.code);
       this.p.log.info(
         { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, deployment: this.countedBy ?? undefined, latencyMs },
         'request',
       );
-      return;
+      return undefined;
     }
     const billed = response.settle(complete, now);
     const d = billed.served;
@@ -448,10 +448,12 @@ export class Exchange implements StreamHandler {
       ttfbMs: response.ttfbMs,
       ttftMs: response.ttftMs,
     };
+    this.p.metrics.recordServed(this.endpoint!, decision, d, record);
     this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
     this.p.store.recordUsage(record).catch((err: unknown) => {
       // The record is in the log line above; this says it is missing from the store.
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
+    return usageMetadata(record);
   }
 }
