@@ -111,7 +111,7 @@ export class RoutingMetrics {
   );
   readonly refused = new CounterFamily(
     'llm_router_refused_total',
-    "Requests the router answered itself with an error, by its code (budget_exceeded, rate_limit_exceeded, overloaded, invalid_api_key, …): admission refusals and the client's mistakes.",
+    "Requests the router answered itself with an error, by its code (budget_exceeded, rate_limited, overloaded, invalid_api_key, …): admission refusals and the client's mistakes.",
     ['reason'],
   );
   readonly tokenUsage = new HistogramFamily('gen_ai_client_token_usage', 'Tokens per request (gen_ai.client.token.usage), by token type: input (the prompt) and output (the completion).', [...GEN_AI_LABELS, 'gen_ai_token_type'], TOKEN_BUCKETS);
