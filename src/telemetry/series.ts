@@ -74,14 +74,22 @@ export class CounterFamily<L extends string> implements RegistryMetric {
     return cell;
   }
 
-  /** Counts on the cell of these labels: for counts rarer than a request's, where binding would not pay. */
+  /** Counts on the cell of these labels, found by their key: for label sets a request makes up as it goes (a decision's exclusions). */
   inc(labels: Readonly<Record<L, string>>, by = 1): void {
-    this.child(...this.labelNames.map((l) => labels[l])).inc(by);
+    const cell = this.cells.get(this.keyOf(labels));
+    if (cell !== undefined) cell.inc(by);
+    else this.child(...this.labelNames.map((l) => labels[l])).inc(by);
   }
 
   /** The value for exactly these labels (tests and the admin API). */
   valueOf(labels: Readonly<Record<L, string>>): number {
-    return this.cells.get(this.labelNames.map((l) => labels[l]).join(SEP))?.value ?? 0;
+    return this.cells.get(this.keyOf(labels))?.value ?? 0;
+  }
+
+  private keyOf(labels: Readonly<Record<L, string>>): string {
+    let key = labels[this.labelNames[0]!] ?? '';
+    for (let i = 1; i < this.labelNames.length; i++) key += SEP + labels[this.labelNames[i]!];
+    return key;
   }
 
   get(): Collected {
