@@ -31,7 +31,11 @@ export interface MetricsEndpoint {
   render(): Promise<string>;
 }
 
-/** A gauge whose values are set from `read` at each scrape. */
+/**
+ * A gauge whose values are set from `read` at each scrape. A read that fails (the state store does
+ * not answer) leaves the gauge without samples this time; the rest of the scrape goes on, and
+ * llm_router_state_store_degraded says why.
+ */
 function gauge(registry: Registry, name: string, help: string, labelNames: readonly string[], read: (g: Gauge) => void | Promise<void>): void {
   new Gauge({
     name,
@@ -40,7 +44,11 @@ function gauge(registry: Registry, name: string, help: string, labelNames: reado
     registers: [registry],
     async collect() {
       this.reset();
-      await read(this);
+      try {
+        await read(this);
+      } catch {
+        this.reset();
+      }
     },
   });
 }
