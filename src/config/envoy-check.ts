@@ -8,6 +8,7 @@
  * Errors break routing, billing or credentials; warnings are settings production traffic suffers
  * from (a 15 s route timeout, a one-host cluster outlier detection never ejects).
  */
+import { METADATA_NAMESPACE } from '../extproc/translate.js';
 import type { Deployment, RouterConfig } from './compile.js';
 import { HOP_HEADERS, STREAM_HEADER, TRANSLATE_HEADER } from '../pipeline/upstream.js';
 import { list, obj, objects, type Found, type Obj, type YamlPath } from './yaml-walk.js';
@@ -214,6 +215,9 @@ class Checker {
         [...ext.path, 'message_timeout'],
         `${timeoutMs} ms is not above router.yaml's limits.overload.protected_max_event_loop_lag_ms (${lagMs}): under overload, requests fail closed on Envoy's timeout before the router refuses them with 503 overloaded`,
       );
+    }
+    if (!list(obj(obj(ext.value.metadata_options).receiving_namespaces).untyped).includes(METADATA_NAMESPACE)) {
+      this.warn(ext.path, `metadata_options.receiving_namespaces.untyped lacks ${METADATA_NAMESPACE}: Envoy drops the router's dynamic metadata (model, deployment, tokens, cost), and the access log shows none of it`);
     }
     if (ext.value.failure_mode_allow === true) this.warn([...ext.path, 'failure_mode_allow'], 'true: with the router down requests go out unrouted and unbilled; false with status_on_error 503 gives clients a retriable error');
     if (this.router.routing.decisionHeader && ext.value.allow_mode_override !== true) {

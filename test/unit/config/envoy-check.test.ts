@@ -132,6 +132,7 @@ describe('check-envoy', () => {
         ext.response_attributes = ['response.code'];
         delete ext.message_timeout;
         ext.failure_mode_allow = true;
+        delete ext.metadata_options;
       }),
     ).toEqual([
       expect.stringMatching(/^error: .*processing_mode\.request_body_mode: must be BUFFERED/),
@@ -139,6 +140,7 @@ describe('check-envoy', () => {
       expect.stringMatching(/^error: .*response_attributes: lacks xds\.cluster_name: without it usage is billed to the first deployment/),
       expect.stringMatching(/^error: .*response_attributes: lacks upstream\.request_attempt_count/),
       expect.stringMatching(/^warning: .*typed_config: no message_timeout/),
+      expect.stringMatching(/^warning: .*typed_config: metadata_options\.receiving_namespaces\.untyped lacks llm_router: Envoy drops the router's dynamic metadata/),
       expect.stringMatching(/^warning: .*failure_mode_allow: true: with the router down requests go out unrouted and unbilled/),
     ]);
     const swapped = (e: any) => {
