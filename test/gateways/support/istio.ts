@@ -1,0 +1,230 @@
+/**
+ * The Istio ingress gateway without Kubernetes: istiod (pilot-discovery, ISTIOD_BIN) reads the
+ * shipped deploy/istio/ manifests from files and serves them over xDS to a stock Envoy (ENVOY_BIN)
+ * that presents itself as an `istio: ingressgateway` pod. The manifests are rendered for the test,
+ * not copied: the gateway's port, the providers' endpoints (loopback mocks, no TLS) and a
+ * ServiceEntry standing in for the router's Kubernetes Service.
+ */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { PROJECT_ROOT, resolveEnvoy } from '../../../src/devstack/binaries.js';
+import { spawnChild, waitUntil, type Child } from '../../../src/devstack/processes.js';
+
+export const ISTIO_MANIFESTS = join(PROJECT_ROOT, 'deploy', 'istio');
+/** istiod's ports cannot all be moved off their defaults; the suite runs in a private network namespace. */
+const XDS_PORT = 15010;
+const ISTIOD_HTTP = 'http://127.0.0.1:8080';
+
+type Resource = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec: Record<string, any> };
+
+export interface IstioPorts {
+  /** The Gateway's server port: Envoy's listener. */
+  readonly listener: number;
+  readonly admin: number;
+  /** The router replicas' gRPC ports, behind its Service's one cluster. */
+  readonly routers: readonly number[];
+}
+
+export interface IstioGateway {
+  readonly istiod: Child;
+  readonly envoy: Child;
+  readonly envoyAdmin: string;
+  stop(): Promise<void>;
+}
+
+/** Every resource of every manifest under deploy/istio, in file order. */
+export async function readIstioManifests(): Promise<Array<{ file: string; resource: Resource }>> {
+  const files = (await readdir(ISTIO_MANIFESTS)).filter((f) => f.endsWith('.yaml')).sort();
+  const out: Array<{ file: string; resource: Resource }> = [];
+  for (const file of files) {
+    for (const doc of parseAllDocuments(await readFile(join(ISTIO_MANIFESTS, file), 'utf8'))) {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);
+      const resource = doc.toJS({ maxAliasCount: -1 }) as Resource | null;
+      if (resource !== null) out.push({ file, resource });
+    }
+  }
+  return out;
+}
+
+/** `outbound|<port>||<host>`: the cluster istiod makes for a service's port. */
+const outbound = (host: string, port: number): string => `outbound|${port}||${host}`;
+
+/**
+ * The manifests for a loopback test: the Gateway on `ports.listener`; each provider ServiceEntry
+ * whose cluster has mock hosts in `hostPorts` resolved to them (STATIC) and its DestinationRule
+ * without TLS (the mocks speak plain HTTP); and the router's Service, which Kubernetes would
+ * provide, as a ServiceEntry on the router replicas' ports.
+ */
+export function renderForTest(resources: readonly Resource[], ports: IstioPorts, hostPorts: Readonly<Record<string, readonly number[]>>): Resource[] {
+  const out = structuredClone(resources) as Resource[];
+  const mocked = new Set<string>();
+  for (const r of out) {
+    if (r.kind === 'Gateway') for (const server of r.spec.servers) server.port.number = ports.listener;
+    if (r.kind !== 'ServiceEntry') continue;
+    for (const host of r.spec.hosts as string[]) {
+      for (const port of r.spec.ports as Array<{ number: number; name: string }>) {
+        const mocks = hostPorts[outbound(host, port.number)];
+        if (mocks === undefined) continue;
+        mocked.add(host);
+        r.spec.resolution = 'STATIC';
+        r.spec.endpoints = mocks.map((p) => ({ address: '127.0.0.1', ports: { [port.name]: p } }));
+      }
+    }
+  }
+  for (const r of out) if (r.kind === 'DestinationRule' && mocked.has(r.spec.host)) delete r.spec.trafficPolicy.tls;
+  const routerCluster = routerServiceCluster(out);
+  const [, port, , host] = routerCluster.split('|');
+  out.push({
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'ServiceEntry',
+    metadata: { name: 'llm-router-service', namespace: host!.split('.')[1] },
+    spec: {
+      hosts: [host],
+      location: 'MESH_INTERNAL',
+      resolution: 'STATIC',
+      ports: [{ number: Number(port), name: 'grpc', protocol: 'GRPC' }],
+      endpoints: ports.routers.map((p) => ({ address: '127.0.0.1', ports: { grpc: p } })),
+    },
+  });
+  return out;
+}
+
+/** The router's cluster as the EnvoyFilters name it (the ext_proc filter's gRPC cluster). */
+function routerServiceCluster(resources: readonly Resource[]): string {
+  const text = JSON.stringify(resources.filter((r) => r.kind === 'EnvoyFilter'));
+  const m = /"cluster_name":"(outbound\|\d+\|\|[^"]+)"/.exec(text);
+  if (m === null) throw new Error('no EnvoyFilter names the router\'s cluster (an ext_proc grpc_service)');
+  return m[1]!;
+}
+
+/** Envoy's bootstrap: the node an `istio: ingressgateway` pod's pilot-agent would announce, and ADS from istiod. */
+function bootstrap(admin: number): Record<string, unknown> {
+  const labels = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
+  return {
+    node: {
+      id: 'router~127.0.0.1~istio-ingressgateway.istio-system~istio-system.svc.cluster.local',
+      cluster: 'istio-ingressgateway.istio-system',
+      metadata: {
+        NAMESPACE: 'istio-system',
+        CLUSTER_ID: 'Kubernetes',
+        NAME: 'istio-ingressgateway',
+        WORKLOAD_NAME: 'istio-ingressgateway',
+        SERVICE_ACCOUNT: 'istio-ingressgateway-service-account',
+        ISTIO_VERSION: '1.31.0',
+        MESH_ID: 'cluster.local',
+        INSTANCE_IPS: '127.0.0.1',
+        LABELS: labels,
+        // Without a Kubernetes pod to look up, istiod replaces LABELS; STATIC_LABELS are kept, and
+        // the EnvoyFilters' and Gateway's selectors match them.
+        STATIC_LABELS: labels,
+        PROXY_CONFIG: { discoveryAddress: `127.0.0.1:${XDS_PORT}`, controlPlaneAuthPolicy: 'NONE' },
+      },
+    },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: admin } } },
+    dynamic_resources: {
+      ads_config: { api_type: 'GRPC', transport_api_version: 'V3', set_node_on_first_message_only: true, grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }] },
+      cds_config: { ads: {}, resource_api_version: 'V3' },
+      lds_config: { ads: {}, resource_api_version: 'V3' },
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: 'xds-grpc',
+          type: 'STATIC',
+          connect_timeout: '1s',
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+              explicit_http_config: { http2_protocol_options: {} },
+            },
+          },
+          load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: XDS_PORT } } } }] }] },
+        },
+      ],
+    },
+  };
+}
+
+/** istiod's view of each proxy: every type it sent has been acknowledged (plaintext xDS has no other readiness signal without Kubernetes). */
+async function proxySynced(): Promise<boolean> {
+  const proxies = (await (await fetch(`${ISTIOD_HTTP}/debug/syncz`)).json()) as Array<Record<string, string>>;
+  return (
+    proxies.length > 0 &&
+    proxies.every((p) => ['cluster', 'listener', 'route'].every((t) => p[`${t}_sent`] !== undefined && p[`${t}_sent`] !== '' && p[`${t}_sent`] === p[`${t}_acked`]))
+  );
+}
+
+/**
+ * Starts istiod on the rendered manifests and Envoy as the ingress gateway, in `dir`; resolves once
+ * Envoy has acknowledged istiod's listeners, routes and clusters.
+ */
+export async function startIstioGateway(dir: string, ports: IstioPorts, hostPorts: Readonly<Record<string, readonly number[]>>): Promise<IstioGateway> {
+  const istiodBin = process.env.ISTIOD_BIN;
+  if (!istiodBin) throw new Error('ISTIOD_BIN is not set: run this suite with `npm run test:gateways` (scripts/gateways/istio.mjs builds istiod)');
+  const configDir = join(dir, 'istio-config');
+  await mkdir(configDir, { recursive: true });
+  const resources = renderForTest((await readIstioManifests()).map((m) => m.resource), ports, hostPorts);
+  await writeFile(join(configDir, 'llm-router.yaml'), resources.map((r) => stringify(r, { aliasDuplicateObjects: false })).join('---\n'));
+  const mesh = {
+    configSources: [{ address: `fs://${configDir}` }],
+    defaultConfig: { discoveryAddress: `127.0.0.1:${XDS_PORT}`, controlPlaneAuthPolicy: 'NONE' },
+    enableAutoMtls: false,
+    rootNamespace: 'istio-system',
+    trustDomain: 'cluster.local',
+  };
+  await writeFile(join(dir, 'mesh.yaml'), stringify(mesh));
+  await writeFile(join(dir, 'meshNetworks.yaml'), 'networks: {}\n');
+  await writeFile(join(dir, 'bootstrap.yaml'), stringify(bootstrap(ports.admin)));
+  const children: Child[] = [];
+  const stop = async (): Promise<void> => {
+    for (const c of [...children].reverse()) await c.stop();
+  };
+  try {
+    const istiod = spawnChild(
+      'istiod',
+      istiodBin,
+      [
+        'discovery',
+        // No Kubernetes: no service registry but the ServiceEntries, config from the files above.
+        '--registries=',
+        `--meshConfig=${join(dir, 'mesh.yaml')}`,
+        `--networksConfig=${join(dir, 'meshNetworks.yaml')}`,
+        '--clusterID=Kubernetes',
+        '--domain=cluster.local',
+        `--grpcAddr=127.0.0.1:${XDS_PORT}`,
+        '--secureGRPCAddr=127.0.0.1:15012',
+        '--httpAddr=127.0.0.1:8080',
+        '--monitoringAddr=127.0.0.1:15014',
+        '--httpsAddr=127.0.0.1:15017',
+      ],
+      {
+        logFile: join(dir, 'istiod.log'),
+        env: {
+          ...process.env,
+          POD_NAMESPACE: 'istio-system',
+          POD_NAME: 'istiod-0',
+          REVISION: 'default',
+          // Istio's own proxy filters, which a stock Envoy does not have.
+          PILOT_ENABLE_METADATA_EXCHANGE: 'false',
+          PILOT_ENABLE_ALPN_FILTER: 'false',
+        },
+      },
+    );
+    children.push(istiod);
+    const loaded = async (): Promise<boolean> => {
+      const text = await (await fetch(`${ISTIOD_HTTP}/debug/configz`)).text();
+      return resources.every((r) => text.includes(`"name":"${r.metadata.name}"`));
+    };
+    await waitUntil(loaded, 60_000, () => `istiod did not load deploy/istio:\n${istiod.output()}`, istiod);
+    const envoy = spawnChild('envoy', resolveEnvoy(), ['-c', join(dir, 'bootstrap.yaml'), '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], {
+      logFile: join(dir, 'envoy.log'),
+    });
+    children.push(envoy);
+    await waitUntil(proxySynced, 60_000, () => `Envoy did not acknowledge istiod's config:\n${envoy.output()}\n${istiod.output()}`, envoy);
+    return { istiod, envoy, envoyAdmin: `http://127.0.0.1:${ports.admin}`, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
