@@ -9,7 +9,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { PROJECT_ROOT, resolveEnvoy } from '../../../src/devstack/binaries.js';
+import { freePort } from '../../../src/devstack/ports.js';
 import { spawnChild, waitUntil, type Child } from '../../../src/devstack/processes.js';
+import type { GatewayLauncher } from '../../support/stack.js';
 
 export const ISTIO_MANIFESTS = join(PROJECT_ROOT, 'deploy', 'istio');
 /** istiod's ports cannot all be moved off their defaults; the suite runs in a private network namespace. */
@@ -24,13 +26,6 @@ export interface IstioPorts {
   readonly admin: number;
   /** The router replicas' gRPC ports, behind its Service's one cluster. */
   readonly routers: readonly number[];
-}
-
-export interface IstioGateway {
-  readonly istiod: Child;
-  readonly envoy: Child;
-  readonly envoyAdmin: string;
-  stop(): Promise<void>;
 }
 
 /** Every resource of every manifest under deploy/istio, in file order. */
@@ -156,75 +151,85 @@ async function proxySynced(): Promise<boolean> {
 }
 
 /**
- * Starts istiod on the rendered manifests and Envoy as the ingress gateway, in `dir`; resolves once
- * Envoy has acknowledged istiod's listeners, routes and clusters.
+ * The stack's gateway (test/support/stack.ts): istiod on the rendered manifests and Envoy as the
+ * ingress gateway, ready once Envoy has acknowledged istiod's listeners, routes and clusters.
  */
-export async function startIstioGateway(dir: string, ports: IstioPorts, hostPorts: Readonly<Record<string, readonly number[]>>): Promise<IstioGateway> {
+export async function istioGateway(): Promise<GatewayLauncher> {
   const istiodBin = process.env.ISTIOD_BIN;
   if (!istiodBin) throw new Error('ISTIOD_BIN is not set: run this suite with `npm run test:gateways` (scripts/gateways/istio.mjs builds istiod)');
-  const configDir = join(dir, 'istio-config');
-  await mkdir(configDir, { recursive: true });
-  const resources = renderForTest((await readIstioManifests()).map((m) => m.resource), ports, hostPorts);
-  await writeFile(join(configDir, 'llm-router.yaml'), resources.map((r) => stringify(r, { aliasDuplicateObjects: false })).join('---\n'));
-  const mesh = {
-    configSources: [{ address: `fs://${configDir}` }],
-    defaultConfig: { discoveryAddress: `127.0.0.1:${XDS_PORT}`, controlPlaneAuthPolicy: 'NONE' },
-    enableAutoMtls: false,
-    rootNamespace: 'istio-system',
-    trustDomain: 'cluster.local',
+  const [listener, admin] = [await freePort(), await freePort()];
+  const adminUrl = `http://127.0.0.1:${admin}`;
+  return {
+    adminUrl,
+    async start({ dir, routerPorts, hostPorts }) {
+      const ports = { listener, admin, routers: routerPorts };
+      const configDir = join(dir, 'istio-config');
+      await mkdir(configDir, { recursive: true });
+      const resources = renderForTest((await readIstioManifests()).map((m) => m.resource), ports, hostPorts);
+      await writeFile(join(configDir, 'llm-router.yaml'), resources.map((r) => stringify(r, { aliasDuplicateObjects: false })).join('---\n'));
+      const accessLogFile = join(dir, 'access.log');
+      const mesh = {
+        configSources: [{ address: `fs://${configDir}` }],
+        defaultConfig: { discoveryAddress: `127.0.0.1:${XDS_PORT}`, controlPlaneAuthPolicy: 'NONE' },
+        enableAutoMtls: false,
+        rootNamespace: 'istio-system',
+        trustDomain: 'cluster.local',
+        accessLogFile,
+      };
+      await writeFile(join(dir, 'mesh.yaml'), stringify(mesh));
+      await writeFile(join(dir, 'meshNetworks.yaml'), 'networks: {}\n');
+      await writeFile(join(dir, 'bootstrap.yaml'), stringify(bootstrap(admin)));
+      const children: Child[] = [];
+      const stop = async (): Promise<void> => {
+        for (const c of [...children].reverse()) await c.stop();
+      };
+      try {
+        const istiod = spawnChild(
+          'istiod',
+          istiodBin,
+          [
+            'discovery',
+            // No Kubernetes: no service registry but the ServiceEntries, config from the files above.
+            '--registries=',
+            `--meshConfig=${join(dir, 'mesh.yaml')}`,
+            `--networksConfig=${join(dir, 'meshNetworks.yaml')}`,
+            '--clusterID=Kubernetes',
+            '--domain=cluster.local',
+            `--grpcAddr=127.0.0.1:${XDS_PORT}`,
+            '--secureGRPCAddr=127.0.0.1:15012',
+            '--httpAddr=127.0.0.1:8080',
+            '--monitoringAddr=127.0.0.1:15014',
+            '--httpsAddr=127.0.0.1:15017',
+          ],
+          {
+            logFile: join(dir, 'istiod.log'),
+            env: {
+              ...process.env,
+              POD_NAMESPACE: 'istio-system',
+              POD_NAME: 'istiod-0',
+              REVISION: 'default',
+              // Istio's own proxy filters, which a stock Envoy does not have.
+              PILOT_ENABLE_METADATA_EXCHANGE: 'false',
+              PILOT_ENABLE_ALPN_FILTER: 'false',
+            },
+          },
+        );
+        children.push(istiod);
+        const loaded = async (): Promise<boolean> => {
+          const text = await (await fetch(`${ISTIOD_HTTP}/debug/configz`)).text();
+          return resources.every((r) => text.includes(`"name":"${r.metadata.name}"`));
+        };
+        await waitUntil(loaded, 60_000, () => `istiod did not load deploy/istio:\n${istiod.output()}`, istiod);
+        const envoy = spawnChild('envoy', resolveEnvoy(), ['-c', join(dir, 'bootstrap.yaml'), '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], {
+          logFile: join(dir, 'envoy.log'),
+        });
+        children.push(envoy);
+        await waitUntil(proxySynced, 60_000, () => `Envoy did not acknowledge istiod's config:\n${envoy.output()}\n${istiod.output()}`, envoy);
+        return { url: `http://127.0.0.1:${listener}`, envoyAdmin: adminUrl, envoy, accessLogFile, fileProblems: [], stop };
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+    },
   };
-  await writeFile(join(dir, 'mesh.yaml'), stringify(mesh));
-  await writeFile(join(dir, 'meshNetworks.yaml'), 'networks: {}\n');
-  await writeFile(join(dir, 'bootstrap.yaml'), stringify(bootstrap(ports.admin)));
-  const children: Child[] = [];
-  const stop = async (): Promise<void> => {
-    for (const c of [...children].reverse()) await c.stop();
-  };
-  try {
-    const istiod = spawnChild(
-      'istiod',
-      istiodBin,
-      [
-        'discovery',
-        // No Kubernetes: no service registry but the ServiceEntries, config from the files above.
-        '--registries=',
-        `--meshConfig=${join(dir, 'mesh.yaml')}`,
-        `--networksConfig=${join(dir, 'meshNetworks.yaml')}`,
-        '--clusterID=Kubernetes',
-        '--domain=cluster.local',
-        `--grpcAddr=127.0.0.1:${XDS_PORT}`,
-        '--secureGRPCAddr=127.0.0.1:15012',
-        '--httpAddr=127.0.0.1:8080',
-        '--monitoringAddr=127.0.0.1:15014',
-        '--httpsAddr=127.0.0.1:15017',
-      ],
-      {
-        logFile: join(dir, 'istiod.log'),
-        env: {
-          ...process.env,
-          POD_NAMESPACE: 'istio-system',
-          POD_NAME: 'istiod-0',
-          REVISION: 'default',
-          // Istio's own proxy filters, which a stock Envoy does not have.
-          PILOT_ENABLE_METADATA_EXCHANGE: 'false',
-          PILOT_ENABLE_ALPN_FILTER: 'false',
-        },
-      },
-    );
-    children.push(istiod);
-    const loaded = async (): Promise<boolean> => {
-      const text = await (await fetch(`${ISTIOD_HTTP}/debug/configz`)).text();
-      return resources.every((r) => text.includes(`"name":"${r.metadata.name}"`));
-    };
-    await waitUntil(loaded, 60_000, () => `istiod did not load deploy/istio:\n${istiod.output()}`, istiod);
-    const envoy = spawnChild('envoy', resolveEnvoy(), ['-c', join(dir, 'bootstrap.yaml'), '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], {
-      logFile: join(dir, 'envoy.log'),
-    });
-    children.push(envoy);
-    await waitUntil(proxySynced, 60_000, () => `Envoy did not acknowledge istiod's config:\n${envoy.output()}\n${istiod.output()}`, envoy);
-    return { istiod, envoy, envoyAdmin: `http://127.0.0.1:${ports.admin}`, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
 }

@@ -1,0 +1,102 @@
+/**
+ * The router behind an Istio ingress gateway: istiod, built from Istio's source, serves the shipped
+ * deploy/istio/ manifests (rendered for loopback mocks) to a stock Envoy acting as the
+ * `istio: ingressgateway` pod. OpenAI's SDK calls the LLM host through it: a chat, a stream with
+ * usage, and a fallback hop from OpenAI to Anthropic after a 503, every one billed to the provider
+ * that answered. check-envoy passes against the Envoy istiod configured, and every manifest passes
+ * `istioctl validate` and `istioctl analyze` from the same build.
+ */
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/devstack/binaries.js';
+import { readStream } from '../support/clients.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { fetchWithHost } from './support/host-fetch.js';
+import { ISTIO_MANIFESTS, istioGateway } from './support/istio.js';
+
+/** The VirtualService's host (deploy/istio/gateway.yaml): Istio routes by it. */
+const LLM_HOST = 'llm.example.com';
+const OPENAI = { name: 'openai-gpt-4o', cluster: 'outbound|443||api.openai.com' };
+const ANTHROPIC = { name: 'anthropic-claude-sonnet', cluster: 'outbound|443||api.anthropic.com' };
+
+let stack: Stack;
+const client = () => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', maxRetries: 0, fetch: fetchWithHost(LLM_HOST) });
+const ask = () => client().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] });
+
+beforeAll(async () => {
+  stack = await startStack({
+    gateway: await istioGateway(),
+    deployments: [
+      { ...OPENAI, group: 'gpt-4o', providerModel: 'gpt-4o-2024-08-06', apiKeyEnv: 'KEY_OPENAI', mock: { strict: true } },
+      { ...ANTHROPIC, group: 'claude-sonnet', providerModel: 'claude-sonnet-4-5', apiKeyEnv: 'KEY_ANTHROPIC', extra: { provider: 'anthropic' } },
+    ],
+    groups: { 'gpt-4o': { fallbacks: ['claude-sonnet'] } },
+    routerEnv: { KEY_OPENAI: 'sk-openai', KEY_ANTHROPIC: 'sk-ant' },
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('through the Istio ingress gateway istiod configured', () => {
+  it('a chat goes to the deployment the router picked, with its credential and model id', async () => {
+    stack.resetMocks();
+    const res = await ask();
+    expect(res.choices[0]!.message.content).toBeTruthy();
+    const seen = stack.lastSeen(OPENAI.name);
+    expect(seen.headers.authorization).toBe('Bearer sk-openai');
+    expect(seen.body).toMatchObject({ model: 'gpt-4o-2024-08-06' });
+    expect(await stack.lastRecord()).toMatchObject({ deployment: OPENAI.name, status: 200, complete: true });
+  });
+
+  it('a stream arrives whole, with its usage, and is billed', async () => {
+    const stream = await client().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } });
+    const { text, usage } = await readStream(stream);
+    expect(text.length).toBeGreaterThan(0);
+    expect(usage?.completion_tokens).toBeGreaterThan(0);
+    expect(await stack.lastRecord()).toMatchObject({ deployment: OPENAI.name, stream: true, complete: true, completionTokens: usage!.completion_tokens });
+  });
+
+  it('after a 503 from OpenAI, Envoy retries on the Anthropic hop the router planned, translated and with its own credential', async () => {
+    stack.resetMocks();
+    stack.mock(OPENAI.name).setBehaviour({ status: 503 });
+    try {
+      const res = await ask();
+      expect(res.choices[0]!.message.content).toBeTruthy();
+    } finally {
+      stack.mock(OPENAI.name).setBehaviour({ status: 200 });
+    }
+    expect(stack.mock(OPENAI.name).stats().statuses).toEqual({ '503': 1 });
+    const hop = stack.lastSeen(ANTHROPIC.name);
+    expect(hop.path).toBe('/v1/messages');
+    expect(hop.headers['x-api-key']).toBe('sk-ant');
+    expect(hop.body).toMatchObject({ model: 'claude-sonnet-4-5' });
+    expect(await stack.lastRecord()).toMatchObject({ deployment: ANTHROPIC.name, status: 200 });
+  });
+
+  it('check-envoy --admin passes against the Envoy istiod configured', () => {
+    const r = spawnSync(process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'check-envoy', '-c', stack.routerConfigFiles[0]!, '--admin', stack.envoyAdmin], { encoding: 'utf8', env: process.env });
+    expect(r.stderr + r.stdout).not.toMatch(/error/i);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('the shipped manifests', () => {
+  const istioctl = (args: readonly string[]) => spawnSync(process.env.ISTIOCTL_BIN!, args, { encoding: 'utf8' });
+  const manifests = readdirSync(ISTIO_MANIFESTS).filter((f) => f.endsWith('.yaml')).map((f) => join(ISTIO_MANIFESTS, f));
+
+  it.each(manifests)('istioctl validate %s', (file) => {
+    const r = istioctl(['validate', '-f', file]);
+    expect(r.stderr + r.stdout, r.stderr).toMatch(/validated successfully/);
+    expect(r.status).toBe(0);
+  });
+
+  it('istioctl analyze finds nothing wrong across them, offline', () => {
+    const r = istioctl(['analyze', '--use-kube=false', '--all-namespaces', ...manifests]);
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+  });
+});
