@@ -46,7 +46,8 @@ export async function readIstioManifests(): Promise<Array<{ file: string; resour
 const outbound = (host: string, port: number): string => `outbound|${port}||${host}`;
 
 /**
- * The manifests for a loopback test: the Gateway on `ports.listener`; each provider ServiceEntry
+ * The manifests for a loopback test: the Gateway (and the EnvoyFilters' listener matches on its
+ * port) on `ports.listener`; each provider ServiceEntry
  * whose cluster has mock hosts in `hostPorts` resolved to them (STATIC) and its DestinationRule
  * without TLS (the mocks speak plain HTTP); and the router's Service, which Kubernetes would
  * provide, as a ServiceEntry on the router replicas' ports.
@@ -54,8 +55,16 @@ const outbound = (host: string, port: number): string => `outbound|${port}||${ho
 export function renderForTest(resources: readonly Resource[], ports: IstioPorts, hostPorts: Readonly<Record<string, readonly number[]>>): Resource[] {
   const out = structuredClone(resources) as Resource[];
   const mocked = new Set<string>();
+  const gatewayPorts = new Set(out.filter((r) => r.kind === 'Gateway').flatMap((r) => r.spec.servers.map((s: { port: { number: number } }) => s.port.number)));
   for (const r of out) {
     if (r.kind === 'Gateway') for (const server of r.spec.servers) server.port.number = ports.listener;
+    // An EnvoyFilter's listener match names the Gateway's port.
+    if (r.kind === 'EnvoyFilter') {
+      for (const patch of r.spec.configPatches) {
+        const listener = patch.match?.listener;
+        if (gatewayPorts.has(listener?.portNumber)) listener.portNumber = ports.listener;
+      }
+    }
     if (r.kind !== 'ServiceEntry') continue;
     for (const host of r.spec.hosts as string[]) {
       for (const port of r.spec.ports as Array<{ number: number; name: string }>) {
