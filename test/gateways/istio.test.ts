@@ -80,8 +80,8 @@ describe('through the Istio ingress gateway istiod configured', () => {
 
   it('check-envoy --admin passes against the Envoy istiod configured', () => {
     const r = spawnSync(process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'check-envoy', '-c', stack.routerConfigFiles[0]!, '--admin', stack.envoyAdmin], { encoding: 'utf8', env: process.env });
-    expect(r.stderr + r.stdout).not.toMatch(/error/i);
-    expect(r.status).toBe(0);
+    expect(r.status, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/fits .*: 0 errors/);
   });
 });
 
@@ -91,8 +91,12 @@ describe('the shipped manifests', () => {
 
   it.each(manifests)('istioctl validate %s', (file) => {
     const r = istioctl(['validate', '-f', file]);
-    expect(r.stderr + r.stdout, r.stderr).toMatch(/validated successfully/);
-    expect(r.status).toBe(0);
+    const out = r.stdout + r.stderr;
+    expect(r.status, out).toBe(0);
+    expect(out).toMatch(/is valid|has warnings/);
+    // istioctl gives every EnvoyFilter the same notice (its patches reach below Istio's API); no other warning passes.
+    const warnings = out.split('\n').filter((line) => line.trim().startsWith('* '));
+    expect(warnings.filter((w) => !w.includes('EnvoyFilter exposes internal implementation details'))).toEqual([]);
   });
 
   it('istioctl analyze finds nothing wrong across them, offline', () => {
