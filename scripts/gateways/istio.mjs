@@ -27,7 +27,10 @@ export async function ensure(env) {
   const home = join(ROOT, '.tools', `istio-${ISTIO_VERSION}`);
   const bin = join(home, 'bin');
   const tools = { ISTIOD_BIN: join(bin, 'pilot-discovery'), ISTIOCTL_BIN: join(bin, 'istioctl') };
-  if (existsSync(tools.ISTIOD_BIN) && existsSync(tools.ISTIOCTL_BIN)) return tools;
+  if (existsSync(tools.ISTIOD_BIN) && existsSync(tools.ISTIOCTL_BIN)) {
+    log(`istiod and istioctl ${ISTIO_VERSION}: ${bin}`);
+    return tools;
+  }
   if (spawnSync('go', ['version'], { env }).status !== 0) {
     throw new Error('[test:gateways] Building istiod needs Go ≥ 1.25 on PATH (https://go.dev/dl/).');
   }
