@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/devstack/binaries.js';
+import { startApp } from '../support/app.js';
 import { readStream } from '../support/clients.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { fetchWithHost } from './support/host-fetch.js';
-import { ISTIO_MANIFESTS, istioGateway } from './support/istio.js';
+import { APP_HOST, ISTIO_MANIFESTS, istioGateway } from './support/istio.js';
 
 /** The VirtualService's host (deploy/istio/gateway.yaml): Istio routes by it. */
 const LLM_HOST = 'llm.example.com';
@@ -23,11 +24,14 @@ const OPENAI = { name: 'openai-gpt-4o', cluster: 'outbound|443||api.openai.com' 
 const ANTHROPIC = { name: 'anthropic-claude-sonnet', cluster: 'outbound|443||api.anthropic.com' };
 
 let stack: Stack;
+let app: Awaited<ReturnType<typeof startApp>>;
 const client = () => new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'unused', maxRetries: 0, fetch: fetchWithHost(LLM_HOST) });
 const ask = () => client().chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] });
 
 beforeAll(async () => {
+  app = await startApp();
   stack = await startStack({
+    appPort: app.port,
     gateway: await istioGateway(),
     deployments: [
       { ...OPENAI, group: 'gpt-4o', providerModel: 'gpt-4o-2024-08-06', apiKeyEnv: 'KEY_OPENAI', mock: { strict: true } },
@@ -40,7 +44,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+  await new Promise((resolve) => app?.server.close(resolve));
 });
+
+/** Every ext_proc stream Envoy opened to the router's Service (istiod's cluster; its stats go by its alt_stat_name). */
+async function routerStreams(): Promise<number> {
+  const stats = await stack.stats('upstream_rq_total$');
+  return Object.entries(stats)
+    .filter(([name]) => name.startsWith('cluster.outbound|50051||llm-router.llm-router.svc.cluster.local'))
+    .reduce((sum, [, n]) => sum + n, 0);
+}
 
 describe('through the Istio ingress gateway istiod configured', () => {
   it('a chat goes to the deployment the router picked, with its credential and model id', async () => {
@@ -82,6 +95,40 @@ describe('through the Istio ingress gateway istiod configured', () => {
     const r = spawnSync(process.execPath, [join(PROJECT_ROOT, 'dist', 'main.js'), 'check-envoy', '-c', stack.routerConfigFiles[0]!, '--admin', stack.envoyAdmin], { encoding: 'utf8', env: process.env });
     expect(r.status, r.stderr + r.stdout).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/fits .*: 0 errors/);
+  });
+});
+
+describe("another team's app on the same gateway", () => {
+  /** What a client of the app sends: the gateway's own header names and a credential among them. */
+  const CLIENT_HEADERS = {
+    'content-type': 'application/json',
+    authorization: 'Bearer the-app-s-session',
+    'x-llm-cluster': OPENAI.cluster,
+    'x-llm-plan': `${OPENAI.name} ${ANTHROPIC.name}`,
+    'x-llm-hop-2': ANTHROPIC.cluster,
+    'x-llm-stream': '1',
+    'x-llm-tags': 'team-a',
+  };
+  const BODY = '{"model": "gpt-4o",  "messages": [{"role": "user", "content": "not for the router"}]}';
+
+  it('reaches its backend with every header and byte as the client sent them, and the router is never asked', async () => {
+    const streamsBefore = await routerStreams();
+    expect(streamsBefore).toBeGreaterThan(0);
+    const res = await fetchWithHost(APP_HOST)(`${stack.url}/v1/chat/completions?keep=1`, { method: 'POST', headers: CLIENT_HEADERS, body: BODY });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('the app answered');
+    expect(res.headers.get('x-llm-retry')).toBe('the-app-s-own');
+    const seen = app.seen.at(-1)!;
+    expect([seen.url, seen.body.toString('utf8')]).toEqual(['/v1/chat/completions?keep=1', BODY]);
+    for (const [name, value] of Object.entries(CLIENT_HEADERS)) expect([name, seen.headers[name]]).toEqual([name, value]);
+    expect(await routerStreams()).toBe(streamsBefore);
+  });
+
+  it("an app's error goes back as the app wrote it, and is not reported to the router", async () => {
+    const streamsBefore = await routerStreams();
+    const res = await fetchWithHost(APP_HOST)(`${stack.url}/status`, { headers: { 'x-app-status': '500' } });
+    expect([res.status, await res.text()]).toEqual([500, 'the app answered']);
+    expect(await routerStreams()).toBe(streamsBefore);
   });
 });
 

@@ -102,6 +102,25 @@ function routerServiceCluster(resources: readonly Resource[]): string {
   return m[1]!;
 }
 
+/** The host of an app that shares the gateway (the stack's `appPort`): another team's Gateway and VirtualService. */
+export const APP_HOST = 'app.example.com';
+
+/** The app's own Istio resources on the gateway's port, as its team would write them: nothing of the router's. */
+function appResources(listener: number, appPort: number): Resource[] {
+  const meta = { name: 'app', namespace: 'app' };
+  const networking = 'networking.istio.io/v1';
+  return [
+    { apiVersion: networking, kind: 'Gateway', metadata: meta, spec: { selector: { istio: 'ingressgateway' }, servers: [{ port: { number: listener, name: 'http-app', protocol: 'HTTP' }, hosts: [APP_HOST] }] } },
+    {
+      apiVersion: networking,
+      kind: 'ServiceEntry',
+      metadata: meta,
+      spec: { hosts: ['app.app.svc.cluster.local'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 8080, name: 'http', protocol: 'HTTP' }], endpoints: [{ address: '127.0.0.1', ports: { http: appPort } }] },
+    },
+    { apiVersion: networking, kind: 'VirtualService', metadata: meta, spec: { hosts: [APP_HOST], gateways: ['app/app'], http: [{ route: [{ destination: { host: 'app.app.svc.cluster.local', port: { number: 8080 } } }] }] } },
+  ];
+}
+
 /** Envoy's bootstrap: the node an `istio: ingressgateway` pod's pilot-agent would announce, and ADS from istiod. */
 function bootstrap(admin: number): Record<string, unknown> {
   const labels = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
@@ -170,11 +189,14 @@ export async function istioGateway(): Promise<GatewayLauncher> {
   const adminUrl = `http://127.0.0.1:${admin}`;
   return {
     adminUrl,
-    async start({ dir, routerPorts, hostPorts }) {
+    async start({ dir, routerPorts, hostPorts, options }) {
       const ports = { listener, admin, routers: routerPorts };
       const configDir = join(dir, 'istio-config');
       await mkdir(configDir, { recursive: true });
-      const resources = renderForTest((await readIstioManifests()).map((m) => m.resource), ports, hostPorts);
+      const resources = [
+        ...renderForTest((await readIstioManifests()).map((m) => m.resource), ports, hostPorts),
+        ...(options.appPort === undefined ? [] : appResources(listener, options.appPort)),
+      ];
       await writeFile(join(configDir, 'llm-router.yaml'), resources.map((r) => stringify(r, { aliasDuplicateObjects: false })).join('---\n'));
       const accessLogFile = join(dir, 'access.log');
       const mesh = {
