@@ -18,9 +18,10 @@ export const ISTIO_MANIFESTS = join(PROJECT_ROOT, 'deploy', 'istio');
 const XDS_PORT = 15010;
 const ISTIOD_HTTP = 'http://127.0.0.1:8080';
 
+// A manifest's spec is free-form YAML here: `any` for reaching into it.
 type Resource = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; spec: Record<string, any> };
 
-export interface IstioPorts {
+interface IstioPorts {
   /** The Gateway's server port: Envoy's listener. */
   readonly listener: number;
   readonly admin: number;
@@ -29,14 +30,14 @@ export interface IstioPorts {
 }
 
 /** Every resource of every manifest under deploy/istio, in file order. */
-export async function readIstioManifests(): Promise<Array<{ file: string; resource: Resource }>> {
+async function readIstioManifests(): Promise<Resource[]> {
   const files = (await readdir(ISTIO_MANIFESTS)).filter((f) => f.endsWith('.yaml')).sort();
-  const out: Array<{ file: string; resource: Resource }> = [];
+  const out: Resource[] = [];
   for (const file of files) {
     for (const doc of parseAllDocuments(await readFile(join(ISTIO_MANIFESTS, file), 'utf8'))) {
       if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]!.message}`);
       const resource = doc.toJS({ maxAliasCount: -1 }) as Resource | null;
-      if (resource !== null) out.push({ file, resource });
+      if (resource !== null) out.push(resource);
     }
   }
   return out;
@@ -47,12 +48,12 @@ const outbound = (host: string, port: number): string => `outbound|${port}||${ho
 
 /**
  * The manifests for a loopback test: the Gateway (and the EnvoyFilters' listener matches on its
- * port) on `ports.listener`; each provider ServiceEntry
- * whose cluster has mock hosts in `hostPorts` resolved to them (STATIC) and its DestinationRule
- * without TLS (the mocks speak plain HTTP); and the router's Service, which Kubernetes would
- * provide, as a ServiceEntry on the router replicas' ports.
+ * port) on `ports.listener`; each provider ServiceEntry whose cluster has mock hosts in
+ * `hostPorts` resolved to them (STATIC), and its DestinationRule without TLS (the mocks speak plain
+ * HTTP); and the router's Service, which Kubernetes would provide, as a ServiceEntry on the router
+ * replicas' ports.
  */
-export function renderForTest(resources: readonly Resource[], ports: IstioPorts, hostPorts: Readonly<Record<string, readonly number[]>>): Resource[] {
+function renderForTest(resources: readonly Resource[], ports: IstioPorts, hostPorts: Readonly<Record<string, readonly number[]>>): Resource[] {
   const out = structuredClone(resources) as Resource[];
   const mocked = new Set<string>();
   const gatewayPorts = new Set(out.filter((r) => r.kind === 'Gateway').flatMap((r) => r.spec.servers.map((s: { port: { number: number } }) => s.port.number)));
@@ -194,7 +195,7 @@ export async function istioGateway(): Promise<GatewayLauncher> {
       const configDir = join(dir, 'istio-config');
       await mkdir(configDir, { recursive: true });
       const resources = [
-        ...renderForTest((await readIstioManifests()).map((m) => m.resource), ports, hostPorts),
+        ...renderForTest(await readIstioManifests(), ports, hostPorts),
         ...(options.appPort === undefined ? [] : appResources(listener, options.appPort)),
       ];
       await writeFile(join(configDir, 'llm-router.yaml'), resources.map((r) => stringify(r, { aliasDuplicateObjects: false })).join('---\n'));
