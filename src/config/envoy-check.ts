@@ -83,6 +83,10 @@ function runsFor(name: string, levels: readonly Obj[], offByDefault: boolean): b
   return (on ?? !offByDefault) && skipped !== true;
 }
 
+/** Whether a route action takes its cluster from the router's header (cluster_header, or a cluster matcher). */
+const takesRoutersCluster = (route: Obj): boolean =>
+  str(route.cluster_header) !== undefined || [...objects(route.inline_cluster_specifier_plugin)].some((f) => f.value['@type'] === TYPE.clusterMatcher);
+
 /** A cluster's own upstream HTTP filters, which replace the router filter's upstream_http_filters for it. */
 const ownUpstreamFilters = (cluster: Obj): unknown => obj(obj(cluster.typed_extension_protocol_options)[HTTP_OPTIONS]).http_filters;
 
@@ -356,6 +360,8 @@ class Checker {
     list(routeConfig.value.virtual_hosts).forEach((vh, v) => {
       const host: Found = { value: obj(vh), path: [...routeConfig.path, 'virtual_hosts', v] };
       const served: boolean[] = [];
+      // Whether the host has the router's routes: only then is its attempt count there for them.
+      const routerHost = list(host.value.routes).some((r) => obj(r).route !== undefined && takesRoutersCluster(obj(obj(r).route)));
       list(host.value.routes).forEach((r, i) => {
         const route: Found = { value: obj(obj(r).route), path: [...host.path, 'routes', i, 'route'] };
         if (obj(r).route === undefined) return; // a redirect or a direct response
@@ -365,7 +371,7 @@ class Checker {
         const [only, ...more] = fixedClusters(route.value);
         const keyed = more.length === 0 && list(obj(obj(r).match).headers).some((h) => obj(h).name === this.router.clusterHeader && exactly(obj(h)) === only);
         served[i] = llm || keyed;
-        this.checkScope({ value: obj(r), path: [...host.path, 'routes', i] }, [obj(r), host.value, routeConfig.value], llm || keyed, filters);
+        this.checkScope({ value: obj(r), path: [...host.path, 'routes', i] }, [obj(r), host.value, routeConfig.value], llm || keyed, filters, routerHost);
       });
       if (served.includes(true) && served.includes(false)) this.checkRoutedStayRouted(host, served);
     });
@@ -377,7 +383,7 @@ class Checker {
    * other: a request there is not the router's to answer (it would get a 404, or a provider's
    * credential on its way to the app's cluster), nor its headers the router's to change.
    */
-  private checkScope(entry: Found, levels: readonly Obj[], llm: boolean, filters: RouterFilters): void {
+  private checkScope(entry: Found, levels: readonly Obj[], llm: boolean, filters: RouterFilters, routerHost: boolean): void {
     const on = runsFor(filters.extProc, levels, filters.extProcOff);
     if (llm) {
       if (!on) this.error(entry.path, `${filters.extProc} is off for this route (typed_per_filter_config): the router is never asked where its requests go, and Envoy answers them 503`);
@@ -396,7 +402,7 @@ class Checker {
       return;
     }
     const [route, host] = levels;
-    if (host!.include_request_attempt_count === true && !list(route!.request_headers_to_remove).includes(ATTEMPT_COUNT)) {
+    if (routerHost && host!.include_request_attempt_count === true && !list(route!.request_headers_to_remove).includes(ATTEMPT_COUNT)) {
       this.warn(entry.path, `its requests get ${ATTEMPT_COUNT}, which the virtual host adds for the router's routes (request_headers_to_remove: [${ATTEMPT_COUNT}])`);
     }
     const touching = filters.clientHeaders.filter(({ name, off }) => runsFor(name, levels, off)).map(({ name }) => name);
@@ -439,9 +445,9 @@ class Checker {
 
   /** True when the route takes its cluster from the router. */
   private checkRoute(route: Found, host: Found): boolean {
+    if (!takesRoutersCluster(route.value)) return false;
     const clusterHeader = str(route.value.cluster_header);
     const matchers = ofType({ value: obj(route.value.inline_cluster_specifier_plugin), path: [...route.path, 'inline_cluster_specifier_plugin'] }, TYPE.clusterMatcher);
-    if (clusterHeader === undefined && matchers.length === 0) return false;
     // One route action behind a YAML alias (envoy.yaml: llm and llm-requests) is checked once.
     if (this.seen.has(route.value)) return true;
     this.seen.add(route.value);

@@ -248,6 +248,17 @@ describe('check-envoy', () => {
     ]);
   });
 
+  it("an app on a virtual host of its own: the attempt count there is the gateway's choice (Istio's default), not the router's", () => {
+    expect(
+      problemsAfter((e) => {
+        const app = appRouteOf(e);
+        routesOf(e).routes = routesOf(e).routes.filter((r: any) => r !== app);
+        delete app.request_headers_to_remove;
+        hcmOf(e).route_config.virtual_hosts.unshift({ name: 'app', domains: ['app.example.com'], include_request_attempt_count: true, routes: [app] });
+      }),
+    ).toEqual([]);
+  });
+
   it("a routed request matched again on the provider's path must find the router's routes first", () => {
     const reaches = /a request the router routed to deployment "openai-gpt-4o-mini", .* is matched again on the provider's path \(Azure's \/openai\/deployments\/…\), which reaches this route, not the router's/;
     // The app's catch-all before the route that takes any path with the routing header.
