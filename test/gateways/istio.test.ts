@@ -3,8 +3,9 @@
  * deploy/istio/ manifests (rendered for loopback mocks) to a stock Envoy acting as the
  * `istio: ingressgateway` pod. OpenAI's SDK calls the LLM host through it: a chat, a stream with
  * usage, and a fallback hop from OpenAI to Anthropic after a 503, every one billed to the provider
- * that answered. check-envoy passes against the Envoy istiod configured, and every manifest passes
- * `istioctl validate` and `istioctl analyze` from the same build.
+ * that answered. Another team's app on its own host of the same gateway passes untouched, its
+ * requests never reaching the router. check-envoy passes against the Envoy istiod configured, and
+ * every manifest passes `istioctl validate` and `istioctl analyze` from the same build.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
