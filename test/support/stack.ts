@@ -129,6 +129,8 @@ export interface Stack {
   /** What check-envoy says of this stack's envoy.yaml and router.yaml. */
   readonly envoyProblems: ReadonlyArray<ConfigProblem & { readonly level: Level }>;
   readonly routerAdmin: string;
+  /** The Redis key prefix every replica's state store writes under (router.yaml `state.redis.key_prefix`). */
+  readonly keyPrefix: string;
   /** Each replica's router.yaml (edit it, then SIGHUP the replica or POST its /config/reload). */
   readonly routerConfigFiles: readonly string[];
   /** Every replica's admin URL; the first is `routerAdmin`. */
@@ -292,6 +294,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       envoyAdmin,
       envoyProblems: gateway.fileProblems,
       routerAdmin: routerAdminUrl,
+      keyPrefix,
       routerAdmins,
       adminToken,
       adminFetch,
