@@ -5,38 +5,13 @@
  * (`outbound|443||api.openai.com` from Istio, `httproute/default/llm/rule/0` from Envoy Gateway):
  * routed, fallen back and billed by deployment all the same.
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../src/devstack/processes.js';
 import { postChat, streamWithUsage } from '../support/clients.js';
 import type { UsageRecord } from '../../src/state/store.js';
+import { startApp } from '../support/app.js';
 import { startStack, type Stack } from '../support/stack.js';
-
-interface AppRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-/** The app behind the non-LLM route: it answers with what it received, at the status `x-app-status` asks for. */
-async function startApp(): Promise<{ server: Server; port: number; seen: AppRequest[] }> {
-  const seen: AppRequest[] = [];
-  const server = createServer((req, res) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(parts) });
-      // Headers an LLM route removes from a provider's answer (x-llm-retry) or a provider sets.
-      res.writeHead(Number(req.headers['x-app-status'] ?? 200), { 'content-type': 'text/plain', 'x-llm-retry': 'the-app-s-own', 'x-ratelimit-remaining-requests': '0' });
-      res.end('the app answered');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as AddressInfo).port, seen };
-}
 
 const PRIMARY_CLUSTER = 'outbound|443||api.openai.com';
 const BACKUP_CLUSTER = 'httproute/default/llm/rule/0';

@@ -250,6 +250,17 @@ describe('check-envoy', () => {
     ]);
   });
 
+  it("an app on a virtual host of its own: the attempt count there is the gateway's choice (Istio's default), not the router's", () => {
+    expect(
+      problemsAfter((e) => {
+        const app = appRouteOf(e);
+        routesOf(e).routes = routesOf(e).routes.filter((r: any) => r !== app);
+        delete app.request_headers_to_remove;
+        hcmOf(e).route_config.virtual_hosts.unshift({ name: 'app', domains: ['app.example.com'], include_request_attempt_count: true, routes: [app] });
+      }),
+    ).toEqual([]);
+  });
+
   it("a routed request matched again on the provider's path must find the router's routes first", () => {
     const reaches = /a request the router routed to deployment "openai-gpt-4o-mini", .* is matched again on the provider's path \(Azure's \/openai\/deployments\/…\), which reaches this route, not the router's/;
     // The app's catch-all before the route that takes any path with the routing header.
@@ -300,7 +311,58 @@ describe('check-envoy', () => {
         const own = clusterOf(e, 'app').typed_extension_protocol_options;
         clusterOf(e, 'openai-gpt-4o').typed_extension_protocol_options = own;
       }),
-    ).toEqual([expect.stringMatching(/^error: static_resources\.clusters\.3\.typed_extension_protocol_options: deployment "openai-gpt-4o": its own http_filters replace the router filter's upstream_http_filters, without the router's hop filter/)]);
+    ).toEqual([
+      expect.stringMatching(/^error: static_resources\.clusters\.3\.typed_extension_protocol_options\.envoy\.extensions\.upstreams\.http\.v3\.HttpProtocolOptions\.http_filters: deployment "openai-gpt-4o", its cluster's own http_filters: no upstream ext_proc filter with initial_metadata x-llm-filter: hop: .*credential/),
+      expect.stringMatching(/^warning: .*deployment "openai-gpt-4o", its cluster's own http_filters: no upstream ext_proc filter with x-llm-filter: attempt-failed/),
+      expect.stringMatching(/^warning: .*deployment "openai-gpt-4o", its cluster's own http_filters: no upstream header_mutation sets x-llm-cluster/),
+    ]);
+  });
+
+  it("the attempt filters on each deployment's cluster instead of the router filter (an Istio gateway's EnvoyFilter), and a cluster left without them", () => {
+    const DEPLOYMENT_CLUSTERS = [...router.deployments.values()].map((d) => d.cluster);
+    /** The router filter's upstream filters moved into each deployment cluster's own HttpProtocolOptions. */
+    const onClusters = (e: any) => {
+      const filters = routerFilterOf(e).upstream_http_filters;
+      delete routerFilterOf(e).upstream_http_filters;
+      for (const name of DEPLOYMENT_CLUSTERS) {
+        const options = { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http_protocol_options: {} }, http_filters: structuredClone(filters) };
+        clusterOf(e, name).typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': options };
+      }
+    };
+    expect(problemsAfter(onClusters)).toEqual([]);
+    // One cluster without them runs the router filter's, which has none.
+    expect(
+      problemsAfter((e) => {
+        onClusters(e);
+        delete clusterOf(e, 'openai-gpt-4o').typed_extension_protocol_options;
+      }),
+    ).toEqual([
+      expect.stringMatching(/^error: .*http_filters\.2\.typed_config: no upstream ext_proc filter with initial_metadata x-llm-filter: hop/),
+      expect.stringMatching(/^warning: .*http_filters\.2\.typed_config: no upstream ext_proc filter with x-llm-filter: attempt-failed/),
+      expect.stringMatching(/^warning: .*http_filters\.2\.typed_config: no upstream header_mutation sets x-llm-cluster/),
+    ]);
+    // A broken copy is reported at its cluster.
+    expect(
+      problemsAfter((e) => {
+        onClusters(e);
+        const hop = clusterOf(e, 'anthropic-claude-sonnet').typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].http_filters[0].typed_config.matcher.on_no_match.action.typed_config.typed_config.typed_config;
+        hop.failure_mode_allow = true;
+      }),
+    ).toEqual([expect.stringMatching(/^error: static_resources\.clusters\.5\..*failure_mode_allow: deployment "anthropic-claude-sonnet", its cluster's own http_filters: must be false/)]);
+  });
+
+  it("the client-header filter off by default (a shared gateway's HCM): on for the LLM routes, off for the others, and an LLM route it does not run for", () => {
+    const offByDefault = (e: any) => {
+      filterOf(e, 'llm-client-headers').disabled = true;
+      routesOf(e).typed_per_filter_config['llm-client-headers'] = { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig' };
+    };
+    expect(problemsAfter(offByDefault)).toEqual([]);
+    const notTurnedOn = problemsAfter((e) => {
+      offByDefault(e);
+      delete routesOf(e).typed_per_filter_config['llm-client-headers'];
+    });
+    expect(notTurnedOn).toHaveLength(3);
+    expect(notTurnedOn[0]).toMatch(/^error: .*routes\.0: llm-client-headers is off for this route \(typed_per_filter_config\): a client's x-llm-cluster and x-envoy-\* headers reach the router's routes/);
   });
 
   it('clusters: the router\'s without HTTP/2 or with default circuit breakers; a one-host deployment outlier detection never ejects', () => {
