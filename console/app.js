@@ -91,7 +91,7 @@ function meter(fraction) {
   const td = document.createElement('td');
   const m = document.createElement('meter');
   Object.assign(m, { min: 0, max: 1, low: 0.5, high: 0.8, optimum: 0, value: Math.min(1, fraction) });
-  td.append(m, ` ${Math.round(fraction * 100)}%`);
+  td.append(m, fraction > 0 && fraction < 0.01 ? ' <1%' : ` ${Math.round(fraction * 100)}%`);
   return td;
 }
 
@@ -129,7 +129,7 @@ function render(s) {
   fill(
     'budgets',
     s.budgets.map((b) =>
-      row([cell(b.owner), cell(b.window), cell(usd(b.spent_usd), 'num'), cell(usd(b.limit_usd), 'num'), meter(b.limit_usd > 0 ? b.spent_usd / b.limit_usd : 0), cell(b.resets_at === null ? 'sliding' : b.resets_at.slice(0, 16).replace('T', ' '))], {
+      row([cell(b.owner), cell(b.window), cell(usd(b.spent_usd), 'num'), cell(usd(b.limit_usd), 'num'), meter(b.limit_usd > 0 ? b.spent_usd / b.limit_usd : 0), cell(b.resets_at === null ? 'sliding' : `${b.resets_at.slice(0, 16).replace('T', ' ')} UTC`)], {
         'data-budget': `${b.owner} ${b.window}`,
         'data-spent': String(b.spent_usd),
       }),
