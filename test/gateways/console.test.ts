@@ -64,33 +64,40 @@ async function chat(): Promise<string> {
   return res.headers.get('x-request-id')!;
 }
 
+function takeProblems(): string[] {
+  return problems.splice(0);
+}
+
 const numberIn = async (selector: string, attribute: string): Promise<number> => Number(await page.getAttribute(selector, attribute));
 
 /** Waits until the number in attribute `attribute` of the element `selector` passes `min`, as the page updates itself. */
 async function untilAbove(selector: string, attribute: string, min: number): Promise<void> {
-  await page.waitForFunction(([s, a, m]) => Number(document.querySelector(s)?.getAttribute(a) ?? NaN) > m, [selector, attribute, min] as const, { timeout: 10_000 });
+  await expect.poll(() => numberIn(selector, attribute), { timeout: 10_000 }).toBeGreaterThan(min);
 }
 
 describe('the operator console in headless Chromium', () => {
-  it('asks for the admin token, refuses a wrong one, and keeps the right one out of the URL and cookies', async () => {
+  it('asks for the admin token, refuses a wrong one, keeps the right one out of the URL and cookies, and runs no inline script', async () => {
     await page.goto(`${stack.routerAdmin}/console`);
     await page.fill('#token', 'not-the-token');
     await page.click('#login button[type=submit]');
     await expect.poll(() => page.textContent('#login-error')).toBe('The token was not accepted.');
     expect(await page.isVisible('#board')).toBe(false);
     // The browser reports the refused sign-in; nothing else may go wrong on the page.
-    expect(problems.length).toBeGreaterThan(0);
-    expect(problems.every((p) => p.includes('status of 401'))).toBe(true);
-    problems.length = 0;
+    expect(takeProblems().every((p) => p.includes('status of 401'))).toBe(true);
 
     await page.fill('#token', stack.adminToken);
     await page.click('#login button[type=submit]');
     await page.waitForSelector('#board', { state: 'visible' });
     await page.waitForSelector('#status:text-matches("^live")');
     expect(page.url()).toBe(`${stack.routerAdmin}/console`);
-    expect(await page.evaluate(() => document.cookie)).toBe('');
-    expect(await page.evaluate(() => sessionStorage.getItem('llm-router-admin-token'))).toBe(stack.adminToken);
+    expect(await page.context().cookies()).toEqual([]);
+    expect(await page.evaluate("sessionStorage.getItem('llm-router-admin-token')")).toBe(stack.adminToken);
     for (const d of ['chat-a', 'chat-b']) await page.waitForSelector(`tr[data-deployment="${d}"][data-health="healthy"]`);
+
+    // The page's CSP is in force: an inline script put into it does not run.
+    await page.addScriptTag({ content: 'window.injected = true' }).catch(() => undefined);
+    expect(await page.evaluate('window.injected')).toBeUndefined();
+    expect(takeProblems()).toEqual([expect.stringContaining('Content Security Policy')]);
   });
 
   it('shows spend rising on every budget and owner after requests, and the newest decisions with their attempts', async () => {

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { budgetCharge } from '../../../src/admission/charges.js';
-import { MAX_CONSOLE_STREAMS } from '../../../src/admin/console.js';
+import { MAX_CONSOLE_STREAMS, type ConsoleSnapshot } from '../../../src/admin/console.js';
 import type { AdminServer } from '../../../src/admin/server.js';
 import { waitUntil } from '../../../src/devstack/processes.js';
 import { RecentRequests } from '../../../src/telemetry/recent.js';
@@ -71,7 +71,7 @@ describe('operator console', () => {
   it('answers 401 for the snapshot and the event stream without the token, or with a wrong one', async () => {
     const base = await start();
     for (const path of ['/console/state', '/console/events']) {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }]) {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }] as Record<string, string>[]) {
         const res = await fetch(`${base}${path}`, { headers });
         expect([path, res.status, res.headers.get('www-authenticate')]).toEqual([path, 401, 'Bearer']);
       }
@@ -82,7 +82,7 @@ describe('operator console', () => {
     const base = await start();
     const res = await fetch(`${base}/console/state`, { headers: auth });
     expect(res.status).toBe(200);
-    const s = await res.json();
+    const s = (await res.json()) as ConsoleSnapshot;
     expect(s.now).toBe(NOW);
     expect(s.deployments).toEqual([
       expect.objectContaining({ name: 'mini-a', provider: 'openai', unhealthy: null, load: expect.objectContaining({ inFlight: 0, coolingUntilMs: NOW + 30_000 }) }),
@@ -92,8 +92,8 @@ describe('operator console', () => {
     expect(s.spend.key).toEqual([expect.objectContaining({ id: 'demo', requests: 1, costNanos: 250_000_000 })]);
     expect(s.spend.provider).toEqual([expect.objectContaining({ id: 'openai', requests: 1 })]);
     // Newest first, and only as many as the ring holds.
-    expect(s.recent.map((r: { requestId: string }) => r.requestId)).toEqual(['r2', 'r1']);
-    expect(s.recent[0].routing.attempts).toEqual([expect.objectContaining({ deployment: 'mini-a', status: 200, result: 'ok' })]);
+    expect(s.recent.map((r) => r.requestId)).toEqual(['r2', 'r1']);
+    expect(s.recent[0]!.routing!.attempts).toEqual([expect.objectContaining({ deployment: 'mini-a', status: 200, result: 'ok' })]);
   });
 
   it('reads from its own origin in a browser, while other origins stay refused', async () => {
@@ -117,7 +117,7 @@ describe('operator console', () => {
     while (!text.includes('\n\n')) text += (await reader.read()).value;
     const event = text.slice(0, text.indexOf('\n\n'));
     expect(event.split('\n')[0]).toBe('event: state');
-    expect(JSON.parse(event.split('\n')[1]!.slice('data: '.length)).deployments).toHaveLength(2);
+    expect((JSON.parse(event.split('\n')[1]!.slice('data: '.length)) as ConsoleSnapshot).deployments).toHaveLength(2);
     for (let i = 1; i < MAX_CONSOLE_STREAMS; i++) expect((await open()).status).toBe(200);
     expect((await open()).status).toBe(503);
     // A stream that closes frees its place.
