@@ -147,7 +147,8 @@ export class ConsoleStreams {
     let closed = false;
     const push = async (): Promise<void> => {
       try {
-        res.write(`event: state\ndata: ${JSON.stringify(await this.snapshot())}\n\n`);
+        // A client not reading skips snapshots rather than having them pile up in memory.
+        if (!res.writableNeedDrain) res.write(`event: state\ndata: ${JSON.stringify(await this.snapshot())}\n\n`);
       } catch (err) {
         this.onError(err);
       }
