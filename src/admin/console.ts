@@ -142,7 +142,7 @@ export class ConsoleStreams {
   serve(res: ServerResponse): boolean {
     if (this.open >= MAX_CONSOLE_STREAMS) return false;
     this.open++;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
     let timer: NodeJS.Timeout | undefined;
     let closed = false;
     const push = async (): Promise<void> => {
