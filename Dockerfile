@@ -27,6 +27,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY examples ./examples
+# The operator console's page (served by the admin API at /console).
+COPY console ./console
 # The image's `node` user, by number so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 # ext_proc gRPC, admin HTTP (server.grpc and server.admin of router.yaml).

@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-/** The second suite: the router behind Envoy Gateway and Istio, their control planes real and built from source. */
+/** The second suite: the router behind Envoy Gateway and Istio, their control planes real and built from source; the console in headless Chromium. */
 export default defineConfig({
   test: {
     include: ['test/gateways/**/*.test.ts'],

@@ -57,7 +57,7 @@ function ensureEnvoy() {
 }
 
 /** Installs a Debian package when its binary is missing (as root, where apt-get exists); false when it could not. */
-function aptInstall(binary, pkg) {
+export function aptInstall(binary, pkg) {
   if (onPath(binary)) return true;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!root || !onPath('apt-get')) return false;

@@ -1,6 +1,7 @@
 // `npm run test:gateways`: the router behind the control planes its users run (Envoy Gateway, istiod),
-// built from the Go module proxy into .tools/ on first use. Each module in scripts/gateways/ builds
-// one control plane and returns the environment its tests read. The suite then runs inside a private
+// built from the Go module proxy into .tools/ on first use, and the operator console in headless
+// Chromium. Each module in scripts/gateways/ provides one such tool (builds a control plane, installs
+// Chromium) and returns the environment its tests read. The suite then runs inside a private
 // network namespace: the control planes open fixed ports on 0.0.0.0 that cannot be configured, and
 // there they reach nothing but the namespace's own loopback. Arguments go to vitest.
 import { spawnSync } from 'node:child_process';

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { RouterConfig } from './config/compile.js';
 import { ConfigError, formatProblem, loadConfig } from './config/load.js';
 import { reloadable, type ReloadOutcome } from './config/reload.js';
+import { consoleDeployments, spenders } from './admin/console.js';
 import { startAdminServer } from './admin/server.js';
 import { configuredBudgets } from './admission/budgets.js';
 import { startExtProcServer } from './extproc/server.js';
@@ -112,6 +113,11 @@ export async function serve(configPath: string): Promise<void> {
     deployments,
     unhealthy,
     keys: { forget: (hash) => pipeline.keys.forget(hash) },
+    console: {
+      deployments: () => consoleDeployments(pipeline.config),
+      spenders: () => spenders(pipeline.config),
+      recent: () => pipeline.recent.newest(),
+    },
     reload,
     budgets,
     listen: config.admin,

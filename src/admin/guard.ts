@@ -7,7 +7,8 @@
  *
  * - the `Host` must name this server: an IP address (a rebinding page always uses a DNS name),
  *   `localhost`, the listen address, or a name in `server.admin.allowed_hosts`;
- * - a request carrying an `Origin` header (every cross-origin and every non-GET browser request) is refused;
+ * - a request carrying an `Origin` header (every cross-origin and every non-GET browser request) is
+ *   refused, but for a GET from this server's own origin: the operator console (console.ts) reading;
  * - a PUT, POST or DELETE with a body or a content type says it is JSON (`content-type:
  *   application/json`), which no page can send cross-origin without a preflight this API never answers.
  */
@@ -47,7 +48,10 @@ export function refusal(req: IncomingMessage, names: ReadonlySet<string>): Refus
   if (!hostAllowed(req.headers.host, names)) {
     return { status: 403, error: 'host not allowed: use an IP address or localhost, or list the name in server.admin.allowed_hosts' };
   }
-  if (req.headers.origin !== undefined) return { status: 403, error: 'browser requests (with an Origin header) are refused' };
+  const origin = req.headers.origin;
+  if (origin !== undefined && !(req.method === 'GET' && origin === `http://${req.headers.host}`)) {
+    return { status: 403, error: 'browser requests (with an Origin header) are refused' };
+  }
   const type = req.headers['content-type'];
   const mayCarryBody = req.method !== 'GET' && req.method !== 'HEAD';
   if (mayCarryBody && (type !== undefined || hasBody(req)) && !JSON_TYPE.test(type ?? '')) {

@@ -3,7 +3,7 @@
  * Bind it to loopback or a private interface. Every endpoint but /healthz, /readyz and /metrics
  * (probes and scrapers) needs `Authorization: Bearer <token>` (`server.admin.token_env`), unless the
  * config opens the API explicitly (`server.admin.open: true`); with neither, they refuse everyone.
- * Browsers are kept out of every endpoint (`guard.ts`: Host, Origin, JSON bodies).
+ * Browsers are kept out of every endpoint (`guard.ts`: Host, Origin, JSON bodies) but the console's own reads.
  *
  *   GET /healthz                         200 while the process runs
  *   GET /readyz                          200 while serving (with `store: degraded` when Redis does not answer:
@@ -18,6 +18,9 @@
  *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown, Envoy health)
  *   GET /budgets                         every budget router.yaml sets: limit, spend in the current window, what is left
  *   GET|DELETE /cache/<namespace>[/<name>]  inspect or purge the exact cache (src/cache/admin.ts)
+ *   GET /console                         the operator console, a page for a browser (console.ts); it asks for the token
+ *   GET /console/state                   the console's snapshot: deployments, budgets, today's spend, the newest decisions
+ *   GET /console/events                  the same as server-sent events, one a second (at most MAX_CONSOLE_STREAMS open)
  *   POST /config/reload                  reload router.yaml (as SIGHUP does): 200 with what needs a restart, or 400
  *                                        with every problem, the running config kept
  */
@@ -35,6 +38,7 @@ import type { ReloadOutcome } from '../config/reload.js';
 import { runtimeKey } from '../config/schema.js';
 import { USAGE_DIMENSIONS, usageDay, type StateStore, type UsageDimension } from '../state/store.js';
 import type { MetricsEndpoint } from '../telemetry/registry.js';
+import { ConsoleStreams, consoleSnapshot, isConsoleAsset, MAX_CONSOLE_STREAMS, sendConsoleAsset, type ConsoleSource } from './console.js';
 import { allowedHostNames, refusal } from './guard.js';
 
 export interface AdminServer {
@@ -59,6 +63,8 @@ export interface AdminOptions {
   readonly reload: () => Promise<ReloadOutcome>;
   /** The running config's budgets, as meters to read now. */
   readonly budgets: () => readonly PlannedCharge[];
+  /** What the operator console lists besides load and budgets. */
+  readonly console: ConsoleSource;
   /** This router's memory of looked-up keys, forgotten when a key changes through this API. */
   readonly keys: { forget(hash: string): void };
   readonly listen: { address: string; port: number };
@@ -124,11 +130,14 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
   if (token === null && !open) log.warn('admin API without server.admin.token_env: it refuses every request but /healthz, /readyz and /metrics');
   const unauthorised = token === null ? 'admin API closed: set server.admin.token_env (or server.admin.open: true)' : 'admin token required: Authorization: Bearer <token>';
   const hostNames = allowedHostNames(listen.address, options.allowedHosts);
+  const snapshot = () => consoleSnapshot({ source: options.console, store, unhealthy: options.unhealthy, budgets, now });
+  const consoleStreams = new ConsoleStreams(snapshot, (err) => log.error({ err }, 'console snapshot failed'));
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     const handle = async (): Promise<void> => {
       const refused = refusal(req, hostNames);
       if (refused !== null) return send(res, refused.status, { error: refused.error });
+      if (isConsoleAsset(url.pathname)) return sendConsoleAsset(res, url.pathname);
       if (!OPEN_PATHS.has(url.pathname) && !authorised(req, token, open)) {
         res.setHeader('www-authenticate', 'Bearer');
         return send(res, 401, { error: unauthorised });
@@ -181,6 +190,11 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
           const meters = budgets();
           return send(res, 200, { data: budgetReport(meters, meters.length === 0 ? [] : await store.used(meters)) });
         }
+        case '/console/state':
+          return send(res, 200, await snapshot());
+        case '/console/events':
+          if (!consoleStreams.serve(res)) return send(res, 503, { error: `${MAX_CONSOLE_STREAMS} console streams are open already` });
+          return;
         case '/config/reload': {
           if (req.method !== 'POST') return send(res, 405, { error: 'use POST' });
           const outcome = await reload();

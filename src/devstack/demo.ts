@@ -24,6 +24,7 @@ envoy-llm-router demo is up.
   Envoy        http://127.0.0.1:10000   (admin http://127.0.0.1:9901)
   router       gRPC 127.0.0.1:50051, admin http://127.0.0.1:9090 (/readyz, /usage/log, /usage/totals)
                admin token ${adminToken} (${ADMIN_TOKEN_ENV})
+  console      http://127.0.0.1:9090/console   (sign in with the admin token)
   providers    mock OpenAI and Azure OpenAI on 127.0.0.1:18081-18084, Anthropic on :18085 (/_mock/stats)
 
 Try it (demo keys: sk-llmr-demo, sk-llmr-free, sk-llmr-premium):

@@ -466,6 +466,7 @@ export class Exchange implements StreamHandler {
       this.p.metrics.recordServed(this.endpoint!, decision, d, record);
     }
     this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
+    this.p.recent.add(record, routing);
     this.p.store.recordUsage(record).catch((err: unknown) => {
       // The record is in the log line above; this says it is missing from the store.
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');

@@ -20,6 +20,7 @@ import { RoutingMetrics } from '../telemetry/metrics.js';
 import { unionOf, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import { FailedAttempt, Hop } from './attempt.js';
 import { AttemptLog } from './attempts.js';
+import { RecentRequests } from '../telemetry/recent.js';
 import { ExactCache } from '../cache/exact.js';
 import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
@@ -50,6 +51,8 @@ export class Pipeline {
   readonly anonymousIds: AnonymousIds;
   readonly availability: Availability;
   readonly attempts: AttemptLog;
+  /** The newest finished requests with their decisions, for the operator console. */
+  readonly recent: RecentRequests;
   /** Prompt counts, in turn with each other and in slices between other requests' work. */
   readonly tokenCounting: TokenCounting;
   /**
@@ -87,6 +90,7 @@ export class Pipeline {
     this.anonymousIds = new AnonymousIds(config.auth.anonymousIdsPerDay, previous?.anonymousIds);
     this.metrics = previous?.metrics ?? new RoutingMetrics();
     this.attempts = previous?.attempts ?? new AttemptLog();
+    this.recent = previous?.recent ?? new RecentRequests();
     this.tokenCounting = previous?.tokenCounting ?? new TokenCounting();
     this.deciding = previous?.deciding ?? { count: 0 };
     this.cache = previous?.cache ?? new ExactCache(store, { now: () => env.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }, (err, message) => this.storeError(err, message, {}));

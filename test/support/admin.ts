@@ -12,6 +12,7 @@ export async function startTestAdmin(overrides: Partial<AdminOptions>): Promise<
     deployments: () => [],
     unhealthy: () => new Map(),
     keys: { forget: () => {} },
+    console: { deployments: () => [], spenders: () => ({ key: [], team: [], tag: [], provider: [] }), recent: () => [] },
     reload: async () => ({ reloaded: true, groups: 0, deployments: 0, restart_only: [] }),
     budgets: () => [],
     listen: { address: '127.0.0.1', port: 0 },

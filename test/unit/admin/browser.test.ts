@@ -62,7 +62,7 @@ describe('admin API against browsers', () => {
     }
   });
 
-  it('refuses any request that carries an Origin, even one naming the admin itself', async () => {
+  it('refuses a write that carries an Origin, even one naming the admin itself', async () => {
     const { port } = await start();
     for (const origin of ['https://evil.example', 'null', `http://127.0.0.1:${port}`]) {
       expect(await send(port, putKey({ 'content-type': 'application/json', origin }))).toEqual({ status: 403, body: { error: 'browser requests (with an Origin header) are refused' } });
