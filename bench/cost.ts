@@ -20,7 +20,7 @@ import { closedLoop, type Workload } from './load.js';
 import { NEVER_SHED } from './overload.js';
 import { WORKLOADS } from './scenarios.js';
 import { median } from './stats.js';
-import { BUN_VERSION, bunBinary } from './runtimes.js';
+import { bunBinary } from './runtimes.js';
 import { startTargets, type Target } from './targets.js';
 
 /** Each workload: requests sent (uncounted) to warm up, then counted. Enough for V8 to settle; few enough for a minute. */
@@ -94,10 +94,10 @@ async function main(): Promise<void> {
   // `--bun`: the router on Bun (bench/runtimes.ts) instead of Node.
   const { values } = parseArgs({ options: { cost: { type: 'boolean' }, runs: { type: 'string', default: '1' }, out: { type: 'string' }, 'node-flags': { type: 'string' }, bun: { type: 'boolean' } } });
   const nodeFlags = values['node-flags']?.split(' ').filter((f) => f !== '');
-  const bun = values.bun === true ? bunBinary() : null;
+  const bun = values.bun === true ? await bunBinary() : null;
   if (bun !== null && 'error' in bun) throw new Error(`--bun: ${bun.error}`);
   const routerEnv = bun === null ? undefined : { ...process.env, LLM_ROUTER_RUNTIME: bun.path };
-  const runtime = bun === null ? `Node ${process.versions.node}` : `Bun ${BUN_VERSION}`;
+  const runtime = bun === null ? `Node ${process.versions.node}` : `Bun ${bun.version}`;
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('--cost needs valgrind (apt-get install valgrind)');
   const runs: Array<Record<string, Count>> = [];
   for (let i = 0; i < Number(values.runs); i++) {

@@ -169,7 +169,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
     const unavailable: Array<{ name: string; error: string }> = [];
     for (const variant of options.variants) {
       const spec = VARIANTS[variant];
-      const bun = spec.onBun ? bunBinary() : null;
+      const bun = spec.onBun ? await bunBinary() : null;
       if (bun !== null && 'error' in bun) {
         unavailable.push({ name: `router-${variant}`, error: bun.error });
         continue;

@@ -56,6 +56,25 @@ function ensureEnvoy() {
   return BUNDLED_ENVOY;
 }
 
+/** Bun's release the suite runs the router on (`npm run test:bun`), from the npm registry. */
+export const BUN_VERSION = '1.4.5';
+
+/** Bun's binary: $LLM_ROUTER_RUNTIME when set, else installed from npm into .tools/ on first use. */
+export function ensureBun() {
+  if (process.env.LLM_ROUTER_RUNTIME) return process.env.LLM_ROUTER_RUNTIME;
+  const pkg = { 'linux-x64': '@oven/bun-linux-x64', 'linux-arm64': '@oven/bun-linux-aarch64' }[`${process.platform}-${process.arch}`];
+  if (pkg === undefined) throw new Error(`[setup] no Bun package for ${process.platform}-${process.arch}: install Bun and set LLM_ROUTER_RUNTIME=/path/to/bun`);
+  const dir = join(ROOT, '.tools', `bun-${BUN_VERSION}`);
+  const bun = join(dir, 'package', 'bin', 'bun');
+  if (!executable(bun)) {
+    console.log(`[setup] fetching Bun ${BUN_VERSION} from the npm registry (${pkg}, about 40 MB)`);
+    mkdirSync(dir, { recursive: true });
+    run('npm', ['pack', '--silent', `${pkg}@${BUN_VERSION}`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    run('sh', ['-c', 'tar xzf oven-bun-*.tgz && rm oven-bun-*.tgz'], { cwd: dir });
+  }
+  return bun;
+}
+
 /** Installs a Debian package when its binary is missing (as root, where apt-get exists); false when it could not. */
 export function aptInstall(binary, pkg) {
   if (onPath(binary)) return true;
