@@ -97,8 +97,8 @@ interface RouterFilters {
   /** The ext_proc filter's name, and whether it is off unless a route turns it on. */
   readonly extProc: string;
   readonly extProcOff: boolean;
-  /** The header_mutation filters before it (llm-client-headers). */
-  readonly clientHeaders: readonly string[];
+  /** The header_mutation filters before it (llm-client-headers), and whether each is off unless a route turns it on. */
+  readonly clientHeaders: ReadonlyArray<{ readonly name: string; readonly off: boolean }>;
   /** The router filter runs the router's upstream filters for every cluster that has none of its own. */
   readonly upstreamFilters: boolean;
 }
@@ -141,6 +141,12 @@ class Checker {
   private readonly deployments: readonly Deployment[];
   /** Objects already checked: YAML aliases make one object appear at several paths; report it once. */
   private readonly seen = new Set<object>();
+  /**
+   * The router's upstream filters sit on each deployment cluster (its own http_filters) instead of
+   * the router filter's upstream_http_filters: the way a control plane can add them (Envoy
+   * Gateway's EnvoyPatchPolicy), which also keeps them off every other cluster.
+   */
+  private attemptFiltersOnClusters = false;
 
   constructor(
     private readonly envoy: Obj,
@@ -224,7 +230,18 @@ class Checker {
       this.error([...path, extProcAt], 'the ext_proc filter must come before envoy.filters.http.router, or Envoy routes before the router decides');
       return;
     }
-    this.checkUpstreamFilters({ value: obj(filters[routerAt]!.typed_config), path: [...path, routerAt, 'typed_config'] });
+    const routerFilter: Found = { value: obj(filters[routerAt]!.typed_config), path: [...path, routerAt, 'typed_config'] };
+    if (routerFilter.value.suppress_envoy_headers !== true) this.warn(routerFilter.path, 'suppress_envoy_headers is not true: x-envoy-* headers (expected timeout, attempt count) reach third-party providers');
+    if (list(routerFilter.value.upstream_http_filters).length === 0 && this.deployments.some((d) => this.ownHttpFilters(d) !== undefined)) {
+      this.attemptFiltersOnClusters = true;
+      return;
+    }
+    this.checkUpstreamFilters({ value: { filters: routerFilter.value.upstream_http_filters }, path: routerFilter.path });
+  }
+
+  /** A deployment cluster's own upstream HTTP filters, which replace the router filter's. */
+  private ownHttpFilters(d: Deployment): unknown {
+    return obj(obj(this.clusters.get(d.cluster)?.value.typed_extension_protocol_options)[HTTP_OPTIONS]).http_filters;
   }
 
   /**
@@ -269,13 +286,12 @@ class Checker {
     }
   }
 
-  private checkUpstreamFilters(routerFilter: Found): void {
-    if (routerFilter.value.suppress_envoy_headers !== true) this.warn(routerFilter.path, 'suppress_envoy_headers is not true: x-envoy-* headers (expected timeout, attempt count) reach third-party providers');
-    const upstream: Found = { value: { filters: routerFilter.value.upstream_http_filters }, path: routerFilter.path };
+  /** The router's upstream filters in `upstream` (the router filter's, or a deployment cluster's own). */
+  private checkUpstreamFilters(upstream: Found): void {
     const extProcs = ofType(upstream, TYPE.extProc);
     const hop = extProcs.find((f) => filterRole(f.value) === 'hop');
     if (hop === undefined) {
-      this.error(routerFilter.path, 'no upstream ext_proc filter with initial_metadata x-llm-filter: hop: a retry on another deployment would carry the previous deployment\'s credential and model id');
+      this.error(upstream.path, 'no upstream ext_proc filter with initial_metadata x-llm-filter: hop: a retry on another deployment would carry the previous deployment\'s credential and model id');
     } else {
       this.checkRouterService(hop);
       if (hop.value.failure_mode_allow === true) this.error([...hop.path, 'failure_mode_allow'], 'must be false: a hop the router did not rewrite would carry another provider\'s credential');
@@ -291,7 +307,7 @@ class Checker {
     }
     const failed = extProcs.find((f) => filterRole(f.value) === 'attempt-failed');
     if (failed === undefined) {
-      this.warn(routerFilter.path, 'no upstream ext_proc filter with x-llm-filter: attempt-failed: 429s, Retry-After and repeated failures start no cooldown, and content-policy and context-window errors get no fallback');
+      this.warn(upstream.path, 'no upstream ext_proc filter with x-llm-filter: attempt-failed: 429s, Retry-After and repeated failures start no cooldown, and content-policy and context-window errors get no fallback');
     } else {
       this.checkRouterService(failed);
       const attributes = list(failed.value.response_attributes);
@@ -303,7 +319,7 @@ class Checker {
     }
     const names = ofType(upstream, TYPE.headerMutation).flatMap((m) => list(obj(m.value.mutations).request_mutations).map((r) => str(obj(obj(obj(r).append).header).key)));
     if (!names.includes(this.router.clusterHeader)) {
-      this.warn(routerFilter.path, `no upstream header_mutation sets ${this.router.clusterHeader} on a first attempt: a retry after it reaches its planned hop only through ${ATTEMPT_COUNT}`);
+      this.warn(upstream.path, `no upstream header_mutation sets ${this.router.clusterHeader} on a first attempt: a retry after it reaches its planned hop only through ${ATTEMPT_COUNT}`);
     }
   }
 
@@ -356,6 +372,10 @@ class Checker {
     const on = runsFor(filters.extProc, levels, filters.extProcOff);
     if (llm) {
       if (!on) this.error(entry.path, `${filters.extProc} is off for this route (typed_per_filter_config): the router is never asked where its requests go, and Envoy answers them 503`);
+      const skipped = filters.clientHeaders.filter((f) => !runsFor(f.name, levels, f.off)).map((f) => f.name);
+      if (skipped.length > 0) {
+        this.error(entry.path, `${skipped.join(', ')} is off for this route (typed_per_filter_config): a client's x-envoy-* and x-llm-* headers reach the router and Envoy's retries (turn it on here: a FilterConfig)`);
+      }
       return;
     }
     const clusters = fixedClusters(obj(entry.value.route));
@@ -370,7 +390,7 @@ class Checker {
     if (host!.include_request_attempt_count === true && !list(route!.request_headers_to_remove).includes(ATTEMPT_COUNT)) {
       this.warn(entry.path, `its requests get ${ATTEMPT_COUNT}, which the virtual host adds for the router's routes (request_headers_to_remove: [${ATTEMPT_COUNT}])`);
     }
-    const touching = filters.clientHeaders.filter((name) => runsFor(name, levels, false));
+    const touching = filters.clientHeaders.filter((f) => runsFor(f.name, levels, f.off)).map((f) => f.name);
     if (touching.length > 0) {
       this.warn(entry.path, `${touching.join(', ')} also runs for this route, which the router does not serve: its clients' x-envoy-* and x-llm-* headers are removed (turn it off here: a FilterConfig with disabled: true)`);
     }
@@ -485,9 +505,13 @@ class Checker {
       this.error(['static_resources', 'clusters'], `no cluster named "${d.cluster}" (${of}): requests routed to it get Envoy's 503`);
       return;
     }
-    const own = obj(obj(cluster.value.typed_extension_protocol_options)[HTTP_OPTIONS]).http_filters;
-    if (own !== undefined && !ofType({ value: { own }, path: cluster.path }, TYPE.extProc).some((f) => filterRole(f.value) === 'hop')) {
-      this.error([...cluster.path, 'typed_extension_protocol_options'], `${named(d)}: its own http_filters replace the router filter's upstream_http_filters, without the router's hop filter: a fallback hop to it would carry the previous deployment's credential`);
+    const own = this.ownHttpFilters(d);
+    const optionsPath = [...cluster.path, 'typed_extension_protocol_options'];
+    if (this.attemptFiltersOnClusters) {
+      if (own === undefined) this.error(cluster.path, `${named(d)} has no http_filters of its own, and the router filter no upstream_http_filters: a fallback hop to it would carry the previous deployment's credential`);
+      else this.checkUpstreamFilters({ value: { filters: own }, path: optionsPath });
+    } else if (own !== undefined && !ofType({ value: { own }, path: cluster.path }, TYPE.extProc).some((f) => filterRole(f.value) === 'hop')) {
+      this.error(optionsPath, `${named(d)}: its own http_filters replace the router filter's upstream_http_filters, without the router's hop filter: a fallback hop to it would carry the previous deployment's credential`);
     }
     const outlier = cluster.value.outlier_detection;
     const hosts = list(obj(cluster.value.load_assignment).endpoints).flatMap((e) => list(obj(e).lb_endpoints)).length;
@@ -511,7 +535,7 @@ function routerFilters(filters: readonly Obj[], extProcAt: number): RouterFilter
     clientHeaders: filters
       .slice(0, extProcAt)
       .filter((f) => obj(f.typed_config)['@type'] === TYPE.headerMutation)
-      .map((f) => str(f.name) ?? ''),
+      .map((f) => ({ name: str(f.name) ?? '', off: f.disabled === true })),
     upstreamFilters: list(obj(router?.typed_config).upstream_http_filters).length > 0,
   };
 }

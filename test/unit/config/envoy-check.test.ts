@@ -292,6 +292,47 @@ describe('check-envoy', () => {
     ).toEqual([expect.stringMatching(/^error: .*map\.outbound\|443\|\|api\.openai\.com: sends deployment "openai-gpt-4o" \(cluster "outbound\|443\|\|api\.openai\.com"\) to cluster "openai-gpt-4o-mini": the router would not know the deployment/)]);
   });
 
+  it("the router's upstream filters on each deployment cluster instead of the router filter (a control plane's way): checked there", () => {
+    const DEPLOYMENT_CLUSTERS = ['openai-gpt-4o-mini', 'azure-gpt-4o-mini', 'openai-gpt-4o', 'openai-embedding', 'anthropic-claude-sonnet'];
+    /** The router filter's upstream filters moved onto every deployment cluster, the app's codec-only list gone with the need for it. */
+    const onClusters = (e: any) => {
+      const filters = routerFilterOf(e).upstream_http_filters;
+      delete routerFilterOf(e).upstream_http_filters;
+      delete clusterOf(e, 'app').typed_extension_protocol_options;
+      const options = (http_filters: unknown) => ({ 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http_protocol_options: {} }, http_filters } });
+      for (const name of DEPLOYMENT_CLUSTERS) clusterOf(e, name).typed_extension_protocol_options = options(JSON.parse(JSON.stringify(filters)));
+    };
+    expect(problemsAfter(onClusters)).toEqual([]);
+    // One deployment left without them, another whose hop filter may fail open.
+    expect(
+      problemsAfter((e) => {
+        onClusters(e);
+        delete clusterOf(e, 'openai-gpt-4o').typed_extension_protocol_options;
+        // Both copies of the hop filter (first attempt translated, and every retry) fail open.
+        const options = clusterOf(e, 'anthropic-claude-sonnet').typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+        options.http_filters = JSON.parse(JSON.stringify(options.http_filters).replaceAll('"failure_mode_allow":false', '"failure_mode_allow":true'));
+      }),
+    ).toEqual([
+      expect.stringMatching(/^error: static_resources\.clusters\.3: deployment "openai-gpt-4o" has no http_filters of its own, and the router filter no upstream_http_filters: a fallback hop to it would carry the previous deployment's credential/),
+      expect.stringMatching(/^error: static_resources\.clusters\.5\.typed_extension_protocol_options\..*failure_mode_allow: must be false/),
+    ]);
+  });
+
+  it('llm-client-headers off by default and turned on for the LLM routes only (a control plane\'s way), or for none', () => {
+    const filterConfig = { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', config: {} };
+    const offByDefault = (e: any) => {
+      filterOf(e, 'llm-client-headers').disabled = true;
+      delete appRouteOf(e).typed_per_filter_config['llm-client-headers'];
+    };
+    expect(
+      problemsAfter((e) => {
+        offByDefault(e);
+        for (const r of llmRoutesOf(e)) r.typed_per_filter_config = { 'llm-client-headers': filterConfig };
+      }),
+    ).toEqual([]);
+    expect(problemsAfter(offByDefault)).toEqual([0, 1, 2].map((i) => expect.stringMatching(new RegExp(`^error: .*routes\\.${i}: llm-client-headers is off for this route \\(typed_per_filter_config\\): a client's x-envoy-\\* and x-llm-\\* headers reach the router`))));
+  });
+
   it("a deployment cluster whose own upstream filters replace the router's", () => {
     expect(
       problemsAfter((e) => {
