@@ -1,0 +1,129 @@
+/**
+ * The router behind Envoy Gateway, configured with deploy/envoy-gateway/ as users apply it (only
+ * addresses changed): Envoy Gateway built from source runs standalone and configures a real Envoy,
+ * whose LLM routes the router serves through the official OpenAI SDK — a chat, a stream with
+ * usage, a fallback hop after a 503 — while an app on the same Gateway passes untouched, and
+ * check-envoy accepts the configuration Envoy Gateway generated.
+ */
+import { spawnSync } from 'node:child_process';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routeRuleCluster } from '../../src/devstack/envoy-gateway.js';
+import { startApp } from '../support/app.js';
+import { streamWithUsage } from '../support/clients.js';
+import { envoyGateway } from '../support/envoy-gateway.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { recordWhere } from '../support/usage.js';
+
+/** The clusters Envoy Gateway makes for deploy/envoy-gateway/10-deployments.yaml's routes, which router.yaml names. */
+const CLUSTER = {
+  mini: routeRuleCluster('llm-gateway', 'llm-openai-gpt-4o-mini', 0),
+  gpt4o: routeRuleCluster('llm-gateway', 'llm-openai-gpt-4o', 0),
+  claude: routeRuleCluster('llm-gateway', 'llm-anthropic-claude-sonnet', 0),
+};
+/** 20-router.yaml's ext_proc: Envoy Gateway's cluster for the router. */
+const ROUTER_CLUSTER = 'envoyextensionpolicy/llm-gateway/llm-router/extproc/0';
+
+const ROUTER_ENV = { OPENAI_KEY: 'sk-openai', ANTHROPIC_KEY: 'sk-ant' };
+
+let stack: Stack;
+let app: Awaited<ReturnType<typeof startApp>>;
+let client: OpenAI;
+
+beforeAll(async () => {
+  app = await startApp();
+  stack = await startStack({
+    deployments: [
+      { name: 'openai-gpt-4o-mini', cluster: CLUSTER.mini, group: 'gpt-4o-mini', providerModel: 'gpt-4o-mini-2024-07-18', apiKeyEnv: 'OPENAI_KEY' },
+      { name: 'openai-gpt-4o', cluster: CLUSTER.gpt4o, group: 'gpt-4o', providerModel: 'gpt-4o-2024-08-06', apiKeyEnv: 'OPENAI_KEY' },
+      { name: 'anthropic-claude-sonnet', cluster: CLUSTER.claude, group: 'claude-sonnet', providerModel: 'claude-sonnet-4-5', apiKeyEnv: 'ANTHROPIC_KEY', extra: { provider: 'anthropic' } },
+    ],
+    groups: { 'gpt-4o': { fallbacks: ['claude-sonnet'] } },
+    routing: { decision_header: true },
+    routerEnv: ROUTER_ENV,
+    appPort: app.port,
+    gateway: envoyGateway(),
+  });
+  client = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: 'sk-client', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise((resolve) => app?.server.close(resolve));
+});
+
+/** Every ext_proc stream Envoy opened to the router (any of its filters, downstream or upstream). */
+const routerStreams = async () => (await stack.stats(`^cluster\\.${ROUTER_CLUSTER.replaceAll('/', '\\/')}\\.upstream_rq_total$`))[`cluster.${ROUTER_CLUSTER}.upstream_rq_total`] ?? 0;
+
+describe('the LLM routes of the Gateway', () => {
+  it('a chat: routed by the router to the deployment, with its credential and model id, and billed', async () => {
+    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    expect(completion.choices[0]!.message.content?.length).toBeGreaterThan(0);
+    const seen = stack.lastSeen('openai-gpt-4o-mini');
+    expect([seen.authorization, seen.model]).toEqual(['Bearer sk-openai', 'gpt-4o-mini-2024-07-18']);
+    expect(await recordWhere(stack, (r) => r.requestedModel === 'gpt-4o-mini' && !r.stream)).toMatchObject({ deployment: 'openai-gpt-4o-mini', status: 200, promptTokens: completion.usage!.prompt_tokens });
+  });
+
+  it('a stream with usage: the usage chunk reaches the client and the router records it', async () => {
+    const { text, usage } = await streamWithUsage(client, 'gpt-4o-mini');
+    expect(text.length).toBeGreaterThan(0);
+    expect(usage?.completion_tokens).toBeGreaterThan(0);
+    expect(await recordWhere(stack, (r) => r.stream)).toMatchObject({ deployment: 'openai-gpt-4o-mini', complete: true, completionTokens: usage!.completion_tokens });
+  });
+
+  it("a 503 from the first deployment: Envoy's retry goes to the router's next hop, in its provider's format and credential", async () => {
+    stack.mock('openai-gpt-4o').setBehaviour({ status: 503 });
+    const res = await client.chat.completions
+      .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'x-llm-router-debug': '1' } })
+      .withResponse();
+    expect(res.data.choices[0]!.message.content?.length).toBeGreaterThan(0);
+    expect(res.response.headers.get('x-llm-router-decision')).toMatch(/; attempts=openai-gpt-4o:503,anthropic-claude-sonnet:200$/);
+    expect(stack.lastSeen('openai-gpt-4o').authorization).toBe('Bearer sk-openai');
+    const hop = stack.lastSeen('anthropic-claude-sonnet');
+    expect([hop.path, hop.headers['x-api-key'], hop.authorization]).toEqual(['/v1/messages', 'sk-ant', null]);
+    expect(await recordWhere(stack, (r) => r.requestedModel === 'gpt-4o')).toMatchObject({ deployment: 'anthropic-claude-sonnet', providerModel: 'claude-sonnet-4-5', status: 200 });
+    const stats = await stack.stats('upstream_rq_(200|503)$');
+    expect([stats[`cluster.${CLUSTER.gpt4o}.upstream_rq_503`], stats[`cluster.${CLUSTER.claude}.upstream_rq_200`]]).toEqual([1, 1]);
+  });
+});
+
+describe('an app on the same Gateway', () => {
+  /** What a client of the app sends: the gateway's own header names and a credential among them. */
+  const CLIENT_HEADERS = {
+    'content-type': 'application/json',
+    authorization: 'Bearer the-app-s-session',
+    'x-llm-plan': 'openai-gpt-4o anthropic-claude-sonnet',
+    'x-llm-hop-2': CLUSTER.claude,
+    'x-llm-stream': '1',
+    'x-request-id': 'app-request-1',
+  };
+  const BODY = '{"model": "gpt-4o",  "messages": [{"role": "user", "content": "not for the router"}]}';
+
+  it('gets every header and byte as the client sent them, its answer as it wrote it, and the router is never asked', async () => {
+    const streamsBefore = await routerStreams();
+    const mockRequests = stack.mockRequests();
+    const res = await fetch(`${stack.url}/app/chat?keep=1`, { method: 'POST', headers: CLIENT_HEADERS, body: BODY });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('the app answered');
+    expect(res.headers.get('x-llm-retry')).toBe('the-app-s-own');
+    const seen = app.seen.at(-1)!;
+    expect([seen.method, seen.url, seen.body.toString('utf8')]).toEqual(['POST', '/app/chat?keep=1', BODY]);
+    for (const [name, value] of Object.entries(CLIENT_HEADERS)) expect([name, seen.headers[name]]).toEqual([name, value]);
+    const added = Object.keys(seen.headers).filter((h) => !(h in CLIENT_HEADERS));
+    expect(added.filter((h) => h.startsWith('x-llm-') || h.startsWith('x-envoy-attempt'))).toEqual([]);
+    // An error of the app's is not retried, nor reported to the router.
+    const failed = await fetch(`${stack.url}/status`, { headers: { 'x-app-status': '503' } });
+    expect([failed.status, await failed.text()]).toEqual([503, 'the app answered']);
+    expect(app.seen.at(-1)!.url).toBe('/status');
+    expect(await routerStreams()).toBe(streamsBefore);
+    expect(stack.mockRequests()).toBe(mockRequests);
+  });
+});
+
+describe('check-envoy', () => {
+  it('--admin accepts the Envoy configuration Envoy Gateway generated', () => {
+    const env = { ...process.env, ...ROUTER_ENV, LLM_ROUTER_ADMIN_TOKEN: stack.adminToken };
+    const r = spawnSync(process.execPath, ['dist/main.js', 'check-envoy', '-c', stack.routerConfigFiles[0]!, '--admin', stack.envoyAdmin], { encoding: 'utf8', env });
+    expect([r.status, r.stderr.split('\n').filter((l) => l.includes('error'))]).toEqual([0, []]);
+  });
+});
