@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { PROJECT_ROOT, resolveEnvoy } from '../../src/devstack/binaries.js';
 import type { Level } from '../../src/config/envoy-check.js';
 import { checkEnvoyAdmin, checkEnvoyFile, formatProblem, loadConfig, type ConfigProblem } from '../../src/config/load.js';
+import type { RouterConfig } from '../../src/config/compile.js';
 import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
 import { ROUTER_NODE_FLAGS } from '../../src/devstack/node-flags.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
@@ -69,6 +70,43 @@ export interface StackOptions {
   readonly internalClients?: boolean;
   /** Where the app behind envoy.yaml's non-LLM route listens (its `app` cluster). */
   readonly appPort?: number;
+  /** What puts Envoy in front of the routers and mocks: the shipped envoy.yaml when absent. */
+  readonly gateway?: GatewayLauncher;
+}
+
+/**
+ * Starts an Envoy in front of the stack's routers and mocks: the shipped envoy.yaml by default, or
+ * the Envoy a control plane (Envoy Gateway, istiod) configures from the project's manifests.
+ */
+export interface GatewayLauncher {
+  /** Envoy's admin URL when known before the routers start: they read Envoy's health view from it. */
+  readonly adminUrl?: string;
+  start(context: GatewayContext): Promise<RunningGateway>;
+}
+
+export interface GatewayContext {
+  /** A fresh folder for the gateway's files and logs. */
+  readonly dir: string;
+  /** Each router replica's gRPC port, on 127.0.0.1. */
+  readonly routerPorts: readonly number[];
+  /** Mock hosts' ports by the Envoy cluster name router.yaml gives their deployment. */
+  readonly hostPorts: Readonly<Record<string, readonly number[]>>;
+  /** The first replica's router.yaml as the router reads it. */
+  readonly routerConfig: RouterConfig;
+  readonly options: StackOptions;
+}
+
+export interface RunningGateway {
+  /** The listener clients call, e.g. http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly envoyAdmin: string;
+  readonly envoy: Child;
+  /** Where Envoy writes its JSON access log (the shipped envoy.yaml's format). */
+  readonly accessLogFile: string;
+  /** What check-envoy says of a configuration file the gateway was started from; none for a control plane's. */
+  readonly fileProblems: ReadonlyArray<ConfigProblem & { readonly level: Level }>;
+  /** Stops Envoy and whatever configured it. */
+  stop(): Promise<void>;
 }
 
 /** A line of envoy.yaml's access log. */
@@ -139,11 +177,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 }
 
 async function startStackOnce(options: StackOptions): Promise<Stack> {
-  const envoyBin = resolveEnvoy();
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-test-'));
   const mocks: Record<string, MockInstance[]> = {};
   const children: Child[] = [];
+  let gateway: RunningGateway | undefined;
   const stop = async (): Promise<void> => {
+    await gateway?.stop();
     for (const c of [...children].reverse()) await c.stop();
     await Promise.all(Object.values(mocks).flat().map((m) => m.close()));
   };
@@ -162,7 +201,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
         Array.from({ length: d.hosts ?? 1 }, (_, i) => startMockInstance({ name: `${d.name}-${i}`, port: 0, behaviour: d.behaviour ?? {}, ...wire }, { limitsClock: options.mockLimitsClock })),
       );
     }
-    const [listener, admin] = [await freePort(), await freePort()];
+    const launcher = options.gateway ?? shippedEnvoy(await freePort(), await freePort());
     const groups = [...new Set(options.deployments.map((d) => d.group))];
     const replicas = options.routers ?? 1;
     const routerPorts: Array<{ grpc: number; admin: number }> = [];
@@ -171,6 +210,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const routerFiles: string[] = [];
     const adminToken = randomBytes(16).toString('hex');
     const routerEnv = { ...process.env, ...options.routerEnv, [ADMIN_TOKEN_ENV]: adminToken };
+    // Replicas share one key prefix: they are one gateway.
+    const keyPrefix = `test:${routerPorts[0]!.grpc}:`;
     for (const [i, ports] of routerPorts.entries()) {
       const routerConfig = {
         server: {
@@ -179,11 +220,10 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
           shutdown_grace_ms: 5000,
         },
         limits: options.maxRequestBodyBytes === undefined ? {} : { max_request_body_bytes: options.maxRequestBodyBytes },
-        // Replicas share one key prefix: they are one gateway.
-        state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: `test:${listener}:` } },
+        state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: keyPrefix } },
         log_level: 'info',
         // The router reads Envoy's health view from its admin API, as in the shipped example.
-        routing: { envoy_admin_url: `http://127.0.0.1:${admin}`, ...options.routing },
+        routing: { ...(launcher.adminUrl === undefined ? {} : { envoy_admin_url: launcher.adminUrl }), ...options.routing },
         model_groups: groups.map((name) => ({ name, strategy: 'weighted-random', ...options.groups?.[name] })),
         virtual_models: options.virtualModels ?? [],
         deployments: options.deployments.map((d) => ({
@@ -220,16 +260,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     const adminFetch = (path: string, init: RequestInit = {}, replica = 0): Promise<Response> =>
       fetch(`${routerAdmins[replica]!}${path}`, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), authorization: `Bearer ${adminToken}` } });
 
-    const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
     const clusterOf = new Map(options.deployments.map((d) => [d.name, d.cluster ?? d.name]));
     const hostPorts = Object.fromEntries(Object.entries(mocks).map(([name, hosts]) => [clusterOf.get(name)!, hosts.map((h) => h.port)]));
-    const envoyFile = join(dir, 'envoy.yaml');
-    await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts.map((p) => p.grpc) }, hostPorts, {
-        ...(options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }),
-        ...(options.routerMaxRequests === undefined ? {} : { routerMaxRequests: options.routerMaxRequests }),
-        ...(options.internalClients === undefined ? {} : { internalClients: options.internalClients }),
-        ...(options.appPort === undefined ? {} : { appPort: options.appPort }),
-      }));
     // Every stack's pair passes check-envoy, as files and (below) as Envoy runs it: the checker holds
     // for each configuration the suite runs.
     const routerConfig = await loadConfig(routerFiles[0]!, routerEnv);
@@ -238,18 +270,15 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       const errors = problems.filter((p) => p.level === 'error');
       if (errors.length > 0 && !mayMismatch) throw new Error(`check-envoy: ${errors.map((p) => formatProblem(source, p)).join('\n')}`);
     };
-    const envoyProblems = await checkEnvoyFile(envoyFile, routerConfig);
-    failOnErrors(envoyFile, envoyProblems);
-    const envoyLog = join(dir, 'envoy.log');
-    const envoy = spawnChild('envoy', envoyBin, ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile: envoyLog });
-    children.push(envoy);
-    const envoyAdmin = `http://127.0.0.1:${admin}`;
-    await waitUntil(() => httpOk(`${envoyAdmin}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
+    gateway = await launcher.start({ dir, routerPorts: routerPorts.map((p) => p.grpc), hostPorts, routerConfig, options });
+    failOnErrors('envoy.yaml', gateway.fileProblems);
+    const { envoy, envoyAdmin } = gateway;
     await waitUntil(() => clustersHealthy(envoyAdmin, Object.keys(hostPorts)), 30_000, () => `clusters not healthy:\n${envoy.output()}`, envoy);
     // Every router has read that health view too: a first poll that saw a health check fail under
     // load would otherwise keep a deployment out of fallback plans until the next one.
     await waitUntil(() => routersSeeHealthy(routerAdmins, adminToken, Object.keys(mocks)), 30_000, () => 'the routers still see a deployment unhealthy', envoy);
     failOnErrors(envoyAdmin, await checkEnvoyAdmin(envoyAdmin, routerConfig));
+    const envoyLog = gateway.accessLogFile;
 
     const mock = (name: string): MockInstance => {
       const host = mocks[name]?.[0];
@@ -258,9 +287,9 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     };
     const usageLog = async (limit = 10_000) => ((await (await adminFetch(`/usage/log?limit=${limit}`)).json()) as { data: UsageRecord[] }).data;
     return {
-      url: `http://127.0.0.1:${listener}`,
+      url: gateway.url,
       envoyAdmin,
-      envoyProblems,
+      envoyProblems: gateway.fileProblems,
       routerAdmin: routerAdminUrl,
       routerAdmins,
       adminToken,
@@ -302,6 +331,35 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
     await stop();
     throw err;
   }
+}
+
+/** The shipped envoy.yaml, its ports and clusters rewritten for the stack (devstack/envoy-config.ts). */
+function shippedEnvoy(listener: number, admin: number): GatewayLauncher {
+  const adminUrl = `http://127.0.0.1:${admin}`;
+  return {
+    adminUrl,
+    async start({ dir, routerPorts, hostPorts, routerConfig, options }) {
+      const shipped = await readFile(join(PROJECT_ROOT, 'envoy', 'envoy.yaml'), 'utf8');
+      const envoyFile = join(dir, 'envoy.yaml');
+      await writeFile(envoyFile, renderEnvoyConfig(shipped, { listener, admin, router: routerPorts }, hostPorts, {
+        ...(options.streamIdleTimeout === undefined ? {} : { streamIdleTimeout: options.streamIdleTimeout }),
+        ...(options.routerMaxRequests === undefined ? {} : { routerMaxRequests: options.routerMaxRequests }),
+        ...(options.internalClients === undefined ? {} : { internalClients: options.internalClients }),
+        ...(options.appPort === undefined ? {} : { appPort: options.appPort }),
+      }));
+      const fileProblems = await checkEnvoyFile(envoyFile, routerConfig);
+      const logFile = join(dir, 'envoy.log');
+      const envoy = spawnChild('envoy', resolveEnvoy(), ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile });
+      try {
+        await waitUntil(() => httpOk(`${adminUrl}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
+      } catch (err) {
+        await envoy.stop();
+        throw err;
+      }
+      // envoy.yaml's access log goes to stdout, which the log file keeps.
+      return { url: `http://127.0.0.1:${listener}`, envoyAdmin: adminUrl, envoy, accessLogFile: logFile, fileProblems, stop: () => envoy.stop() };
+    },
+  };
 }
 
 /** True when no router counts any of `deployments` out for Envoy's health view (admin `/load`). */
