@@ -103,6 +103,13 @@ export function renderEnvoyGatewayManifests(manifests: string, at: EnvoyGatewayA
           }
         });
         break;
+      case 'EnvoyPatchPolicy':
+        // Envoy Gateway v1.9.1 standalone leaves the policy's kind out of the names it derives from
+        // a policy (file resources reach its translator without type metadata): its ext_proc
+        // filter and cluster are `…ext_proc//<ns>/<policy>/extproc/0`, where on Kubernetes they are
+        // `…ext_proc/envoyextensionpolicy/<ns>/<policy>/extproc/0`, as the patch names them.
+        doc.spec = JSON.parse(JSON.stringify(doc.spec).replaceAll('envoyextensionpolicy/', '/')) as Record<string, unknown>;
+        break;
       case 'EnvoyExtensionPolicy':
         // The router's Service.
         added.push(backend('llm-router', ns, at.router));

@@ -82,20 +82,23 @@ describe('the LLM routes of the Gateway', () => {
     const hop = stack.lastSeen('anthropic-claude-sonnet');
     expect([hop.path, hop.headers['x-api-key'], hop.authorization]).toEqual(['/v1/messages', 'sk-ant', null]);
     expect(await recordWhere(stack, (r) => r.requestedModel === 'gpt-4o')).toMatchObject({ deployment: 'anthropic-claude-sonnet', providerModel: 'claude-sonnet-4-5', status: 200 });
+    // Envoy counts by cluster: the first deployment's 503 as retried, the hop's 200.
     const stats = await stack.stats('upstream_rq_(200|503)$');
-    expect([stats[`cluster.${CLUSTER.gpt4o}.upstream_rq_503`], stats[`cluster.${CLUSTER.claude}.upstream_rq_200`]]).toEqual([1, 1]);
+    expect([stats[`cluster.${CLUSTER.gpt4o}.retry.upstream_rq_503`], stats[`cluster.${CLUSTER.claude}.upstream_rq_200`]]).toEqual([1, 1]);
   });
 });
 
 describe('an app on the same Gateway', () => {
-  /** What a client of the app sends: the gateway's own header names and a credential among them. */
+  /**
+   * What a client of the app sends: the gateway's own header names and a credential among them.
+   * (Not x-request-id: Envoy Gateway's Envoy, an edge proxy, issues its own to every client.)
+   */
   const CLIENT_HEADERS = {
     'content-type': 'application/json',
     authorization: 'Bearer the-app-s-session',
     'x-llm-plan': 'openai-gpt-4o anthropic-claude-sonnet',
     'x-llm-hop-2': CLUSTER.claude,
     'x-llm-stream': '1',
-    'x-request-id': 'app-request-1',
   };
   const BODY = '{"model": "gpt-4o",  "messages": [{"role": "user", "content": "not for the router"}]}';
 
