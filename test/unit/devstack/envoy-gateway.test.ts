@@ -47,9 +47,13 @@ describe('deploy/envoy-gateway rendered for a standalone Envoy Gateway', () => {
     expect(JSON.stringify(docs)).not.toMatch(/"kind":"Service"/);
   });
 
-  it('the patch policy as shipped: it names the clusters the rendered routes make', async () => {
+  it("the patch policy names the clusters the rendered routes make, and the ext_proc's filter and cluster as standalone Envoy Gateway derives them", async () => {
     const { docs } = await render();
     const patches = JSON.stringify(named(docs, 'EnvoyPatchPolicy', 'llm-router').spec.jsonPatches);
     for (const cluster of [MINI, GPT4O, CLAUDE]) expect(patches).toContain(cluster);
+    // On Kubernetes `envoyextensionpolicy/llm-gateway/llm-router/extproc/0`; standalone without the kind.
+    expect(patches).toContain("@.name=='envoy.filters.http.ext_proc//llm-gateway/llm-router/extproc/0'");
+    expect(patches).toContain('"cluster_name":"/llm-gateway/llm-router/extproc/0"');
+    expect(patches).not.toContain('envoyextensionpolicy/');
   });
 });
