@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
-import { ROUTER_NODE_FLAGS } from '../src/devstack/node-flags.js';
+import { ROUTER_NODE_FLAGS, routerCommand } from '../src/devstack/node-flags.js';
 import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
 import { httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
@@ -92,6 +92,8 @@ export interface TargetOptions {
   readonly deployments?: readonly BenchDeployment[];
   /** The router processes' environment (the credentials `deployments` name); this process's otherwise. */
   readonly routerEnv?: NodeJS.ProcessEnv;
+  /** More router.yaml fields of the main router process's model groups, by group (bench/cache.ts: a cache). */
+  readonly routerGroups?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** A command the main router process runs under (bench/cost.ts: valgrind), which may slow its start many times over. */
   readonly routerWrapper?: readonly string[];
 }
@@ -128,6 +130,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       nodeFlags: readonly string[] = ROUTER_NODE_FLAGS,
       limits: Readonly<Record<string, unknown>> = {},
       wrapper: readonly string[] = [],
+      groups: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {},
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -137,19 +140,20 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         stringify({
           server: { grpc: { ...(typeof address === 'number' ? { port } : { socket: address.socket }), options: grpcOptions }, admin: { port: admin } },
           limits,
-          model_groups: Object.keys(clusters).map((name) => ({ name, strategy })),
+          model_groups: Object.keys(clusters).map((name) => ({ name, strategy, ...groups[name] })),
           deployments: deployments.map((d) => ({ ...d, model_group: d.name, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 })),
         }),
       );
       const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-      const [command, ...args] = [...wrapper, process.execPath, ...nodeFlags, ...profile, main, 'serve', '-c', file];
+      const run = routerCommand(main, ['serve', '-c', file], [...nodeFlags, ...profile], options.routerEnv);
+      const [command, ...args] = [...wrapper, run.command, ...run.args];
       const child = spawnChild(name, command!, args, { logFile: join(dir, `${name}.log`), env: options.routerEnv });
       children.push(child);
       await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), wrapper.length === 0 ? 15_000 : 240_000, () => child.output(), child);
       return { child, address };
     };
 
-    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper, options.routerGroups);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, clusters, [router.address], { withoutRouterTo: own?.[0]?.name ?? 'bench-chat' });
     children.push(plain.child);

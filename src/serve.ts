@@ -104,7 +104,7 @@ export async function serve(configPath: string): Promise<void> {
     now: env.now,
   });
   admin.setReady(true);
-  log.info({ grpcPort: extproc.port, adminPort: admin.port, store: store.kind, groups: [...config.groups.keys()] }, 'router ready');
+  log.info({ grpcPort: extproc.port, adminPort: admin.port, store: store.kind, groups: [...config.groups.keys()], runtime: runtimeName() }, 'router ready');
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -124,4 +124,10 @@ export async function serve(configPath: string): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** The JavaScript runtime and its version, as operators compare them (Node, or Bun by LLM_ROUTER_RUNTIME). */
+function runtimeName(): string {
+  const bun = (process.versions as Record<string, string | undefined>).bun;
+  return bun === undefined ? `node ${process.versions.node}` : `bun ${bun}`;
 }

@@ -16,6 +16,7 @@
  *   DELETE /keys/<sha256>                remove a runtime key
  *   GET /load                            live load per deployment (in flight, sliding-minute usage, latency, cooldown, Envoy health)
  *   GET /budgets                         every budget router.yaml sets: limit, spend in the current window, what is left
+ *   GET|DELETE /cache/<namespace>[/<name>]  inspect or purge the exact cache (src/cache/admin.ts)
  *   POST /config/reload                  reload router.yaml (as SIGHUP does): 200 with what needs a restart, or 400
  *                                        with every problem, the running config kept
  */
@@ -26,6 +27,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { budgetReport } from '../admission/budgets.js';
+import { cacheAdmin, CACHE_ROUTE } from '../cache/admin.js';
 import type { PlannedCharge } from '../admission/charges.js';
 import { hashKey } from '../auth/keys.js';
 import type { ReloadOutcome } from '../config/reload.js';
@@ -188,6 +190,10 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
           return void res.end(text);
         }
         default:
+          if (url.pathname.startsWith(CACHE_ROUTE)) {
+            const reply = await cacheAdmin(store, req.method ?? 'GET', url, now());
+            return send(res, reply.status, reply.body);
+          }
           if (url.pathname.startsWith('/keys/') && req.method === 'DELETE') {
             const hash = url.pathname.slice('/keys/'.length);
             const removed = await store.deleteKey(hash);

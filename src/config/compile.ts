@@ -11,6 +11,7 @@ import { credentialHeader, CREDENTIAL_HEADERS } from '../providers/auth.js';
 import { headerAllowlist, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { Call } from '../routing/types.js';
+import { cachePolicyOf, type CachePolicy } from '../cache/policy.js';
 import { figuresOf } from './catalog.js';
 import type { BalancePreset, Capability, MatcherFile, RouterConfigFile, StrategyKind } from './schema.js';
 
@@ -93,6 +94,8 @@ export interface ModelGroup {
   readonly fallbacks: readonly string[];
   readonly contextWindowFallbacks: readonly string[];
   readonly contentPolicyFallbacks: readonly string[];
+  /** The exact response cache's policy for the group; null when the group is not cached. */
+  readonly cache: CachePolicy | null;
 }
 
 export interface VirtualModel {
@@ -328,6 +331,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
       fallbacks: g.fallbacks,
       contextWindowFallbacks: g.context_window_fallbacks,
       contentPolicyFallbacks: g.content_policy_fallbacks,
+      cache: g.cache === undefined ? null : cachePolicyOf(g.cache),
     });
   }
   const virtualModels = new Map<string, VirtualModel>();

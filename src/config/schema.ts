@@ -172,6 +172,22 @@ const modelGroup = z.strictObject({
   content_policy_fallbacks: z.array(z.string().min(1)).default([]),
   /** latency-based: deployments within this fraction of the fastest share the traffic. */
   latency_tolerance: z.number().min(0).default(0.15),
+  /** The exact response cache (src/cache/): present to turn it on for this group. */
+  cache: z
+    .strictObject({
+      /** How long an answer is kept; each entry up to `ttl_jitter` of it less, so entries stored together do not expire together. */
+      ttl_seconds: z.number().int().positive().default(300),
+      ttl_jitter: z.number().min(0).max(1).default(0.1),
+      /** Who shares entries: each virtual key alone, the key's team, or every caller. */
+      namespace: z.enum(['key', 'team', 'global']).default('key'),
+      /** The answer is the group's (any deployment's) or the deployment's the request is routed to. */
+      key_by: z.enum(['group', 'deployment']).default('group'),
+      /** Larger answers are not stored. */
+      max_entry_bytes: z.number().int().positive().default(1_048_576),
+      /** How long identical requests wait for the one that went to the provider, then go themselves. */
+      wait_ms: z.number().int().min(0).default(10_000),
+    })
+    .optional(),
   /** balanced: the weights of quality, cost and latency, as a preset or explicitly. */
   balance: z
     .strictObject({

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startMockProviders } from '../mock/server.js';
 import { PROJECT_ROOT, resolveEnvoy } from './binaries.js';
-import { ROUTER_NODE_FLAGS } from './node-flags.js';
+import { routerCommand } from './node-flags.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from './processes.js';
 
 const ROUTER_CONFIG = join(PROJECT_ROOT, 'examples', 'router.yaml');
@@ -51,7 +51,8 @@ export async function runDemo(): Promise<void> {
     await Promise.all(mocks.map((m) => m.close()));
   };
   try {
-    const router = spawnChild('router', process.execPath, [...ROUTER_NODE_FLAGS, join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', ROUTER_CONFIG], {
+    const run = routerCommand(join(PROJECT_ROOT, 'dist', 'main.js'), ['serve', '-c', ROUTER_CONFIG]);
+    const router = spawnChild('router', run.command, run.args, {
       echo: true,
       env: { ...process.env, [ADMIN_TOKEN_ENV]: adminToken, [ANTHROPIC_KEY_ENV]: process.env[ANTHROPIC_KEY_ENV] || 'sk-ant-demo' },
     });

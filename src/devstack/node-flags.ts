@@ -10,3 +10,14 @@
  *   being routed at once, so it bounds growth rather than what the router may hold.
  */
 export const ROUTER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=2', '--max-old-space-size=1536'];
+
+/**
+ * How to run the router's `dist/main.js` with `args`: on this Node with `nodeFlags`, or on the
+ * JavaScript runtime `LLM_ROUTER_RUNTIME` names (Bun's binary, say), which takes no V8 flags. The
+ * demo, the test stacks and the benchmark all start the router so.
+ */
+export function routerCommand(main: string, args: readonly string[], nodeFlags: readonly string[] = ROUTER_NODE_FLAGS, env: NodeJS.ProcessEnv = process.env): { command: string; args: string[] } {
+  const runtime = env.LLM_ROUTER_RUNTIME;
+  if (runtime === undefined || runtime === '') return { command: process.execPath, args: [...nodeFlags, main, ...args] };
+  return { command: runtime, args: [main, ...args] };
+}

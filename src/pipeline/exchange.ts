@@ -35,6 +35,9 @@ import { modelsPathOf } from './models-list.js';
 import { BodyRouting } from './request-body.js';
 import { ResponseSide } from './response.js';
 import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js';
+import type { CacheEntry } from '../cache/entry.js';
+import { hitReply, type RequestCache } from '../cache/request.js';
+import { NO_USAGE, type Usage } from '../providers/usage.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 const NO_TAGS: readonly string[] = [];
@@ -71,6 +74,9 @@ const ENDPOINTS: ReadonlyMap<string, { readonly endpoint: Endpoint; readonly api
   ['/v1/messages/count_tokens', { endpoint: 'count_tokens', api: 'anthropic' }],
 ]);
 
+/** How a request ended, as its usage record says. */
+type RecordOutcome = Pick<UsageRecord, 'status' | 'complete' | 'usageEstimated' | 'costNanos' | 'cache' | 'savedCostNanos' | 'ttfbMs' | 'ttftMs'> & { readonly usage: Usage };
+
 /** Says that a token count is the router's own (o200k), not the model's tokenizer's. */
 const ESTIMATE_HEADER: HeaderPair = ['x-llm-token-count', 'estimate'];
 
@@ -104,6 +110,8 @@ export class Exchange implements StreamHandler {
   private countedTags: readonly string[] = NO_TAGS;
   private requestedModel: string | null = null;
   private stream = false;
+  /** What the exact cache found, for a group that caches. */
+  private cache: RequestCache | null = null;
   /** Its load and reservations in the shared state, given back when it ends. */
   private readonly holdings: Holdings;
   /** Of a request the router answered (or never routed): the status the log line gives. */
@@ -203,7 +211,7 @@ export class Exchange implements StreamHandler {
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
       // Another client API's answers are translated unless a deployment speaks it: their status and length change.
-      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders || this.api !== 'openai';
+      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders || this.api !== 'openai' || this.p.caching;
       const outcome = responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
       const none = headersNoneReceive(headers, this.p.forwardable);
       return none.length === 0 ? outcome : { ...outcome, removeHeaders: [...outcome.removeHeaders, ...none] };
@@ -218,7 +226,7 @@ export class Exchange implements StreamHandler {
    */
   onRequestBody(body: Buffer): Outcome | Promise<Outcome> {
     this.bodyAtMs = performance.now();
-    const caller = { endpoint: this.endpoint!, api: this.api, key: this.key, headers: this.headers, requestId: this.requestId, startMs: this.startMs };
+    const caller = { endpoint: this.endpoint!, api: this.api, key: this.key, keyId: this.keyId, headers: this.headers, requestId: this.requestId, startMs: this.startMs };
     const routing = new BodyRouting(this.p, caller, this.holdings, body);
     try {
       const waiting = routing.run();
@@ -235,6 +243,7 @@ export class Exchange implements StreamHandler {
   private routed(routing: BodyRouting): Outcome {
     this.keepRouting(routing);
     if (routing.req!.endpoint === 'count_tokens') return this.countTokens(routing.req!, routing.body, routing.deployment, routing.inputTokens);
+    if (this.cache?.entry != null) return this.answerFromCache(this.cache.entry, routing.features!);
     return this.forward(routing.req!, routing.body, routing.features!, routing.deployment!);
   }
 
@@ -274,6 +283,19 @@ export class Exchange implements StreamHandler {
     }
     this.decision = routing.decision;
     this.plan = routing.plan;
+    this.cache = routing.cache;
+    // The stream ended while the body was routed: nothing will be stored, and nobody should wait for it.
+    if (this.finished) this.cache?.finish(null, '', 0, 0);
+  }
+
+  /** A hit: Envoy answers with the stored answer; billed (cost 0, what it saved) when the stream ends. */
+  private answerFromCache(entry: CacheEntry, features: RouteRequest): Outcome {
+    this.decided();
+    this.countedTags = features.countedTags;
+    this.status = 200;
+    this.answered = true;
+    this.headers = NO_HEADERS;
+    return hitReply(entry, this.p.env.now());
   }
 
   /** The body phase ends in forward() or reject(): what the router added before the request went on. */
@@ -297,6 +319,7 @@ export class Exchange implements StreamHandler {
       const upstream = upstreamRequest(req, raw, d, this.p.config.clusterHeader, formatPlan(this.plan!), hops, client);
       const sent = { requestId: this.requestId, startMs: this.startMs, deployment: d, planId: this.plan.id, hideUsageEvent: upstream.hideUsageEvent, api: req.api, stream: req.stream, promptEstimate: estimatedPromptTokens(features) };
       this.response = new ResponseSide(this.p, this.holdings, sent);
+      this.cache?.startCapture();
       // An open stream keeps nothing of its request it no longer reads (bench/results/memory).
       this.headers = NO_HEADERS;
       return upstream.outcome;
@@ -316,6 +339,7 @@ export class Exchange implements StreamHandler {
     }
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', this.describeWithAttempts(this.decision)]] : [];
     setHeaders.push(...this.holdings.limitHeaders(this.p.env.now()));
+    if (this.cache !== null) setHeaders.push(this.cache.header);
     if (response === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     const translated = response.clientHeaders();
     setHeaders.push(...translated.set);
@@ -324,8 +348,9 @@ export class Exchange implements StreamHandler {
       this.finish(true);
       return setHeaders.length === 0 && removeHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders };
     }
-    if (!response.reading && setHeaders.length === 0 && removeHeaders.length === 0) return PASS;
-    return { kind: 'continue', setHeaders, removeHeaders, readBody: response.reading ? 'streamed' : undefined };
+    const reading = response.reading || this.cache?.capturing === true;
+    if (!reading && setHeaders.length === 0 && removeHeaders.length === 0) return PASS;
+    return { kind: 'continue', setHeaders, removeHeaders, readBody: reading ? 'streamed' : undefined };
   }
 
   /**
@@ -346,6 +371,7 @@ export class Exchange implements StreamHandler {
       response.start(attributes.status ?? 0, sniffContentType(chunk), attributes);
     }
     const replacement = response.chunk(chunk, endOfStream);
+    this.cache?.capture(replacement ?? chunk);
     if (endOfStream) this.finish(true);
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
   }
@@ -363,7 +389,7 @@ export class Exchange implements StreamHandler {
    */
   get done(): boolean {
     if (this.answered || this.finished) return true;
-    return this.response === null ? this.unroutedResponse : this.response.started && !this.response.reading;
+    return this.response === null ? this.unroutedResponse : this.response.started && !this.response.reading && this.cache?.capturing !== true;
   }
 
   /** The gRPC stream closed: Envoy finished, the client went away or the upstream broke. */
@@ -407,22 +433,46 @@ export class Exchange implements StreamHandler {
     const decision = this.decision;
     const routing: Record<string, unknown> | undefined = decision === null ? undefined : decisionRecord(decision);
     const response = this.response;
-    if (response === null) {
+    const hit = this.cache?.entry ?? null;
+    if (response === null && hit === null) {
+      this.cache?.finish(null, '', now, 0);
       this.p.log.info(
         { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, deployment: this.countedBy ?? undefined, latencyMs },
         'request',
       );
       return;
     }
-    const billed = response.settle(complete, now);
-    const d = billed.served;
-    if (routing !== undefined) {
-      routing.plan = this.plan === null ? undefined : formatPlan(this.plan);
-      routing.attempts = this.p.attempts.take(this.plan?.id);
-      routing.served = d.name;
+    let record: UsageRecord;
+    if (response === null) {
+      // Answered from the cache: nothing was spent, the stored answer's cost was saved.
+      this.holdings.settle({ tokens: 0, costNanos: 0 }, false);
+      this.p.metrics.cacheSaved.inc({ group: this.cache!.group }, hit!.costNanos);
+      const served = { deployment: hit!.deployment, provider: hit!.provider, providerModel: hit!.providerModel, responseModel: hit!.responseModel };
+      record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: { kind: 'exact', result: 'hit' }, savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
+    } else {
+      const billed = response.settle(complete, now);
+      const d = billed.served;
+      if (routing !== undefined) {
+        routing.plan = this.plan === null ? undefined : formatPlan(this.plan);
+        routing.attempts = this.p.attempts.take(this.plan?.id);
+        routing.served = d.name;
+      }
+      const answered = { status: response.status, whole: billed.whole, served: d, responseModel: billed.responseModel, costNanos: billed.costNanos };
+      this.cache?.finish(answered, this.stream ? 'text/event-stream' : 'application/json', now, this.p.env.random());
+      const served = { deployment: d.name, provider: d.provider, providerModel: d.providerModel, responseModel: billed.responseModel };
+      const { usage, estimated, costNanos } = billed;
+      record = this.usageRecord(now, latencyMs, served, { status: response.status, complete: billed.whole, usageEstimated: estimated, usage, costNanos, cache: this.cache === null ? null : { kind: 'exact', result: this.cache.result }, savedCostNanos: 0, ttfbMs: response.ttfbMs, ttftMs: response.ttftMs });
     }
-    const { usage } = billed;
-    const record: UsageRecord = {
+    this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
+    this.p.store.recordUsage(record).catch((err: unknown) => {
+      // The record is in the log line above; this says it is missing from the store.
+      this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
+    });
+  }
+
+  private usageRecord(now: number, latencyMs: number, served: Pick<UsageRecord, 'deployment' | 'provider' | 'providerModel' | 'responseModel'>, outcome: RecordOutcome): UsageRecord {
+    const { usage } = outcome;
+    return {
       recordId: randomUUID(),
       requestId: this.requestId,
       timestampMs: now,
@@ -430,28 +480,22 @@ export class Exchange implements StreamHandler {
       team: this.key?.team ?? null,
       tags: this.countedTags,
       requestedModel: this.requestedModel ?? '',
-      deployment: d.name,
-      provider: d.provider,
-      providerModel: d.providerModel,
-      responseModel: billed.responseModel,
+      ...served,
       stream: this.stream,
-      status: response.status,
-      complete: billed.whole,
-      usageEstimated: billed.estimated,
+      status: outcome.status,
+      complete: outcome.complete,
+      usageEstimated: outcome.usageEstimated,
       promptTokens: usage.promptTokens,
       cachedPromptTokens: usage.cachedPromptTokens,
       completionTokens: usage.completionTokens,
       reasoningTokens: usage.reasoningTokens,
       totalTokens: usage.totalTokens,
-      costNanos: billed.costNanos,
+      costNanos: outcome.costNanos,
+      cache: outcome.cache,
+      savedCostNanos: outcome.savedCostNanos,
       latencyMs,
-      ttfbMs: response.ttfbMs,
-      ttftMs: response.ttftMs,
+      ttfbMs: outcome.ttfbMs,
+      ttftMs: outcome.ttftMs,
     };
-    this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
-    this.p.store.recordUsage(record).catch((err: unknown) => {
-      // The record is in the log line above; this says it is missing from the store.
-      this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
-    });
   }
 }

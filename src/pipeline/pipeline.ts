@@ -20,6 +20,7 @@ import { RoutingMetrics } from '../telemetry/metrics.js';
 import { unionOf, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import { FailedAttempt, Hop } from './attempt.js';
 import { AttemptLog } from './attempts.js';
+import { ExactCache } from '../cache/exact.js';
 import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
 import { renderModel, renderModelsList } from './models-list.js';
@@ -66,6 +67,10 @@ export class Pipeline {
    * burst, the first headers message handled already sees every stream of it.
    */
   private readonly deciding: { count: number };
+  /** The exact cache; its in-flight answers carry on over reloads. */
+  readonly cache: ExactCache;
+  /** Some group caches: every request's response headers come to the router (the `x-llm-cache` header). */
+  readonly caching: boolean;
 
   constructor(
     readonly config: RouterConfig,
@@ -84,6 +89,8 @@ export class Pipeline {
     this.attempts = previous?.attempts ?? new AttemptLog();
     this.tokenCounting = previous?.tokenCounting ?? new TokenCounting();
     this.deciding = previous?.deciding ?? { count: 0 };
+    this.cache = previous?.cache ?? new ExactCache(store, { now: () => env.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }, (err, message) => this.storeError(err, message, {}));
+    this.caching = [...config.groups.values()].some((g) => g.cache !== null);
     this.availability = new Availability(config.routing, previous?.availability);
     this.known = previous === undefined ? config.deployments : new Map([...previous.known, ...config.deployments]);
     this.knownClusters = previous === undefined ? config.clusters : new Map([...previous.knownClusters, ...config.clusters]);

@@ -38,6 +38,9 @@ import { parseChatRequest, parseCompletionsRequest, parseCountTokensRequest, par
 import type { ClientApi } from '../providers/client-apis.js';
 import type { Holdings } from './holdings.js';
 import { readBody } from './json-body.js';
+import type { Lookup, Ticket } from '../cache/exact.js';
+import { directivesOf, entryName, namespaceOf, storeKeyOf } from '../cache/policy.js';
+import { RequestCache } from '../cache/request.js';
 import type { Pipeline } from './pipeline.js';
 import { runStages, type Stage } from './stages.js';
 import type { Headers } from './types.js';
@@ -46,25 +49,36 @@ import type { Headers } from './types.js';
 const PERMANENT: ReadonlySet<ExclusionReason> = new Set(['capability', 'context_window']);
 const NOTHING_SPENT: ReadonlySet<string> = new Set();
 const UNKNOWN_LOAD: LoadsOf = () => null;
+const BYPASS: Lookup = { kind: 'bypass' };
 
 /** Who sent the request, as the request-headers phase found it. */
 export interface Caller {
   readonly endpoint: Endpoint;
   readonly api: ClientApi;
   readonly key: VirtualKey | null;
+  /** Who pays: the key's name, or the anonymous id (auth/anonymous.ts). */
+  readonly keyId: string;
   readonly headers: Headers;
   readonly requestId: string;
   readonly startMs: number;
 }
+
+/** A stage a cache hit skips: nothing goes upstream. */
+const unlessHit =
+  (stage: Stage<BodyRouting>): Stage<BodyRouting> =>
+  (r) =>
+    r.cache?.entry != null ? undefined : stage(r);
 
 const STAGES: readonly Stage<BodyRouting>[] = [
   (r) => r.read(),
   (r) => r.validate(),
   (r) => r.count(),
   (r) => r.classify(),
-  (r) => r.load(),
-  (r) => r.shed(),
-  (r) => r.choose(),
+  (r) => r.lookUpCache('group'),
+  unlessHit((r) => r.load()),
+  unlessHit((r) => r.shed()),
+  unlessHit((r) => r.choose()),
+  unlessHit((r) => r.lookUpCache('deployment')),
   (r) => r.admit(),
 ];
 
@@ -101,6 +115,8 @@ export class BodyRouting {
   deployment: Deployment | null = null;
   /** A token count the router made itself (no deployment of the group counts): its answer. */
   inputTokens: number | null = null;
+  /** The exact cache's say, for a group that caches. */
+  cache: RequestCache | null = null;
 
   constructor(
     private readonly p: Pipeline,
@@ -192,6 +208,27 @@ export class BodyRouting {
   }
 
   /**
+   * A group that caches looks for the answer (by the group, or once routed by the deployment, as its
+   * policy keys entries): a hit skips the routing; a miss goes on, to store what it gets.
+   */
+  lookUpCache(keyBy: 'group' | 'deployment'): void | Promise<void> {
+    const group = this.target!.group;
+    const policy = group.cache;
+    if (policy === null || policy.keyBy !== keyBy) return;
+    const req = this.req!;
+    const { headers, key } = this.caller;
+    const directives = directivesOf(headers['cache-control'], headers['x-llm-cache-ttl'], req.clientBody);
+    const name = entryName(`${req.api}:${req.endpoint}`, keyBy === 'group' ? group.name : this.deployment!.name, this.body);
+    const storeKey = storeKeyOf(namespaceOf(policy.namespace, this.caller.keyId, key?.team ?? null), name);
+    const found = (lookup: Lookup, fresh: Ticket | null) => {
+      this.cache = new RequestCache(group.name, policy, directives, lookup, fresh);
+      this.p.metrics.cache.inc({ group: group.name, result: this.cache.result });
+    };
+    if (!directives.lookup) return found(BYPASS, directives.store ? this.p.cache.ticket(storeKey) : null);
+    return this.p.cache.lookup(storeKey, policy.waitMs).then((lookup) => found(lookup, null));
+  }
+
+  /**
    * The live load of every deployment the request may be routed or fall back to — and, when
    * provider or model-group budgets exist, which of them this request's worst-case cost would take
    * past one. Without the store the request is routed on configuration.
@@ -270,13 +307,16 @@ export class BodyRouting {
    */
   admit(): void | Promise<void> {
     const features = this.features!;
-    const d = this.deployment!;
+    const hit = this.cache?.entry != null;
+    // A hit is charged only the key's request rate: no tokens, no cost.
+    const d = hit ? this.target!.group.deployments[0]! : this.deployment!;
     const config = this.p.config;
-    const charges = plannedCharges(
+    const planned = plannedCharges(
       { key: this.caller.key, tags: features.tags, tier: features.tier, promptTokens: estimatedPromptTokens(features), completionTokens: completionTokens(features, config.defaultMaxTokens), deployment: d, nowMs: this.caller.startMs },
       config,
     );
-    if (charges.length === 0 && !this.plan!.hops.some((h) => hasDeploymentBudgets(config.deployments.get(h.deployment)!, config))) return;
+    const charges = hit ? planned.filter((c) => c.kind === 'requests' && c.meter === `key:${this.caller.key?.name}:rpm`) : planned;
+    if (charges.length === 0 && (hit || !this.plan!.hops.some((h) => hasDeploymentBudgets(config.deployments.get(h.deployment)!, config)))) return;
     const id = randomUUID();
     return this.p.store.admit(id, charges).then(
       (result) => {

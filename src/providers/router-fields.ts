@@ -6,7 +6,7 @@
 import type { MemberEdits } from '../json/splice.js';
 
 /** Top-level fields the router reads. */
-const TOP_LEVEL = ['tags', 'disable_fallbacks'] as const;
+const TOP_LEVEL = ['tags', 'disable_fallbacks', 'cache'] as const;
 /** Members of `metadata` the router reads; the rest of `metadata` is the provider's. */
 const IN_METADATA = ['tags', 'route_preference'] as const;
 

@@ -22,6 +22,7 @@ import {
   type UsageRecord,
   type UsageTotals,
 } from './store.js';
+import { Expiring } from './expiring.js';
 
 interface DeploymentLoad {
   inFlight: number;
@@ -42,6 +43,8 @@ export class MemoryStore implements StateStore {
   private readonly log: UsageRecord[] = [];
   private next = 0;
   private readonly load = new Map<string, DeploymentLoad>();
+  private readonly cached = new Expiring<Buffer>();
+  private readonly claims = new Expiring<true>();
 
   constructor(
     private readonly maxLogEntries: number,
@@ -123,6 +126,9 @@ export class MemoryStore implements StateStore {
         t.completionTokens += record.completionTokens;
         t.totalTokens += record.totalTokens;
         t.costNanos += record.costNanos;
+        if (record.cache?.result === 'hit') t.cacheHits += 1;
+        if (record.cache?.result === 'miss') t.cacheMisses += 1;
+        t.savedCostNanos += record.savedCostNanos;
       }
     }
     this.log[this.next % this.maxLogEntries] = record;
@@ -215,6 +221,34 @@ export class MemoryStore implements StateStore {
     const out: UsageRecord[] = [];
     for (let i = this.next - count; i < this.next; i++) out.push(this.log[i % this.maxLogEntries]!);
     return out;
+  }
+
+  async cacheGet(key: string, nowMs: number): Promise<Buffer | null> {
+    return this.cached.get(key, nowMs);
+  }
+
+  async cacheSet(key: string, value: Buffer, ttlMs: number, nowMs: number): Promise<void> {
+    this.cached.set(key, value, ttlMs, nowMs);
+  }
+
+  async cacheDelete(key: string): Promise<boolean> {
+    return this.cached.delete(key);
+  }
+
+  async cacheClaim(key: string, ttlMs: number, nowMs: number): Promise<boolean> {
+    return this.claims.add(key, true, ttlMs, nowMs);
+  }
+
+  async cacheRelease(key: string): Promise<void> {
+    this.claims.delete(key);
+  }
+
+  async cacheKeys(prefix: string, limit: number, nowMs: number): Promise<string[]> {
+    return this.cached.keys(prefix, limit, nowMs);
+  }
+
+  async cachePurge(prefix: string): Promise<number> {
+    return this.cached.deleteAll(prefix);
   }
 
   async ping(): Promise<void> {}

@@ -76,6 +76,9 @@ async function execOrThrow(p: { exec(): Promise<ExecResults> }): Promise<void> {
   throwOnError(await p.exec());
 }
 
+/** A SCAN pattern matching `s` literally. */
+const globEscaped = (s: string): string => s.replace(/[*?[\]\\]/g, '\\$&');
+
 /** Commands per deployment in a load read: in flight, two windows, latency samples, provider limits. */
 const PER_DEPLOYMENT = 5;
 /** Window hashes outlive the two minutes they are read for. */
@@ -296,6 +299,9 @@ export class RedisStore implements StateStore {
       record.costNanos,
       this.options.maxLogEntries,
       JSON.stringify(record),
+      record.cache?.result === 'hit' ? 1 : 0,
+      record.cache?.result === 'miss' ? 1 : 0,
+      record.savedCostNanos,
     );
   }
 
@@ -307,6 +313,9 @@ export class RedisStore implements StateStore {
     t.completionTokens = Number(h.completion_tokens ?? 0);
     t.totalTokens = Number(h.total_tokens ?? 0);
     t.costNanos = Number(h.cost_nanos ?? 0);
+    t.cacheHits = Number(h.cache_hits ?? 0);
+    t.cacheMisses = Number(h.cache_misses ?? 0);
+    t.savedCostNanos = Number(h.saved_cost_nanos ?? 0);
     return t;
   }
 
@@ -318,6 +327,65 @@ export class RedisStore implements StateStore {
       out.push(JSON.parse(fields[1]!) as UsageRecord);
     }
     return out;
+  }
+
+  private cacheKey(key: string): string {
+    return `${this.options.keyPrefix}cache:${key}`;
+  }
+
+  private claimKey(key: string): string {
+    return `${this.options.keyPrefix}cache-claim:${key}`;
+  }
+
+  async cacheGet(key: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.cacheKey(key));
+  }
+
+  async cacheSet(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    await this.redis.set(this.cacheKey(key), value, 'PX', Math.max(1, ttlMs));
+  }
+
+  async cacheDelete(key: string): Promise<boolean> {
+    return (await this.redis.del(this.cacheKey(key))) > 0;
+  }
+
+  async cacheClaim(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.claimKey(key), '1', 'PX', Math.max(1, ttlMs), 'NX')) === 'OK';
+  }
+
+  async cacheRelease(key: string): Promise<void> {
+    await this.redis.del(this.claimKey(key));
+  }
+
+  /** SCAN over the prefix (an admin call: it walks the keyspace in steps, never blocking Redis). */
+  async cacheKeys(prefix: string, limit: number): Promise<string[]> {
+    const strip = this.cacheKey('').length;
+    const out: string[] = [];
+    await this.scanCache(prefix, (keys) => {
+      for (const k of keys) if (out.length < limit) out.push(k.slice(strip));
+      return out.length < limit;
+    });
+    return out;
+  }
+
+  async cachePurge(prefix: string): Promise<number> {
+    let n = 0;
+    await this.scanCache(prefix, async (keys) => {
+      if (keys.length > 0) n += await this.redis.unlink(...keys);
+      return true;
+    });
+    return n;
+  }
+
+  /** `visit` gets each batch of full key names; it returns false to stop. */
+  private async scanCache(prefix: string, visit: (keys: string[]) => boolean | Promise<boolean>): Promise<void> {
+    const match = `${globEscaped(this.cacheKey(prefix))}*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', 500);
+      cursor = next;
+      if (!(await visit(keys))) return;
+    } while (cursor !== '0');
   }
 
   async ping(): Promise<void> {

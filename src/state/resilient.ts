@@ -239,6 +239,28 @@ export class ResilientStore implements StateStore {
   deleteKey(hash: string): Promise<boolean> {
     return this.bounded(() => this.inner.deleteKey(hash));
   }
+  cacheGet(key: string, nowMs: number): Promise<Buffer | null> {
+    return this.hot(() => this.inner.cacheGet(key, nowMs));
+  }
+  cacheClaim(key: string, ttlMs: number, nowMs: number): Promise<boolean> {
+    return this.hot(() => this.inner.cacheClaim(key, ttlMs, nowMs));
+  }
+  // An entry or a claim that does not land costs a later miss, never an answer: not queued.
+  cacheSet(key: string, value: Buffer, ttlMs: number, nowMs: number): Promise<void> {
+    return this.bounded(() => this.inner.cacheSet(key, value, ttlMs, nowMs));
+  }
+  cacheRelease(key: string): Promise<void> {
+    return this.bounded(() => this.inner.cacheRelease(key));
+  }
+  cacheDelete(key: string): Promise<boolean> {
+    return this.bounded(() => this.inner.cacheDelete(key));
+  }
+  cacheKeys(prefix: string, limit: number, nowMs: number): Promise<string[]> {
+    return this.bounded(() => this.inner.cacheKeys(prefix, limit, nowMs));
+  }
+  cachePurge(prefix: string): Promise<number> {
+    return this.bounded(() => this.inner.cachePurge(prefix));
+  }
   /** Also the background probe while the breaker is open: the one call that goes through then. */
   ping(): Promise<void> {
     return withTimeout(this.inner.ping(), this.o.timeoutMs).then(

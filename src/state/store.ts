@@ -42,6 +42,13 @@ export interface UsageRecord {
   readonly totalTokens: number;
   /** Cost in nano-USD (1e-9 $), an integer so aggregates add up exactly. */
   readonly costNanos: number;
+  /**
+   * What the response cache did: answered the request (`hit`, at cost 0), sent it on and stored or
+   * offered the answer (`miss`), or stayed out (`bypass`); null when its group does not cache.
+   */
+  readonly cache: { readonly kind: 'exact'; readonly result: CacheResult } | null;
+  /** A cache hit: what the provider charged for the stored answer, saved this time (nano-USD); 0 otherwise. */
+  readonly savedCostNanos: number;
   /** From request headers to the end of the response, as the router saw it. */
   readonly latencyMs: number;
   /** To the response headers (time to first byte); null when none came. */
@@ -56,7 +63,13 @@ export interface UsageTotals {
   completionTokens: number;
   totalTokens: number;
   costNanos: number;
+  /** Requests answered from the cache, requests the cache sent on to a provider, and what the hits saved (nano-USD). */
+  cacheHits: number;
+  cacheMisses: number;
+  savedCostNanos: number;
 }
+
+export type CacheResult = 'hit' | 'miss' | 'bypass';
 
 export const USAGE_DIMENSIONS = ['key', 'team', 'tag', 'model', 'deployment', 'provider'] as const;
 export type UsageDimension = (typeof USAGE_DIMENSIONS)[number];
@@ -140,6 +153,18 @@ export interface StateStore {
   putKey(record: VirtualKeyRecord): Promise<void>;
   /** Removes a runtime key; false when there was none. */
   deleteKey(hash: string): Promise<boolean>;
+  /** A stored response (cache/entry.ts) by its key (`namespace/name`), or null. */
+  cacheGet(key: string, nowMs: number): Promise<Buffer | null>;
+  cacheSet(key: string, value: Buffer, ttlMs: number, nowMs: number): Promise<void>;
+  /** false when there was none. */
+  cacheDelete(key: string): Promise<boolean>;
+  /** Claims the right to answer `key` for `ttlMs`, unless someone (any replica) holds it: true when this caller has it. */
+  cacheClaim(key: string, ttlMs: number, nowMs: number): Promise<boolean>;
+  cacheRelease(key: string): Promise<void>;
+  /** At most `limit` stored keys starting with `prefix`. */
+  cacheKeys(prefix: string, limit: number, nowMs: number): Promise<string[]>;
+  /** Deletes every stored key starting with `prefix`; how many there were. */
+  cachePurge(prefix: string): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -215,5 +240,5 @@ export function latencyMeans(samples: readonly LatencySample[], nowMs: number, o
 }
 
 export function emptyTotals(): UsageTotals {
-  return { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costNanos: 0 };
+  return { requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costNanos: 0, cacheHits: 0, cacheMisses: 0, savedCostNanos: 0 };
 }

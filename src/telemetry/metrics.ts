@@ -97,10 +97,12 @@ export class RoutingMetrics {
     'From the request body reaching the router to its reply to Envoy: validation, state-store reads, routing and admission.',
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   );
+  readonly cache = new Counter('llm_router_cache_requests_total', 'Requests to a group that caches, by what the exact cache did: hit, miss (went to the provider) or bypass (opted out, or the store out of reach).', ['group', 'result']);
+  readonly cacheSaved = new Counter('llm_router_cache_saved_nanos_total', 'What cache hits saved: the provider cost of the stored answers, in nano-USD.', ['group']);
   readonly reloads = new Counter('llm_router_config_reloads_total', 'Config reloads (SIGHUP or the admin API), by result (ok, refused: the running config kept).', ['result']);
 
   render(): string {
-    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.overloaded, this.attempts, this.cooldowns, this.reloads, this.decision].map((c) => c.render()).join('');
+    return [this.routed, this.excluded, this.unroutable, this.classified, this.shed, this.overloaded, this.attempts, this.cooldowns, this.cache, this.cacheSaved, this.reloads, this.decision].map((c) => c.render()).join('');
   }
 }
 

@@ -44,7 +44,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const prefix = () => `test:${new URL(stack.url).port}:meter:`;
+const prefix = () => `${stack.keyPrefix}meter:`;
 const chat = (key: string, extra: Record<string, unknown> = {}, signal?: AbortSignal) =>
   postChat(stack.url, { model: 'chat', messages: [{ role: 'user', content: 'hi' }], ...extra }, { authorization: `Bearer ${key}` }, signal);
 

@@ -29,6 +29,10 @@ it('serves a chat completion, a streamed completion with usage and an embedding 
   const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
   expect(completion.choices[0]?.message.content).toMatch(/^Hello/);
   expect(completion.model).toMatch(/^gpt-4o-mini/);
+  // The example caches gpt-4o-mini: the README's request again is answered from the cache.
+  const again = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] }).withResponse();
+  expect(again.response.headers.get('x-llm-cache')).toBe('hit');
+  expect(again.data).toEqual(completion);
 
   const { text, usage } = await streamWithUsage(client, 'gpt-4o');
   expect(text).toMatch(/^Hello wörld/);

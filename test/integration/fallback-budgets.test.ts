@@ -42,7 +42,7 @@ afterAll(async () => {
 async function meter(name: string): Promise<{ spent: number; open: number }> {
   const client = new Redis(redis.url);
   try {
-    const fields = await client.hgetall(`test:${new URL(stack.url).port}:meter:${name}`);
+    const fields = await client.hgetall(`${stack.keyPrefix}meter:${name}`);
     let spent = 0;
     for (const [f, v] of Object.entries(fields)) if (f !== 'open') spent += Number(v);
     return { spent, open: Number(fields.open ?? 0) };

@@ -12,7 +12,7 @@ import type { Level } from '../../src/config/envoy-check.js';
 import { checkEnvoyAdmin, checkEnvoyFile, formatProblem, loadConfig, type ConfigProblem } from '../../src/config/load.js';
 import type { RouterConfig } from '../../src/config/compile.js';
 import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
-import { ROUTER_NODE_FLAGS } from '../../src/devstack/node-flags.js';
+import { routerCommand } from '../../src/devstack/node-flags.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
 import { startMockInstance, type MockInstance, type SeenRequest } from '../../src/mock/server.js';
@@ -129,6 +129,8 @@ export interface Stack {
   /** What check-envoy says of this stack's envoy.yaml and router.yaml. */
   readonly envoyProblems: ReadonlyArray<ConfigProblem & { readonly level: Level }>;
   readonly routerAdmin: string;
+  /** The Redis key prefix every replica's state store writes under (router.yaml `state.redis.key_prefix`). */
+  readonly keyPrefix: string;
   /** Each replica's router.yaml (edit it, then SIGHUP the replica or POST its /config/reload). */
   readonly routerConfigFiles: readonly string[];
   /** Every replica's admin URL; the first is `routerAdmin`. */
@@ -245,7 +247,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       const routerFile = join(dir, `router-${i}.yaml`);
       await writeFile(routerFile, stringify(routerConfig));
       routerFiles.push(routerFile);
-      const router = spawnChild(`router-${i}`, process.execPath, [...ROUTER_NODE_FLAGS, join(PROJECT_ROOT, 'dist', 'main.js'), 'serve', '-c', routerFile], {
+      const run = routerCommand(join(PROJECT_ROOT, 'dist', 'main.js'), ['serve', '-c', routerFile]);
+      const router = spawnChild(`router-${i}`, run.command, run.args, {
         logFile: join(dir, `router-${i}.log`),
         env: routerEnv,
       });
@@ -291,6 +294,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       envoyAdmin,
       envoyProblems: gateway.fileProblems,
       routerAdmin: routerAdminUrl,
+      keyPrefix,
       routerAdmins,
       adminToken,
       adminFetch,

@@ -29,6 +29,8 @@ export function record(overrides: Partial<UsageRecord> = {}): UsageRecord {
     reasoningTokens: 0,
     totalTokens: 15,
     costNanos: 4500,
+    cache: null,
+    savedCostNanos: 0,
     latencyMs: 12,
     ttfbMs: 2,
     ttftMs: 3,
@@ -53,10 +55,44 @@ export function stateStoreContract(name: string, makeStore: (maxLog: number) => 
         await store.recordUsage(record({ requestId: 'a' }));
         await store.recordUsage(record({ requestId: 'b', deployment: 'mini-b', promptTokens: 7, totalTokens: 12, costNanos: 1 }));
         await store.recordUsage(record({ requestId: 'c', timestampMs: DAY2 }));
-        expect(await store.usageTotals('model', 'gpt-4o-mini', '2026-11-21')).toEqual({ requests: 2, promptTokens: 17, completionTokens: 10, totalTokens: 27, costNanos: 4501 });
-        expect(await store.usageTotals('deployment', 'mini-b', '2026-11-21')).toEqual({ requests: 1, promptTokens: 7, completionTokens: 5, totalTokens: 12, costNanos: 1 });
-        expect(await store.usageTotals('key', 'key-1', '2026-11-22')).toEqual({ requests: 1, promptTokens: 10, completionTokens: 5, totalTokens: 15, costNanos: 4500 });
-        expect(await store.usageTotals('key', 'nobody', '2026-11-22')).toEqual({ requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costNanos: 0 });
+        expect(await store.usageTotals('model', 'gpt-4o-mini', '2026-11-21')).toEqual({ requests: 2, promptTokens: 17, completionTokens: 10, totalTokens: 27, costNanos: 4501, cacheHits: 0, cacheMisses: 0, savedCostNanos: 0 });
+        expect(await store.usageTotals('deployment', 'mini-b', '2026-11-21')).toEqual({ requests: 1, promptTokens: 7, completionTokens: 5, totalTokens: 12, costNanos: 1, cacheHits: 0, cacheMisses: 0, savedCostNanos: 0 });
+        expect(await store.usageTotals('key', 'key-1', '2026-11-22')).toEqual({ requests: 1, promptTokens: 10, completionTokens: 5, totalTokens: 15, costNanos: 4500, cacheHits: 0, cacheMisses: 0, savedCostNanos: 0 });
+        expect(await store.usageTotals('key', 'nobody', '2026-11-22')).toEqual({ requests: 0, promptTokens: 0, completionTokens: 0, totalTokens: 0, costNanos: 0, cacheHits: 0, cacheMisses: 0, savedCostNanos: 0 });
+      }));
+
+    it('counts cache hits and the cost they saved in the totals', () =>
+      withStore(() => makeStore(100), async (store) => {
+        await store.recordUsage(record({ requestId: 'a', cache: { kind: 'exact', result: 'miss' } }));
+        await store.recordUsage(record({ requestId: 'b', cache: { kind: 'exact', result: 'hit' }, costNanos: 0, savedCostNanos: 4500, promptTokens: 0, completionTokens: 0, totalTokens: 0 }));
+        await store.recordUsage(record({ requestId: 'c', cache: { kind: 'exact', result: 'bypass' } }));
+        const t = await store.usageTotals('key', 'key-1', '2026-11-21');
+        expect(t).toMatchObject({ requests: 3, costNanos: 9000, cacheHits: 1, cacheMisses: 1, savedCostNanos: 4500 });
+      }));
+
+    it('keeps cache entries until their TTL, lists and purges them by namespace prefix', () =>
+      withStore(() => makeStore(100), async (store) => {
+        const now = Date.now();
+        await store.cacheSet('key:a/x', Buffer.from('one'), 60_000, now);
+        await store.cacheSet('key:a/y', Buffer.from('two'), 60_000, now);
+        await store.cacheSet('key:b/x', Buffer.from('three'), 60_000, now);
+        expect((await store.cacheGet('key:a/x', now))?.toString()).toBe('one');
+        expect(await store.cacheGet('key:a/z', now)).toBeNull();
+        expect((await store.cacheKeys('key:a/', 10, now)).sort()).toEqual(['key:a/x', 'key:a/y']);
+        expect(await store.cachePurge('key:a/')).toBe(2);
+        expect(await store.cacheGet('key:a/x', now)).toBeNull();
+        expect((await store.cacheGet('key:b/x', now))?.toString()).toBe('three');
+        expect(await store.cacheDelete('key:b/x')).toBe(true);
+        expect(await store.cacheDelete('key:b/x')).toBe(false);
+      }));
+
+    it('gives a cache claim to one caller at a time, until released', () =>
+      withStore(() => makeStore(100), async (store) => {
+        const now = Date.now();
+        const claims = await Promise.all(Array.from({ length: 20 }, () => store.cacheClaim('global/k', 60_000, now)));
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        await store.cacheRelease('global/k');
+        expect(await store.cacheClaim('global/k', 60_000, now)).toBe(true);
       }));
 
     it('aggregates per team, per tag (a record in each of its tags) and per provider', () =>
