@@ -51,6 +51,15 @@ const backend = (name: string, namespace: string, ports: readonly number[]): Doc
   spec: { endpoints: loopback(ports) },
 });
 
+/**
+ * Envoy Gateway v1.9.1 standalone leaves the policy's kind out of the names it derives from a
+ * policy (file resources reach its translator without type metadata): the ext_proc filter and
+ * cluster are `…ext_proc//<ns>/<policy>/extproc/0` where on Kubernetes they are
+ * `…ext_proc/envoyextensionpolicy/<ns>/<policy>/extproc/0`, as the manifests name them.
+ */
+const standaloneNames = (spec: Record<string, unknown>): Record<string, unknown> =>
+  JSON.parse(JSON.stringify(spec).replaceAll('envoyextensionpolicy/', '/')) as Record<string, unknown>;
+
 const backendRef = (name: string): BackendRef => ({ group: 'gateway.envoyproxy.io', kind: 'Backend', name });
 
 export function renderEnvoyGatewayManifests(manifests: string, at: EnvoyGatewayAddresses): RenderedEnvoyGateway {
@@ -79,6 +88,7 @@ export function renderEnvoyGatewayManifests(manifests: string, at: EnvoyGatewayA
         envoyVersion = /:(?:distroless-)?v(\d+\.\d+\.\d+)$/.exec(image)?.[1];
         if (envoyVersion === undefined) throw new Error(`EnvoyProxy ${doc.metadata.name}: no Envoy release in its image "${image}"`);
         doc.spec.provider = { type: 'Host', host: { envoyVersion } };
+        doc.spec = standaloneNames(doc.spec);
         const telemetry = doc.spec.telemetry as { accessLog?: { settings?: Array<{ sinks?: Array<{ type: string; file?: { path: string } }> }> } } | undefined;
         for (const setting of telemetry?.accessLog?.settings ?? []) for (const sink of setting.sinks ?? []) if (sink.type === 'File') sink.file = { path: at.accessLog };
         break;
@@ -104,11 +114,7 @@ export function renderEnvoyGatewayManifests(manifests: string, at: EnvoyGatewayA
         });
         break;
       case 'EnvoyPatchPolicy':
-        // Envoy Gateway v1.9.1 standalone leaves the policy's kind out of the names it derives from
-        // a policy (file resources reach its translator without type metadata): its ext_proc
-        // filter and cluster are `…ext_proc//<ns>/<policy>/extproc/0`, where on Kubernetes they are
-        // `…ext_proc/envoyextensionpolicy/<ns>/<policy>/extproc/0`, as the patch names them.
-        doc.spec = JSON.parse(JSON.stringify(doc.spec).replaceAll('envoyextensionpolicy/', '/')) as Record<string, unknown>;
+        doc.spec = standaloneNames(doc.spec);
         break;
       case 'EnvoyExtensionPolicy':
         // The router's Service.

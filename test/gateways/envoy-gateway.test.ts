@@ -9,10 +9,11 @@ import { spawnSync } from 'node:child_process';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeRuleCluster } from '../../src/devstack/envoy-gateway.js';
+import { waitUntil } from '../../src/devstack/processes.js';
 import { startApp } from '../support/app.js';
 import { streamWithUsage } from '../support/clients.js';
 import { envoyGateway } from '../support/envoy-gateway.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, type AccessLogEntry, type Stack } from '../support/stack.js';
 import { recordWhere } from '../support/usage.js';
 
 /** The clusters Envoy Gateway makes for deploy/envoy-gateway/10-deployments.yaml's routes, which router.yaml names. */
@@ -62,6 +63,10 @@ describe('the LLM routes of the Gateway', () => {
     const seen = stack.lastSeen('openai-gpt-4o-mini');
     expect([seen.authorization, seen.model]).toEqual(['Bearer sk-openai', 'gpt-4o-mini-2024-07-18']);
     expect(await recordWhere(stack, (r) => r.requestedModel === 'gpt-4o-mini' && !r.stream)).toMatchObject({ deployment: 'openai-gpt-4o-mini', status: 200, promptTokens: completion.usage!.prompt_tokens });
+    // The EnvoyProxy's access log: the deployment's cluster, and Envoy's timing of the router's phases.
+    let entry: AccessLogEntry | undefined;
+    await waitUntil(async () => (entry = (await stack.accessLog()).find((e) => e.path === '/v1/chat/completions')) !== undefined, 10_000, () => 'no access log line');
+    expect(entry).toMatchObject({ status: 200, cluster: CLUSTER.mini, router_headers_us: expect.stringMatching(/^\d+$/), router_body_us: expect.stringMatching(/^\d+$/) });
   });
 
   it('a stream with usage: the usage chunk reaches the client and the router records it', async () => {
