@@ -62,15 +62,44 @@ const standaloneNames = (spec: Record<string, unknown>): Record<string, unknown>
 
 const backendRef = (name: string): BackendRef => ({ group: 'gateway.envoyproxy.io', kind: 'Backend', name });
 
+/** The EnvoyProxy as a host process at the Envoy release its image names, logging to `accessLog`; returns that release. */
+function hostEnvoyProxy(doc: Doc, accessLog: string): string {
+  const provider = doc.spec.provider as { kubernetes?: { envoyDeployment?: { container?: { image?: string } } } };
+  const image = provider.kubernetes?.envoyDeployment?.container?.image ?? '';
+  const version = /:(?:distroless-)?v(\d+\.\d+\.\d+)$/.exec(image)?.[1];
+  if (version === undefined) throw new Error(`EnvoyProxy ${doc.metadata.name}: no Envoy release in its image "${image}"`);
+  doc.spec = standaloneNames(doc.spec);
+  doc.spec.provider = { type: 'Host', host: { envoyVersion: version } };
+  const telemetry = doc.spec.telemetry as { accessLog?: { settings?: Array<{ sinks?: Array<{ type: string; file?: { path: string } }> }> } } | undefined;
+  for (const setting of telemetry?.accessLog?.settings ?? []) for (const sink of setting.sinks ?? []) if (sink.type === 'File') sink.file = { path: accessLog };
+  return version;
+}
+
+/**
+ * Each rule of an HTTPRoute on loopback Backends: a deployment's on its mock hosts (a Backend named
+ * after the route), a Service's (the app's) on the app's port. Returns the Backends it adds.
+ */
+function routeOnLoopback(doc: Doc, namespace: string, at: EnvoyGatewayAddresses): Doc[] {
+  const added: Doc[] = [];
+  (doc.spec.rules as Rule[]).forEach((rule, i) => {
+    const ports = at.deployments[routeRuleCluster(namespace, doc.metadata.name, i)];
+    const name = ports === undefined ? `${doc.metadata.name}-${i}` : doc.metadata.name;
+    if (ports !== undefined) added.push(backend(name, namespace, ports));
+    else if ((rule.backendRefs ?? []).some((r) => r.kind === 'Service')) added.push(backend(name, namespace, [at.app]));
+    else return;
+    rule.backendRefs = [backendRef(name)];
+  });
+  return added;
+}
+
 export function renderEnvoyGatewayManifests(manifests: string, at: EnvoyGatewayAddresses): RenderedEnvoyGateway {
   const docs = parseAllDocuments(manifests).map((d) => {
     if (d.errors.length > 0) throw new Error(`deploy/envoy-gateway: ${d.errors[0]!.message}`);
     return d.toJS({ maxAliasCount: -1 }) as Doc | null;
   });
   const out: Doc[] = [];
-  let envoyVersion: string | undefined;
   const added: Doc[] = [];
-  const deploymentBackends = new Map<string, string>();
+  let envoyVersion: string | undefined;
   for (const doc of docs) {
     if (doc === null) continue;
     const ns = doc.metadata.namespace ?? 'default';
@@ -78,40 +107,17 @@ export function renderEnvoyGatewayManifests(manifests: string, at: EnvoyGatewayA
       // Kubernetes' own objects: the file provider has no use for them.
       case 'Namespace':
       case 'ReferenceGrant':
-        continue;
-      // Backends for the providers: replaced by one per deployment route, on its mock hosts.
+      // The providers' Backends: each deployment route gets one of its own, on its mock hosts.
       case 'Backend':
         continue;
-      case 'EnvoyProxy': {
-        const provider = doc.spec.provider as { kubernetes?: { envoyDeployment?: { container?: { image?: string } } } };
-        const image = provider.kubernetes?.envoyDeployment?.container?.image ?? '';
-        envoyVersion = /:(?:distroless-)?v(\d+\.\d+\.\d+)$/.exec(image)?.[1];
-        if (envoyVersion === undefined) throw new Error(`EnvoyProxy ${doc.metadata.name}: no Envoy release in its image "${image}"`);
-        doc.spec.provider = { type: 'Host', host: { envoyVersion } };
-        doc.spec = standaloneNames(doc.spec);
-        const telemetry = doc.spec.telemetry as { accessLog?: { settings?: Array<{ sinks?: Array<{ type: string; file?: { path: string } }> }> } } | undefined;
-        for (const setting of telemetry?.accessLog?.settings ?? []) for (const sink of setting.sinks ?? []) if (sink.type === 'File') sink.file = { path: at.accessLog };
+      case 'EnvoyProxy':
+        envoyVersion = hostEnvoyProxy(doc, at.accessLog);
         break;
-      }
       case 'Gateway':
         for (const listener of doc.spec.listeners as Array<{ port: number }>) listener.port = at.listener;
         break;
       case 'HTTPRoute':
-        (doc.spec.rules as Rule[]).forEach((rule, i) => {
-          const cluster = routeRuleCluster(ns, doc.metadata.name, i);
-          const ports = at.deployments[cluster];
-          const services = (rule.backendRefs ?? []).filter((r) => r.kind === 'Service');
-          if (ports !== undefined) {
-            added.push(backend(doc.metadata.name, ns, ports));
-            deploymentBackends.set(ns, doc.metadata.name);
-            rule.backendRefs = [backendRef(doc.metadata.name)];
-          } else if (services.length > 0) {
-            // The app's Service.
-            const name = `${doc.metadata.name}-${i}`;
-            added.push(backend(name, ns, [at.app]));
-            rule.backendRefs = [backendRef(name)];
-          }
-        });
+        added.push(...routeOnLoopback(doc, ns, at));
         break;
       case 'EnvoyPatchPolicy':
         doc.spec = standaloneNames(doc.spec);
@@ -125,17 +131,16 @@ export function renderEnvoyGatewayManifests(manifests: string, at: EnvoyGatewayA
     out.push(doc);
   }
   if (envoyVersion === undefined) throw new Error('deploy/envoy-gateway: no EnvoyProxy names the Envoy release');
-  // A route that referred to a provider's Backend and is no deployment's (where LLM requests enter)
-  // names a deployment's instead: its backend is never called, but must exist.
+  // A route still on a provider's Backend is no deployment's (where LLM requests enter): it names a
+  // deployment's Backend instead, never called but required to exist.
   for (const doc of out) {
     if (doc.kind !== 'HTTPRoute') continue;
     const ns = doc.metadata.namespace ?? 'default';
     for (const rule of doc.spec.rules as Rule[]) {
-      if ((rule.backendRefs ?? []).some((r) => r.kind === 'Backend' && !added.some((b) => b.metadata.name === r.name && b.metadata.namespace === ns))) {
-        const stand = deploymentBackends.get(ns);
-        if (stand === undefined) throw new Error(`HTTPRoute ${doc.metadata.name}: no deployment route in namespace ${ns} to stand in for its backend`);
-        rule.backendRefs = [backendRef(stand)];
-      }
+      if (!(rule.backendRefs ?? []).some((r) => r.kind === 'Backend' && !added.some((b) => b.metadata.name === r.name && b.metadata.namespace === ns))) continue;
+      const stand = added.find((b) => b.metadata.namespace === ns && docs.some((d) => d?.kind === 'HTTPRoute' && d.metadata.name === b.metadata.name));
+      if (stand === undefined) throw new Error(`HTTPRoute ${doc.metadata.name}: no deployment route in namespace ${ns} to stand in for its backend`);
+      rule.backendRefs = [backendRef(stand.metadata.name)];
     }
   }
   return { resources: [...out, ...added].map((d) => stringify(d)).join('---\n'), envoyVersion };

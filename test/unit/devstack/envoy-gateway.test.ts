@@ -36,7 +36,7 @@ describe('deploy/envoy-gateway rendered for a standalone Envoy Gateway', () => {
     expect(refs('llm-openai-gpt-4o-mini')).toEqual(['Backend/llm-openai-gpt-4o-mini']);
     expect(endpointsOf(docs, 'llm-openai-gpt-4o-mini')).toEqual(['127.0.0.1:21010', '127.0.0.1:21011']);
     expect(endpointsOf(docs, 'llm-anthropic-claude-sonnet')).toEqual(['127.0.0.1:21030']);
-    expect(refs('llm-requests')).toHaveLength(1);
+    expect(refs('llm-requests')).toEqual(['Backend/llm-openai-gpt-4o-mini']);
     expect(refs('app')).toEqual(['Backend/app-0']);
     expect(endpointsOf(docs, 'app-0')).toEqual(['127.0.0.1:21040']);
     expect(named(docs, 'EnvoyExtensionPolicy', 'llm-router').spec.extProc[0].backendRefs).toEqual([{ group: 'gateway.envoyproxy.io', kind: 'Backend', name: 'llm-router' }]);
