@@ -6,13 +6,19 @@
  * check-envoy accepts the configuration Envoy Gateway generated.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkEnvoyConfig } from '../../src/config/envoy-check.js';
+import { configDumpAsStatic } from '../../src/config/envoy-dump.js';
+import { loadConfig } from '../../src/config/load.js';
 import { routeRuleCluster } from '../../src/devstack/envoy-gateway.js';
 import { waitUntil } from '../../src/devstack/processes.js';
 import { startApp } from '../support/app.js';
 import { streamWithUsage } from '../support/clients.js';
-import { envoyGateway } from '../support/envoy-gateway.js';
+import { envoyGateway, translateForKubernetes } from '../support/envoy-gateway.js';
 import { startStack, type AccessLogEntry, type Stack } from '../support/stack.js';
 import { recordWhere } from '../support/usage.js';
 
@@ -136,5 +142,17 @@ describe('check-envoy', () => {
     // What the manifests choose not to have: active health checks against SaaS APIs without a health endpoint.
     const warnings = r.stderr.split('\n').filter((l) => l !== '');
     expect(warnings).toEqual(Array(3).fill(expect.stringMatching(/ warning: no health_checks: /)));
+  });
+});
+
+describe('the same manifests as Envoy Gateway takes them on Kubernetes (egctl x translate, offline)', () => {
+  it('every object valid and accepted, and the xDS it would generate, patches applied, passes check-envoy', async () => {
+    const { conditions, configDump } = await translateForKubernetes(await mkdtemp(join(tmpdir(), 'llm-router-egctl-')));
+    expect(conditions.length).toBeGreaterThan(0);
+    expect(conditions.filter((c) => c.status !== 'True')).toEqual([]);
+    const config = await loadConfig(stack.routerConfigFiles[0]!, { ...process.env, ...ROUTER_ENV, LLM_ROUTER_ADMIN_TOKEN: stack.adminToken });
+    const problems = checkEnvoyConfig(configDumpAsStatic(configDump), config);
+    // The names the manifests use are Kubernetes' (the policy's kind in them), and every patch found its target.
+    expect(problems.map((p) => `${p.level}: ${p.message}`)).toEqual(Array(3).fill(expect.stringMatching(/^warning: no health_checks: /)));
   });
 });

@@ -6,10 +6,11 @@
  * health 8081, wasm cache 18002) and so does its Envoy (readiness 19003): the gateway suite runs in
  * a private network namespace (scripts/test-gateways.mjs), one Envoy Gateway at a time.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { PROJECT_ROOT, resolveEnvoy } from '../../src/devstack/binaries.js';
 import { renderEnvoyGatewayManifests } from '../../src/devstack/envoy-gateway.js';
 import { freePort } from '../../src/devstack/ports.js';
@@ -24,9 +25,10 @@ export async function readManifests(): Promise<string> {
   return (await Promise.all(files.map((f) => readFile(join(MANIFESTS, f), 'utf8')))).join('\n---\n');
 }
 
-function gatewayBinary(): string {
-  const bin = process.env.ENVOY_GATEWAY_BIN;
-  if (bin === undefined || bin === '') throw new Error('ENVOY_GATEWAY_BIN is not set: run the suite with `npm run test:gateways`, which builds Envoy Gateway');
+/** A binary scripts/gateways/envoy-gateway.mjs built, by the variable it set. */
+function built(variable: 'ENVOY_GATEWAY_BIN' | 'EGCTL_BIN'): string {
+  const bin = process.env[variable];
+  if (bin === undefined || bin === '') throw new Error(`${variable} is not set: run the suite with \`npm run test:gateways\`, which builds Envoy Gateway`);
   return bin;
 }
 
@@ -69,7 +71,7 @@ async function adminAddress(runtimeDir: string): Promise<string | undefined> {
 export function envoyGateway(): GatewayLauncher {
   return {
     async start({ dir, routerPorts, hostPorts, options }) {
-      const gatewayBin = gatewayBinary();
+      const gatewayBin = built('ENVOY_GATEWAY_BIN');
       const home = join(dir, 'envoy-gateway');
       const resources = join(home, 'resources');
       const accessLogFile = join(dir, 'envoy-access.log');
@@ -111,4 +113,65 @@ export function envoyGateway(): GatewayLauncher {
       }
     },
   };
+}
+
+/** What a cluster has besides deploy/envoy-gateway/: the router's Service (the Helm chart's, values-envoy-gateway.yaml) and the app's. */
+const CLUSTER_SERVICES = `
+apiVersion: v1
+kind: Service
+metadata: {name: llm-router, namespace: llm-router}
+spec:
+  clusterIP: 10.96.0.10
+  ports: [{name: grpc, port: 50051, targetPort: grpc, protocol: TCP, appProtocol: kubernetes.io/h2c}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: app, namespace: llm-gateway}
+spec:
+  clusterIP: 10.96.0.11
+  ports: [{name: http, port: 8080, targetPort: 8080, protocol: TCP}]
+`;
+
+export interface Condition {
+  readonly object: string;
+  readonly type: string;
+  readonly status: string;
+  readonly message: string;
+}
+
+/** Every status condition in `value` (egctl's resources by kind), with the object it is about. */
+function conditionsOf(value: unknown, object = ''): Condition[] {
+  if (Array.isArray(value)) return value.flatMap((v) => conditionsOf(v, object));
+  if (value === null || typeof value !== 'object') return [];
+  const o = value as Record<string, unknown>;
+  const metadata = o.metadata as { name?: string; namespace?: string } | undefined;
+  const here = typeof o.kind === 'string' && metadata?.name !== undefined ? `${o.kind} ${metadata.namespace ?? ''}/${metadata.name}` : object;
+  const own = Array.isArray(o.conditions) ? (o.conditions as Condition[]).map((c) => ({ object: here, type: c.type, status: c.status, message: c.message })) : [];
+  return [...own, ...Object.entries(o).flatMap(([k, v]) => (k === 'conditions' ? [] : conditionsOf(v, here)))];
+}
+
+/** protojson's field names (lowerCamelCase) as the proto's own, which a config dump and check-envoy use; map keys (with '.', '/', '-') stay. */
+function protoNames(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(protoNames);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [/^[a-z][a-zA-Z0-9]*$/.test(k) ? k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : k, protoNames(v)]));
+}
+
+/**
+ * deploy/envoy-gateway/ as Envoy Gateway takes it on Kubernetes, offline (`egctl x translate`):
+ * each object validated against the CRD schemas, the status conditions it would get, and the xDS
+ * (a config dump) it would send the Gateway's Envoy, patches applied.
+ */
+export async function translateForKubernetes(dir: string): Promise<{ conditions: Condition[]; configDump: unknown }> {
+  const file = join(dir, 'kubernetes.yaml');
+  await writeFile(file, `${await readManifests()}\n---\n${CLUSTER_SERVICES}`);
+  const egctl = (to: string): string => {
+    const r = spawnSync(built('EGCTL_BIN'), ['x', 'translate', '--from', 'gateway-api', '--to', to, '-t', 'all', '-o', 'yaml', '-f', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`egctl x translate --to ${to}: ${r.stderr || r.error?.message}`);
+    return r.stdout;
+  };
+  const xds = parse(egctl('xds'), { maxAliasCount: -1 }) as { xds: Record<string, unknown> };
+  const [configDump, ...more] = Object.values(xds.xds);
+  if (configDump === undefined || more.length > 0) throw new Error(`egctl: expected the xDS of one Gateway, got ${Object.keys(xds.xds).join(', ') || 'none'}`);
+  return { conditions: conditionsOf(parse(egctl('gateway-api'))), configDump: protoNames(configDump) };
 }
