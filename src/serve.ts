@@ -2,6 +2,8 @@
  * `llm-router serve`: loads the config, starts the ext_proc and admin servers, reloads the config on
  * SIGHUP or `POST /config/reload`, stops gracefully.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { RouterConfig } from './config/compile.js';
 import { ConfigError, formatProblem, loadConfig } from './config/load.js';
@@ -13,10 +15,11 @@ import { Pipeline, type PipelineEnv } from './pipeline/pipeline.js';
 import { embedExamples } from './providers/openai/embeddings.js';
 import { loadTokenizer } from './routing/tokens.js';
 import type { PolicyEnv } from './routing/types.js';
+import { PROJECT_ROOT } from './devstack/binaries.js';
 import { createStateStore } from './state/index.js';
 import { ResilientStore } from './state/resilient.js';
 import { LoopLag } from './telemetry/loop-lag.js';
-import { renderPressure, renderStoreHealth } from './telemetry/metrics.js';
+import { metricsRegistry } from './telemetry/registry.js';
 import { createLogger } from './telemetry/logger.js';
 
 /** What the operator should hear of a config, at start and after each reload. */
@@ -88,14 +91,29 @@ export async function serve(configPath: string): Promise<void> {
   process.on('SIGHUP', () => void reload());
 
   const extproc = await startExtProcServer(() => pipeline, config.grpc, log);
+  const deployments = () => [...pipeline.config.deployments.keys()];
+  const unhealthy = () => pipeline.availability.unhealthy;
+  const budgets = () => configuredBudgets(pipeline.config, env.now());
+  const metrics = metricsRegistry({
+    metrics: pipeline.metrics,
+    deployments,
+    loadOf: (names, nowMs) => store.loadOf(names, nowMs),
+    unhealthy,
+    budgets,
+    used: (meters) => store.used(meters),
+    storeHealth: () => (store instanceof ResilientStore ? store : null),
+    pressure: () => pipeline.pressure(),
+    now: env.now,
+    version: (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+  });
   const admin = await startAdminServer({
     store,
-    metrics: { render: () => pipeline.metrics.render() + renderPressure(pipeline.pressure()) + (store instanceof ResilientStore ? renderStoreHealth(store) : '') },
-    deployments: () => [...pipeline.config.deployments.keys()],
-    unhealthy: () => pipeline.availability.unhealthy,
+    metrics,
+    deployments,
+    unhealthy,
     keys: { forget: (hash) => pipeline.keys.forget(hash) },
     reload,
-    budgets: () => configuredBudgets(pipeline.config, env.now()),
+    budgets,
     listen: config.admin,
     allowedHosts: config.admin.allowedHosts,
     token: config.admin.token,

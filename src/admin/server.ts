@@ -10,7 +10,8 @@
  *                                        the router then works on local state); 503 while draining
  *   GET /usage/log?limit=N               the newest N usage records, oldest first
  *   GET /usage/totals?dimension=&id=&day=  per-day aggregates (dimension: key | team | tag | model | deployment | provider)
- *   GET /metrics                         Prometheus counters: routing decisions and exclusions by reason
+ *   GET /metrics                         Prometheus metrics (docs/operations.md): GenAI token usage and latencies, requests,
+ *                                        cost, refusals, routing decisions, load, budgets, the state store, the process
  *   PUT /keys                            add or replace a virtual key at runtime (JSON: name, key or key_sha256, and any
  *                                        field of a router.yaml key: team, tags, tier, models, limits, allowed_tags, debug, …)
  *   DELETE /keys/<sha256>                remove a runtime key
@@ -33,6 +34,7 @@ import { hashKey } from '../auth/keys.js';
 import type { ReloadOutcome } from '../config/reload.js';
 import { runtimeKey } from '../config/schema.js';
 import { USAGE_DIMENSIONS, usageDay, type StateStore, type UsageDimension } from '../state/store.js';
+import type { MetricsEndpoint } from '../telemetry/registry.js';
 import { allowedHostNames, refusal } from './guard.js';
 
 export interface AdminServer {
@@ -49,7 +51,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 export interface AdminOptions {
   readonly store: StateStore;
-  readonly metrics: { render(): string };
+  readonly metrics: MetricsEndpoint;
   /** The running config's deployments (a reload changes them). */
   readonly deployments: () => readonly string[];
   /** The deployments Envoy's health view rules out, each with why (`routing.envoy_admin_url`). */
@@ -185,8 +187,8 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
           return send(res, outcome.reloaded ? 200 : 400, outcome);
         }
         case '/metrics': {
-          const text = Buffer.from(metrics.render());
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': text.length });
+          const text = Buffer.from(await metrics.render());
+          res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': text.length });
           return void res.end(text);
         }
         default:

@@ -8,6 +8,7 @@
  * Errors break routing, billing or credentials; warnings are settings production traffic suffers
  * from (a 15 s route timeout, a one-host cluster outlier detection never ejects).
  */
+import { METADATA_NAMESPACE } from '../extproc/translate.js';
 import type { Deployment, RouterConfig } from './compile.js';
 import { HOP_HEADERS, STREAM_HEADER, TRANSLATE_HEADER } from '../pipeline/upstream.js';
 import { list, obj, objects, type Found, type Obj, type YamlPath } from './yaml-walk.js';
@@ -86,6 +87,13 @@ function runsFor(name: string, levels: readonly Obj[], offByDefault: boolean): b
   return (on ?? !offByDefault) && skipped !== true;
 }
 
+/** Whether a route action takes its cluster from the router's header (cluster_header, or a cluster matcher). */
+const takesRoutersCluster = (route: Obj): boolean =>
+  str(route.cluster_header) !== undefined || [...objects(route.inline_cluster_specifier_plugin)].some((f) => f.value['@type'] === TYPE.clusterMatcher);
+
+/** A cluster's own upstream HTTP filters, which replace the router filter's upstream_http_filters for it. */
+const ownUpstreamFilters = (cluster: Obj): unknown => obj(obj(cluster.typed_extension_protocol_options)[HTTP_OPTIONS]).http_filters;
+
 /** The clusters a route sends to when it names them itself (`cluster`, `weighted_clusters`). */
 const fixedClusters = (route: Obj): string[] => [
   ...[str(route.cluster)].filter((c) => c !== undefined),
@@ -144,12 +152,7 @@ class Checker {
   private readonly deployments: readonly Deployment[];
   /** Objects already checked: YAML aliases make one object appear at several paths; report it once. */
   private readonly seen = new Set<object>();
-  /**
-   * The router's upstream filters sit on each deployment cluster (its own http_filters) instead of
-   * the router filter's upstream_http_filters: the way a control plane can add them (Envoy
-   * Gateway's EnvoyPatchPolicy), which also keeps them off every other cluster.
-   */
-  private attemptFiltersOnClusters = false;
+  private readonly seenFilterLists = new Set<string>();
 
   constructor(
     private readonly envoy: Obj,
@@ -224,6 +227,9 @@ class Checker {
         `${timeoutMs} ms is not above router.yaml's limits.overload.protected_max_event_loop_lag_ms (${lagMs}): under overload, requests fail closed on Envoy's timeout before the router refuses them with 503 overloaded`,
       );
     }
+    if (!list(obj(obj(ext.value.metadata_options).receiving_namespaces).untyped).includes(METADATA_NAMESPACE)) {
+      this.warn(ext.path, `metadata_options.receiving_namespaces.untyped lacks ${METADATA_NAMESPACE}: Envoy drops the router's dynamic metadata (model, deployment, tokens, cost), and the access log shows none of it`);
+    }
     if (ext.value.failure_mode_allow === true) this.warn([...ext.path, 'failure_mode_allow'], 'true: with the router down requests go out unrouted and unbilled; false with status_on_error 503 gives clients a retriable error');
     if (this.router.routing.decisionHeader && ext.value.allow_mode_override !== true) {
       this.warn(ext.path, 'routing.decision_header is on but allow_mode_override is not: x-llm-router-debug requests get no decision header');
@@ -233,18 +239,7 @@ class Checker {
       this.error([...path, extProcAt], 'the ext_proc filter must come before envoy.filters.http.router, or Envoy routes before the router decides');
       return;
     }
-    const routerFilter: Found = { value: obj(filters[routerAt]!.typed_config), path: [...path, routerAt, 'typed_config'] };
-    if (routerFilter.value.suppress_envoy_headers !== true) this.warn(routerFilter.path, 'suppress_envoy_headers is not true: x-envoy-* headers (expected timeout, attempt count) reach third-party providers');
-    if (list(routerFilter.value.upstream_http_filters).length === 0 && this.deployments.some((d) => this.ownHttpFilters(d) !== undefined)) {
-      this.attemptFiltersOnClusters = true;
-      return;
-    }
-    this.checkUpstreamFilters({ value: { filters: routerFilter.value.upstream_http_filters }, path: routerFilter.path });
-  }
-
-  /** A deployment cluster's own upstream HTTP filters, which replace the router filter's. */
-  private ownHttpFilters(d: Deployment): unknown {
-    return obj(obj(this.clusters.get(d.cluster)?.value.typed_extension_protocol_options)[HTTP_OPTIONS]).http_filters;
+    this.checkRouterFilter({ value: obj(filters[routerAt]!.typed_config), path: [...path, routerAt, 'typed_config'] });
   }
 
   /**
@@ -295,40 +290,62 @@ class Checker {
     }
   }
 
-  /** The router's upstream filters in `upstream` (the router filter's, or a deployment cluster's own). */
-  private checkUpstreamFilters(upstream: Found): void {
+  /**
+   * The router's attempt filters run as the router filter's upstream_http_filters (envoy.yaml), or
+   * as the http_filters of each deployment's cluster (an Istio gateway's EnvoyFilter, which must
+   * leave the gateway's other upstreams alone): a cluster with filters of its own runs those
+   * instead (checkDeploymentCluster checks them).
+   */
+  private checkRouterFilter(routerFilter: Found): void {
+    if (routerFilter.value.suppress_envoy_headers !== true) this.warn(routerFilter.path, 'suppress_envoy_headers is not true: x-envoy-* headers (expected timeout, attempt count) reach third-party providers');
+    const relying = this.deployments.filter((d) => {
+      const cluster = this.clusters.get(d.cluster);
+      return cluster !== undefined && ownUpstreamFilters(cluster.value) === undefined;
+    });
+    if (routerFilter.value.upstream_http_filters !== undefined || relying.length > 0) {
+      this.checkAttemptFilters({ value: { filters: routerFilter.value.upstream_http_filters }, path: routerFilter.path });
+    }
+  }
+
+  /**
+   * One list of upstream HTTP filters that runs for deployment clusters: the router's hop,
+   * attempt-failed and first-attempt filters. `owner` names a cluster whose own list this is.
+   */
+  private checkAttemptFilters(upstream: Found, owner = ''): void {
+    const error = (path: YamlPath, message: string) => this.error(path, owner + message);
+    const warn = (path: YamlPath, message: string) => this.warn(path, owner + message);
     const extProcs = ofType(upstream, TYPE.extProc);
     const hop = extProcs.find((f) => filterRole(f.value) === 'hop');
     if (hop === undefined) {
-      this.error(upstream.path, 'no upstream ext_proc filter with initial_metadata x-llm-filter: hop: a retry on another deployment would carry the previous deployment\'s credential and model id');
+      error(upstream.path, 'no upstream ext_proc filter with initial_metadata x-llm-filter: hop: a retry on another deployment would carry the previous deployment\'s credential and model id');
     } else {
       this.checkRouterService(hop);
-      if (hop.value.failure_mode_allow === true) this.error([...hop.path, 'failure_mode_allow'], 'must be false: a hop the router did not rewrite would carry another provider\'s credential');
-      if (obj(hop.value.mutation_rules).allow_envoy !== true) this.error(hop.path, `needs mutation_rules.allow_envoy: true, to remove ${ATTEMPT_COUNT} once the router named the hop`);
-      if (hop.value.allow_mode_override !== true) this.error(hop.path, 'needs allow_mode_override: true: a hop whose provider model id differs gets its body rewritten');
+      if (hop.value.failure_mode_allow === true) error([...hop.path, 'failure_mode_allow'], 'must be false: a hop the router did not rewrite would carry another provider\'s credential');
+      if (obj(hop.value.mutation_rules).allow_envoy !== true) error(hop.path, `needs mutation_rules.allow_envoy: true, to remove ${ATTEMPT_COUNT} once the router named the hop`);
+      if (hop.value.allow_mode_override !== true) error(hop.path, 'needs allow_mode_override: true: a hop whose provider model id differs gets its body rewritten');
       const attributes = list(hop.value.request_attributes);
-      for (const a of HOP_ATTRIBUTES) if (!attributes.includes(a)) this.error([...hop.path, 'request_attributes'], `lacks ${a}: the router cannot tell which attempt this is`);
+      for (const a of HOP_ATTRIBUTES) if (!attributes.includes(a)) error([...hop.path, 'request_attributes'], `lacks ${a}: the router cannot tell which attempt this is`);
       const forward = obj(hop.value.forward_rules).allowed_headers;
       if (forward !== undefined) {
         const exact = list(obj(forward).patterns).map((p) => obj(p).exact);
-        for (const h of ['x-request-id', PLAN_HEADER]) if (!exact.includes(h)) this.error([...hop.path, 'forward_rules'], `does not forward ${h}: the router needs it to pick the next hop`);
+        for (const h of ['x-request-id', PLAN_HEADER]) if (!exact.includes(h)) error([...hop.path, 'forward_rules'], `does not forward ${h}: the router needs it to pick the next hop`);
       }
     }
     const failed = extProcs.find((f) => filterRole(f.value) === 'attempt-failed');
     if (failed === undefined) {
-      this.warn(upstream.path, 'no upstream ext_proc filter with x-llm-filter: attempt-failed: 429s, Retry-After and repeated failures start no cooldown, and content-policy and context-window errors get no fallback');
+      warn(upstream.path, 'no upstream ext_proc filter with x-llm-filter: attempt-failed: 429s, Retry-After and repeated failures start no cooldown, and content-policy and context-window errors get no fallback');
     } else {
       this.checkRouterService(failed);
       const attributes = list(failed.value.response_attributes);
       for (const h of ['x-request-id', PLAN_HEADER, this.router.clusterHeader]) {
         const attribute = `request.headers['${h}']`;
-        if (!attributes.includes(attribute)) this.error([...failed.path, 'response_attributes'], `lacks ${attribute}: the router cannot tell which request and deployment failed`);
+        if (!attributes.includes(attribute)) error([...failed.path, 'response_attributes'], `lacks ${attribute}: the router cannot tell which request and deployment failed`);
       }
       this.checkFailedAttemptHeaders(failed);
     }
     const names = ofType(upstream, TYPE.headerMutation).flatMap((m) => list(obj(m.value.mutations).request_mutations).map((r) => str(obj(obj(obj(r).append).header).key)));
     if (!names.includes(this.router.clusterHeader)) {
-      this.warn(upstream.path, `no upstream header_mutation sets ${this.router.clusterHeader} on a first attempt: a retry after it reaches its planned hop only through ${ATTEMPT_COUNT}`);
+      warn(upstream.path, `no upstream header_mutation sets ${this.router.clusterHeader} on a first attempt: a retry after it reaches its planned hop only through ${ATTEMPT_COUNT}`);
     }
   }
 
@@ -356,6 +373,8 @@ class Checker {
     list(routeConfig.value.virtual_hosts).forEach((vh, v) => {
       const host: Found = { value: obj(vh), path: [...routeConfig.path, 'virtual_hosts', v] };
       const served: boolean[] = [];
+      // Whether the host has the router's routes: only then is its attempt count there for them.
+      const routerHost = list(host.value.routes).some((r) => obj(r).route !== undefined && takesRoutersCluster(obj(obj(r).route)));
       list(host.value.routes).forEach((r, i) => {
         const route: Found = { value: obj(obj(r).route), path: [...host.path, 'routes', i, 'route'] };
         if (obj(r).route === undefined) return; // a redirect or a direct response
@@ -365,7 +384,7 @@ class Checker {
         const [only, ...more] = fixedClusters(route.value);
         const keyed = more.length === 0 && list(obj(obj(r).match).headers).some((h) => obj(h).name === this.router.clusterHeader && exactly(obj(h)) === only);
         served[i] = llm || keyed;
-        this.checkScope({ value: obj(r), path: [...host.path, 'routes', i] }, [obj(r), host.value, routeConfig.value], llm || keyed, filters);
+        this.checkScope({ value: obj(r), path: [...host.path, 'routes', i] }, [obj(r), host.value, routeConfig.value], llm || keyed, filters, routerHost);
       });
       if (served.includes(true) && served.includes(false)) this.checkRoutedStayRouted(host, served);
     });
@@ -377,13 +396,13 @@ class Checker {
    * other: a request there is not the router's to answer (it would get a 404, or a provider's
    * credential on its way to the app's cluster), nor its headers the router's to change.
    */
-  private checkScope(entry: Found, levels: readonly Obj[], llm: boolean, filters: RouterFilters): void {
+  private checkScope(entry: Found, levels: readonly Obj[], llm: boolean, filters: RouterFilters, routerHost: boolean): void {
     const on = runsFor(filters.extProc, levels, filters.extProcOff);
     if (llm) {
       if (!on) this.error(entry.path, `${filters.extProc} is off for this route (typed_per_filter_config): the router is never asked where its requests go, and Envoy answers them 503`);
-      const skipped = filters.clientHeaders.filter((f) => !runsFor(f.name, levels, f.off)).map((f) => f.name);
-      if (skipped.length > 0) {
-        this.error(entry.path, `${skipped.join(', ')} is off for this route (typed_per_filter_config): a client's x-envoy-* and x-llm-* headers reach the router and Envoy's retries (turn it on here: a FilterConfig)`);
+      const off = filters.clientHeaders.filter(({ name, off }) => !runsFor(name, levels, off)).map(({ name }) => name);
+      if (off.length > 0 && off.length === filters.clientHeaders.length) {
+        this.error(entry.path, `${off.join(', ')} is off for this route (typed_per_filter_config): a client's ${this.router.clusterHeader} and x-envoy-* headers reach the router's routes and Envoy's retries`);
       }
       return;
     }
@@ -396,17 +415,17 @@ class Checker {
       return;
     }
     const [route, host] = levels;
-    if (host!.include_request_attempt_count === true && !list(route!.request_headers_to_remove).includes(ATTEMPT_COUNT)) {
+    if (routerHost && host!.include_request_attempt_count === true && !list(route!.request_headers_to_remove).includes(ATTEMPT_COUNT)) {
       this.warn(entry.path, `its requests get ${ATTEMPT_COUNT}, which the virtual host adds for the router's routes (request_headers_to_remove: [${ATTEMPT_COUNT}])`);
     }
-    const touching = filters.clientHeaders.filter((f) => runsFor(f.name, levels, f.off)).map((f) => f.name);
+    const touching = filters.clientHeaders.filter(({ name, off }) => runsFor(name, levels, off)).map(({ name }) => name);
     if (touching.length > 0) {
       this.warn(entry.path, `${touching.join(', ')} also runs for this route, which the router does not serve: its clients' x-envoy-* and x-llm-* headers are removed (turn it off here: a FilterConfig with disabled: true)`);
     }
     if (!filters.upstreamFilters) return;
     for (const name of clusters) {
       const cluster = this.clusters.get(name);
-      if (cluster === undefined || obj(obj(cluster.value.typed_extension_protocol_options)[HTTP_OPTIONS]).http_filters !== undefined) continue;
+      if (cluster === undefined || ownUpstreamFilters(cluster.value) !== undefined) continue;
       this.warn(
         cluster.path,
         `cluster "${name}", of a route the router does not serve, runs the router filter's upstream_http_filters: its requests get ${this.router.clusterHeader} and its failed responses go to the router. Give it its own ${HTTP_OPTIONS} http_filters (envoy.yaml: cluster app)`,
@@ -439,9 +458,9 @@ class Checker {
 
   /** True when the route takes its cluster from the router. */
   private checkRoute(route: Found, host: Found): boolean {
+    if (!takesRoutersCluster(route.value)) return false;
     const clusterHeader = str(route.value.cluster_header);
     const matchers = ofType({ value: obj(route.value.inline_cluster_specifier_plugin), path: [...route.path, 'inline_cluster_specifier_plugin'] }, TYPE.clusterMatcher);
-    if (clusterHeader === undefined && matchers.length === 0) return false;
     // One route action behind a YAML alias (envoy.yaml: llm and llm-requests) is checked once.
     if (this.seen.has(route.value)) return true;
     this.seen.add(route.value);
@@ -514,13 +533,14 @@ class Checker {
       this.error(['static_resources', 'clusters'], `no cluster named "${d.cluster}" (${of}): requests routed to it get Envoy's 503`);
       return;
     }
-    const own = this.ownHttpFilters(d);
-    const optionsPath = [...cluster.path, 'typed_extension_protocol_options'];
-    if (this.attemptFiltersOnClusters) {
-      if (own === undefined) this.error(cluster.path, `${named(d)} has no http_filters of its own, and the router filter no upstream_http_filters: a fallback hop to it would carry the previous deployment's credential`);
-      else this.checkUpstreamFilters({ value: { filters: own }, path: optionsPath });
-    } else if (own !== undefined && !ofType({ value: { own }, path: cluster.path }, TYPE.extProc).some((f) => filterRole(f.value) === 'hop')) {
-      this.error(optionsPath, `${named(d)}: its own http_filters replace the router filter's upstream_http_filters, without the router's hop filter: a fallback hop to it would carry the previous deployment's credential`);
+    const own = ownUpstreamFilters(cluster.value);
+    if (own !== undefined) {
+      // Identical lists (one EnvoyFilter patch per provider cluster) are reported once.
+      const key = JSON.stringify(own);
+      if (!this.seenFilterLists.has(key)) {
+        this.seenFilterLists.add(key);
+        this.checkAttemptFilters({ value: { filters: own }, path: [...cluster.path, 'typed_extension_protocol_options', HTTP_OPTIONS, 'http_filters'] }, `${named(d)}, its cluster's own http_filters: `);
+      }
     }
     const outlier = cluster.value.outlier_detection;
     const hosts = list(obj(cluster.value.load_assignment).endpoints).flatMap((e) => list(obj(e).lb_endpoints)).length;

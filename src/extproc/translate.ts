@@ -3,13 +3,14 @@
  * (decode.ts reads Envoy's messages). Nothing outside extproc/ sees an Envoy type.
  *
  * A generic encoder builds a message object tree per reply and walks it by reflection; a reply is
- * at most a CommonResponse with headers and a body, or an immediate response, so it is written
+ * at most a CommonResponse with headers and a body, or an immediate response (either with dynamic
+ * metadata), so it is written
  * here in two passes — sizes, then bytes into one buffer. Field numbers are those of
  * envoy/service/ext_proc/v3/external_processor.proto and
  * envoy/extensions/filters/http/ext_proc/v3/processing_mode.proto; test/unit/extproc/translate.test.ts
  * decodes every kind of reply with the generated codecs.
  */
-import { PASS, type HeaderPair, type Outcome } from '../pipeline/types.js';
+import { PASS, type HeaderPair, type Outcome, type RequestMetadata } from '../pipeline/types.js';
 
 /** The phases Envoy can send; the names are the `ProcessingResponse.response` oneof cases. */
 export type Phase = 'requestHeaders' | 'requestBody' | 'requestTrailers' | 'responseHeaders' | 'responseBody' | 'responseTrailers';
@@ -17,10 +18,15 @@ export type Phase = 'requestHeaders' | 'requestBody' | 'requestTrailers' | 'resp
 /** ProcessingResponse fields. */
 const PHASE_FIELD: Readonly<Record<Phase, number>> = { requestHeaders: 1, responseHeaders: 2, requestBody: 3, responseBody: 4, requestTrailers: 5, responseTrailers: 6 };
 const IMMEDIATE_RESPONSE = 7;
+const DYNAMIC_METADATA = 8;
 const MODE_OVERRIDE = 9;
+
+/** The dynamic metadata namespace the router writes; envoy.yaml's ext_proc filter must list it in `metadata_options.receiving_namespaces.untyped`. */
+export const METADATA_NAMESPACE = 'llm_router';
 
 const LENGTH_DELIMITED = 2;
 const VARINT = 0;
+const FIXED64 = 1;
 const tag = (field: number, wireType: number) => (field << 3) | wireType;
 
 const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
@@ -54,6 +60,73 @@ class Writer {
   bytes(field: number, value: Buffer): void {
     this.open(field, value.length);
     this.at += value.copy(this.buf, this.at);
+  }
+
+  double(field: number, value: number): void {
+    this.buf[this.at++] = tag(field, FIXED64);
+    this.at = this.buf.writeDoubleLE(value, this.at);
+  }
+}
+
+/**
+ * ProcessingResponse.dynamic_metadata, a google.protobuf.Struct: { llm_router: { name: value, … } }.
+ * Struct: fields = 1, a map entry (key = 1, value = 2) per name. Value: number_value = 2 (a double),
+ * string_value = 3, struct_value = 5.
+ */
+interface MetadataSizes {
+  readonly keys: readonly string[];
+  /** Per entry: the key's bytes, the string value's bytes (-1: a number), the entry's size. */
+  readonly entries: Int32Array;
+  /** The inner Struct, its Value, and the namespace's map entry. */
+  readonly inner: number;
+  readonly value: number;
+  readonly entry: number;
+}
+
+const NAMESPACE_BYTES = Buffer.byteLength(METADATA_NAMESPACE);
+
+function metadataSizes(metadata: RequestMetadata): MetadataSizes {
+  const keys = Object.keys(metadata);
+  const entries = new Int32Array(keys.length * 3);
+  let inner = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const v = metadata[keys[i]!]!;
+    const k = Buffer.byteLength(keys[i]!);
+    const s = typeof v === 'string' ? Buffer.byteLength(v) : -1;
+    const valueSize = s === -1 ? 9 : fieldSize(s);
+    const entry = fieldSize(k) + fieldSize(valueSize);
+    entries[i * 3] = k;
+    entries[i * 3 + 1] = s;
+    entries[i * 3 + 2] = entry;
+    inner += fieldSize(entry);
+  }
+  const value = fieldSize(inner);
+  const entry = fieldSize(NAMESPACE_BYTES) + fieldSize(value);
+  return { keys, entries, inner, value, entry };
+}
+
+/** The size of the dynamic_metadata field's payload (the outer Struct). */
+const metadataPayload = (s: MetadataSizes): number => fieldSize(s.entry);
+
+function writeMetadata(w: Writer, metadata: RequestMetadata, s: MetadataSizes): void {
+  w.open(DYNAMIC_METADATA, metadataPayload(s));
+  w.open(1, s.entry);
+  w.string(1, METADATA_NAMESPACE, NAMESPACE_BYTES);
+  w.open(2, s.value);
+  w.open(5, s.inner);
+  for (let i = 0; i < s.keys.length; i++) {
+    const key = s.keys[i]!;
+    const v = metadata[key]!;
+    const stringBytes = s.entries[i * 3 + 1]!;
+    w.open(1, s.entries[i * 3 + 2]!);
+    w.string(1, key, s.entries[i * 3]!);
+    if (stringBytes === -1) {
+      w.open(2, 9);
+      w.double(2, v as number);
+    } else {
+      w.open(2, fieldSize(stringBytes));
+      w.string(3, v as string, stringBytes);
+    }
   }
 }
 
@@ -144,10 +217,11 @@ function continueReply(phase: Phase, outcome: Extract<Outcome, { kind: 'continue
   if (outcome.body !== undefined) common += fieldSize(fieldSize(outcome.body.length));
   if (outcome.clearRouteCache === true) common += 2;
   const mode = modeOverrideOf(phase, outcome);
+  const metadata = outcome.metadata === undefined ? null : metadataSizes(outcome.metadata);
   // Trailers replies (TrailersResponse) carry no CommonResponse.
   const trailers = phase === 'requestTrailers' || phase === 'responseTrailers';
   const phaseSize = trailers || common === 0 ? 0 : fieldSize(common);
-  const w = new Writer(Buffer.allocUnsafe(fieldSize(phaseSize) + (mode === null ? 0 : fieldSize(mode.length))));
+  const w = new Writer(Buffer.allocUnsafe(fieldSize(phaseSize) + (mode === null ? 0 : fieldSize(mode.length)) + (metadata === null ? 0 : fieldSize(metadataPayload(metadata)))));
   w.open(PHASE_FIELD[phase], phaseSize);
   if (phaseSize > 0) {
     w.open(1, common);
@@ -161,6 +235,7 @@ function continueReply(phase: Phase, outcome: Extract<Outcome, { kind: 'continue
       w.buf[w.at++] = 1;
     }
   }
+  if (metadata !== null) writeMetadata(w, outcome.metadata!, metadata);
   if (mode !== null) w.bytes(MODE_OVERRIDE, mode);
   return w.buf;
 }
@@ -172,7 +247,8 @@ function immediateReply(outcome: Extract<Outcome, { kind: 'reply' }>): Buffer {
   const statusSize = 1 + varintSize(outcome.status);
   const mutation = mutationSizes(outcome.headers, []);
   const size = fieldSize(statusSize) + fieldSize(mutation.total) + fieldSize(outcome.body.length) + fieldSize(DETAILS.length);
-  const w = new Writer(Buffer.allocUnsafe(fieldSize(size)));
+  const metadata = outcome.metadata === undefined ? null : metadataSizes(outcome.metadata);
+  const w = new Writer(Buffer.allocUnsafe(fieldSize(size) + (metadata === null ? 0 : fieldSize(metadataPayload(metadata)))));
   w.open(IMMEDIATE_RESPONSE, size);
   w.open(1, statusSize);
   w.buf[w.at++] = tag(1, VARINT);
@@ -180,6 +256,7 @@ function immediateReply(outcome: Extract<Outcome, { kind: 'reply' }>): Buffer {
   writeMutation(w, 2, outcome.headers, [], mutation);
   w.bytes(3, outcome.body);
   w.string(5, DETAILS, DETAILS.length);
+  if (metadata !== null) writeMetadata(w, outcome.metadata!, metadata);
   return w.buf;
 }
 

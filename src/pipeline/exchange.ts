@@ -26,13 +26,14 @@ import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
 import type { Decision, Endpoint, RouteRequest } from '../routing/types.js';
 import type { UsageRecord } from '../state/store.js';
 import type { ApiRequest } from './api-request.js';
-import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type StreamHandler } from './types.js';
+import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type RequestMetadata, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
 import { Holdings } from './holdings.js';
 import { clientError, ownClientError, type ClientApi } from '../providers/client-apis.js';
 import { modelsPathOf } from './models-list.js';
 import { BodyRouting } from './request-body.js';
+import { refusalMetadata, routingMetadata, usageMetadata } from './request-metadata.js';
 import { ResponseSide } from './response.js';
 import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js';
 import type { CacheEntry } from '../cache/entry.js';
@@ -44,12 +45,12 @@ const NO_TAGS: readonly string[] = [];
 const NO_HEADERS: Headers = {};
 
 /** The error as the client's API writes it (`reply`), with `Retry-After` when it has one and the decision when debugging. */
-function errorReply(err: RouterError, reply: { status: number; body: unknown }, decision: string | null): Outcome {
+function errorReply(err: RouterError, reply: { status: number; body: unknown }, decision: string | null, metadata: RequestMetadata): Outcome {
   const headers: HeaderPair[] = [...JSON_HEADERS];
   if (err.retryAfterSec !== null) headers.push(['retry-after', String(err.retryAfterSec)]);
   headers.push(...err.headers);
   if (decision !== null) headers.push(['x-llm-router-decision', decision]);
-  return { kind: 'reply', status: reply.status, body: Buffer.from(JSON.stringify(reply.body)), headers };
+  return { kind: 'reply', status: reply.status, body: Buffer.from(JSON.stringify(reply.body)), headers, metadata };
 }
 
 /** The content type a body's first bytes show: JSON starts with `{`/`[`, SSE with a field name or `:`. */
@@ -322,7 +323,7 @@ export class Exchange implements StreamHandler {
       this.cache?.startCapture();
       // An open stream keeps nothing of its request it no longer reads (bench/results/memory).
       this.headers = NO_HEADERS;
-      return upstream.outcome;
+      return { ...upstream.outcome, metadata: routingMetadata(this.decision, this.requestedModel, d) };
     } catch (err) {
       return this.reject(err);
     }
@@ -344,10 +345,7 @@ export class Exchange implements StreamHandler {
     const translated = response.clientHeaders();
     setHeaders.push(...translated.set);
     const removeHeaders = translated.remove;
-    if (endOfStream) {
-      this.finish(true);
-      return setHeaders.length === 0 && removeHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders };
-    }
+    if (endOfStream) return { kind: 'continue', setHeaders, removeHeaders, metadata: this.finish(true) };
     const reading = response.reading || this.cache?.capturing === true;
     if (!reading && setHeaders.length === 0 && removeHeaders.length === 0) return PASS;
     return { kind: 'continue', setHeaders, removeHeaders, readBody: reading ? 'streamed' : undefined };
@@ -372,7 +370,7 @@ export class Exchange implements StreamHandler {
     }
     const replacement = response.chunk(chunk, endOfStream);
     this.cache?.capture(replacement ?? chunk);
-    if (endOfStream) this.finish(true);
+    if (endOfStream) return { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement ?? undefined, metadata: this.finish(true) };
     return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
   }
 
@@ -423,10 +421,11 @@ export class Exchange implements StreamHandler {
     this.answered = true;
     const reply = own ?? clientError(this.api, routerError.status, routerError.toJSON());
     this.status = reply.status;
-    return errorReply(routerError, reply, this.debug && this.decision !== null ? describeDecision(this.decision) : null);
+    return errorReply(routerError, reply, this.debug && this.decision !== null ? describeDecision(this.decision) : null, refusalMetadata(routerError.code, this.decision));
   }
 
-  private finish(complete: boolean): void {
+  /** The record and log line of the request; what Envoy is told of its usage, for one that went upstream. */
+  private finish(complete: boolean): RequestMetadata | undefined {
     this.finished = true;
     const now = this.p.env.now();
     const latencyMs = now - this.startMs;
@@ -436,11 +435,12 @@ export class Exchange implements StreamHandler {
     const hit = this.cache?.entry ?? null;
     if (response === null && hit === null) {
       this.cache?.finish(null, '', now, 0);
+      this.p.metrics.answered(this.endpoint ?? (this.modelsPath !== null ? 'models' : 'other'), this.status, this.rejection?.code);
       this.p.log.info(
         { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, deployment: this.countedBy ?? undefined, latencyMs },
         'request',
       );
-      return;
+      return undefined;
     }
     let record: UsageRecord;
     if (response === null) {
@@ -449,6 +449,7 @@ export class Exchange implements StreamHandler {
       this.p.metrics.cacheSaved.inc({ group: this.cache!.group }, hit!.costNanos);
       const served = { deployment: hit!.deployment, provider: hit!.provider, providerModel: hit!.providerModel, responseModel: hit!.responseModel };
       record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: { kind: 'exact', result: 'hit' }, savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
+      this.p.metrics.answered(this.endpoint!, 200, undefined);
     } else {
       const billed = response.settle(complete, now);
       const d = billed.served;
@@ -462,12 +463,14 @@ export class Exchange implements StreamHandler {
       const served = { deployment: d.name, provider: d.provider, providerModel: d.providerModel, responseModel: billed.responseModel };
       const { usage, estimated, costNanos } = billed;
       record = this.usageRecord(now, latencyMs, served, { status: response.status, complete: billed.whole, usageEstimated: estimated, usage, costNanos, cache: this.cache === null ? null : { kind: 'exact', result: this.cache.result }, savedCostNanos: 0, ttfbMs: response.ttfbMs, ttftMs: response.ttftMs });
+      this.p.metrics.recordServed(this.endpoint!, decision, d, record);
     }
     this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
     this.p.store.recordUsage(record).catch((err: unknown) => {
       // The record is in the log line above; this says it is missing from the store.
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
+    return usageMetadata(record);
   }
 
   private usageRecord(now: number, latencyMs: number, served: Pick<UsageRecord, 'deployment' | 'provider' | 'providerModel' | 'responseModel'>, outcome: RecordOutcome): UsageRecord {

@@ -8,10 +8,18 @@ export type Headers = Readonly<Record<string, string>>;
 
 export type HeaderPair = readonly [name: string, value: string];
 
+/**
+ * What the router tells Envoy about a request, for its access log and later filters (Envoy's dynamic
+ * metadata, namespace `llm_router`): the routing decision with the request body's reply, the usage
+ * and cost with the reply to the response's last message. Flat: names to strings and numbers.
+ */
+export type RequestMetadata = Readonly<Record<string, string | number>>;
+
 export type Outcome =
   /** Let the message through, applying these changes. */
   | {
       readonly kind: 'continue';
+      readonly metadata?: RequestMetadata;
       readonly setHeaders: readonly HeaderPair[];
       readonly removeHeaders: readonly string[];
       /** Replacement body bytes; absent when the body passes unchanged. */
@@ -26,7 +34,7 @@ export type Outcome =
       readonly readRequestBody?: boolean;
     }
   /** Answer the client now; nothing reaches a provider. */
-  | { readonly kind: 'reply'; readonly status: number; readonly body: Buffer; readonly headers: readonly HeaderPair[] };
+  | { readonly kind: 'reply'; readonly status: number; readonly body: Buffer; readonly headers: readonly HeaderPair[]; readonly metadata?: RequestMetadata };
 
 export type Continue = Extract<Outcome, { kind: 'continue' }>;
 

@@ -1,13 +1,24 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
  * JSON lines on stdout, written asynchronously so logging never blocks a request; flushed on exit.
  * No minimum batch size: an operator tailing the log sees each request as it ends.
+ *
+ * Every line: `level` as a word (`info`, `warn`, `error`, …: what log shippers and `jq` filters
+ * match on), `time` in ISO 8601 UTC like Envoy's access log, `name`, `pid`, `msg`; the rest in
+ * camelCase (`requestId`, `deployment`, `latencyMs`: docs/operations.md, "Logs").
  */
-export function createLogger(level: string, name = 'llm-router'): Logger {
+export function createLogger(level: string, name = 'llm-router', destination: DestinationStream = pino.destination({ dest: 1, sync: false })): Logger {
   return pino(
-    { name, level, base: { pid: process.pid }, redact: ['headers.authorization', 'headers["x-api-key"]'] },
-    pino.destination({ dest: 1, sync: false }),
+    {
+      name,
+      level,
+      base: { pid: process.pid },
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: ['headers.authorization', 'headers["x-api-key"]'],
+    },
+    destination,
   );
 }
 

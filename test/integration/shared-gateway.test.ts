@@ -7,8 +7,8 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp } from '../support/app.js';
 import { postChat, streamWithUsage } from '../support/clients.js';
+import { startApp } from '../support/app.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { recordWhere } from '../support/usage.js';
 

@@ -8,7 +8,7 @@ export async function startTestAdmin(overrides: Partial<AdminOptions>): Promise<
   const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
   const server = await startAdminServer({
     store,
-    metrics: { render: () => 'llm_router_up 1\n' },
+    metrics: { contentType: 'text/plain; version=0.0.4', render: async () => 'llm_router_up 1\n' },
     deployments: () => [],
     unhealthy: () => new Map(),
     keys: { forget: () => {} },

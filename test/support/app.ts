@@ -1,4 +1,4 @@
-/** The app behind a gateway's non-LLM route, for the tests of a listener the router shares. */
+/** An app that shares the gateway with the LLM routes, as the tests of scoping run it. */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -9,7 +9,7 @@ export interface AppRequest {
   readonly body: Buffer;
 }
 
-/** It answers with what it received, at the status `x-app-status` asks for. */
+/** The app behind the non-LLM routes: it answers with what it received, at the status `x-app-status` asks for. */
 export async function startApp(): Promise<{ server: Server; port: number; seen: AppRequest[] }> {
   const seen: AppRequest[] = [];
   const server = createServer((req, res) => {

@@ -120,6 +120,16 @@ export interface AccessLogEntry {
   readonly router_headers_us: string;
   readonly router_body_us: string;
   readonly router_response_us: string;
+  /** The router's dynamic metadata (null when it did not set the field). */
+  readonly model: string | null;
+  readonly model_group: string | null;
+  readonly deployment: string | null;
+  readonly provider: string | null;
+  readonly decision: string | null;
+  readonly input_tokens: number | null;
+  readonly output_tokens: number | null;
+  readonly cost_usd: number | null;
+  readonly router_error: string | null;
 }
 
 export interface Stack {
@@ -150,7 +160,7 @@ export interface Stack {
   /** Every replica; the first is `router`. */
   readonly routers: readonly Child[];
   readonly envoy: Child;
-  /** Envoy's access log so far (envoy.yaml's json_format), oldest first; Envoy flushes it every few seconds. */
+  /** Envoy's access log so far (envoy.yaml's json_format), oldest first; Envoy flushes it every 200 ms. */
   accessLog(): Promise<AccessLogEntry[]>;
   /** Envoy counters and gauges matching `filter` (a regex), by full name. */
   stats(filter: string): Promise<Record<string, number>>;
@@ -353,7 +363,7 @@ function shippedEnvoy(listener: number, admin: number): GatewayLauncher {
       }));
       const fileProblems = await checkEnvoyFile(envoyFile, routerConfig);
       const logFile = join(dir, 'envoy.log');
-      const envoy = spawnChild('envoy', resolveEnvoy(), ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn'], { logFile });
+      const envoy = spawnChild('envoy', resolveEnvoy(), ['-c', envoyFile, '--concurrency', '1', '--disable-hot-restart', '--log-level', 'warn', '--file-flush-interval-msec', '200'], { logFile });
       try {
         await waitUntil(() => httpOk(`${adminUrl}/ready`), 30_000, () => `Envoy not ready:\n${envoy.output()}`, envoy);
       } catch (err) {

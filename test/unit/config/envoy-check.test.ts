@@ -132,6 +132,7 @@ describe('check-envoy', () => {
         ext.response_attributes = ['response.code'];
         delete ext.message_timeout;
         ext.failure_mode_allow = true;
+        delete ext.metadata_options;
       }),
     ).toEqual([
       expect.stringMatching(/^error: .*processing_mode\.request_body_mode: must be BUFFERED/),
@@ -139,6 +140,7 @@ describe('check-envoy', () => {
       expect.stringMatching(/^error: .*response_attributes: lacks xds\.cluster_name: without it usage is billed to the first deployment/),
       expect.stringMatching(/^error: .*response_attributes: lacks upstream\.request_attempt_count/),
       expect.stringMatching(/^warning: .*typed_config: no message_timeout/),
+      expect.stringMatching(/^warning: .*typed_config: metadata_options\.receiving_namespaces\.untyped lacks llm_router: Envoy drops the router's dynamic metadata/),
       expect.stringMatching(/^warning: .*failure_mode_allow: true: with the router down requests go out unrouted and unbilled/),
     ]);
     const swapped = (e: any) => {
@@ -248,6 +250,17 @@ describe('check-envoy', () => {
     ]);
   });
 
+  it("an app on a virtual host of its own: the attempt count there is the gateway's choice (Istio's default), not the router's", () => {
+    expect(
+      problemsAfter((e) => {
+        const app = appRouteOf(e);
+        routesOf(e).routes = routesOf(e).routes.filter((r: any) => r !== app);
+        delete app.request_headers_to_remove;
+        hcmOf(e).route_config.virtual_hosts.unshift({ name: 'app', domains: ['app.example.com'], include_request_attempt_count: true, routes: [app] });
+      }),
+    ).toEqual([]);
+  });
+
   it("a routed request matched again on the provider's path must find the router's routes first", () => {
     const reaches = /a request the router routed to deployment "openai-gpt-4o-mini", .* is matched again on the provider's path \(Azure's \/openai\/deployments\/…\), which reaches this route, not the router's/;
     // The app's catch-all before the route that takes any path with the routing header.
@@ -292,32 +305,6 @@ describe('check-envoy', () => {
     ).toEqual([expect.stringMatching(/^error: .*map\.outbound\|443\|\|api\.openai\.com: sends deployment "openai-gpt-4o" \(cluster "outbound\|443\|\|api\.openai\.com"\) to cluster "openai-gpt-4o-mini": the router would not know the deployment/)]);
   });
 
-  it("the router's upstream filters on each deployment cluster instead of the router filter (a control plane's way): checked there", () => {
-    const DEPLOYMENT_CLUSTERS = ['openai-gpt-4o-mini', 'azure-gpt-4o-mini', 'openai-gpt-4o', 'openai-embedding', 'anthropic-claude-sonnet'];
-    /** The router filter's upstream filters moved onto every deployment cluster, the app's codec-only list gone with the need for it. */
-    const onClusters = (e: any) => {
-      const filters = routerFilterOf(e).upstream_http_filters;
-      delete routerFilterOf(e).upstream_http_filters;
-      delete clusterOf(e, 'app').typed_extension_protocol_options;
-      const options = (http_filters: unknown) => ({ 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http_protocol_options: {} }, http_filters } });
-      for (const name of DEPLOYMENT_CLUSTERS) clusterOf(e, name).typed_extension_protocol_options = options(JSON.parse(JSON.stringify(filters)));
-    };
-    expect(problemsAfter(onClusters)).toEqual([]);
-    // One deployment left without them, another whose hop filter may fail open.
-    expect(
-      problemsAfter((e) => {
-        onClusters(e);
-        delete clusterOf(e, 'openai-gpt-4o').typed_extension_protocol_options;
-        // Both copies of the hop filter (first attempt translated, and every retry) fail open.
-        const options = clusterOf(e, 'anthropic-claude-sonnet').typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
-        options.http_filters = JSON.parse(JSON.stringify(options.http_filters).replaceAll('"failure_mode_allow":false', '"failure_mode_allow":true'));
-      }),
-    ).toEqual([
-      expect.stringMatching(/^error: static_resources\.clusters\.3: deployment "openai-gpt-4o" has no http_filters of its own, and the router filter no upstream_http_filters: a fallback hop to it would carry the previous deployment's credential/),
-      expect.stringMatching(/^error: static_resources\.clusters\.5\.typed_extension_protocol_options\..*failure_mode_allow: must be false/),
-    ]);
-  });
-
   it("a router cluster whose name is no :authority (a control plane's), without envoy_grpc.authority: the router refuses the streams", () => {
     const renamed = (e: any) => {
       const text = JSON.stringify(e).replaceAll('"cluster_name":"llm_router"', '"cluster_name":"envoyextensionpolicy/llm-gateway/llm-router/extproc/0"');
@@ -337,28 +324,64 @@ describe('check-envoy', () => {
     expect(problems(withAuthority)).toEqual([]);
   });
 
-  it('llm-client-headers off by default and turned on for the LLM routes only (a control plane\'s way), or for none', () => {
-    const filterConfig = { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', config: {} };
-    const offByDefault = (e: any) => {
-      filterOf(e, 'llm-client-headers').disabled = true;
-      delete appRouteOf(e).typed_per_filter_config['llm-client-headers'];
-    };
-    expect(
-      problemsAfter((e) => {
-        offByDefault(e);
-        for (const r of llmRoutesOf(e)) r.typed_per_filter_config = { 'llm-client-headers': filterConfig };
-      }),
-    ).toEqual([]);
-    expect(problemsAfter(offByDefault)).toEqual([0, 1, 2].map((i) => expect.stringMatching(new RegExp(`^error: .*routes\\.${i}: llm-client-headers is off for this route \\(typed_per_filter_config\\): a client's x-envoy-\\* and x-llm-\\* headers reach the router`))));
-  });
-
   it("a deployment cluster whose own upstream filters replace the router's", () => {
     expect(
       problemsAfter((e) => {
         const own = clusterOf(e, 'app').typed_extension_protocol_options;
         clusterOf(e, 'openai-gpt-4o').typed_extension_protocol_options = own;
       }),
-    ).toEqual([expect.stringMatching(/^error: static_resources\.clusters\.3\.typed_extension_protocol_options: deployment "openai-gpt-4o": its own http_filters replace the router filter's upstream_http_filters, without the router's hop filter/)]);
+    ).toEqual([
+      expect.stringMatching(/^error: static_resources\.clusters\.3\.typed_extension_protocol_options\.envoy\.extensions\.upstreams\.http\.v3\.HttpProtocolOptions\.http_filters: deployment "openai-gpt-4o", its cluster's own http_filters: no upstream ext_proc filter with initial_metadata x-llm-filter: hop: .*credential/),
+      expect.stringMatching(/^warning: .*deployment "openai-gpt-4o", its cluster's own http_filters: no upstream ext_proc filter with x-llm-filter: attempt-failed/),
+      expect.stringMatching(/^warning: .*deployment "openai-gpt-4o", its cluster's own http_filters: no upstream header_mutation sets x-llm-cluster/),
+    ]);
+  });
+
+  it("the attempt filters on each deployment's cluster instead of the router filter (an Istio gateway's EnvoyFilter), and a cluster left without them", () => {
+    const DEPLOYMENT_CLUSTERS = [...router.deployments.values()].map((d) => d.cluster);
+    /** The router filter's upstream filters moved into each deployment cluster's own HttpProtocolOptions. */
+    const onClusters = (e: any) => {
+      const filters = routerFilterOf(e).upstream_http_filters;
+      delete routerFilterOf(e).upstream_http_filters;
+      for (const name of DEPLOYMENT_CLUSTERS) {
+        const options = { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http_protocol_options: {} }, http_filters: structuredClone(filters) };
+        clusterOf(e, name).typed_extension_protocol_options = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': options };
+      }
+    };
+    expect(problemsAfter(onClusters)).toEqual([]);
+    // One cluster without them runs the router filter's, which has none.
+    expect(
+      problemsAfter((e) => {
+        onClusters(e);
+        delete clusterOf(e, 'openai-gpt-4o').typed_extension_protocol_options;
+      }),
+    ).toEqual([
+      expect.stringMatching(/^error: .*http_filters\.2\.typed_config: no upstream ext_proc filter with initial_metadata x-llm-filter: hop/),
+      expect.stringMatching(/^warning: .*http_filters\.2\.typed_config: no upstream ext_proc filter with x-llm-filter: attempt-failed/),
+      expect.stringMatching(/^warning: .*http_filters\.2\.typed_config: no upstream header_mutation sets x-llm-cluster/),
+    ]);
+    // A broken copy is reported at its cluster.
+    expect(
+      problemsAfter((e) => {
+        onClusters(e);
+        const hop = clusterOf(e, 'anthropic-claude-sonnet').typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].http_filters[0].typed_config.matcher.on_no_match.action.typed_config.typed_config.typed_config;
+        hop.failure_mode_allow = true;
+      }),
+    ).toEqual([expect.stringMatching(/^error: static_resources\.clusters\.5\..*failure_mode_allow: deployment "anthropic-claude-sonnet", its cluster's own http_filters: must be false/)]);
+  });
+
+  it("the client-header filter off by default (a shared gateway's HCM): on for the LLM routes, off for the others, and an LLM route it does not run for", () => {
+    const offByDefault = (e: any) => {
+      filterOf(e, 'llm-client-headers').disabled = true;
+      routesOf(e).typed_per_filter_config['llm-client-headers'] = { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig' };
+    };
+    expect(problemsAfter(offByDefault)).toEqual([]);
+    const notTurnedOn = problemsAfter((e) => {
+      offByDefault(e);
+      delete routesOf(e).typed_per_filter_config['llm-client-headers'];
+    });
+    expect(notTurnedOn).toHaveLength(3);
+    expect(notTurnedOn[0]).toMatch(/^error: .*routes\.0: llm-client-headers is off for this route \(typed_per_filter_config\): a client's x-llm-cluster and x-envoy-\* headers reach the router's routes/);
   });
 
   it('clusters: the router\'s without HTTP/2 or with default circuit breakers; a one-host deployment outlier detection never ejects', () => {

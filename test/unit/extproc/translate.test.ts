@@ -124,3 +124,32 @@ describe('encodeOutcome: the same replies as the generated encoder', () => {
     );
   });
 });
+
+describe('encodeOutcome: dynamic metadata', () => {
+  const metadata = { deployment: 'mini-a', model_group: 'gpt-4o-mini', provider: 'openai', input_tokens: 1000, cost_usd: 0.00021, note: 'ünïcode ✓' };
+
+  it.each(['requestBody', 'responseBody', 'responseHeaders'] as const)('%s: the router\'s fields under the llm_router namespace, strings and numbers', (phase) => {
+    const msg = fromBinary(ProcessingResponseSchema, encodeOutcome(phase, { kind: 'continue', setHeaders: [['x-llm-cluster', 'mini-a']], removeHeaders: [], body: Buffer.from('{}'), metadata }));
+    expect(msg.response.case).toBe(phase);
+    expect(msg.dynamicMetadata).toEqual({ llm_router: metadata });
+  });
+
+  it('with an immediate response, and beside a mode override', () => {
+    const reply = fromBinary(ProcessingResponseSchema, encodeOutcome('requestBody', { kind: 'reply', status: 429, body: Buffer.from('{}'), headers: [], metadata: { error: 'budget_exceeded' } }));
+    expect(reply.response.case).toBe('immediateResponse');
+    expect(reply.dynamicMetadata).toEqual({ llm_router: { error: 'budget_exceeded' } });
+    const withMode = fromBinary(ProcessingResponseSchema, encodeOutcome('responseHeaders', { kind: 'continue', setHeaders: [], removeHeaders: [], readBody: 'streamed', metadata: { n: 1 } }));
+    expect(withMode.modeOverride?.responseBodyMode).toBe(ProcessingMode_BodySendMode.STREAMED);
+    expect(withMode.dynamicMetadata).toEqual({ llm_router: { n: 1 } });
+  });
+
+  it('property: any names, strings and finite numbers decode as written', () => {
+    const value = fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.double({ noNaN: true, noDefaultInfinity: true }));
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 40 }).filter((k) => k !== '__proto__'), value, { maxKeys: 12 }), (m) => {
+        const msg = fromBinary(ProcessingResponseSchema, encodeOutcome('responseBody', { kind: 'continue', setHeaders: [], removeHeaders: [], metadata: m }));
+        expect(msg.dynamicMetadata).toEqual({ llm_router: Object.keys(m).length === 0 ? {} : m });
+      }),
+    );
+  });
+});

@@ -161,7 +161,7 @@ describe('across a config reload', () => {
       ['authorization', 'Bearer sk-a'],
     ]);
     expect([after.usable('o', NOW), after.usable('b', NOW), after.usable('n', NOW)]).toEqual([false, false, true]);
-    expect(after.metrics.reloads.get({ result: 'ok' })).toBe(1);
+    expect(after.metrics.reloads.valueOf({ result: 'ok' })).toBe(1);
   });
 });
 
@@ -192,7 +192,7 @@ describe('the attempt log', () => {
     expect(p.attempts.peek(ended)).toEqual([]);
     expect(p.attempts.peek('another-replica.0')).toEqual([]);
     // The metrics and cooldowns still count every attempt.
-    expect(p.metrics.attempts.get({ deployment: 'b', hop: 'fallback', result: 'failed' })).toBe(3);
+    expect(p.metrics.attempts.valueOf({ deployment: 'b', hop: 'fallback', result: 'failed' })).toBe(3);
   });
 
   it('a routed request opens its id in the plan and closes it when it ends, however it ends', async () => {

@@ -6,6 +6,7 @@ import { NO_ATTRIBUTES, PASS, type Attributes, type Outcome } from '../../../src
 import { MemoryStore } from '../../../src/state/memory.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { config, fixedEnv, ROUTER_YAML } from '../../support/fixtures.js';
+import { metricsText } from '../../support/metrics.js';
 
 const status = (code: number): Attributes => ({ ...NO_ATTRIBUTES, status: code });
 const HEADERS = { ':method': 'POST', ':path': '/v1/chat/completions', 'content-type': 'application/json', 'x-request-id': 'req-1', authorization: 'Bearer sk-client' };
@@ -102,7 +103,7 @@ describe('request phases', () => {
       x.onRequestHeaders(HEADERS, false);
       await x.onRequestBody(body({ model, messages: [{ role: 'user', content: 'hi' }] }));
     }
-    const text = p.metrics.render();
+    const text = await metricsText(p.metrics);
     expect(text).toContain('# TYPE llm_router_decision_seconds histogram');
     expect(text).toMatch(/^llm_router_decision_seconds_bucket\{le="1"\} 2$/m);
     expect(text).toMatch(/^llm_router_decision_seconds_bucket\{le="\+Inf"\} 2$/m);
@@ -273,7 +274,7 @@ describe('overload at the request-headers phase', () => {
     return { status: r.status, retryAfter: r.headers.find(([h]) => h === 'retry-after')?.[1], error: JSON.parse(r.body.toString()).error };
   };
 
-  it('refuses a new request with 503 overloaded and Retry-After while the event loop lags, and counts it', () => {
+  it('refuses a new request with 503 overloaded and Retry-After while the event loop lags, and counts it', async () => {
     const lag = { value: 250 };
     const p = loaded(lag);
     expect(refusal(p.exchange().onRequestHeaders(HEADERS, false))).toEqual({
@@ -281,18 +282,18 @@ describe('overload at the request-headers phase', () => {
       retryAfter: '1',
       error: { message: 'The gateway is overloaded (its event loop is 250 ms behind, limit 200 ms); retry after 1 s.', type: 'service_unavailable_error', param: null, code: 'overloaded' },
     });
-    expect(p.metrics.render()).toContain('llm_router_overloaded_total{tier="",reason="event_loop_lag"} 1');
+    expect(await metricsText(p.metrics)).toContain('llm_router_overloaded_total{tier="",reason="event_loop_lag"} 1');
     lag.value = 20;
     expect(sync(p.exchange().onRequestHeaders(HEADERS, false)).kind).toBe('continue');
   });
 
-  it('a protected default tier is served up to its higher bound', () => {
+  it('a protected default tier is served up to its higher bound', async () => {
     const lag = { value: 250 };
     const p = loaded(lag, 'premium');
     expect(sync(p.exchange().onRequestHeaders(HEADERS, false)).kind).toBe('continue');
     lag.value = 1000;
     expect(refusal(p.exchange().onRequestHeaders(HEADERS, false)).error.code).toBe('overloaded');
-    expect(p.metrics.render()).toContain('llm_router_overloaded_total{tier="premium",reason="event_loop_lag"} 1');
+    expect(await metricsText(p.metrics)).toContain('llm_router_overloaded_total{tier="premium",reason="event_loop_lag"} 1');
   });
 
   it('counts a request from its stream\'s opening to its routing decision, or to its end without one; a reload keeps the count', async () => {
