@@ -69,10 +69,10 @@ describe('the LLM routes of the Gateway', () => {
     const seen = stack.lastSeen('openai-gpt-4o-mini');
     expect([seen.authorization, seen.model]).toEqual(['Bearer sk-openai', 'gpt-4o-mini-2024-07-18']);
     expect(await recordWhere(stack, (r) => r.requestedModel === 'gpt-4o-mini' && !r.stream)).toMatchObject({ deployment: 'openai-gpt-4o-mini', status: 200, promptTokens: completion.usage!.prompt_tokens });
-    // The EnvoyProxy's access log: the deployment's cluster, and Envoy's timing of the router's phases.
+    // The EnvoyProxy's access log: the deployment's cluster, Envoy's timing of the router's phases, the router's metadata.
     let entry: AccessLogEntry | undefined;
     await waitUntil(async () => (entry = (await stack.accessLog()).find((e) => e.path === '/v1/chat/completions')) !== undefined, 10_000, () => 'no access log line');
-    expect(entry).toMatchObject({ status: 200, cluster: CLUSTER.mini, router_headers_us: expect.stringMatching(/^\d+$/), router_body_us: expect.stringMatching(/^\d+$/) });
+    expect(entry).toMatchObject({ status: 200, cluster: CLUSTER.mini, router_headers_us: expect.stringMatching(/^\d+$/), router_body_us: expect.stringMatching(/^\d+$/), deployment: 'openai-gpt-4o-mini', model: 'gpt-4o-mini' });
   });
 
   it('a stream with usage: the usage chunk reaches the client and the router records it', async () => {
