@@ -47,6 +47,9 @@ const ATTEMPT_COUNT = 'x-envoy-attempt-count';
 const FILTER_METADATA = 'x-llm-filter';
 const PLAN_HEADER = 'x-llm-plan';
 
+/** An HTTP/2 :authority (RFC 3986 host[:port], userinfo allowed); a control plane's cluster name ("a/b/c", "outbound|50051||…") is none. */
+const AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:@%[\]]+$/;
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** What the attempt-failed filter reads of a failed attempt besides its providers' limit headers. */
@@ -263,6 +266,12 @@ class Checker {
   private checkRouterService(ext: Found): void {
     const cluster = grpcCluster(ext.value);
     if (cluster === undefined) return; // google_grpc: a target outside the cluster list
+    if (obj(obj(ext.value.grpc_service).envoy_grpc).authority === undefined && !AUTHORITY.test(cluster)) {
+      this.error(
+        [...ext.path, 'grpc_service', 'envoy_grpc'],
+        `no authority: Envoy sends the cluster name "${cluster}" as each gRPC stream's :authority, which is no valid authority, and the router's HTTP/2 server refuses the streams. Set envoy_grpc.authority (the router's host name)`,
+      );
+    }
     const found = this.clusters.get(cluster);
     if (found === undefined) this.error([...ext.path, 'grpc_service'], `names cluster "${cluster}", which is not defined`);
     else if (!this.seen.has(found.value)) {

@@ -7,11 +7,10 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitUntil } from '../../src/devstack/processes.js';
 import { postChat, streamWithUsage } from '../support/clients.js';
-import type { UsageRecord } from '../../src/state/store.js';
 import { startApp } from '../support/app.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { recordWhere } from '../support/usage.js';
 
 const PRIMARY_CLUSTER = 'outbound|443||api.openai.com';
 const BACKUP_CLUSTER = 'httproute/default/llm/rule/0';
@@ -38,13 +37,6 @@ afterAll(async () => {
   await stack?.stop();
   await new Promise((resolve) => app?.server.close(resolve));
 });
-
-/** The newest usage record `matches` accepts, once the router has written it. */
-async function recordWhere(matches: (r: UsageRecord) => boolean): Promise<UsageRecord> {
-  let found: UsageRecord | undefined;
-  await waitUntil(async () => (found = (await stack.usageLog(10)).find(matches)) !== undefined, 5_000, () => 'no such usage record');
-  return found!;
-}
 
 /** Envoy's counts of the first deployment's retried 503s and the second's 200s, by their clusters' names. */
 async function clusterCounts(): Promise<{ primary503: number; backup200: number }> {
@@ -124,7 +116,7 @@ describe('deployments on clusters a mesh or gateway named', () => {
     const { text, usage } = await streamWithUsage(client, 'backup');
     expect(text.length).toBeGreaterThan(0);
     expect(usage?.completion_tokens).toBeGreaterThan(0);
-    const record = await recordWhere((r) => r.stream);
+    const record = await recordWhere(stack, (r) => r.stream);
     expect(record).toMatchObject({ deployment: 'gateway-backup', providerModel: 'gpt-4o-backup', complete: true, completionTokens: usage!.completion_tokens });
     expect(stack.mocks['gateway-backup']![0]!.stats().last.at(-1)!.headers['api-key']).toBe('sk-backup');
   });
@@ -139,7 +131,7 @@ describe('deployments on clusters a mesh or gateway named', () => {
     expect(stack.mocks['mesh-openai']![0]!.stats().last.at(-1)!.authorization).toBe('Bearer sk-mesh');
     const hop = stack.mocks['gateway-backup']![0]!.stats().last.at(-1)!;
     expect([hop.path.startsWith('/openai/deployments/gpt-4o-backup/'), hop.headers['api-key'], hop.authorization]).toEqual([true, 'sk-backup', null]);
-    expect(await recordWhere((r) => r.requestedModel === 'mesh')).toMatchObject({ deployment: 'gateway-backup', providerModel: 'gpt-4o-backup', status: 200 });
+    expect(await recordWhere(stack, (r) => r.requestedModel === 'mesh')).toMatchObject({ deployment: 'gateway-backup', providerModel: 'gpt-4o-backup', status: 200 });
     // Envoy counts by cluster (a response retried elsewhere under `retry.`); the router's record, by deployment.
     const after = await clusterCounts();
     expect([after.primary503 - before.primary503, after.backup200 - before.backup200]).toEqual([1, 1]);

@@ -305,6 +305,25 @@ describe('check-envoy', () => {
     ).toEqual([expect.stringMatching(/^error: .*map\.outbound\|443\|\|api\.openai\.com: sends deployment "openai-gpt-4o" \(cluster "outbound\|443\|\|api\.openai\.com"\) to cluster "openai-gpt-4o-mini": the router would not know the deployment/)]);
   });
 
+  it("a router cluster whose name is no :authority (a control plane's), without envoy_grpc.authority: the router refuses the streams", () => {
+    const renamed = (e: any) => {
+      const text = JSON.stringify(e).replaceAll('"cluster_name":"llm_router"', '"cluster_name":"envoyextensionpolicy/llm-gateway/llm-router/extproc/0"');
+      const out = JSON.parse(text);
+      clusterOf(out, 'llm_router').name = 'envoyextensionpolicy/llm-gateway/llm-router/extproc/0';
+      return out;
+    };
+    const problems = (envoy: any) => checkEnvoyConfig(envoy, router).map((p) => `${p.level}: ${p.path.join('.')}: ${p.message}`);
+    const envoy = renamed(parse(ENVOY_TEXT, { maxAliasCount: -1 }));
+    expect(problems(envoy)).toEqual([
+      expect.stringMatching(/^error: .*http_filters\.1\.typed_config\.grpc_service\.envoy_grpc: no authority: Envoy sends the cluster name "envoyextensionpolicy\/llm-gateway\/llm-router\/extproc\/0" as each gRPC stream's :authority/),
+      // The router filter's upstream filters: the hop's and the failed attempt's.
+      expect.stringMatching(/^error: .*http_filters\.2\.typed_config\.filters\.0\..*grpc_service\.envoy_grpc: no authority/),
+      expect.stringMatching(/^error: .*http_filters\.2\.typed_config\.filters\.1\..*grpc_service\.envoy_grpc: no authority/),
+    ]);
+    const withAuthority = JSON.parse(JSON.stringify(envoy).replaceAll('"cluster_name":"envoyextensionpolicy/llm-gateway/llm-router/extproc/0"', '"cluster_name":"envoyextensionpolicy/llm-gateway/llm-router/extproc/0","authority":"llm-router"'));
+    expect(problems(withAuthority)).toEqual([]);
+  });
+
   it("a deployment cluster whose own upstream filters replace the router's", () => {
     expect(
       problemsAfter((e) => {
