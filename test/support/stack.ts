@@ -50,6 +50,8 @@ export interface StackOptions {
   readonly deployments: readonly StackDeployment[];
   /** Redis URL for the router's state store; memory when absent. */
   readonly redisUrl?: string;
+  /** More router.yaml `state.redis` settings (hot_path_timeout_ms, …). */
+  readonly redisOptions?: Readonly<Record<string, unknown>>;
   readonly maxRequestBodyBytes?: number;
   readonly routerEnv?: NodeJS.ProcessEnv;
   /** model_groups entries by name (strategy, …); groups not listed use weighted-random. */
@@ -232,7 +234,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
           shutdown_grace_ms: 5000,
         },
         limits: options.maxRequestBodyBytes === undefined ? {} : { max_request_body_bytes: options.maxRequestBodyBytes },
-        state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: keyPrefix } },
+        state: options.redisUrl === undefined ? { kind: 'memory' } : { kind: 'redis', redis: { url: options.redisUrl, key_prefix: keyPrefix, ...options.redisOptions } },
         log_level: 'info',
         // The router reads Envoy's health view from its admin API, as in the shipped example.
         routing: { ...(launcher.adminUrl === undefined ? {} : { envoy_admin_url: launcher.adminUrl }), ...options.routing },
