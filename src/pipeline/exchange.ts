@@ -46,6 +46,12 @@ const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json'
 const NO_TAGS: readonly string[] = [];
 const NO_HEADERS: Headers = {};
 const NO_ATTEMPTS: readonly AttemptRecord[] = [];
+const NO_DEPLOYMENTS: readonly string[] = [];
+
+/** The deployments a plan gives the attempts after the first. */
+function plannedDeployments(plan: Plan | null): readonly string[] {
+  return plan === null ? NO_DEPLOYMENTS : plan.hops.map((h) => h.deployment);
+}
 
 /** The error as the client's API writes it (`reply`), with `Retry-After` when it has one and the decision when debugging. */
 function errorReply(err: RouterError, reply: { status: number; body: unknown }, decision: string | null, metadata: RequestMetadata): Outcome {
@@ -254,7 +260,7 @@ export class Exchange implements StreamHandler {
 
   private routed(routing: BodyRouting): Outcome {
     this.keepRouting(routing);
-    this.spans?.routed(this.endpoint!, this.requestedModel, this.decision, routing.admitMs, null);
+    this.spans?.routed(this.endpoint!, this.requestedModel, this.decision, plannedDeployments(this.plan), routing.admitMs, null);
     if (routing.req!.endpoint === 'count_tokens') return this.countTokens(routing.req!, routing.body, routing.deployment, routing.inputTokens);
     if (this.cache?.entry != null) return this.answerFromCache(this.cache.entry, routing.features!);
     return this.forward(routing.req!, routing.body, routing.features!, routing.deployment!);
@@ -286,7 +292,7 @@ export class Exchange implements StreamHandler {
   private refused(routing: BodyRouting, err: unknown): Outcome {
     this.keepRouting(routing);
     const outcome = this.reject(err);
-    this.spans?.routed(this.endpoint!, this.requestedModel, this.decision, routing.admitMs, this.rejection!.code);
+    this.spans?.routed(this.endpoint!, this.requestedModel, this.decision, plannedDeployments(this.plan), routing.admitMs, this.rejection!.code);
     return outcome;
   }
 

@@ -122,10 +122,11 @@ export class RequestSpans {
   }
 
   /**
-   * The body phase ended: routed and admitted, or refused (`error`, the router's code). `admitMs`:
-   * when admission began (null: the request was refused before it).
+   * The body phase ended: routed and admitted, or refused (`error`, the router's code). `hops`: the
+   * deployments its plan gives the attempts after the first. `admitMs`: when admission began (null:
+   * the request was refused before it).
    */
-  routed(endpoint: Endpoint, requestedModel: string | null, decision: Decision | null, admitMs: number | null, error: string | null): void {
+  routed(endpoint: Endpoint, requestedModel: string | null, decision: Decision | null, hops: readonly string[], admitMs: number | null, error: string | null): void {
     const now = this.trace.now();
     const bodyMs = this.bodyMs ?? now;
     this.operation = GEN_AI_OPERATION[endpoint];
@@ -134,7 +135,7 @@ export class RequestSpans {
     this.trace.set(request);
     if (decision !== null) {
       const decidedMs = admitMs ?? now;
-      this.trace.child('routing decision', SPAN_KIND.internal, bodyMs, decidedMs, { ...request, ...decisionAttributes(decision) }, admitMs === null ? error : null);
+      this.trace.child('routing decision', SPAN_KIND.internal, bodyMs, decidedMs, { ...request, ...decisionAttributes(decision), 'llm_router.decision.hops': hops }, admitMs === null ? error : null);
       if (decision.outcome === 'routed') this.trace.set({ 'gen_ai.provider.name': providerName(decision.primary), 'llm_router.model_group': decision.group.name });
     }
     if (admitMs !== null) this.trace.child('admission', SPAN_KIND.internal, admitMs, now, { 'llm_router.admitted': error === null }, error);

@@ -163,11 +163,14 @@ describe('traces through Envoy and the router into a real collector', () => {
     const envoyRequest = spans.find((s) => s.service === 'llm-gateway' && s.parentSpanId === CLIENT_SPAN);
     expect(envoyRequest, JSON.stringify(spans.map((s) => [s.service, s.name, s.parentSpanId]))).toBeDefined();
 
-    // The router's request span is a child of one of Envoy's spans (its ext_proc call, under the request's).
+    // The router's request span is a child of Envoy's span of the ext_proc call (the trace context
+    // came on the gRPC call, not in the request's headers), itself under Envoy's request span.
     const root = one(spans, 'chat gpt-4o');
     expect(root.service).toBe('llm-router');
     const parent = byId.get(root.parentSpanId ?? '');
     expect(parent?.service).toBe('llm-gateway');
+    expect(parent?.name).toContain('ExternalProcessor');
+    expect(parent?.parentSpanId).toBe(envoyRequest!.spanId);
     expect(root.attrs).toMatchObject({
       'gen_ai.operation.name': 'chat',
       'gen_ai.provider.name': 'openai',
@@ -181,7 +184,7 @@ describe('traces through Envoy and the router into a real collector', () => {
 
     const decision = one(spans, 'routing decision');
     expect(decision.parentSpanId).toBe(root.spanId);
-    expect(decision.attrs).toMatchObject({ 'llm_router.decision.candidates': ['primary'], 'llm_router.decision.fallbacks': ['backup'], 'gen_ai.request.model': 'gpt-4o' });
+    expect(decision.attrs).toMatchObject({ 'llm_router.decision.candidates': ['primary'], 'llm_router.decision.hops': ['backup'], 'gen_ai.request.model': 'gpt-4o' });
     expect(one(spans, 'admission').parentSpanId).toBe(root.spanId);
     expect(one(spans, 'chat attempt 1').attrs).toMatchObject({ 'llm_router.deployment': 'primary', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o-2024-08-06', 'http.response.status_code': 200 });
     expect(one(spans, 'response accounting').attrs).toMatchObject({ 'gen_ai.usage.output_tokens': root.attrs['gen_ai.usage.output_tokens'] });

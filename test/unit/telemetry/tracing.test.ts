@@ -115,7 +115,7 @@ describe('RequestSpans', () => {
     clock.ms += 1;
     const admitMs = clock.ms;
     clock.ms += 1;
-    spans.routed('chat', 'gpt-4o-mini', decision, admitMs, null);
+    spans.routed('chat', 'gpt-4o-mini', decision, ['mini-b'], admitMs, null);
     // Attempt 1 failed 30 ms into the request; attempt 2 (the hop) was sent then and answered at 80 ms.
     const attempts = [
       { attempt: 1, deployment: 'mini-a', status: 500, result: 'failed', next: 'mini-b', atMs: startEnvMs + 30 },
@@ -146,6 +146,7 @@ describe('RequestSpans', () => {
       'llm_router.decision.candidates': ['mini-a', 'mini-b'],
       'llm_router.decision.excluded': ['mini-c:cooldown'],
       'llm_router.decision.fallbacks': ['mini-b'],
+      'llm_router.decision.hops': ['mini-b'],
       'llm_router.deployment': 'mini-a',
       'gen_ai.provider.name': 'openai',
     });
@@ -162,7 +163,7 @@ describe('RequestSpans', () => {
     spans.bodyReceived();
     const admitMs = clock.ms;
     clock.ms += 3;
-    spans.routed('chat', 'gpt-4o-mini', decision, admitMs, 'rate_limited');
+    spans.routed('chat', 'gpt-4o-mini', decision, ['mini-b'], admitMs, 'rate_limited');
     spans.finished(null, null, [], null, 429, 'rate_limited');
     const names = exported[0]!.map((s) => [s.name, s.error]);
     expect(names).toEqual([
