@@ -66,6 +66,9 @@ export const VARIANTS = {
   lb: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'least-busy', onBun: false },
   /** The same router on Bun instead of Node (bench/runtimes.ts). */
   bun: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: true },
+  /** Traced: Envoy samples this percentage of requests (the router traces all it samples), both exporting spans. */
+  trace1: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, tracePercent: 1 },
+  trace100: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, tracePercent: 100 },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
 
@@ -177,18 +180,25 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       return { child, address };
     };
 
-    const sink = options.routerTracing === undefined ? null : await startSpanSink();
-    if (sink !== null) children.push(sink);
-    const tracing = sink === null ? {} : { tracing: { endpoint: `http://127.0.0.1:${sink.port}`, sample_ratio: options.routerTracing!.sampleRatio } };
-    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper, options.routerGroups, options.routerEnv, tracing);
+    /**
+     * A traced set-up: Envoy samples `percent` of requests and passes the trace on its ext_proc calls
+     * (its own exports go to a port nobody listens on), the router traces `ratio` of those into a sink.
+     */
+    const tracedSetup = async (percent: number, ratio: number) => {
+      const sink = await startSpanSink();
+      children.push(sink);
+      return {
+        router: { tracing: { endpoint: `http://127.0.0.1:${sink.port}`, sample_ratio: ratio } },
+        envoy: { tracing: { collectorPort: await freePort(), samplingPercent: percent } },
+      };
+    };
+    const traced = options.routerTracing === undefined ? null : await tracedSetup(100, options.routerTracing.sampleRatio);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper, options.routerGroups, options.routerEnv, traced?.router);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, clusters, [router.address], { withoutRouterTo: own?.[0]?.name ?? 'bench-chat' });
     children.push(plain.child);
     // A router under a wrapper answers many times slower: its Envoy waits longer for each message.
-    // Traced: Envoy samples every request and passes the trace on its ext_proc calls; its own
-    // exports go to a port nobody listens on (Envoy's cost is not what is measured).
-    const envoyTracing = sink === null ? {} : { tracing: { collectorPort: await freePort(), samplingPercent: 100 } };
-    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], { ...(options.routerWrapper === undefined ? {} : { messageTimeout: '60s' }), ...envoyTracing });
+    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], { ...(options.routerWrapper === undefined ? {} : { messageTimeout: '60s' }), ...traced?.envoy });
     children.push(routed.child);
     const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null, envoyPid: routed.child.process.pid ?? null };
     const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null, envoyPid: plain.child.process.pid ?? null }, routerTarget];
@@ -202,8 +212,10 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       }
       const env = bun === null ? options.routerEnv : { ...process.env, ...options.routerEnv, LLM_ROUTER_RUNTIME: bun.path };
       const routers = [];
-      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy, undefined, undefined, undefined, undefined, env));
-      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
+      const percent = 'tracePercent' in spec ? spec.tracePercent : null;
+      const traced = percent === null ? null : await tracedSetup(percent, 1);
+      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy, undefined, undefined, undefined, undefined, env, traced?.router));
+      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders, ...traced?.envoy });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.
       list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null, envoyPid: envoy.child.process.pid ?? null });
