@@ -5,6 +5,8 @@
  * `maxQueued` spans new ones are dropped and counted, never waited for.
  */
 import { randomFillSync } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import type { Logger } from 'pino';
 import type { TracingConfig } from '../config/compile.js';
 import { Tracer, type AttributeValue, type SpanAttributes, type SpanRecord } from './tracing.js';
@@ -124,11 +126,30 @@ export class OtlpExporter {
   }
 }
 
-/** POSTs a JSON body; a status other than 2xx is an error. */
-export async function postJson(url: string, body: string): Promise<void> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
-  await res.arrayBuffer();
-  if (!res.ok) throw new Error(`the collector answered ${res.status}`);
+/** One kept-alive connection per scheme to the collector: batches go one after another. */
+const AGENTS = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 1 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 1 }) };
+
+/**
+ * POSTs a JSON body; a status other than 2xx, or no answer in 10 s, is an error. node:http rather
+ * than fetch, which builds WHATWG request, response and stream objects around every call.
+ */
+export function postJson(url: string, body: string): Promise<void> {
+  const target = new URL(url);
+  const agent = target.protocol === 'https:' ? AGENTS['https:'] : AGENTS['http:'];
+  const request = target.protocol === 'https:' ? https.request : http.request;
+  return new Promise((resolve, reject) => {
+    const req = request(target, { method: 'POST', agent, timeout: 10_000, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) resolve();
+        else reject(new Error(`the collector answered ${status}`));
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('the collector did not answer in 10 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Random ids from a pool refilled 4 KiB at a time: one system call per ~200 requests traced, not three per request. */
