@@ -32,7 +32,7 @@ function handlerFor(call: grpc.ServerDuplexStream<EnvoyMessage, Buffer>, pipelin
     case 'attempt-failed':
       return pipeline.failedAttempt();
     default:
-      return pipeline.exchange(call.metadata.get(TRACEPARENT)[0] as string | undefined);
+      return pipeline.exchange(pipeline.tracer === null ? undefined : (call.metadata.get(TRACEPARENT)[0] as string | undefined));
   }
 }
 
