@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --cost [--runs N] [--out DIR] [--node-flags="..."] [--bun]
+ * npm run bench -- --cost [--runs N] [--out DIR] [--node-flags="..."] [--bun] [--tracing RATIO]
  *
  * The router's cost per request as a count of instructions, which the machine's load does not move
  * the way it moves latency and CPU time: the router runs under valgrind's callgrind with
@@ -75,11 +75,11 @@ async function countOne(target: Target, dir: string, plan: (typeof WORKLOAD_PLAN
 }
 
 /** One run: a fresh router under callgrind; instructions per request of each workload. */
-async function oneRun(nodeFlags: readonly string[] | undefined, routerEnv: NodeJS.ProcessEnv | undefined): Promise<Record<string, Count>> {
+async function oneRun(nodeFlags: readonly string[] | undefined, routerEnv: NodeJS.ProcessEnv | undefined, tracing: number | undefined): Promise<Record<string, Count>> {
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-cost-'));
   const wrapper = ['valgrind', '--tool=callgrind', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`];
   // Under callgrind the event loop lags far behind: the router must not take that for overload.
-  const targets = await startTargets(dir, { peers: false, variants: [], routerWrapper: wrapper, routerLimits: NEVER_SHED, routerEnv, ...(nodeFlags === undefined ? {} : { routerNodeFlags: nodeFlags }) });
+  const targets = await startTargets(dir, { peers: false, variants: [], routerWrapper: wrapper, routerLimits: NEVER_SHED, routerEnv, ...(tracing === undefined ? {} : { routerTracing: { sampleRatio: tracing } }), ...(nodeFlags === undefined ? {} : { routerNodeFlags: nodeFlags }) });
   try {
     const out: Record<string, Count> = {};
     for (const plan of WORKLOAD_PLAN) out[plan.workload.name] = await countOne(targets.router, dir, plan);
@@ -92,17 +92,19 @@ async function oneRun(nodeFlags: readonly string[] | undefined, routerEnv: NodeJ
 async function main(): Promise<void> {
   // `--node-flags="--max-semi-space-size=8 ..."` (one argument): the router's V8 flags instead of the shipped ones (ROUTER_NODE_FLAGS).
   // `--bun`: the router on Bun (bench/runtimes.ts) instead of Node.
-  const { values } = parseArgs({ options: { cost: { type: 'boolean' }, runs: { type: 'string', default: '1' }, out: { type: 'string' }, 'node-flags': { type: 'string' }, bun: { type: 'boolean' } } });
+  // `--tracing 0.01`: Envoy samples every request, the router traces this share (router.yaml tracing.sample_ratio).
+  const { values } = parseArgs({ options: { cost: { type: 'boolean' }, runs: { type: 'string', default: '1' }, out: { type: 'string' }, 'node-flags': { type: 'string' }, bun: { type: 'boolean' }, tracing: { type: 'string' } } });
+  const tracing = values.tracing === undefined ? undefined : Number(values.tracing);
   const nodeFlags = values['node-flags']?.split(' ').filter((f) => f !== '');
   const bun = values.bun === true ? await bunBinary() : null;
   if (bun !== null && 'error' in bun) throw new Error(`--bun: ${bun.error}`);
   const routerEnv = bun === null ? undefined : { ...process.env, LLM_ROUTER_RUNTIME: bun.path };
-  const runtime = bun === null ? `Node ${process.versions.node}` : `Bun ${bun.version}`;
+  const runtime = `${bun === null ? `Node ${process.versions.node}` : `Bun ${bun.version}`}${tracing === undefined ? '' : `, tracing ${tracing * 100}% of requests`}`;
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('--cost needs valgrind (apt-get install valgrind)');
   const runs: Array<Record<string, Count>> = [];
   for (let i = 0; i < Number(values.runs); i++) {
     const started = Date.now();
-    runs.push(await oneRun(nodeFlags, routerEnv));
+    runs.push(await oneRun(nodeFlags, routerEnv, tracing));
     const figures = Object.entries(runs.at(-1)!).map(([w, n]) => `${w} ${(n.main / 1e6).toFixed(2)} M (all threads ${(n.all / 1e6).toFixed(2)} M)`);
     process.stdout.write(`run ${i + 1}: ${figures.join(', ')} instructions per request (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   }
@@ -127,7 +129,7 @@ async function main(): Promise<void> {
     ...names.map((name) => `| ${name === 'chat-1k' ? 'chat 1 KB, one at a time' : '50-chunk stream, one at a time'} | ${cell(name, 'main')} | ${cell(name, 'all')} |`),
   ];
   const summary = Object.fromEntries(names.map((n) => [n, { main: spread(n, 'main'), all: spread(n, 'all') }]));
-  await writeResults(values.out ?? join(PROJECT_ROOT, 'bench', 'results', bun === null ? 'cost' : 'cost-bun'), lines.join('\n') + '\n', { commit, runtime, runs, summary });
+  await writeResults(values.out ?? join(PROJECT_ROOT, 'bench', 'results', bun === null ? (tracing === undefined ? 'cost' : `cost-tracing-${tracing}`) : 'cost-bun'), lines.join('\n') + '\n', { commit, runtime, runs, summary });
 }
 
 runAsEntryPoint('cost.js', main);

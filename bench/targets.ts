@@ -4,6 +4,7 @@
  * "router" (with ext_proc) and "plain" (the same listener, route and cluster without ext_proc).
  */
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
@@ -65,6 +66,9 @@ export const VARIANTS = {
   lb: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'least-busy', onBun: false },
   /** The same router on Bun instead of Node (bench/runtimes.ts). */
   bun: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: true },
+  /** Traced: Envoy samples this percentage of requests (the router traces all it samples), both exporting spans. */
+  trace1: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, tracePercent: 1 },
+  trace100: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, tracePercent: 100 },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
 
@@ -99,10 +103,27 @@ export interface TargetOptions {
   readonly routerGroups?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** A command the main router process runs under (bench/cost.ts: valgrind), which may slow its start many times over. */
   readonly routerWrapper?: readonly string[];
+  /**
+   * The main router traces this share of requests (router.yaml `tracing.sample_ratio`), exporting
+   * to a collector stand-in that reads and discards; its Envoy samples every request.
+   */
+  readonly routerTracing?: { readonly sampleRatio: number };
+}
+
+/** Stands in for a collector: reads each OTLP export and answers 200 (only the router's cost is measured). */
+async function startSpanSink(): Promise<{ port: number; stop(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { port, stop: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
 export async function startTargets(dir: string, options: TargetOptions): Promise<Targets> {
-  const children: Child[] = [];
+  /** Whatever must stop with the targets: processes, and the span sink. */
+  const children: Array<Pick<Child, 'stop'>> = [];
   const stop = async (): Promise<void> => {
     for (const c of children.reverse()) await c.stop();
   };
@@ -135,6 +156,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       wrapper: readonly string[] = [],
       groups: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {},
       env: NodeJS.ProcessEnv | undefined = options.routerEnv,
+      extra: Readonly<Record<string, unknown>> = {},
     ): Promise<{ child: Child; address: RouterAddress }> => {
       const [port, admin] = [await freePort(), await freePort()];
       const address: RouterAddress = socket ? { socket: join(dir, `${name}.sock`) } : port;
@@ -144,6 +166,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         stringify({
           server: { grpc: { ...(typeof address === 'number' ? { port } : { socket: address.socket }), options: grpcOptions }, admin: { port: admin } },
           limits,
+          ...extra,
           model_groups: Object.keys(clusters).map((name) => ({ name, strategy, ...groups[name] })),
           deployments: deployments.map((d) => ({ ...d, model_group: d.name, price: { input_per_million: 1, output_per_million: 2 }, context_window: 128000 })),
         }),
@@ -157,12 +180,25 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       return { child, address };
     };
 
-    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper, options.routerGroups);
+    /**
+     * A traced set-up: Envoy samples `percent` of requests and passes the trace on its ext_proc calls
+     * (its own exports go to a port nobody listens on), the router traces `ratio` of those into a sink.
+     */
+    const tracedSetup = async (percent: number, ratio: number) => {
+      const sink = await startSpanSink();
+      children.push(sink);
+      return {
+        router: { tracing: { endpoint: `http://127.0.0.1:${sink.port}`, sample_ratio: ratio } },
+        envoy: { tracing: { collectorPort: await freePort(), samplingPercent: percent } },
+      };
+    };
+    const traced = options.routerTracing === undefined ? null : await tracedSetup(100, options.routerTracing.sampleRatio);
+    const router = await startRouter('router', false, {}, options.profileDir, 'weighted-random', options.routerNodeFlags, options.routerLimits, options.routerWrapper, options.routerGroups, options.routerEnv, traced?.router);
     // Plain Envoy never calls the router; its (unused) router cluster just keeps a valid address.
     const plain = await startEnvoy('envoy-plain', dir, shipped, clusters, [router.address], { withoutRouterTo: own?.[0]?.name ?? 'bench-chat' });
     children.push(plain.child);
     // A router under a wrapper answers many times slower: its Envoy waits longer for each message.
-    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], options.routerWrapper === undefined ? {} : { messageTimeout: '60s' });
+    const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], { ...(options.routerWrapper === undefined ? {} : { messageTimeout: '60s' }), ...traced?.envoy });
     children.push(routed.child);
     const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null, envoyPid: routed.child.process.pid ?? null };
     const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null, envoyPid: plain.child.process.pid ?? null }, routerTarget];
@@ -176,8 +212,10 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       }
       const env = bun === null ? options.routerEnv : { ...process.env, ...options.routerEnv, LLM_ROUTER_RUNTIME: bun.path };
       const routers = [];
-      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy, undefined, undefined, undefined, undefined, env));
-      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders });
+      const percent = 'tracePercent' in spec ? spec.tracePercent : null;
+      const traced = percent === null ? null : await tracedSetup(percent, 1);
+      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy, undefined, undefined, undefined, undefined, env, traced?.router));
+      const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders, ...traced?.envoy });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.
       list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null, envoyPid: envoy.child.process.pid ?? null });

@@ -178,6 +178,8 @@ export interface RouterConfig {
   readonly tokenCountBudgetMs: number;
   readonly state: RouterConfigFile['state'] & { readonly usage_log_max_entries: number };
   readonly logLevel: RouterConfigFile['log_level'];
+  /** OTLP trace export (telemetry/tracing.ts); null: tracing off. */
+  readonly tracing: TracingConfig | null;
   readonly auth: { readonly mode: 'off' | 'keys'; readonly cacheMs: number; readonly anonymousIdsPerDay: number };
   /** Keys from router.yaml by hash (keys whose `key_env` is unset are left out, and listed below). */
   readonly keys: ReadonlyMap<string, VirtualKey>;
@@ -430,6 +432,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
     tokenCountBudgetMs: file.limits.token_count_budget_ms,
     state: { ...file.state, usage_log_max_entries: file.state.usage_log_max_entries ?? (file.state.kind === 'memory' ? 10_000 : 1_000_000) },
     logLevel: file.log_level,
+    tracing: tracingOf(file.tracing),
     auth: { mode: file.auth.mode, cacheMs: file.auth.cache_ms, anonymousIdsPerDay: file.auth.anonymous_ids_per_day },
     keys,
     keysMissingEnv,
@@ -445,5 +448,25 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
     virtualModels,
     deployments,
     clusters: new Map([...deployments.values()].map((d) => [d.cluster, d])),
+  };
+}
+
+export interface TracingConfig {
+  /** Where spans are POSTed: the endpoint's `/v1/traces`. */
+  readonly tracesUrl: string;
+  readonly sampleRatio: number;
+  readonly serviceName: string;
+  readonly exportIntervalMs: number;
+  readonly maxQueuedSpans: number;
+}
+
+function tracingOf(t: RouterConfigFile['tracing']): TracingConfig | null {
+  if (t.endpoint === undefined) return null;
+  return {
+    tracesUrl: `${t.endpoint.replace(/\/+$/, '')}/v1/traces`,
+    sampleRatio: t.sample_ratio,
+    serviceName: t.service_name,
+    exportIntervalMs: t.export_interval_ms,
+    maxQueuedSpans: t.max_queued_spans,
   };
 }

@@ -13,6 +13,7 @@ const RESTART_ONLY: ReadonlyArray<readonly [string, keyof RouterConfig]> = [
   ['server.admin', 'admin'],
   ['state', 'state'],
   ['limits.max_request_body_bytes', 'maxRequestBodyBytes'],
+  ['tracing', 'tracing'],
 ];
 
 /** What a reload did, as the admin API and the log report it. */

@@ -468,6 +468,23 @@ export const routerConfigSchema = z
       })
       .prefault({}),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    /**
+     * Spans of each sampled request (routing decision, admission, attempts, response accounting),
+     * children of Envoy's span, sent to an OpenTelemetry collector over OTLP/HTTP. Off without `endpoint`.
+     */
+    tracing: z
+      .strictObject({
+        /** The collector's OTLP/HTTP base URL (its traces go to `<endpoint>/v1/traces`), e.g. http://127.0.0.1:4318. */
+        endpoint: z.url().optional(),
+        /** Of the requests Envoy samples (or that arrive without a trace), the share the router traces, by trace id. */
+        sample_ratio: z.number().min(0).max(1).default(1),
+        service_name: z.string().min(1).default('llm-router'),
+        /** How often queued spans are sent; a batch of 512 goes at once. */
+        export_interval_ms: z.number().int().positive().default(1_000),
+        /** Spans waiting to be sent, at most; past it new ones are dropped (a collector down costs no more memory). */
+        max_queued_spans: z.number().int().positive().default(8_192),
+      })
+      .prefault({}),
     model_groups: z.array(modelGroup).min(1),
     virtual_models: z.array(virtualModel).default([]),
     deployments: z.array(deployment).min(1),

@@ -24,6 +24,8 @@ interface Cluster {
 }
 
 const ROUTER_CLUSTER = 'llm_router';
+/** Where Envoy's tracer sends its spans (envoy.yaml's `tracing`). */
+const COLLECTOR_CLUSTER = 'otel_collector';
 
 const addressOf = (a: RouterAddress) => (typeof a === 'number' ? { socket_address: { address: '127.0.0.1', port_value: a } } : { pipe: { path: a.socket } });
 
@@ -75,6 +77,8 @@ export interface RenderOptions {
   readonly messageTimeout?: string;
   /** Where the app behind the routes that are not the router's (the shipped `app` cluster) listens; the shipped address otherwise. */
   readonly appPort?: number;
+  /** Envoy's traces: the collector's OTLP gRPC port and the share of requests sampled (a percentage); the shipped ones otherwise. */
+  readonly tracing?: { readonly collectorPort: number; readonly samplingPercent: number };
 }
 
 /** Sets `key` to `value` wherever an object of the tree has it. */
@@ -153,7 +157,12 @@ export function renderEnvoyConfig(
   }
   const clusters = config.static_resources.clusters;
   const router = clusters.find((c) => c.name === ROUTER_CLUSTER);
-  const template = clusters.find((c) => c.name !== ROUTER_CLUSTER && !appClusters.has(c.name));
+  const collector = clusters.filter((c) => c.name === COLLECTOR_CLUSTER);
+  if (options.tracing !== undefined) {
+    for (const c of collector) c.load_assignment.endpoints = endpointsFor([options.tracing.collectorPort]);
+    (hcm as { tracing?: { random_sampling: { value: number } } }).tracing!.random_sampling = { value: options.tracing.samplingPercent };
+  }
+  const template = clusters.find((c) => c.name !== ROUTER_CLUSTER && c.name !== COLLECTOR_CLUSTER && !appClusters.has(c.name));
   const apps = clusters.filter((c) => appClusters.has(c.name));
   if (options.appPort !== undefined) for (const app of apps) app.load_assignment.endpoints = endpointsFor([options.appPort]);
   if (router === undefined || template === undefined) throw new Error(`envoy.yaml must define the ${ROUTER_CLUSTER} cluster and at least one deployment cluster`);
@@ -170,6 +179,7 @@ export function renderEnvoyConfig(
       load_assignment: { cluster_name: name, endpoints: endpointsFor(hostPorts) },
     })),
     ...apps,
+    ...collector,
   ];
   return stringify(config);
 }

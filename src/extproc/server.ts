@@ -22,6 +22,9 @@ const SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';
  */
 const FILTER_METADATA = 'x-llm-filter';
 
+/** Envoy's span of this ext_proc call, when it traces the request (W3C trace context in the call's metadata). */
+const TRACEPARENT = 'traceparent';
+
 function handlerFor(call: grpc.ServerDuplexStream<EnvoyMessage, Buffer>, pipeline: Pipeline): StreamHandler {
   switch (call.metadata.get(FILTER_METADATA)[0]) {
     case 'hop':
@@ -29,7 +32,7 @@ function handlerFor(call: grpc.ServerDuplexStream<EnvoyMessage, Buffer>, pipelin
     case 'attempt-failed':
       return pipeline.failedAttempt();
     default:
-      return pipeline.exchange();
+      return pipeline.exchange(pipeline.tracer === null ? undefined : (call.metadata.get(TRACEPARENT)[0] as string | undefined));
   }
 }
 

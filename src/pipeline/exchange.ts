@@ -26,6 +26,7 @@ import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
 import type { Decision, Endpoint, RouteRequest } from '../routing/types.js';
 import type { UsageRecord } from '../state/store.js';
 import type { ApiRequest } from './api-request.js';
+import type { AttemptRecord } from './attempts.js';
 import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type RequestMetadata, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
@@ -39,10 +40,18 @@ import { headersNoneReceive, HOP_HEADERS, upstreamRequest } from './upstream.js'
 import type { CacheEntry } from '../cache/entry.js';
 import { hitReply, type RequestCache } from '../cache/request.js';
 import { NO_USAGE, type Usage } from '../providers/usage.js';
+import { RequestSpans } from '../telemetry/tracing-spans.js';
 
 const JSON_HEADERS: readonly HeaderPair[] = [['content-type', 'application/json']];
 const NO_TAGS: readonly string[] = [];
 const NO_HEADERS: Headers = {};
+const NO_ATTEMPTS: readonly AttemptRecord[] = [];
+const NO_DEPLOYMENTS: readonly string[] = [];
+
+/** The deployments a plan gives the attempts after the first. */
+function plannedDeployments(plan: Plan | null): readonly string[] {
+  return plan === null ? NO_DEPLOYMENTS : plan.hops.map((h) => h.deployment);
+}
 
 /** The error as the client's API writes it (`reply`), with `Retry-After` when it has one and the decision when debugging. */
 function errorReply(err: RouterError, reply: { status: number; body: unknown }, decision: string | null, metadata: RequestMetadata): Outcome {
@@ -127,8 +136,14 @@ export class Exchange implements StreamHandler {
   /** A response reached a request the router did not send upstream: nothing to read of it. */
   private unroutedResponse = false;
   private finished = false;
+  /** Its spans, when the request is traced. */
+  private spans: RequestSpans | null = null;
 
-  constructor(private readonly p: Pipeline) {
+  constructor(
+    private readonly p: Pipeline,
+    /** Envoy's span of the ext_proc call; without it, the client's `traceparent` header. */
+    private readonly traceparent?: string,
+  ) {
     this.startMs = p.env.now();
     this.holdings = new Holdings(p, () => this.requestId);
   }
@@ -138,6 +153,7 @@ export class Exchange implements StreamHandler {
     this.headers = headers;
     // Client-chosen, kept for logs and the usage record: clipped (telemetry/logger.ts).
     this.requestId = clipped(headers['x-request-id'] ?? '');
+    this.spans = RequestSpans.begin(this.p.tracer, this.traceparent ?? headers.traceparent, this.startMs, this.requestId);
     this.method = clipped(headers[':method'] ?? '');
     const rawPath = headers[':path'] ?? '';
     const q = rawPath.indexOf('?');
@@ -227,6 +243,7 @@ export class Exchange implements StreamHandler {
    */
   onRequestBody(body: Buffer): Outcome | Promise<Outcome> {
     this.bodyAtMs = performance.now();
+    this.spans?.bodyReceived();
     const caller = { endpoint: this.endpoint!, api: this.api, key: this.key, keyId: this.keyId, headers: this.headers, requestId: this.requestId, startMs: this.startMs };
     const routing = new BodyRouting(this.p, caller, this.holdings, body);
     try {
@@ -243,6 +260,7 @@ export class Exchange implements StreamHandler {
 
   private routed(routing: BodyRouting): Outcome {
     this.keepRouting(routing);
+    this.spans?.routed(this.endpoint!, this.requestedModel, this.decision, plannedDeployments(this.plan), routing.admitMs, null);
     if (routing.req!.endpoint === 'count_tokens') return this.countTokens(routing.req!, routing.body, routing.deployment, routing.inputTokens);
     if (this.cache?.entry != null) return this.answerFromCache(this.cache.entry, routing.features!);
     return this.forward(routing.req!, routing.body, routing.features!, routing.deployment!);
@@ -273,7 +291,9 @@ export class Exchange implements StreamHandler {
 
   private refused(routing: BodyRouting, err: unknown): Outcome {
     this.keepRouting(routing);
-    return this.reject(err);
+    const outcome = this.reject(err);
+    this.spans?.routed(this.endpoint!, this.requestedModel, this.decision, plannedDeployments(this.plan), routing.admitMs, this.rejection!.code);
+    return outcome;
   }
 
   /** What the response phases and the record need of the routing; the rest (the body, its features) is let go. */
@@ -436,13 +456,15 @@ export class Exchange implements StreamHandler {
     if (response === null && hit === null) {
       this.cache?.finish(null, '', now, 0);
       this.p.metrics.answered(this.endpoint ?? (this.modelsPath !== null ? 'models' : 'other'), this.status, this.rejection?.code);
+      this.spans?.finished(null, null, NO_ATTEMPTS, null, this.status, this.rejection?.code ?? null);
       this.p.log.info(
-        { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, deployment: this.countedBy ?? undefined, latencyMs },
+        { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, deployment: this.countedBy ?? undefined, latencyMs, ...this.traceFields() },
         'request',
       );
       return undefined;
     }
     let record: UsageRecord;
+    let attempts: readonly AttemptRecord[] = NO_ATTEMPTS;
     if (response === null) {
       // Answered from the cache: nothing was spent, the stored answer's cost was saved.
       this.holdings.settle({ tokens: 0, costNanos: 0 }, false);
@@ -453,9 +475,10 @@ export class Exchange implements StreamHandler {
     } else {
       const billed = response.settle(complete, now);
       const d = billed.served;
+      attempts = this.p.attempts.take(this.plan?.id);
       if (routing !== undefined) {
         routing.plan = this.plan === null ? undefined : formatPlan(this.plan);
-        routing.attempts = this.p.attempts.take(this.plan?.id);
+        routing.attempts = attempts;
         routing.served = d.name;
       }
       const answered = { status: response.status, whole: billed.whole, served: d, responseModel: billed.responseModel, costNanos: billed.costNanos };
@@ -464,14 +487,22 @@ export class Exchange implements StreamHandler {
       const { usage, estimated, costNanos } = billed;
       record = this.usageRecord(now, latencyMs, served, { status: response.status, complete: billed.whole, usageEstimated: estimated, usage, costNanos, cache: this.cache === null ? null : { kind: 'exact', result: this.cache.result }, savedCostNanos: 0, ttfbMs: response.ttfbMs, ttftMs: response.ttftMs });
       this.p.metrics.recordServed(this.endpoint!, decision, d, record);
+      const responseAtMs = response.ttfbMs === null ? null : this.startMs + response.ttfbMs;
+      this.spans?.finished(record, d, attempts, responseAtMs, record.status, record.status >= 500 || !complete ? `${record.status}` : null);
     }
-    this.p.log.info({ method: this.method, path: this.path, routing, ...record }, 'request');
+    if (response === null) this.spans?.finished(record, null, NO_ATTEMPTS, null, 200, null);
+    this.p.log.info({ method: this.method, path: this.path, routing, ...record, ...this.traceFields() }, 'request');
     this.p.recent.add(record, routing);
     this.p.store.recordUsage(record).catch((err: unknown) => {
       // The record is in the log line above; this says it is missing from the store.
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
     return usageMetadata(record);
+  }
+
+  /** The request's trace and span ids for its log line, as OpenTelemetry's log model names them. */
+  private traceFields(): { trace_id?: string; span_id?: string } {
+    return this.spans === null ? {} : { trace_id: this.spans.traceId, span_id: this.spans.spanId };
   }
 
   private usageRecord(now: number, latencyMs: number, served: Pick<UsageRecord, 'deployment' | 'provider' | 'providerModel' | 'responseModel'>, outcome: RecordOutcome): UsageRecord {

@@ -17,6 +17,8 @@ import type { Decision, PolicyEnv } from '../routing/types.js';
 import { StoreUnavailableError } from '../state/resilient.js';
 import type { StateStore } from '../state/store.js';
 import { RoutingMetrics } from '../telemetry/metrics.js';
+import type { Tracer } from '../telemetry/tracing.js';
+import { tracerFor } from '../telemetry/tracing-export.js';
 import { unionOf, type HeaderAllowlist } from '../providers/forwarded-headers.js';
 import { FailedAttempt, Hop } from './attempt.js';
 import { AttemptLog } from './attempts.js';
@@ -46,6 +48,8 @@ export class Pipeline {
   /** The same, and a response-headers phase: for the decision header or the provider's limit headers. */
   readonly withResponseHeadersOutcome: Continue;
   readonly metrics: RoutingMetrics;
+  /** Null when tracing is off (router.yaml `tracing`, restart-only: the first pipeline's carries on). */
+  readonly tracer: Tracer | null;
   readonly keys: KeyResolver;
   /** Who pays without virtual keys (auth.mode off). */
   readonly anonymousIds: AnonymousIds;
@@ -89,6 +93,7 @@ export class Pipeline {
     this.keys = new KeyResolver(config.keys, store, config.auth.cacheMs, env.now);
     this.anonymousIds = new AnonymousIds(config.auth.anonymousIdsPerDay, previous?.anonymousIds);
     this.metrics = previous?.metrics ?? new RoutingMetrics();
+    this.tracer = previous === undefined ? tracerFor(config.tracing, log) : previous.tracer;
     this.attempts = previous?.attempts ?? new AttemptLog();
     this.recent = previous?.recent ?? new RecentRequests();
     this.tokenCounting = previous?.tokenCounting ?? new TokenCounting();
@@ -170,9 +175,10 @@ export class Pipeline {
     this.deciding.count--;
   }
 
-  exchange(): Exchange {
+  /** `traceparent`: Envoy's span of the ext_proc call, when Envoy traces the request. */
+  exchange(traceparent?: string): Exchange {
     this.deciding.count++;
-    return new Exchange(this);
+    return new Exchange(this, traceparent);
   }
 
   hop(): Hop {

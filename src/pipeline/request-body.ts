@@ -117,6 +117,8 @@ export class BodyRouting {
   inputTokens: number | null = null;
   /** The exact cache's say, for a group that caches. */
   cache: RequestCache | null = null;
+  /** When admission began, on the tracer's clock (its span's start); null: not reached, or tracing off. */
+  admitMs: number | null = null;
 
   constructor(
     private readonly p: Pipeline,
@@ -306,6 +308,7 @@ export class BodyRouting {
    * one is made to settle against.
    */
   admit(): void | Promise<void> {
+    this.admitMs = this.p.tracer?.now() ?? null;
     const features = this.features!;
     const hit = this.cache?.entry != null;
     // A hit is charged only the key's request rate: no tokens, no cost.

@@ -15,7 +15,7 @@ import type { UsageRecord } from '../state/store.js';
 import { CounterFamily, HistogramFamily, type CounterCell, type HistogramCell, type RegistryMetric } from './series.js';
 
 /** `gen_ai.provider.name` for each provider kind (the conventions' well-known values where one exists). */
-const GEN_AI_PROVIDER: Readonly<Record<string, string>> = {
+export const GEN_AI_PROVIDER: Readonly<Record<string, string>> = {
   openai: 'openai',
   'azure-openai': 'azure.ai.openai',
   anthropic: 'anthropic',
@@ -26,7 +26,7 @@ const GEN_AI_PROVIDER: Readonly<Record<string, string>> = {
 };
 
 /** `gen_ai.operation.name` of each endpoint the router routes. */
-const GEN_AI_OPERATION: Readonly<Record<Endpoint, string>> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings', count_tokens: 'count_tokens' };
+export const GEN_AI_OPERATION: Readonly<Record<Endpoint, string>> = { chat: 'chat', completions: 'text_completion', embeddings: 'embeddings', count_tokens: 'count_tokens' };
 
 // Bucket boundaries the GenAI conventions advise for each instrument.
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];

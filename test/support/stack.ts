@@ -74,6 +74,8 @@ export interface StackOptions {
   readonly appPort?: number;
   /** What puts Envoy in front of the routers and mocks: the shipped envoy.yaml when absent. */
   readonly gateway?: GatewayLauncher;
+  /** Envoy's tracer: the collector's OTLP gRPC port and the sampling percentage; the shipped ones otherwise. */
+  readonly envoyTracing?: { readonly collectorPort: number; readonly samplingPercent: number };
 }
 
 /**
@@ -362,6 +364,7 @@ function shippedEnvoy(listener: number, admin: number): GatewayLauncher {
         ...(options.routerMaxRequests === undefined ? {} : { routerMaxRequests: options.routerMaxRequests }),
         ...(options.internalClients === undefined ? {} : { internalClients: options.internalClients }),
         ...(options.appPort === undefined ? {} : { appPort: options.appPort }),
+        ...(options.envoyTracing === undefined ? {} : { tracing: options.envoyTracing }),
       }));
       const fileProblems = await checkEnvoyFile(envoyFile, routerConfig);
       const logFile = join(dir, 'envoy.log');

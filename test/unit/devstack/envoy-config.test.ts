@@ -25,7 +25,7 @@ it("keeps the app's route and cluster beside the deployments' (at appPort), what
   // envoy.yaml is free-form YAML here: `any` for reaching into it.
   const rendered: any = parse(renderEnvoyConfig(shipped, ports, { [mesh]: [18081] }, { appPort: 18090 }), { maxAliasCount: -1 });
   const clusters = rendered.static_resources.clusters;
-  expect(clusters.map((c: { name: string }) => c.name)).toEqual(['llm_router', mesh, 'app']);
+  expect(clusters.map((c: { name: string }) => c.name)).toEqual(['llm_router', mesh, 'app', 'otel_collector']);
   expect(clusters[2].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value).toBe(18090);
   const routes = rendered.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
   expect(routes.map((r: { name: string }) => r.name)).toEqual(['llm-stream', 'llm', 'llm-requests', 'app']);
