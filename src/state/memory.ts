@@ -44,6 +44,8 @@ export class MemoryStore implements StateStore {
   private next = 0;
   private readonly load = new Map<string, DeploymentLoad>();
   private readonly cached = new Expiring<Buffer>();
+  private readonly semantic: Array<{ cursor: string; record: string }> = [];
+  private semanticNext = 0;
   private readonly claims = new Expiring<true>();
 
   constructor(
@@ -249,6 +251,17 @@ export class MemoryStore implements StateStore {
 
   async cachePurge(prefix: string): Promise<number> {
     return this.cached.deleteAll(prefix);
+  }
+
+  async semanticAppend(record: string, maxLen: number): Promise<void> {
+    this.semantic.push({ cursor: String(++this.semanticNext), record });
+    if (this.semantic.length > maxLen) this.semantic.splice(0, this.semantic.length - maxLen);
+  }
+
+  async semanticRead(cursor: string, limit: number): Promise<Array<{ cursor: string; record: string }>> {
+    const after = Number(cursor);
+    const from = this.semantic.findIndex((r) => Number(r.cursor) > after);
+    return from === -1 ? [] : this.semantic.slice(from, from + limit);
   }
 
   async ping(): Promise<void> {}
