@@ -51,6 +51,15 @@ interface VectorRecord {
   readonly v: string;
 }
 
+function parsed(raw: string): VectorRecord | null {
+  try {
+    const r = JSON.parse(raw) as VectorRecord;
+    return typeof r.g === 'string' && typeof r.p === 'string' && typeof r.k === 'string' && typeof r.v === 'string' && typeof r.x === 'number' && typeof r.m === 'number' ? r : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface SemanticHit {
   readonly entry: CacheEntry;
   readonly similarity: number;
@@ -63,6 +72,7 @@ export class SemanticCache {
   private nextLabel = 0n;
   private cursor = '0';
   private syncing: Promise<void> | null = null;
+  private next: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private logLength = MIN_LOG;
 
@@ -86,20 +96,28 @@ export class SemanticCache {
     this.timer = null;
   }
 
-  /** Reads the log's new records into the index; one read at a time, callers share it. */
+  /**
+   * Reads the log's new records into the index, one read at a time: a call during a read gets the
+   * next one (which sees what was appended meanwhile), shared by every call made during that read.
+   */
   sync(): Promise<void> {
-    this.syncing ??= this.readLog().finally(() => (this.syncing = null));
-    return this.syncing;
+    if (this.syncing === null) {
+      this.syncing = this.readLog().finally(() => (this.syncing = null));
+      return this.syncing;
+    }
+    this.next ??= this.syncing.then(() => {
+      this.next = null;
+      return this.sync();
+    });
+    return this.next;
   }
 
   private async readLog(): Promise<void> {
     try {
       for (;;) {
         const batch = await this.store.semanticRead(this.cursor, READ_BATCH);
-        for (const { cursor, record } of batch) {
-          this.cursor = cursor;
-          this.index(record);
-        }
+        if (batch.length > 0) this.cursor = batch.at(-1)!.cursor;
+        this.index(batch.map((b) => b.record));
         if (batch.length < READ_BATCH) break;
       }
       this.expire();
@@ -108,37 +126,53 @@ export class SemanticCache {
     }
   }
 
-  private index(raw: string): void {
-    let r: VectorRecord;
-    try {
-      r = JSON.parse(raw) as VectorRecord;
-    } catch {
-      return;
+  /** Adds the records' vectors, one insertion per partition (the index builds a batch far faster than one vector at a time). */
+  private index(records: readonly string[]): void {
+    const now = this.now();
+    const pending = new Map<Partition, { labels: bigint[]; vectors: Float32Array[] }>();
+    const limits = new Map<string, number>();
+    for (const raw of records) {
+      const r = parsed(raw);
+      if (r === null || r.x <= now) continue;
+      const bytes = Buffer.from(r.v, 'base64');
+      if (bytes.length === 0 || bytes.length % 4 !== 0) continue;
+      const vector = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+      const id = `${r.g}\u0000${r.p}\u0000${vector.length}`;
+      let partition = this.partitions.get(id);
+      if (partition === undefined) {
+        partition = new Partition(id, vector.length);
+        this.partitions.set(id, partition);
+      }
+      let slots = this.groups.get(r.g);
+      if (slots === undefined) {
+        slots = new Map();
+        this.groups.set(r.g, slots);
+      }
+      const old = slots.get(r.k);
+      if (old !== undefined) this.drop(slots, r.k, old);
+      const label = this.nextLabel++;
+      let adding = pending.get(partition);
+      if (adding === undefined) {
+        adding = { labels: [], vectors: [] };
+        pending.set(partition, adding);
+      }
+      adding.labels.push(label);
+      adding.vectors.push(vector);
+      partition.keys.set(label, r.k);
+      slots.set(r.k, { partition, label, expiresAtMs: r.x });
+      limits.set(r.g, r.m);
     }
-    if (typeof r.k !== 'string' || typeof r.v !== 'string' || !(r.x > this.now())) return;
-    const bytes = Buffer.from(r.v, 'base64');
-    if (bytes.length === 0 || bytes.length % 4 !== 0) return;
-    const vector = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-    const id = `${r.g}\u0000${r.p}\u0000${vector.length}`;
-    let partition = this.partitions.get(id);
-    if (partition === undefined) {
-      partition = new Partition(id, vector.length);
-      this.partitions.set(id, partition);
+    for (const [partition, { labels, vectors }] of pending) {
+      const matrix = new Float32Array(vectors.length * vectors[0]!.length);
+      vectors.forEach((v, i) => matrix.set(v, i * v.length));
+      partition.index.add(BigUint64Array.from(labels), matrix, 1);
     }
-    let slots = this.groups.get(r.g);
-    if (slots === undefined) {
-      slots = new Map();
-      this.groups.set(r.g, slots);
-    }
-    const old = slots.get(r.k);
-    if (old !== undefined) this.drop(slots, r.k, old);
-    const label = this.nextLabel++;
-    partition.index.add(label, vector, 1);
-    partition.keys.set(label, r.k);
-    slots.set(r.k, { partition, label, expiresAtMs: r.x });
-    for (const [key, slot] of slots) {
-      if (slots.size <= r.m) break;
-      this.drop(slots, key, slot);
+    for (const [group, max] of limits) {
+      const slots = this.groups.get(group)!;
+      for (const [key, slot] of slots) {
+        if (slots.size <= max) break;
+        this.drop(slots, key, slot);
+      }
     }
   }
 
@@ -188,11 +222,11 @@ export class SemanticCache {
     return null;
   }
 
-  /** A stored answer's prompt vector, for every router (this one at its next read of the log). */
-  add(group: string, partition: string, key: string, vector: Float32Array, expiresAtMs: number, maxEntries: number): void {
+  /** A stored answer's prompt vector, for every router (this one reads the log at once); resolves once read. */
+  add(group: string, partition: string, key: string, vector: Float32Array, expiresAtMs: number, maxEntries: number): Promise<void> {
     const v = Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
     const record: VectorRecord = { g: group, p: partition, k: key, x: expiresAtMs, m: maxEntries, v };
-    this.store.semanticAppend(JSON.stringify(record), this.logLength).then(
+    return this.store.semanticAppend(JSON.stringify(record), this.logLength).then(
       () => this.sync(),
       (err: unknown) => this.onError(err, 'semantic cache vector not stored'),
     );

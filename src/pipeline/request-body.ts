@@ -250,7 +250,7 @@ export class BodyRouting {
           ticket.finish(hit.entry, 0);
           return new RequestCache(group, policy, directives, { kind: 'hit', entry: hit.entry }, null, hit.similarity);
         }
-        const add = (ttlMs: number) => this.p.semantic.add(group, key.partition, storeKey, vector!, this.p.env.now() + ttlMs, semantic.maxEntries);
+        const add = (ttlMs: number) => void this.p.semantic.add(group, key.partition, storeKey, vector!, this.p.env.now() + ttlMs, semantic.maxEntries);
         return new RequestCache(group, policy, directives, miss, null, null, add);
       },
       (err: unknown) => {

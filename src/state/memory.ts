@@ -259,9 +259,10 @@ export class MemoryStore implements StateStore {
   }
 
   async semanticRead(cursor: string, limit: number): Promise<Array<{ cursor: string; record: string }>> {
-    const after = Number(cursor);
-    const from = this.semantic.findIndex((r) => Number(r.cursor) > after);
-    return from === -1 ? [] : this.semantic.slice(from, from + limit);
+    // Cursors are consecutive: the one after `cursor` is at a known place.
+    const first = this.semanticNext - this.semantic.length + 1;
+    const from = Math.max(0, Number(cursor) + 1 - first);
+    return this.semantic.slice(from, from + limit);
   }
 
   async ping(): Promise<void> {}
