@@ -104,6 +104,7 @@ export async function serve(configPath: string): Promise<void> {
     used: (meters) => store.used(meters),
     storeHealth: () => (store instanceof ResilientStore ? store : null),
     pressure: () => pipeline.pressure(),
+    semanticEntries: () => pipeline.semantic.size,
     now: env.now,
     version: (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
   });

@@ -43,11 +43,14 @@ export class Ticket {
     private readonly flight: Flight | null,
   ) {}
 
-  /** The complete, successful answer to store for `ttlMs`, or null (none: those waiting go themselves). */
-  finish(entry: CacheEntry | null, ttlMs: number): void {
+  /**
+   * The complete, successful answer to store for `ttlMs`, or null (none: those waiting go themselves);
+   * `stored` runs once it is in the store (the semantic cache points at it only then).
+   */
+  finish(entry: CacheEntry | null, ttlMs: number, stored?: () => void): void {
     if (this.done) return;
     this.done = true;
-    this.cache.finished(this.key, this.flight, entry, ttlMs);
+    this.cache.finished(this.key, this.flight, entry, ttlMs, stored);
   }
 }
 
@@ -141,9 +144,9 @@ export class ExactCache {
     flight.resolve(entry);
   }
 
-  finished(key: string, flight: Flight | null, entry: CacheEntry | null, ttlMs: number): void {
+  finished(key: string, flight: Flight | null, entry: CacheEntry | null, ttlMs: number, then?: () => void): void {
     if (flight !== null) this.land(key, flight, entry);
-    const stored = entry === null || ttlMs <= 0 ? Promise.resolve() : this.store.cacheSet(key, encodeEntry(entry), ttlMs, this.clock.now());
+    const stored = entry === null || ttlMs <= 0 ? Promise.resolve() : this.store.cacheSet(key, encodeEntry(entry), ttlMs, this.clock.now()).then(then);
     stored
       .catch((err: unknown) => this.onError(err, 'answer not stored in the cache'))
       // Released once the entry is in: a replica waiting on the claim then finds it.

@@ -3,6 +3,7 @@
  * headers and its body alone (no I/O, no clock: the caller passes what it needs).
  */
 import { createHash } from 'node:crypto';
+import type { EmbeddingsEndpoint } from '../config/compile.js';
 import type { RouterConfigFile } from '../config/schema.js';
 
 export type CacheNamespaceKind = 'key' | 'team' | 'global';
@@ -15,9 +16,17 @@ export interface CachePolicy {
   readonly keyBy: 'group' | 'deployment';
   readonly maxEntryBytes: number;
   readonly waitMs: number;
+  /** The semantic cache's, or null when the group has only the exact cache. */
+  readonly semantic: SemanticPolicy | null;
 }
 
-export function cachePolicyOf(file: NonNullable<RouterConfigFile['model_groups'][number]['cache']>): CachePolicy {
+export interface SemanticPolicy {
+  readonly embeddings: EmbeddingsEndpoint;
+  readonly threshold: number;
+  readonly maxEntries: number;
+}
+
+export function cachePolicyOf(file: NonNullable<RouterConfigFile['model_groups'][number]['cache']>, embeddings: EmbeddingsEndpoint | null): CachePolicy {
   return {
     ttlMs: file.ttl_seconds * 1000,
     ttlJitter: file.ttl_jitter,
@@ -25,6 +34,7 @@ export function cachePolicyOf(file: NonNullable<RouterConfigFile['model_groups']
     keyBy: file.key_by,
     maxEntryBytes: file.max_entry_bytes,
     waitMs: file.wait_ms,
+    semantic: file.semantic === undefined || embeddings === null ? null : { embeddings, threshold: file.semantic.threshold, maxEntries: file.semantic.max_entries },
   };
 }
 
@@ -81,3 +91,40 @@ export function entryName(path: string, answeredBy: string, body: Buffer): strin
 
 /** The store key of an entry: namespaces are prefixes, so a namespace can be listed and purged. */
 export const storeKeyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
+
+/**
+ * What the semantic cache compares and what must be equal: the text of the last user message (a
+ * string, or text parts alone; null otherwise, and for requests with no prompt to compare, such as
+ * embeddings), and the partition — a hash of the API and endpoint, what answers, the namespace and
+ * the body without that text: the model, the earlier messages and every generation parameter.
+ */
+export function semanticKeyOf(path: string, answeredBy: string, namespace: string, body: Record<string, unknown>): { readonly text: string; readonly partition: string } | null {
+  let text: string | null = null;
+  let rest: Record<string, unknown> | null = null;
+  if (Array.isArray(body.messages)) {
+    const messages = body.messages as unknown[];
+    const last = messages.findLastIndex((m) => isObject(m) && m.role === 'user');
+    const m = messages[last];
+    if (isObject(m)) {
+      text = textOf(m.content);
+      rest = { ...body, messages: messages.with(last, { ...m, content: null }) };
+    }
+  } else if (typeof body.prompt === 'string' && path.endsWith(':completions')) {
+    text = body.prompt;
+    rest = { ...body, prompt: null };
+  }
+  if (text === null || text.trim() === '' || rest === null) return null;
+  const partition = createHash('sha256').update(path).update('\u0000').update(answeredBy).update('\u0000').update(namespace).update('\u0000').update(JSON.stringify(rest)).digest('base64url');
+  return { text, partition };
+}
+
+function textOf(content: unknown): string | null {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return null;
+  const parts: string[] = [];
+  for (const part of content) {
+    if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') return null;
+    parts.push(part.text);
+  }
+  return parts.join('\n');
+}

@@ -23,6 +23,8 @@ export interface Answered {
 
 export class RequestCache {
   readonly result: CacheResult;
+  /** Which cache answered a hit (a miss or bypass is the exact cache's). */
+  readonly kind: 'exact' | 'semantic';
   /** A hit: what it is answered with. */
   readonly entry: CacheEntry | null;
   private readonly ticket: Ticket | null;
@@ -37,7 +39,12 @@ export class RequestCache {
     lookup: Lookup,
     /** Set for a request that asked for a fresh answer: it may still store one. */
     fresh: Ticket | null,
+    /** A semantic hit: how similar the stored prompt was. */
+    readonly similarity: number | null = null,
+    /** A semantic miss: points the prompt's vector at the answer once stored for `ttlMs` (SemanticCache.add). */
+    private readonly pointAt: ((ttlMs: number) => void) | null = null,
   ) {
+    this.kind = similarity === null ? 'exact' : 'semantic';
     this.result = lookup.kind === 'hit' ? 'hit' : lookup.kind === 'miss' && fresh === null ? 'miss' : 'bypass';
     this.entry = lookup.kind === 'hit' ? lookup.entry : null;
     this.ticket = lookup.kind === 'miss' ? lookup.ticket : fresh;
@@ -82,21 +89,20 @@ export class RequestCache {
       costNanos: answered.costNanos,
       body: Buffer.concat(parts),
     };
-    this.ticket.finish(entry, entryTtlMs(this.policy, this.directives.ttlMs, random));
+    const ttlMs = entryTtlMs(this.policy, this.directives.ttlMs, random);
+    const pointAt = this.pointAt;
+    this.ticket.finish(entry, ttlMs, pointAt === null ? undefined : () => pointAt(ttlMs));
   }
 }
 
-/** Envoy answers a hit itself: the stored body, its content type, and how old it is. */
-export function hitReply(entry: CacheEntry, nowMs: number): Extract<Outcome, { kind: 'reply' }> {
+/** Envoy answers a hit itself: the stored body, its content type, how old it is and, for a semantic hit, how similar its prompt was. */
+export function hitReply(entry: CacheEntry, nowMs: number, similarity: number | null): Extract<Outcome, { kind: 'reply' }> {
   const age = Math.max(0, Math.floor((nowMs - entry.storedAtMs) / 1000));
-  return {
-    kind: 'reply',
-    status: 200,
-    body: entry.body,
-    headers: [
-      ['content-type', entry.contentType],
-      ['x-llm-cache', 'hit'],
-      ['age', String(age)],
-    ],
-  };
+  const headers: HeaderPair[] = [
+    ['content-type', entry.contentType],
+    ['x-llm-cache', 'hit'],
+    ['age', String(age)],
+  ];
+  if (similarity !== null) headers.push(['x-llm-cache-similarity', similarity.toFixed(3)]);
+  return { kind: 'reply', status: 200, body: entry.body, headers };
 }

@@ -116,6 +116,12 @@ export interface EmbeddingsEndpoint {
   readonly timeoutMs: number;
 }
 
+type EmbeddingsEndpointFile = NonNullable<NonNullable<RouterConfigFile['model_groups'][number]['cache']>['semantic']>['embeddings'];
+
+function embeddingsEndpointOf(file: EmbeddingsEndpointFile, env: Readonly<Record<string, string | undefined>>): EmbeddingsEndpoint {
+  return { url: file.url, model: file.model, apiKey: file.api_key_env === undefined ? null : (env[file.api_key_env] ?? null), timeoutMs: file.timeout_ms };
+}
+
 /** What a request's own tags may be, and which of them count (features.ts). */
 export interface TagPolicy {
   /** Tags a request may send, and their length (`limits.max_tags`, `limits.max_tag_length`). */
@@ -333,7 +339,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
       fallbacks: g.fallbacks,
       contextWindowFallbacks: g.context_window_fallbacks,
       contentPolicyFallbacks: g.content_policy_fallbacks,
-      cache: g.cache === undefined ? null : cachePolicyOf(g.cache),
+      cache: g.cache === undefined ? null : cachePolicyOf(g.cache, g.cache.semantic === undefined ? null : embeddingsEndpointOf(g.cache.semantic.embeddings, env)),
     });
   }
   const virtualModels = new Map<string, VirtualModel>();
@@ -348,15 +354,7 @@ export function compileConfig(file: RouterConfigFile, env: NodeJS.ProcessEnv, fi
           : {
               threshold: v.semantic.threshold,
               routes: v.semantic.routes,
-              embeddings:
-                v.semantic.embeddings === undefined
-                  ? null
-                  : {
-                      url: v.semantic.embeddings.url,
-                      model: v.semantic.embeddings.model,
-                      apiKey: v.semantic.embeddings.api_key_env === undefined ? null : (env[v.semantic.embeddings.api_key_env] ?? null),
-                      timeoutMs: v.semantic.embeddings.timeout_ms,
-                    },
+              embeddings: v.semantic.embeddings === undefined ? null : embeddingsEndpointOf(v.semantic.embeddings, env),
             },
     });
   }

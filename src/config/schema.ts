@@ -154,6 +154,14 @@ const deployment = z
 export const STRATEGY_KINDS = ['weighted-random', 'least-busy', 'latency-based', 'cost-based', 'usage-based', 'balanced'] as const;
 export const BALANCE_PRESETS = ['balanced', 'cost-first', 'quality-first'] as const;
 
+/** An OpenAI-compatible `/v1/embeddings` endpoint the router asks for vectors. */
+const embeddingsEndpoint = z.strictObject({
+  url: z.url(),
+  model: z.string().min(1),
+  api_key_env: z.string().min(1).optional(),
+  timeout_ms: z.number().int().positive().default(300),
+});
+
 const modelGroup = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
@@ -186,6 +194,20 @@ const modelGroup = z.strictObject({
       max_entry_bytes: z.number().int().positive().default(1_048_576),
       /** How long identical requests wait for the one that went to the provider, then go themselves. */
       wait_ms: z.number().int().min(0).default(10_000),
+      /**
+       * The semantic cache: a request whose last user message is close enough in meaning to a stored
+       * one's, with everything else the same, gets its answer. The vectors come from `embeddings`
+       * (Envoy's listener, so the embeddings deployment's credentials and TLS stay Envoy's).
+       */
+      semantic: z
+        .strictObject({
+          embeddings: embeddingsEndpoint,
+          /** The cosine similarity a stored prompt needs to answer this one. */
+          threshold: z.number().min(0).max(1).default(0.95),
+          /** Each router keeps at most this many of the group's vectors, dropping the oldest. */
+          max_entries: z.number().int().positive().default(100_000),
+        })
+        .optional(),
     })
     .optional(),
   /** balanced: the weights of quality, cost and latency, as a preset or explicitly. */
@@ -228,14 +250,7 @@ const virtualModel = z.strictObject({
        * Compare embeddings from an OpenAI-compatible `/v1/embeddings` endpoint instead of the local
        * matcher (which stays the fallback when the endpoint fails or is slower than timeout_ms).
        */
-      embeddings: z
-        .strictObject({
-          url: z.url(),
-          model: z.string().min(1),
-          api_key_env: z.string().min(1).optional(),
-          timeout_ms: z.number().int().positive().default(300),
-        })
-        .optional(),
+      embeddings: embeddingsEndpoint.optional(),
     })
     .optional(),
 });

@@ -316,7 +316,7 @@ export class Exchange implements StreamHandler {
     this.status = 200;
     this.answered = true;
     this.headers = NO_HEADERS;
-    return hitReply(entry, this.p.env.now());
+    return hitReply(entry, this.p.env.now(), this.cache!.similarity);
   }
 
   /** The body phase ends in forward() or reject(): what the router added before the request went on. */
@@ -470,7 +470,7 @@ export class Exchange implements StreamHandler {
       this.holdings.settle({ tokens: 0, costNanos: 0 }, false);
       this.p.metrics.cacheSaved.inc({ group: this.cache!.group }, hit!.costNanos);
       const served = { deployment: hit!.deployment, provider: hit!.provider, providerModel: hit!.providerModel, responseModel: hit!.responseModel };
-      record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: { kind: 'exact', result: 'hit' }, savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
+      record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: { kind: this.cache!.kind, result: 'hit', similarity: this.cache!.similarity }, savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
       this.p.metrics.answered(this.endpoint!, 200, undefined);
     } else {
       const billed = response.settle(complete, now);

@@ -24,6 +24,7 @@ import { FailedAttempt, Hop } from './attempt.js';
 import { AttemptLog } from './attempts.js';
 import { RecentRequests } from '../telemetry/recent.js';
 import { ExactCache } from '../cache/exact.js';
+import { SemanticCache } from '../cache/semantic.js';
 import { Availability } from './availability.js';
 import { Exchange } from './exchange.js';
 import { renderModel, renderModelsList } from './models-list.js';
@@ -76,6 +77,8 @@ export class Pipeline {
   private readonly deciding: { count: number };
   /** The exact cache; its in-flight answers carry on over reloads. */
   readonly cache: ExactCache;
+  /** The semantic cache's index, for groups that have it; it carries on over reloads. */
+  readonly semantic: SemanticCache;
   /** Some group caches: every request's response headers come to the router (the `x-llm-cache` header). */
   readonly caching: boolean;
 
@@ -100,6 +103,9 @@ export class Pipeline {
     this.deciding = previous?.deciding ?? { count: 0 };
     this.cache = previous?.cache ?? new ExactCache(store, { now: () => env.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }, (err, message) => this.storeError(err, message, {}));
     this.caching = [...config.groups.values()].some((g) => g.cache !== null);
+    this.semantic = previous?.semantic ?? new SemanticCache(store, () => env.now(), (err, message) => this.storeError(err, message, {}));
+    const semanticEntries = [...config.groups.values()].reduce((n, g) => n + (g.cache?.semantic?.maxEntries ?? 0), 0);
+    if (semanticEntries > 0) this.semantic.start(semanticEntries);
     this.availability = new Availability(config.routing, previous?.availability);
     this.known = previous === undefined ? config.deployments : new Map([...previous.known, ...config.deployments]);
     this.knownClusters = previous === undefined ? config.clusters : new Map([...previous.knownClusters, ...config.clusters]);

@@ -39,7 +39,7 @@ import type { ClientApi } from '../providers/client-apis.js';
 import type { Holdings } from './holdings.js';
 import { readBody } from './json-body.js';
 import type { Lookup, Ticket } from '../cache/exact.js';
-import { directivesOf, entryName, namespaceOf, storeKeyOf } from '../cache/policy.js';
+import { directivesOf, entryName, namespaceOf, semanticKeyOf, storeKeyOf, type CachePolicy, type Directives } from '../cache/policy.js';
 import { RequestCache } from '../cache/request.js';
 import type { Pipeline } from './pipeline.js';
 import { runStages, type Stage } from './stages.js';
@@ -220,14 +220,46 @@ export class BodyRouting {
     const req = this.req!;
     const { headers, key } = this.caller;
     const directives = directivesOf(headers['cache-control'], headers['x-llm-cache-ttl'], req.clientBody);
-    const name = entryName(`${req.api}:${req.endpoint}`, keyBy === 'group' ? group.name : this.deployment!.name, this.body);
-    const storeKey = storeKeyOf(namespaceOf(policy.namespace, this.caller.keyId, key?.team ?? null), name);
-    const found = (lookup: Lookup, fresh: Ticket | null) => {
-      this.cache = new RequestCache(group.name, policy, directives, lookup, fresh);
-      this.p.metrics.cache.inc({ group: group.name, result: this.cache.result });
+    const path = `${req.api}:${req.endpoint}`;
+    const answeredBy = keyBy === 'group' ? group.name : this.deployment!.name;
+    const namespace = namespaceOf(policy.namespace, this.caller.keyId, key?.team ?? null);
+    const storeKey = storeKeyOf(namespace, entryName(path, answeredBy, this.body));
+    const found = (cache: RequestCache) => {
+      this.cache = cache;
+      this.p.metrics.cache.inc({ group: group.name, result: cache.result });
     };
-    if (!directives.lookup) return found(BYPASS, directives.store ? this.p.cache.ticket(storeKey) : null);
-    return this.p.cache.lookup(storeKey, policy.waitMs).then((lookup) => found(lookup, null));
+    if (!directives.lookup) return found(new RequestCache(group.name, policy, directives, BYPASS, directives.store ? this.p.cache.ticket(storeKey) : null));
+    const semantic = policy.semantic !== null && (req.endpoint === 'chat' || req.endpoint === 'completions') ? semanticKeyOf(path, answeredBy, namespace, req.clientBody) : null;
+    return this.p.cache.lookup(storeKey, policy.waitMs).then((lookup) => {
+      if (lookup.kind !== 'miss' || semantic === null) return found(new RequestCache(group.name, policy, directives, lookup, null));
+      return this.lookUpSemantic(policy, directives, group.name, storeKey, semantic, lookup.ticket).then(found);
+    });
+  }
+
+  /**
+   * An exact miss in a group with the semantic cache: the prompt's embedding (through Envoy, from the
+   * configured endpoint) is looked up in its partition. A hit is handed to the requests waiting on
+   * this one too; a miss keeps the vector, to point at the answer once stored. An embeddings
+   * endpoint that fails leaves the exact miss as it was.
+   */
+  private lookUpSemantic(policy: CachePolicy, directives: Directives, group: string, storeKey: string, key: { text: string; partition: string }, ticket: Ticket): Promise<RequestCache> {
+    const semantic = policy.semantic!;
+    const miss = { kind: 'miss', ticket } as const;
+    return embed(semantic.embeddings, [headAndTail(key.text)]).then(
+      async ([vector]) => {
+        const hit = await this.p.semantic.find(group, key.partition, vector!, semantic.threshold);
+        if (hit !== null) {
+          ticket.finish(hit.entry, 0);
+          return new RequestCache(group, policy, directives, { kind: 'hit', entry: hit.entry }, null, hit.similarity);
+        }
+        const add = (ttlMs: number) => void this.p.semantic.add(group, key.partition, storeKey, vector!, this.p.env.now() + ttlMs, semantic.maxEntries);
+        return new RequestCache(group, policy, directives, miss, null, null, add);
+      },
+      (err: unknown) => {
+        this.p.log.warn({ err, requestId: this.caller.requestId, url: semantic.embeddings.url }, 'embeddings endpoint failed: semantic cache not consulted');
+        return new RequestCache(group, policy, directives, miss, null);
+      },
+    );
   }
 
   /**

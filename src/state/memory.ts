@@ -44,6 +44,8 @@ export class MemoryStore implements StateStore {
   private next = 0;
   private readonly load = new Map<string, DeploymentLoad>();
   private readonly cached = new Expiring<Buffer>();
+  private readonly semantic: Array<{ cursor: string; record: string }> = [];
+  private semanticNext = 0;
   private readonly claims = new Expiring<true>();
 
   constructor(
@@ -249,6 +251,18 @@ export class MemoryStore implements StateStore {
 
   async cachePurge(prefix: string): Promise<number> {
     return this.cached.deleteAll(prefix);
+  }
+
+  async semanticAppend(record: string, maxLen: number): Promise<void> {
+    this.semantic.push({ cursor: String(++this.semanticNext), record });
+    if (this.semantic.length > maxLen) this.semantic.splice(0, this.semantic.length - maxLen);
+  }
+
+  async semanticRead(cursor: string, limit: number): Promise<Array<{ cursor: string; record: string }>> {
+    // Cursors are consecutive: the one after `cursor` is at a known place.
+    const first = this.semanticNext - this.semantic.length + 1;
+    const from = Math.max(0, Number(cursor) + 1 - first);
+    return this.semantic.slice(from, from + limit);
   }
 
   async ping(): Promise<void> {}

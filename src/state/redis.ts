@@ -377,6 +377,19 @@ export class RedisStore implements StateStore {
     return n;
   }
 
+  private get semanticLog(): string {
+    return `${this.options.keyPrefix}cache-semantic`;
+  }
+
+  async semanticAppend(record: string, maxLen: number): Promise<void> {
+    await this.redis.xadd(this.semanticLog, 'MAXLEN', '~', maxLen, '*', 'r', record);
+  }
+
+  async semanticRead(cursor: string, limit: number): Promise<Array<{ cursor: string; record: string }>> {
+    const entries = await this.redis.xrange(this.semanticLog, `(${cursor}`, '+', 'COUNT', limit);
+    return entries.map(([id, fields]) => ({ cursor: id, record: fields[1]! }));
+  }
+
   /** `visit` gets each batch of full key names; it returns false to stop. */
   private async scanCache(prefix: string, visit: (keys: string[]) => boolean | Promise<boolean>): Promise<void> {
     const match = `${globEscaped(this.cacheKey(prefix))}*`;

@@ -261,6 +261,12 @@ export class ResilientStore implements StateStore {
   cachePurge(prefix: string): Promise<number> {
     return this.bounded(() => this.inner.cachePurge(prefix));
   }
+  semanticAppend(record: string, maxLen: number): Promise<void> {
+    return this.bounded(() => this.inner.semanticAppend(record, maxLen));
+  }
+  semanticRead(cursor: string, limit: number): Promise<Array<{ cursor: string; record: string }>> {
+    return this.bounded(() => this.inner.semanticRead(cursor, limit));
+  }
   /** Also the background probe while the breaker is open: the one call that goes through then. */
   ping(): Promise<void> {
     return withTimeout(this.inner.ping(), this.o.timeoutMs).then(

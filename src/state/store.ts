@@ -46,7 +46,7 @@ export interface UsageRecord {
    * What the response cache did: answered the request (`hit`, at cost 0), sent it on and stored or
    * offered the answer (`miss`), or stayed out (`bypass`); null when its group does not cache.
    */
-  readonly cache: { readonly kind: 'exact'; readonly result: CacheResult } | null;
+  readonly cache: { readonly kind: 'exact' | 'semantic'; readonly result: CacheResult; readonly similarity?: number | null } | null;
   /** A cache hit: what the provider charged for the stored answer, saved this time (nano-USD); 0 otherwise. */
   readonly savedCostNanos: number;
   /** From request headers to the end of the response, as the router saw it. */
@@ -165,6 +165,10 @@ export interface StateStore {
   cacheKeys(prefix: string, limit: number, nowMs: number): Promise<string[]>;
   /** Deletes every stored key starting with `prefix`; how many there were. */
   cachePurge(prefix: string): Promise<number>;
+  /** Appends a semantic-cache vector record (cache/semantic.ts) to the log every router tails, keeping about the last `maxLen`. */
+  semanticAppend(record: string, maxLen: number): Promise<void>;
+  /** Up to `limit` records after `cursor` (the cursor of the last one read; '0' from the start), oldest first. */
+  semanticRead(cursor: string, limit: number): Promise<Array<{ readonly cursor: string; readonly record: string }>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

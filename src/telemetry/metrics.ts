@@ -103,7 +103,7 @@ export class RoutingMetrics {
     [],
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   );
-  readonly cache = new CounterFamily('llm_router_cache_requests_total', 'Requests to a group that caches, by what the exact cache did: hit, miss (went to the provider) or bypass (opted out, or the store out of reach).', ['group', 'result']);
+  readonly cache = new CounterFamily('llm_router_cache_requests_total', 'Requests to a group that caches, by what the cache did: hit (exact or semantic), miss (went to the provider) or bypass (opted out, or the store out of reach).', ['group', 'result']);
   readonly cacheSaved = new CounterFamily('llm_router_cache_saved_nanos_total', 'What cache hits saved: the provider cost of the stored answers, in nano-USD.', ['group']);
   readonly decision = this.decisionSeconds.child();
   readonly requests = new CounterFamily(

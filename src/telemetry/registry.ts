@@ -22,6 +22,8 @@ export interface GaugeSources {
   /** The state store's health; null for a store without a fallback (memory). */
   readonly storeHealth: () => { readonly degraded: boolean; readonly queuedWrites: number } | null;
   readonly pressure: () => { readonly eventLoopLagMs: number; readonly inFlight: number };
+  /** The prompt vectors this router's semantic cache index holds. */
+  readonly semanticEntries: () => number;
   readonly now: () => number;
   readonly version: string;
 }
@@ -93,6 +95,7 @@ export function metricsRegistry(sources: GaugeSources): MetricsEndpoint {
   gauge(registry, 'llm_router_state_store_degraded', '1 while the state store does not answer and the router works on local state.', [], (g) => g.set(sources.storeHealth()?.degraded === true ? 1 : 0));
   gauge(registry, 'llm_router_state_store_queued_writes', 'Usage records and settlements waiting for the state store.', [], (g) => g.set(sources.storeHealth()?.queuedWrites ?? 0));
   gauge(registry, 'llm_router_event_loop_lag_seconds', "How late the router's event loop runs now: about how long a message from Envoy waits to be read.", [], (g) => g.set(sources.pressure().eventLoopLagMs / 1000));
+  gauge(registry, 'llm_router_cache_semantic_entries', "Prompt vectors in this router's semantic cache index (every replica's stored answers, read from the state store).", [], (g) => g.set(sources.semanticEntries()));
   gauge(registry, 'llm_router_awaiting_decision', 'Requests whose ext_proc stream is open without a routing decision yet (their headers possibly not read).', [], (g) => g.set(sources.pressure().inFlight));
 
   return {

@@ -352,7 +352,7 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
 }
 
 /** The shipped envoy.yaml, its ports and clusters rewritten for the stack (devstack/envoy-config.ts). */
-function shippedEnvoy(listener: number, admin: number): GatewayLauncher {
+export function shippedEnvoy(listener: number, admin: number): GatewayLauncher {
   const adminUrl = `http://127.0.0.1:${admin}`;
   return {
     adminUrl,

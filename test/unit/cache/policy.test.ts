@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { directivesOf, entryName, entryTtlMs, namespaceOf, type CachePolicy } from '../../../src/cache/policy.js';
 import { decodeEntry, encodeEntry, type CacheEntry } from '../../../src/cache/entry.js';
 
-const POLICY: CachePolicy = { ttlMs: 300_000, ttlJitter: 0.1, namespace: 'key', keyBy: 'group', maxEntryBytes: 1000, waitMs: 1000 };
+const POLICY: CachePolicy = { ttlMs: 300_000, ttlJitter: 0.1, namespace: 'key', keyBy: 'group', maxEntryBytes: 1000, waitMs: 1000, semantic: null };
 
 describe('cache policy', () => {
   it('reads Cache-Control (no-store keeps out of it, no-cache refreshes it) and the body field (keeps out of it)', () => {

@@ -13,6 +13,7 @@ function sources(overrides: Partial<GaugeSources> = {}): GaugeSources {
     used: async () => [],
     storeHealth: () => ({ degraded: false, queuedWrites: 0 }),
     pressure: () => ({ eventLoopLagMs: 5, inFlight: 2 }),
+    semanticEntries: () => 0,
     now: () => 1_000,
     version: '1.2.3',
     ...overrides,
