@@ -17,7 +17,7 @@ function run(command, args, options = {}) {
   if (r.status !== 0) throw new Error(`[setup] failed (exit ${r.status ?? r.signal}): ${command} ${args.join(' ')}`);
 }
 
-function executable(path) {
+export function executable(path) {
   try {
     accessSync(path, constants.X_OK);
     return true;

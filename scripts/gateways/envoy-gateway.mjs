@@ -4,22 +4,12 @@
 // provider, host infrastructure) and translate the manifests offline as Kubernetes would have them
 // (`egctl x translate`), reading the binaries from ENVOY_GATEWAY_BIN and EGCTL_BIN.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../setup.mjs';
+import { executable, ROOT } from '../setup.mjs';
 
 export const ENVOY_GATEWAY_VERSION = 'v1.9.1';
 const MODULE = 'github.com/envoyproxy/gateway';
 const COMMANDS = ['envoy-gateway', 'egctl'];
-
-function executable(path) {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export async function ensure(env) {
   const bin = join(ROOT, '.tools', `envoy-gateway-${ENVOY_GATEWAY_VERSION}`, 'bin');
