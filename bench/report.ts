@@ -35,7 +35,8 @@ export interface RunResults {
   readonly startedAt: string;
   readonly durationSec: number;
   readonly measurements: readonly Measurement[];
-  readonly memory: { streams: number; ok: number; peakRssMb: number; idleRssMb: number };
+  /** Null when the run skipped it (`--no-memory`). */
+  readonly memory: { streams: number; ok: number; peakRssMb: number; idleRssMb: number } | null;
   readonly unavailable: ReadonlyArray<{ name: string; error: string }>;
 }
 
@@ -190,7 +191,9 @@ export function checkTargets(summaries: readonly ScenarioSummary[], results: Run
     checks.push({ target: 'saturation throughput (chat 1 KB, closed c=64) vs plain Envoy', limit: '≥ 50%', measured: `${(saturation.throughputRatio * 100).toFixed(0)}%`, met: saturation.throughputRatio >= 0.5 });
   }
   checks.push(...extProcCpuChecks(summaries));
-  checks.push({ target: `router RSS with ${memory.streams} open streams`, limit: '≤ 150 MB', measured: `${memory.peakRssMb.toFixed(0)} MB (before: ${memory.idleRssMb.toFixed(0)} MB)`, met: memory.peakRssMb <= 150 && memory.ok === memory.streams });
+  if (memory !== null) {
+    checks.push({ target: `router RSS with ${memory.streams} open streams`, limit: '≤ 150 MB', measured: `${memory.peakRssMb.toFixed(0)} MB (before: ${memory.idleRssMb.toFixed(0)} MB)`, met: memory.peakRssMb <= 150 && memory.ok === memory.streams });
+  }
   return [...checks, ...peerChecks(summaries, results)];
 }
 

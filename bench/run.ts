@@ -1,11 +1,14 @@
 /**
  * npm run bench [-- --quick] [--out DIR] [--rounds N] [--no-peers | --peers ai-gateway,portkey] [--variants uds,x2] [--profile]
+ *                [--scenarios 'chat-1k open 1000/s,stream-50 closed c=16'] [--no-memory]
  *
  * Every figure for the router is compared with plain Envoy measured in the same run, alternating
  * which goes first each round; a round's added latency is router minus plain, and the report shows
  * the min and median over rounds. Results: DIR/results.json, DIR/results.md (and PNG charts when
  * matplotlib is available). `--profile` runs the router under `node --cpu-prof` and adds
- * DIR/flame.png and DIR/profile.md (where its CPU time goes).
+ * DIR/flame.png and DIR/profile.md (where its CPU time goes). `--scenarios` measures only the
+ * scenarios named (as the report names them), `--no-memory` skips the open-streams memory figure:
+ * a focused run, such as one rate with and without tracing, in minutes.
  */
 import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,6 +77,8 @@ async function main(): Promise<void> {
       peers: { type: 'string' },
       variants: { type: 'string', default: '' },
       profile: { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
+      'no-memory': { type: 'boolean', default: false },
     },
   });
   const variants = values.variants.split(',').filter((v) => v !== '') as VariantName[];
@@ -81,6 +86,11 @@ async function main(): Promise<void> {
   const peers = values.peers === undefined ? values['no-peers'] !== true : (values.peers.split(',').filter((p) => p !== '') as PeerName[]);
   if (Array.isArray(peers)) for (const p of peers) if (!PEER_NAMES.includes(p)) throw new Error(`unknown peer ${p}; known: ${PEER_NAMES.join(', ')}`);
   const quick = values.quick === true;
+  const only = values.scenarios?.split(',').map((n) => n.trim());
+  const run = only === undefined ? scenarios(quick) : scenarios(quick).filter((s) => only.includes(scenarioName(s)));
+  if (only !== undefined && run.length !== only.length) {
+    throw new Error(`unknown scenario in --scenarios; known: ${scenarios(quick).map(scenarioName).join(', ')}`);
+  }
   const rounds = Number(values.rounds ?? (quick ? 1 : 3));
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', quick ? 'quick' : 'latest');
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-bench-'));
@@ -96,7 +106,7 @@ async function main(): Promise<void> {
     // workload: it would only queue requests for minutes. Absent points show as "–" in the report.
     const saturatedAt = new Map<string, number>();
     for (let round = 0; round < rounds; round++) {
-      for (const s of scenarios(quick)) {
+      for (const s of run) {
         // Each round starts with another target, so drift in the machine's load spreads evenly.
         const n = targets.list.length;
         for (let i = 0; i < n; i++) {
@@ -110,7 +120,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    const memory = await openStreamsMemory(targets, OPEN_STREAMS.count);
+    const memory = values['no-memory'] === true ? null : await openStreamsMemory(targets, OPEN_STREAMS.count);
     const results: RunResults = {
       quick,
       rounds,

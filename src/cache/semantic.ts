@@ -35,7 +35,9 @@ class Partition {
     readonly id: string,
     dimensions: number,
   ) {
-    this.index = new Index({ dimensions, metric: MetricKind.Cos, connectivity: 16, expansion_add: 64, expansion_search: 64, multi: false, quantization: ScalarKind.F32 });
+    // Half-precision vectors: half the memory bandwidth of a search for a similarity within 1e-4 of
+    // float32's (so a threshold means what it says); i8 was faster still but off by up to 0.007.
+    this.index = new Index({ dimensions, metric: MetricKind.Cos, connectivity: 16, expansion_add: 64, expansion_search: 64, multi: false, quantization: ScalarKind.F16 });
   }
 }
 
