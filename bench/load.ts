@@ -115,10 +115,24 @@ export async function closedLoop(to: Endpoint, w: Workload, concurrency: number,
 export async function openLoop(to: Endpoint, w: Workload, ratePerSec: number, durationMs: number): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT });
   const out = empty();
+  const paced = await pace(ratePerSec, durationMs, MAX_IN_FLIGHT, (scheduledAt) => oneRequest(agent, to, w, scheduledAt, out));
+  out.dropped = paced.dropped;
+  out.elapsedMs = paced.elapsedMs;
+  agent.destroy();
+  return out;
+}
+
+/**
+ * Open loop: starts one request every 1/rate s for `durationMs`, each timed from when it was due
+ * (a late start counts against the target, not for it); past `maxInFlight` unanswered, a due
+ * request is dropped and counted. Resolves once every started request has.
+ */
+export async function pace(ratePerSec: number, durationMs: number, maxInFlight: number, start: (scheduledAt: number) => Promise<void>): Promise<{ dropped: number; elapsedMs: number }> {
   const total = Math.round((ratePerSec * durationMs) / 1000);
   const intervalMs = 1000 / ratePerSec;
   const pending: Promise<void>[] = [];
   let inFlight = 0;
+  let dropped = 0;
   const t0 = performance.now();
   for (let i = 0; i < total; ) {
     const now = performance.now();
@@ -126,19 +140,17 @@ export async function openLoop(to: Endpoint, w: Workload, ratePerSec: number, du
     while (i < total && t0 + i * intervalMs <= now) {
       const scheduled = t0 + i * intervalMs;
       i++;
-      if (inFlight >= MAX_IN_FLIGHT) {
-        out.dropped++;
+      if (inFlight >= maxInFlight) {
+        dropped++;
         continue;
       }
       inFlight++;
-      pending.push(oneRequest(agent, to, w, scheduled, out).then(() => void inFlight--));
+      pending.push(start(scheduled).then(() => void inFlight--));
     }
     if (i < total) await new Promise((r) => setTimeout(r, Math.max(0, Math.min(1, t0 + i * intervalMs - performance.now()))));
   }
   await Promise.all(pending);
-  out.elapsedMs = performance.now() - t0;
-  agent.destroy();
-  return out;
+  return { dropped, elapsedMs: performance.now() - t0 };
 }
 
 /** Streams held open at once: how many, how many failed to open, and how to let them all go. */

@@ -43,6 +43,8 @@ export interface Target {
   readonly pid: number | null;
   /** The Envoy in front of it, whose CPU is reported too (none for a peer without Envoy). */
   readonly envoyPid: number | null;
+  /** The router's own ext_proc address, for driving it without Envoy (bench/extproc-rate.ts); none for plain Envoy and peers. */
+  readonly extProc?: RouterAddress;
 }
 
 export interface Targets {
@@ -200,7 +202,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
     // A router under a wrapper answers many times slower: its Envoy waits longer for each message.
     const routed = await startEnvoy('envoy-router', dir, shipped, clusters, [router.address], { ...(options.routerWrapper === undefined ? {} : { messageTimeout: '60s' }), ...traced?.envoy });
     children.push(routed.child);
-    const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null, envoyPid: routed.child.process.pid ?? null };
+    const routerTarget: Target = { name: 'router', endpoint: { port: routed.port, headers: {} }, pid: router.child.process.pid ?? null, envoyPid: routed.child.process.pid ?? null, extProc: router.address };
     const list: Target[] = [{ name: 'plain', endpoint: { port: plain.port, headers: {} }, pid: null, envoyPid: plain.child.process.pid ?? null }, routerTarget];
     const unavailable: Array<{ name: string; error: string }> = [];
     for (const variant of options.variants) {
@@ -218,7 +220,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders, ...traced?.envoy });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.
-      list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null, envoyPid: envoy.child.process.pid ?? null });
+      list.push({ name: `router-${variant}`, endpoint: { port: envoy.port, headers: {} }, pid: routers[0]!.child.process.pid ?? null, envoyPid: envoy.child.process.pid ?? null, extProc: routers[0]!.address });
     }
     const peerNames = options.peers === true ? PEER_NAMES : options.peers === false ? [] : options.peers;
     const peers: Peer[] = await startPeers(dir, peerNames, Object.keys(MODELS), mockPort);

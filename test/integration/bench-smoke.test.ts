@@ -7,6 +7,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { measureOverExtProc } from '../../bench/extproc-rate.js';
 import { writeReport, type Measurement } from '../../bench/report.js';
 import { measure, openStreamsMemory } from '../../bench/run.js';
 import { WORKLOADS, type Scenario } from '../../bench/scenarios.js';
@@ -59,4 +60,14 @@ it('measures plain Envoy and the router in the same run and writes the report', 
     expect(s.targets['router-uds']!.throughputRatio).toBeGreaterThan(0);
   }
   expect(json.machine.envoy).toMatch(/^\d+\.\d+\.\d+$/);
+});
+
+it('drives the router over ext_proc alone as Envoy would, every request answered in full', async () => {
+  const routers = targets.list.filter((t) => t.extProc !== undefined);
+  expect(routers.map((t) => t.name)).toEqual(['router', 'router-uds']);
+  for (const t of routers) {
+    const r = await measureOverExtProc(t, 100, 300, 0, 0);
+    expect(r).toMatchObject({ answered: 30, refused: 0, failed: 0, dropped: 0 });
+    expect(r.added.p99).toBeGreaterThanOrEqual(r.added.p50);
+  }
 });
