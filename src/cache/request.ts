@@ -50,10 +50,6 @@ export class RequestCache {
     this.ticket = lookup.kind === 'miss' ? lookup.ticket : fresh;
   }
 
-  get header(): HeaderPair {
-    return ['x-llm-cache', this.result];
-  }
-
   /** The response body is kept as it goes to the client (the request went upstream). */
   startCapture(): void {
     if (this.ticket !== null && this.directives.store) this.parts = [];
@@ -95,6 +91,9 @@ export class RequestCache {
   }
 }
 
+/** For Envoy's access log, as a miss's and a bypass's are (request-metadata.ts). */
+const HIT_METADATA = { cache: 'hit' } as const;
+
 /** Envoy answers a hit itself: the stored body, its content type, how old it is and, for a semantic hit, how similar its prompt was. */
 export function hitReply(entry: CacheEntry, nowMs: number, similarity: number | null): Extract<Outcome, { kind: 'reply' }> {
   const age = Math.max(0, Math.floor((nowMs - entry.storedAtMs) / 1000));
@@ -104,5 +103,5 @@ export function hitReply(entry: CacheEntry, nowMs: number, similarity: number | 
     ['age', String(age)],
   ];
   if (similarity !== null) headers.push(['x-llm-cache-similarity', similarity.toFixed(3)]);
-  return { kind: 'reply', status: 200, body: entry.body, headers };
+  return { kind: 'reply', status: 200, body: entry.body, headers, metadata: HIT_METADATA };
 }

@@ -370,6 +370,7 @@ class Checker {
       return;
     }
     let routed = 0;
+    const caching = [...this.router.groups.values()].some((g) => g.cache !== null);
     list(routeConfig.value.virtual_hosts).forEach((vh, v) => {
       const host: Found = { value: obj(vh), path: [...routeConfig.path, 'virtual_hosts', v] };
       const served: boolean[] = [];
@@ -380,6 +381,12 @@ class Checker {
         if (obj(r).route === undefined) return; // a redirect or a direct response
         const llm = this.checkRoute(route, host);
         if (llm) routed++;
+        if (llm && caching && !addsCacheHeader([obj(r), host.value, routeConfig.value])) {
+          this.warn(
+            [...host.path, 'routes', i],
+            `a model group caches, but this route adds no x-llm-cache from the router's metadata (response_headers_to_add: {header: {key: x-llm-cache, value: "%DYNAMIC_METADATA(${METADATA_NAMESPACE}:cache)%"}}, envoy.yaml: the virtual host): an answer that missed the cache or bypassed it does not say so`,
+          );
+        }
         // A route per deployment cluster, matched on the routing header naming it (a gateway's way), is the router's too.
         const [only, ...more] = fixedClusters(route.value);
         const keyed = more.length === 0 && list(obj(obj(r).match).headers).some((h) => obj(h).name === this.router.clusterHeader && exactly(obj(h)) === only);
@@ -570,6 +577,16 @@ function routerFilters(filters: readonly Obj[], extProcAt: number): RouterFilter
 }
 
 /** The problems of `envoy` (a parsed envoy.yaml, aliases resolved) for `router`; none when it fits. */
+/** `x-llm-cache` set from the router's metadata on a route, its virtual host or its route table (`levels`). */
+function addsCacheHeader(levels: readonly Obj[]): boolean {
+  return levels.some((level) =>
+    list(level.response_headers_to_add).some((add) => {
+      const header = obj(obj(add).header);
+      return String(header.key).toLowerCase() === 'x-llm-cache' && String(header.value).includes(`%DYNAMIC_METADATA(${METADATA_NAMESPACE}:cache)%`);
+    }),
+  );
+}
+
 export function checkEnvoyConfig(envoy: unknown, router: RouterConfig): EnvoyProblem[] {
   const checker = new Checker(obj(envoy), router);
   checker.run();

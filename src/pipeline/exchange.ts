@@ -228,7 +228,7 @@ export class Exchange implements StreamHandler {
       // The response-headers phase, for this request only, when something must be added to or read from them.
       const limited = this.key !== null && (this.key.rpmLimit !== null || this.key.tpmLimit !== null);
       // Another client API's answers are translated unless a deployment speaks it: their status and length change.
-      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders || this.api !== 'openai' || this.p.caching;
+      const responseHeaders = this.debug || limited || this.p.config.routing.providerLimitHeaders || this.api !== 'openai';
       const outcome = responseHeaders ? this.p.withResponseHeadersOutcome : this.p.requestHeadersOutcome;
       const none = headersNoneReceive(headers, this.p.forwardable);
       return none.length === 0 ? outcome : { ...outcome, removeHeaders: [...outcome.removeHeaders, ...none] };
@@ -343,7 +343,7 @@ export class Exchange implements StreamHandler {
       this.cache?.startCapture();
       // An open stream keeps nothing of its request it no longer reads (bench/results/memory).
       this.headers = NO_HEADERS;
-      return { ...upstream.outcome, metadata: routingMetadata(this.decision, this.requestedModel, d) };
+      return { ...upstream.outcome, metadata: routingMetadata(this.decision, this.requestedModel, d, this.cache?.result ?? null) };
     } catch (err) {
       return this.reject(err);
     }
@@ -360,7 +360,6 @@ export class Exchange implements StreamHandler {
     }
     const setHeaders: HeaderPair[] = this.debug && this.decision !== null ? [['x-llm-router-decision', this.describeWithAttempts(this.decision)]] : [];
     setHeaders.push(...this.holdings.limitHeaders(this.p.env.now()));
-    if (this.cache !== null) setHeaders.push(this.cache.header);
     if (response === null) return setHeaders.length === 0 ? PASS : { kind: 'continue', setHeaders, removeHeaders: [] };
     const translated = response.clientHeaders();
     setHeaders.push(...translated.set);

@@ -79,8 +79,6 @@ export class Pipeline {
   readonly cache: ExactCache;
   /** The semantic cache's index, for groups that have it; it carries on over reloads. */
   readonly semantic: SemanticCache;
-  /** Some group caches: every request's response headers come to the router (the `x-llm-cache` header). */
-  readonly caching: boolean;
 
   constructor(
     readonly config: RouterConfig,
@@ -102,7 +100,6 @@ export class Pipeline {
     this.tokenCounting = previous?.tokenCounting ?? new TokenCounting();
     this.deciding = previous?.deciding ?? { count: 0 };
     this.cache = previous?.cache ?? new ExactCache(store, { now: () => env.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }, (err, message) => this.storeError(err, message, {}));
-    this.caching = [...config.groups.values()].some((g) => g.cache !== null);
     this.semantic = previous?.semantic ?? new SemanticCache(store, () => env.now(), (err, message) => this.storeError(err, message, {}));
     const semanticEntries = [...config.groups.values()].reduce((n, g) => n + (g.cache?.semantic?.maxEntries ?? 0), 0);
     if (semanticEntries > 0) this.semantic.start(semanticEntries);

@@ -6,7 +6,7 @@
  */
 import type { Deployment } from '../config/compile.js';
 import type { Decision } from '../routing/types.js';
-import type { UsageRecord } from '../state/store.js';
+import type { CacheResult, UsageRecord } from '../state/store.js';
 import type { RequestMetadata } from './types.js';
 
 /** Why this deployment: its group's ranking, a virtual model's classifier, or a fallback group. */
@@ -16,9 +16,12 @@ function decisionReason(decision: Extract<Decision, { outcome: 'routed' }>): str
   return 'ranked';
 }
 
-/** A request sent to `d` (`decision`: routed, unless a token count went to the deployment that counts): sent with the request body's reply. */
-export function routingMetadata(decision: Decision | null, requestedModel: string | null, d: Deployment): RequestMetadata {
-  const sent = { requested_model: requestedModel ?? '', deployment: d.name, provider: d.provider };
+/**
+ * A request sent to `d` (`decision`: routed, unless a token count went to the deployment that counts): sent with the request body's reply.
+ * `cache`: what the group's cache found (miss or bypass), which envoy.yaml turns into the `x-llm-cache` response header.
+ */
+export function routingMetadata(decision: Decision | null, requestedModel: string | null, d: Deployment, cache: CacheResult | null = null): RequestMetadata {
+  const sent = { requested_model: requestedModel ?? '', deployment: d.name, provider: d.provider, ...(cache === null ? {} : { cache }) };
   if (decision?.outcome !== 'routed') return sent;
   return { ...sent, model_group: decision.group.name, strategy: decision.strategy, decision_reason: decisionReason(decision) };
 }

@@ -12,13 +12,13 @@ import type { UsageRecord } from '../../src/state/store.js';
 import { waitUntil } from '../../src/devstack/processes.js';
 import { postChat, readStream } from '../support/clients.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { startStack, type AccessLogEntry, type Stack } from '../support/stack.js';
 
 let redis: TestRedis;
 let stack: Stack;
 let started: number;
 
-const KEYS = { a: 'sk-cache-a-0001', b: 'sk-cache-b-0002', other: 'sk-cache-c-0003', limited: 'sk-cache-l-0004' };
+const KEYS = { a: 'sk-cache-a-0001', b: 'sk-cache-b-0002', other: 'sk-cache-c-0003', limited: 'sk-cache-l-0004', metered: 'sk-cache-m-0005' };
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 beforeAll(async () => {
@@ -40,6 +40,7 @@ beforeAll(async () => {
         { name: 'b', key_sha256: hashKey(KEYS.b), team: 'red' },
         { name: 'other', key_sha256: hashKey(KEYS.other), team: 'blue' },
         { name: 'limited', key_sha256: hashKey(KEYS.limited), rpm_limit: 3, tpm_limit: 100_000 },
+        { name: 'metered', key_sha256: hashKey(KEYS.metered), rpm_limit: 10_000 },
       ],
     },
     deployments: [
@@ -228,6 +229,31 @@ describe('exact cache', () => {
     // The router's field never reaches the provider.
     expect(stack.lastSeen('cached-1').body).not.toHaveProperty('cache');
     expect((await send({ ...chat('plain'), model: 'plain' })).cache).toBeNull();
+  });
+
+  it('says what it found without a response-headers message: Envoy adds x-llm-cache from the router\'s metadata, and logs it', async () => {
+    const body = chat(fresh('no extra message'));
+    const miss = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { ...bearer(KEYS.a), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect([miss.status, miss.headers.get('x-llm-cache')]).toEqual([200, 'miss']);
+    await miss.text();
+    const hit = await send(body);
+    expect(hit.cache).toBe('hit');
+    const plain = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { ...bearer(KEYS.a), 'content-type': 'application/json' }, body: JSON.stringify({ ...chat('plain'), model: 'plain' }) });
+    expect(plain.headers.get('x-llm-cache')).toBeNull();
+    await plain.text();
+    const lineOf = async (requestId: string) => {
+      let line: AccessLogEntry | undefined;
+      await waitUntil(async () => (line = (await stack.accessLog()).find((e) => e.request_id === requestId)) !== undefined, 15_000, () => `no access log line for ${requestId}`);
+      return line!;
+    };
+    // The miss and the uncached group's request went to the provider with no response-headers phase;
+    // a key with a rate limit has one (its limit headers), which the log shows.
+    expect(await lineOf(miss.headers.get('x-request-id')!)).toMatchObject({ cache: 'miss', router_response_headers_us: null });
+    expect(await lineOf(plain.headers.get('x-request-id')!)).toMatchObject({ cache: null, router_response_headers_us: null });
+    const metered = await fetch(`${stack.url}/v1/chat/completions`, { method: 'POST', headers: { ...bearer(KEYS.metered), 'content-type': 'application/json' }, body: JSON.stringify(chat(fresh('metered'))) });
+    expect([metered.status, metered.headers.get('x-llm-cache')]).toEqual([200, 'miss']);
+    await metered.text();
+    expect(Number((await lineOf(metered.headers.get('x-request-id')!)).router_response_headers_us)).toBeGreaterThan(0);
   });
 
   it('stores nothing for x-llm-cache-ttl: 0', async () => {

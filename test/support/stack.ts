@@ -123,6 +123,8 @@ export interface AccessLogEntry {
   /** µs, or "-" for a phase the request did not reach. */
   readonly router_headers_us: string;
   readonly router_body_us: string;
+  /** The response-headers phase, which the router turns on only for requests that need it (null when off). */
+  readonly router_response_headers_us: string | null;
   readonly router_response_us: string;
   /** The router's dynamic metadata (null when it did not set the field). */
   readonly model: string | null;
@@ -134,6 +136,8 @@ export interface AccessLogEntry {
   readonly output_tokens: number | null;
   readonly cost_usd: number | null;
   readonly router_error: string | null;
+  /** What a caching group's cache found: hit, miss or bypass. */
+  readonly cache: string | null;
 }
 
 export interface Stack {

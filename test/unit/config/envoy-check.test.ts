@@ -48,6 +48,14 @@ describe('check-envoy', () => {
     expect(problemsAfter(() => {})).toEqual([]);
   });
 
+  it('a caching group without the x-llm-cache header from the router\'s metadata on the LLM routes: a warning per route', () => {
+    const problems = problemsAfter((e) => delete routesOf(e).response_headers_to_add);
+    expect(problems.length).toBe(llmRoutesOf(parse(ENVOY_TEXT, { maxAliasCount: -1 })).length);
+    for (const p of problems) expect(p).toMatch(/^warning: .*virtual_hosts\.0\.routes\.\d+: a model group caches, but this route adds no x-llm-cache/);
+    // Without a caching group there is nothing to say.
+    expect(problemsAfter((e) => delete routesOf(e).response_headers_to_add, routerWith((r) => r.model_groups.forEach((g: any) => delete g.cache)))).toEqual([]);
+  });
+
   it('a deployment in router.yaml without its cluster and matcher entry: both errors, once each despite the YAML aliases', () => {
     const config = routerWith((r) => r.deployments.push({ ...r.deployments[0], name: 'new-deployment' }));
     const problems = problemsAfter(() => {}, config);
