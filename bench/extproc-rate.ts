@@ -53,19 +53,35 @@ const ANSWER = Buffer.from(
 const bytes = (init: MessageInitShape<typeof ProcessingRequestSchema>): Buffer => Buffer.from(toBinary(ProcessingRequestSchema, create(ProcessingRequestSchema, init)));
 const header = (key: string, value: string) => ({ key, rawValue: Buffer.from(value) });
 
+/** Envoy's request-headers message, encoded once; each request's copy gets its own id (REQUEST_ID_DIGITS hex digits at their offset). */
+const REQUEST_ID_DIGITS = 12;
+const REQUEST_HEADERS = bytes({
+  request: {
+    case: 'requestHeaders',
+    value: {
+      headers: {
+        headers: [
+          header(':authority', '127.0.0.1:10000'),
+          header(':path', '/v1/chat/completions'),
+          header(':method', 'POST'),
+          header(':scheme', 'http'),
+          header('content-type', 'application/json'),
+          header('content-length', String(WORKLOAD.body.length)),
+          header('x-forwarded-proto', 'http'),
+          header('x-request-id', `00000000-0000-4000-8000-${'f'.repeat(REQUEST_ID_DIGITS)}`),
+        ],
+      },
+      endOfStream: false,
+    },
+  },
+});
+const REQUEST_ID_AT = REQUEST_HEADERS.indexOf('-8000-') + '-8000-'.length;
+
 /** Envoy's messages for request `i`: its headers (a request id of its own), its body, the answer's body. */
 function messagesOf(i: number): readonly Buffer[] {
-  const headers = [
-    header(':authority', '127.0.0.1:10000'),
-    header(':path', '/v1/chat/completions'),
-    header(':method', 'POST'),
-    header(':scheme', 'http'),
-    header('content-type', 'application/json'),
-    header('content-length', String(WORKLOAD.body.length)),
-    header('x-forwarded-proto', 'http'),
-    header('x-request-id', `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}`),
-  ];
-  return [bytes({ request: { case: 'requestHeaders', value: { headers: { headers }, endOfStream: false } } }), REQUEST_BODY, RESPONSE_BODY];
+  const headers = Buffer.from(REQUEST_HEADERS);
+  headers.write(i.toString(16).padStart(REQUEST_ID_DIGITS, '0'), REQUEST_ID_AT, 'latin1');
+  return [headers, REQUEST_BODY, RESPONSE_BODY];
 }
 const REQUEST_BODY = bytes({ request: { case: 'requestBody', value: { body: WORKLOAD.body, endOfStream: true } } });
 const RESPONSE_BODY = bytes({
