@@ -105,6 +105,8 @@ const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   '/console': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/console/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/console/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  // Named by the page, so a browser does not ask for /favicon.ico, which the admin server refuses without the token.
+  '/console/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
 /** The console's public paths: its page and assets. */

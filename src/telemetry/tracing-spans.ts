@@ -138,7 +138,7 @@ export class RequestSpans {
       this.trace.child('routing decision', SPAN_KIND.internal, bodyMs, decidedMs, { ...request, ...decisionAttributes(decision), 'llm_router.decision.hops': hops }, admitMs === null ? error : null);
       if (decision.outcome === 'routed') this.trace.set({ 'gen_ai.provider.name': providerName(decision.primary), 'llm_router.model_group': decision.group.name });
     }
-    if (admitMs !== null) this.trace.child('admission', SPAN_KIND.internal, admitMs, now, { 'llm_router.admitted': error === null }, error);
+    if (admitMs !== null) this.trace.child('admission', SPAN_KIND.internal, admitMs, now, { ...request, 'llm_router.admitted': error === null }, error);
     this.sentMs = error === null ? now : null;
   }
 

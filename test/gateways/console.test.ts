@@ -7,21 +7,20 @@
  * screenshot in the README (docs/console.png) is taken here, with the deployment unhealthy.
  */
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKey } from '../../src/auth/keys.js';
 import { PROJECT_ROOT } from '../../src/devstack/binaries.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { HEALTH_CHANGE_MS, numberIn, openBrowser, signIn, untilAbove } from './support/console.js';
 
 const KEY = 'sk-console-ops-0001';
-/** Envoy checks every 2 s and needs two failures or passes; the router reads Envoy's view every second. */
-const HEALTH_CHANGE_MS = 20_000;
 
 let stack: Stack;
 let browser: Browser;
 let page: Page;
 /** What the page reported as broken: script errors, CSP violations, failed loads. */
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
   stack = await startStack({
@@ -37,15 +36,7 @@ beforeAll(async () => {
       provider_budgets: [{ provider: 'openai', usd: 50, window: 'day' }],
     },
   });
-  const executablePath = process.env.CHROMIUM_BIN;
-  if (executablePath === undefined || executablePath === '') throw new Error('CHROMIUM_BIN is not set: run this through `npm run test:gateways` (scripts/gateways/chromium.mjs)');
-  // As root, Chromium refuses to start with its sandbox; the page it loads is this project's own.
-  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
-  page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-  });
+  ({ browser, page, problems } = await openBrowser());
 });
 
 afterAll(async () => {
@@ -68,13 +59,6 @@ function takeProblems(): string[] {
   return problems.splice(0);
 }
 
-const numberIn = async (selector: string, attribute: string): Promise<number> => Number(await page.getAttribute(selector, attribute));
-
-/** Waits until the number in attribute `attribute` of the element `selector` passes `min`, as the page updates itself. */
-async function untilAbove(selector: string, attribute: string, min: number): Promise<void> {
-  await expect.poll(() => numberIn(selector, attribute), { timeout: 10_000 }).toBeGreaterThan(min);
-}
-
 describe('the operator console in headless Chromium', () => {
   it('asks for the admin token, refuses a wrong one, keeps the right one out of the URL and cookies, and runs no inline script', async () => {
     await page.goto(`${stack.routerAdmin}/console`);
@@ -85,10 +69,7 @@ describe('the operator console in headless Chromium', () => {
     // The browser reports the refused sign-in; nothing else may go wrong on the page.
     expect(takeProblems().every((p) => p.includes('status of 401'))).toBe(true);
 
-    await page.fill('#token', stack.adminToken);
-    await page.click('#login button[type=submit]');
-    await page.waitForSelector('#board', { state: 'visible' });
-    await page.waitForSelector('#status:text-matches("^live")');
+    await signIn(page, stack.adminToken);
     expect(page.url()).toBe(`${stack.routerAdmin}/console`);
     expect(await page.context().cookies()).toEqual([]);
     expect(await page.evaluate("sessionStorage.getItem('llm-router-admin-token')")).toBe(stack.adminToken);
@@ -103,11 +84,11 @@ describe('the operator console in headless Chromium', () => {
   it('shows spend rising on every budget and owner after requests, and the newest decisions with their attempts', async () => {
     const budgets = ['key ops day', 'team platform day', 'tag batch day', 'provider openai day'];
     const spenders = ['key:ops', 'team:platform', 'tag:batch', 'provider:openai'];
-    for (const b of budgets) expect(await numberIn(`tr[data-budget="${b}"]`, 'data-spent')).toBe(0);
+    for (const b of budgets) expect(await numberIn(page, `tr[data-budget="${b}"]`, 'data-spent')).toBe(0);
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(await chat());
-    for (const b of budgets) await untilAbove(`tr[data-budget="${b}"]`, 'data-spent', 0);
-    for (const s of spenders) await untilAbove(`tr[data-spender="${s}"]`, 'data-cost-nanos', 0);
+    for (const b of budgets) await untilAbove(page, `tr[data-budget="${b}"]`, 'data-spent', 0);
+    for (const s of spenders) await untilAbove(page, `tr[data-spender="${s}"]`, 'data-cost-nanos', 0);
     const newest = page.locator(`tr[data-request-id="${ids.at(-1)}"]`);
     await newest.waitFor();
     const text = await newest.textContent();

@@ -66,6 +66,9 @@ describe('operator console', () => {
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+=|style=/i);
     expect((await fetch(`${base}/console/app.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
     expect((await fetch(`${base}/console/style.css`)).headers.get('content-type')).toMatch(/^text\/css/);
+    // Its icon is its own: a browser then asks for no /favicon.ico, which needs the token.
+    expect(html).toContain('<link rel="icon" href="/console/favicon.svg"');
+    expect((await fetch(`${base}/console/favicon.svg`)).headers.get('content-type')).toBe('image/svg+xml');
   });
 
   it('answers 401 for the snapshot and the event stream without the token, or with a wrong one', async () => {

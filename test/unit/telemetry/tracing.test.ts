@@ -150,7 +150,7 @@ describe('RequestSpans', () => {
       'llm_router.deployment': 'mini-a',
       'gen_ai.provider.name': 'openai',
     });
-    expect(byName.get('admission')).toMatchObject({ startMs: 1_000_003, endMs: 1_000_004, attributes: { 'llm_router.admitted': true } });
+    expect(byName.get('admission')).toMatchObject({ startMs: 1_000_003, endMs: 1_000_004, attributes: { 'llm_router.admitted': true, 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o-mini' } });
     expect(byName.get('chat attempt 1')).toMatchObject({ kind: 3, startMs: 1_000_004, endMs: 1_000_030, error: 'failed', attributes: { 'llm_router.deployment': 'mini-a', 'http.response.status_code': 500 } });
     expect(byName.get('chat attempt 2')).toMatchObject({ startMs: 1_000_030, endMs: 1_000_080, error: null });
     expect(byName.get('chat attempt 2')!.attributes).toMatchObject({ 'gen_ai.provider.name': 'azure.ai.openai', 'gen_ai.request.model': 'gpt-4o-mini', 'http.response.status_code': 200 });
