@@ -94,7 +94,7 @@ function ensureRedis() {
   );
 }
 
-/** Prometheus and promtool, for the alerting rules' and dashboard's tests (test/integration/alerts.test.ts). */
+/** Prometheus and promtool, for the alerting rules' and dashboard's tests (test/support/alerts.ts, in both suites). */
 function ensurePrometheus() {
   if ((process.env.PROMETHEUS_BIN && process.env.PROMTOOL_BIN) || (aptInstall('prometheus', 'prometheus') && onPath('promtool'))) return;
   throw new Error(

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, setup } from './setup.mjs';
 
-let env = setup({ redis: false });
+let env = setup({ redis: false, prometheus: true });
 const modules = readdirSync(join(ROOT, 'scripts', 'gateways')).filter((f) => f.endsWith('.mjs')).sort();
 for (const file of modules) {
   const { ensure } = await import(pathToFileURL(join(ROOT, 'scripts', 'gateways', file)).href);

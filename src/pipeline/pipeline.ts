@@ -94,6 +94,7 @@ export class Pipeline {
     this.keys = new KeyResolver(config.keys, store, config.auth.cacheMs, env.now);
     this.anonymousIds = new AnonymousIds(config.auth.anonymousIdsPerDay, previous?.anonymousIds);
     this.metrics = previous?.metrics ?? new RoutingMetrics();
+    this.metrics.expectDeployments(config.deployments.keys());
     this.tracer = previous === undefined ? tracerFor(config.tracing, log) : previous.tracer;
     this.attempts = previous?.attempts ?? new AttemptLog();
     this.recent = previous?.recent ?? new RecentRequests();

@@ -145,6 +145,18 @@ export class RoutingMetrics {
     ];
   }
 
+  /**
+   * Puts each deployment's failed-attempt series at zero before its first failure. Prometheus's
+   * rate() sees no increase into a series' first sample, so without it a deployment's first burst
+   * of failures (until Envoy ejects it) would not count in its error ratio, and the error-ratio
+   * alert would wait a scrape interval or an ejection for the next burst.
+   */
+  expectDeployments(deployments: Iterable<string>): void {
+    for (const deployment of deployments) {
+      for (const hop of ['first', 'fallback']) this.attempts.child(deployment, hop, 'failed');
+    }
+  }
+
   /** A request the router answered itself, or that ended without reaching a deployment. `endpoint`: a fixed name. */
   answered(endpoint: string, status: number, errorCode: string | undefined): void {
     this.request(endpoint, status).inc();

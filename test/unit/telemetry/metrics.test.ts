@@ -62,6 +62,14 @@ describe('GenAI metrics', () => {
     expect(samples(text, 'llm_router_refused_total')).toEqual(['llm_router_refused_total{reason="model_not_found"} 1']);
   });
 
+  it('exposes every configured deployment\'s failed attempts at zero before any request, so the first failures count in its error ratio', async () => {
+    const { p } = pipeline();
+    const failed = samples(await metricsText(p.metrics), 'llm_router_attempts_total');
+    expect(failed).toEqual(
+      ['mini-a', 'mini-b', 'big'].flatMap((d) => [`llm_router_attempts_total{deployment="${d}",hop="first",result="failed"} 0`, `llm_router_attempts_total{deployment="${d}",hop="fallback",result="failed"} 0`]),
+    );
+  });
+
   it("keeps a provider's response models apart up to a bound, then folds the rest into _OTHER", async () => {
     const { p } = pipeline();
     const usage = { prompt_tokens: 10, completion_tokens: 2, total_tokens: 12 };
