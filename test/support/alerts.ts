@@ -2,8 +2,9 @@
  * The shipped Prometheus rules and Grafana dashboard against a real Prometheus (Debian's package;
  * setup installs it) scraping the router's /metrics and Envoy's /stats/prometheus, under steady
  * traffic to two deployments: promtool accepts the rules; Prometheus holds token, cost, duration and
- * time-to-first-token series for each deployment; a failing deployment fires the error-ratio alert
- * within 2 minutes and its recovery resolves it; every dashboard panel's query returns data.
+ * time-to-first-token series for each deployment; a deployment that fails in steady state (the
+ * alert's window full of its successes) fires the error-ratio alert within 2 minutes and its
+ * recovery resolves it; every dashboard panel's query returns data.
  *
  * One scenario at two time scales: test/integration/alerts.test.ts divides every duration of the
  * rules by 6 and scrapes every second (seconds, in `npm test`); test/gateways/alerts.test.ts runs
@@ -92,7 +93,8 @@ export function alertScenario({ timeScale, intervalSeconds }: AlertScenario): vo
   // and the alerting group to evaluate once each; one more interval covers a failure still in
   // flight at recovery. (`for` delays firing only: an alert resolves at the first evaluation its
   // expression is empty.)
-  const resolveWithinMs = errorRatioWindowSeconds(rules) * 1000 + 3 * intervalMs;
+  const windowSeconds = errorRatioWindowSeconds(rules);
+  const resolveWithinMs = windowSeconds * 1000 + 3 * intervalMs;
 
   async function query(expr: string): Promise<Sample[]> {
     const res = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
@@ -189,6 +191,11 @@ export function alertScenario({ timeScale, intervalSeconds }: AlertScenario): vo
     async () => {
       // Traffic is seen before the fault: both deployments answer.
       await waitUntil(async () => (await deploymentsWithData('llm_router_attempts_total{result="ok"}')).length === DEPLOYMENTS.length, 30_000 + 2 * intervalMs, () => 'no successful attempts at both deployments');
+      // The worst case for a ratio: the fault comes in steady state, the alert's whole window full of
+      // the failing deployment's successes (a scrape of them at every interval of the window).
+      const scrapesPerWindow = Math.floor(windowSeconds / intervalSeconds);
+      const fullWindow = `count_over_time(llm_router_attempts_total{deployment="b",result="ok"}[${windowSeconds}s]) >= ${scrapesPerWindow}`;
+      await waitUntil(async () => (await query(fullWindow)).length > 0, 2 * windowSeconds * 1000 + 2 * intervalMs, () => `deployment b's successes never filled the alert's ${windowSeconds} s window`);
       expect(await alertState('b')).toBe('inactive');
 
       stack.mock('b').setBehaviour({ status: 500 });
@@ -211,7 +218,7 @@ export function alertScenario({ timeScale, intervalSeconds }: AlertScenario): vo
       await waitUntil(async () => (await alertState('b')) === 'inactive', resolveWithinMs, () => `${ERROR_RATIO_ALERT} did not resolve within ${resolveWithinMs / 1000} s of deployment b's recovery`);
       console.log(`[alerts] ${ERROR_RATIO_ALERT} resolved ${((Date.now() - recoveredAt) / 1000).toFixed(1)} s after the recovery (within ${resolveWithinMs / 1000} s)`);
     },
-    // Seeing traffic, the fault, the panels' queries, the recovery.
-    30_000 + 2 * intervalMs + fireWithinMs + 30_000 + resolveWithinMs + 30_000,
+    // Seeing traffic, filling the window, the fault, the panels' queries, the recovery.
+    30_000 + 2 * intervalMs + 2 * windowSeconds * 1000 + 2 * intervalMs + fireWithinMs + 30_000 + resolveWithinMs + 30_000,
   );
 }
