@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { hashKey, presentedKey, type VirtualKey } from '../auth/keys.js';
 import type { Deployment } from '../config/compile.js';
 import { RouterError } from '../errors.js';
-import { clipped } from '../telemetry/logger.js';
+import { clipped, infoLine } from '../telemetry/logger.js';
 import { decisionRecord, describeDecision } from '../routing/decision.js';
 import { estimatedPromptTokens, estimatedTokens } from '../routing/filters.js';
 import { formatPlan, plannedHops, type Plan } from '../routing/plan.js';
@@ -456,7 +456,8 @@ export class Exchange implements StreamHandler {
       this.cache?.finish(null, '', now, 0);
       this.p.metrics.answered(this.endpoint ?? (this.modelsPath !== null ? 'models' : 'other'), this.status, this.rejection?.code);
       this.spans?.finished(null, null, NO_ATTEMPTS, null, this.status, this.rejection?.code ?? null);
-      this.p.log.info(
+      infoLine(
+        this.p.log,
         { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, deployment: this.countedBy ?? undefined, latencyMs, ...this.traceFields() },
         'request',
       );
@@ -490,7 +491,7 @@ export class Exchange implements StreamHandler {
       this.spans?.finished(record, d, attempts, responseAtMs, record.status, record.status >= 500 || !complete ? `${record.status}` : null);
     }
     if (response === null) this.spans?.finished(record, null, NO_ATTEMPTS, null, 200, null);
-    this.p.log.info({ method: this.method, path: this.path, routing, ...record, ...this.traceFields() }, 'request');
+    infoLine(this.p.log, { method: this.method, path: this.path, routing, ...record, ...this.traceFields() }, 'request');
     this.p.recent.add(record, routing);
     this.p.store.recordUsage(record).catch((err: unknown) => {
       // The record is in the log line above; this says it is missing from the store.
