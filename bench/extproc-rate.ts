@@ -12,7 +12,9 @@
  * A request's added latency is the sum of the router's reply times: what Envoy would hold it for.
  * Without Envoy, the provider and an HTTP load generator on the same 2 cores, the router gets the
  * CPU it needs at rates the end-to-end bench (bench/run.ts) cannot reach on this machine. The
- * targets take turns, starting with another each round. Results: DIR/results.json, DIR/results.md.
+ * targets take turns, starting with another each round, with a fourth: grpc-js alone answering
+ * every message at once (bench/grpc-floor.ts), the floor the router's own work stands on.
+ * Results: DIR/results.json, DIR/results.md.
  */
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
@@ -27,6 +29,7 @@ import { runAsEntryPoint, writeResults } from './entry.js';
 import { pace } from './load.js';
 import { WORKLOADS } from './scenarios.js';
 import { distribution, median, type Distribution } from './stats.js';
+import { startGrpcFloor } from './grpc-floor.js';
 import { cpuSeconds, startTargets, type Target } from './targets.js';
 
 const PROCESS = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
@@ -183,7 +186,12 @@ async function main(): Promise<void> {
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', 'extproc-rate');
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-extproc-rate-'));
   const targets = await startTargets(dir, { peers: false, variants: ['trace1', 'trace100'] });
-  const routers = targets.list.filter((t) => t.extProc !== undefined);
+  const floor = await startGrpcFloor(dir).catch(async (err: unknown) => {
+    await targets.stop();
+    throw err;
+  });
+  const floorTarget: Target = { name: 'grpc-floor', endpoint: { port: 0, headers: {} }, pid: floor.child.process.pid ?? null, envoyPid: null, extProc: floor.port };
+  const routers = [...targets.list.filter((t) => t.extProc !== undefined), floorTarget];
   const rows: Round[] = [];
   try {
     let sent = 0;
@@ -200,7 +208,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await targets.stop();
+    await Promise.all([targets.stop(), floor.child.stop()]);
   }
   const f = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(3));
   const byTarget = routers.map((t) => {
@@ -218,17 +226,21 @@ async function main(): Promise<void> {
     };
   });
   const off = byTarget.find((t) => t.target === 'router')!;
-  const label: Readonly<Record<string, string>> = { router: 'tracing off', 'router-trace1': 'tracing, 1% sampled', 'router-trace100': 'tracing, 100% sampled' };
+  const floorCpu = byTarget.find((t) => t.target === 'grpc-floor')!.cpuPer1k;
+  const label: Readonly<Record<string, string>> = { router: 'tracing off', 'router-trace1': 'tracing, 1% sampled', 'router-trace100': 'tracing, 100% sampled', 'grpc-floor': 'grpc-js alone, constant replies' };
   const table = [
-    `# The router's added latency at ${rate} requests/s, tracing off against on (1% and 100% sampled), same run`,
+    `# The router's added latency and CPU at ${rate} requests/s: tracing off, 1% and 100% sampled, and grpc-js alone (the floor), same run`,
     '',
     `Chat with a 1 KB prompt, the shipped filter's three ext_proc messages per request sent straight to the router (no Envoy, no provider), open loop at ${rate}/s for ${durationMs / 1000} s per target and round, ${rounds} round(s), targets in turn; median over rounds. Node ${process.version}, ${availableParallelism()} cores.`,
     '',
-    '| router | added p50 ms | added p90 ms | added p99 ms | p99 vs off ms | p99 from when due ms | req/s | lost (refused, failed, dropped) | router CPU s per 1,000 |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...byTarget.map((t) => `| ${label[t.target] ?? t.target} | ${f(t.p50)} | ${f(t.p90)} | ${f(t.p99)} | ${t === off ? '–' : `${t.p99 - off.p99 >= 0 ? '+' : ''}${f(t.p99 - off.p99)}`} | ${f(t.endP99)} | ${t.throughput.toFixed(0)} | ${t.lost} | ${f(t.cpuPer1k)} |`),
+    '| router | added p50 ms | added p90 ms | added p99 ms | p99 vs off ms | p99 from when due ms | req/s | lost (refused, failed, dropped) | router CPU s per 1,000 | above the floor |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...byTarget.map(
+      (t) =>
+        `| ${label[t.target] ?? t.target} | ${f(t.p50)} | ${f(t.p90)} | ${f(t.p99)} | ${t === off ? '–' : `${t.p99 - off.p99 >= 0 ? '+' : ''}${f(t.p99 - off.p99)}`} | ${f(t.endP99)} | ${t.throughput.toFixed(0)} | ${t.lost} | ${f(t.cpuPer1k)} | ${t.target === 'grpc-floor' ? '–' : f(t.cpuPer1k - floorCpu)} |`,
+    ),
     '',
-    `"Added" is what Envoy would hold a request for: the sum of the router's reply times to its three messages. "From when due" adds this process's own lateness in starting it. Machine load average when done: ${loadavg().map((l) => l.toFixed(1)).join(', ')}.`,
+    `"Added" is what Envoy would hold a request for: the sum of the router's reply times to its three messages. "From when due" adds this process's own lateness in starting it. "grpc-js alone" is bench/grpc-floor.ts: the router's gRPC stack on the same runtime answering each message with an empty CONTINUE and doing nothing else, driven the same way; "above the floor" is a router's CPU minus its, the router's own work. Machine load average when done: ${loadavg().map((l) => l.toFixed(1)).join(', ')}.`,
     '',
   ].join('\n');
   await writeResults(out, table, { node: process.version, rate, durationMs, rounds, rows, byTarget });
