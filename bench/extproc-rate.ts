@@ -29,7 +29,6 @@ import { runAsEntryPoint, writeResults } from './entry.js';
 import { pace } from './load.js';
 import { WORKLOADS } from './scenarios.js';
 import { distribution, median, type Distribution } from './stats.js';
-import { startGrpcFloor } from './grpc-floor.js';
 import { cpuSeconds, startTargets, type Target } from './targets.js';
 
 const PROCESS = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
@@ -39,7 +38,7 @@ const IMMEDIATE_RESPONSE = 7;
 const WORKLOAD = WORKLOADS['chat-1k'];
 const MODEL = 'bench-chat';
 /** Who samples what: the router's tracing config is the variant's (bench/targets.ts VARIANTS); this is Envoy's share. */
-const TRACED_SHARE: Readonly<Record<string, number | null>> = { router: null, 'router-trace1': 0.01, 'router-trace100': 1 };
+const TRACED_SHARE: Readonly<Record<string, number | null>> = { router: null, 'router-trace1': 0.01, 'router-trace100': 1, 'router-floor': null };
 
 /** A provider's answer to the chat, as the mock sends it: what the router reads the usage from. */
 const ANSWER = Buffer.from(
@@ -185,13 +184,8 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds ?? 3);
   const out = values.out ?? join(PROJECT_ROOT, 'bench', 'results', 'extproc-rate');
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-extproc-rate-'));
-  const targets = await startTargets(dir, { peers: false, variants: ['trace1', 'trace100'] });
-  const floor = await startGrpcFloor(dir).catch(async (err: unknown) => {
-    await targets.stop();
-    throw err;
-  });
-  const floorTarget: Target = { name: 'grpc-floor', endpoint: { port: 0, headers: {} }, pid: floor.child.process.pid ?? null, envoyPid: null, extProc: floor.port };
-  const routers = [...targets.list.filter((t) => t.extProc !== undefined), floorTarget];
+  const targets = await startTargets(dir, { peers: false, variants: ['trace1', 'trace100', 'floor'] });
+  const routers = targets.list.filter((t) => t.extProc !== undefined);
   const rows: Round[] = [];
   try {
     let sent = 0;
@@ -208,7 +202,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await Promise.all([targets.stop(), floor.child.stop()]);
+    await targets.stop();
   }
   const f = (n: number) => (Number.isNaN(n) ? '–' : n.toFixed(3));
   const byTarget = routers.map((t) => {
@@ -226,8 +220,8 @@ async function main(): Promise<void> {
     };
   });
   const off = byTarget.find((t) => t.target === 'router')!;
-  const floorCpu = byTarget.find((t) => t.target === 'grpc-floor')!.cpuPer1k;
-  const label: Readonly<Record<string, string>> = { router: 'tracing off', 'router-trace1': 'tracing, 1% sampled', 'router-trace100': 'tracing, 100% sampled', 'grpc-floor': 'grpc-js alone, constant replies' };
+  const floorCpu = byTarget.find((t) => t.target === 'router-floor')!.cpuPer1k;
+  const label: Readonly<Record<string, string>> = { router: 'tracing off', 'router-trace1': 'tracing, 1% sampled', 'router-trace100': 'tracing, 100% sampled', 'router-floor': 'grpc-js alone, constant replies' };
   const table = [
     `# The router's added latency and CPU at ${rate} requests/s: tracing off, 1% and 100% sampled, and grpc-js alone (the floor), same run`,
     '',
@@ -237,10 +231,10 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...byTarget.map(
       (t) =>
-        `| ${label[t.target] ?? t.target} | ${f(t.p50)} | ${f(t.p90)} | ${f(t.p99)} | ${t === off ? '–' : `${t.p99 - off.p99 >= 0 ? '+' : ''}${f(t.p99 - off.p99)}`} | ${f(t.endP99)} | ${t.throughput.toFixed(0)} | ${t.lost} | ${f(t.cpuPer1k)} | ${t.target === 'grpc-floor' ? '–' : f(t.cpuPer1k - floorCpu)} |`,
+        `| ${label[t.target] ?? t.target} | ${f(t.p50)} | ${f(t.p90)} | ${f(t.p99)} | ${t === off ? '–' : `${t.p99 - off.p99 >= 0 ? '+' : ''}${f(t.p99 - off.p99)}`} | ${f(t.endP99)} | ${t.throughput.toFixed(0)} | ${t.lost} | ${f(t.cpuPer1k)} | ${t.target === 'router-floor' ? '–' : f(t.cpuPer1k - floorCpu)} |`,
     ),
     '',
-    `"Added" is what Envoy would hold a request for: the sum of the router's reply times to its three messages. "From when due" adds this process's own lateness in starting it. "grpc-js alone" is bench/grpc-floor.ts: the router's gRPC stack on the same runtime answering each message with an empty CONTINUE and doing nothing else, driven the same way; "above the floor" is a router's CPU minus its, the router's own work. Machine load average when done: ${loadavg().map((l) => l.toFixed(1)).join(', ')}.`,
+    `"Added" is what Envoy would hold a request for: the sum of the router's reply times to its three messages. "From when due" adds this process's own lateness in starting it. "grpc-js alone" is bench/grpc-floor.ts: the router's gRPC stack on the same runtime answering each message with a constant reply and doing nothing else, driven the same way; "above the floor" is a router's CPU minus its, the router's own work. Machine load average when done: ${loadavg().map((l) => l.toFixed(1)).join(', ')}.`,
     '',
   ].join('\n');
   await writeResults(out, table, { node: process.version, rate, durationMs, rounds, rows, byTarget });

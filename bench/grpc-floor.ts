@@ -1,56 +1,100 @@
 /**
- * The floor under any ext_proc server on this runtime: a bare @grpc/grpc-js server (the router's
- * gRPC stack, with its server options) that answers each of Envoy's messages with an empty CONTINUE
- * of the same phase and closes the stream after the response body, doing nothing else. Driven like
- * the router (bench/extproc-rate.ts), its CPU per request is what Node, HTTP/2 and grpc-js cost by
- * themselves; the router's minus it is the router's own work.
+ * The floor under any ext_proc server on this runtime: the router's gRPC server as it runs it
+ * (src/extproc/server.ts `serveGrpc`: grpc-js with the router's options and HTTP/2 settings)
+ * answering each of Envoy's messages with a constant reply, closing the stream after the answer's
+ * last chunk as the router does, and doing nothing else — no decoding, no policy, no accounting, no
+ * log. Its
+ * request-body reply names the deployment the way the router's does (x-llm-cluster, x-llm-stream
+ * for a stream, clear_route_cache), picked by which of the bench's models the body's bytes contain,
+ * so the shipped envoy.yaml routes it like the router's: it runs behind Envoy in the end-to-end
+ * bench (`--variants floor`) and alone in `--extproc-rate`. Its CPU per request is what Node,
+ * HTTP/2 and grpc-js cost by themselves; the router's minus it is the router's own work.
  *
  * `node bench/.build/bench/grpc-floor.js PORT` serves on 127.0.0.1:PORT.
  */
-import * as grpc from '@grpc/grpc-js';
+import { create, toBinary } from '@bufbuild/protobuf';
+import type * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { freePort } from '../src/devstack/ports.js';
 import { spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
+import { serveGrpc } from '../src/extproc/server.js';
+import { STREAM_HEADER } from '../src/pipeline/upstream.js';
+import { createLogger } from '../src/telemetry/logger.js';
+import { ProcessingResponseSchema } from '../test/gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import { runAsEntryPoint } from './entry.js';
+import { MODELS } from './scenarios.js';
 
 const PROCESS = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
-/** ProcessingRequest's `response_body` field: the last message of a chat. */
+/** ProcessingRequest's `request_body` and `response_body` fields. */
+const REQUEST_BODY = 4;
 const RESPONSE_BODY = 5;
 /**
- * ProcessingResponse for a ProcessingRequest case: its field number is the request's minus one
- * (request_headers 2 → 1, request_body 4 → 3, response_body 5 → 4), an empty message = CONTINUE.
+ * An empty ProcessingResponse case (CONTINUE) for each ProcessingRequest case: its field number is
+ * the request's minus one (request_headers 2 → 1, response_body 5 → 4).
  */
 const CONTINUE = Array.from({ length: 8 }, (_, field) => Buffer.from([((field - 1) << 3) | 2, 0]));
 
-function serve(port: number): void {
-  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+/** router.yaml's `cluster_header` default, the header envoy.yaml's routes read. */
+const CLUSTER_HEADER = 'x-llm-cluster';
+
+/** The request-body reply routing to `model`'s cluster, as the router's names a deployment. */
+function routeTo(model: string, stream: boolean): Buffer {
+  const header = (key: string, value: string) => ({ header: { key, rawValue: Buffer.from(value) } });
+  const setHeaders = [header(CLUSTER_HEADER, model), ...(stream ? [header(STREAM_HEADER, '1')] : [])];
+  return Buffer.from(toBinary(ProcessingResponseSchema, create(ProcessingResponseSchema, { response: { case: 'requestBody', value: { response: { headerMutation: { setHeaders }, clearRouteCache: true } } } })));
+}
+
+/** Longest name first: no model's name is found inside another's. */
+const ROUTES = Object.keys(MODELS)
+  .sort((a, b) => b.length - a.length)
+  .map((model) => ({ name: Buffer.from(`"${model}"`), reply: routeTo(model, 'chunks' in MODELS[model as keyof typeof MODELS]) }));
+
+/**
+ * Whether a response_body message (`m`, its first field) ends the answer: HttpBody's end_of_stream
+ * (field 2) after its body (field 1). A 1-byte tag, then varints: what any reader of it must parse.
+ */
+function endsAnswer(m: Buffer): boolean {
+  let at = 1;
+  const varint = (): number => {
+    let n = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = m[at++]!;
+      n += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return n;
+    }
+  };
+  const end = varint() + at;
+  if (m[at] === 0x0a) {
+    at++;
+    at += varint();
+  }
+  return at < end && m[at] === 0x10 && m[at + 1] === 1;
+}
+
+async function serve(port: number): Promise<void> {
+  const log = createLogger('warn', 'grpc-floor');
   const identity = (b: Buffer) => b;
-  server.addService(
-    { Process: { path: PROCESS, requestStream: true, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } },
-    {
-      Process: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        call.on('data', (m: Buffer) => {
-          // The case is the message's first field (the harness encodes it first, as Envoy does).
-          const field = m[0]! >>> 3;
-          call.write(CONTINUE[field]!);
-          if (field === RESPONSE_BODY) call.end();
-        });
-        call.on('end', () => call.end());
-      },
-    },
-  );
-  server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => {
-    if (err) throw err;
-    process.stdout.write(`serving on ${port}\n`);
-  });
+  const service = { Process: { path: PROCESS, requestStream: true, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } };
+  const process_ = (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+    call.on('data', (m: Buffer) => {
+      // The case is the message's first field (Envoy and the harness encode it first).
+      const field = m[0]! >>> 3;
+      call.write(field === REQUEST_BODY ? (ROUTES.find((r) => m.includes(r.name))?.reply ?? CONTINUE[field]!) : CONTINUE[field]!);
+      if (field === RESPONSE_BODY && endsAnswer(m)) call.end();
+    });
+    call.on('end', () => call.end());
+    call.on('error', () => {});
+  };
+  await serveGrpc({ address: '127.0.0.1', port }, 16 << 20, (server) => server.addService(service, { Process: process_ }), log);
+  process.stdout.write(`serving on ${port}\n`);
 }
 
 /** The floor server as a child process of its own, like a router, logging into `dir`. */
-export async function startGrpcFloor(dir: string): Promise<{ child: Child; port: number }> {
+export async function startGrpcFloor(dir: string, name = 'grpc-floor'): Promise<{ child: Child; port: number }> {
   const port = await freePort();
-  const child = spawnChild('grpc-floor', process.execPath, [new URL(import.meta.url).pathname, String(port)], { logFile: join(dir, 'grpc-floor.log') });
+  const child = spawnChild(name, process.execPath, [new URL(import.meta.url).pathname, String(port)], { logFile: join(dir, `${name}.log`) });
   await waitUntil(async () => child.output().includes('serving on'), 10_000, () => child.output(), child);
   return { child, port };
 }
 
-runAsEntryPoint('grpc-floor.js', async () => serve(Number(process.argv[2])));
+runAsEntryPoint('grpc-floor.js', () => serve(Number(process.argv[2])));

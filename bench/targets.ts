@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { ROUTER_NODE_FLAGS, routerCommand } from '../src/devstack/node-flags.js';
+import { startGrpcFloor } from './grpc-floor.js';
 import { bunBinary } from './runtimes.js';
 import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
@@ -71,6 +72,8 @@ export const VARIANTS = {
   /** Traced: Envoy samples this percentage of requests (the router traces all it samples), both exporting spans. */
   trace1: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, tracePercent: 1 },
   trace100: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, tracePercent: 100 },
+  /** Not the router: grpc-js alone answering every message with a constant reply (bench/grpc-floor.ts), what the runtime and gRPC stack cost by themselves. */
+  floor: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, grpcFloor: true },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
 
@@ -216,7 +219,11 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       const routers = [];
       const percent = 'tracePercent' in spec ? spec.tracePercent : null;
       const traced = percent === null ? null : await tracedSetup(percent, 1);
-      for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy, undefined, undefined, undefined, undefined, env, traced?.router));
+      if ('grpcFloor' in spec) {
+        const floor = await startGrpcFloor(dir, `router-${variant}`);
+        children.push(floor.child);
+        routers.push({ child: floor.child, address: floor.port });
+      } else for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy, undefined, undefined, undefined, undefined, env, traced?.router));
       const envoy = await startEnvoy(`envoy-router-${variant}`, dir, shipped, clusters, routers.map((r) => r.address), { withResponseHeaders: spec.withResponseHeaders, ...traced?.envoy });
       children.push(envoy.child);
       // CPU and memory are reported for the first process of a variant.

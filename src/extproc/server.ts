@@ -105,15 +105,21 @@ function widenFlowControlWindows(servers: readonly Http2Server[]): void {
   }
 }
 
-/** `pipeline()`: the pipeline of the running config, asked for each new stream (a reload replaces it). */
-export async function startExtProcServer(
-  pipeline: () => Pipeline,
-  listen: { address: string; port: number; socket?: string | undefined; options?: Readonly<Record<string, number | string>> },
-  log: Logger,
-): Promise<ExtProcServer> {
-  // A BUFFERED body arrives in one message: allow the body limit plus headroom for headers. The
-  // limit is restart-only (config/reload.ts), so the one read here holds for the process.
-  const maxMessage = Math.max(pipeline().config.maxRequestBodyBytes * 2, 16 * 1024 * 1024);
+export interface GrpcListen {
+  readonly address: string;
+  readonly port: number;
+  readonly socket?: string | undefined;
+  /** Extra grpc-js server options (router.yaml `server.grpc.options`); they override the router's. */
+  readonly options?: Readonly<Record<string, number | string>>;
+}
+
+/**
+ * A grpc-js server as the router runs its ext_proc server — its options, Node's HTTP/2 stream reset
+ * limit, the decoder that lets read messages go, the wider flow-control windows and stack-less
+ * stream resets — serving what `register` adds, bound to `listen`. bench/grpc-floor.ts serves on the
+ * same, so the floor it measures is this stack's.
+ */
+export async function serveGrpc(listen: GrpcListen, maxMessage: number, register: (server: grpc.Server) => void, log: Logger): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessage,
     'grpc.max_send_message_length': maxMessage,
@@ -123,11 +129,7 @@ export async function startExtProcServer(
     'grpc.enable_channelz': 0,
     ...listen.options,
   });
-  server.addService(processorService, {
-    Process: (call: grpc.ServerDuplexStream<EnvoyMessage, Buffer>) => runSession(call, handlerFor(call, pipeline()), log),
-  });
-  const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
-  health.addToServer(server);
+  register(server);
   raiseStreamResetLimit(server, log);
   releaseReadMessages(log);
 
@@ -144,6 +146,26 @@ export async function startExtProcServer(
     widenFlowControlWindows(http2Servers);
     tracelessStreamResets(http2Servers, log);
   }
+  return { server, port };
+}
+
+/** `pipeline()`: the pipeline of the running config, asked for each new stream (a reload replaces it). */
+export async function startExtProcServer(pipeline: () => Pipeline, listen: GrpcListen, log: Logger): Promise<ExtProcServer> {
+  // A BUFFERED body arrives in one message: allow the body limit plus headroom for headers. The
+  // limit is restart-only (config/reload.ts), so the one read here holds for the process.
+  const maxMessage = Math.max(pipeline().config.maxRequestBodyBytes * 2, 16 * 1024 * 1024);
+  const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
+  const { server, port } = await serveGrpc(
+    listen,
+    maxMessage,
+    (s) => {
+      s.addService(processorService, {
+        Process: (call: grpc.ServerDuplexStream<EnvoyMessage, Buffer>) => runSession(call, handlerFor(call, pipeline()), log),
+      });
+      health.addToServer(s);
+    },
+    log,
+  );
 
   return {
     port,
