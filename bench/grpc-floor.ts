@@ -66,12 +66,14 @@ function endsAnswer(m: Buffer): boolean {
   const end = varint() + at;
   if (m[at] === 0x0a) {
     at++;
-    at += varint();
+    const bodyBytes = varint(); // read before adding: `at += varint()` would add to the old `at`
+    at += bodyBytes;
   }
   return at < end && m[at] === 0x10 && m[at + 1] === 1;
 }
 
-async function serve(port: number): Promise<void> {
+/** Serves the floor on 127.0.0.1:`port` in this process. */
+export async function serveFloor(port: number): Promise<grpc.Server> {
   const log = createLogger('warn', 'grpc-floor');
   const identity = (b: Buffer) => b;
   const service = { Process: { path: PROCESS, requestStream: true, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } };
@@ -85,8 +87,8 @@ async function serve(port: number): Promise<void> {
     call.on('end', () => call.end());
     call.on('error', () => {});
   };
-  await serveGrpc({ address: '127.0.0.1', port }, 16 << 20, (server) => server.addService(service, { Process: process_ }), log);
-  process.stdout.write(`serving on ${port}\n`);
+  const { server } = await serveGrpc({ address: '127.0.0.1', port }, 16 << 20, (s) => s.addService(service, { Process: process_ }), log);
+  return server;
 }
 
 /** The floor server as a child process of its own, like a router, logging into `dir`. */
@@ -97,4 +99,8 @@ export async function startGrpcFloor(dir: string, name = 'grpc-floor'): Promise<
   return { child, port };
 }
 
-runAsEntryPoint('grpc-floor.js', () => serve(Number(process.argv[2])));
+runAsEntryPoint('grpc-floor.js', async () => {
+  const port = Number(process.argv[2]);
+  await serveFloor(port);
+  process.stdout.write(`serving on ${port}\n`);
+});

@@ -6,7 +6,12 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { serveFloor } from '../../bench/grpc-floor.js';
+import { freePort } from '../../src/devstack/ports.js';
+import { ProcessingRequestSchema, ProcessingResponseSchema, type BodyResponse, type ProcessingResponse } from '../gen/envoy/service/ext_proc/v3/external_processor_pb.js';
 import { measureOverExtProc } from '../../bench/extproc-rate.js';
 import { writeReport, type Measurement } from '../../bench/report.js';
 import { measure, openStreamsMemory } from '../../bench/run.js';
@@ -69,5 +74,42 @@ it('drives the router over ext_proc alone as Envoy would, every request answered
     const r = await measureOverExtProc(t, 100, 300, 0, 0);
     expect(r).toMatchObject({ answered: 30, refused: 0, failed: 0, dropped: 0 });
     expect(r.added.p99).toBeGreaterThanOrEqual(r.added.p50);
+  }
+});
+
+it("serves the grpc-js floor as the router's stand-in: each message answered in its phase, the body's reply naming the deployment, the stream closed after the answer", async () => {
+  const port = await freePort();
+  const floor = await serveFloor(port);
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  try {
+    const bytes = (init: MessageInitShape<typeof ProcessingRequestSchema>) => Buffer.from(toBinary(ProcessingRequestSchema, create(ProcessingRequestSchema, init)));
+    const messages = [
+      bytes({ request: { case: 'requestHeaders', value: { headers: { headers: [{ key: ':path', rawValue: Buffer.from('/v1/chat/completions') }] } } } }),
+      bytes({ request: { case: 'requestBody', value: { body: WORKLOADS['stream-50'].body, endOfStream: true } } }),
+      bytes({ request: { case: 'responseBody', value: { body: Buffer.from('data: {}\n\n'), endOfStream: false } } }),
+      bytes({ request: { case: 'responseBody', value: { body: Buffer.from('data: [DONE]\n\n'), endOfStream: true }, }, attributes: { 'envoy.filters.http.ext_proc': { 'response.code': 200 } } }),
+    ];
+    const replies: ProcessingResponse[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const call = client.makeBidiStreamRequest('/envoy.service.ext_proc.v3.ExternalProcessor/Process', (b: Buffer) => b, (b: Buffer) => b);
+      call.on('data', (reply: Buffer) => {
+        replies.push(fromBinary(ProcessingResponseSchema, reply));
+        if (replies.length < messages.length) call.write(messages[replies.length]!);
+      });
+      // The floor closes its side after the last chunk, as the router does; the client has not.
+      call.on('end', resolve);
+      call.on('error', reject);
+      call.write(messages[0]!);
+    });
+    expect(replies.map((r) => r.response.case)).toEqual(['requestHeaders', 'requestBody', 'responseBody', 'responseBody']);
+    const body = replies[1]!.response.value as BodyResponse;
+    expect(body.response?.clearRouteCache).toBe(true);
+    expect(body.response?.headerMutation?.setHeaders.map((h) => [h.header?.key, Buffer.from(h.header?.rawValue ?? []).toString()])).toEqual([
+      ['x-llm-cluster', 'bench-stream-50'],
+      ['x-llm-stream', '1'],
+    ]);
+  } finally {
+    client.close();
+    floor.forceShutdown();
   }
 });
