@@ -97,6 +97,8 @@ export interface Round {
   readonly target: string;
   readonly round: number;
   readonly added: Distribution;
+  /** Each message's reply time (request headers, request body, the answer's body): where the added latency is. */
+  readonly perMessage: readonly Distribution[];
   /** From when the request was due to the router's last reply: `added` plus this process's own lateness. */
   readonly endToEnd: Distribution;
   readonly answered: number;
@@ -108,7 +110,7 @@ export interface Round {
 }
 
 /** One request as Envoy plays it: each message once the previous reply came; its added latency, or why it failed. */
-function oneRequest(client: grpc.Client, i: number, share: number | null, scheduledAt: number): Promise<{ addedMs: number; endMs: number } | 'refused' | 'failed'> {
+function oneRequest(client: grpc.Client, i: number, share: number | null, scheduledAt: number): Promise<{ addedMs: number; replyMs: readonly number[]; endMs: number } | 'refused' | 'failed'> {
   const metadata = new grpc.Metadata();
   if (share !== null) metadata.set('traceparent', `00-${hex(32)}-${hex(16)}-${Math.random() < share ? '01' : '00'}`);
   const messages = messagesOf(i);
@@ -117,6 +119,7 @@ function oneRequest(client: grpc.Client, i: number, share: number | null, schedu
     let next = 0;
     let sentAt = 0;
     let addedMs = 0;
+    const replyMs: number[] = [];
     let settled = false;
     const settle = (outcome: Awaited<ReturnType<typeof oneRequest>>) => {
       if (settled) return;
@@ -131,9 +134,10 @@ function oneRequest(client: grpc.Client, i: number, share: number | null, schedu
     call.on('data', (reply: Buffer) => {
       const now = performance.now();
       addedMs += now - sentAt;
+      replyMs.push(now - sentAt);
       if (reply[0]! >>> 3 === IMMEDIATE_RESPONSE) return settle('refused');
       if (next < messages.length) send();
-      else settle({ addedMs, endMs: now - scheduledAt });
+      else settle({ addedMs, replyMs, endMs: now - scheduledAt });
     });
     call.on('error', () => settle('failed'));
     call.on('end', () => settle('failed'));
@@ -147,6 +151,7 @@ export async function measureOverExtProc(target: Target, ratePerSec: number, dur
   const client = new grpc.Client(typeof address === 'number' ? `127.0.0.1:${address}` : `unix:${address.socket}`, grpc.credentials.createInsecure());
   const share = TRACED_SHARE[target.name] ?? null;
   const added: number[] = [];
+  const perMessage: number[][] = [[], [], []];
   const endToEnd: number[] = [];
   let refused = 0;
   let failed = 0;
@@ -158,6 +163,7 @@ export async function measureOverExtProc(target: Target, ratePerSec: number, dur
     else if (outcome === 'failed') failed++;
     else {
       added.push(outcome.addedMs);
+      outcome.replyMs.forEach((ms, k) => perMessage[k]!.push(ms));
       endToEnd.push(outcome.endMs);
     }
   });
@@ -167,6 +173,7 @@ export async function measureOverExtProc(target: Target, ratePerSec: number, dur
     target: target.name,
     round,
     added: distribution(added),
+    perMessage: perMessage.map(distribution),
     endToEnd: distribution(endToEnd),
     answered: added.length,
     refused,
@@ -213,6 +220,7 @@ async function main(): Promise<void> {
       p50: med((r) => r.added.p50),
       p90: med((r) => r.added.p90),
       p99: med((r) => r.added.p99),
+      messageP50s: [0, 1, 2].map((k) => med((r) => r.perMessage[k]!.p50)),
       endP99: med((r) => r.endToEnd.p99),
       throughput: med((r) => r.throughputPerSec),
       lost: mine.reduce((n, r) => n + r.refused + r.failed + r.dropped, 0),
@@ -227,14 +235,14 @@ async function main(): Promise<void> {
     '',
     `Chat with a 1 KB prompt, the shipped filter's three ext_proc messages per request sent straight to the router (no Envoy, no provider), open loop at ${rate}/s for ${durationMs / 1000} s per target and round, ${rounds} round(s), targets in turn; median over rounds. Node ${process.version}, ${availableParallelism()} cores.`,
     '',
-    '| router | added p50 ms | added p90 ms | added p99 ms | p99 vs off ms | p99 from when due ms | req/s | lost (refused, failed, dropped) | router CPU s per 1,000 | above the floor |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| router | added p50 ms | p50 per message ms | added p90 ms | added p99 ms | p99 vs off ms | p99 from when due ms | req/s | lost (refused, failed, dropped) | router CPU s per 1,000 | above the floor |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...byTarget.map(
       (t) =>
-        `| ${label[t.target] ?? t.target} | ${f(t.p50)} | ${f(t.p90)} | ${f(t.p99)} | ${t === off ? '–' : `${t.p99 - off.p99 >= 0 ? '+' : ''}${f(t.p99 - off.p99)}`} | ${f(t.endP99)} | ${t.throughput.toFixed(0)} | ${t.lost} | ${f(t.cpuPer1k)} | ${t.target === 'router-floor' ? '–' : f(t.cpuPer1k - floorCpu)} |`,
+        `| ${label[t.target] ?? t.target} | ${f(t.p50)} | ${t.messageP50s.map(f).join(' / ')} | ${f(t.p90)} | ${f(t.p99)} | ${t === off ? '–' : `${t.p99 - off.p99 >= 0 ? '+' : ''}${f(t.p99 - off.p99)}`} | ${f(t.endP99)} | ${t.throughput.toFixed(0)} | ${t.lost} | ${f(t.cpuPer1k)} | ${t.target === 'router-floor' ? '–' : f(t.cpuPer1k - floorCpu)} |`,
     ),
     '',
-    `"Added" is what Envoy would hold a request for: the sum of the router's reply times to its three messages. "From when due" adds this process's own lateness in starting it. "grpc-js alone" is bench/grpc-floor.ts: the router's gRPC stack on the same runtime answering each message with a constant reply and doing nothing else, driven the same way; "above the floor" is a router's CPU minus its, the router's own work. Machine load average when done: ${loadavg().map((l) => l.toFixed(1)).join(', ')}.`,
+    `"Added" is what Envoy would hold a request for: the sum of the router's reply times to its three messages; "per message" is each one's (request headers / request body / the answer's body). "From when due" adds this process's own lateness in starting it. "grpc-js alone" is bench/grpc-floor.ts: the router's gRPC stack on the same runtime answering each message with a constant reply and doing nothing else, driven the same way; "above the floor" is a router's CPU minus its, the router's own work. Machine load average when done: ${loadavg().map((l) => l.toFixed(1)).join(', ')}.`,
     '',
   ].join('\n');
   await writeResults(out, table, { node: process.version, rate, durationMs, rounds, rows, byTarget });

@@ -48,7 +48,9 @@ export async function serve(configPath: string): Promise<void> {
   }
   // Sampled every 50 ms: the bounds are hundreds of ms, and an idle router pays ~1 ms of CPU a second.
   const lag = new LoopLag(50);
-  const env: PipelineEnv = { now: Date.now, random: Math.random, eventLoopLagMs: () => lag.ms() };
+  // Node's HTTP/2 layer sends what a reply wrote from a native immediate, which runs before the
+  // check phase's JavaScript immediates: work deferred so runs after the reply left.
+  const env: PipelineEnv = { now: Date.now, random: Math.random, eventLoopLagMs: () => lag.ms(), afterReply: (task) => void setImmediate(task) };
   const store = createStateStore(config, log);
   let pipeline = new Pipeline(config, store, env, log, await embedExamples(config, log));
   pollEnvoy(pipeline, log);
@@ -139,6 +141,8 @@ export async function serve(configPath: string): Promise<void> {
     log.info({ signal, graceMs }, 'shutting down: draining open streams');
     admin.setReady(false);
     await extproc.shutdown(graceMs);
+    // The last replies' accounting (env.afterReply) runs before the store closes.
+    await new Promise((resolve) => setImmediate(resolve));
     pipeline.availability.stop();
     lag.stop();
     await admin.close();

@@ -443,61 +443,89 @@ export class Exchange implements StreamHandler {
     return errorReply(routerError, reply, this.debug && this.decision !== null ? describeDecision(this.decision) : null, refusalMetadata(routerError.code, this.decision));
   }
 
-  /** The record and log line of the request; what Envoy is told of its usage, for one that went upstream. */
+  /**
+   * The record and log line of the request; what Envoy is told of its usage, for one that went
+   * upstream. The reply waits only on the record: its log line, metrics, spans and store write run
+   * after the reply is on its way (`afterReply`), so a client never waits on its own accounting.
+   */
   private finish(complete: boolean): RequestMetadata | undefined {
     this.finished = true;
     const now = this.p.env.now();
     const latencyMs = now - this.startMs;
     const decision = this.decision;
-    const routing: Record<string, unknown> | undefined = decision === null ? undefined : decisionRecord(decision);
     const response = this.response;
     const hit = this.cache?.entry ?? null;
     if (response === null && hit === null) {
       this.cache?.finish(null, '', now, 0);
-      this.p.metrics.answered(this.endpoint ?? (this.modelsPath !== null ? 'models' : 'other'), this.status, this.rejection?.code);
-      this.spans?.finished(null, null, NO_ATTEMPTS, null, this.status, this.rejection?.code ?? null);
-      infoLine(
-        this.p.log,
-        { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing, deployment: this.countedBy ?? undefined, latencyMs, ...this.traceFields() },
-        'request',
-      );
+      this.p.env.afterReply(() => this.account(() => {
+        this.p.metrics.answered(this.endpoint ?? (this.modelsPath !== null ? 'models' : 'other'), this.status, this.rejection?.code);
+        this.spans?.finished(null, null, NO_ATTEMPTS, null, this.status, this.rejection?.code ?? null);
+        infoLine(
+          this.p.log,
+          { requestId: this.requestId, method: this.method, path: this.path, status: this.status, error: this.rejection?.code, requestedModel: this.requestedModel, routing: this.routingRecord(NO_ATTEMPTS, null), deployment: this.countedBy ?? undefined, latencyMs, ...this.traceFields() },
+          'request',
+        );
+      }));
       return undefined;
     }
-    let record: UsageRecord;
-    let attempts: readonly AttemptRecord[] = NO_ATTEMPTS;
     if (response === null) {
       // Answered from the cache: nothing was spent, the stored answer's cost was saved.
       this.holdings.settle({ tokens: 0, costNanos: 0 }, false);
-      this.p.metrics.cacheSaved.inc({ group: this.cache!.group }, hit!.costNanos);
       const served = { deployment: hit!.deployment, provider: hit!.provider, providerModel: hit!.providerModel, responseModel: hit!.responseModel };
-      record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: { kind: this.cache!.kind, result: 'hit', similarity: this.cache!.similarity }, savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
-      this.p.metrics.answered(this.endpoint!, 200, undefined);
-    } else {
-      const billed = response.settle(complete, now);
-      const d = billed.served;
-      attempts = this.p.attempts.take(this.plan?.id);
-      if (routing !== undefined) {
-        routing.plan = this.plan === null ? undefined : formatPlan(this.plan);
-        routing.attempts = attempts;
-        routing.served = d.name;
-      }
-      const answered = { status: response.status, whole: billed.whole, served: d, responseModel: billed.responseModel, costNanos: billed.costNanos };
-      this.cache?.finish(answered, this.stream ? 'text/event-stream' : 'application/json', now, this.p.env.random());
-      const served = { deployment: d.name, provider: d.provider, providerModel: d.providerModel, responseModel: billed.responseModel };
-      const { usage, estimated, costNanos } = billed;
-      record = this.usageRecord(now, latencyMs, served, { status: response.status, complete: billed.whole, usageEstimated: estimated, usage, costNanos, cache: this.cache === null ? null : { kind: 'exact', result: this.cache.result }, savedCostNanos: 0, ttfbMs: response.ttfbMs, ttftMs: response.ttftMs });
+      const record = this.usageRecord(now, latencyMs, served, { status: 200, complete: true, usageEstimated: false, usage: NO_USAGE, costNanos: 0, cache: { kind: this.cache!.kind, result: 'hit', similarity: this.cache!.similarity }, savedCostNanos: hit!.costNanos, ttfbMs: latencyMs, ttftMs: latencyMs });
+      this.p.env.afterReply(() => this.account(() => {
+        this.p.metrics.cacheSaved.inc({ group: this.cache!.group }, hit!.costNanos);
+        this.p.metrics.answered(this.endpoint!, 200, undefined);
+        this.spans?.finished(record, null, NO_ATTEMPTS, null, 200, null);
+        this.logAndStore(record, this.routingRecord(NO_ATTEMPTS, null));
+      }));
+      return usageMetadata(record);
+    }
+    const billed = response.settle(complete, now);
+    const d = billed.served;
+    const attempts = this.p.attempts.take(this.plan?.id);
+    const answered = { status: response.status, whole: billed.whole, served: d, responseModel: billed.responseModel, costNanos: billed.costNanos };
+    this.cache?.finish(answered, this.stream ? 'text/event-stream' : 'application/json', now, this.p.env.random());
+    const served = { deployment: d.name, provider: d.provider, providerModel: d.providerModel, responseModel: billed.responseModel };
+    const { usage, estimated, costNanos } = billed;
+    const record = this.usageRecord(now, latencyMs, served, { status: response.status, complete: billed.whole, usageEstimated: estimated, usage, costNanos, cache: this.cache === null ? null : { kind: 'exact', result: this.cache.result }, savedCostNanos: 0, ttfbMs: response.ttfbMs, ttftMs: response.ttftMs });
+    this.p.env.afterReply(() => this.account(() => {
       this.p.metrics.recordServed(this.endpoint!, decision, d, record);
       const responseAtMs = response.ttfbMs === null ? null : this.startMs + response.ttfbMs;
       this.spans?.finished(record, d, attempts, responseAtMs, record.status, record.status >= 500 || !complete ? `${record.status}` : null);
+      this.logAndStore(record, this.routingRecord(attempts, d.name));
+    }));
+    return usageMetadata(record);
+  }
+
+  /** The decision as the log line and the console show it; with the plan and attempts of a request that went upstream (`served`). */
+  private routingRecord(attempts: readonly AttemptRecord[], served: string | null): Record<string, unknown> | undefined {
+    if (this.decision === null) return undefined;
+    const routing = decisionRecord(this.decision);
+    if (served === null) return routing;
+    routing.plan = this.plan === null ? undefined : formatPlan(this.plan);
+    routing.attempts = attempts;
+    routing.served = served;
+    return routing;
+  }
+
+  /** Work after the reply: a fault in it is logged, never thrown into the event loop. */
+  private account(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.p.log.error({ err, requestId: this.requestId }, 'accounting a request failed');
     }
-    if (response === null) this.spans?.finished(record, null, NO_ATTEMPTS, null, 200, null);
+  }
+
+  /** The request's log line (its accounting trail), the console's recent list and the store's usage record. */
+  private logAndStore(record: UsageRecord, routing: Record<string, unknown> | undefined): void {
     infoLine(this.p.log, { method: this.method, path: this.path, routing, ...record, ...this.traceFields() }, 'request');
     this.p.recent.add(record, routing);
     this.p.store.recordUsage(record).catch((err: unknown) => {
       // The record is in the log line above; this says it is missing from the store.
       this.p.log.error({ err, requestId: this.requestId, record }, 'usage record not persisted');
     });
-    return usageMetadata(record);
   }
 
   /** The request's trace and span ids for its log line, as OpenTelemetry's log model names them. */

@@ -31,9 +31,11 @@ import { renderModel, renderModelsList } from './models-list.js';
 import { TokenCounting } from './token-counting.js';
 import type { Continue } from './types.js';
 
-/** The routing environment, and how late the process's event loop runs (telemetry/loop-lag.ts). */
+/** The routing environment, how late the process's event loop runs (telemetry/loop-lag.ts), and when work no reply waits on runs. */
 export interface PipelineEnv extends PolicyEnv {
   eventLoopLagMs(): number;
+  /** Runs `task` once the reply being written is on its way (in the router, the event loop's next check phase). */
+  afterReply(task: () => void): void;
 }
 
 export class Pipeline {

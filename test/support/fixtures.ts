@@ -44,10 +44,10 @@ export function configProblems(yaml: string): string[] {
   throw new Error('expected a ConfigError');
 }
 
-/** A fixed clock, a scripted sequence of random numbers (cycled) and an event loop that never lags. */
+/** A fixed clock, a scripted sequence of random numbers (cycled), an event loop that never lags, and work after a reply done at once. */
 export function fixedEnv(randoms: number[] = [0.5], nowMs = Date.UTC(2026, 10, 22, 12)): PipelineEnv {
   let i = 0;
-  return { now: () => nowMs, random: () => randoms[i++ % randoms.length]!, eventLoopLagMs: () => 0 };
+  return { now: () => nowMs, random: () => randoms[i++ % randoms.length]!, eventLoopLagMs: () => 0, afterReply: (task) => task() };
 }
 
 /** The request as the pipeline routes it once its prompt is counted (whole: no budget). The tokenizer must be loaded. */

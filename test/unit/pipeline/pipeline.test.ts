@@ -249,6 +249,37 @@ describe('response phases and the usage record', () => {
     expect(log[0]!.promptTokens).toBeGreaterThan(0);
   });
 
+  it('answers the last chunk with its usage before the request is accounted, and a fault in the accounting is logged, not thrown', async () => {
+    const store = new MemoryStore(100, { latencySamples: 20, latencyMaxAgeMs: 60_000 });
+    const later: Array<() => void> = [];
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const p = new Pipeline(config(), store, { ...fixedEnv([0.9]), afterReply: (task) => void later.push(task) }, log);
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    await x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }));
+    const last = asContinue(x.onResponseBody(Buffer.from('{"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}'), true, status(200)));
+    // Envoy's access log gets the usage with the reply; the log line and the store's record come after it.
+    expect(last.metadata).toMatchObject({ input_tokens: 3, output_tokens: 2, usage: 'reported' });
+    expect(await store.usageLog(10)).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'request')).toEqual([]);
+    expect(later).toHaveLength(1);
+    later.shift()!();
+    expect(await store.usageLog(10)).toMatchObject([{ requestId: 'req-1', promptTokens: 3, completionTokens: 2 }]);
+    expect(lines.filter((l) => l.msg === 'request')).toMatchObject([{ requestId: 'req-1', status: 200, promptTokens: 3 }]);
+
+    // A request whose accounting throws (here: the store refuses synchronously) costs a logged error, not the process.
+    store.recordUsage = () => {
+      throw new Error('store broken');
+    };
+    const y = p.exchange();
+    y.onRequestHeaders({ ...HEADERS, 'x-request-id': 'req-2' }, false);
+    await y.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }));
+    y.onResponseBody(Buffer.from('{"model":"m","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}'), true, status(200));
+    expect(() => later.shift()!()).not.toThrow();
+    expect(lines.at(-1)).toMatchObject({ level: 50, requestId: 'req-2', msg: 'accounting a request failed', err: { message: 'store broken' } });
+  });
+
   it('records nothing for a rejected request', async () => {
     const { p, store } = pipeline();
     const x = p.exchange();
