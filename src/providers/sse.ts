@@ -52,24 +52,30 @@ export class SseSplitter {
     const kept: Buffer[] | null = this.rewrites ? [] : null;
     let changed = false;
     let eventStart = 0;
-    for (let i = heldBefore; i < buf.length; i++) {
-      const b = buf[i];
+    const length = buf.length;
+    for (let i = heldBefore; i < length; ) {
+      // Up to the next line break in a tight loop: its bytes are a line's content.
+      const from = i;
+      let b = 0;
+      while (i < length && (b = buf[i]!) !== LF && b !== CR) i++;
+      if (i > from) {
+        this.lineHasContent = true;
+        this.previousWasCr = false;
+      }
+      if (i === length) break;
+      i++;
       if (b === LF && this.previousWasCr) {
         // The LF of a CRLF: the CR already ended the line.
         this.previousWasCr = false;
         continue;
       }
       this.previousWasCr = b === CR;
-      if (b !== LF && b !== CR) {
-        this.lineHasContent = true;
-        continue;
-      }
       if (this.lineHasContent) {
         this.lineHasContent = false;
         continue;
       }
       // A blank line: the event ends here.
-      const end = i + 1;
+      const end = i;
       const verdict = this.onEvent(buf, eventStart, end, true);
       if (verdict === 'last') return this.stop(buf, kept, heldBefore, eventStart, end);
       if (kept !== null) changed = keep(kept, buf, eventStart, end, verdict) || changed;

@@ -51,8 +51,6 @@ const CONTENT_KEY = Buffer.from('"content":"');
 /** A text completion's chunk carries its answer in `text`. */
 const TEXT_KEY = Buffer.from('"text":"');
 const FINISH_KEY = Buffer.from('"finish_reason":"');
-const DONE_DATA = Buffer.from('data: [DONE]');
-const NULL_VALUE = Buffer.from('null');
 
 const EMPTY = Buffer.alloc(0);
 /** Ends an event the stream broke off inside, so the error event after it is read as an event of its own. */
@@ -66,27 +64,48 @@ export const TRUNCATED_STREAM_EVENT = errorEvent('upstream_stream_truncated', 'T
 /** After an event whose data is neither JSON nor `[DONE]`; nothing the provider sends later reaches the client. */
 export const MALFORMED_STREAM_EVENT = errorEvent('upstream_stream_malformed', 'The provider sent an event that is not valid; the stream was ended.');
 
+/** Whether `bytes[at…]` starts with `data:` (compared byte by byte: no string made per line). */
+function isDataField(bytes: Buffer, at: number): boolean {
+  return bytes[at] === 0x64 && bytes[at + 1] === 0x61 && bytes[at + 2] === 0x74 && bytes[at + 3] === 0x61 && bytes[at + 4] === 0x3a;
+}
+
+/** Whether `bytes[first, last]` is exactly `[DONE]`. */
+function isDoneValue(bytes: Buffer, first: number, last: number): boolean {
+  return last - first === 5 && bytes[first] === 0x5b && bytes[first + 1] === 0x44 && bytes[first + 2] === 0x4f && bytes[first + 3] === 0x4e && bytes[first + 4] === 0x45 && bytes[last] === 0x5d;
+}
+
+/** What `framing` found in an event: something that is not a stream's event, one whose data lines are all well framed, or one that also ends the stream. */
+const MALFORMED = 0;
+const FRAMED = 1;
+const DONE = 2;
+
 /**
  * Whether every `data:` line of the event in `bytes[start, end)` holds `[DONE]`, nothing, or
- * something framed like a JSON object: a cheap check (no parse) that catches a cut event, an HTML
- * error page or garbage.
+ * something framed like a JSON object (a cheap check, no parse, that catches a cut event, an HTML
+ * error page or garbage), and whether one holds `[DONE]`: the stream's end (a JSON string holds no
+ * raw line break, so an answer quoting it does not end the stream). Bytes are compared one by one:
+ * no string is made per line.
  */
-function wellFormed(bytes: Buffer, start: number, end: number): boolean {
+function framing(bytes: Buffer, start: number, end: number): typeof MALFORMED | typeof FRAMED | typeof DONE {
+  let found: typeof FRAMED | typeof DONE = FRAMED;
   let line = start;
   while (line < end) {
     let lineEnd = line;
-    while (lineEnd < end && bytes[lineEnd] !== 0x0a && bytes[lineEnd] !== 0x0d) lineEnd++;
-    if (lineEnd - line >= 5 && bytes[line] === 0x64 && bytes.toString('latin1', line, line + 5) === 'data:') {
+    let b = 0;
+    while (lineEnd < end && (b = bytes[lineEnd]!) !== 0x0a && b !== 0x0d) lineEnd++;
+    if (lineEnd - line >= 5 && isDataField(bytes, line)) {
       let first = line + 5;
       let last = lineEnd - 1;
       while (first <= last && bytes[first] === 0x20) first++;
       while (last >= first && bytes[last] === 0x20) last--;
-      const empty = first > last;
-      if (!empty && !(bytes[first] === 0x7b && bytes[last] === 0x7d) && bytes.toString('latin1', first, last + 1) !== '[DONE]') return false;
+      if (first <= last && !(bytes[first] === 0x7b && bytes[last] === 0x7d)) {
+        if (!isDoneValue(bytes, first, last)) return MALFORMED;
+        found = DONE;
+      }
     }
     line = lineEnd + 1;
   }
-  return true;
+  return found;
 }
 
 /** Whether the event's data is nothing, `[DONE]` or JSON. */
@@ -99,14 +118,6 @@ function parses(event: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether `event` has a `data: [DONE]` line: one at a line start, as a JSON string holds no raw line break (an answer quoting it does not end the stream). */
-function isDone(event: Buffer): boolean {
-  for (let at = event.indexOf(DONE_DATA); at !== -1; at = event.indexOf(DONE_DATA, at + 1)) {
-    if (at === 0 || event[at - 1] === 0x0a || event[at - 1] === 0x0d) return true;
-  }
-  return false;
 }
 
 /** Whether `key` occurs in `bytes[start, end)` followed by something other than `"` (a non-empty string). */
@@ -154,7 +165,7 @@ function nullUsageMember(event: Buffer): readonly [number, number] | null {
   // That line is a `data:` line holding one object.
   const lineStart = Math.max(event.lastIndexOf(0x0a, key), event.lastIndexOf(0x0d, key)) + 1;
   let value = lineStart + 5;
-  if (event.toString('latin1', lineStart, value) !== 'data:') return null;
+  if (!isDataField(event, lineStart)) return null;
   while (isSpace(event[value])) value++;
   if (event[value] !== 0x7b) return null;
   let before = key - 1;
@@ -173,7 +184,7 @@ function nullValueEnd(event: Buffer, at: number): number {
   while (isSpace(event[i])) i++;
   if (event[i++] !== 0x3a) return -1;
   while (isSpace(event[i])) i++;
-  return event.subarray(i, i + NULL_VALUE.length).equals(NULL_VALUE) ? i + NULL_VALUE.length : -1;
+  return event[i] === 0x6e && event[i + 1] === 0x75 && event[i + 2] === 0x6c && event[i + 3] === 0x6c ? i + 4 : -1;
 }
 
 /** From `at` (outside any string), the `}` that closes the object `at` is in, on the same line; -1 if none. */
@@ -275,12 +286,13 @@ class SseResponseObserver implements ResponseObserver {
     // Every search below stays inside the event: a chunk of many events is read in linear time.
     const event = bytes.subarray(start, end);
     // A stream that ends inside an event may end inside its JSON just after a `}`: that one event is parsed.
-    if (!wellFormed(event, 0, event.length) || (!terminated && !parses(event))) {
+    const framed = framing(event, 0, event.length);
+    if (framed === MALFORMED || (!terminated && !parses(event))) {
       this.malformed = true;
       return 'last';
     }
     if (hasNonEmpty(event, CONTENT_KEY, 0, event.length) || hasNonEmpty(event, TEXT_KEY, 0, event.length)) this.contentEvents++;
-    if (!this.complete && (hasNonEmpty(event, FINISH_KEY, 0, event.length) || isDone(event))) this.complete = true;
+    if (!this.complete && (framed === DONE || hasNonEmpty(event, FINISH_KEY, 0, event.length))) this.complete = true;
     if (!mayHoldUsage(event, 0, event.length)) {
       const cut = this.hideUsageEvent ? nullUsageMember(event) : null;
       return cut === null ? 'keep' : [start + cut[0], start + cut[1]];

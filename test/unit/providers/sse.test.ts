@@ -124,6 +124,19 @@ describe('SSE framing', () => {
     expect(observer.report()).toEqual({ usage: null, responseModel: null, contentEvents: 2, complete: false });
   });
 
+  it('`[DONE]` ends the stream with or without the space after `data:` (the SSE field\'s space is optional); inside an answer it does not', () => {
+    for (const done of ['data: [DONE]\n\n', 'data:[DONE]\n\n', 'data:   [DONE]  \n\n']) {
+      const observer = observeResponse('text/event-stream', false)!;
+      const source = Buffer.from(`${EVENTS[1]}${done}`);
+      expect(feed(observer, [source]).equals(source)).toBe(true);
+      expect(observer.report().complete).toBe(true);
+    }
+    const quoting = observeResponse('text/event-stream', false)!;
+    const source = Buffer.from(`data: {"choices":[{"delta":{"content":"\\ndata: [DONE]"}}]}\n\n`);
+    expect(feed(quoting, [source]).toString('utf8')).toBe(`${source.toString('utf8')}${TRUNCATED_STREAM_EVENT.toString('utf8')}`);
+    expect(quoting.report().complete).toBe(false);
+  });
+
   it('a stream that ends inside an event: the error event after it starts an event of its own', () => {
     const observer = observeResponse('text/event-stream', false)!;
     const cut = Buffer.from(`${EVENTS[1]}data: {"id":"c1","cho`);
