@@ -1,36 +1,47 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
- * Log lines wait in memory until this many bytes (about ten request lines; sonic-boom writes at most
- * 16 KB at once) or LOG_FLUSH_MS have gathered, then go out in one write. Each write of Node's
- * asynchronous file API is a hop to a thread-pool thread and back: line by line, a router at chat
- * c=16 spent about 9% of its CPU (perf: main thread, worker and kernel) on those hops
- * (docs/decisions.md, "Log lines in batches").
+ * Log lines wait in memory until this many characters (about ten request lines) or LOG_FLUSH_MS
+ * have gathered, then go out joined in one write. Each write of Node's asynchronous file API is a
+ * hop to a thread-pool thread and back: line by line, a router at chat c=16 spent about 7% of its
+ * CPU (perf: main thread, worker and kernel) on those hops (docs/decisions.md, "Log lines in
+ * batches"). The lines are kept apart until then: sonic-boom's own batching (`minLength`) appends
+ * each line to one string and measures it, a copy of the whole batch per line.
  */
-const LOG_BATCH_BYTES = 12 * 1024;
+const LOG_BATCH_CHARS = 12 * 1024;
 /** How long a line may wait for its batch: an operator tailing the log sees each request within it. */
 const LOG_FLUSH_MS = 100;
 
-/**
- * Stdout, written asynchronously so logging never blocks a request, in batches; pino flushes what
- * waits when the process exits.
- */
+/** Stdout, written asynchronously so logging never blocks a request, in batches; what waits is written when the process exits. */
 function batchedStdout(): DestinationStream & { flush(cb?: (err?: Error) => unknown): void } {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES });
-  let waiting = false;
-  // Flushed only when a line waits: an idle router makes no writes.
-  setInterval(() => {
-    if (!waiting) return;
-    waiting = false;
-    stream.flush();
-  }, LOG_FLUSH_MS).unref();
+  const stream = pino.destination({ dest: 1, sync: false });
+  let lines: string[] = [];
+  let chars = 0;
+  const release = (): void => {
+    if (lines.length === 0) return;
+    const batch = lines.length === 1 ? lines[0]! : lines.join('');
+    lines = [];
+    chars = 0;
+    stream.write(batch);
+  };
+  // A timer only: an idle router makes no writes.
+  setInterval(release, LOG_FLUSH_MS).unref();
+  // pino's own exit handler flushed the stream before this one ran; what waited here follows it.
+  process.once('exit', () => {
+    release();
+    stream.flushSync();
+  });
   return {
     write(line: string) {
-      waiting = true;
-      stream.write(line);
+      lines.push(line);
+      chars += line.length;
+      if (chars >= LOG_BATCH_CHARS) release();
     },
     // pino's logger.flush() reaches the stream through this.
-    flush: (cb) => stream.flush(cb),
+    flush(cb) {
+      release();
+      stream.flush(cb);
+    },
   };
 }
 
