@@ -11,6 +11,7 @@
  */
 import type { StateStore } from '../state/store.js';
 import { keyFromRecord, type VirtualKey } from './keys.js';
+import { RingMap } from '../state/ring-map.js';
 
 /** Entries each map keeps at most; the oldest goes first. */
 const MAX_REMEMBERED = 10_000;
@@ -20,11 +21,13 @@ interface Remembered<T> {
   readonly untilMs: number;
 }
 
-/** Insertion order is age order: an entry is deleted before it is set again. */
+/** The newest `max` entries set (a ring: the oldest goes first). */
 class Bounded<T> {
-  private readonly entries = new Map<string, Remembered<T>>();
+  private readonly entries: RingMap<Remembered<T>>;
 
-  constructor(private readonly max: number) {}
+  constructor(max: number) {
+    this.entries = new RingMap(max);
+  }
 
   get(hash: string, nowMs: number): T | undefined {
     const e = this.entries.get(hash);
@@ -32,8 +35,6 @@ class Bounded<T> {
   }
 
   set(hash: string, value: T, untilMs: number): void {
-    this.entries.delete(hash);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(hash, { value, untilMs });
   }
 

@@ -23,6 +23,7 @@ import {
   type UsageTotals,
 } from './store.js';
 import { Expiring } from './expiring.js';
+import { RingMap } from './ring-map.js';
 
 interface DeploymentLoad {
   inFlight: number;
@@ -51,7 +52,9 @@ export class MemoryStore implements StateStore {
   constructor(
     private readonly maxLogEntries: number,
     private readonly loadOptions: LoadOptions,
-  ) {}
+  ) {
+    this.seen = new RingMap(maxLogEntries * 2);
+  }
 
   private loadFor(deployment: string): DeploymentLoad {
     let l = this.load.get(deployment);
@@ -111,12 +114,11 @@ export class MemoryStore implements StateStore {
   }
 
   /** Record ids seen, to count a replayed record once; bounded like the log. */
-  private readonly seen = new Set<string>();
+  private readonly seen: RingMap<true>;
 
   async recordUsage(record: UsageRecord): Promise<void> {
     if (this.seen.has(record.recordId)) return;
-    this.seen.add(record.recordId);
-    if (this.seen.size > this.maxLogEntries * 2) this.seen.delete(this.seen.values().next().value!);
+    this.seen.set(record.recordId, true);
     const day = usageDay(record.timestampMs);
     for (const dimension of USAGE_DIMENSIONS) {
       for (const id of dimensionIds(record, dimension)) {

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { PROJECT_ROOT } from '../../src/devstack/binaries.js';
 
 const LOGGER = pathToFileURL(join(PROJECT_ROOT, 'dist', 'telemetry', 'logger.js')).href;
@@ -15,6 +15,8 @@ function loggingProcess(body: string) {
   const child = spawn(process.execPath, ['--input-type=module', '-e', `import { createLogger } from '${LOGGER}';\nconst log = createLogger('info');\n${body}`], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
+  // Also when the test fails or times out.
+  onTestFinished(() => void child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -35,14 +37,10 @@ describe('batched log lines', () => {
 
   it('a lone line of a running router reaches stdout without waiting for its batch to fill or the process to end', async () => {
     const p = loggingProcess(`log.info({ requestId: 'r-1' }, 'request');\nsetInterval(() => {}, 1000);`);
-    try {
-      // Bounded by the test's own timeout only: the flush timer is 100 ms, and this asserts it runs.
-      while (p.lines().length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(p.lines()).toMatchObject([{ requestId: 'r-1', msg: 'request' }]);
-      expect(p.child.exitCode).toBeNull();
-    } finally {
-      p.child.kill('SIGKILL');
-    }
+    // Bounded by the test's own timeout only: the flush timer is 100 ms, and this asserts it runs.
+    while (p.lines().length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(p.lines()).toMatchObject([{ requestId: 'r-1', msg: 'request' }]);
+    expect(p.child.exitCode).toBeNull();
   });
 
   it('an uncaught error still leaves the lines logged before it on stdout', async () => {
