@@ -25,6 +25,9 @@ import { cpuSeconds, peakRssMb, resetPeakRss, rssMb, startTargets, VARIANTS, typ
 
 const cpuOf = (pid: number | null): Promise<number> => (pid === null ? Promise.resolve(0) : cpuSeconds(pid));
 
+/** Each target's warm-up on each workload of a full run, closed loop at c=16: long enough for the router's CPU per request to settle. */
+const WARM_UP_MS = 10_000;
+
 export async function measure(target: Target, s: Scenario, round: number): Promise<Measurement> {
   const [cpuBefore, envoyCpuBefore] = [await cpuOf(target.pid), await cpuOf(target.envoyPid)];
   const r: LoadResult =
@@ -100,8 +103,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   const measurements: Measurement[] = [];
   try {
-    // Warm up both paths (JIT, connection pools) before anything is recorded.
-    for (const t of targets.list) await closedLoop(t.endpoint, scenarios(true)[1]!.workload, 16, 1000);
+    // Warm up every target on every workload of the run (JIT, connection pools, the router's usage
+    // log filling) before anything is recorded: a router serves for days, and its first seconds
+    // cost 30–50% more CPU per request than the rest (docs/decisions.md, "Warm-up before measuring").
+    const workloads = [...new Set(run.map((s) => s.workload))];
+    for (const t of targets.list) for (const w of workloads) await closedLoop(t.endpoint, w, 16, quick ? 1000 : WARM_UP_MS);
     // A target that could not sustain an open-loop rate is not driven at higher rates of the same
     // workload: it would only queue requests for minutes. Absent points show as "–" in the report.
     const saturatedAt = new Map<string, number>();
