@@ -49,6 +49,7 @@ import type { Headers } from './types.js';
 const PERMANENT: ReadonlySet<ExclusionReason> = new Set(['capability', 'context_window']);
 const NOTHING_SPENT: ReadonlySet<string> = new Set();
 const UNKNOWN_LOAD: LoadsOf = () => null;
+const NO_AMOUNTS: readonly number[] = [];
 const BYPASS: Lookup = { kind: 'bypass' };
 
 /** Who sent the request, as the request-headers phase found it. */
@@ -267,7 +268,7 @@ export class BodyRouting {
    * provider or model-group budgets exist, which of them this request's worst-case cost would take
    * past one. Without the store the request is routed on configuration.
    */
-  load(): Promise<void> {
+  load(): void | Promise<void> {
     const features = this.features!;
     const groups = this.p.router.reachable(this.target!.group);
     const deployments = groups.length === 1 ? this.target!.group.deployments : groups.flatMap((g) => g.deployments);
@@ -277,24 +278,34 @@ export class BodyRouting {
     const completion = completionTokens(features, this.p.config.defaultMaxTokens);
     const budgets = deployments.map((d) => deploymentBudgetCharges(d, worstCaseNanos(prompt, completion, d), now, this.p.config));
     const charges = budgets.flat();
-    return Promise.all([this.p.store.loadOf(names, now), charges.length === 0 ? [] : this.p.store.used(charges)]).then(
-      ([loads, used]) => {
-        const spent = new Set<string>();
-        let i = 0;
-        for (const [j, own] of budgets.entries()) {
-          for (const c of own) if (used[i++]! + c.amount > c.limit) spent.add(deployments[j]!.name);
-        }
-        this.p.availability.learn(names, loads);
-        this.loadsOf = loadsByGroup(groups, loads);
-        this.spent = spent;
-      },
-      (err: unknown) => {
-        this.p.storeError(err, 'load unavailable from the state store: routing without it', { requestId: this.caller.requestId });
-        this.loadsOf = UNKNOWN_LOAD;
-        this.spent = NOTHING_SPENT;
-      },
-    );
+    const found = (loads: LoadView[], used: readonly number[]): void => {
+      const spent = new Set<string>();
+      let i = 0;
+      for (const [j, own] of budgets.entries()) {
+        for (const c of own) if (used[i++]! + c.amount > c.limit) spent.add(deployments[j]!.name);
+      }
+      this.p.availability.learn(names, loads);
+      this.loadsOf = loadsByGroup(groups, loads);
+      this.spent = spent;
+    };
+    const unavailable = (err: unknown): void => {
+      this.p.storeError(err, 'load unavailable from the state store: routing without it', { requestId: this.caller.requestId });
+      this.loadsOf = UNKNOWN_LOAD;
+      this.spent = NOTHING_SPENT;
+    };
+    let loads: LoadView[] | Promise<LoadView[]>;
+    let used: readonly number[] | Promise<number[]>;
+    try {
+      loads = this.p.store.loadOf(names, now);
+      used = charges.length === 0 ? NO_AMOUNTS : this.p.store.used(charges);
+    } catch (err) {
+      return unavailable(err);
+    }
+    // The in-memory store answers at once: the request is decided in this turn, with no promise made.
+    if (!(loads instanceof Promise) && !(used instanceof Promise)) return found(loads, used);
+    return Promise.all([loads, used]).then(([l, u]) => found(l, u), unavailable);
   }
+
 
   /** At its group's threshold, the tier is refused, or degraded to a group the key may use (whose load is read in turn). */
   shed(): void | Promise<void> {

@@ -195,13 +195,13 @@ export class ResilientStore implements StateStore {
   }
 
   loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]> {
-    return this.hot(() => this.inner.loadOf(deployments, nowMs));
+    return this.hot(() => Promise.resolve(this.inner.loadOf(deployments, nowMs)));
   }
   admit(id: string, charges: readonly Charge[]): Promise<AdmitResult> {
     return this.hot(() => this.inner.admit(id, charges));
   }
   used(charges: readonly Charge[]): Promise<number[]> {
-    return this.hot(() => this.inner.used(charges));
+    return this.hot(() => Promise.resolve(this.inner.used(charges)));
   }
   getKey(hash: string): Promise<VirtualKeyRecord | null> {
     return this.hot(() => this.inner.getKey(hash));

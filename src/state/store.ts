@@ -124,8 +124,12 @@ export interface Settlement {
 
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
-  /** Live load of each deployment, aligned with `deployments`, across every replica sharing the store. */
-  loadOf(deployments: readonly string[], nowMs: number): Promise<LoadView[]>;
+  /**
+   * Live load of each deployment, aligned with `deployments`, across every replica sharing the
+   * store. A store that holds it in this process answers at once, without a promise: a request it
+   * routes is decided in the turn its body arrives (request-body.ts, `load`).
+   */
+  loadOf(deployments: readonly string[], nowMs: number): LoadView[] | Promise<LoadView[]>;
   /** A request goes to `deployment`: one more in flight, one request and its estimated tokens in the window. */
   requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void>;
   /** The request ended: one less in flight, the window's tokens corrected, a latency sample kept. */
@@ -143,8 +147,8 @@ export interface StateStore {
   admit(id: string, charges: readonly Charge[]): Promise<AdmitResult>;
   /** Settles reservation `id` once: real amounts replace the reserved ones; again, or unknown, it is a no-op. */
   settle(id: string, settlements: readonly Settlement[]): Promise<void>;
-  /** What each charge's meter holds in its window now (the amounts are not reserved). */
-  used(charges: readonly Charge[]): Promise<number[]>;
+  /** What each charge's meter holds in its window now (the amounts are not reserved); at once, like `loadOf`, from a store in this process. */
+  used(charges: readonly Charge[]): number[] | Promise<number[]>;
   /** Reservations on a meter not settled yet (0 when every request has ended). */
   openReservations(meter: string): Promise<number>;
   /** A virtual key added at runtime, by the SHA-256 of the key; null when there is none. */

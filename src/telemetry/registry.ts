@@ -15,10 +15,10 @@ export interface GaugeSources {
   /** The pipeline's metrics: a reload keeps the same object. */
   readonly metrics: RoutingMetrics;
   readonly deployments: () => readonly string[];
-  readonly loadOf: (deployments: readonly string[], nowMs: number) => Promise<LoadView[]>;
+  readonly loadOf: (deployments: readonly string[], nowMs: number) => LoadView[] | Promise<LoadView[]>;
   readonly unhealthy: () => ReadonlyMap<string, string>;
   readonly budgets: () => readonly PlannedCharge[];
-  readonly used: (budgets: readonly PlannedCharge[]) => Promise<number[]>;
+  readonly used: (budgets: readonly PlannedCharge[]) => number[] | Promise<number[]>;
   /** The state store's health; null for a store without a fallback (memory). */
   readonly storeHealth: () => { readonly degraded: boolean; readonly queuedWrites: number } | null;
   readonly pressure: () => { readonly eventLoopLagMs: number; readonly inFlight: number };

@@ -54,6 +54,13 @@ describe('request phases', () => {
     expect(sync(p.exchange().onRequestHeaders({ ...HEADERS, ...fewer, ...junk }, false)).kind).toBe('continue');
   });
 
+  it('on the in-memory store, a routed request is decided in the turn its body arrives: its reply is no promise', () => {
+    const { p } = pipeline([0.1]);
+    const x = p.exchange();
+    x.onRequestHeaders(HEADERS, false);
+    expect(asContinue(x.onRequestBody(body({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }))).setHeaders[0]).toEqual(['x-llm-cluster', 'mini-a']);
+  });
+
   it('routes, sets the credential, rewrites the model, and clears the route cache', async () => {
     const { p } = pipeline([0.1]);
     const x = p.exchange();

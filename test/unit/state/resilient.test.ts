@@ -38,7 +38,7 @@ describe('Breaker', () => {
 /** A memory store that can be made to hang, like a Redis stopped with SIGSTOP. */
 class StallableStore extends MemoryStore {
   stalled = false;
-  private readonly hang = <T>(run: () => Promise<T>): Promise<T> => (this.stalled ? new Promise<T>(() => {}) : run());
+  private readonly hang = <T>(run: () => T | Promise<T>): Promise<T> => (this.stalled ? new Promise<T>(() => {}) : Promise.resolve(run()));
   override loadOf(...a: Parameters<MemoryStore['loadOf']>) {
     return this.hang(() => super.loadOf(...a));
   }
