@@ -520,7 +520,8 @@ export class Exchange implements StreamHandler {
 
   /** The request's log line (its accounting trail), the console's recent list and the store's usage record. */
   private logAndStore(record: UsageRecord, routing: Record<string, unknown> | undefined): void {
-    infoLine(this.p.log, { method: this.method, path: this.path, routing, ...record, ...this.traceFields() }, 'request');
+    const head = { method: this.method, path: this.path, routing };
+    infoLine(this.p.log, this.spans === null ? [head, record] : [head, record, this.traceFields()], 'request');
     this.p.recent.add(record, routing);
     this.p.store.recordUsage(record).catch((err: unknown) => {
       // The record is in the log line above; this says it is missing from the store.

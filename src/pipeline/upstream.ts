@@ -101,17 +101,21 @@ export interface ClientHeaders {
 }
 
 /**
- * The client's headers that some deployment receives but not every one of the plan: removed before
- * the first attempt, since every attempt (a fallback hop too) goes out with the same request
- * headers. Not the ones the router writes itself (`written`).
+ * Adds to `out` (the headers the router removes) the client's headers that some deployment receives
+ * but not every one of the plan: removed before the first attempt, since every attempt (a fallback
+ * hop too) goes out with the same request headers. Not the ones the router sets or already removes.
  */
-export function unforwardedHeaders(client: ClientHeaders, written: ReadonlySet<string>): string[] {
-  const out: string[] = [];
+function addUnforwardedHeaders(client: ClientHeaders, set: readonly HeaderPair[], out: string[]): void {
   for (const name in client.headers) {
-    if (!clientHeader(name) || !allows(client.any, name) || written.has(name)) continue;
+    if (!clientHeader(name) || !allows(client.any, name) || written(set, out, name)) continue;
     if (!client.planned.every((d) => allows(d.forwardHeaders, name))) out.push(name);
   }
-  return out;
+}
+
+/** Whether the router sets or removes `name` itself; a dozen names each, compared in place rather than gathered into a set per request. */
+function written(set: readonly HeaderPair[], removed: readonly string[], name: string): boolean {
+  for (let i = 0; i < set.length; i++) if (set[i]![0] === name) return true;
+  return removed.includes(name);
 }
 
 /**
@@ -158,15 +162,17 @@ export interface Upstream {
  */
 export function upstreamRequest(req: ApiRequest, raw: Buffer, d: Deployment, clusterHeader: string, plan: string | null, hops: readonly string[], client: ClientHeaders): Upstream {
   const attempt = attemptHeaders(d, callOf(req.endpoint, req.stream));
-  const setHeaders: HeaderPair[] = [[clusterHeader, d.cluster], ...(plan === null ? [] : [[PLAN_HEADER, plan] as const]), ...attempt.set];
-  HOP_HEADERS.forEach((h, i) => setHeaders.push([h, hops[i] ?? hops[hops.length - 1] ?? d.cluster]));
+  const setHeaders: HeaderPair[] = [[clusterHeader, d.cluster]];
+  if (plan !== null) setHeaders.push([PLAN_HEADER, plan]);
+  for (const h of attempt.set) setHeaders.push(h);
+  for (let i = 0; i < HOP_HEADERS.length; i++) setHeaders.push([HOP_HEADERS[i]!, hops[i] ?? hops[hops.length - 1] ?? d.cluster]);
   if (req.stream) setHeaders.push([STREAM_HEADER, '1']);
   const rewrite = bufferedBody(req, raw, d);
   // A deployment that does not take the buffered body as it is gets its own from the attempt filter.
   if (rewrite.translated) setHeaders.push([TRANSLATE_HEADER, '1']);
   if (rewrite.body !== null) setHeaders.push(['content-length', String(rewrite.body.length)]);
-  const written = new Set([...setHeaders.map(([name]) => name), ...attempt.remove]);
-  const removeHeaders = [...attempt.remove, ...unforwardedHeaders(client, written)];
+  const removeHeaders = attempt.remove.slice();
+  addUnforwardedHeaders(client, setHeaders, removeHeaders);
   const outcome: Outcome = { kind: 'continue', setHeaders, removeHeaders, body: rewrite.body ?? undefined, clearRouteCache: true };
   return { outcome, hideUsageEvent: rewrite.hideUsageEvent };
 }

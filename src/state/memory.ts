@@ -39,7 +39,8 @@ interface DeploymentLoad {
 
 export class MemoryStore implements StateStore {
   readonly kind = 'memory' as const;
-  private readonly totals = new Map<string, UsageTotals>();
+  /** Dimension → id → day → totals: a record's are found with its own strings, none made per record. */
+  private readonly totals = new Map<UsageDimension, Map<string, Map<string, UsageTotals>>>();
   /** A ring buffer: `log[next % max]` is overwritten once full, so memory stays bounded. */
   private readonly log: UsageRecord[] = [];
   private next = 0;
@@ -123,9 +124,7 @@ export class MemoryStore implements StateStore {
     const day = usageDay(record.timestampMs);
     for (const dimension of USAGE_DIMENSIONS) {
       for (const id of dimensionIds(record, dimension)) {
-        const key = `${dimension}\u0000${id}\u0000${day}`;
-        let t = this.totals.get(key);
-        if (t === undefined) this.totals.set(key, (t = emptyTotals()));
+        const t = this.totalsOf(dimension, id, day);
         t.requests += 1;
         t.promptTokens += record.promptTokens;
         t.completionTokens += record.completionTokens;
@@ -138,6 +137,16 @@ export class MemoryStore implements StateStore {
     }
     this.log[this.next % this.maxLogEntries] = record;
     this.next += 1;
+  }
+
+  private totalsOf(dimension: UsageDimension, id: string, day: string): UsageTotals {
+    let byId = this.totals.get(dimension);
+    if (byId === undefined) this.totals.set(dimension, (byId = new Map()));
+    let byDay = byId.get(id);
+    if (byDay === undefined) byId.set(id, (byDay = new Map()));
+    let t = byDay.get(day);
+    if (t === undefined) byDay.set(day, (t = emptyTotals()));
+    return t;
   }
 
   private readonly keys = new Map<string, VirtualKeyRecord>();
@@ -217,7 +226,7 @@ export class MemoryStore implements StateStore {
   }
 
   async usageTotals(dimension: UsageDimension, id: string, day: string): Promise<UsageTotals> {
-    const t = this.totals.get(`${dimension}\u0000${id}\u0000${day}`);
+    const t = this.totals.get(dimension)?.get(id)?.get(day);
     return t === undefined ? emptyTotals() : { ...t };
   }
 

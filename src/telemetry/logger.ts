@@ -72,13 +72,23 @@ export function createLogger(level: string, name = 'llm-router', destination: De
  * the logger's bindings, the fields, `msg`. The per-request line (≈ 1.2 KB: the usage record, the
  * routing decision and its attempts) walked key by key by pino cost 0.17 M of a chat's 1.49 M
  * instructions (`npm run bench -- --cost`, docs/decisions.md). pino's serializers and redaction do
- * not apply, so `fields` must hold neither an error nor headers.
+ * not apply, so `fields` must hold neither an error nor headers. `fields` may be several objects
+ * with no key in common, written as one: a request's line is its own fields and its usage record,
+ * without a merged copy of the record made for it.
  */
-export function infoLine(log: Logger, fields: object, msg: string): void {
+export function infoLine(log: Logger, fields: object | readonly object[], msg: string): void {
   if (!log.isLevelEnabled('info')) return;
   const own = log as unknown as PinoInternals;
+  let members = '';
+  if (Array.isArray(fields)) for (const part of fields as readonly object[]) members += membersOf(part);
+  else members = membersOf(fields);
+  own[pino.symbols.streamSym].write(`{"level":"info"${own[pino.symbols.timeSym]()}${own[pino.symbols.chindingsSym]}${members},"msg":${JSON.stringify(msg)}}\n`);
+}
+
+/** `,"a":1,"b":2` for `{ a: 1, b: 2 }`; nothing for an empty object. */
+function membersOf(fields: object): string {
   const json = JSON.stringify(fields);
-  own[pino.symbols.streamSym].write(`{"level":"info"${own[pino.symbols.timeSym]()}${own[pino.symbols.chindingsSym]}${json.length > 2 ? `,${json.slice(1, -1)}` : ''},"msg":${JSON.stringify(msg)}}\n`);
+  return json.length > 2 ? `,${json.slice(1, -1)}` : '';
 }
 
 /** What infoLine reads of a pino logger: its destination, its time function and its bindings as JSON (`,"pid":1,"name":"llm-router"`). */

@@ -33,6 +33,16 @@ describe('infoLine', () => {
     expect(ours.lines[0]!.endsWith('}\n')).toBe(true);
   });
 
+  it('writes several objects as one line, in order: the same line as their merge', () => {
+    const [parts, merged] = [capture(), capture()];
+    const head = { method: 'POST', routing: { pick: 'a' } };
+    const record = { requestId: 'r-1', team: null, ttftMs: undefined, costNanos: 356000 };
+    infoLine(parts.log, [head, {}, record, { trace_id: 't' }], 'request');
+    infoLine(merged.log, { ...head, ...record, trace_id: 't' }, 'request');
+    expect({ ...JSON.parse(parts.lines[0]!), time: null }).toEqual({ ...JSON.parse(merged.lines[0]!), time: null });
+    expect(Object.keys(JSON.parse(parts.lines[0]!))).toEqual(Object.keys(JSON.parse(merged.lines[0]!)));
+  });
+
   it('writes a line without fields, and nothing below the level', () => {
     const { lines, log } = capture();
     infoLine(log, {}, 'empty');
