@@ -148,7 +148,8 @@ export async function serve(configPath: string): Promise<void> {
     await admin.close();
     await store.close();
     log.info('stopped');
-    log.flush();
+    // Every line out, in order, before the exit handlers (logger.ts).
+    await new Promise<void>((resolve) => log.flush(() => resolve()));
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -12,9 +12,16 @@ const LOG_BATCH_CHARS = 12 * 1024;
 /** How long a line may wait for its batch: an operator tailing the log sees each request within it. */
 const LOG_FLUSH_MS = 100;
 
-/** Stdout, written asynchronously so logging never blocks a request, in batches; what waits is written when the process exits. */
+/**
+ * Stdout, written asynchronously so logging never blocks a request, in batches. `flush(cb)` calls
+ * back once every line logged before it is written: the router's shutdown waits for it. A process
+ * that exits without it still writes what waits, synchronously, but after a batch still being
+ * written by the thread pool, if one is: those lines may come out of order.
+ */
 function batchedStdout(): DestinationStream & { flush(cb?: (err?: Error) => unknown): void } {
-  const stream = pino.destination({ dest: 1, sync: false });
+  // minLength 1 writes every batch at once, as 0 would, and lets flush(cb) wait for the writes
+  // under way (sonic-boom calls back at once when minLength is 0).
+  const stream = pino.destination({ dest: 1, sync: false, minLength: 1 });
   let lines: string[] = [];
   let chars = 0;
   const release = (): void => {

