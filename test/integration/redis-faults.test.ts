@@ -72,7 +72,12 @@ it('keeps serving through a 10 s Redis stall and loses no usage record', async (
   process.kill(redis.pid!, 'SIGCONT');
   await load;
 
-  expect([...statuses.keys()]).toEqual([200]);
+  // A failure names what answered (Envoy's details and flags, the router's error if it was the
+  // router) and what the routers warned of.
+  const failed = statuses.size === 1 ? [] : (await stack.accessLog()).filter((e) => e.path === '/v1/chat/completions' && e.status !== 200);
+  const warnings = () => stack.routers.flatMap((r) => r.output().split('\n').filter((l) => /"level":"(warn|error|fatal)"/.test(l))).slice(-20);
+  const why = () => JSON.stringify(failed.map(({ time, status, details, flags, cluster, router_error }) => ({ time, status, details, flags, cluster, router_error }))) + '\n' + warnings().join('\n');
+  expect([...statuses.keys()], statuses.size === 1 ? undefined : why()).toEqual([200]);
   expect(degraded).toEqual([1, 1, 1]);
   expect(queued.every((n) => n > 0)).toBe(true);
   const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.99) - 1]!;

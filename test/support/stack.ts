@@ -119,6 +119,9 @@ export interface AccessLogEntry {
   readonly request_id: string;
   readonly path: string;
   readonly status: number;
+  /** Envoy's response code details and flags: why Envoy answered as it did (e.g. `UF`, `ext_proc_error_gRPC_error_14`). */
+  readonly details: string;
+  readonly flags: string;
   readonly cluster: string;
   /** µs, or "-" for a phase the request did not reach. */
   readonly router_headers_us: string;
