@@ -27,7 +27,7 @@ import type { Decision, Endpoint, RouteRequest } from '../routing/types.js';
 import type { UsageRecord } from '../state/store.js';
 import type { ApiRequest } from './api-request.js';
 import type { AttemptRecord } from './attempts.js';
-import { NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type RequestMetadata, type StreamHandler } from './types.js';
+import { bodyReplaced, NO_ATTRIBUTES, PASS, type Attributes, type HeaderPair, type Headers, type Outcome, type RequestMetadata, type StreamHandler } from './types.js';
 
 import type { Pipeline } from './pipeline.js';
 import { Holdings } from './holdings.js';
@@ -389,8 +389,8 @@ export class Exchange implements StreamHandler {
     }
     const replacement = response.chunk(chunk, endOfStream);
     this.cache?.capture(replacement ?? chunk);
-    if (endOfStream) return { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement ?? undefined, metadata: this.finish(true) };
-    return replacement === null ? PASS : { kind: 'continue', setHeaders: [], removeHeaders: [], body: replacement };
+    if (endOfStream) return bodyReplaced(replacement ?? undefined, this.finish(true));
+    return replacement === null ? PASS : bodyReplaced(replacement);
   }
 
   /** The decision summary, and the attempts so far as this process saw them (`a:429,b:200`). */

@@ -38,7 +38,13 @@ export type Outcome =
 
 export type Continue = Extract<Outcome, { kind: 'continue' }>;
 
-export const PASS: Outcome = Object.freeze({ kind: 'continue', setHeaders: [], removeHeaders: [] });
+/** No header changes: one frozen list for every outcome without any. */
+const UNCHANGED: readonly never[] = Object.freeze([]);
+
+export const PASS: Outcome = Object.freeze({ kind: 'continue', setHeaders: UNCHANGED, removeHeaders: UNCHANGED });
+
+/** A body message let through with its bytes replaced by `body` (unchanged when undefined), headers untouched: a stream's every chunk. */
+export const bodyReplaced = (body: Buffer | undefined, metadata?: RequestMetadata): Outcome => ({ kind: 'continue', setHeaders: UNCHANGED, removeHeaders: UNCHANGED, body, metadata });
 
 /** Envoy attributes the filters ask for (envoy.yaml `request_attributes` / `response_attributes`). */
 export interface Attributes {

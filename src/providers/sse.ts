@@ -33,6 +33,14 @@ export class SseSplitter {
   /** An event went by with the verdict `last`: nothing more reaches the client. */
   private stopped = false;
   private insideEvent = false;
+  /**
+   * The byte ranges of this chunk's events the client does not get, as `from, to` pairs in order:
+   * reused from chunk to chunk, so a stream rewritten in every chunk (its `"usage": null` members
+   * cut) costs one buffer per chunk, not a view per event kept.
+   */
+  private readonly removed: number[] = [];
+  /** How many entries of `removed` this chunk wrote (its length only grows: no reallocation per chunk). */
+  private removedCount = 0;
 
   constructor(
     private readonly onEvent: EventHandler,
@@ -49,8 +57,7 @@ export class SseSplitter {
     if (this.stopped) return EMPTY;
     const heldBefore = this.tail.length;
     const buf = heldBefore === 0 ? chunk : Buffer.concat([this.tail, chunk]);
-    const kept: Buffer[] | null = this.rewrites ? [] : null;
-    let changed = false;
+    this.removedCount = 0;
     let eventStart = 0;
     const length = buf.length;
     for (let i = heldBefore; i < length; ) {
@@ -77,43 +84,56 @@ export class SseSplitter {
       // A blank line: the event ends here.
       const end = i;
       const verdict = this.onEvent(buf, eventStart, end, true);
-      if (verdict === 'last') return this.stop(buf, kept, heldBefore, eventStart, end);
-      if (kept !== null) changed = keep(kept, buf, eventStart, end, verdict) || changed;
+      if (verdict === 'last') return this.stop(buf, heldBefore, end);
+      this.remove(eventStart, end, verdict);
       eventStart = end;
     }
     if (endOfStream && eventStart < buf.length) {
       // A final event without its blank line: still read it, and pass its bytes through.
       const verdict = this.onEvent(buf, eventStart, buf.length, false);
-      this.insideEvent = verdict !== 'drop' || kept === null;
-      if (verdict === 'last') return this.stop(buf, kept, heldBefore, eventStart, buf.length);
-      if (kept !== null) changed = keep(kept, buf, eventStart, buf.length, verdict) || changed;
+      this.insideEvent = verdict !== 'drop' || !this.rewrites;
+      if (verdict === 'last') return this.stop(buf, heldBefore, buf.length);
+      this.remove(eventStart, buf.length, verdict);
       eventStart = buf.length;
     }
     // Copy the unfinished tail: `chunk` belongs to a gRPC message we should not keep alive.
     this.tail = eventStart < buf.length ? Buffer.from(buf.subarray(eventStart)) : EMPTY;
-    if (kept === null || (!changed && heldBefore === 0 && this.tail.length === 0)) return null;
-    return kept.length === 1 ? kept[0]! : Buffer.concat(kept);
+    if (!this.rewrites || (this.removedCount === 0 && heldBefore === 0 && this.tail.length === 0)) return null;
+    return this.kept(buf, eventStart);
+  }
+
+  /** Notes what of the event `[start, end)` the client does not get (only when rewriting). */
+  private remove(start: number, end: number, verdict: Exclude<Verdict, 'last'>): void {
+    if (!this.rewrites || verdict === 'keep') return;
+    this.removed[this.removedCount++] = verdict === 'drop' ? start : verdict[0];
+    this.removed[this.removedCount++] = verdict === 'drop' ? end : verdict[1];
+  }
+
+  /** `buf[0, end)` without the removed ranges: the buffer itself (a view) when nothing is removed. */
+  private kept(buf: Buffer, end: number): Buffer {
+    const removed = this.removed;
+    const count = this.removedCount;
+    if (count === 0) return end === buf.length ? buf : buf.subarray(0, end);
+    let size = end;
+    for (let r = 0; r < count; r += 2) size -= removed[r + 1]! - removed[r]!;
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    let from = 0;
+    for (let r = 0; r < count; r += 2) {
+      at += buf.copy(out, at, from, removed[r]!);
+      from = removed[r + 1]!;
+    }
+    buf.copy(out, at, from, end);
+    return out;
   }
 
   /** The client gets what was kept of this chunk up to `end`, and nothing after. */
-  private stop(buf: Buffer, kept: Buffer[] | null, heldBefore: number, eventStart: number, end: number): Buffer {
+  private stop(buf: Buffer, heldBefore: number, end: number): Buffer {
     this.stopped = true;
     this.tail = EMPTY;
     // Without rewriting, the held bytes of this event already went to the client with earlier chunks.
-    if (kept === null) return buf.subarray(heldBefore, end);
-    kept.push(buf.subarray(eventStart, end));
-    return kept.length === 1 ? kept[0]! : Buffer.concat(kept);
+    return this.rewrites ? this.kept(buf, end) : buf.subarray(heldBefore, end);
   }
-}
-
-/** Adds what the client gets of the event `buf[start, end)` to `kept`; true when that is not all of it. */
-function keep(kept: Buffer[], buf: Buffer, start: number, end: number, verdict: Exclude<Verdict, 'last'>): boolean {
-  if (verdict === 'keep') {
-    kept.push(buf.subarray(start, end));
-    return false;
-  }
-  if (verdict !== 'drop') kept.push(buf.subarray(start, verdict[0]), buf.subarray(verdict[1], end));
-  return true;
 }
 
 /**

@@ -108,9 +108,9 @@ function framing(bytes: Buffer, start: number, end: number): typeof MALFORMED | 
   return found;
 }
 
-/** Whether the event's data is nothing, `[DONE]` or JSON. */
-function parses(event: Buffer): boolean {
-  const data = eventData(event, 0, event.length);
+/** Whether the data of the event `bytes[start, end)` is nothing, `[DONE]` or JSON. */
+function parses(bytes: Buffer, start: number, end: number): boolean {
+  const data = eventData(bytes, start, end);
   if (data === null || data.trim() === '' || data.trim() === '[DONE]') return true;
   try {
     JSON.parse(data);
@@ -141,8 +141,8 @@ function mayHoldUsage(bytes: Buffer, start: number, end: number): boolean {
 const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x09;
 
 /**
- * The bytes `[from, to)` of a top-level `"usage":null` member, with one comma beside it, in `event`,
- * or null. OpenAI sends it in every chunk once `include_usage` is on (`…,"usage":null}` or, with its
+ * The bytes `[from, to)` of a top-level `"usage":null` member, with one comma beside it, in the
+ * event `bytes[start, end)`, or null. OpenAI sends it in every chunk once `include_usage` is on (`…,"usage":null}` or, with its
  * `obfuscation` padding, `…,"usage":null,"obfuscation":"…"}`) and omits it without the option; a
  * client that did not ask must get the chunk without it. Byte checks, without parsing the chunk:
  * `"usage"` then a colon is a key (a `"` inside a JSON string is escaped); it is top-level when the
@@ -150,51 +150,58 @@ const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x09;
  * most) ends a one-line `data: {…}`. Only the last `"usage": null` is tried; anything else passes
  * unchanged.
  */
-function nullUsageMember(event: Buffer): readonly [number, number] | null {
-  let key = event.lastIndexOf(USAGE_KEY);
+function nullUsageMember(bytes: Buffer, start: number, end: number): readonly [number, number] | null {
+  let key = lastIndexIn(bytes, USAGE_KEY, start, end - USAGE_KEY.length);
   let valueEnd = -1;
-  for (; key !== -1; key = key === 0 ? -1 : event.lastIndexOf(USAGE_KEY, key - 1)) {
-    valueEnd = nullValueEnd(event, key + USAGE_KEY.length);
+  for (; key !== -1; key = lastIndexIn(bytes, USAGE_KEY, start, key - 1)) {
+    valueEnd = nullValueEnd(bytes, key + USAGE_KEY.length, end);
     if (valueEnd !== -1) break;
   }
   if (key === -1) return null;
-  let i = closingBrace(event, valueEnd) + 1;
+  let i = closingBrace(bytes, valueEnd, end) + 1;
   if (i === 0) return null;
-  while (isSpace(event[i])) i++;
-  if (i < event.length && event[i] !== 0x0a && event[i] !== 0x0d) return null;
+  while (i < end && isSpace(bytes[i])) i++;
+  if (i < end && bytes[i] !== 0x0a && bytes[i] !== 0x0d) return null;
   // That line is a `data:` line holding one object.
-  const lineStart = Math.max(event.lastIndexOf(0x0a, key), event.lastIndexOf(0x0d, key)) + 1;
+  const lineStart = Math.max(start - 1, lastIndexIn(bytes, 0x0a, start, key), lastIndexIn(bytes, 0x0d, start, key)) + 1;
   let value = lineStart + 5;
-  if (!isDataField(event, lineStart)) return null;
-  while (isSpace(event[value])) value++;
-  if (event[value] !== 0x7b) return null;
+  if (!isDataField(bytes, lineStart)) return null;
+  while (isSpace(bytes[value])) value++;
+  if (bytes[value] !== 0x7b) return null;
   let before = key - 1;
-  while (isSpace(event[before])) before--;
-  if (event[before] === 0x2c) return [before, valueEnd];
+  while (isSpace(bytes[before])) before--;
+  if (bytes[before] === 0x2c) return [before, valueEnd];
   if (before !== value) return null;
   // The first member: the comma after it goes, if there is one.
   let after = valueEnd;
-  while (isSpace(event[after])) after++;
-  return event[after] === 0x2c ? [key, after + 1] : [key, valueEnd];
+  while (after < end && isSpace(bytes[after])) after++;
+  return after < end && bytes[after] === 0x2c ? [key, after + 1] : [key, valueEnd];
 }
 
-/** Where `null` ends when `event[at]` starts `: null` (spaces allowed), else -1. */
-function nullValueEnd(event: Buffer, at: number): number {
+/** The last index of `value` in `bytes` starting at or before `at` and not before `start`, or -1. */
+function lastIndexIn(bytes: Buffer, value: Buffer | number, start: number, at: number): number {
+  if (at < start) return -1;
+  const found = bytes.lastIndexOf(value, at);
+  return found >= start ? found : -1;
+}
+
+/** Where `null` ends when `bytes[at]` starts `: null` (spaces allowed) before `end`, else -1. */
+function nullValueEnd(bytes: Buffer, at: number, end: number): number {
   let i = at;
-  while (isSpace(event[i])) i++;
-  if (event[i++] !== 0x3a) return -1;
-  while (isSpace(event[i])) i++;
-  return event[i] === 0x6e && event[i + 1] === 0x75 && event[i + 2] === 0x6c && event[i + 3] === 0x6c ? i + 4 : -1;
+  while (isSpace(bytes[i])) i++;
+  if (bytes[i++] !== 0x3a) return -1;
+  while (isSpace(bytes[i])) i++;
+  return i + 4 <= end && bytes[i] === 0x6e && bytes[i + 1] === 0x75 && bytes[i + 2] === 0x6c && bytes[i + 3] === 0x6c ? i + 4 : -1;
 }
 
-/** From `at` (outside any string), the `}` that closes the object `at` is in, on the same line; -1 if none. */
-function closingBrace(event: Buffer, at: number): number {
+/** From `at` (outside any string), the `}` before `end` that closes the object `at` is in, on the same line; -1 if none. */
+function closingBrace(bytes: Buffer, at: number, end: number): number {
   let depth = 0;
-  for (let i = at; i < event.length; i++) {
-    const b = event[i];
+  for (let i = at; i < end; i++) {
+    const b = bytes[i];
     if (b === 0x22) {
       // Skip the string, escapes included.
-      for (i++; i < event.length && event[i] !== 0x22 && event[i] !== 0x0a && event[i] !== 0x0d; i++) if (event[i] === 0x5c) i++;
+      for (i++; i < end && bytes[i] !== 0x22 && bytes[i] !== 0x0a && bytes[i] !== 0x0d; i++) if (bytes[i] === 0x5c) i++;
     } else if (b === 0x7b || b === 0x5b) depth++;
     else if (b === 0x7d || b === 0x5d) {
       if (depth === 0) return b === 0x7d ? i : -1;
@@ -282,22 +289,21 @@ class SseResponseObserver implements ResponseObserver {
     this.splitter = new SseSplitter((bytes, start, end, terminated) => this.onEvent(bytes, start, end, terminated), hideUsageEvent);
   }
 
-  private onEvent(bytes: Buffer, start: number, end: number, terminated: boolean): Verdict {
-    // Every search below stays inside the event: a chunk of many events is read in linear time.
-    const event = bytes.subarray(start, end);
+  private onEvent(chunk: Buffer, start: number, end: number, terminated: boolean): Verdict {
+    // Every search below stays inside the event, which ends where `bytes` does: a chunk of many
+    // events is read in linear time. Offsets stay the chunk's, and the usual chunk, one event, is
+    // read without a view made of it.
+    const bytes = end === chunk.length ? chunk : chunk.subarray(0, end);
     // A stream that ends inside an event may end inside its JSON just after a `}`: that one event is parsed.
-    const framed = framing(event, 0, event.length);
-    if (framed === MALFORMED || (!terminated && !parses(event))) {
+    const framed = framing(bytes, start, end);
+    if (framed === MALFORMED || (!terminated && !parses(bytes, start, end))) {
       this.malformed = true;
       return 'last';
     }
-    if (hasNonEmpty(event, CONTENT_KEY, 0, event.length) || hasNonEmpty(event, TEXT_KEY, 0, event.length)) this.contentEvents++;
-    if (!this.complete && (framed === DONE || hasNonEmpty(event, FINISH_KEY, 0, event.length))) this.complete = true;
-    if (!mayHoldUsage(event, 0, event.length)) {
-      const cut = this.hideUsageEvent ? nullUsageMember(event) : null;
-      return cut === null ? 'keep' : [start + cut[0], start + cut[1]];
-    }
-    const data = eventData(event, 0, event.length);
+    if (hasNonEmpty(bytes, CONTENT_KEY, start, end) || hasNonEmpty(bytes, TEXT_KEY, start, end)) this.contentEvents++;
+    if (!this.complete && (framed === DONE || hasNonEmpty(bytes, FINISH_KEY, start, end))) this.complete = true;
+    if (!mayHoldUsage(bytes, start, end)) return (this.hideUsageEvent && nullUsageMember(bytes, start, end)) || 'keep';
+    const data = eventData(bytes, start, end);
     if (data === null) return 'keep';
     try {
       const chunk = JSON.parse(data) as { usage?: OpenAiUsage | null; model?: unknown; choices?: unknown[] };
