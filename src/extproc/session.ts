@@ -25,27 +25,23 @@ export function runSession(call: ServerDuplexStream<EnvoyMessage, Buffer>, excha
   };
 
   /** Turns one Envoy message into the exchange's outcome for it; a promise when routing reads the store. */
-  const handle = (m: EnvoyMessage): { phase: Phase; outcome: Outcome | Promise<Outcome> } | null => {
-    if (m.phase === null) {
-      log.warn('ext_proc message without a request case');
-      return null;
-    }
+  const handle = (m: EnvoyMessage & { readonly phase: Phase }): Outcome | Promise<Outcome> => {
     try {
       switch (m.phase) {
         case 'requestHeaders':
-          return { phase: m.phase, outcome: exchange.onRequestHeaders(m.headers, m.endOfStream, m.attributes) };
+          return exchange.onRequestHeaders(m.headers, m.endOfStream, m.attributes);
         case 'requestBody':
-          return { phase: m.phase, outcome: exchange.onRequestBody(m.body) };
+          return exchange.onRequestBody(m.body);
         case 'responseHeaders':
-          return { phase: m.phase, outcome: exchange.onResponseHeaders(m.headers, m.endOfStream, m.attributes) };
+          return exchange.onResponseHeaders(m.headers, m.endOfStream, m.attributes);
         case 'responseBody':
-          return { phase: m.phase, outcome: exchange.onResponseBody(m.body, m.endOfStream, m.attributes) };
+          return exchange.onResponseBody(m.body, m.endOfStream, m.attributes);
         default:
           // Our processing mode never asks for trailers; if an operator's config does, pass them.
-          return { phase: m.phase, outcome: PASS };
+          return PASS;
       }
     } catch (err) {
-      return { phase: m.phase, outcome: failed(m.phase, err) };
+      return failed(m.phase, err);
     }
   };
   const failed = (phase: Phase, err: unknown): Outcome => {
@@ -60,9 +56,12 @@ export function runSession(call: ServerDuplexStream<EnvoyMessage, Buffer>, excha
     if (exchange.done) call.end();
   };
   const dispatch = (m: EnvoyMessage): void | Promise<void> => {
-    const h = handle(m);
-    if (h === null) return;
-    const { phase, outcome } = h;
+    if (m.phase === null) {
+      log.warn('ext_proc message without a request case');
+      return;
+    }
+    const phase = m.phase;
+    const outcome = handle(m);
     if (!(outcome instanceof Promise)) return reply(phase, outcome);
     return outcome.then(
       (o) => reply(phase, o),

@@ -148,9 +148,10 @@ const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x09;
  * `"usage"` then a colon is a key (a `"` inside a JSON string is escaped); it is top-level when the
  * `}` closing its object (found by a string-aware scan of what follows, short: a padding string at
  * most) ends a one-line `data: {…}`. Only the last `"usage": null` is tried; anything else passes
- * unchanged.
+ * unchanged. The range is written into `cut`, which is returned: a stream cut in every chunk
+ * reuses one pair (the splitter reads a verdict before it asks for the next).
  */
-function nullUsageMember(bytes: Buffer, start: number, end: number): readonly [number, number] | null {
+function nullUsageMember(bytes: Buffer, start: number, end: number, cut: [number, number]): readonly [number, number] | null {
   let key = lastIndexIn(bytes, USAGE_KEY, start, end - USAGE_KEY.length);
   let valueEnd = -1;
   for (; key !== -1; key = lastIndexIn(bytes, USAGE_KEY, start, key - 1)) {
@@ -170,12 +171,18 @@ function nullUsageMember(bytes: Buffer, start: number, end: number): readonly [n
   if (bytes[value] !== 0x7b) return null;
   let before = key - 1;
   while (isSpace(bytes[before])) before--;
-  if (bytes[before] === 0x2c) return [before, valueEnd];
+  if (bytes[before] === 0x2c) return range(cut, before, valueEnd);
   if (before !== value) return null;
   // The first member: the comma after it goes, if there is one.
   let after = valueEnd;
   while (after < end && isSpace(bytes[after])) after++;
-  return after < end && bytes[after] === 0x2c ? [key, after + 1] : [key, valueEnd];
+  return after < end && bytes[after] === 0x2c ? range(cut, key, after + 1) : range(cut, key, valueEnd);
+}
+
+function range(pair: [number, number], from: number, to: number): readonly [number, number] {
+  pair[0] = from;
+  pair[1] = to;
+  return pair;
 }
 
 /** The last index of `value` in `bytes` starting at or before `at` and not before `start`, or -1. */
@@ -283,6 +290,8 @@ class SseResponseObserver implements ResponseObserver {
   /** A malformed event went by: the client gets it, an error event, and nothing more. */
   private malformed = false;
   private ended = false;
+  /** Where the last `"usage": null` cut out of a chunk was (nullUsageMember). */
+  private readonly cut: [number, number] = [0, 0];
 
   /** `hideUsageEvent`: the router asked for usage on the client's behalf, so the client must not see it. */
   constructor(private readonly hideUsageEvent: boolean) {
@@ -302,7 +311,7 @@ class SseResponseObserver implements ResponseObserver {
     }
     if (hasNonEmpty(bytes, CONTENT_KEY, start, end) || hasNonEmpty(bytes, TEXT_KEY, start, end)) this.contentEvents++;
     if (!this.complete && (framed === DONE || hasNonEmpty(bytes, FINISH_KEY, start, end))) this.complete = true;
-    if (!mayHoldUsage(bytes, start, end)) return (this.hideUsageEvent && nullUsageMember(bytes, start, end)) || 'keep';
+    if (!mayHoldUsage(bytes, start, end)) return (this.hideUsageEvent && nullUsageMember(bytes, start, end, this.cut)) || 'keep';
     const data = eventData(bytes, start, end);
     if (data === null) return 'keep';
     try {
