@@ -38,6 +38,8 @@ export interface RunResults {
   /** Null when the run skipped it (`--no-memory`). */
   readonly memory: { streams: number; ok: number; peakRssMb: number; idleRssMb: number } | null;
   readonly unavailable: ReadonlyArray<{ name: string; error: string }>;
+  /** Targets that stopped during the run (a process exited): measured up to `scenario` of `round`, not after. Absent in older results. */
+  readonly stopped?: ReadonlyArray<{ name: string; scenario: string; round: number; error: string }>;
 }
 
 interface Spread {
@@ -129,6 +131,9 @@ function peerChecks(summaries: readonly ScenarioSummary[], results: RunResults):
   // Peers only: plain Envoy is the baseline and router-* are set-ups of the router itself.
   const peers = [...new Set(results.measurements.map((m) => m.target))].filter((t) => t !== 'plain' && t !== 'router' && !t.startsWith('router-'));
   const checks: TargetCheck[] = results.unavailable.map((u) => ({ target: `router vs ${u.name}`, limit: 'lower added latency, higher throughput', measured: `${u.name} not measured: ${u.error}`, met: null }));
+  for (const s of results.stopped ?? []) {
+    checks.push({ target: `router vs ${s.name}`, limit: 'lower added latency, higher throughput', measured: `${s.name} stopped during ${s.scenario} in round ${s.round} (${s.error}): no points from there on`, met: null });
+  }
   for (const peer of peers) {
     const losses: string[] = [];
     let points = 0;

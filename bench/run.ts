@@ -54,6 +54,23 @@ export async function measure(target: Target, s: Scenario, round: number): Promi
   };
 }
 
+/** Whether process `pid` still runs (signal 0 only checks). */
+function running(pid: number | null): boolean {
+  if (pid === null) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a target's measurement failed: which of its processes is gone, where its output is. */
+function whyStopped(target: Target, err: unknown, dir: string): string {
+  const gone = [...(running(target.pid) ? [] : [`its ext_proc process (pid ${target.pid})`]), ...(running(target.envoyPid) ? [] : [`its Envoy (pid ${target.envoyPid})`])];
+  return `${gone.length > 0 ? `${gone.join(' and ')} exited` : (err as Error).message}; logs in ${dir}`;
+}
+
 /** Kept up with the offered rate: at least 90% served, p99 under one second, nothing failed. */
 function sustained(m: Measurement, ratePerSec: number): boolean {
   return m.throughputPerSec >= 0.9 * ratePerSec && m.latencyMs.p99 < 1000 && m.errors + m.dropped === 0;
@@ -111,6 +128,9 @@ async function main(): Promise<void> {
     // A target that could not sustain an open-loop rate is not driven at higher rates of the same
     // workload: it would only queue requests for minutes. Absent points show as "–" in the report.
     const saturatedAt = new Map<string, number>();
+    // A target whose process dies (a peer's Envoy has crashed under load) is reported with where it
+    // stopped; the run goes on with the others.
+    const stopped = new Map<string, { name: string; scenario: string; round: number; error: string }>();
     for (let round = 0; round < rounds; round++) {
       for (const s of run) {
         // Each round starts with another target, so drift in the machine's load spreads evenly.
@@ -119,7 +139,17 @@ async function main(): Promise<void> {
           const target = targets.list[(i + round) % n]!;
           const key = `${target.name} ${s.workload.name}`;
           if (s.kind === 'open' && s.ratePerSec > (saturatedAt.get(key) ?? Infinity)) continue;
-          const m = await measure(target, s, round);
+          if (stopped.has(target.name)) continue;
+          let m: Measurement;
+          try {
+            m = await measure(target, s, round);
+          } catch (err) {
+            if (target === targets.router || target.name === 'plain') throw err;
+            const error = whyStopped(target, err, dir);
+            stopped.set(target.name, { name: target.name, scenario: scenarioName(s), round: round + 1, error });
+            process.stdout.write(`round ${round + 1}/${rounds}  ${scenarioName(s).padEnd(28)} ${target.name.padEnd(8)} stopped: ${error}\n`);
+            continue;
+          }
           if (s.kind === 'open' && !sustained(m, s.ratePerSec)) saturatedAt.set(key, Math.min(s.ratePerSec, saturatedAt.get(key) ?? Infinity));
           measurements.push(m);
           process.stdout.write(`round ${round + 1}/${rounds}  ${m.scenario.padEnd(28)} ${target.name.padEnd(8)} p50 ${m.latencyMs.p50.toFixed(2)} ms  p99 ${m.latencyMs.p99.toFixed(2)} ms  ${m.throughputPerSec.toFixed(0)}/s  errors ${m.errors + m.dropped}\n`);
@@ -135,6 +165,7 @@ async function main(): Promise<void> {
       measurements,
       memory,
       unavailable: targets.unavailable,
+      stopped: [...stopped.values()],
     };
     const table = await writeReport(results, out);
     process.stdout.write(`\n${table}\n${renderCharts(out)}\n`);
