@@ -16,7 +16,31 @@ const INTERNAL_ERROR: Outcome = {
   headers: [['content-type', 'application/json']],
 };
 
+type SendMessage = (message: Buffer, callback: () => void) => void;
+const NOTHING = (): void => {};
+let warnedNoSendMessage = false;
+
+/**
+ * How a session writes its replies. grpc-js's duplex stream is a Node Writable over the call: each
+ * write goes through the Writable's queue and callbacks (a `nextTick` per write) only to reach the
+ * call's `sendMessage`, which frames the reply and writes it to the HTTP/2 stream, itself a Writable
+ * that keeps writes in order. One reply per message, in order, needs only that: the session calls
+ * `sendMessage` itself where grpc-js has it (docs/decisions.md, "Replies written to the call").
+ * `end()` still goes through the stream, so the status follows the replies on the HTTP/2 stream.
+ */
+function replyWriter(call: ServerDuplexStream<EnvoyMessage, Buffer>, log: Logger): (reply: Buffer) => void {
+  const inner = (call as unknown as { call?: { sendMessage?: SendMessage } }).call;
+  const send = inner?.sendMessage;
+  if (typeof send !== 'function') {
+    if (!warnedNoSendMessage) log.warn('grpc-js internals changed: replies go through the stream\'s Writable (more CPU per message)');
+    warnedNoSendMessage = true;
+    return (reply) => void call.write(reply);
+  }
+  return (reply) => send.call(inner, reply, NOTHING);
+}
+
 export function runSession(call: ServerDuplexStream<EnvoyMessage, Buffer>, exchange: StreamHandler, log: Logger): void {
+  const write = replyWriter(call, log);
   let ended = false;
   const end = (): void => {
     if (ended) return;
@@ -50,7 +74,7 @@ export function runSession(call: ServerDuplexStream<EnvoyMessage, Buffer>, excha
   };
   const reply = (phase: Phase, outcome: Outcome): void => {
     if (ended) return;
-    call.write(encodeOutcome(phase, outcome));
+    write(encodeOutcome(phase, outcome));
     // Close with OK as soon as the request needs the router no more, so the session is released
     // now rather than when Envoy tears the filter down (see raiseStreamResetLimit in server.ts).
     if (exchange.done) call.end();

@@ -12,6 +12,8 @@
 const LF = 0x0a;
 const CR = 0x0d;
 const EMPTY = Buffer.alloc(0);
+/** Entries of the removed-ranges list kept between chunks (a chunk usually holds one event). */
+const MAX_KEPT_RANGES = 256;
 
 /**
  * What the client gets of one event: all of it, nothing, all of it and nothing after it (`last`), or
@@ -124,6 +126,8 @@ export class SseSplitter {
       from = removed[r + 1]!;
     }
     buf.copy(out, at, from, end);
+    // A chunk of thousands of events does not leave a list that long behind for the rest of the stream.
+    if (removed.length > MAX_KEPT_RANGES) removed.length = 0;
     return out;
   }
 
