@@ -1,8 +1,8 @@
 /**
  * The floor under any ext_proc server on this runtime: the router's gRPC server as it runs it
  * (src/extproc/server.ts `serveGrpc`: grpc-js with the router's options and HTTP/2 settings)
- * answering each of Envoy's messages with a constant reply, closing the stream after the answer's
- * last chunk as the router does, and doing nothing else — no decoding, no policy, no accounting, no
+ * answering each of Envoy's messages with a constant reply on grpc-js's call as the router's session
+ * does, closing the stream after the answer's last chunk as the router does, and doing nothing else — no decoding, no policy, no accounting, no
  * log. Its
  * request-body reply names the deployment the way the router's does (x-llm-cluster, x-llm-stream
  * for a stream, clear_route_cache), picked by which of the bench's models the body's bytes contain,
@@ -25,6 +25,7 @@ import { runAsEntryPoint } from './entry.js';
 import { MODELS } from './scenarios.js';
 
 const PROCESS = '/envoy.service.ext_proc.v3.ExternalProcessor/Process';
+const OK = { code: 0, details: 'OK' };
 /** ProcessingRequest's `request_body` and `response_body` fields. */
 const REQUEST_BODY = 4;
 const RESPONSE_BODY = 5;
@@ -75,19 +76,20 @@ function endsAnswer(m: Buffer): boolean {
 /** Serves the floor on 127.0.0.1:`port` in this process. */
 export async function serveFloor(port: number): Promise<grpc.Server> {
   const log = createLogger('warn', 'grpc-floor');
-  const identity = (b: Buffer) => b;
-  const service = { Process: { path: PROCESS, requestStream: true, responseStream: true, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity } };
-  const process_ = (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-    call.on('data', (m: Buffer) => {
+  const listen = (call: grpc.ServerInterceptingCallInterface) => ({
+    onReceiveMetadata: () => call.startRead(),
+    onReceiveMessage: (message: unknown) => {
+      const m = message as Buffer;
       // The case is the message's first field (Envoy and the harness encode it first).
       const field = m[0]! >>> 3;
-      call.write(field === REQUEST_BODY ? (ROUTES.find((r) => m.includes(r.name))?.reply ?? CONTINUE[field]!) : CONTINUE[field]!);
-      if (field === RESPONSE_BODY && endsAnswer(m)) call.end();
-    });
-    call.on('end', () => call.end());
-    call.on('error', () => {});
-  };
-  const { server } = await serveGrpc({ address: '127.0.0.1', port }, 16 << 20, (s) => s.addService(service, { Process: process_ }), log);
+      call.sendMessage(field === REQUEST_BODY ? (ROUTES.find((r) => m.includes(r.name))?.reply ?? CONTINUE[field]!) : CONTINUE[field]!, () => {});
+      if (field === RESPONSE_BODY && endsAnswer(m)) call.sendStatus(OK);
+      else call.startRead();
+    },
+    onReceiveHalfClose: () => call.sendStatus(OK),
+    onCancel: () => {},
+  });
+  const { server } = await serveGrpc({ address: '127.0.0.1', port }, 16 << 20, { path: PROCESS, deserialize: (b) => b, listen }, () => {}, log);
   return server;
 }
 

@@ -8,9 +8,9 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { StreamHandler } from '../pipeline/types.js';
-import { decodeProcessingRequest, type EnvoyMessage } from './decode.js';
+import { decodeProcessingRequest } from './decode.js';
 import { releaseReadMessages } from './decoder-release.js';
-import { runSession } from './session.js';
+import { Session, type CallListener } from './session.js';
 import { tracelessStreamResets } from './stream-resets.js';
 
 const SERVICE_NAME = 'envoy.service.ext_proc.v3.ExternalProcessor';
@@ -25,33 +25,49 @@ const FILTER_METADATA = 'x-llm-filter';
 /** Envoy's span of this ext_proc call, when it traces the request (W3C trace context in the call's metadata). */
 const TRACEPARENT = 'traceparent';
 
-function handlerFor(call: grpc.ServerDuplexStream<EnvoyMessage, Buffer>, pipeline: Pipeline): StreamHandler {
-  switch (call.metadata.get(FILTER_METADATA)[0]) {
+function handlerFor(metadata: grpc.Metadata, pipeline: Pipeline): StreamHandler {
+  switch (metadata.get(FILTER_METADATA)[0]) {
     case 'hop':
       return pipeline.hop();
     case 'attempt-failed':
       return pipeline.failedAttempt();
     default:
-      return pipeline.exchange(pipeline.tracer === null ? undefined : (call.metadata.get(TRACEPARENT)[0] as string | undefined));
+      return pipeline.exchange(pipeline.tracer === null ? undefined : (metadata.get(TRACEPARENT)[0] as string | undefined));
   }
 }
 
+/** The one method of Envoy's ExternalProcessor service. */
+const PROCESS_PATH = `/${SERVICE_NAME}/Process`;
+
 /**
- * Envoy's messages are read by decode.ts into plain values; replies are encoded by translate.ts
- * (some ahead of time), so the server writes bytes as they are.
+ * A bidirectional method served on grpc-js's call rather than through a handler's Duplex stream:
+ * `listen` gets each call and returns what hears its metadata, messages, half-close and end.
+ * Messages reach it deserialised by `deserialize`; replies go out as the bytes it sends.
  */
-const processorService: grpc.ServiceDefinition = {
-  Process: {
-    path: `/${SERVICE_NAME}/Process`,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (b: Buffer) => b,
-    requestDeserialize: decodeProcessingRequest,
-    responseSerialize: (b: Buffer) => b,
-    responseDeserialize: (b: Buffer) => b,
-    originalName: 'process',
-  },
-};
+export interface CallMethod {
+  readonly path: string;
+  readonly deserialize: (bytes: Buffer) => unknown;
+  listen(call: grpc.ServerInterceptingCallInterface): CallListener;
+}
+
+/**
+ * grpc-js routes a method to a registered handler and wraps the call in the server's interceptors
+ * before the handler starts it; this interceptor starts the call with the method's own listener
+ * and never with the handler's, so the handler only names the method and its codecs.
+ */
+function callLevelInterceptor(method: CallMethod): grpc.ServerInterceptor {
+  return (descriptor, call) => {
+    if (descriptor.path !== method.path) return new grpc.ServerInterceptingCall(call);
+    return new grpc.ServerInterceptingCall(call, { start: () => call.start(method.listen(call)) });
+  };
+}
+
+/** The registered handler of a call-level method: grpc-js requires one; `callLevelInterceptor` keeps it from running. */
+function handledByInterceptor(stream: grpc.ServerDuplexStream<unknown, Buffer>): void {
+  stream.destroy(new Error('call-level method reached its placeholder handler'));
+}
+
+const identity = (b: Buffer): Buffer => b;
 
 export interface ExtProcServer {
   readonly port: number;
@@ -119,8 +135,9 @@ export interface GrpcListen {
  * stream resets — serving what `register` adds, bound to `listen`. bench/grpc-floor.ts serves on the
  * same, so the floor it measures is this stack's.
  */
-export async function serveGrpc(listen: GrpcListen, maxMessage: number, register: (server: grpc.Server) => void, log: Logger): Promise<{ server: grpc.Server; port: number }> {
+export async function serveGrpc(listen: GrpcListen, maxMessage: number, method: CallMethod, register: (server: grpc.Server) => void, log: Logger): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server({
+    interceptors: [callLevelInterceptor(method)],
     'grpc.max_receive_message_length': maxMessage,
     'grpc.max_send_message_length': maxMessage,
     'grpc.keepalive_permit_without_calls': 1,
@@ -129,6 +146,7 @@ export async function serveGrpc(listen: GrpcListen, maxMessage: number, register
     'grpc.enable_channelz': 0,
     ...listen.options,
   });
+  server.register(method.path, handledByInterceptor, identity, method.deserialize, 'bidi');
   register(server);
   raiseStreamResetLimit(server, log);
   releaseReadMessages(log);
@@ -155,17 +173,12 @@ export async function startExtProcServer(pipeline: () => Pipeline, listen: GrpcL
   // limit is restart-only (config/reload.ts), so the one read here holds for the process.
   const maxMessage = Math.max(pipeline().config.maxRequestBodyBytes * 2, 16 * 1024 * 1024);
   const health = new HealthImplementation({ '': 'SERVING', [SERVICE_NAME]: 'SERVING' });
-  const { server, port } = await serveGrpc(
-    listen,
-    maxMessage,
-    (s) => {
-      s.addService(processorService, {
-        Process: (call: grpc.ServerDuplexStream<EnvoyMessage, Buffer>) => runSession(call, handlerFor(call, pipeline()), log),
-      });
-      health.addToServer(s);
-    },
-    log,
-  );
+  const process: CallMethod = {
+    path: PROCESS_PATH,
+    deserialize: decodeProcessingRequest,
+    listen: (call) => new Session(call, (metadata) => handlerFor(metadata, pipeline()), log),
+  };
+  const { server, port } = await serveGrpc(listen, maxMessage, process, (s) => health.addToServer(s), log);
 
   return {
     port,

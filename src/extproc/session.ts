@@ -2,8 +2,14 @@
  * One gRPC stream = one HTTP request (the downstream filter) or one attempt of it (the upstream
  * filter). The session dispatches each Envoy message to the matching phase of its handler and
  * writes exactly one reply per message, in order.
+ *
+ * It listens on grpc-js's call itself (`ServerInterceptingCallInterface`, served by
+ * `CallMethod` in server.ts), not on the Node Duplex stream grpc-js's handlers wrap around it:
+ * the stream's Readable and Writable add a queue, callbacks and `nextTick`s to every message and
+ * reply, and the session needs none of them (docs/decisions.md, "The session on grpc-js's call").
  */
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { Metadata, ServerInterceptingCallInterface } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { PASS, type Outcome, type StreamHandler } from '../pipeline/types.js';
 import type { EnvoyMessage } from './decode.js';
@@ -16,40 +22,97 @@ const INTERNAL_ERROR: Outcome = {
   headers: [['content-type', 'application/json']],
 };
 
-type SendMessage = (message: Buffer, callback: () => void) => void;
 const NOTHING = (): void => {};
-let warnedNoSendMessage = false;
+const OK = { code: status.OK, details: 'OK' };
 
-/**
- * How a session writes its replies. grpc-js's duplex stream is a Node Writable over the call: each
- * write goes through the Writable's queue and callbacks (a `nextTick` per write) only to reach the
- * call's `sendMessage`, which frames the reply and writes it to the HTTP/2 stream, itself a Writable
- * that keeps writes in order. One reply per message, in order, needs only that: the session calls
- * `sendMessage` itself where grpc-js has it (docs/decisions.md, "Replies written to the call").
- * `end()` still goes through the stream, so the status follows the replies on the HTTP/2 stream.
- */
-function replyWriter(call: ServerDuplexStream<EnvoyMessage, Buffer>, log: Logger): (reply: Buffer) => void {
-  const inner = (call as unknown as { call?: { sendMessage?: SendMessage } }).call;
-  const send = inner?.sendMessage;
-  if (typeof send !== 'function') {
-    if (!warnedNoSendMessage) log.warn('grpc-js internals changed: replies go through the stream\'s Writable (more CPU per message)');
-    warnedNoSendMessage = true;
-    return (reply) => void call.write(reply);
-  }
-  return (reply) => send.call(inner, reply, NOTHING);
+/** What grpc-js's call tells its listener: the call's metadata, each message, the client's half-close, the call's end. */
+export interface CallListener {
+  onReceiveMetadata(metadata: Metadata): void;
+  onReceiveMessage(message: unknown): void;
+  onReceiveHalfClose(): void;
+  onCancel(): void;
 }
 
-export function runSession(call: ServerDuplexStream<EnvoyMessage, Buffer>, exchange: StreamHandler, log: Logger): void {
-  const write = replyWriter(call, log);
-  let ended = false;
-  const end = (): void => {
-    if (ended) return;
-    ended = true;
-    exchange.onEnd();
-  };
+export class Session implements CallListener {
+  private exchange: StreamHandler | null = null;
+  /** The exchange was told the stream ended. */
+  private ended = false;
+  /** The call's status is sent: no reply may follow. */
+  private closed = false;
+  /** Set while an asynchronous outcome is pending: later messages wait behind it, so replies stay in order. */
+  private queue: Promise<void> | null = null;
+
+  constructor(
+    private readonly call: ServerInterceptingCallInterface,
+    /** The handler of a new stream, from its gRPC metadata (which filter sent it, its trace context). */
+    private readonly open: (metadata: Metadata) => StreamHandler,
+    private readonly log: Logger,
+  ) {}
+
+  onReceiveMetadata(metadata: Metadata): void {
+    try {
+      this.exchange = this.open(metadata);
+    } catch (err) {
+      this.log.error({ err }, 'ext_proc session failed to start');
+      this.closed = true;
+      this.call.sendStatus({ code: status.INTERNAL, details: 'router failed to start the session' });
+      return;
+    }
+    this.call.startRead();
+  }
+
+  onReceiveMessage(message: unknown): void {
+    const m = message as EnvoyMessage;
+    const queue = this.queue;
+    const run = queue === null ? this.dispatch(m) : queue.then(() => this.dispatch(m));
+    if (run instanceof Promise) {
+      const mine: Promise<void> = run.then(() => {
+        if (this.queue === mine) this.queue = null;
+      });
+      this.queue = mine;
+    }
+    // Asked after the dispatch: grpc-js hands over a message already read at once, inside this call.
+    if (!this.closed) this.call.startRead();
+  }
+
+  onReceiveHalfClose(): void {
+    this.end();
+    this.close();
+  }
+
+  onCancel(): void {
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ended || this.exchange === null) return;
+    this.ended = true;
+    this.exchange.onEnd();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.call.sendStatus(OK);
+  }
+
+  private dispatch(m: EnvoyMessage): void | Promise<void> {
+    if (m.phase === null) {
+      this.log.warn('ext_proc message without a request case');
+      return;
+    }
+    const phase = m.phase;
+    const outcome = this.handle(m as EnvoyMessage & { readonly phase: Phase });
+    if (!(outcome instanceof Promise)) return this.reply(phase, outcome);
+    return outcome.then(
+      (o) => this.reply(phase, o),
+      (err: unknown) => this.reply(phase, this.failed(phase, err)),
+    );
+  }
 
   /** Turns one Envoy message into the exchange's outcome for it; a promise when routing reads the store. */
-  const handle = (m: EnvoyMessage & { readonly phase: Phase }): Outcome | Promise<Outcome> => {
+  private handle(m: EnvoyMessage & { readonly phase: Phase }): Outcome | Promise<Outcome> {
+    const exchange = this.exchange!;
     try {
       switch (m.phase) {
         case 'requestHeaders':
@@ -65,49 +128,20 @@ export function runSession(call: ServerDuplexStream<EnvoyMessage, Buffer>, excha
           return PASS;
       }
     } catch (err) {
-      return failed(m.phase, err);
+      return this.failed(m.phase, err);
     }
-  };
-  const failed = (phase: Phase, err: unknown): Outcome => {
-    log.error({ err, case: phase }, 'ext_proc session failed');
+  }
+
+  private failed(phase: Phase, err: unknown): Outcome {
+    this.log.error({ err, case: phase }, 'ext_proc session failed');
     return phase.startsWith('request') ? INTERNAL_ERROR : PASS;
-  };
-  const reply = (phase: Phase, outcome: Outcome): void => {
-    if (ended) return;
-    write(encodeOutcome(phase, outcome));
+  }
+
+  private reply(phase: Phase, outcome: Outcome): void {
+    if (this.ended || this.closed) return;
+    this.call.sendMessage(encodeOutcome(phase, outcome), NOTHING);
     // Close with OK as soon as the request needs the router no more, so the session is released
     // now rather than when Envoy tears the filter down (see raiseStreamResetLimit in server.ts).
-    if (exchange.done) call.end();
-  };
-  const dispatch = (m: EnvoyMessage): void | Promise<void> => {
-    if (m.phase === null) {
-      log.warn('ext_proc message without a request case');
-      return;
-    }
-    const phase = m.phase;
-    const outcome = handle(m);
-    if (!(outcome instanceof Promise)) return reply(phase, outcome);
-    return outcome.then(
-      (o) => reply(phase, o),
-      (err: unknown) => reply(phase, failed(phase, err)),
-    );
-  };
-  /** Set while an asynchronous outcome is pending: later messages wait behind it, so replies stay in order. */
-  let queue: Promise<void> | null = null;
-  call.on('data', (m: EnvoyMessage) => {
-    const run = queue === null ? dispatch(m) : queue.then(() => dispatch(m));
-    if (run instanceof Promise) {
-      const mine: Promise<void> = run.then(() => {
-        if (queue === mine) queue = null;
-      });
-      queue = mine;
-    }
-  });
-  call.on('end', () => {
-    end();
-    call.end();
-  });
-  call.on('cancelled', end);
-  call.on('error', end);
-  call.on('close', end);
+    if (this.exchange!.done) this.close();
+  }
 }
