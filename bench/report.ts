@@ -163,15 +163,23 @@ function peerChecks(summaries: readonly ScenarioSummary[], results: RunResults):
   return checks;
 }
 
-/** The router's ext_proc CPU per 1,000 requests against AI Gateway's extproc, in the same run (issue 13's acceptance). */
+/**
+ * The router's ext_proc CPU per 1,000 requests against AI Gateway's extproc, in the same run (issue
+ * 13's acceptance); the router on Bun too when the run has that variant (`--variants bun`).
+ */
 function extProcCpuChecks(summaries: readonly ScenarioSummary[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  for (const scenario of ['chat-1k closed c=16', 'chat-1k closed c=64', 'stream-50 closed c=16']) {
-    const s = summaries.find((x) => x.scenario === scenario);
-    const router = s?.targets.router?.gatewayCpuPer1k;
-    const peer = s?.targets['ai-gateway']?.gatewayCpuPer1k;
-    if (router === null || router === undefined || peer === null || peer === undefined) continue;
-    checks.push({ target: `router ext_proc CPU per 1,000 requests, ${scenario}`, limit: `≤ AI Gateway's`, measured: `${router.toFixed(2)} s vs ${peer.toFixed(2)} s`, met: router <= peer });
+  for (const [name, label] of [
+    ['router', 'router'],
+    ['router-bun', 'router on Bun'],
+  ] as const) {
+    for (const scenario of ['chat-1k closed c=16', 'chat-1k closed c=64', 'stream-50 closed c=16']) {
+      const s = summaries.find((x) => x.scenario === scenario);
+      const router = s?.targets[name]?.gatewayCpuPer1k;
+      const peer = s?.targets['ai-gateway']?.gatewayCpuPer1k;
+      if (router === null || router === undefined || peer === null || peer === undefined) continue;
+      checks.push({ target: `${label} ext_proc CPU per 1,000 requests, ${scenario}`, limit: `≤ AI Gateway's`, measured: `${router.toFixed(2)} s vs ${peer.toFixed(2)} s`, met: router <= peer });
+    }
   }
   return checks;
 }
