@@ -29,6 +29,14 @@ export interface Measurement {
   readonly envoyCpuSec: number | null;
 }
 
+/** A router's RSS before (`idleRssMb`) and while `streams` streams were held open, `ok` of them opened. */
+export interface MemoryFigure {
+  readonly streams: number;
+  readonly ok: number;
+  readonly peakRssMb: number;
+  readonly idleRssMb: number;
+}
+
 export interface RunResults {
   readonly quick: boolean;
   readonly rounds: number;
@@ -36,7 +44,9 @@ export interface RunResults {
   readonly durationSec: number;
   readonly measurements: readonly Measurement[];
   /** Null when the run skipped it (`--no-memory`). */
-  readonly memory: { streams: number; ok: number; peakRssMb: number; idleRssMb: number } | null;
+  readonly memory: MemoryFigure | null;
+  /** The same for the router on another runtime (`--variants bun`). Absent in older results. */
+  readonly runtimeMemory?: ReadonlyArray<{ name: string } & MemoryFigure>;
   readonly unavailable: ReadonlyArray<{ name: string; error: string }>;
   /** Targets that stopped during the run (a process exited): measured up to `scenario` of `round`, not after. Absent in older results. */
   readonly stopped?: ReadonlyArray<{ name: string; scenario: string; round: number; error: string }>;
@@ -204,9 +214,11 @@ export function checkTargets(summaries: readonly ScenarioSummary[], results: Run
     checks.push({ target: 'saturation throughput (chat 1 KB, closed c=64) vs plain Envoy', limit: '≥ 50%', measured: `${(saturation.throughputRatio * 100).toFixed(0)}%`, met: saturation.throughputRatio >= 0.5 });
   }
   checks.push(...extProcCpuChecks(summaries));
-  if (memory !== null) {
-    checks.push({ target: `router RSS with ${memory.streams} open streams`, limit: '≤ 150 MB', measured: `${memory.peakRssMb.toFixed(0)} MB (before: ${memory.idleRssMb.toFixed(0)} MB)`, met: memory.peakRssMb <= 150 && memory.ok === memory.streams });
+  const memories = memory === null ? [] : [{ name: 'router', ...memory }, ...(results.runtimeMemory ?? [])];
+  for (const m of memories) {
+    checks.push({ target: `${m.name} RSS with ${m.streams} open streams`, limit: '≤ 150 MB', measured: `${m.peakRssMb.toFixed(0)} MB (before: ${m.idleRssMb.toFixed(0)} MB)`, met: m.peakRssMb <= 150 && m.ok === m.streams });
   }
+
   return [...checks, ...peerChecks(summaries, results)];
 }
 

@@ -17,11 +17,11 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
 import { closedLoop, holdStreams, openLoop, type LoadResult } from './load.js';
 import { runAsEntryPoint } from './entry.js';
-import { renderCharts, renderFlameGraph, writeReport, type Measurement, type RunResults } from './report.js';
+import { renderCharts, renderFlameGraph, writeReport, type Measurement, type MemoryFigure, type RunResults } from './report.js';
 import { PEER_NAMES, type PeerName } from './peers/index.js';
 import { OPEN_STREAMS, scenarioName, scenarios, type Scenario } from './scenarios.js';
 import { distribution } from './stats.js';
-import { cpuSeconds, peakRssMb, resetPeakRss, rssMb, startTargets, VARIANTS, type Target, type Targets, type VariantName } from './targets.js';
+import { cpuSeconds, peakRssMb, resetPeakRss, rssMb, startTargets, VARIANTS, type Target, type VariantName } from './targets.js';
 
 const cpuOf = (pid: number | null): Promise<number> => (pid === null ? Promise.resolve(0) : cpuSeconds(pid));
 
@@ -76,12 +76,12 @@ function sustained(m: Measurement, ratePerSec: number): boolean {
   return m.throughputPerSec >= 0.9 * ratePerSec && m.latencyMs.p99 < 1000 && m.errors + m.dropped === 0;
 }
 
-/** The router's RSS before and while `count` streams are open at once (`ok` of them opened); then they are cut. */
-export async function openStreamsMemory(targets: Targets, count: number): Promise<RunResults['memory']> {
-  const pid = targets.router.pid!;
+/** A router's RSS before and while `count` streams are open at once (`ok` of them opened); then they are cut. */
+export async function openStreamsMemory(router: Target, count: number): Promise<MemoryFigure> {
+  const pid = router.pid!;
   const idleRssMb = await rssMb(pid);
   await resetPeakRss(pid);
-  const held = await holdStreams(targets.router.endpoint, OPEN_STREAMS.workload, count);
+  const held = await holdStreams(router.endpoint, OPEN_STREAMS.workload, count);
   const peak = await peakRssMb(pid);
   await held.release();
   return { streams: count, ok: held.open, peakRssMb: peak, idleRssMb };
@@ -156,7 +156,14 @@ async function main(): Promise<void> {
         }
       }
     }
-    const memory = values['no-memory'] === true ? null : await openStreamsMemory(targets, OPEN_STREAMS.count);
+    const memory = values['no-memory'] === true ? null : await openStreamsMemory(targets.router, OPEN_STREAMS.count);
+    // The same figure for the router on another runtime, which the start scripts could run instead.
+    const runtimeMemory: Array<{ name: string } & MemoryFigure> = [];
+    if (memory !== null) {
+      for (const target of targets.list.filter((t) => variants.some((v) => VARIANTS[v].onBun && t.name === `router-${v}`))) {
+        runtimeMemory.push({ name: target.name, ...(await openStreamsMemory(target, OPEN_STREAMS.count)) });
+      }
+    }
     const results: RunResults = {
       quick,
       rounds,
@@ -164,6 +171,7 @@ async function main(): Promise<void> {
       durationSec: (Date.now() - started) / 1000,
       measurements,
       memory,
+      runtimeMemory,
       unavailable: targets.unavailable,
       stopped: [...stopped.values()],
     };
