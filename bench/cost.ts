@@ -8,6 +8,7 @@
  * a fixed workload goes through Envoy: chat completions with a 1 KB prompt, one at a time, and
  * streams of 50 chunks, one at a time. Hardware counters (`perf stat -e instructions`) would be
  * cheaper, but virtual machines like this one often do not expose them (docs/decisions.md).
+ * The count is Node's, whatever the router's default runtime (`--bun` for Bun's, which varies).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
+import { RUNTIME_ENV } from '../src/devstack/runtime.js';
 import { runAsEntryPoint, writeResults } from './entry.js';
 import { closedLoop, type Workload } from './load.js';
 import { NEVER_SHED } from './overload.js';
@@ -98,7 +100,9 @@ async function main(): Promise<void> {
   const nodeFlags = values['node-flags']?.split(' ').filter((f) => f !== '');
   const bun = values.bun === true ? await bunBinary() : null;
   if (bun !== null && 'error' in bun) throw new Error(`--bun: ${bun.error}`);
-  const routerEnv = bun === null ? undefined : { ...process.env, LLM_ROUTER_RUNTIME: bun.path };
+  // Node by default, whatever the router's default runtime: Bun's count varies several-fold with its
+  // JIT and GC helper threads (docs/decisions.md), so only Node's judges a change by one number.
+  const routerEnv = { ...process.env, [RUNTIME_ENV]: bun === null ? 'node' : bun.path };
   const runtime = `${bun === null ? `Node ${process.versions.node}` : `Bun ${bun.version}`}${tracing === undefined ? '' : `, tracing ${tracing * 100}% of requests`}`;
   if (spawnSync('valgrind', ['--version']).status !== 0) throw new Error('--cost needs valgrind (apt-get install valgrind)');
   const runs: Array<Record<string, Count>> = [];

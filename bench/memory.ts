@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
-import { ROUTER_NODE_FLAGS } from '../src/devstack/node-flags.js';
+import { ROUTER_NODE_FLAGS, RUNTIME_ENV } from '../src/devstack/runtime.js';
 import { waitUntil } from '../src/devstack/processes.js';
 import { closedLoop, holdStreams } from './load.js';
 import { runAsEntryPoint, writeResults } from './entry.js';
@@ -79,7 +79,8 @@ async function heapOf(pid: number, dir: string): Promise<Heap> {
 
 async function measureFlags(flags: readonly string[], round: number): Promise<MemoryResult> {
   const dir = await mkdtemp(join(tmpdir(), 'llm-router-memory-'));
-  const targets = await startTargets(dir, { peers: false, variants: [], routerNodeFlags: [...flags, ...reportFlags(dir)] });
+  // Node's heap flags and diagnostic report: this measures the router on Node whatever the default.
+  const targets = await startTargets(dir, { peers: false, variants: [], routerNodeFlags: [...flags, ...reportFlags(dir)], routerEnv: { ...process.env, [RUNTIME_ENV]: 'node' } });
   try {
     const pid = targets.router.pid!;
     const startRssMb = await rssMb(pid);

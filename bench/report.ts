@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT, resolveEnvoy } from '../src/devstack/binaries.js';
+import { routerRuntimeName } from './runtimes.js';
 import { median, min, type Distribution } from './stats.js';
 
 export interface Measurement {
@@ -45,7 +46,7 @@ export interface RunResults {
   readonly measurements: readonly Measurement[];
   /** Null when the run skipped it (`--no-memory`). */
   readonly memory: MemoryFigure | null;
-  /** The same for the router on another runtime (`--variants bun`). Absent in older results. */
+  /** The same for the router on another runtime (`--variants node`). Absent in older results. */
   readonly runtimeMemory?: ReadonlyArray<{ name: string } & MemoryFigure>;
   readonly unavailable: ReadonlyArray<{ name: string; error: string }>;
   /** Targets that stopped during the run (a process exited): measured up to `scenario` of `round`, not after. Absent in older results. */
@@ -175,13 +176,13 @@ function peerChecks(summaries: readonly ScenarioSummary[], results: RunResults):
 
 /**
  * The router's ext_proc CPU per 1,000 requests against AI Gateway's extproc, in the same run (issue
- * 13's acceptance); the router on Bun too when the run has that variant (`--variants bun`).
+ * 13's acceptance); the router on Node too when the run has that variant (`--variants node`).
  */
 function extProcCpuChecks(summaries: readonly ScenarioSummary[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
   for (const [name, label] of [
     ['router', 'router'],
-    ['router-bun', 'router on Bun'],
+    ['router-node', 'router on Node'],
   ] as const) {
     for (const scenario of ['chat-1k closed c=16', 'chat-1k closed c=64', 'stream-50 closed c=16']) {
       const s = summaries.find((x) => x.scenario === scenario);
@@ -245,7 +246,7 @@ function machine(): Record<string, string> {
   } catch {
     // not a git checkout
   }
-  return { cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`, memory: `${(totalmem() / 2 ** 30).toFixed(0)} GiB`, kernel: release(), node: process.version, envoy, commit };
+  return { cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`, memory: `${(totalmem() / 2 ** 30).toFixed(0)} GiB`, kernel: release(), node: process.version, router: routerRuntimeName(), envoy, commit };
 }
 
 export function renderMarkdown(results: RunResults, summaries: readonly ScenarioSummary[], checks: readonly TargetCheck[], host: Record<string, string>): string {

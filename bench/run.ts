@@ -157,10 +157,10 @@ async function main(): Promise<void> {
       }
     }
     const memory = values['no-memory'] === true ? null : await openStreamsMemory(targets.router, OPEN_STREAMS.count);
-    // The same figure for the router on another runtime, which the start scripts could run instead.
+    // The same figure for the router on the other runtime, which the image and the chart can run instead.
     const runtimeMemory: Array<{ name: string } & MemoryFigure> = [];
     if (memory !== null) {
-      for (const target of targets.list.filter((t) => variants.some((v) => VARIANTS[v].onBun && t.name === `router-${v}`))) {
+      for (const target of targets.list.filter((t) => variants.some((v) => VARIANTS[v].onNode && t.name === `router-${v}`))) {
         runtimeMemory.push({ name: target.name, ...(await openStreamsMemory(target, OPEN_STREAMS.count)) });
       }
     }

@@ -8,9 +8,8 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { PROJECT_ROOT } from '../src/devstack/binaries.js';
-import { ROUTER_NODE_FLAGS, routerCommand } from '../src/devstack/node-flags.js';
+import { ROUTER_NODE_FLAGS, routerCommand, RUNTIME_ENV } from '../src/devstack/runtime.js';
 import { startGrpcFloor } from './grpc-floor.js';
-import { bunBinary } from './runtimes.js';
 import { renderEnvoyConfig, type RenderOptions, type RouterAddress } from '../src/devstack/envoy-config.js';
 import { freePort } from '../src/devstack/ports.js';
 import { httpOk, spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
@@ -61,19 +60,19 @@ export interface Targets {
  * own Envoy, measured like any other target. `router` itself is one process over loopback TCP.
  */
 export const VARIANTS = {
-  uds: { processes: 1, socket: true, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false },
-  x2: { processes: 2, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false },
-  rh: { processes: 1, socket: false, withResponseHeaders: true, grpcOptions: {}, strategy: 'weighted-random', onBun: false },
-  channelz: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: { 'grpc.enable_channelz': 1 }, strategy: 'weighted-random', onBun: false },
+  uds: { processes: 1, socket: true, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onNode: false },
+  x2: { processes: 2, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onNode: false },
+  rh: { processes: 1, socket: false, withResponseHeaders: true, grpcOptions: {}, strategy: 'weighted-random', onNode: false },
+  channelz: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: { 'grpc.enable_channelz': 1 }, strategy: 'weighted-random', onNode: false },
   /** A strategy that reads the live load before every decision (the asynchronous path). */
-  lb: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'least-busy', onBun: false },
-  /** The same router on Bun instead of Node (bench/runtimes.ts). */
-  bun: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: true },
+  lb: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'least-busy', onNode: false },
+  /** The same router on Node with the shipped V8 flags instead of Bun, the default runtime. */
+  node: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onNode: true },
   /** Traced: Envoy samples this percentage of requests (the router traces all it samples), both exporting spans. */
-  trace1: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, tracePercent: 1 },
-  trace100: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, tracePercent: 100 },
+  trace1: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onNode: false, tracePercent: 1 },
+  trace100: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onNode: false, tracePercent: 100 },
   /** Not the router: grpc-js alone answering every message with a constant reply (bench/grpc-floor.ts), what the runtime and gRPC stack cost by themselves. */
-  floor: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onBun: false, grpcFloor: true },
+  floor: { processes: 1, socket: false, withResponseHeaders: false, grpcOptions: {}, strategy: 'weighted-random', onNode: false, grpcFloor: true },
 } as const;
 export type VariantName = keyof typeof VARIANTS;
 
@@ -177,9 +176,9 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
         }),
       );
       const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-      const run = routerCommand(main, ['serve', '-c', file], [...nodeFlags, ...profile], env);
+      const run = routerCommand(main, ['serve', '-c', file], { nodeFlags, runtimeFlags: profile, env });
       const [command, ...args] = [...wrapper, run.command, ...run.args];
-      const child = spawnChild(name, command!, args, { logFile: join(dir, `${name}.log`), env });
+      const child = spawnChild(name, command!, args, { logFile: join(dir, `${name}.log`), env: run.env });
       children.push(child);
       await waitUntil(() => httpOk(`http://127.0.0.1:${admin}/readyz`), wrapper.length === 0 ? 15_000 : 240_000, () => child.output(), child);
       return { child, address };
@@ -210,12 +209,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
     const unavailable: Array<{ name: string; error: string }> = [];
     for (const variant of options.variants) {
       const spec = VARIANTS[variant];
-      const bun = spec.onBun ? await bunBinary() : null;
-      if (bun !== null && 'error' in bun) {
-        unavailable.push({ name: `router-${variant}`, error: bun.error });
-        continue;
-      }
-      const env = bun === null ? options.routerEnv : { ...process.env, ...options.routerEnv, LLM_ROUTER_RUNTIME: bun.path };
+      const env = spec.onNode ? { ...process.env, ...options.routerEnv, [RUNTIME_ENV]: 'node' } : options.routerEnv;
       const routers = [];
       const percent = 'tracePercent' in spec ? spec.tracePercent : null;
       const traced = percent === null ? null : await tracedSetup(percent, 1);

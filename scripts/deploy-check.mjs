@@ -5,13 +5,16 @@
 //
 // - package-lock.json: `npm ci` accepts it on Linux, macOS and Windows (a dry run per platform).
 // - docker-compose.yml, loaded as `docker compose config` loads it (compose-go): one image built
-//   once, no npm at start, every bind mount read-only, every `service_healthy` dependency on a
-//   service with a healthcheck, the router's config keeping its state in the compose Redis.
+//   once, no npm at start, the image's entrypoint and memory settings kept, every bind mount
+//   read-only, every `service_healthy` dependency on a service with a healthcheck, the router's
+//   config keeping its state in the compose Redis.
 // - deploy/helm/llm-router: `helm lint --strict`; `helm template` with the defaults and each
 //   values example; every object against the Kubernetes schemas of the oldest and newest release
 //   the chart is checked for (kubeconform -strict); the router.yaml each renders, by the router;
 //   the Deployments' pods against the restricted Pod Security Standard (and a pod without the
-//   chart's security context must fail that check, so a pass means something).
+//   chart's security context must fail that check, so a pass means something); the runtime: by
+//   default the image's entrypoint (Bun) with the start scripts' Bun memory setting, with
+//   `runtime: node` the image's entrypoint on Node with their heap settings, and nothing else.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +33,7 @@ const SCHEMA_PACKAGE = 'kubernetes-validate==1.37.0';
 const CHART = join(ROOT, 'deploy', 'helm', 'llm-router');
 const VALUES = ['', ...readdirSync(join(ROOT, 'deploy', 'helm')).filter((f) => /^values-.*\.yaml$/.test(f)).map((f) => join(ROOT, 'deploy', 'helm', f))];
 
-const { ROUTER_NODE_FLAGS } = await import(pathToFileURL(join(ROOT, 'dist', 'devstack', 'node-flags.js')).href);
+const { ROUTER_BUN_ENV, ROUTER_NODE_FLAGS } = await import(pathToFileURL(join(ROOT, 'dist', 'devstack', 'runtime.js')).href);
 
 let passed = 0;
 let failed = 0;
@@ -123,6 +126,10 @@ function checkCompose(composeConfig) {
   );
   const waits = Object.values(services).some((s) => Object.values(s.depends_on ?? {}).some((d) => d.condition === 'service_healthy'));
   check('services wait for healthy dependencies, each of which has a healthcheck', waits && unhealthy.length === 0, unhealthy.join('\n'));
+  const overridden = Object.entries(services)
+    .filter(([, s]) => built.length === 1 && s.image === built[0][1].image)
+    .flatMap(([n, s]) => [...(s.entrypoint ? ['entrypoint'] : []), ...Object.keys(s.environment ?? {}).filter((k) => k === 'NODE_OPTIONS' || k.startsWith('BUN_JSC_'))].map((what) => `${n}: ${what}`));
+  check("the services on the router image keep its entrypoint (Bun) and memory settings", overridden.length === 0, overridden.join('\n'));
   const mount = Object.values(services).flatMap((s) => s.volumes ?? []).find((v) => v.target === '/etc/llm-router/router.yaml');
   const state = mount === undefined ? undefined : parse(readFileSync(mount.source, 'utf8')).state;
   check("the router's config keeps its state in the compose file's Redis", state?.kind === 'redis' && services.redis !== undefined);
@@ -142,9 +149,9 @@ function checkLockFile() {
   }
 }
 
-/** `helm template` of the chart with `values` ('' for the defaults), as YAML documents. */
-function render(helm, values, kubeVersion) {
-  const r = run(helm, ['template', 'llm-router', CHART, '--namespace', 'llm-router', '--kube-version', kubeVersion, ...(values === '' ? [] : ['-f', values])]);
+/** `helm template` of the chart with `values` ('' for the defaults) and `set` (`--set` pairs), as YAML documents. */
+function render(helm, values, kubeVersion, set = []) {
+  const r = run(helm, ['template', 'llm-router', CHART, '--namespace', 'llm-router', '--kube-version', kubeVersion, ...(values === '' ? [] : ['-f', values]), ...set.flatMap((s) => ['--set', s])]);
   return r.ok ? { text: r.out, objects: parseAllDocuments(r.out).map((d) => d.toJS()).filter((o) => o !== null) } : { error: r.err };
 }
 
@@ -177,8 +184,7 @@ function checkChart(helm, kubeconform, podSecurity, schemaDir) {
     const grpc = objects.find((o) => o.kind === 'Service' && o.spec.ports.some((p) => p.name === 'grpc'))?.spec.ports.find((p) => p.name === 'grpc');
     check(`the ext_proc port's Service says how it speaks (appProtocol: ${grpc?.appProtocol}) (${name})`, ['grpc', 'kubernetes.io/h2c'].includes(grpc?.appProtocol));
     if (values === '') {
-      const nodeOptions = router.spec.template.spec.containers[0].env.find((e) => e.name === 'NODE_OPTIONS')?.value;
-      check(`the default memory limit gives the start scripts' heap settings (${nodeOptions})`, nodeOptions === ROUTER_NODE_FLAGS.join(' '));
+      checkRuntimes(helm, router);
       const bare = structuredClone(router);
       delete bare.spec.template.spec.securityContext;
       delete bare.spec.template.spec.containers[0].securityContext;
@@ -186,6 +192,32 @@ function checkChart(helm, kubeconform, podSecurity, schemaDir) {
       check('a router pod without the security context fails the Pod Security check', refused.status === 1, refused.out + refused.err);
     }
   }
+}
+
+/** The runtime memory settings `container` sets (NODE_OPTIONS, BUN_JSC_*), by name. */
+const settings = (container) => Object.fromEntries(container.env.filter((e) => e.name === 'NODE_OPTIONS' || e.name.startsWith('BUN_JSC_')).map((e) => [e.name, e.value]));
+
+/**
+ * `runtime`: bun by default (the image's entrypoint, the start scripts' Bun memory setting from the
+ * default limit), node as the image's entrypoint on Node with their heap settings; no other value.
+ */
+function checkRuntimes(helm, router) {
+  const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))[1]);
+  const bun = router.spec.template.spec.containers[0];
+  check(
+    `runtime: bun (default) keeps the image's entrypoint (${JSON.stringify(entrypoint)}) and the start scripts' Bun memory setting (${JSON.stringify(settings(bun))})`,
+    bun.command === undefined && JSON.stringify(settings(bun)) === JSON.stringify(ROUTER_BUN_ENV),
+  );
+  const rendered = render(helm, '', KUBERNETES_VERSIONS.at(-1), ['runtime=node']);
+  const node = rendered.objects?.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0];
+  const onNode = entrypoint.map((a) => (a === 'bun' ? 'node' : a));
+  check(
+    `runtime: node runs the image's entrypoint on Node (${JSON.stringify(node?.command)}) with the start scripts' heap settings (${JSON.stringify(node && settings(node))})`,
+    node !== undefined && JSON.stringify(node.command) === JSON.stringify(onNode) && JSON.stringify(settings(node)) === JSON.stringify({ NODE_OPTIONS: ROUTER_NODE_FLAGS.join(' ') }),
+    rendered.error,
+  );
+  const unknown = render(helm, '', KUBERNETES_VERSIONS.at(-1), ['runtime=deno']);
+  check('an unknown runtime fails rendering and says which are known', unknown.error?.includes('runtime "deno": give bun') === true, unknown.error ?? 'rendered');
 }
 
 const composeConfig = localTool('compose-config');

@@ -4,20 +4,24 @@
 // act there as they would in the image, from the same build context (.dockerignore honoured).
 // Then the last stage's ENTRYPOINT + CMD start with examples/router.yaml at the config path, in a
 // network namespace of their own when root (the image's fixed ports then collide with nothing),
-// until its HEALTHCHECK passes; SIGTERM must then stop it cleanly.
+// until its HEALTHCHECK passes; SIGTERM must then stop it cleanly. Commands are looked up on the
+// image's PATH inside the stage first (Bun, copied in by the Dockerfile), then on the host's, which
+// stands for the base image (node, npm, dpkg); the Bun the router starts on must be scripts/setup.mjs's.
 // What cannot run outside the image is said, not hidden: `apt-get` lines (the base image's OS
 // packages), USER (the host user runs it), and tini when the host lacks it.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, posix } from 'node:path';
-import { MIN_NODE_MAJOR, ROOT } from './setup.mjs';
+import { basename, delimiter, join, posix } from 'node:path';
+import { BUN_VERSION, MIN_NODE_MAJOR, ROOT } from './setup.mjs';
 
 /** Container paths the smoke run mounts, as `docker run -v` would. */
 const MOUNTS = { '/etc/llm-router/router.yaml': join(ROOT, 'examples', 'router.yaml') };
 /** The HEALTHCHECK passes within this (npm-free start: a second or two; generous for a loaded CI). */
 const HEALTHY_WITHIN_MS = 60_000;
 const STOPPED_WITHIN_MS = 30_000;
+/** The base image's PATH (Debian's default, which the node images keep). */
+const IMAGE_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 class Failed extends Error {}
 function fail(message) {
@@ -47,6 +51,15 @@ function contextNames() {
   const lines = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
   if (!lines.includes('*')) fail('.dockerignore must start from `*` and re-include what the image needs');
   return new Set(lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, '')));
+}
+
+/** A stage's environment outside the image: its ENV, and its PATH inside the stage before the host's. */
+const stageEnv = (stage) => ({ ...process.env, ...stage.env, PATH: [...IMAGE_PATH.map((d) => join(stage.root, d)), process.env.PATH ?? ''].join(delimiter) });
+
+/** Where `name` resolves on the image's PATH within the stage, or null (then the host's PATH stands for the base image). */
+function inStage(stage, name) {
+  if (name.includes('/')) return existsSync(join(stage.root, name)) ? join(stage.root, name) : null;
+  return IMAGE_PATH.map((d) => join(stage.root, d, name)).find((p) => existsSync(p)) ?? null;
 }
 
 const envPairs = (args) => [...args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S+)/g)].map(([, k, v]) => [k, v.startsWith('"') ? JSON.parse(v) : v]);
@@ -94,8 +107,10 @@ function runStages(tmp, dockerfile) {
           console.log(`[image-stages] ${at} skipped (the base image's OS packages): ${args}`);
           break;
         }
+        // Here a RUN acts on the host: an absolute path would reach outside the stage's root.
+        if (/(^|[\s=<>"'(])\/(?!dev\/)/.test(args)) fail(`${at}: names an absolute path, which outside a container is the host's; work relative to WORKDIR`);
         console.log(`[image-stages] ${at}: ${args}`);
-        if (spawnSync('sh', ['-c', args], { cwd: onHost('.'), env: { ...process.env, ...stage.env }, stdio: 'inherit' }).status !== 0) fail(`${at} failed: ${args}`);
+        if (spawnSync('sh', ['-c', args], { cwd: onHost('.'), env: stageEnv(stage), stdio: 'inherit' }).status !== 0) fail(`${at} failed: ${args}`);
         break;
       case 'USER':
         stage.user = args;
@@ -118,8 +133,18 @@ function runStages(tmp, dockerfile) {
   return { runtime: stage };
 }
 
-/** What the image must hold: no dev dependency, a non-root user, a health check. */
+/** The program the ENTRYPOINT runs the router with (after tini's `--`). */
+const routerRuntime = (runtime) => runtime.entrypoint.slice(runtime.entrypoint.indexOf('--') + 1)[0];
+
+/** What the image must hold: the router on the pinned Bun, no dev dependency, a non-root user, a health check. */
 function checkRuntime(runtime) {
+  const program = routerRuntime(runtime);
+  if (program === undefined || basename(program) !== 'bun') fail(`the ENTRYPOINT must run the router on bun (has ${JSON.stringify(runtime.entrypoint)})`);
+  const bun = inStage(runtime, program);
+  if (bun === null) fail(`the runtime stage has no ${program} on its PATH`);
+  const version = spawnSync(bun, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+  if (version !== BUN_VERSION) fail(`the runtime stage's Bun is ${version}, not ${BUN_VERSION} (scripts/setup.mjs BUN_VERSION)`);
+  console.log(`[image-stages] the router runs on Bun ${version} (${bun})`);
   for (const dev of ['typescript', 'vitest', '@bufbuild/buf']) {
     if (existsSync(join(runtime.root, 'app', 'node_modules', dev))) fail(`the runtime stage holds the dev dependency ${dev}`);
   }
@@ -137,7 +162,7 @@ function start(runtime) {
     console.log('[image-stages] tini is not on this host: the router runs as the direct child instead');
     argv = argv.slice(argv.indexOf('--') + 1);
   }
-  const env = { ...process.env, ...runtime.env, LLM_ROUTER_ADMIN_TOKEN: 'image-stages' };
+  const env = { ...stageEnv(runtime), LLM_ROUTER_ADMIN_TOKEN: 'image-stages' };
   const cwd = join(runtime.root, runtime.workdir);
   const isolated = process.getuid?.() === 0 && onPath('unshare') && onPath('nsenter') && onPath('ip');
   if (!isolated) console.log('[image-stages] not root (or no unshare/nsenter/ip): the router uses the host network, its ports must be free');

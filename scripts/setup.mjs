@@ -56,14 +56,21 @@ function ensureEnvoy() {
   return BUNDLED_ENVOY;
 }
 
-/** Bun's release the suite runs the router on (`npm run test:bun`), from the npm registry. */
+/** Bun's release the router runs on by default (the image's too), from the npm registry. */
 export const BUN_VERSION = '1.4.5';
 
-/** Bun's binary: $LLM_ROUTER_RUNTIME when set, else installed from npm into .tools/ on first use. */
+/**
+ * What the router runs on (LLM_ROUTER_RUNTIME, read by src/devstack/runtime.ts): as set by the
+ * caller (`node`, or a Bun binary), else Bun.
+ */
+export function routerRuntime() {
+  return process.env.LLM_ROUTER_RUNTIME || ensureBun();
+}
+
+/** Bun's binary, installed from npm into .tools/ on first use. */
 export function ensureBun() {
-  if (process.env.LLM_ROUTER_RUNTIME) return process.env.LLM_ROUTER_RUNTIME;
   const pkg = { 'linux-x64': '@oven/bun-linux-x64', 'linux-arm64': '@oven/bun-linux-aarch64' }[`${process.platform}-${process.arch}`];
-  if (pkg === undefined) throw new Error(`[setup] no Bun package for ${process.platform}-${process.arch}: install Bun and set LLM_ROUTER_RUNTIME=/path/to/bun`);
+  if (pkg === undefined) throw new Error(`[setup] no Bun package for ${process.platform}-${process.arch}: set LLM_ROUTER_RUNTIME=/path/to/bun, or LLM_ROUTER_RUNTIME=node`);
   const dir = join(ROOT, '.tools', `bun-${BUN_VERSION}`);
   const bun = join(dir, 'package', 'bin', 'bun');
   if (!executable(bun)) {
@@ -136,5 +143,5 @@ export function setup({ redis, prometheus = false }) {
   if (redis) ensureRedis();
   if (prometheus) ensurePrometheus();
   run('npm', ['run', '--silent', 'build']);
-  return { ...process.env, ENVOY_BIN: envoy === 'envoy' ? '' : envoy };
+  return { ...process.env, ENVOY_BIN: envoy === 'envoy' ? '' : envoy, LLM_ROUTER_RUNTIME: routerRuntime() };
 }

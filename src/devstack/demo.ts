@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startMockProviders } from '../mock/server.js';
 import { PROJECT_ROOT, resolveEnvoy } from './binaries.js';
-import { routerCommand } from './node-flags.js';
+import { routerCommand } from './runtime.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from './processes.js';
 
 const ROUTER_CONFIG = join(PROJECT_ROOT, 'examples', 'router.yaml');
@@ -52,11 +52,9 @@ export async function runDemo(): Promise<void> {
     await Promise.all(mocks.map((m) => m.close()));
   };
   try {
-    const run = routerCommand(join(PROJECT_ROOT, 'dist', 'main.js'), ['serve', '-c', ROUTER_CONFIG]);
-    const router = spawnChild('router', run.command, run.args, {
-      echo: true,
-      env: { ...process.env, [ADMIN_TOKEN_ENV]: adminToken, [ANTHROPIC_KEY_ENV]: process.env[ANTHROPIC_KEY_ENV] || 'sk-ant-demo' },
-    });
+    const env = { ...process.env, [ADMIN_TOKEN_ENV]: adminToken, [ANTHROPIC_KEY_ENV]: process.env[ANTHROPIC_KEY_ENV] || 'sk-ant-demo' };
+    const run = routerCommand(join(PROJECT_ROOT, 'dist', 'main.js'), ['serve', '-c', ROUTER_CONFIG], { env });
+    const router = spawnChild('router', run.command, run.args, { echo: true, env: run.env });
     children.push(router);
     await waitUntil(() => httpOk('http://127.0.0.1:9090/readyz'), 15_000, () => `router not ready:\n${router.output()}`, router);
     const envoy = spawnChild('envoy', envoyBin, ['-c', ENVOY_CONFIG, '--log-level', 'warn', '--disable-hot-restart'], { echo: true });

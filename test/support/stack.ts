@@ -12,7 +12,7 @@ import type { Level } from '../../src/config/envoy-check.js';
 import { checkEnvoyAdmin, checkEnvoyFile, formatProblem, loadConfig, type ConfigProblem } from '../../src/config/load.js';
 import type { RouterConfig } from '../../src/config/compile.js';
 import { renderEnvoyConfig } from '../../src/devstack/envoy-config.js';
-import { routerCommand } from '../../src/devstack/node-flags.js';
+import { routerCommand } from '../../src/devstack/runtime.js';
 import { clustersHealthy, httpOk, spawnChild, waitUntil, type Child } from '../../src/devstack/processes.js';
 import type { Behaviour } from '../../src/mock/behaviour.js';
 import { startMockInstance, type MockInstance, type SeenRequest } from '../../src/mock/server.js';
@@ -268,11 +268,8 @@ async function startStackOnce(options: StackOptions): Promise<Stack> {
       const routerFile = join(dir, `router-${i}.yaml`);
       await writeFile(routerFile, stringify(routerConfig));
       routerFiles.push(routerFile);
-      const run = routerCommand(join(PROJECT_ROOT, 'dist', 'main.js'), ['serve', '-c', routerFile]);
-      const router = spawnChild(`router-${i}`, run.command, run.args, {
-        logFile: join(dir, `router-${i}.log`),
-        env: routerEnv,
-      });
+      const run = routerCommand(join(PROJECT_ROOT, 'dist', 'main.js'), ['serve', '-c', routerFile], { env: routerEnv });
+      const router = spawnChild(`router-${i}`, run.command, run.args, { logFile: join(dir, `router-${i}.log`), env: run.env });
       children.push(router);
       const url = `http://127.0.0.1:${ports.admin}`;
       await waitUntil(() => httpOk(`${url}/readyz`), 15_000, () => `router not ready (is dist/ built? npm test builds it):\n${router.output()}`, router);

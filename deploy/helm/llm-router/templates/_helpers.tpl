@@ -12,13 +12,26 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- end }}
 
-{{/* resources.limits.memory in MiB: the heap is a share of it. */}}
+{{/* `runtime`, checked: what runs dist/main.js. */}}
+{{- define "llm-router.runtime" -}}
+{{- $r := toString .Values.runtime -}}
+{{- if has $r (list "bun" "node") -}}{{ $r }}
+{{- else -}}{{ fail (printf "runtime %q: give bun (the image's entrypoint) or node" $r) }}
+{{- end -}}
+{{- end }}
+
+{{/* resources.limits.memory in MiB: the runtime's memory setting is derived from it. */}}
 {{- define "llm-router.memoryLimitMi" -}}
-{{- $m := toString (required "resources.limits.memory is required: the V8 heap is sized from it" .Values.resources.limits.memory) -}}
+{{- $m := toString (required "resources.limits.memory is required: the runtime's memory setting is derived from it" .Values.resources.limits.memory) -}}
 {{- if hasSuffix "Gi" $m -}}{{ mul (trimSuffix "Gi" $m | int) 1024 }}
 {{- else if hasSuffix "Mi" $m -}}{{ trimSuffix "Mi" $m | int }}
 {{- else -}}{{ fail (printf "resources.limits.memory %q: give it in Mi or Gi" $m) }}
 {{- end -}}
+{{- end }}
+
+{{/* Bun: the RAM JavaScriptCore sizes its collector from, in bytes (it reads no unit). */}}
+{{- define "llm-router.bunRAMSize" -}}
+{{ mul (include "llm-router.memoryLimitMi" . | int64) 1048576 }}
 {{- end }}
 
 {{- define "llm-router.nodeOptions" -}}
