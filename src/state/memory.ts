@@ -17,6 +17,7 @@ import {
   type LoadView,
   type ProviderLimits,
   type RequestEnd,
+  type InFlightCounter,
   type StateStore,
   type UsageDimension,
   type UsageRecord,
@@ -37,7 +38,7 @@ interface DeploymentLoad {
   provider: ProviderLimits | null;
 }
 
-export class MemoryStore implements StateStore {
+export class MemoryStore implements StateStore, InFlightCounter {
   readonly kind = 'memory' as const;
   /** Dimension → id → day → totals: a record's are found with its own strings, none made per record. */
   private readonly totals = new Map<UsageDimension, Map<string, Map<string, UsageTotals>>>();
@@ -61,6 +62,11 @@ export class MemoryStore implements StateStore {
     let l = this.load.get(deployment);
     if (l === undefined) this.load.set(deployment, (l = { inFlight: 0, window: -1, requests: [0, 0], tokens: [0, 0], samples: [], coolingUntilMs: 0, provider: null }));
     return l;
+  }
+
+  countInFlight(deployment: string, delta: 1 | -1): number {
+    const l = this.loadFor(deployment);
+    return (l.inFlight = Math.max(0, l.inFlight + delta));
   }
 
   /** Moves the two-minute window forward to `index`: [current, previous]. */
@@ -92,7 +98,7 @@ export class MemoryStore implements StateStore {
   async requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void> {
     const l = this.loadFor(deployment);
     this.roll(l, windowIndex(nowMs));
-    l.inFlight += 1;
+    this.countInFlight(deployment, 1);
     l.requests[0] += 1;
     l.tokens[0] += estimatedTokens;
   }
@@ -104,7 +110,7 @@ export class MemoryStore implements StateStore {
 
   async requestEnded(end: RequestEnd): Promise<void> {
     const l = this.loadFor(end.deployment);
-    l.inFlight = Math.max(0, l.inFlight - 1);
+    this.countInFlight(end.deployment, -1);
     this.roll(l, windowIndex(end.endedMs));
     // The correction goes to the minute the estimate went to, if that minute is still counted.
     const slot = windowIndex(end.endedMs) - windowIndex(end.startedMs);

@@ -26,6 +26,7 @@ import {
   type Settlement,
   type ProviderLimits,
   type RequestEnd,
+  type InFlightCounter,
   type StateStore,
   type UsageDimension,
   type UsageRecord,
@@ -87,13 +88,16 @@ const WINDOW_TTL_S = 180;
 /** How long a reservation with no charges waits for its settlement: longer than any request runs. */
 const EMPTY_RESERVATION_TTL_MS = 24 * 3600 * 1000;
 
-export class RedisStore implements StateStore {
+export class RedisStore implements StateStore, InFlightCounter {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
   private readonly logKey: string;
   /**
    * In-flight counts are kept per replica (one hash field each) and summed over the replicas that
    * are alive, so a replica that dies with requests open stops counting once its heartbeat lapses.
+   * Each replica writes its own field's value, not increments, and its heartbeat writes them all
+   * again: a write lost to a timeout or skipped while Redis was unreachable is corrected by the
+   * next, where a lost increment would skew least-busy routing for good.
    */
   private readonly replicaId = randomUUID();
   private readonly heartbeat: NodeJS.Timeout;
@@ -120,7 +124,11 @@ export class RedisStore implements StateStore {
     this.redis.defineCommand('llmrRecordUsage', { lua: RECORD_USAGE_LUA });
     this.logKey = `${options.keyPrefix}usage:log`;
     const clock = options.clock ?? Date.now;
-    const beat = () => void this.redis.zadd(this.replicasKey, clock(), this.replicaId).catch(() => {});
+    const beat = () => {
+      const p = this.redis.pipeline().zadd(this.replicasKey, clock(), this.replicaId);
+      for (const [deployment, n] of this.local) p.hset(this.loadKey(deployment, 'inflight'), this.replicaId, n);
+      void p.exec().catch(() => {});
+    };
     beat();
     this.replicaTtlMs = options.replicaTtlMs ?? 10_000;
     this.heartbeat = setInterval(beat, this.replicaTtlMs / 5).unref();
@@ -253,12 +261,18 @@ export class RedisStore implements StateStore {
     await this.redis.set(this.loadKey(deployment, 'provider'), JSON.stringify(limits), 'PXAT', limitsExpireAt(limits));
   }
 
+  countInFlight(deployment: string, delta: 1 | -1): number {
+    const n = Math.max(0, (this.local.get(deployment) ?? 0) + delta);
+    this.local.set(deployment, n);
+    return n;
+  }
+
   async requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void> {
-    this.local.set(deployment, (this.local.get(deployment) ?? 0) + 1);
+    const inFlight = this.countInFlight(deployment, 1);
     const window = this.loadKey(deployment, `w:${windowIndex(nowMs)}`);
     await this.redis
       .pipeline()
-      .hincrby(this.loadKey(deployment, 'inflight'), this.replicaId, 1)
+      .hset(this.loadKey(deployment, 'inflight'), this.replicaId, inFlight)
       .hincrby(window, 'req', 1)
       .hincrby(window, 'tok', Math.ceil(estimatedTokens))
       .expire(window, WINDOW_TTL_S)
@@ -271,8 +285,8 @@ export class RedisStore implements StateStore {
   }
 
   async requestEnded(end: RequestEnd): Promise<void> {
-    this.local.set(end.deployment, Math.max(0, (this.local.get(end.deployment) ?? 0) - 1));
-    const p = this.redis.pipeline().hincrby(this.loadKey(end.deployment, 'inflight'), this.replicaId, -1);
+    const inFlight = this.countInFlight(end.deployment, -1);
+    const p = this.redis.pipeline().hset(this.loadKey(end.deployment, 'inflight'), this.replicaId, inFlight);
     const delta = Math.round(end.actualTokens - Math.ceil(end.estimatedTokens));
     if (delta !== 0) p.hincrby(this.loadKey(end.deployment, `w:${windowIndex(end.startedMs)}`), 'tok', delta);
     if (end.sample !== null) {

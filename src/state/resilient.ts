@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { Breaker } from './breaker.js';
-import type { AdmitResult, Charge, LoadView, ProviderLimits, RequestEnd, Settlement, StateStore, UsageDimension, UsageRecord, UsageTotals } from './store.js';
+import type { AdmitResult, Charge, InFlightCounter, LoadView, ProviderLimits, RequestEnd, Settlement, StateStore, UsageDimension, UsageRecord, UsageTotals } from './store.js';
 import type { VirtualKeyRecord } from '../auth/keys.js';
 
 export interface ResilienceOptions {
@@ -80,7 +80,7 @@ export class ResilientStore implements StateStore {
   private lastAnswerMs = 0;
 
   constructor(
-    private readonly inner: StateStore,
+    private readonly inner: StateStore & InFlightCounter,
     private readonly o: ResilienceOptions,
   ) {
     this.kind = inner.kind;
@@ -206,11 +206,19 @@ export class ResilientStore implements StateStore {
   getKey(hash: string): Promise<VirtualKeyRecord | null> {
     return this.hot(() => this.inner.getKey(hash));
   }
+  // While open, only the replica's own count moves (the store's heartbeat publishes it once Redis
+  // answers again); the window's request and token counts of those requests are not kept.
   requestStarted(deployment: string, nowMs: number, estimatedTokens: number): Promise<void> {
+    if (this.breaker.isOpen) return this.countedOnly(deployment, 1);
     return this.bounded(() => this.inner.requestStarted(deployment, nowMs, estimatedTokens));
   }
   requestEnded(end: RequestEnd): Promise<void> {
+    if (this.breaker.isOpen) return this.countedOnly(end.deployment, -1);
     return this.bounded(() => this.inner.requestEnded(end));
+  }
+  private countedOnly(deployment: string, delta: 1 | -1): Promise<void> {
+    this.inner.countInFlight(deployment, delta);
+    return Promise.resolve();
   }
   recordProviderLimits(deployment: string, limits: ProviderLimits): Promise<void> {
     return this.bounded(() => this.inner.recordProviderLimits(deployment, limits));

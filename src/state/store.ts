@@ -122,6 +122,15 @@ export interface Settlement {
   readonly reserved?: boolean;
 }
 
+/**
+ * This replica's own in-flight count per deployment, kept in the process whatever the store's
+ * health: a request that starts while Redis answers and ends while it does not must still leave the
+ * count (ResilientStore counts through this while its breaker is open). Returns the new count.
+ */
+export interface InFlightCounter {
+  countInFlight(deployment: string, delta: 1 | -1): number;
+}
+
 export interface StateStore {
   readonly kind: 'memory' | 'redis';
   /**

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../src/devstack/processes.js';
 import { RedisStore } from '../../src/state/redis.js';
 import { ledgerContract, loadContract, stateStoreContract } from '../support/contracts/state-store.js';
 import { startRedis, type TestRedis } from '../support/redis.js';
@@ -44,6 +45,22 @@ describe('Redis load across replicas', () => {
       expect(await load()).toMatchObject({ inFlight: 1, requestsInWindow: 3 * (1 - 600 / 60_000) });
     } finally {
       await a.close();
+    }
+  });
+
+  it('publishes a count Redis did not take with the next heartbeat', async () => {
+    const prefix = `heal:${process.pid}:${n++}:`;
+    const now = Date.UTC(2026, 10, 22, 12, 0, 30);
+    // A heartbeat every 20 ms (a fifth of the replica TTL).
+    const [a, b] = [store(prefix, 100, 100, () => now), store(prefix, 100, 100, () => now)];
+    try {
+      await b.requestStarted('d1', now, 10);
+      expect((await a.loadOf(['d1'], now))[0]!.inFlight).toBe(1);
+      // The request ends while Redis is unreachable: ResilientStore counts it in b alone.
+      b.countInFlight('d1', -1);
+      await waitUntil(async () => (await a.loadOf(['d1'], now))[0]!.inFlight === 0, 5000, () => 'the heartbeat never published the count');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
     }
   });
 });

@@ -91,6 +91,25 @@ describe('ResilientStore', () => {
     await store.close();
   });
 
+  it('keeps the in-flight count of a request that ends while the store is unreachable', async () => {
+    const inner = new StallableStore(100, LOAD);
+    const store = new ResilientStore(inner, options);
+    const end = { deployment: 'd', startedMs: 0, endedMs: 1, estimatedTokens: 10, actualTokens: 10, sample: null };
+    await store.requestStarted('d', 0, 10);
+    inner.stalled = true;
+    await expect(store.loadOf(['d'], 0)).rejects.toThrow(/timed out/);
+    expect(store.degraded).toBe(true);
+    // The request ends, another starts, while the breaker is open.
+    await store.requestEnded(end);
+    await store.requestStarted('d', 1, 10);
+    inner.stalled = false;
+    await waitUntil(async () => !store.degraded, 10_000, () => 'the store never recovered');
+    expect((await store.loadOf(['d'], 2))[0]!.inFlight).toBe(1);
+    await store.requestEnded(end);
+    expect((await store.loadOf(['d'], 2))[0]!.inFlight).toBe(0);
+    await store.close();
+  });
+
   it('counts one slow call among answers as one failure, not as a silent store', async () => {
     const inner = new StallableStore(100, LOAD);
     const store = new ResilientStore(inner, options);
