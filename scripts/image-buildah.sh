@@ -54,7 +54,7 @@ set -u
 ip link set lo up
 c=\$($B from localhost/envoy-llm-router:local)
 $B run --isolation chroot --user 1000:1000 -v $PWD/examples/router.yaml:/etc/llm-router/router.yaml:ro \\
-  --env LLM_ROUTER_ADMIN_TOKEN=smoke \$c -- /usr/bin/tini -- node dist/main.js serve -c /etc/llm-router/router.yaml &
+  --env LLM_ROUTER_ADMIN_TOKEN=smoke \$c -- /usr/bin/tini -- bun dist/main.js serve -c /etc/llm-router/router.yaml &
 pid=\$!
 healthy=no
 for i in \$(seq 1 60); do

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../../src/devstack/binaries.js';
-import { ROUTER_BUN_ENV, ROUTER_NODE_FLAGS } from '../../../src/devstack/runtime.js';
+import { ROUTER_BUN_ENV, ROUTER_NODE_FLAGS, routerCommand } from '../../../src/devstack/runtime.js';
 
 interface ComposeService {
   image?: string;
@@ -65,3 +65,14 @@ it("the pinned Bun accepts the memory setting, with the image's NODE_OPTIONS bes
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
 }, 300_000);
+
+it('starts the router on Node with its flags unless LLM_ROUTER_RUNTIME names a Bun binary, which gets the memory setting', () => {
+  const base = { PATH: '/usr/bin' };
+  for (const env of [base, { ...base, LLM_ROUTER_RUNTIME: '' }, { ...base, LLM_ROUTER_RUNTIME: 'node' }]) {
+    expect(routerCommand('main.js', ['serve'], { runtimeFlags: ['--cpu-prof'], env })).toEqual({ command: process.execPath, args: [...ROUTER_NODE_FLAGS, '--cpu-prof', 'main.js', 'serve'], env });
+  }
+  const bun = { ...base, LLM_ROUTER_RUNTIME: '/opt/bun' };
+  expect(routerCommand('main.js', ['serve'], { runtimeFlags: ['--cpu-prof'], env: bun })).toEqual({ command: '/opt/bun', args: ['--cpu-prof', 'main.js', 'serve'], env: { ...ROUTER_BUN_ENV, ...bun } });
+  // An operator's own setting wins over the default.
+  expect(routerCommand('main.js', [], { env: { ...bun, BUN_JSC_forceRAMSize: '536870912' } }).env.BUN_JSC_forceRAMSize).toBe('536870912');
+});
