@@ -1,5 +1,6 @@
-"""Draws a flame graph of the router's CPU from a V8 `.cpuprofile` (node --cpu-prof), and lists where
-the time goes: own time per function and per component (Node, grpc-js, protobuf, pino, the router).
+"""Draws a flame graph of the router's CPU from a `.cpuprofile` (`--cpu-prof` on Bun or Node), and lists
+where the time goes: own time per function and per component (the runtime's own modules, grpc-js,
+protobuf, pino, the router; native frames without a script are the engine's).
 
 Usage: python3 bench/flame.py PROFILE OUT_DIR   (writes OUT_DIR/flame.png and OUT_DIR/profile.md)
 """
@@ -20,9 +21,10 @@ COMPONENTS = [
     ("protobuf-es", "@bufbuild/protobuf", "#9467bd"),
     ("pino", "/pino", "#2ca02c"),
     ("router", "/dist/", "#d62728"),
-    ("node", "node:", "#1f77b4"),
+    ("runtime", "node:", "#1f77b4"),
+    ("runtime", "internal:", "#1f77b4"),
 ]
-OTHER = ("V8 / other", "#8c8c8c")
+OTHER = ("engine / native", "#8c8c8c")
 MAX_DEPTH = 48
 
 

@@ -7,16 +7,18 @@
  * request-body reply names the deployment the way the router's does (x-llm-cluster, x-llm-stream
  * for a stream, clear_route_cache), picked by which of the bench's models the body's bytes contain,
  * so the shipped envoy.yaml routes it like the router's: it runs behind Envoy in the end-to-end
- * bench (`--variants floor`) and alone in `--extproc-rate`. Its CPU per request is what Node,
- * HTTP/2 and grpc-js cost by themselves; the router's minus it is the router's own work.
+ * bench (`--variants floor`) and alone in `--extproc-rate`, on the router's runtime (Bun unless
+ * LLM_ROUTER_RUNTIME=node). Its CPU per request is what the runtime, HTTP/2 and grpc-js cost by
+ * themselves; the router's minus it is the router's own work.
  *
- * `node bench/.build/bench/grpc-floor.js PORT` serves on 127.0.0.1:PORT.
+ * `bun bench/.build/bench/grpc-floor.js PORT` serves on 127.0.0.1:PORT.
  */
 import { create, toBinary } from '@bufbuild/protobuf';
 import type * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { freePort } from '../src/devstack/ports.js';
 import { spawnChild, waitUntil, type Child } from '../src/devstack/processes.js';
+import { routerCommand } from '../src/devstack/runtime.js';
 import { serveGrpc } from '../src/extproc/server.js';
 import { STREAM_HEADER } from '../src/pipeline/upstream.js';
 import { createLogger } from '../src/telemetry/logger.js';
@@ -94,9 +96,11 @@ export async function serveFloor(port: number): Promise<grpc.Server> {
 }
 
 /** The floor server as a child process of its own, like a router, logging into `dir`. */
-export async function startGrpcFloor(dir: string, name = 'grpc-floor'): Promise<{ child: Child; port: number }> {
+/** The floor on the router's runtime and its settings (LLM_ROUTER_RUNTIME in `env`), so router − floor is the router's own work. */
+export async function startGrpcFloor(dir: string, name = 'grpc-floor', env: NodeJS.ProcessEnv = process.env): Promise<{ child: Child; port: number }> {
   const port = await freePort();
-  const child = spawnChild(name, process.execPath, [new URL(import.meta.url).pathname, String(port)], { logFile: join(dir, `${name}.log`) });
+  const run = routerCommand(new URL(import.meta.url).pathname, [String(port)], { env });
+  const child = spawnChild(name, run.command, run.args, { logFile: join(dir, `${name}.log`), env: run.env });
   await waitUntil(async () => child.output().includes('serving on'), 10_000, () => child.output(), child);
   return { child, port };
 }

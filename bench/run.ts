@@ -5,7 +5,7 @@
  * Every figure for the router is compared with plain Envoy measured in the same run, alternating
  * which goes first each round; a round's added latency is router minus plain, and the report shows
  * the min and median over rounds. Results: DIR/results.json, DIR/results.md (and PNG charts when
- * matplotlib is available). `--profile` runs the router under `node --cpu-prof` and adds
+ * matplotlib is available). `--profile` runs the router with `--cpu-prof` and adds
  * DIR/flame.png and DIR/profile.md (where its CPU time goes). `--scenarios` measures only the
  * scenarios named (as the report names them), `--no-memory` skips the open-streams memory figure:
  * a focused run, such as one rate with and without tracing, in minutes.

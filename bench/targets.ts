@@ -214,7 +214,7 @@ export async function startTargets(dir: string, options: TargetOptions): Promise
       const percent = 'tracePercent' in spec ? spec.tracePercent : null;
       const traced = percent === null ? null : await tracedSetup(percent, 1);
       if ('grpcFloor' in spec) {
-        const floor = await startGrpcFloor(dir, `router-${variant}`);
+        const floor = await startGrpcFloor(dir, `router-${variant}`, env);
         children.push(floor.child);
         routers.push({ child: floor.child, address: floor.port });
       } else for (let i = 0; i < spec.processes; i++) routers.push(await startRouter(`router-${variant}-${i}`, spec.socket, spec.grpcOptions, undefined, spec.strategy, undefined, undefined, undefined, undefined, env, traced?.router));
