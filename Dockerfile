@@ -39,6 +39,9 @@ COPY --from=build /opt/bun/package/bin/bun /usr/local/bin/bun
 # takes no heap limit. Node's, for `node dist/main.js`: the V8 heap settings. Size the container's
 # memory limit to match, with room for bursts of large bodies.
 ENV NODE_ENV=production BUN_JSC_forceRAMSize=2147483648 NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=1536"
+# Bun caches transpiled modules under $HOME/.bun: in a container the cache never outlives the
+# process, and with a read-only root filesystem (the chart's, compose's) every write fails. Off.
+ENV BUN_RUNTIME_TRANSPILER_CACHE_PATH=0
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -37,6 +37,8 @@ it('the container image runs the router on Bun, with the memory setting of every
   const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(runtimeStage)![1]!) as string[];
   expect(entrypoint.slice(entrypoint.indexOf('--') + 1)).toEqual(['bun', 'dist/main.js']);
   expect(Object.fromEntries(Object.entries(imageEnv).filter(([k]) => k.startsWith('BUN_JSC_')))).toEqual(ROUTER_BUN_ENV);
+  // Bun's transpiler cache, which a read-only root filesystem refuses, is off.
+  expect(imageEnv.BUN_RUNTIME_TRANSPILER_CACHE_PATH).toBe('0');
   // and Node's heap settings for `node dist/main.js`, its fallback.
   expect(imageEnv.NODE_OPTIONS).toBe(ROUTER_NODE_FLAGS.join(' '));
 });
